@@ -1,0 +1,152 @@
+/**
+ * The log: topics split into partitions of keyed, timestamped records, addressed by offset.
+ *
+ * Two implementations sit behind this interface and nothing above it may tell them apart:
+ * - EmbeddedLog (log/embedded/): RocksDB on local disk, one process, the default.
+ * - KafkaLog (log/kafka/): Apache Kafka through @platformatic/kafka, for scale-out.
+ *
+ * Conventions follow Kafka so the two modes agree:
+ * - offsets are per partition, start at 0 and grow by one per record (numbers, not bigints:
+ *   2^53 records per partition is beyond any topic we will see);
+ * - a committed consumer offset is the offset of the NEXT record to read;
+ * - endOffset is the offset the next appended record will get (the high watermark; under
+ *   read_committed, the last stable offset);
+ * - a record without an explicit partition goes to murmur2(key) % partitions (log/murmur2.ts),
+ *   so a key lands on the same partition number in both modes.
+ */
+
+/** Header values are UTF-8 strings on our side; Kafka carries them as bytes. */
+export type RecordHeaders = Record<string, string>;
+
+export interface ProducerRecord {
+  topic: string;
+  key: Buffer | null;
+  /** null is a tombstone (deletes the key in compacted topics). */
+  value: Buffer | null;
+  headers?: RecordHeaders;
+  /** Epoch milliseconds; the log stamps Date.now() when absent. */
+  timestamp?: number;
+  /** Explicit partition; otherwise chosen by murmur2 of the key (round-robin for null keys). */
+  partition?: number;
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeaders;
+  timestamp: number;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  offset: number;
+}
+
+export interface RecordMetadata extends TopicPartitionOffset {}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+export interface TopicConfig {
+  partitions: number;
+  /** Kafka's cleanup.policy; changelogs are 'compact', windowed changelogs 'compact,delete'. */
+  cleanupPolicy?: CleanupPolicy;
+  /** retention.ms for 'delete' and 'compact,delete'; undefined keeps the broker default. */
+  retentionMs?: number;
+}
+
+export interface RebalanceListener {
+  /** Called before the first records of newly assigned partitions are returned by poll. */
+  onAssigned(partitions: TopicPartition[]): Promise<void>;
+  /** Called before partitions are taken away; the listener commits and closes their work here. */
+  onRevoked(partitions: TopicPartition[]): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** Where to start a partition that has no committed offset. Default 'earliest'. */
+  autoOffsetReset?: 'earliest' | 'latest';
+}
+
+/**
+ * A member of a consumer group. Offsets are never auto-committed: the owner commits through
+ * commitOffsets or, for exactly-once, inside a Transaction.
+ * Embedded mode has one member per group per process, which is assigned every partition.
+ */
+export interface LogConsumer {
+  readonly groupId: string;
+  subscribe(topics: string[], listener: RebalanceListener): Promise<void>;
+  /**
+   * Records from the assigned, unpaused partitions, in offset order within each partition.
+   * Waits up to timeoutMs for at least one record; resolves [] on timeout.
+   */
+  poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]>;
+  /** Next poll of this partition starts at offset. */
+  seek(partition: TopicPartition, offset: number): void;
+  pause(partitions: TopicPartition[]): void;
+  resume(partitions: TopicPartition[]): void;
+  assignment(): TopicPartition[];
+  /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
+  commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Exactly-once unit of work: produced records and consumer offsets become visible together or
+ * not at all. Embedded: one atomic RocksDB write batch. Kafka: one transaction (EOS v2).
+ */
+export interface Transaction {
+  produce(records: ProducerRecord[]): void;
+  /** Offsets of the consumer's group to commit with this transaction (next offset to read). */
+  sendOffsets(consumer: LogConsumer, offsets: TopicPartitionOffset[]): void;
+  commit(): Promise<RecordMetadata[]>;
+  abort(): Promise<void>;
+}
+
+export interface TransactionalProducer {
+  readonly transactionalId: string;
+  begin(): Promise<Transaction>;
+  close(): Promise<void>;
+}
+
+export interface Log {
+  readonly kind: 'embedded' | 'kafka';
+  /** Creates the topic if it does not exist; an existing topic keeps its partition count. */
+  ensureTopic(topic: string, config: TopicConfig): Promise<void>;
+  /** Partition count of an existing topic; rejects with UnknownTopicError otherwise. */
+  partitionCount(topic: string): Promise<number>;
+  listTopics(): Promise<string[]>;
+  /** Appends and resolves once durable (embedded: in the RocksDB WAL; Kafka: acks=all). */
+  produce(records: ProducerRecord[]): Promise<RecordMetadata[]>;
+  beginningOffset(partition: TopicPartition): Promise<number>;
+  endOffset(partition: TopicPartition): Promise<number>;
+  /**
+   * Reads a partition directly, outside any group: restore of stores, global tables, tools, tests.
+   * Returns up to maxRecords records with offset >= fromOffset (fewer at the end of the partition).
+   */
+  read(partition: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]>;
+  committedOffsets(groupId: string, partitions: TopicPartition[]): Promise<Map<string, number>>;
+  createConsumer(options: ConsumerOptions): LogConsumer;
+  createTransactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
+  /** True when the log answers right now (used by /ready and the ingress breaker). */
+  isHealthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class UnknownTopicError extends Error {
+  constructor(readonly topic: string) {
+    super(`unknown topic "${topic}"`);
+    this.name = 'UnknownTopicError';
+  }
+}
+
+/** "topic:partition", the key used in offset maps. */
+export function partitionKey(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}

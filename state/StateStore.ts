@@ -1,0 +1,72 @@
+import type { LogRecord, ProducerRecord } from '../log/Log.js';
+
+/**
+ * What processors see. Reads are synchronous (RocksDB point reads and iterators have sync
+ * bindings, and a per-record await would cost more than the read); writes go to an in-memory
+ * write buffer that the task commits, so a store never holds uncommitted data on disk.
+ */
+export interface StateStore {
+  readonly name: string;
+}
+
+export interface KeyValue<K, V> {
+  key: K;
+  value: V;
+}
+
+export interface KeyValueStore<K, V> extends StateStore {
+  get(key: K): V | undefined;
+  put(key: K, value: V): void;
+  delete(key: K): void;
+  /** Entries with from <= serialized key <= to, in serialized-key order. */
+  range(from: K, to: K): KeyValue<K, V>[];
+  all(): KeyValue<K, V>[];
+  approximateNumEntries(): number;
+}
+
+export interface WindowedKey<K> {
+  key: K;
+  windowStart: number;
+}
+
+export interface WindowStore<K, V> extends StateStore {
+  readonly windowSizeMs: number;
+  /** Windows older than stream time - retentionMs are dropped (and never restored). */
+  readonly retentionMs: number;
+  put(key: K, value: V, windowStart: number): void;
+  fetch(key: K, windowStart: number): V | undefined;
+  /** Windows of one key whose start lies in [timeFrom, timeTo], oldest first. */
+  fetchRange(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[];
+  /** Windows of every key whose start lies in [timeFrom, timeTo]. */
+  fetchAll(timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[];
+}
+
+/**
+ * The runtime's side of a store (Kafka Streams' StateStore lifecycle + ProcessorStateManager
+ * duties), one instance per store per task.
+ *
+ * Commit protocol, in Quix Streams' checkpoint order:
+ *   1. runtime calls drainChangelog() and puts those records in the commit's transaction
+ *      (changelog topic `<appId>-<store>-changelog`, partition = task partition);
+ *   2. the transaction commits (outputs + changelog + input offsets, atomically);
+ *   3. runtime calls flush(changelogEndOffset): the buffered writes and the checkpoint are written
+ *      to RocksDB in one batch.
+ * A crash between 2 and 3 leaves the local checkpoint behind the changelog; restore replays the
+ * difference on the next start.
+ */
+export interface StoreLifecycle {
+  readonly name: string;
+  readonly changelogTopic: string;
+  /** Opens (creating when missing) the local RocksDB under dir; returns the checkpointed changelog offset, undefined when none. */
+  open(dir: string): Promise<number | undefined>;
+  /** Applies changelog records during restore (value null deletes). */
+  restore(records: LogRecord[]): Promise<void>;
+  /** Called after the last restore batch with the changelog offset restored up to. */
+  finishRestore(changelogOffset: number): Promise<void>;
+  /** Changelog records for the writes since the last drain, each carrying `source_offset` header. */
+  drainChangelog(partition: number, sourceOffsetHeader: string): ProducerRecord[];
+  flush(changelogOffset: number | undefined): Promise<void>;
+  /** Stream time moved: window stores drop expired windows. */
+  advanceStreamTime?(streamTime: number): void;
+  close(): Promise<void>;
+}
