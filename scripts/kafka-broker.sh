@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka 4.1 broker (KRaft, broker+controller) on 127.0.0.1 for development
+# and tests, built from the jars on Maven Central (kafka/pom.xml) instead of Docker or a tarball.
+#
+#   npm run kafka [-- start]   copy jars if needed, format, start in the background, wait until it answers
+#   npm run kafka -- stop      stop the broker this state dir started (by its pid), wait for it to exit
+#   npm run kafka -- status    exit 0 and print the address when it answers
+#   npm run kafka -- run       run in the foreground (Ctrl-C stops it)
+#   npm run kafka -- restart   stop, then start (keeps the data)
+#   npm run kafka -- clean     stop, then delete the state dir (topics, offsets)
+#
+# Environment: KAFKA_PORT (9092; the controller listens on KAFKA_PORT+1), KAFKA_STATE_DIR
+# (.kafka/broker-<port>: config, data, pid, broker.log), KAFKA_LIB_DIR (.kafka/lib),
+# KAFKA_HEAP_OPTS (-Xms128m -Xmx512m), KAFKA_READY_TIMEOUT_S (120), KAFKA_STOP_TIMEOUT_S (30).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT=$((PORT + 1))
+STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.kafka/broker-$PORT}"
+LIB_DIR="${KAFKA_LIB_DIR:-$ROOT/.kafka/lib}"
+HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
+READY_TIMEOUT_S="${KAFKA_READY_TIMEOUT_S:-120}"
+STOP_TIMEOUT_S="${KAFKA_STOP_TIMEOUT_S:-30}"
+PID_FILE="$STATE_DIR/broker.pid"
+LOG_FILE="$STATE_DIR/broker.log"
+PROPS="$STATE_DIR/server.properties"
+
+die() { echo "kafka-broker: $*" >&2; exit 1; }
+say() { echo "kafka-broker: $*" >&2; }
+
+require_tools() {
+  command -v java >/dev/null 2>&1 || die "Java is not installed (need a JRE 17+ on PATH: apt-get install openjdk-17-jre-headless)"
+  if [[ ! -f "$LIB_DIR/kafka_2.13-4.1.1.jar" ]]; then
+    command -v mvn >/dev/null 2>&1 || die "Maven is not installed and $LIB_DIR has no Kafka jars (apt-get install maven)"
+  fi
+}
+
+# The jars are copied once into .kafka/lib (and ~/.m2); a temporary dir and a rename keep two
+# concurrent first runs from seeing a half-copied lib dir.
+ensure_jars() {
+  [[ -f "$LIB_DIR/kafka_2.13-4.1.1.jar" ]] && return 0
+  say "copying Apache Kafka jars into $LIB_DIR (Maven; first run downloads from Maven Central)"
+  local tmp="$LIB_DIR.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$(dirname "$LIB_DIR")"
+  if ! mvn -q -B -f "$ROOT/kafka/pom.xml" dependency:copy-dependencies -Dkafka.lib.dir="$tmp" >&2; then
+    rm -rf "$tmp"
+    die "mvn dependency:copy-dependencies failed (see above)"
+  fi
+  if ! mv -T "$tmp" "$LIB_DIR" 2>/dev/null; then
+    rm -rf "$tmp" # another run finished first
+  fi
+  [[ -f "$LIB_DIR/kafka_2.13-4.1.1.jar" ]] || die "no kafka_2.13 jar in $LIB_DIR after the copy"
+}
+
+write_config() {
+  mkdir -p "$STATE_DIR/data"
+  cat >"$PROPS" <<EOF
+# Written by scripts/kafka-broker.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+log.dirs=$STATE_DIR/data
+
+# Topics are created explicitly (Log.ensureTopic), as in embedded mode.
+auto.create.topics.enable=false
+num.partitions=3
+default.replication.factor=1
+
+# One node: internal topics with one replica, and few partitions so they are created fast.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=5
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=5
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+min.insync.replicas=1
+
+# Tests: no wait before the first rebalance, short session timeouts allowed, and transactions of
+# a dead producer aborted within seconds instead of minutes.
+group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=500
+group.consumer.min.session.timeout.ms=1000
+group.consumer.session.timeout.ms=10000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=1000
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+transaction.remove.expired.transaction.cleanup.interval.ms=10000
+transaction.max.timeout.ms=900000
+
+# A small machine (2 cores shared by several people).
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+log.cleaner.threads=1
+log.cleaner.backoff.ms=1000
+log.retention.check.interval.ms=60000
+EOF
+  cat >"$STATE_DIR/log4j2.properties" <<'EOF'
+# Console only (the script sends it to broker.log); WARN keeps the file short, kafka.server INFO
+# keeps the start/stop lines.
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+EOF
+}
+
+format_storage() {
+  [[ -f "$STATE_DIR/data/meta.properties" ]] && return 0
+  # A cluster id is a base64url UUID; made here to save a JVM start (StorageTool random-uuid).
+  local cluster_id
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  java -Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m \
+    -Dlog4j2.configurationFile="$STATE_DIR/log4j2.properties" \
+    -cp "$LIB_DIR/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --standalone >>"$LOG_FILE" 2>&1 ||
+    { tail -n 30 "$LOG_FILE" >&2; die "formatting $STATE_DIR/data failed"; }
+}
+
+java_cmd() {
+  # shellcheck disable=SC2206
+  local heap=($HEAP_OPTS)
+  JAVA_CMD=(java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent
+    -Djava.awt.headless=true -Dkafka.logs.dir="$STATE_DIR"
+    -Dlog4j2.configurationFile="$STATE_DIR/log4j2.properties"
+    -cp "$LIB_DIR/*" kafka.Kafka "$PROPS")
+}
+
+# The pid is ours only while it is still a kafka.Kafka JVM reading this state dir's config.
+running_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid
+  pid="$(cat "$PID_FILE")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $PROPS" || return 1
+  echo "$pid"
+}
+
+# Readiness means the broker answers a metadata request listing itself (asked by the Node client).
+wait_ready() {
+  local pid="$1"
+  if ! node --import tsx "$ROOT/scripts/kafka-ready.ts" "127.0.0.1:$PORT" "$READY_TIMEOUT_S" "$pid"; then
+    tail -n 40 "$LOG_FILE" >&2 || true
+    die "broker did not answer on 127.0.0.1:$PORT (log: $LOG_FILE)"
+  fi
+}
+
+start() {
+  if pid="$(running_pid)"; then
+    say "already running (pid $pid) on 127.0.0.1:$PORT"
+    echo "127.0.0.1:$PORT"
+    return 0
+  fi
+  require_tools
+  ensure_jars
+  write_config
+  format_storage
+  java_cmd
+  # setsid: the broker outlives the shell (and the test runner's process group) that started it.
+  setsid "${JAVA_CMD[@]}" </dev/null >>"$LOG_FILE" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$PID_FILE"
+  say "started pid $pid, waiting for 127.0.0.1:$PORT"
+  wait_ready "$pid"
+  say "ready on 127.0.0.1:$PORT (state $STATE_DIR)"
+  echo "127.0.0.1:$PORT"
+}
+
+stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    say "not running (state $STATE_DIR)"
+    return 0
+  fi
+  kill -TERM "$pid"
+  local waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((waited >= STOP_TIMEOUT_S * 10)); then
+      say "pid $pid still running after ${STOP_TIMEOUT_S}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$PID_FILE"
+  say "stopped pid $pid"
+}
+
+status() {
+  local pid
+  if pid="$(running_pid)" && node --import tsx "$ROOT/scripts/kafka-ready.ts" "127.0.0.1:$PORT" 5 "$pid" 2>/dev/null; then
+    echo "127.0.0.1:$PORT (pid $pid)"
+    return 0
+  fi
+  say "not answering on 127.0.0.1:$PORT"
+  return 1
+}
+
+run_foreground() {
+  require_tools
+  ensure_jars
+  write_config
+  format_storage
+  java_cmd
+  exec "${JAVA_CMD[@]}"
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) status ;;
+  run) run_foreground ;;
+  clean) stop; rm -rf "$STATE_DIR"; say "removed $STATE_DIR" ;;
+  jars) require_tools; ensure_jars ;;
+  *) die "unknown command '$1' (start | stop | restart | status | run | clean | jars)" ;;
+esac
