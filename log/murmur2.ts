@@ -25,17 +25,14 @@ export function murmur2(data: Uint8Array): number {
     h ^= k;
   }
 
+  // Kafka's tail is a falling-through switch on length % 4; the same as nested ifs.
   const tail = length & ~3;
-  switch (length & 3) {
-    case 3:
-      h ^= data[tail + 2] << 16;
-    // falls through (as in Kafka's Java switch)
-    case 2:
-      h ^= data[tail + 1] << 8;
-    // falls through
-    case 1:
-      h ^= data[tail];
-      h = Math.imul(h, M);
+  const rest = length & 3;
+  if (rest > 0) {
+    if (rest === 3) h ^= data[tail + 2] << 16;
+    if (rest >= 2) h ^= data[tail + 1] << 8;
+    h ^= data[tail];
+    h = Math.imul(h, M);
   }
 
   h ^= h >>> 13;

@@ -1,0 +1,291 @@
+import {
+  UnknownTopicError,
+  type ConsumerOptions,
+  type Log,
+  type LogConsumer,
+  type LogRecord,
+  type ProducerRecord,
+  type RecordMetadata,
+  type TopicConfig,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type TransactionalProducer,
+} from '../Log.js';
+import { partitionForKey } from '../murmur2.js';
+import { AppendSignal } from './AppendSignal.js';
+import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
+import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
+import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
+import { committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
+import { LogDatabase } from './LogDatabase.js';
+import { decodeRecord } from './recordCodec.js';
+import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
+
+export interface EmbeddedLogOptions {
+  /** Directory of the RocksDB database (created if missing). One process at a time (RocksDB LOCK). */
+  dir: string;
+  /**
+   * Partitions of a topic created implicitly by produce() to a topic that does not exist, like
+   * Kafka's num.partitions with auto.create.topics.enable (the broker default). Default 1.
+   */
+  defaultPartitions?: number;
+  /** Set false to make produce() to a missing topic reject with UnknownTopicError. Default true. */
+  autoCreateTopics?: boolean;
+}
+
+/**
+ * The log on one local RocksDB database: the default, single-process mode. See keys.ts for the
+ * layout, GroupCommitWriter for the append path and its durability, EmbeddedConsumer for groups,
+ * EmbeddedTransactions for exactly-once.
+ */
+export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
+  readonly kind = 'embedded' as const;
+  readonly catalog: TopicCatalog;
+  readonly signal = new AppendSignal();
+  private readonly writer: GroupCommitWriter;
+  private readonly transactions: TransactionRegistry;
+  private readonly groupMembers = new Map<string, EmbeddedConsumer>();
+  private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly defaultPartitions: number;
+  private readonly autoCreateTopics: boolean;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly db: LogDatabase,
+    options: EmbeddedLogOptions,
+  ) {
+    this.catalog = new TopicCatalog(db);
+    this.writer = new GroupCommitWriter(db, () => this.signal.notify());
+    this.transactions = new TransactionRegistry(this);
+    this.defaultPartitions = options.defaultPartitions ?? 1;
+    this.autoCreateTopics = options.autoCreateTopics ?? true;
+  }
+
+  static async open(options: EmbeddedLogOptions): Promise<EmbeddedLog> {
+    const db = await LogDatabase.open(options.dir);
+    const log = new EmbeddedLog(db, options);
+    try {
+      log.catalog.load();
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return log;
+  }
+
+  // ---- topics ----
+
+  async ensureTopic(topic: string, config: TopicConfig): Promise<void> {
+    this.assertOpen();
+    this.catalog.ensure(topic, config);
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    this.assertOpen();
+    return this.catalog.require(topic).partitions.length;
+  }
+
+  async listTopics(): Promise<string[]> {
+    this.assertOpen();
+    return this.catalog.names();
+  }
+
+  // ---- produce ----
+
+  /**
+   * Resolves once the records are in the RocksDB WAL (see GroupCommitWriter.flush for why there
+   * is no fsync per append). Calls made in the same event-loop turn share one write batch.
+   */
+  produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      try {
+        this.assertOpen();
+        const pending = this.resolveRecords(records);
+        if (pending.length === 0) {
+          resolve([]);
+          return;
+        }
+        this.writer.submit({ records: pending, offsets: [], resolve, reject });
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  resolveRecords(records: ProducerRecord[]): PendingRecord[] {
+    const now = Date.now();
+    const out: PendingRecord[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const topic = this.topicForProduce(r.topic);
+      if (r.key !== null && !(r.key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
+      if (r.value !== null && !(r.value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
+      const partition = this.choosePartition(topic, r);
+      out[i] = {
+        partition,
+        key: r.key === null ? null : Buffer.from(r.key.buffer, r.key.byteOffset, r.key.byteLength),
+        value: r.value === null ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+        headers: r.headers,
+        timestamp: r.timestamp ?? now,
+      };
+    }
+    return out;
+  }
+
+  private topicForProduce(name: string): TopicState {
+    const topic = this.catalog.get(name);
+    if (topic) return topic;
+    if (!this.autoCreateTopics) throw new UnknownTopicError(name);
+    return this.catalog.ensure(name, { partitions: this.defaultPartitions });
+  }
+
+  private choosePartition(topic: TopicState, r: ProducerRecord): PartitionState {
+    const count = topic.partitions.length;
+    let p: number;
+    if (r.partition !== undefined) {
+      p = r.partition;
+      if (!Number.isInteger(p) || p < 0 || p >= count) {
+        throw new RangeError(`topic "${topic.name}" has ${count} partitions, no partition ${p}`);
+      }
+    } else if (r.key !== null) {
+      p = partitionForKey(r.key, count);
+    } else {
+      p = topic.nextRoundRobin++ % count;
+    }
+    return topic.partitions[p];
+  }
+
+  submit(unit: CommitUnit): void {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      unit.reject(err);
+      return;
+    }
+    this.writer.submit(unit);
+  }
+
+  commit(offsets: PendingOffset[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.submit({ records: [], offsets, resolve: () => resolve(), reject });
+    });
+  }
+
+  // ---- reads ----
+
+  async beginningOffset(tp: TopicPartition): Promise<number> {
+    this.assertOpen();
+    return this.catalog.partition(tp).logStart;
+  }
+
+  async endOffset(tp: TopicPartition): Promise<number> {
+    this.assertOpen();
+    return this.catalog.partition(tp).end;
+  }
+
+  async read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
+    this.assertOpen();
+    return this.readPartition(this.catalog.partition(tp), fromOffset, maxRecords);
+  }
+
+  readPartition(ps: PartitionState, fromOffset: number, maxRecords: number): LogRecord[] {
+    const from = Math.max(fromOffset, ps.logStart, 0);
+    if (from >= ps.end || maxRecords <= 0) return [];
+    const rows = this.db.scan({
+      gte: recordKey(ps.topicId, ps.partition, from),
+      lt: recordKey(ps.topicId, ps.partition, ps.end),
+      limit: maxRecords,
+    });
+    const out: LogRecord[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      out[i] = decodeRecord(ps.topic, ps.partition, recordKeyOffset(rows[i][0]), rows[i][1]);
+    }
+    return out;
+  }
+
+  // ---- groups ----
+
+  async committedOffsets(groupId: string, partitions: TopicPartition[]): Promise<Map<string, number>> {
+    this.assertOpen();
+    const result = new Map<string, number>();
+    const known: Array<[string, PartitionState]> = [];
+    for (const tp of partitions) {
+      const topic = this.catalog.get(tp.topic);
+      const ps = topic?.partitions[tp.partition];
+      if (ps) known.push([`${tp.topic}:${tp.partition}`, ps]);
+    }
+    const values = this.db.getMany(known.map(([, ps]) => committedOffsetKey(groupId, ps.topicId, ps.partition)));
+    known.forEach(([key], i) => {
+      const v = values[i];
+      if (v) result.set(key, readOffset(v, 0));
+    });
+    return result;
+  }
+
+  committedOffset(groupId: string, ps: PartitionState): number | undefined {
+    const [v] = this.db.getMany([committedOffsetKey(groupId, ps.topicId, ps.partition)]);
+    return v ? readOffset(v, 0) : undefined;
+  }
+
+  resolveOffsets(groupId: string, offsets: TopicPartitionOffset[]): PendingOffset[] {
+    return offsets.map((o) => {
+      if (!Number.isInteger(o.offset) || o.offset < 0) throw new RangeError(`invalid offset ${o.offset}`);
+      return { groupId, partition: this.catalog.partition(o), offset: o.offset };
+    });
+  }
+
+  createConsumer(options: ConsumerOptions): LogConsumer {
+    this.assertOpen();
+    const consumer = new EmbeddedConsumer(this, options);
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  joinGroup(consumer: EmbeddedConsumer): void {
+    const member = this.groupMembers.get(consumer.groupId);
+    if (member && member !== consumer) {
+      throw new Error(
+        `group "${consumer.groupId}" already has a member in this process; the embedded log assigns every partition to one member per group`,
+      );
+    }
+    this.groupMembers.set(consumer.groupId, consumer);
+  }
+
+  leaveGroup(consumer: EmbeddedConsumer): void {
+    if (this.groupMembers.get(consumer.groupId) === consumer) this.groupMembers.delete(consumer.groupId);
+    this.consumers.delete(consumer);
+  }
+
+  async createTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+    this.assertOpen();
+    return this.transactions.create(transactionalId);
+  }
+
+  // ---- lifecycle ----
+
+  async isHealthy(): Promise<boolean> {
+    return this.closing === null && this.db.isOpen;
+  }
+
+  assertOpen(): void {
+    if (this.closing) throw new Error('embedded log is closed');
+  }
+
+  /** Idempotent. Writes what was already accepted, ends waiting polls, closes the database. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.writer.flush();
+      this.closing = (async () => {
+        for (const consumer of this.consumers) consumer.abandon();
+        this.consumers.clear();
+        this.groupMembers.clear();
+        await this.db.close();
+      })();
+    }
+    return this.closing;
+  }
+}
+
+export function openEmbeddedLog(options: EmbeddedLogOptions): Promise<EmbeddedLog> {
+  return EmbeddedLog.open(options);
+}

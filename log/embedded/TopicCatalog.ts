@@ -1,0 +1,155 @@
+import { UnknownTopicError, type CleanupPolicy, type TopicConfig, type TopicPartition } from '../Log.js';
+import {
+  END_OFFSET,
+  LOG_START_OFFSET,
+  TOPIC_RANGE,
+  encodeOffsetValue,
+  partitionStateKey,
+  readOffset,
+  recordKey,
+  recordKeyOffset,
+  topicKey,
+} from './keys.js';
+import type { LogDatabase } from './LogDatabase.js';
+
+/** In-memory state of one partition; the source of truth for readers between appends. */
+export interface PartitionState {
+  readonly topic: string;
+  readonly topicId: number;
+  readonly partition: number;
+  /** Offset the next appended record gets (high watermark). */
+  end: number;
+  /** First offset that may still exist; raised by retention, never by compaction (as in Kafka). */
+  logStart: number;
+}
+
+export interface TopicState {
+  readonly name: string;
+  readonly id: number;
+  readonly partitions: PartitionState[];
+  readonly cleanupPolicy: CleanupPolicy;
+  readonly retentionMs: number | undefined;
+  /** Round-robin cursor for records without key or partition. */
+  nextRoundRobin: number;
+}
+
+interface StoredTopicMeta {
+  id: number;
+  partitions: number;
+  cleanupPolicy: CleanupPolicy;
+  retentionMs?: number;
+}
+
+const VALID_POLICIES: ReadonlySet<string> = new Set(['delete', 'compact', 'compact,delete']);
+
+/**
+ * Topics and their partitions' offsets. Loaded once at open; end offsets are persisted with every
+ * append (same batch), so recovery does not depend on the last record still existing after
+ * compaction or retention removed it.
+ */
+export class TopicCatalog {
+  private readonly byName = new Map<string, TopicState>();
+  private nextTopicId = 1;
+
+  constructor(private readonly db: LogDatabase) {}
+
+  load(): void {
+    for (const [key, value] of this.db.scan(TOPIC_RANGE)) {
+      const name = key.toString('utf8', 1);
+      const meta = JSON.parse(value.toString('utf8')) as StoredTopicMeta;
+      this.byName.set(name, this.createState(name, meta));
+      this.nextTopicId = Math.max(this.nextTopicId, meta.id + 1);
+    }
+    for (const topic of this.byName.values()) {
+      for (const ps of topic.partitions) this.recoverOffsets(ps);
+    }
+  }
+
+  private recoverOffsets(ps: PartitionState): void {
+    const [end, start] = this.db.getMany([
+      partitionStateKey(ps.topicId, ps.partition, END_OFFSET),
+      partitionStateKey(ps.topicId, ps.partition, LOG_START_OFFSET),
+    ]);
+    ps.end = end ? readOffset(end, 0) : 0;
+    ps.logStart = start ? readOffset(start, 0) : 0;
+    // Belt and braces: a record past the stored end (cannot happen, records and end are one
+    // batch) would otherwise be overwritten by the next append.
+    const [last] = this.db.scan({
+      gte: recordKey(ps.topicId, ps.partition, 0),
+      lt: recordKey(ps.topicId, ps.partition + 1, 0),
+      reverse: true,
+      limit: 1,
+    });
+    if (last) ps.end = Math.max(ps.end, recordKeyOffset(last[0]) + 1);
+  }
+
+  private createState(name: string, meta: StoredTopicMeta): TopicState {
+    const partitions: PartitionState[] = [];
+    for (let p = 0; p < meta.partitions; p++) {
+      partitions.push({ topic: name, topicId: meta.id, partition: p, end: 0, logStart: 0 });
+    }
+    return {
+      name,
+      id: meta.id,
+      partitions,
+      cleanupPolicy: meta.cleanupPolicy,
+      retentionMs: meta.retentionMs,
+      nextRoundRobin: 0,
+    };
+  }
+
+  /** Creates the topic if missing; an existing topic keeps its partition count and config. */
+  ensure(name: string, config: TopicConfig): TopicState {
+    const existing = this.byName.get(name);
+    if (existing) return existing;
+    if (!name || name.length > 249) throw new Error(`invalid topic name "${name}"`);
+    if (!Number.isInteger(config.partitions) || config.partitions < 1) {
+      throw new RangeError(`partitions must be a positive integer, got ${config.partitions}`);
+    }
+    const cleanupPolicy = config.cleanupPolicy ?? 'delete';
+    if (!VALID_POLICIES.has(cleanupPolicy)) throw new Error(`invalid cleanup policy "${cleanupPolicy}"`);
+    const meta: StoredTopicMeta = { id: this.nextTopicId, partitions: config.partitions, cleanupPolicy };
+    if (config.retentionMs !== undefined) meta.retentionMs = config.retentionMs;
+    // Topic creation is rare: fsync it so a topic never vanishes while its records survive.
+    this.db.write([{ type: 'put', key: topicKey(name), value: Buffer.from(JSON.stringify(meta)) }], true);
+    this.nextTopicId++;
+    const state = this.createState(name, meta);
+    this.byName.set(name, state);
+    return state;
+  }
+
+  get(name: string): TopicState | undefined {
+    return this.byName.get(name);
+  }
+
+  require(name: string): TopicState {
+    const topic = this.byName.get(name);
+    if (!topic) throw new UnknownTopicError(name);
+    return topic;
+  }
+
+  partition(tp: TopicPartition): PartitionState {
+    const topic = this.require(tp.topic);
+    const ps = topic.partitions[tp.partition];
+    if (!ps) {
+      throw new RangeError(`topic "${tp.topic}" has ${topic.partitions.length} partitions, no partition ${tp.partition}`);
+    }
+    return ps;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  topics(): IterableIterator<TopicState> {
+    return this.byName.values();
+  }
+}
+
+export function endOffsetEntry(ps: PartitionState, end: number): { key: Buffer; value: Buffer } {
+  return { key: partitionStateKey(ps.topicId, ps.partition, END_OFFSET), value: encodeOffsetValue(end) };
+}
+
+export function logStartEntry(ps: PartitionState, start: number): { key: Buffer; value: Buffer } {
+  return { key: partitionStateKey(ps.topicId, ps.partition, LOG_START_OFFSET), value: encodeOffsetValue(start) };
+}

@@ -1,0 +1,2 @@
+export { EmbeddedLog, openEmbeddedLog, type EmbeddedLogOptions } from './EmbeddedLog.js';
+export { ProducerFencedError } from './EmbeddedTransactions.js';
