@@ -1,0 +1,188 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LogRecord, ProducerRecord, RecordHeaders } from '../log/Log.js';
+import type { StoreLifecycle } from './StateStore.js';
+import { RocksDBEngine, type EngineBatch } from './RocksDBEngine.js';
+import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, keyspaceRange } from './StoreKeyspace.js';
+import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
+import { StoreCounters } from './StoreMetrics.js';
+
+export interface ChangelogBackedStoreOptions {
+  name: string;
+  changelogTopic: string;
+  /** Shared counters (StoreMetrics.for(registry).counters(name)); private ones when absent. */
+  counters?: StoreCounters;
+  /** Changelog records per RocksDB write batch during restore. Default 10 000. */
+  restoreBatchSize?: number;
+  /** fsync the WAL on each flush. Off by default: the changelog is the durable copy, and a
+   *  lost flush only means restoring a little more on the next start. */
+  syncWrites?: boolean;
+}
+
+export const DEFAULT_RESTORE_BATCH_SIZE = 10_000;
+
+/**
+ * The change-logging and checkpointing layers over one RocksDB, shared by the key-value and
+ * window stores (which decide only how a buffered write becomes RocksDB keys).
+ *
+ * Invariant: RocksDB holds exactly the state at its checkpoint. Data and checkpoint are only
+ * ever written in the same atomic batch (flush, each restore batch, finishRestore), so a crash
+ * at any point leaves a matching pair. A database without a checkpoint has no defined
+ * position in the changelog, so open() wipes it (Kafka Streams does the same under EOS).
+ */
+export abstract class ChangelogBackedStore implements StoreLifecycle {
+  readonly name: string;
+  readonly changelogTopic: string;
+  protected readonly buffer = new WriteBuffer();
+  protected readonly counters: StoreCounters;
+  private readonly restoreBatchSize: number;
+  private readonly syncWrites: boolean;
+  private engineOrUndefined: RocksDBEngine | undefined;
+  private restoreStartedAt: bigint | undefined;
+
+  protected constructor(options: ChangelogBackedStoreOptions) {
+    this.name = options.name;
+    this.changelogTopic = options.changelogTopic;
+    this.counters = options.counters ?? new StoreCounters();
+    this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
+    this.syncWrites = options.syncWrites ?? false;
+  }
+
+  protected get engine(): RocksDBEngine {
+    if (!this.engineOrUndefined) throw new Error(`store "${this.name}" is not open`);
+    return this.engineOrUndefined;
+  }
+
+  /** Writes fail fast on a closed store rather than at the next commit. */
+  protected assertOpen(): void {
+    if (!this.engineOrUndefined) throw new Error(`store "${this.name}" is not open`);
+  }
+
+  get isOpen(): boolean {
+    return this.engineOrUndefined !== undefined;
+  }
+
+  /** The RocksDB lives in dir/<store name>, so the stores of one task can share a task dir. */
+  async open(dir: string): Promise<number | undefined> {
+    if (this.engineOrUndefined) throw new Error(`store "${this.name}" is already open`);
+    const location = join(dir, this.name);
+    let engine = await RocksDBEngine.open(location);
+    const checkpoint = decodeNumber(engine.get(CHECKPOINT_KEY));
+    if (checkpoint === undefined && !isEmpty(engine)) {
+      await engine.close();
+      await rm(location, { recursive: true, force: true });
+      engine = await RocksDBEngine.open(location);
+    }
+    this.engineOrUndefined = engine;
+    this.buffer.clear();
+    this.onOpen();
+    this.restoreStartedAt = process.hrtime.bigint();
+    return checkpoint;
+  }
+
+  /**
+   * Writes changelog records straight to RocksDB, restoreBatchSize per write batch, each batch
+   * carrying the checkpoint of its last record: an interrupted restore resumes where it stopped.
+   */
+  async restore(records: LogRecord[]): Promise<void> {
+    const engine = this.engine;
+    let batch = engine.batch();
+    let pendingRecords = 0;
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i];
+        if (record.key !== null) this.restoreRecord(batch, record.key, record.value, record.headers);
+        if (++pendingRecords >= this.restoreBatchSize || i === records.length - 1) {
+          batch.put(CHECKPOINT_KEY, encodeNumber(record.offset + 1));
+          batch.write();
+          batch = engine.batch();
+          pendingRecords = 0;
+        }
+      }
+    } finally {
+      batch.discard();
+    }
+    this.counters.restoreRecords += records.length;
+  }
+
+  async finishRestore(changelogOffset: number): Promise<void> {
+    const batch = this.engine.batch();
+    this.beforeCheckpoint(batch, true);
+    batch.put(CHECKPOINT_KEY, encodeNumber(changelogOffset));
+    batch.write(this.syncWrites);
+    if (this.restoreStartedAt !== undefined) {
+      const seconds = Number(process.hrtime.bigint() - this.restoreStartedAt) / 1e9;
+      this.counters.restoreSeconds += seconds;
+      this.counters.lastRestoreSeconds = seconds;
+      this.restoreStartedAt = undefined;
+    }
+  }
+
+  drainChangelog(partition: number, sourceOffsetHeader: string): ProducerRecord[] {
+    const writes = this.buffer.drain();
+    this.onDrain();
+    const headers: RecordHeaders = { source_offset: sourceOffsetHeader, ...this.changelogHeaders() };
+    return writes.map((write) => ({
+      topic: this.changelogTopic,
+      partition,
+      key: write.key,
+      value: write.value,
+      headers,
+    }));
+  }
+
+  /**
+   * Writes the drained writes and the checkpoint in one batch. Writes made after the last drain
+   * stay buffered (they are not in the committed changelog yet). flush(undefined) with writes to
+   * persist removes the checkpoint: the data then has no changelog position, and the next
+   * open() starts from an empty store.
+   */
+  async flush(changelogOffset: number | undefined): Promise<void> {
+    const writes = this.buffer.takeDrained();
+    if (changelogOffset === undefined && writes.length === 0) return;
+    const batch = this.engine.batch();
+    try {
+      this.persistWrites(batch, writes);
+      this.beforeCheckpoint(batch, false);
+      if (changelogOffset === undefined) batch.delete(CHECKPOINT_KEY);
+      else batch.put(CHECKPOINT_KEY, encodeNumber(changelogOffset));
+    } catch (err) {
+      batch.discard();
+      throw err;
+    }
+    batch.write(this.syncWrites);
+  }
+
+  /** Buffered (uncommitted) writes are dropped: after a reopen the store is at its checkpoint. */
+  async close(): Promise<void> {
+    this.buffer.clear();
+    const engine = this.engineOrUndefined;
+    this.engineOrUndefined = undefined;
+    await engine?.close();
+  }
+
+  /** Reads store metadata after open (window stores: their stream time). */
+  protected onOpen(): void {}
+
+  /** Captures what the next flush must know about the drained generation. */
+  protected onDrain(): void {}
+
+  /** Extra headers on every changelog record of a drain. */
+  protected changelogHeaders(): RecordHeaders {
+    return {};
+  }
+
+  /** Adds ops that belong with the checkpoint (window stores: retention deletes, stream time). */
+  protected beforeCheckpoint(_batch: EngineBatch, _afterRestore: boolean): void {}
+
+  /** Turns drained writes into RocksDB ops. */
+  protected abstract persistWrites(batch: EngineBatch, writes: BufferedWrite[]): void;
+
+  /** Applies one changelog record (value null deletes). */
+  protected abstract restoreRecord(batch: EngineBatch, key: Buffer, value: Buffer | null, headers: RecordHeaders): void;
+}
+
+function isEmpty(engine: RocksDBEngine): boolean {
+  for (const _entry of engine.scan({ gte: keyspaceRange(Keyspace.Meta).gte, limit: 1 })) return false;
+  return true;
+}

@@ -1,0 +1,110 @@
+/**
+ * The caching layer: writes since the last commit, held in memory. Reads look here first, so a
+ * processor sees its own writes at once while RocksDB only ever holds committed data.
+ *
+ * Two generations, because the commit is split in two steps (see StoreLifecycle):
+ * - pending: written since the last drainChangelog;
+ * - drained: went into a changelog transaction and waits for flush to land in RocksDB.
+ * Writes made after a drain stay pending for the next commit; a flush writes only what was
+ * drained (what the committed changelog holds), so the checkpoint written with it is exact.
+ *
+ * Entries are keyed by the key's bytes as a latin1 string: one char per byte, so JS string
+ * order is byte order, the order RocksDB scans in.
+ */
+export interface BufferedWrite {
+  key: Buffer;
+  /** null: a delete (a tombstone in the changelog). */
+  value: Buffer | null;
+}
+
+export class WriteBuffer {
+  private pending = new Map<string, BufferedWrite>();
+  private drained = new Map<string, BufferedWrite>();
+
+  write(key: Buffer, value: Buffer | null): void {
+    const id = key.toString('latin1');
+    // delete-then-set moves the key to the end: the changelog keeps write order across keys.
+    this.pending.delete(id);
+    this.pending.set(id, { key, value });
+  }
+
+  /** The newest buffered write of key; undefined when the key is not buffered at all. */
+  lookup(key: Buffer): BufferedWrite | undefined {
+    const id = key.toString('latin1');
+    return this.pending.get(id) ?? this.drained.get(id);
+  }
+
+  /**
+   * Hands the pending writes (last write per key) to the changelog and keeps them, as drained,
+   * until flush. Draining twice before a flush merges into one drained generation.
+   */
+  drain(): BufferedWrite[] {
+    const out = [...this.pending.values()];
+    for (const [id, write] of this.pending) {
+      this.drained.delete(id);
+      this.drained.set(id, write);
+    }
+    this.pending = new Map();
+    return out;
+  }
+
+  /** The drained writes for flush, which now owns them. */
+  takeDrained(): BufferedWrite[] {
+    const out = [...this.drained.values()];
+    this.drained = new Map();
+    return out;
+  }
+
+  /** Drops a drained write (window retention expired it before it reached disk). */
+  forget(key: Buffer): void {
+    const id = key.toString('latin1');
+    this.pending.delete(id);
+    this.drained.delete(id);
+  }
+
+  /** Newest write per key among the keys that pass the filter, in byte order of the key. */
+  sorted(filter: (key: Buffer) => boolean): BufferedWrite[] {
+    const merged = new Map<string, BufferedWrite>();
+    for (const generation of [this.drained, this.pending]) {
+      for (const [id, write] of generation) if (filter(write.key)) merged.set(id, write);
+    }
+    return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, write]) => write);
+  }
+
+  get size(): number {
+    return this.pending.size + this.drained.size;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  clear(): void {
+    this.pending = new Map();
+    this.drained = new Map();
+  }
+}
+
+/**
+ * Merges a RocksDB scan with buffered writes, both in key order: buffered writes win, buffered
+ * deletes hide the stored entry. Stored keys are given without their keyspace byte.
+ */
+export function* overlay(stored: Iterable<[Buffer, Buffer]>, buffered: BufferedWrite[]): Generator<[Buffer, Buffer]> {
+  let i = 0;
+  for (const [key, value] of stored) {
+    while (i < buffered.length && Buffer.compare(buffered[i].key, key) < 0) {
+      const write = buffered[i++];
+      if (write.value !== null) yield [write.key, write.value];
+    }
+    if (i < buffered.length && buffered[i].key.equals(key)) {
+      const write = buffered[i++];
+      if (write.value !== null) yield [write.key, write.value];
+      continue;
+    }
+    yield [key, value];
+  }
+  for (; i < buffered.length; i++) {
+    const write = buffered[i];
+    if (write.value !== null) yield [write.key, write.value];
+  }
+}
