@@ -1,0 +1,199 @@
+import type { KeyValueStore, WindowStore } from '../../state/StateStore.js';
+import type { Processor, ProcessorContext } from '../processor/Processor.js';
+import type { StreamRecord } from '../processor/Record.js';
+import type { TimeWindows, Windowed } from './TimeWindows.js';
+
+/**
+ * The processors the DSL builds its operations from. Each is a plain Processor; none reaches
+ * into the runtime.
+ */
+
+export type Initializer<A> = () => A;
+export type Aggregator<K, V, A> = (key: K, value: V, aggregate: A) => A;
+export type ValueJoiner<V1, V2, R> = (left: V1, right: V2) => R;
+
+/** Records with a null key cannot be grouped or joined: dropped and counted, as in Kafka Streams. */
+function dropsNullKey(context: ProcessorContext<unknown, unknown>, key: unknown): boolean {
+  if (key !== null && key !== undefined) return false;
+  context.count('null_key_dropped');
+  return true;
+}
+
+export class StatelessProcessor<K, V, KOut, VOut> implements Processor<K, V, KOut, VOut> {
+  private context!: ProcessorContext<KOut, VOut>;
+
+  constructor(private readonly transform: (record: StreamRecord<K, V>, forward: (record: StreamRecord<KOut, VOut>) => void) => void) {}
+
+  init(context: ProcessorContext<KOut, VOut>): void {
+    this.context = context;
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    this.transform(record, (out) => this.context.forward(out));
+  }
+}
+
+/** Materializes a topic as a table: latest value per key, null deletes. Forwards each update. */
+export class TableSourceProcessor<K, V> implements Processor<K, V | null, K, V | null> {
+  private context!: ProcessorContext<K, V | null>;
+  private store!: KeyValueStore<K, V>;
+
+  constructor(private readonly storeName: string) {}
+
+  init(context: ProcessorContext<K, V | null>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+  }
+
+  process(record: StreamRecord<K, V | null>): void {
+    if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
+    if (record.value === null || record.value === undefined) this.store.delete(record.key);
+    else this.store.put(record.key, record.value);
+    this.context.forward(record);
+  }
+}
+
+export class AggregateProcessor<K, V, A> implements Processor<K, V, K, A> {
+  private context!: ProcessorContext<K, A>;
+  private store!: KeyValueStore<K, A>;
+
+  constructor(
+    private readonly storeName: string,
+    private readonly initializer: Initializer<A>,
+    private readonly aggregator: Aggregator<K, V, A>,
+  ) {}
+
+  init(context: ProcessorContext<K, A>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
+    if (record.value === null || record.value === undefined) return;
+    const aggregate = this.aggregator(record.key, record.value, this.store.get(record.key) ?? this.initializer());
+    this.store.put(record.key, aggregate);
+    this.context.forward({ key: record.key, value: aggregate, timestamp: record.timestamp, headers: record.headers });
+  }
+}
+
+export type EmitStrategy = 'onUpdate' | 'onWindowClose';
+
+const LAST_EMITTED_KEY = 'last-emitted-window-start';
+
+/**
+ * Windowed aggregation. A record updates every window that contains it unless that window is
+ * closed (stream time >= window end + grace): then it is late, counted, and changes nothing.
+ * onUpdate forwards every new aggregate; onWindowClose forwards each window once, when it closes,
+ * remembering the last emitted window start in a changelogged store so a replay does not emit twice.
+ */
+export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Windowed<K>, A> {
+  private context!: ProcessorContext<Windowed<K>, A>;
+  private store!: WindowStore<K, A>;
+  private emitted: KeyValueStore<string, number> | undefined;
+
+  constructor(
+    private readonly storeName: string,
+    private readonly windows: TimeWindows,
+    private readonly initializer: Initializer<A>,
+    private readonly aggregator: Aggregator<K, V, A>,
+    private readonly emitStrategy: EmitStrategy,
+    private readonly emittedStoreName: string | undefined,
+  ) {}
+
+  init(context: ProcessorContext<Windowed<K>, A>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+    if (this.emitStrategy === 'onWindowClose') this.emitted = context.getStateStore<KeyValueStore<string, number>>(this.emittedStoreName!);
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
+    const streamTime = this.context.currentStreamTimeMs();
+    const { sizeMs, graceMs } = this.windows;
+    let late = false;
+    for (const start of this.windows.windowStartsFor(record.timestamp)) {
+      const end = start + sizeMs;
+      if (end + graceMs <= streamTime) {
+        late = true;
+        continue;
+      }
+      const aggregate = this.aggregator(record.key, record.value, this.store.fetch(record.key, start) ?? this.initializer());
+      this.store.put(record.key, aggregate, start);
+      if (this.emitStrategy === 'onUpdate') {
+        this.context.forward({ key: { key: record.key, windowStart: start, windowEnd: end }, value: aggregate, timestamp: record.timestamp, headers: record.headers });
+      }
+    }
+    if (late) this.context.count('late');
+    if (this.emitStrategy === 'onWindowClose') this.emitClosedWindows(streamTime);
+  }
+
+  private emitClosedWindows(streamTime: number): void {
+    const { sizeMs, graceMs, advanceMs } = this.windows;
+    // A window closes when stream time reaches start + size + grace.
+    const closedUpTo = streamTime - sizeMs - graceMs;
+    const lastEmitted = this.emitted!.get(LAST_EMITTED_KEY) ?? -1;
+    // Window starts are multiples of the advance: nothing new closed unless we crossed one.
+    if (Math.floor(closedUpTo / advanceMs) <= Math.floor(lastEmitted / advanceMs)) return;
+    const closed = this.store.fetchAll(lastEmitted + 1, closedUpTo);
+    closed.sort((a, b) => a.key.windowStart - b.key.windowStart);
+    for (const { key, value } of closed) {
+      const windowEnd = key.windowStart + sizeMs;
+      this.context.forward({ key: { key: key.key, windowStart: key.windowStart, windowEnd }, value, timestamp: windowEnd - 1, headers: {} });
+    }
+    this.emitted!.put(LAST_EMITTED_KEY, closedUpTo);
+  }
+}
+
+export class StreamTableJoinProcessor<K, V1, V2, R> implements Processor<K, V1, K, R> {
+  private context!: ProcessorContext<K, R>;
+  private table!: KeyValueStore<K, V2>;
+
+  constructor(
+    private readonly tableStoreName: string,
+    private readonly joiner: ValueJoiner<V1, V2 | undefined, R>,
+    private readonly leftJoin: boolean,
+  ) {}
+
+  init(context: ProcessorContext<K, R>): void {
+    this.context = context;
+    this.table = context.getStateStore(this.tableStoreName);
+  }
+
+  process(record: StreamRecord<K, V1>): void {
+    const right = record.key === null || record.key === undefined ? undefined : this.table.get(record.key);
+    if (right === undefined) {
+      this.context.count('join_miss');
+      if (!this.leftJoin) return;
+    }
+    this.context.forward({ key: record.key, value: this.joiner(record.value, right), timestamp: record.timestamp, headers: record.headers });
+  }
+}
+
+/** Stream–global-table join: the lookup key is derived from the record, no co-partitioning needed. */
+export class StreamGlobalTableJoinProcessor<K, V1, GK, V2, R> implements Processor<K, V1, K, R> {
+  private context!: ProcessorContext<K, R>;
+  private table!: KeyValueStore<GK, V2>;
+
+  constructor(
+    private readonly globalStoreName: string,
+    private readonly keySelector: (key: K, value: V1) => GK | null | undefined,
+    private readonly joiner: ValueJoiner<V1, V2 | undefined, R>,
+    private readonly leftJoin: boolean,
+  ) {}
+
+  init(context: ProcessorContext<K, R>): void {
+    this.context = context;
+    this.table = context.getStateStore(this.globalStoreName);
+  }
+
+  process(record: StreamRecord<K, V1>): void {
+    const lookup = this.keySelector(record.key, record.value);
+    const right = lookup === null || lookup === undefined ? undefined : this.table.get(lookup);
+    if (right === undefined) {
+      this.context.count('join_miss');
+      if (!this.leftJoin) return;
+    }
+    this.context.forward({ key: record.key, value: this.joiner(record.value, right), timestamp: record.timestamp, headers: record.headers });
+  }
+}

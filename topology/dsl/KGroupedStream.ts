@@ -1,0 +1,51 @@
+import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
+import { AggregateProcessor, type Aggregator, type Initializer } from './DslProcessors.js';
+import type { KStream } from './KStream.js';
+import { KTable } from './KTable.js';
+import type { Named } from './Naming.js';
+import { keyValueStoreBuilder } from './Stores.js';
+import { TimeWindowedKStream } from './TimeWindowedKStream.js';
+import type { TimeWindows } from './TimeWindows.js';
+
+/** Where an aggregation keeps its state: the store name (queryable, changelog name) and its serdes. */
+export interface Materialized<K, A> extends Named {
+  keySerde?: Serde<K>;
+  valueSerde?: Serde<A>;
+  /** Window stores only: keep windows this long for interactive queries (at least size + grace). */
+  retentionMs?: number;
+}
+
+/** A stream grouped by key, ready to aggregate (Kafka Streams' KGroupedStream). */
+export class KGroupedStream<K, V> {
+  constructor(
+    readonly stream: KStream<K, V>,
+    readonly keySerde: Serde<K> | undefined,
+    readonly valueSerde: Serde<V> | undefined,
+  ) {}
+
+  aggregate<A>(initializer: Initializer<A>, aggregator: Aggregator<K, V, A>, materialized: Materialized<K, A> = {}): KTable<K, A> {
+    const builder = this.stream.builder;
+    const storeName = materialized.name ?? builder.names.next('KSTREAM-AGGREGATE-STATE-STORE');
+    const keySerde = materialized.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>);
+    const valueSerde = materialized.valueSerde ?? jsonSerde<A>();
+    const name = builder.names.next('KSTREAM-AGGREGATE');
+    builder.topology.addProcessor(name, () => new AggregateProcessor<K, V, A>(storeName, initializer, aggregator), this.stream.nodeName);
+    builder.topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), name);
+    return new KTable<K, A>(builder, name, storeName, keySerde, valueSerde);
+  }
+
+  count(materialized: Materialized<K, number> = {}): KTable<K, number> {
+    return this.aggregate<number>(() => 0, (_key, _value, count) => count + 1, materialized);
+  }
+
+  reduce(reducer: (aggregate: V, value: V) => V, materialized: Materialized<K, V> = {}): KTable<K, V> {
+    return this.aggregate<V>(() => undefined as unknown as V, (_key, value, aggregate) => (aggregate === undefined ? value : reducer(aggregate, value)), {
+      ...materialized,
+      valueSerde: materialized.valueSerde ?? this.valueSerde,
+    });
+  }
+
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
+    return new TimeWindowedKStream(this, windows);
+  }
+}

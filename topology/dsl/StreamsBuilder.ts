@@ -1,0 +1,57 @@
+import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
+import { Topology, type TimestampExtractor } from '../Topology.js';
+import { TableSourceProcessor } from './DslProcessors.js';
+import { GlobalKTable } from './GlobalKTable.js';
+import { KStream } from './KStream.js';
+import { KTable } from './KTable.js';
+import { NameGenerator, type Named } from './Naming.js';
+import { keyValueStoreBuilder } from './Stores.js';
+
+export interface Consumed<K, V> extends Named {
+  keySerde?: Serde<K>;
+  valueSerde?: Serde<V>;
+  timestampExtractor?: TimestampExtractor;
+}
+
+/**
+ * Entry point of the DSL: declare streams and tables over topics, chain operations, build().
+ * Keys default to UTF-8 strings and values to JSON.
+ */
+export class StreamsBuilder {
+  readonly topology = new Topology();
+  readonly names = new NameGenerator();
+
+  stream<K = string, V = unknown>(topics: string | string[], consumed: Consumed<K, V> = {}): KStream<K, V> {
+    const name = consumed.name ?? this.names.next('KSTREAM-SOURCE');
+    const keySerde = consumed.keySerde ?? (stringSerde as unknown as Serde<K>);
+    const valueSerde = consumed.valueSerde ?? jsonSerde<V>();
+    this.topology.addSource(name, Array.isArray(topics) ? topics : [topics], { keySerde, valueSerde, timestampExtractor: consumed.timestampExtractor });
+    return new KStream<K, V>(this, name, keySerde, valueSerde, false);
+  }
+
+  /** A table over a topic, partitioned like it: join it with co-partitioned streams. */
+  table<K = string, V = unknown>(topic: string, consumed: Consumed<K, V> & { storeName?: string } = {}): KTable<K, V> {
+    const sourceName = consumed.name ?? this.names.next('KTABLE-SOURCE');
+    const keySerde = consumed.keySerde ?? (stringSerde as unknown as Serde<K>);
+    const valueSerde = consumed.valueSerde ?? jsonSerde<V>();
+    const storeName = consumed.storeName ?? `${topic}-STATE-STORE`;
+    const materializer = this.names.next('KTABLE-SOURCE-MATERIALIZE');
+    this.topology.addSource(sourceName, [topic], { keySerde, valueSerde, timestampExtractor: consumed.timestampExtractor });
+    this.topology.addProcessor(materializer, () => new TableSourceProcessor<K, V>(storeName), sourceName);
+    this.topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), materializer);
+    return new KTable<K, V>(this, materializer, storeName, keySerde, valueSerde);
+  }
+
+  /** A table of every partition of a topic on every instance: join it with any stream by a derived key. */
+  globalTable<K = string, V = unknown>(topic: string, consumed: Omit<Consumed<K, V>, 'timestampExtractor'> & { storeName?: string } = {}): GlobalKTable<K, V> {
+    const keySerde = consumed.keySerde ?? (stringSerde as unknown as Serde<K>);
+    const valueSerde = consumed.valueSerde ?? jsonSerde<V>();
+    const storeName = consumed.storeName ?? `${topic}-GLOBAL-STORE`;
+    this.topology.addGlobalStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), topic);
+    return new GlobalKTable<K, V>(storeName, topic);
+  }
+
+  build(): Topology {
+    return this.topology;
+  }
+}

@@ -1,0 +1,344 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../../log/Log.js';
+import type { StateStore } from '../../state/StateStore.js';
+import type { RuntimeStore } from '../StoreBuilder.js';
+import type { Subtopology } from '../Subtopologies.js';
+import type { Topology } from '../Topology.js';
+import { GlobalStateUpdater } from './GlobalStateUpdater.js';
+import { restoreStore } from './StateRestorer.js';
+import { StreamTask } from './StreamTask.js';
+import { TopologyMetrics } from './TopologyMetrics.js';
+import { planTopics, type TopicPlan } from './TopicPlanner.js';
+
+export interface StreamsConfig {
+  /** Names the consumer group, the transactional id and the changelog/repartition topics. */
+  applicationId: string;
+  /** Local stores live under <stateDir>/<applicationId>/<taskId>/<store>; global ones under .../global/<store>. */
+  stateDir: string;
+  /** Kafka Streams' default under exactly-once. */
+  commitIntervalMs?: number;
+  maxPollRecords?: number;
+  dlqTopic?: string;
+  /** Partition count for topics the runtime has to create (missing sources and sinks). */
+  defaultPartitions?: number;
+  /** How often global stores read what was appended to their topics. */
+  globalRefreshIntervalMs?: number;
+  registry?: Registry;
+  logger?: Logger;
+}
+
+export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
+
+export interface CommitEvent {
+  offsets: TopicPartitionOffset[];
+  records: number;
+  durationMs: number;
+}
+
+/**
+ * The stream runtime (Kafka Streams' KafkaStreams + StreamThread, in one loop): consume, hand
+ * records to their tasks, process synchronously, punctuate, and commit on an interval with
+ * exactly-once semantics — outputs, changelogs and input offsets in one transaction, then the
+ * local stores with their checkpoints.
+ */
+export class StreamsApp extends EventEmitter {
+  readonly metrics: TopologyMetrics;
+  private readonly config: Required<Omit<StreamsConfig, 'logger' | 'registry'>>;
+  private readonly tasks = new Map<string, StreamTask>();
+  private readonly subtopologyByTopic = new Map<string, Subtopology>();
+  private readonly knownTopics = new Set<string>();
+  private plan: TopicPlan | undefined;
+  private consumer: LogConsumer | undefined;
+  private producer: TransactionalProducer | undefined;
+  private globals: GlobalStateUpdater | undefined;
+  private globalStores = new Map<string, StateStore>();
+  private loop: Promise<void> | undefined;
+  private currentState: StreamsState = 'CREATED';
+  private lastCommitAt = Date.now();
+  private lastGlobalRefreshAt = Date.now();
+  private commitChain: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly log: Log,
+    config: StreamsConfig,
+  ) {
+    super();
+    this.config = {
+      applicationId: config.applicationId,
+      stateDir: config.stateDir,
+      commitIntervalMs: config.commitIntervalMs ?? 100,
+      maxPollRecords: config.maxPollRecords ?? 5000,
+      dlqTopic: config.dlqTopic ?? `${config.applicationId}-dlq`,
+      defaultPartitions: config.defaultPartitions ?? 3,
+      globalRefreshIntervalMs: config.globalRefreshIntervalMs ?? 200,
+    };
+    this.metrics = new TopologyMetrics(config.registry ?? new Registry());
+    this.logger = config.logger;
+  }
+
+  private readonly logger: Logger | undefined;
+
+  get state(): StreamsState {
+    return this.currentState;
+  }
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  async start(): Promise<void> {
+    if (this.currentState !== 'CREATED') throw new Error(`cannot start a StreamsApp in state ${this.currentState}`);
+    this.currentState = 'STARTING';
+    this.plan = await planTopics(this.topology, this.log, this.config.applicationId, this.config.defaultPartitions);
+    for (const topic of this.plan.allTopics) this.knownTopics.add(topic);
+    await this.log.ensureTopic(this.config.dlqTopic, { partitions: 1 });
+    this.knownTopics.add(this.config.dlqTopic);
+    for (const sub of this.plan.subtopologies) {
+      for (const topic of this.plan.sourceTopicsOf(sub)) this.subtopologyByTopic.set(topic, sub);
+    }
+    this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.stateDir, this.topology.allGlobalStores());
+    this.globalStores = await this.globals.start();
+    this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-producer`);
+    this.consumer = this.log.createConsumer({ groupId: this.config.applicationId, autoOffsetReset: 'earliest' });
+    await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
+      onAssigned: (partitions) => this.onAssigned(partitions),
+      onRevoked: (partitions) => this.onRevoked(partitions),
+    });
+    this.currentState = 'RUNNING';
+    this.loop = this.runLoop();
+    this.logger?.info({ applicationId: this.config.applicationId, tasks: this.tasks.size }, 'topology running');
+  }
+
+  /** Commits what is done and stops. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.currentState === 'NOT_RUNNING' || this.currentState === 'CREATED') {
+      this.currentState = 'NOT_RUNNING';
+      return;
+    }
+    if (this.currentState !== 'ERROR') this.currentState = 'PENDING_SHUTDOWN';
+    await this.loop?.catch(() => undefined);
+    if (this.failure === undefined) await this.commit().catch((error) => this.logger?.error({ err: error }, 'final commit failed'));
+    for (const task of this.tasks.values()) await task.close();
+    this.tasks.clear();
+    await this.consumer?.close();
+    await this.producer?.close();
+    await this.globals?.close();
+    this.currentState = 'NOT_RUNNING';
+  }
+
+  /** Tasks this instance runs, by id. */
+  taskIds(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  /**
+   * Interactive query: the named store of every local task. Keys live in exactly one task, so a
+   * point lookup asks each in turn; range reads merge.
+   */
+  localStores<S extends StateStore>(storeName: string): S[] {
+    const global = this.globalStores.get(storeName);
+    if (global) return [global as S];
+    const stores: S[] = [];
+    for (const task of this.tasks.values()) {
+      const store = task.stores().get(storeName);
+      if (store) stores.push(store as unknown as S);
+    }
+    return stores;
+  }
+
+  describe(): string {
+    return this.topology.describe();
+  }
+
+  private async runLoop(): Promise<void> {
+    const consumer = this.consumer!;
+    try {
+      while (this.currentState === 'RUNNING') {
+        const records = await consumer.poll(this.config.maxPollRecords, Math.min(this.config.commitIntervalMs, 100));
+        if (this.currentState !== 'RUNNING') {
+          this.route(records);
+          this.processBuffered();
+          break;
+        }
+        this.route(records);
+        this.processBuffered();
+        const now = Date.now();
+        for (const task of this.tasks.values()) task.punctuateWallClock(now);
+        if (now - this.lastGlobalRefreshAt >= this.config.globalRefreshIntervalMs) {
+          this.lastGlobalRefreshAt = now;
+          await this.globals!.refresh();
+        }
+        if (now - this.lastCommitAt >= this.config.commitIntervalMs || this.anyTaskWantsCommit()) await this.commit();
+      }
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.currentState = 'ERROR';
+      this.logger?.error({ err: this.failure }, 'topology stopped on an error');
+      this.emit('error', this.failure);
+    }
+  }
+
+  private route(records: LogRecord[]): void {
+    if (records.length === 0) return;
+    let batchTask: StreamTask | undefined;
+    let batch: LogRecord[] = [];
+    for (const record of records) {
+      const task = this.taskFor(record.topic, record.partition);
+      if (task !== batchTask) {
+        if (batchTask && batch.length) batchTask.addRecords(batch);
+        batchTask = task;
+        batch = [];
+      }
+      batch.push(record);
+    }
+    if (batchTask && batch.length) batchTask.addRecords(batch);
+  }
+
+  private taskFor(topic: string, partition: number): StreamTask {
+    const sub = this.subtopologyByTopic.get(topic);
+    const task = sub && this.tasks.get(`${sub.id}_${partition}`);
+    if (!task) throw new Error(`no task for ${topic}:${partition}; the consumer returned a partition that is not assigned`);
+    return task;
+  }
+
+  private processBuffered(): void {
+    for (const task of this.tasks.values()) {
+      while (task.processOne()) {
+        // keep going until the task's buffer is empty
+      }
+    }
+  }
+
+  private anyTaskWantsCommit(): boolean {
+    for (const task of this.tasks.values()) if (task.wantsCommit()) return true;
+    return false;
+  }
+
+  /** Serialized: the loop and a rebalance callback may both ask for a commit. */
+  commit(): Promise<void> {
+    const run = this.commitChain.then(() => this.commitNow());
+    this.commitChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(): Promise<void> {
+    this.lastCommitAt = Date.now();
+    const tasks = [...this.tasks.values()].filter((task) => task.hasUncommittedWork());
+    if (tasks.length === 0) return;
+    const started = performance.now();
+    const records: ProducerRecord[] = [];
+    const offsets: TopicPartitionOffset[] = [];
+    for (const task of tasks) {
+      for (const record of task.drainForCommit()) records.push(record);
+      offsets.push(...task.offsetsToCommit());
+    }
+    await this.ensureTopicsExist(records);
+    const transaction = await this.producer!.begin();
+    let changelogEnds: Map<string, number>;
+    try {
+      transaction.produce(records);
+      transaction.sendOffsets(this.consumer!, offsets);
+      const written = await transaction.commit();
+      changelogEnds = new Map();
+      for (const meta of written) {
+        const key = `${meta.topic}:${meta.partition}`;
+        if (meta.offset + 1 > (changelogEnds.get(key) ?? -1)) changelogEnds.set(key, meta.offset + 1);
+      }
+    } catch (error) {
+      this.metrics.commits.inc({ result: 'failed' });
+      await transaction.abort().catch(() => undefined);
+      // What the tasks held is gone with the aborted transaction: rebuild them from the
+      // changelogs and re-read their input from the committed offsets.
+      await this.reinitializeTasks();
+      throw error;
+    }
+    for (const task of tasks) await task.afterCommit(changelogEnds);
+    const durationMs = performance.now() - started;
+    this.metrics.commitLatency.observe(durationMs / 1000);
+    this.metrics.commits.inc({ result: 'ok' });
+    this.emit('commit', { offsets, records: records.length, durationMs } satisfies CommitEvent);
+  }
+
+  private async ensureTopicsExist(records: ProducerRecord[]): Promise<void> {
+    for (const record of records) {
+      if (this.knownTopics.has(record.topic)) continue;
+      await this.log.ensureTopic(record.topic, { partitions: this.config.defaultPartitions });
+      this.knownTopics.add(record.topic);
+    }
+  }
+
+  private async onAssigned(partitions: TopicPartition[]): Promise<void> {
+    const committed = await this.log.committedOffsets(this.config.applicationId, partitions);
+    for (const tp of partitions) {
+      const sub = this.subtopologyByTopic.get(tp.topic);
+      if (!sub) continue;
+      const taskId = `${sub.id}_${tp.partition}`;
+      let task = this.tasks.get(taskId);
+      if (!task) {
+        task = await this.createTask(sub, tp.partition);
+        this.tasks.set(taskId, task);
+      }
+      const offset = committed.get(`${tp.topic}:${tp.partition}`);
+      if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
+    }
+    this.metrics.activeTasks.set(this.tasks.size);
+    this.emit('assigned', partitions);
+  }
+
+  private async onRevoked(partitions: TopicPartition[]): Promise<void> {
+    await this.commit();
+    const revokedTaskIds = new Set<string>();
+    for (const tp of partitions) {
+      const sub = this.subtopologyByTopic.get(tp.topic);
+      if (sub) revokedTaskIds.add(`${sub.id}_${tp.partition}`);
+    }
+    for (const taskId of revokedTaskIds) {
+      await this.tasks.get(taskId)?.close();
+      this.tasks.delete(taskId);
+    }
+    this.metrics.activeTasks.set(this.tasks.size);
+    this.emit('revoked', partitions);
+  }
+
+  private async createTask(sub: Subtopology, partition: number): Promise<StreamTask> {
+    const taskId = `${sub.id}_${partition}`;
+    const stores = new Map<string, RuntimeStore>();
+    for (const storeName of sub.stores) {
+      const store = this.topology.storeBuilder(storeName).build(this.config.applicationId);
+      const dir = path.join(this.config.stateDir, this.config.applicationId, taskId);
+      const result = await restoreStore(this.log, store, dir, partition);
+      this.metrics.restoredRecords.inc({ store: storeName }, result.records);
+      this.metrics.restoreSeconds.observe({ store: storeName }, result.durationMs / 1000);
+      if (result.records > 0) this.logger?.info({ task: taskId, ...result }, 'store restored from changelog');
+      stores.set(storeName, store);
+    }
+    return new StreamTask({
+      applicationId: this.config.applicationId,
+      subtopology: sub,
+      partition,
+      topology: this.topology,
+      stores,
+      globalStores: this.globalStores,
+      dlqTopic: this.config.dlqTopic,
+      observer: this.metrics,
+    });
+  }
+
+  /** After a failed commit: drop every task's uncommitted state and start again from the last commit. */
+  private async reinitializeTasks(): Promise<void> {
+    const assigned = this.consumer!.assignment();
+    for (const task of this.tasks.values()) await task.close();
+    this.tasks.clear();
+    const committed = await this.log.committedOffsets(this.config.applicationId, assigned);
+    for (const tp of assigned) {
+      const offset = committed.get(`${tp.topic}:${tp.partition}`) ?? (await this.log.beginningOffset(tp));
+      this.consumer!.seek(tp, offset);
+    }
+    await this.onAssigned(assigned);
+  }
+}

@@ -1,0 +1,111 @@
+import type { Log } from '../../log/Log.js';
+import { UnknownTopicError } from '../../log/Log.js';
+import type { Subtopology } from '../Subtopologies.js';
+import { resolveTopicName, type Topology } from '../Topology.js';
+
+export interface TopicPlan {
+  subtopologies: Subtopology[];
+  partitionsOf: Map<number, number>;
+  allTopics: string[];
+  sourceTopicsOf(sub: Subtopology): string[];
+}
+
+/**
+ * Decides and creates every topic the topology needs before it runs (Kafka Streams'
+ * InternalTopicManager): missing user topics get the default partition count; a repartition topic
+ * gets the partition count of the sub-topology writing it; a changelog gets its sub-topology's.
+ * All sources of one sub-topology must have the same partition count (co-partitioning), or the
+ * start fails naming them.
+ */
+export async function planTopics(topology: Topology, log: Log, applicationId: string, defaultPartitions: number): Promise<TopicPlan> {
+  const subtopologies = topology.subtopologies();
+  const internalPartitions = new Map<string, number>(
+    topology.allInternalTopics().filter((t) => t.partitions).map((t) => [resolveTopicName(applicationId, t.name, true), t.partitions!]),
+  );
+  const partitionsOf = new Map<number, number>();
+  const allTopics = new Set<string>();
+  const sourceTopicsOf = (sub: Subtopology) => sub.sourceTopics.map((s) => resolveTopicName(applicationId, s.topic, s.internal));
+
+  const ensureUserTopic = async (topic: string): Promise<number> => {
+    try {
+      return await log.partitionCount(topic);
+    } catch (error) {
+      if (!(error instanceof UnknownTopicError)) throw error;
+      await log.ensureTopic(topic, { partitions: defaultPartitions });
+      return log.partitionCount(topic);
+    }
+  };
+
+  let pending = [...subtopologies];
+  while (pending.length > 0) {
+    const next: Subtopology[] = [];
+    for (const sub of pending) {
+      const counts: Array<[string, number]> = [];
+      let unresolved = false;
+      for (const source of sub.sourceTopics) {
+        const topic = resolveTopicName(applicationId, source.topic, source.internal);
+        if (source.internal) {
+          const count = internalPartitions.get(topic);
+          if (count === undefined) unresolved = true;
+          else counts.push([topic, count]);
+        } else {
+          counts.push([topic, await ensureUserTopic(topic)]);
+        }
+      }
+      if (unresolved) {
+        next.push(sub);
+        continue;
+      }
+      const distinct = new Set(counts.map(([, count]) => count));
+      if (distinct.size > 1) {
+        throw new Error(
+          `sub-topology ${sub.id} reads topics that are not co-partitioned: ${counts.map(([t, c]) => `${t} (${c} partitions)`).join(', ')}; ` +
+            'joined or merged topics need the same partition count',
+        );
+      }
+      const partitions = counts[0]![1];
+      partitionsOf.set(sub.id, partitions);
+      for (const node of sub.nodes) {
+        if (node.kind === 'sink' && node.internal && typeof node.topic === 'string') {
+          const topic = resolveTopicName(applicationId, node.topic, true);
+          if (!internalPartitions.has(topic)) internalPartitions.set(topic, partitions);
+        }
+      }
+    }
+    if (next.length === pending.length) {
+      throw new Error(`cannot size repartition topics of sub-topologies ${next.map((s) => s.id).join(', ')}: they only read each other`);
+    }
+    pending = next;
+  }
+
+  for (const [topic, partitions] of internalPartitions) {
+    await log.ensureTopic(topic, { partitions, cleanupPolicy: 'delete' });
+    allTopics.add(topic);
+  }
+  for (const sub of subtopologies) {
+    const partitions = partitionsOf.get(sub.id)!;
+    for (const topic of sourceTopicsOf(sub)) allTopics.add(topic);
+    for (const storeName of sub.stores) {
+      const builder = topology.storeBuilder(storeName);
+      const changelog = changelogTopic(applicationId, storeName);
+      await log.ensureTopic(changelog, { partitions, cleanupPolicy: builder.changelogCleanupPolicy, retentionMs: builder.changelogRetentionMs });
+      allTopics.add(changelog);
+    }
+    for (const node of sub.nodes) {
+      if (node.kind === 'sink' && !node.internal && typeof node.topic === 'string') {
+        await ensureUserTopic(node.topic);
+        allTopics.add(node.topic);
+      }
+    }
+  }
+  for (const global of topology.allGlobalStores()) {
+    await ensureUserTopic(global.topic);
+    allTopics.add(global.topic);
+  }
+  return { subtopologies, partitionsOf, allTopics: [...allTopics], sourceTopicsOf };
+}
+
+/** Kafka Streams' changelog naming. */
+export function changelogTopic(applicationId: string, storeName: string): string {
+  return `${applicationId}-${storeName}-changelog`;
+}

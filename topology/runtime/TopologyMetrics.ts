@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { TaskObserver } from './StreamTask.js';
+
+/** Prometheus metrics of the stream runtime: processed, DLQ, processor outcomes (late, duplicate, miss...), commits, lag, restore. */
+export class TopologyMetrics implements TaskObserver {
+  readonly processed: Counter<'task'>;
+  readonly deadLettered: Counter<'reason'>;
+  readonly outcomes: Counter<'processor' | 'outcome'>;
+  readonly commitLatency: Histogram;
+  readonly commits: Counter<'result'>;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly restoredRecords: Counter<'store'>;
+  readonly restoreSeconds: Histogram<'store'>;
+  readonly activeTasks: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.processed = new Counter({ name: 'streamline_topology_records_processed_total', help: 'Input records processed, per task', labelNames: ['task'], registers });
+    this.deadLettered = new Counter({ name: 'streamline_topology_dlq_total', help: 'Input records sent to the DLQ by the topology', labelNames: ['reason'], registers });
+    this.outcomes = new Counter({ name: 'streamline_processor_events_total', help: 'Outcomes counted by processors (duplicate, late, miss, blocked, ...)', labelNames: ['processor', 'outcome'], registers });
+    this.commitLatency = new Histogram({ name: 'streamline_topology_commit_latency_seconds', help: 'Time to commit outputs, changelogs and offsets', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
+    this.commits = new Counter({ name: 'streamline_topology_commits_total', help: 'Commits by result', labelNames: ['result'], registers });
+    this.lag = new Gauge({ name: 'streamline_topology_consumer_lag', help: 'End offset minus committed offset per input partition', labelNames: ['topic', 'partition'], registers });
+    this.restoredRecords = new Counter({ name: 'streamline_topology_restored_records_total', help: 'Changelog records restored into stores', labelNames: ['store'], registers });
+    this.restoreSeconds = new Histogram({ name: 'streamline_topology_restore_seconds', help: 'Time to restore a store', labelNames: ['store'], buckets: [0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });
+    this.activeTasks = new Gauge({ name: 'streamline_topology_active_tasks', help: 'Tasks this instance runs', registers });
+  }
+
+  recordProcessed(taskId: string): void {
+    this.processed.inc({ task: taskId });
+  }
+
+  recordDeadLettered(_taskId: string, reason: string): void {
+    this.deadLettered.inc({ reason });
+  }
+
+  processorOutcome(processor: string, outcome: string, amount: number): void {
+    this.outcomes.inc({ processor, outcome }, amount);
+  }
+}
