@@ -1,0 +1,69 @@
+/**
+ * The analytics store: where the sink writes rows and the seed 004 query reads them.
+ *
+ * Two implementations, one contract, the same SQL strings:
+ * - ChdbStore (sink/ChdbStore.ts): the ClickHouse engine in-process through the `chdb` package,
+ *   data under the data dir. The embedded default.
+ * - ClickHouseServerStore (sink/ClickHouseServerStore.ts): a ClickHouse server through
+ *   @clickhouse/client (CLICKHOUSE_URL or CLICKHOUSE_HOST/PORT/...).
+ *
+ * Statements name their tables with the database (`events_db.events_raw`), so the same text runs
+ * on a chDB session (whose current database is `default`) and on a server connection.
+ * Parameters use ClickHouse's server-side binding, `{name:Type}`, supported by both.
+ */
+export type QueryParams = Record<string, string | number | boolean | string[] | number[]>;
+
+export type Row = Record<string, unknown>;
+
+export interface InsertOptions {
+  /**
+   * insert_deduplication_token of the block. A block whose token the table has seen within its
+   * deduplication window is dropped, in the table and (with
+   * deduplicate_blocks_in_dependent_materialized_views=1) in every materialized view fed by it.
+   * When rows are split into several inserts (see maxRowsPerInsert) chunk i carries `${token}/${i}`.
+   */
+  dedupToken: string;
+}
+
+export interface AnalyticsStore {
+  readonly kind: 'chdb' | 'server';
+  /** Database holding every table of ours (default events_db). */
+  readonly database: string;
+  /** DDL and other statements without a result. Never an INSERT ... VALUES (see ChdbStore). */
+  exec(sql: string, params?: QueryParams): Promise<void>;
+  /** A SELECT; rows as JSON objects (64-bit integers as numbers when they fit: see README). */
+  query<T = Row>(sql: string, params?: QueryParams): Promise<T[]>;
+  /** Inserts rows (objects keyed by column name) as one deduplicated block, chunked if large. */
+  insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void>;
+  /** True when the engine answers a trivial query right now. Never throws. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Settings every insert carries; the reason for each is the exactly-once guarantee of DESIGN.md. */
+export function insertSettings(dedupToken: string): Record<string, string | number> {
+  return {
+    insert_deduplicate: 1,
+    insert_deduplication_token: dedupToken,
+    // Without this a replayed block is dropped in the table but counted again in the MVs.
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+    // Deduplication of async inserts follows other rules; our batches are already large.
+    async_insert: 0,
+  };
+}
+
+/** Splits rows into chunks of at most max rows with per-chunk tokens; deterministic by design. */
+export function chunkRows(rows: readonly Row[], dedupToken: string, max: number): Array<{ rows: readonly Row[]; token: string }> {
+  if (rows.length <= max) return [{ rows, token: dedupToken }];
+  const chunks: Array<{ rows: readonly Row[]; token: string }> = [];
+  for (let i = 0; i * max < rows.length; i++) {
+    chunks.push({ rows: rows.slice(i * max, (i + 1) * max), token: `${dedupToken}/${i}` });
+  }
+  return chunks;
+}
+
+/** Identifiers we interpolate into SQL (database and table names) must be plain. */
+export function assertIdentifier(name: string, what: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${what} "${name}" is not a plain identifier`);
+  return name;
+}

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import fs from 'node:fs';
+import { Session, drainPending } from 'chdb';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings } from './AnalyticsStore.js';
+
+export interface ChdbStoreOptions {
+  /** Data directory of the engine (e.g. ./data/chdb). Created when missing. */
+  path: string;
+  database?: string;
+  /** Rows per INSERT statement; larger inserts are split (chDB holds the whole payload in memory). */
+  maxRowsPerInsert?: number;
+}
+
+/**
+ * chDB binds ONE data directory per process (libchdb's connection registry). Two stores on
+ * different paths in one process would close each other's connection under running queries, so
+ * a second path is refused here with a clear message instead of failing somewhere later.
+ */
+let openPath: string | null = null;
+let openCount = 0;
+
+interface ColumnInfo {
+  names: string[];
+  structure: string;
+}
+
+/**
+ * AnalyticsStore over chDB, the ClickHouse engine in-process.
+ *
+ * Why inserts are `INSERT ... SELECT ... FROM format(JSONEachRow, structure, {payload:String})`
+ * and not chDB's own insert(): an INSERT whose data follows the statement (VALUES, FORMAT ...)
+ * makes the engine probe the host process's stdin for external data (chdb-core issue 239).
+ * With a piped stdin that fails the insert (Code 48), or worse inserts the pipe's bytes; with a
+ * silent pipe it blocks forever. INSERT ... SELECT never touches stdin, and the payload travels
+ * as a bound parameter, outside the SQL text (so no max_query_size limit and no escaping).
+ * The explicit structure (read from system.columns) maps JSON fields by name; without it the
+ * engine would infer types and INSERT ... SELECT would map columns by position.
+ */
+export class ChdbStore implements AnalyticsStore {
+  readonly kind = 'chdb' as const;
+  readonly database: string;
+  private readonly maxRowsPerInsert: number;
+  private readonly columns = new Map<string, Promise<ColumnInfo>>();
+  private closed = false;
+
+  private constructor(
+    private readonly session: Session,
+    readonly dataPath: string,
+    options: ChdbStoreOptions,
+  ) {
+    this.database = assertIdentifier(options.database ?? 'events_db', 'database');
+    this.maxRowsPerInsert = options.maxRowsPerInsert ?? 10_000;
+  }
+
+  static async open(options: ChdbStoreOptions): Promise<ChdbStore> {
+    const dataPath = path.resolve(options.path);
+    if (openPath !== null && openPath !== dataPath) {
+      throw new Error(`chDB is already open on ${openPath} in this process; one engine per process and data path (asked for ${dataPath})`);
+    }
+    if (openPath === null) await drainPending();
+    fs.mkdirSync(dataPath, { recursive: true });
+    const session = new Session(dataPath, {
+      // Same JSON output as the server path (where the client sets the same setting): UInt64
+      // counts as numbers, not quoted strings.
+      connectionArgs: ['--output_format_json_quote_64bit_integers=0'],
+    });
+    openPath = dataPath;
+    openCount++;
+    const store = new ChdbStore(session, dataPath, options);
+    await store.exec(`CREATE DATABASE IF NOT EXISTS ${store.database}`);
+    return store;
+  }
+
+  async exec(sql: string, params?: QueryParams): Promise<void> {
+    this.assertOpen();
+    if (/^\s*INSERT\b/i.test(sql) && !/\bSELECT\b/i.test(sql)) {
+      throw new Error('ChdbStore.exec: INSERT ... VALUES/FORMAT would read the process stdin (chdb-core #239); use insert() or INSERT ... SELECT');
+    }
+    if (params) await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+    else await this.session.queryAsync(sql, { format: 'JSONEachRow' });
+  }
+
+  async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+    this.assertOpen();
+    const result = params
+      ? await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' })
+      : await this.session.queryAsync(sql, { format: 'JSONEachRow' });
+    return parseJsonEachRow<T>(result.text());
+  }
+
+  async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
+    this.assertOpen();
+    if (rows.length === 0) return;
+    const columns = await this.columnsOf(table);
+    const names = columns.names.join(', ');
+    for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
+      const settings = Object.entries(insertSettings(chunk.token))
+        .map(([key, value]) => (key === 'insert_deduplication_token' ? `${key} = {dedup_token:String}` : `${key} = ${value}`))
+        .join(', ');
+      // Fields the table does not have are ignored, as in the server's JSONEachRow insert.
+      const settingsClause = `${settings}, input_format_skip_unknown_fields = 1`;
+      const payload = chunk.rows.map((row) => JSON.stringify(row)).join('\n');
+      await this.session.queryBindAsync(
+        `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settingsClause} ` +
+          `SELECT ${names} FROM format(JSONEachRow, {structure:String}, {payload:String})`,
+        { dedup_token: chunk.token, structure: columns.structure, payload },
+        { format: 'JSONEachRow' },
+      );
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const rows = await this.query<{ ok: number }>('SELECT 1 AS ok');
+      return rows[0]?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.close();
+    openCount--;
+    if (openCount === 0) {
+      openPath = null;
+      // close() returns before the native connection is gone when work is still running on it;
+      // the next Session (maybe on another path, e.g. the next test file) must wait for that.
+      await drainPending();
+    }
+  }
+
+  private columnsOf(table: string): Promise<ColumnInfo> {
+    assertIdentifier(table, 'table');
+    let info = this.columns.get(table);
+    if (!info) {
+      info = this.query<{ name: string; type: string }>(
+        `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String} ` +
+          `AND default_kind NOT IN ('MATERIALIZED', 'ALIAS', 'EPHEMERAL') ORDER BY position`,
+        { db: this.database, table },
+      ).then((cols) => {
+        if (cols.length === 0) throw new Error(`table ${this.database}.${table} does not exist (migrations not applied?)`);
+        return {
+          names: cols.map((c) => `\`${c.name}\``),
+          structure: cols.map((c) => `\`${c.name}\` ${c.type}`).join(', '),
+        };
+      });
+      info.catch(() => this.columns.delete(table));
+      this.columns.set(table, info);
+    }
+    return info;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('ChdbStore is closed');
+  }
+}
+
+export function parseJsonEachRow<T>(text: string): T[] {
+  const rows: T[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() !== '') rows.push(JSON.parse(line) as T);
+  }
+  return rows;
+}

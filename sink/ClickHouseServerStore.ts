@@ -1,0 +1,110 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings } from './AnalyticsStore.js';
+
+export interface ClickHouseServerStoreOptions {
+  /** http(s)://host:8123 of the server's HTTP interface. */
+  url: string;
+  username?: string;
+  password?: string;
+  database?: string;
+  requestTimeoutMs?: number;
+  /**
+   * Idle keep-alive sockets are dropped after this long. It must stay below the server's
+   * keep_alive_timeout (3 s before 23.11, 10 s after): a socket the server closed while idle
+   * fails the next request with ECONNRESET.
+   */
+  idleSocketTtlMs?: number;
+  maxRowsPerInsert?: number;
+  /** Injected client (tests run this class over chdb/connection); otherwise built from the url. */
+  client?: ClickHouseClient;
+}
+
+/**
+ * AnalyticsStore over a ClickHouse server through @clickhouse/client. Every response is
+ * consumed (json()) or closed (command() and insert() drain theirs): a result left unread
+ * holds its socket, and the pool runs dry.
+ */
+export class ClickHouseServerStore implements AnalyticsStore {
+  readonly kind = 'server' as const;
+  readonly database: string;
+  private readonly client: ClickHouseClient;
+  private readonly maxRowsPerInsert: number;
+  private closed = false;
+
+  private constructor(options: ClickHouseServerStoreOptions) {
+    this.database = assertIdentifier(options.database ?? 'events_db', 'database');
+    this.maxRowsPerInsert = options.maxRowsPerInsert ?? 10_000;
+    this.client =
+      options.client ??
+      createClient({
+        url: options.url,
+        username: options.username ?? 'default',
+        password: options.password ?? '',
+        // No default database: the database may not exist yet, and every statement names it.
+        request_timeout: options.requestTimeoutMs ?? 30_000,
+        keep_alive: { enabled: true, idle_socket_ttl: options.idleSocketTtlMs ?? 2_500 },
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+  }
+
+  static async open(options: ClickHouseServerStoreOptions): Promise<ClickHouseServerStore> {
+    const store = new ClickHouseServerStore(options);
+    try {
+      await store.exec(`CREATE DATABASE IF NOT EXISTS ${store.database}`);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  async exec(sql: string, params?: QueryParams): Promise<void> {
+    this.assertOpen();
+    await this.client.command({ query: sql, query_params: params });
+  }
+
+  async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+    this.assertOpen();
+    const result = await this.client.query({
+      query: sql,
+      query_params: params,
+      format: 'JSONEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    });
+    return result.json<T>();
+  }
+
+  async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
+    this.assertOpen();
+    assertIdentifier(table, 'table');
+    if (rows.length === 0) return;
+    for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
+      await this.client.insert({
+        table: `${this.database}.${table}`,
+        values: chunk.rows as Row[],
+        format: 'JSONEachRow',
+        clickhouse_settings: { ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 },
+      });
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const rows = await this.query<{ ok: number }>('SELECT 1 AS ok');
+      return rows[0]?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('ClickHouseServerStore is closed');
+  }
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { LogRecord } from '../../log/Log.js';
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `streamline-sink-${prefix}-`));
+}
+
+export const CHANNELS = ['web', 'mobile', 'api', 'email', 'push', ''];
+export const EVENT_NAMES = ['product_view', 'add_to_cart', 'purchase'];
+
+export interface ProductEvent {
+  event_id: string;
+  event_name: string;
+  channel: string;
+  user_id: string;
+  timestamp: number;
+}
+
+/** A small deterministic PRNG so a failing run can be reproduced from its seed. */
+export function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seed 004 product events spread over `hours` hours ending at endMs, with repeat users. */
+export function generateEvents(count: number, endMs: number, hours: number, seed = 42): ProductEvent[] {
+  const random = rng(seed);
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const events: ProductEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    events.push({
+      event_id: `evt-${seed}-${i}`,
+      event_name: pick(EVENT_NAMES),
+      channel: pick(CHANNELS),
+      user_id: `user-${Math.floor(random() * 300)}`,
+      timestamp: endMs - Math.floor(random() * hours * 3_600_000),
+    });
+  }
+  return events;
+}
+
+/** The ingress envelope around a seed 004 event, as the landing topic carries it. */
+export function envelope(event: ProductEvent): Record<string, unknown> {
+  return {
+    event_id: event.event_id,
+    event_type: 'product',
+    source: 'seed004',
+    received_at: event.timestamp + 5,
+    payload: {
+      event_name: event.event_name,
+      channel: event.channel,
+      campaign_id: 'summer',
+      user_id: event.user_id,
+      timestamp: event.timestamp,
+      tags: ['t1'],
+      metadata: { product_id: 'SKU-1' },
+    },
+  };
+}
+
+export function asLogRecord(value: unknown, topic: string, partition: number, offset: number): LogRecord {
+  return { topic, partition, offset, key: null, value: Buffer.from(JSON.stringify(value)), headers: {}, timestamp: 1_700_000_000_000 + offset };
+}
+
+/** Seed 004 answers computed straight from the events, without ClickHouse. */
+export function expectedMetrics(events: ProductEvent[], eventName: string, from: number, to: number) {
+  const firstHourMs = Math.floor(from / 3600) * 3600 * 1000;
+  const inRange = events.filter(
+    (e) => e.event_name === eventName && e.timestamp >= firstHourMs && Math.floor(e.timestamp / 3_600_000) * 3600 <= to,
+  );
+  const group = (keyOf: (e: ProductEvent) => string) => {
+    const groups = new Map<string, { total: number; users: Set<string> }>();
+    for (const e of inRange) {
+      const key = keyOf(e);
+      const g = groups.get(key) ?? { total: 0, users: new Set<string>() };
+      g.total++;
+      g.users.add(e.user_id);
+      groups.set(key, g);
+    }
+    return new Map([...groups].map(([key, g]) => [key, { total_events: g.total, unique_users: g.users.size }]));
+  };
+  return {
+    total_events: inRange.length,
+    unique_users: new Set(inRange.map((e) => e.user_id)).size,
+    byChannel: group((e) => e.channel),
+    byHour: group((e) => new Date(Math.floor(e.timestamp / 3_600_000) * 3_600_000).toISOString().replace('.000Z', 'Z')),
+  };
+}
