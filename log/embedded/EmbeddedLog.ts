@@ -123,8 +123,8 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
       const partition = this.choosePartition(topic, r);
       out[i] = {
         partition,
-        key: r.key === null ? null : Buffer.from(r.key.buffer, r.key.byteOffset, r.key.byteLength),
-        value: r.value === null ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+        key: asBuffer(r.key),
+        value: asBuffer(r.value),
         headers: r.headers,
         timestamp: r.timestamp ?? now,
       };
@@ -284,6 +284,11 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     }
     return this.closing;
   }
+}
+
+function asBuffer(bytes: Uint8Array | null): Buffer | null {
+  if (bytes === null || Buffer.isBuffer(bytes)) return bytes;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function openEmbeddedLog(options: EmbeddedLogOptions): Promise<EmbeddedLog> {

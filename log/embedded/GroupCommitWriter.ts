@@ -1,7 +1,7 @@
 import type { RecordHeaders, RecordMetadata } from '../Log.js';
 import { committedOffsetKey, writeRecordKey, RECORD_KEY_LENGTH } from './keys.js';
 import type { LogDatabase } from './LogDatabase.js';
-import { encodeRecord } from './recordCodec.js';
+import { encodeRecordInto, encodedSize } from './recordCodec.js';
 import { endOffsetEntry, type PartitionState } from './TopicCatalog.js';
 
 /** A record whose partition is already chosen; its offset is assigned when the batch is written. */
@@ -40,6 +40,8 @@ export interface CommitUnit {
  */
 export class GroupCommitWriter {
   private pending: CommitUnit[] = [];
+  /** Reused encoding buffer: RocksDB copies keys and values into its WriteBatch on put. */
+  private slab = Buffer.allocUnsafeSlow(1 << 20);
   private scheduled: NodeJS.Immediate | null = null;
 
   constructor(
@@ -54,6 +56,15 @@ export class GroupCommitWriter {
 
   get hasPending(): boolean {
     return this.pending.length > 0;
+  }
+
+  private slabFor(records: PendingRecord[]): Buffer {
+    let size = 0;
+    for (const r of records) size += RECORD_KEY_LENGTH + encodedSize(r);
+    if (size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(size, this.slab.length * 2));
+    }
+    return this.slab;
   }
 
   /** Writes everything pending now (close() uses it so no accepted call is left hanging). */
@@ -79,15 +90,18 @@ export class GroupCommitWriter {
           continue;
         }
         const metadata: RecordMetadata[] = new Array(unit.records.length);
-        const keys = Buffer.allocUnsafe(RECORD_KEY_LENGTH * unit.records.length);
+        const slab = this.slabFor(unit.records);
+        let at = 0;
         for (let i = 0; i < unit.records.length; i++) {
           const r = unit.records[i];
           const ps = r.partition;
           const offset = newEnds.get(ps) ?? ps.end;
           newEnds.set(ps, offset + 1);
-          const key = keys.subarray(i * RECORD_KEY_LENGTH, (i + 1) * RECORD_KEY_LENGTH);
-          writeRecordKey(key, 0, ps.topicId, ps.partition, offset);
-          batch._put(key, encodeRecord(r), noOptions);
+          writeRecordKey(slab, at, ps.topicId, ps.partition, offset);
+          const valueAt = at + RECORD_KEY_LENGTH;
+          const end = encodeRecordInto(slab, valueAt, r);
+          batch._put(slab.subarray(at, valueAt), slab.subarray(valueAt, end), noOptions);
+          at = end;
           metadata[i] = { topic: ps.topic, partition: ps.partition, offset };
         }
         for (const o of unit.offsets) {

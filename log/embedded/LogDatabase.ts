@@ -51,7 +51,7 @@ export class LogDatabase {
   private constructor(private readonly db: RocksLevelInstance) {}
 
   static async open(dir: string): Promise<LogDatabase> {
-    const db = new RocksLevel(dir);
+    const db = new RocksLevel(dir, { walCompression: false });
     await db.open();
     return new LogDatabase(db);
   }

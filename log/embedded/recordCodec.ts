@@ -18,32 +18,52 @@ export interface StoredRecord {
 
 const FIXED = 8 + 4 + 4 + 4;
 
-function headerEntries(headers: RecordHeaders | undefined): Array<[Buffer, Buffer]> | null {
-  if (!headers) return null;
-  const names = Object.keys(headers);
-  if (names.length === 0) return null;
-  return names.map((name) => [Buffer.from(name, 'utf8'), Buffer.from(String(headers[name]), 'utf8')]);
+/** Bytes encodeRecordInto will write for this record. */
+export function encodedSize(record: StoredRecord): number {
+  let size = FIXED + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  const headers = record.headers;
+  if (headers) {
+    for (const name in headers) {
+      size += 8 + Buffer.byteLength(name, 'utf8') + Buffer.byteLength(String(headers[name]), 'utf8');
+    }
+  }
+  return size;
+}
+
+/**
+ * Writes the record at `at` in `buf` (sized with encodedSize) and returns the end position.
+ * Encoding into one slab per group commit spares an allocation per record on the hot path.
+ */
+export function encodeRecordInto(buf: Buffer, at: number, record: StoredRecord): number {
+  buf.writeDoubleBE(record.timestamp, at);
+  at += 8;
+  at = writeBytes(buf, at, record.key);
+  at = writeBytes(buf, at, record.value);
+  const countAt = at;
+  at += 4;
+  let count = 0;
+  const headers = record.headers;
+  if (headers) {
+    for (const name in headers) {
+      at = writeString(buf, at, name);
+      at = writeString(buf, at, String(headers[name]));
+      count++;
+    }
+  }
+  buf.writeUInt32BE(count, countAt);
+  return at;
 }
 
 export function encodeRecord(record: StoredRecord): Buffer {
-  const entries = headerEntries(record.headers);
-  let size = FIXED + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  if (entries) for (const [n, v] of entries) size += 8 + n.length + v.length;
-
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeDoubleBE(record.timestamp, 0);
-  let at = 8;
-  at = writeBytes(buf, at, record.key);
-  at = writeBytes(buf, at, record.value);
-  buf.writeUInt32BE(entries ? entries.length : 0, at);
-  at += 4;
-  if (entries) {
-    for (const [n, v] of entries) {
-      at = writeBytes(buf, at, n);
-      at = writeBytes(buf, at, v);
-    }
-  }
+  const buf = Buffer.allocUnsafe(encodedSize(record));
+  encodeRecordInto(buf, 0, record);
   return buf;
+}
+
+function writeString(buf: Buffer, at: number, text: string): number {
+  const written = buf.write(text, at + 4, 'utf8');
+  buf.writeUInt32BE(written, at);
+  return at + 4 + written;
 }
 
 function writeBytes(buf: Buffer, at: number, bytes: Buffer | null): number {
