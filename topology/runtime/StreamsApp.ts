@@ -61,6 +61,7 @@ export class StreamsApp extends EventEmitter {
   private lastGlobalRefreshAt = Date.now();
   private commitChain: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private assignedOnce = false;
 
   constructor(
     private readonly topology: Topology,
@@ -131,6 +132,22 @@ export class StreamsApp extends EventEmitter {
     this.currentState = 'NOT_RUNNING';
   }
 
+  /**
+   * Resolves once the first partition assignment has been handled: its tasks exist and their
+   * stores are restored. Assignment happens inside the consumer's first polls, after start().
+   */
+  whenAssigned(): Promise<void> {
+    if (this.assignedOnce) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.once('error', onError);
+      this.once('assigned', () => {
+        this.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
   /** Tasks this instance runs, by id. */
   taskIds(): string[] {
     return [...this.tasks.keys()].sort();
@@ -179,7 +196,8 @@ export class StreamsApp extends EventEmitter {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.currentState = 'ERROR';
       this.logger?.error({ err: this.failure }, 'topology stopped on an error');
-      this.emit('error', this.failure);
+      // An 'error' event without a listener would throw out of the process; state and error() tell the same.
+      if (this.listenerCount('error') > 0) this.emit('error', this.failure);
     }
   }
 
@@ -287,6 +305,7 @@ export class StreamsApp extends EventEmitter {
       if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
     }
     this.metrics.activeTasks.set(this.tasks.size);
+    this.assignedOnce = true;
     this.emit('assigned', partitions);
   }
 

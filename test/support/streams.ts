@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Log, LogRecord, TopicPartition } from '../../log/Log.js';
+import type { CommitEvent, StreamsApp } from '../../topology/index.js';
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `streamline-${prefix}-`));
+}
+
+export async function partitionsOf(log: Log, topic: string): Promise<TopicPartition[]> {
+  const count = await log.partitionCount(topic);
+  return Array.from({ length: count }, (_, partition) => ({ topic, partition }));
+}
+
+/** True when the group's committed offsets reached the end of every partition of the topics. */
+export async function caughtUp(log: Log, groupId: string, topics: string[]): Promise<boolean> {
+  for (const topic of topics) {
+    const partitions = await partitionsOf(log, topic);
+    const committed = await log.committedOffsets(groupId, partitions);
+    for (const tp of partitions) {
+      const end = await log.endOffset(tp);
+      if ((committed.get(`${tp.topic}:${tp.partition}`) ?? 0) < end) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Resolves once the app has committed everything in the input topics (and in whatever those
+ * inputs caused to be written to the other listed topics), waking on each commit event.
+ */
+export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topics: string[], timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let checking = false;
+    let again = false;
+    const timer = setTimeout(() => finish(new Error(`not caught up on ${topics.join(', ')} within ${timeoutMs} ms`)), timeoutMs);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      app.off('commit', onCommit);
+      app.off('error', finish);
+      if (error) reject(error);
+      else resolve();
+    };
+    const check = async () => {
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      try {
+        do {
+          again = false;
+          if (await caughtUp(log, groupId, topics)) return finish();
+        } while (again);
+      } catch (error) {
+        finish(error as Error);
+      } finally {
+        checking = false;
+      }
+    };
+    const onCommit = (_event: CommitEvent) => void check();
+    app.on('commit', onCommit);
+    app.on('error', finish);
+    void check();
+  });
+}
+
+export async function readAll(log: Log, topic: string): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  for (const tp of await partitionsOf(log, topic)) {
+    const end = await log.endOffset(tp);
+    let position = await log.beginningOffset(tp);
+    while (position < end) {
+      const batch = await log.read(tp, position, 10_000);
+      if (batch.length === 0) break;
+      records.push(...batch);
+      position = batch[batch.length - 1]!.offset + 1;
+    }
+  }
+  return records;
+}
+
+export function jsonValues<T>(records: LogRecord[]): T[] {
+  return records.map((record) => JSON.parse(record.value!.toString('utf8')) as T);
+}
