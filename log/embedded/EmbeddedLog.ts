@@ -17,6 +17,7 @@ import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
 import { committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
+import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
 import { decodeRecord } from './recordCodec.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
@@ -31,6 +32,10 @@ export interface EmbeddedLogOptions {
   defaultPartitions?: number;
   /** Set false to make produce() to a missing topic reject with UnknownTopicError. Default true. */
   autoCreateTopics?: boolean;
+  /** How often compaction and retention run in the background (LogCleaner); 0 disables. Default 60 s. */
+  cleanupIntervalMs?: number;
+  /** Kafka's delete.retention.ms: how long a compacted topic keeps a tombstone. Default 24 h. */
+  tombstoneRetentionMs?: number;
 }
 
 /**
@@ -49,6 +54,9 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   private readonly defaultPartitions: number;
   private readonly autoCreateTopics: boolean;
   private closing: Promise<void> | null = null;
+  private readonly cleaner: LogCleaner;
+  private cleaning: Promise<CleanerResult> | null = null;
+  private cleanupTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly db: LogDatabase,
@@ -59,6 +67,17 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     this.transactions = new TransactionRegistry(this);
     this.defaultPartitions = options.defaultPartitions ?? 1;
     this.autoCreateTopics = options.autoCreateTopics ?? true;
+    this.cleaner = new LogCleaner(db, this.catalog, {
+      tombstoneRetentionMs: options.tombstoneRetentionMs ?? 24 * 60 * 60 * 1000,
+    });
+    const interval = options.cleanupIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.cleanupTimer = setInterval(() => {
+        // A failed background pass is retried next interval; compactNow() surfaces errors.
+        this.compactNow().catch(() => undefined);
+      }, interval);
+      this.cleanupTimer.unref();
+    }
   }
 
   static async open(options: EmbeddedLogOptions): Promise<EmbeddedLog> {
@@ -261,6 +280,30 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     return this.transactions.create(transactionalId);
   }
 
+  /** RocksDB write batches and records appended since open: shows group commit at work. */
+  appendStats(): { batches: number; records: number } {
+    return { batches: this.writer.batches, records: this.writer.records };
+  }
+
+  // ---- cleanup ----
+
+  /**
+   * Runs compaction ('compact' topics) and time retention ('delete' topics with retentionMs) now,
+   * over every topic; see LogCleaner. Also runs every cleanupIntervalMs. One pass at a time: a call
+   * during a pass waits for it and then runs its own. `now` lets tests age records.
+   */
+  async compactNow(options: { now?: number } = {}): Promise<CleanerResult> {
+    this.assertOpen();
+    while (this.cleaning) await this.cleaning.catch(() => undefined);
+    const pass = this.cleaner.run(options.now ?? Date.now(), () => this.closing === null);
+    this.cleaning = pass;
+    try {
+      return await pass;
+    } finally {
+      this.cleaning = null;
+    }
+  }
+
   // ---- lifecycle ----
 
   async isHealthy(): Promise<boolean> {
@@ -275,7 +318,10 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   close(): Promise<void> {
     if (!this.closing) {
       this.writer.flush();
+      if (this.cleanupTimer) clearInterval(this.cleanupTimer);
       this.closing = (async () => {
+        // The cleaner checks `closing` between steps; let its current step end before closing RocksDB.
+        await this.cleaning?.catch(() => undefined);
         for (const consumer of this.consumers) consumer.abandon();
         this.consumers.clear();
         this.groupMembers.clear();

@@ -43,6 +43,9 @@ export class GroupCommitWriter {
   /** Reused encoding buffer: RocksDB copies keys and values into its WriteBatch on put. */
   private slab = Buffer.allocUnsafeSlow(1 << 20);
   private scheduled: NodeJS.Immediate | null = null;
+  /** Batches and records written since open (EmbeddedLog.appendStats). */
+  batches = 0;
+  records = 0;
 
   constructor(
     private readonly db: LogDatabase,
@@ -131,7 +134,11 @@ export class GroupCommitWriter {
       batch._closeSync();
     }
 
-    for (const [ps, end] of newEnds) ps.end = end;
+    this.batches++;
+    for (const [ps, end] of newEnds) {
+      this.records += end - ps.end;
+      ps.end = end;
+    }
     for (const { unit, metadata } of accepted) unit.resolve(metadata);
     if (newEnds.size > 0) this.onAppended(new Set(newEnds.keys()));
   }
