@@ -134,9 +134,12 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
       const decoded = decodeWindowKey(dataKey.subarray(1));
       found.set(dataKey.toString('latin1', 1), { ...decoded, value });
     });
-    for (const write of this.buffer.sorted(() => true)) {
+    const inRange = (k: Buffer) => {
+      const windowStart = windowStartOf(k);
+      return windowStart >= from && windowStart <= timeTo;
+    };
+    for (const write of this.buffer.sorted(inRange)) {
       const decoded = decodeWindowKey(write.key);
-      if (decoded.windowStart < from || decoded.windowStart > timeTo) continue;
       const id = write.key.toString('latin1');
       if (write.value === null) found.delete(id);
       else found.set(id, { ...decoded, value: write.value });

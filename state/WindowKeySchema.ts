@@ -26,16 +26,20 @@ export function encodeTime(time: number): Buffer {
   return out;
 }
 
+const TWO_32 = 2 ** 32;
+
+// Two 32-bit halves instead of BigInt: this runs on every window read and write.
 function writeTime(out: Buffer, offset: number, time: number): void {
   if (!Number.isSafeInteger(time)) throw new RangeError(`window start ${time} is not a safe integer`);
-  out.writeBigInt64BE(BigInt(time), offset);
+  const high = Math.floor(time / TWO_32);
+  out.writeInt32BE(high, offset);
+  out.writeUInt32BE(time - high * TWO_32, offset + 4);
   out[offset] ^= 0x80;
 }
 
 function readTime(bytes: Buffer, offset: number): number {
-  const copy = Buffer.from(bytes.subarray(offset, offset + TIME_BYTES));
-  copy[0] ^= 0x80;
-  return Number(copy.readBigInt64BE(0));
+  const high = ((bytes[offset] ^ 0x80) << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3];
+  return high * TWO_32 + bytes.readUInt32BE(offset + 4);
 }
 
 export function windowKey(key: Buffer, windowStart: number): Buffer {

@@ -22,10 +22,9 @@ export class WriteBuffer {
   private drained = new Map<string, BufferedWrite>();
 
   write(key: Buffer, value: Buffer | null): void {
-    const id = key.toString('latin1');
-    // delete-then-set moves the key to the end: the changelog keeps write order across keys.
-    this.pending.delete(id);
-    this.pending.set(id, { key, value });
+    // A key keeps the position of its first write since the drain: order across keys does not
+    // matter to a compacted changelog, and re-inserting would cost a second map operation.
+    this.pending.set(key.toString('latin1'), { key, value });
   }
 
   /** The newest buffered write of key; undefined when the key is not buffered at all. */

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { changelogTopicName, keyValueStore } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
+import type { StoreBuilder as RuntimeStoreBuilder } from '../../topology/StoreBuilder.js';
 import { MemoryChangelog, TempDirs } from './support.js';
 
 const dirs = new TempDirs();
@@ -33,6 +34,9 @@ describe('RocksDBKeyValueStore', () => {
     expect(builder.changelogCleanupPolicy).toBe('compact');
     expect(builder.changelogTopicConfig(4)).toEqual({ partitions: 4, cleanupPolicy: 'compact' });
     expect(() => keyValueStore('bad/name', stringSerde, stringSerde)).toThrow(/store name/);
+    // The runtime's builder contract (checked by tsc): our builders plug straight into it.
+    const forRuntime: RuntimeStoreBuilder = builder;
+    expect(forRuntime.build('app').name).toBe('counts');
   });
 
   test('get/put/delete see buffered writes, and the same after flush and reopen', async () => {

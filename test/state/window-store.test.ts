@@ -219,3 +219,13 @@ describe('RocksDBWindowStore', () => {
     expect(records[0].partition).toBe(1);
   });
 });
+
+describe('window start encoding', () => {
+  test('round-trips and keeps numeric order across the safe integer range', () => {
+    const times = [-(2 ** 53) + 1, -(2 ** 40) - 7, -4294967297, -4294967296, -1, 0, 1, 4294967295, 4294967296, 1_700_000_000_123, 2 ** 53 - 1];
+    const encoded = times.map((t) => windowKey(Buffer.from('k'), t));
+    expect(encoded.map((e) => decodeWindowKey(e).windowStart)).toEqual(times);
+    expect([...encoded].reverse().sort(Buffer.compare)).toEqual(encoded);
+    expect(() => encodeTime(1.5)).toThrow(RangeError);
+  });
+});
