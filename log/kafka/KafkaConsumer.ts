@@ -1,0 +1,443 @@
+import { Connection, Consumer, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCommitV9, syncGroupV5, type Admin } from '@platformatic/kafka';
+import { partitionKey, type ConsumerOptions, type LogConsumer, type LogRecord, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
+import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, PROTOCOL_NAME, type Subscription } from './cooperative-assignor.js';
+import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
+
+/** What a transaction needs to commit offsets as this member (EOS v2 fencing by generation). */
+export interface GroupMetadata {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  coordinatorId: number;
+}
+
+export interface KafkaConsumerSettings {
+  clientId: string;
+  brokers: string[];
+  admin: Admin;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+}
+
+const READ_COMMITTED = 1;
+/** Longest single fetch wait, so a rebalance or pause is noticed between fetches. */
+const MAX_FETCH_WAIT_MS = 250;
+
+/**
+ * A consumer-group member on the classic group protocol, driven from poll() like Kafka's Java
+ * consumer: joins and rebalances happen inside poll, the listener runs before records of new
+ * partitions are returned, and a background heartbeat only flags that a rebalance is due.
+ * Rebalancing is cooperative (see cooperative-assignor.ts). Offsets are never auto-committed.
+ * Fetches are read_committed.
+ */
+export class KafkaConsumer implements LogConsumer {
+  readonly groupId: string;
+  private readonly reset: 'earliest' | 'latest';
+  private readonly fetcher: Consumer;
+  private coordinator: { id: number; connection: Connection } | undefined;
+  private memberId = '';
+  private generationId = -1;
+  private topics: string[] = [];
+  private listener: RebalanceListener | undefined;
+  private readonly owned = new Map<string, TopicPartition>();
+  private readonly positions = new Map<string, number>();
+  private readonly buffered = new Map<string, LogRecord[]>();
+  private readonly paused = new Set<string>();
+  private rejoinNeeded = false;
+  private lost = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
+  private closed = false;
+  private polling: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly settings: KafkaConsumerSettings,
+    options: ConsumerOptions,
+  ) {
+    this.groupId = options.groupId;
+    this.reset = options.autoOffsetReset ?? 'earliest';
+    this.fetcher = new Consumer({
+      clientId: `${settings.clientId}-fetch`,
+      bootstrapBrokers: settings.brokers,
+      groupId: options.groupId,
+      autocommit: false,
+      isolationLevel: READ_COMMITTED,
+      connectTimeout: settings.connectTimeoutMs,
+      timeout: settings.requestTimeoutMs + MAX_FETCH_WAIT_MS,
+      retries: settings.retries,
+      retryDelay: settings.retryBackoffMs,
+    });
+  }
+
+  async subscribe(topics: string[], listener: RebalanceListener): Promise<void> {
+    this.topics = [...new Set(topics)].sort();
+    this.listener = listener;
+    this.rejoinNeeded = true;
+  }
+
+  poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
+    // One poll at a time: rebalance callbacks and positions are not safe to interleave.
+    const run = this.polling.then(() => this.pollOnce(maxRecords, timeoutMs));
+    this.polling = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pollOnce(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
+    if (this.closed) throw new Error(`consumer of group ${this.groupId} is closed`);
+    if (!this.listener) throw new Error('poll() before subscribe()');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.ensureMembership();
+      const ready = this.takeBuffered(maxRecords);
+      if (ready.length > 0) return ready;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return [];
+      await this.fetchOnce(Math.min(remaining, MAX_FETCH_WAIT_MS));
+      if (this.takeBufferedCount() > 0) continue;
+      if (Date.now() >= deadline) return [];
+    }
+  }
+
+  seek(tp: TopicPartition, offset: number): void {
+    const key = partitionKey(tp);
+    this.positions.set(key, offset);
+    this.buffered.delete(key);
+  }
+
+  pause(partitions: TopicPartition[]): void {
+    for (const tp of partitions) this.paused.add(partitionKey(tp));
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    for (const tp of partitions) this.paused.delete(partitionKey(tp));
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned.values()];
+  }
+
+  /** Group identity for TxnOffsetCommit; requires a current membership. */
+  groupMetadata(): GroupMetadata {
+    if (!this.coordinator || this.generationId < 0) throw new Error(`consumer of group ${this.groupId} is not a group member yet (poll first)`);
+    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId: this.coordinator.id };
+  }
+
+  async commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const { connection } = await this.coordinatorConnection();
+    const topics = new Map<string, { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }[] }>();
+    for (const { topic, partition, offset } of offsets) {
+      const entry = topics.get(topic) ?? { name: topic, partitions: [] };
+      entry.partitions.push({ partitionIndex: partition, committedOffset: BigInt(offset), committedLeaderEpoch: -1 });
+      topics.set(topic, entry);
+    }
+    try {
+      await offsetCommitV9.api.async(connection, this.groupId, this.generationId, this.memberId || null, null, [...topics.values()]);
+    } catch (error) {
+      this.noteGroupError(error);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.polling;
+    this.closed = true;
+    this.stopHeartbeat();
+    try {
+      if (this.owned.size > 0 && this.listener && !this.lost) await this.listener.onRevoked(this.assignment());
+    } finally {
+      this.owned.clear();
+      if (this.coordinator && this.memberId) {
+        // Leaving (rather than timing out) lets the group hand the partitions over at once.
+        await leaveGroupV5.api.async(this.coordinator.connection, this.groupId, [{ memberId: this.memberId }]).catch(() => undefined);
+      }
+      await this.coordinator?.connection.close().catch(() => undefined);
+      await this.fetcher.close().catch(() => undefined);
+    }
+  }
+
+  // ---- group membership ------------------------------------------------------------------
+
+  private async coordinatorConnection(): Promise<{ id: number; connection: Connection }> {
+    if (this.coordinator?.connection.isConnected()) return this.coordinator;
+    await this.coordinator?.connection.close().catch(() => undefined);
+    const [found] = await this.settings.admin.findCoordinator({ keyType: 0, keys: [this.groupId] });
+    if (!found) throw new Error(`no coordinator for group ${this.groupId}`);
+    const connection = new Connection(`${this.settings.clientId}-group`, {
+      connectTimeout: this.settings.connectTimeoutMs,
+      // A JoinGroup waits for every member to rejoin, up to the rebalance timeout.
+      requestTimeout: this.settings.rebalanceTimeoutMs + this.settings.requestTimeoutMs,
+    });
+    await connection.connect(found.host, found.port);
+    this.coordinator = { id: found.nodeId, connection };
+    return this.coordinator;
+  }
+
+  private forgetCoordinator(): void {
+    const stale = this.coordinator;
+    this.coordinator = undefined;
+    void stale?.connection.close().catch(() => undefined);
+  }
+
+  /** Records what a group error means for membership; the next poll acts on it. */
+  private noteGroupError(error: unknown): void {
+    if (hasKafkaError(error, 'REBALANCE_IN_PROGRESS')) this.rejoinNeeded = true;
+    if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID') || hasKafkaError(error, 'ILLEGAL_GENERATION') || hasKafkaError(error, 'FENCED_INSTANCE_ID')) {
+      // Out of the group (session timed out): the partitions may already be someone else's.
+      this.lost = true;
+      this.rejoinNeeded = true;
+      if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID')) this.memberId = '';
+    }
+    if (hasKafkaError(error, 'NOT_COORDINATOR') || hasKafkaError(error, 'COORDINATOR_NOT_AVAILABLE')) this.forgetCoordinator();
+  }
+
+  private async ensureMembership(): Promise<void> {
+    for (let round = 0; this.rejoinNeeded; round++) {
+      if (round > 20) throw new Error(`group ${this.groupId}: no stable assignment after ${round} rounds`);
+      if (this.lost) {
+        // Like onPartitionsLost: the work must be dropped; offsets can no longer be committed.
+        const lost = this.assignment();
+        this.lost = false;
+        this.dropPartitions(lost);
+        if (lost.length > 0) await this.listener!.onRevoked(lost);
+      }
+      this.stopHeartbeat();
+      try {
+        await this.joinAndSync();
+      } catch (error) {
+        this.noteGroupError(error);
+        this.rejoinNeeded = true;
+        if (!hasKafkaError(error, 'REBALANCE_IN_PROGRESS') && !hasKafkaError(error, 'UNKNOWN_MEMBER_ID') && !hasKafkaError(error, 'ILLEGAL_GENERATION')) {
+          if (round >= this.settings.retries) throw error;
+          await new Promise((resolve) => setTimeout(resolve, this.settings.retryBackoffMs));
+        }
+      }
+    }
+    this.startHeartbeat();
+  }
+
+  private async joinAndSync(): Promise<void> {
+    const { connection } = await this.coordinatorConnection();
+    const subscription = encodeSubscription({ topics: this.topics, owned: this.assignment() });
+    const join = (memberId: string) =>
+      joinGroupV9.api.async(
+        connection,
+        this.groupId,
+        this.settings.sessionTimeoutMs,
+        this.settings.rebalanceTimeoutMs,
+        memberId,
+        null,
+        'consumer',
+        [{ name: PROTOCOL_NAME, metadata: subscription }],
+        null,
+      );
+    let joined;
+    try {
+      joined = await join(this.memberId);
+    } catch (error) {
+      // The first join of a member returns its id with MEMBER_ID_REQUIRED; join again with it.
+      const memberId = (error as { response?: { memberId?: string } }).response?.memberId;
+      if (!hasKafkaError(error, 'MEMBER_ID_REQUIRED') || !memberId) throw error;
+      this.memberId = memberId;
+      joined = await join(memberId);
+    }
+    this.memberId = joined.memberId ?? this.memberId;
+    this.generationId = joined.generationId;
+
+    let assignments: { memberId: string; assignment: Buffer }[] = [];
+    if (joined.leader === this.memberId) {
+      const members = new Map<string, Subscription>();
+      for (const member of joined.members) members.set(member.memberId, decodeSubscription(member.metadata));
+      const topics = [...new Set([...members.values()].flatMap((s) => s.topics))];
+      const metadata = await this.settings.admin.metadata({ topics, forceUpdate: true });
+      const counts = new Map<string, number>();
+      for (const topic of topics) {
+        const info = metadata.topics.get(topic);
+        if (info) counts.set(topic, info.partitionsCount);
+      }
+      assignments = [...assignCooperative(members, counts)].map(([memberId, partitions]) => ({ memberId, assignment: encodeAssignment(partitions) }));
+    }
+    const synced = await syncGroupV5.api.async(connection, this.groupId, this.generationId, this.memberId, null, 'consumer', PROTOCOL_NAME, assignments);
+    const assigned = decodeAssignment(synced.assignment);
+    this.rejoinNeeded = false;
+
+    const assignedKeys = new Set(assigned.map(partitionKey));
+    const revoked = this.assignment().filter((tp) => !assignedKeys.has(partitionKey(tp)));
+    const added = assigned.filter((tp) => !this.owned.has(partitionKey(tp)));
+    if (revoked.length > 0) {
+      // Still a member of this generation, so the listener's commits are accepted.
+      await this.listener!.onRevoked(revoked);
+      this.dropPartitions(revoked);
+      // Cooperative protocol: give them up, then rejoin so they can go to their new owner.
+      this.rejoinNeeded = true;
+    }
+    if (added.length > 0) {
+      await this.initPositions(added);
+      for (const tp of added) this.owned.set(partitionKey(tp), tp);
+      await this.listener!.onAssigned(added);
+    }
+  }
+
+  private dropPartitions(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      const key = partitionKey(tp);
+      this.owned.delete(key);
+      this.positions.delete(key);
+      this.buffered.delete(key);
+      this.paused.delete(key);
+    }
+  }
+
+  /** Starting offsets of new partitions: the group's committed offset, else the reset policy. */
+  private async initPositions(partitions: TopicPartition[]): Promise<void> {
+    const topics = [...new Set(partitions.map((tp) => tp.topic))];
+    const [group] = await this.settings.admin.listConsumerGroupOffsets({
+      groups: [{ groupId: this.groupId, topics: topics.map((name) => ({ name, partitionIndexes: partitions.filter((tp) => tp.topic === name).map((tp) => tp.partition) })) }],
+      requireStable: true,
+    });
+    const committed = new Map<string, number>();
+    for (const topic of group?.topics ?? []) {
+      for (const p of topic.partitions) if (p.committedOffset >= 0n) committed.set(`${topic.name}:${p.partitionIndex}`, Number(p.committedOffset));
+    }
+    const missing = partitions.filter((tp) => !committed.has(partitionKey(tp)));
+    const resetOffsets = missing.length > 0 ? await this.listOffsets(missing, this.reset === 'earliest' ? -2n : -1n) : new Map<string, number>();
+    for (const tp of partitions) {
+      const key = partitionKey(tp);
+      this.positions.set(key, committed.get(key) ?? resetOffsets.get(key) ?? 0);
+    }
+  }
+
+  private async listOffsets(partitions: TopicPartition[], timestamp: bigint): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const topic of new Set(partitions.map((tp) => tp.topic))) {
+      const list = partitions.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
+      const offsets = await this.fetcher.listOffsets({ topics: [topic], partitions: { [topic]: list }, timestamp, isolationLevel: READ_COMMITTED });
+      const values = offsets.get(topic) ?? [];
+      for (const partition of list) out.set(`${topic}:${partition}`, Number(values[partition] ?? 0n));
+    }
+    return out;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.closed) return;
+    this.heartbeat = setInterval(() => void this.beat(), this.settings.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.heartbeatInFlight || !this.coordinator || this.generationId < 0) return;
+    this.heartbeatInFlight = true;
+    try {
+      await heartbeatV4.api.async(this.coordinator.connection, this.groupId, this.generationId, this.memberId, null);
+    } catch (error) {
+      this.noteGroupError(error);
+      if (!this.coordinator?.connection.isConnected()) this.forgetCoordinator();
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  // ---- fetching ----------------------------------------------------------------------------
+
+  private takeBufferedCount(): number {
+    let count = 0;
+    for (const [key, records] of this.buffered) if (!this.paused.has(key) && this.owned.has(key)) count += records.length;
+    return count;
+  }
+
+  private takeBuffered(maxRecords: number): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (const [key, records] of this.buffered) {
+      if (out.length >= maxRecords) break;
+      if (this.paused.has(key) || !this.owned.has(key)) continue;
+      const taken = records.splice(0, maxRecords - out.length);
+      out.push(...taken);
+      if (records.length === 0) this.buffered.delete(key);
+    }
+    return out;
+  }
+
+  /** One fetch round over the owned, unpaused partitions that have nothing buffered. */
+  private async fetchOnce(waitMs: number): Promise<void> {
+    const wanted = this.assignment().filter((tp) => {
+      const key = partitionKey(tp);
+      return !this.paused.has(key) && !this.buffered.has(key) && this.positions.has(key);
+    });
+    if (wanted.length === 0) {
+      // Nothing to fetch (all paused): wait like a fetch would, then let poll re-check.
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      return;
+    }
+    const metadata = await this.fetcher.metadata({ topics: [...new Set(wanted.map((tp) => tp.topic))] });
+    const byLeader = new Map<number, Map<string, { topicId: string; topic: string; partitions: number[] }>>();
+    for (const tp of wanted) {
+      const info = metadata.topics.get(tp.topic);
+      const leader = info?.partitions[tp.partition]?.leader;
+      if (!info || leader === undefined || leader < 0) continue;
+      const topics = byLeader.get(leader) ?? new Map();
+      const entry = topics.get(tp.topic) ?? { topicId: info.id, topic: tp.topic, partitions: [] };
+      entry.partitions.push(tp.partition);
+      topics.set(tp.topic, entry);
+      byLeader.set(leader, topics);
+    }
+    await Promise.all(
+      [...byLeader].map(async ([node, topics]) => {
+        const request = [...topics.values()];
+        let response;
+        try {
+          response = await this.fetcher.fetch({
+            node,
+            maxWaitTime: waitMs,
+            minBytes: 1,
+            maxBytes: 8 * 1024 * 1024,
+            isolationLevel: READ_COMMITTED,
+            topics: request.map(({ topicId, topic, partitions }) => ({
+              topicId,
+              partitions: partitions.map((partition) => ({
+                partition,
+                fetchOffset: BigInt(this.positions.get(`${topic}:${partition}`) ?? 0),
+                partitionMaxBytes: 1024 * 1024,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              })),
+            })),
+          });
+        } catch (error) {
+          if (hasKafkaError(error, 'OFFSET_OUT_OF_RANGE')) await this.resetOutOfRange(request.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))));
+          else throw error;
+          return;
+        }
+        const topicById = new Map(request.map((entry) => [entry.topicId, entry.topic]));
+        for (const topicResponse of response.responses) {
+          const topic = topicById.get(topicResponse.topicId);
+          if (!topic) continue;
+          for (const partitionResponse of topicResponse.partitions) {
+            const key = `${topic}:${partitionResponse.partitionIndex}`;
+            const position = this.positions.get(key);
+            // Revoked, sought or paused while the fetch was out: drop what it brought.
+            if (position === undefined || !this.owned.has(key) || this.buffered.has(key)) continue;
+            const { records, nextOffset } = decodeFetchedPartition(topic, partitionResponse, position);
+            this.positions.set(key, nextOffset);
+            if (records.length > 0) this.buffered.set(key, records);
+          }
+        }
+      }),
+    );
+  }
+
+  private async resetOutOfRange(partitions: TopicPartition[]): Promise<void> {
+    const offsets = await this.listOffsets(partitions, this.reset === 'earliest' ? -2n : -1n);
+    for (const [key, offset] of offsets) if (this.positions.has(key)) this.positions.set(key, offset);
+  }
+}

@@ -1,0 +1,315 @@
+import { Admin, compressionsAlgorithms, Consumer, Producer, ProduceAcks } from '@platformatic/kafka';
+import { ConfigError } from '../../app/env.js';
+import {
+  partitionKey,
+  UnknownTopicError,
+  type ConsumerOptions,
+  type Log,
+  type LogConsumer,
+  type LogRecord,
+  type ProducerRecord,
+  type RecordMetadata,
+  type TopicConfig,
+  type TopicPartition,
+  type TransactionalProducer,
+} from '../Log.js';
+import { partitionForKey } from '../murmur2.js';
+import type { KafkaLogOptions } from './kafka-config.js';
+import { closeForcefully, decodeFetchedPartition, hasKafkaError, headersToKafka, withDeadline } from './kafka-records.js';
+import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
+import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
+
+const READ_COMMITTED = 1;
+const EARLIEST = -2n;
+const LATEST = -1n;
+
+type Resolved = Required<KafkaLogOptions>;
+
+function resolve(options: KafkaLogOptions): Resolved {
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+  return {
+    brokers: options.brokers,
+    clientId: options.clientId,
+    compression: options.compression ?? 'none',
+    acks: options.acks ?? 'all',
+    retries: options.retries ?? 5,
+    retryBackoffMs: options.retryBackoffMs ?? 250,
+    produceTimeoutMs: options.produceTimeoutMs ?? 30_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
+    sessionTimeoutMs,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? Math.max(100, Math.min(1000, Math.floor(sessionTimeoutMs / 3))),
+    transactionTimeoutMs: options.transactionTimeoutMs ?? 10_000,
+    healthTimeoutMs: options.healthTimeoutMs ?? 1_000,
+  };
+}
+
+/**
+ * The log on Apache Kafka (through @platformatic/kafka). Partitions of keyed records are chosen
+ * here with murmur2 (log/murmur2.ts) and passed explicitly, so a key lands on the same partition
+ * number as in the embedded log and as with Kafka's Java clients. Plain produce is idempotent
+ * with acks=all unless KAFKA_ACKS says otherwise.
+ */
+export class KafkaLog implements Log {
+  readonly kind = 'kafka' as const;
+  private readonly options: Resolved;
+  private readonly admin: Admin;
+  private readonly reader: Consumer;
+  private producer: Producer | undefined;
+  private readonly roundRobin = new Map<string, number>();
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly consumers = new Set<KafkaConsumer>();
+  private readonly transactional = new Set<KafkaTransactionalProducer>();
+
+  constructor(options: KafkaLogOptions) {
+    this.options = resolve(options);
+    const compression = this.options.compression;
+    const codec = compressionsAlgorithms[compression];
+    if (!codec || !codec.available) {
+      throw new ConfigError(
+        `KAFKA_COMPRESSION_TYPE=${compression} is not supported by the Kafka client on Node ${process.versions.node}` +
+          (compression === 'zstd' ? ' (zstd needs node:zlib zstd support, Node ≥ 22.15)' : '') +
+          '; use none, gzip, snappy or lz4',
+      );
+    }
+    const base = {
+      bootstrapBrokers: this.options.brokers,
+      connectTimeout: this.options.connectTimeoutMs,
+      timeout: this.options.requestTimeoutMs,
+      retries: this.options.retries,
+      retryDelay: this.options.retryBackoffMs,
+    };
+    this.admin = new Admin({ ...base, clientId: `${this.options.clientId}-admin` });
+    this.reader = new Consumer({ ...base, clientId: `${this.options.clientId}-reader`, groupId: `${this.options.clientId}-reader`, autocommit: false, isolationLevel: READ_COMMITTED });
+  }
+
+  async ensureTopic(topic: string, config: TopicConfig): Promise<void> {
+    const configs: { name: string; value: string }[] = [];
+    if (config.cleanupPolicy) configs.push({ name: 'cleanup.policy', value: config.cleanupPolicy });
+    if (config.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(config.retentionMs) });
+    try {
+      await this.admin.createTopics({ topics: [topic], partitions: config.partitions, replicas: -1, configs });
+    } catch (error) {
+      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+    }
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const cached = this.partitionCounts.get(topic);
+    if (cached !== undefined) return cached;
+    let count: number | undefined;
+    try {
+      const metadata = await this.admin.metadata({ topics: [topic], forceUpdate: true });
+      count = metadata.topics.get(topic)?.partitionsCount;
+    } catch (error) {
+      // The client reports a topic missing from metadata as a UserError "Unknown topic <name>."
+      const unknown = hasKafkaError(error, 'UNKNOWN_TOPIC_OR_PARTITION') || hasKafkaError(error, 'UNKNOWN_TOPIC_ID') || /^Unknown topic /.test((error as Error).message);
+      if (unknown) throw new UnknownTopicError(topic);
+      throw error;
+    }
+    if (!count) throw new UnknownTopicError(topic);
+    // Partition counts only grow (and we never add partitions), so the cache stays right.
+    this.partitionCounts.set(topic, count);
+    return count;
+  }
+
+  async listTopics(): Promise<string[]> {
+    return (await this.admin.listTopics({ includeInternals: false })).sort();
+  }
+
+  /** Records as the client sends them, each with its partition decided here. */
+  async toMessages(records: ProducerRecord[]) {
+    const out = [];
+    for (const record of records) {
+      let partition = record.partition;
+      if (partition === undefined) {
+        const count = await this.partitionCount(record.topic);
+        if (record.key) partition = partitionForKey(record.key, count);
+        else {
+          const next = this.roundRobin.get(record.topic) ?? 0;
+          this.roundRobin.set(record.topic, next + 1);
+          partition = next % count;
+        }
+      }
+      out.push({
+        topic: record.topic,
+        partition,
+        key: record.key ?? undefined,
+        value: record.value ?? undefined,
+        headers: headersToKafka(record.headers),
+        timestamp: BigInt(record.timestamp ?? Date.now()),
+      });
+    }
+    return out;
+  }
+
+  private plainProducer(): Producer {
+    if (!this.producer) {
+      const acks = this.options.acks === 'all' ? ProduceAcks.ALL : this.options.acks === '1' ? ProduceAcks.LEADER : ProduceAcks.NO_RESPONSE;
+      this.producer = new Producer({
+        clientId: `${this.options.clientId}-producer`,
+        bootstrapBrokers: this.options.brokers,
+        idempotent: this.options.acks === 'all',
+        acks,
+        compression: this.options.compression,
+        connectTimeout: this.options.connectTimeoutMs,
+        timeout: this.options.requestTimeoutMs,
+        // An idempotent client would otherwise retry forever; bounded retries keep produce bounded.
+        retries: Math.max(2, this.options.retries),
+        retryDelay: this.options.retryBackoffMs,
+      });
+    }
+    return this.producer;
+  }
+
+  async produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (records.length === 0) return [];
+    const send = async () => {
+      const messages = await this.toMessages(records);
+      const result = await this.plainProducer().send({ messages });
+      return recordMetadata(messages, result.offsets ?? []);
+    };
+    return withDeadline(send(), this.options.produceTimeoutMs, `produce of ${records.length} record(s) to Kafka`);
+  }
+
+  private async listOffset(tp: TopicPartition, timestamp: bigint): Promise<number> {
+    await this.partitionCount(tp.topic);
+    const offsets = await this.reader.listOffsets({ topics: [tp.topic], partitions: { [tp.topic]: [tp.partition] }, timestamp, isolationLevel: READ_COMMITTED });
+    const value = offsets.get(tp.topic)?.[tp.partition];
+    if (value === undefined) throw new Error(`no offset for ${partitionKey(tp)}`);
+    return Number(value);
+  }
+
+  beginningOffset(tp: TopicPartition): Promise<number> {
+    return this.listOffset(tp, EARLIEST);
+  }
+
+  /** Under read_committed this is the last stable offset: open transactions are not counted. */
+  endOffset(tp: TopicPartition): Promise<number> {
+    return this.listOffset(tp, LATEST);
+  }
+
+  async read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    let position = fromOffset;
+    const end = await this.endOffset(tp);
+    while (out.length < maxRecords && position < end) {
+      const metadata = await this.reader.metadata({ topics: [tp.topic] });
+      const info = metadata.topics.get(tp.topic);
+      const leader = info?.partitions[tp.partition]?.leader;
+      if (!info || leader === undefined) throw new UnknownTopicError(tp.topic);
+      const response = await this.reader.fetch({
+        node: leader,
+        maxWaitTime: 0,
+        minBytes: 1,
+        maxBytes: 8 * 1024 * 1024,
+        isolationLevel: READ_COMMITTED,
+        topics: [{ topicId: info.id, partitions: [{ partition: tp.partition, fetchOffset: BigInt(position), partitionMaxBytes: 4 * 1024 * 1024, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
+      });
+      const partitionResponse = response.responses[0]?.partitions.find((p) => p.partitionIndex === tp.partition);
+      if (!partitionResponse) break;
+      const { records, nextOffset } = decodeFetchedPartition(tp.topic, partitionResponse, position);
+      for (const record of records) {
+        if (out.length >= maxRecords || record.offset >= end) break;
+        out.push(record);
+      }
+      if (nextOffset <= position) break;
+      position = nextOffset;
+    }
+    return out;
+  }
+
+  async committedOffsets(groupId: string, partitions: TopicPartition[]): Promise<Map<string, number>> {
+    const result = new Map<string, number>();
+    if (partitions.length === 0) return result;
+    const topics = [...new Set(partitions.map((tp) => tp.topic))].map((name) => ({
+      name,
+      partitionIndexes: partitions.filter((tp) => tp.topic === name).map((tp) => tp.partition),
+    }));
+    const [group] = await this.admin.listConsumerGroupOffsets({ groups: [{ groupId, topics }], requireStable: true });
+    for (const topic of group?.topics ?? []) {
+      for (const p of topic.partitions) {
+        if (p.committedOffset >= 0n) result.set(`${topic.name}:${p.partitionIndex}`, Number(p.committedOffset));
+      }
+    }
+    return result;
+  }
+
+  private consumerSettings(): KafkaConsumerSettings {
+    return {
+      clientId: this.options.clientId,
+      brokers: this.options.brokers,
+      admin: this.admin,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      rebalanceTimeoutMs: Math.max(this.options.sessionTimeoutMs, 30_000),
+      retries: this.options.retries,
+      retryBackoffMs: this.options.retryBackoffMs,
+    };
+  }
+
+  createConsumer(options: ConsumerOptions): LogConsumer {
+    const consumer = new KafkaConsumer(this.consumerSettings(), options);
+    this.consumers.add(consumer);
+    const close = consumer.close.bind(consumer);
+    consumer.close = async () => {
+      this.consumers.delete(consumer);
+      await close();
+    };
+    return consumer;
+  }
+
+  async createTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+    const producer = new KafkaTransactionalProducer(transactionalId, {
+      clientId: this.options.clientId,
+      brokers: this.options.brokers,
+      compression: this.options.compression,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      transactionTimeoutMs: this.options.transactionTimeoutMs,
+      retries: this.options.retries,
+      retryBackoffMs: this.options.retryBackoffMs,
+      toMessages: (records) => this.toMessages(records),
+    });
+    this.transactional.add(producer);
+    const close = producer.close.bind(producer);
+    producer.close = async () => {
+      this.transactional.delete(producer);
+      await close();
+    };
+    return producer;
+  }
+
+  /** A metadata request on a fresh connection, bounded by healthTimeoutMs. */
+  async isHealthy(): Promise<boolean> {
+    const probe = new Admin({
+      clientId: `${this.options.clientId}-health`,
+      bootstrapBrokers: this.options.brokers,
+      connectTimeout: this.options.healthTimeoutMs,
+      timeout: this.options.healthTimeoutMs,
+      retries: 0,
+    });
+    try {
+      const metadata = await withDeadline(probe.metadata({ topics: [], forceUpdate: true }), this.options.healthTimeoutMs + 200, 'Kafka health check');
+      return metadata.brokers.size > 0;
+    } catch {
+      return false;
+    } finally {
+      void Promise.resolve(probe.close() as Promise<void> | undefined).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const consumer of [...this.consumers]) await consumer.close().catch(() => undefined);
+    for (const producer of [...this.transactional]) await producer.close().catch(() => undefined);
+    if (this.producer) await closeForcefully(this.producer).catch(() => undefined);
+    await this.reader.close().catch(() => undefined);
+    await this.admin.close().catch(() => undefined);
+  }
+}
+
+/** Opens the Kafka log; fails at once on an unsupported compression codec. */
+export async function openKafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
+  return new KafkaLog(options);
+}

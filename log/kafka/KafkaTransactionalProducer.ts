@@ -1,0 +1,171 @@
+import { Producer, ProduceAcks, type Consumer, type Message } from '@platformatic/kafka';
+import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
+import { KafkaConsumer } from './KafkaConsumer.js';
+import { closeForcefully } from './kafka-records.js';
+
+export interface TransactionalSettings {
+  clientId: string;
+  brokers: string[];
+  compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  connectTimeoutMs: number;
+  transactionTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */
+  toMessages: (records: ProducerRecord[]) => Promise<{ topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Map<Buffer, Buffer>; timestamp: bigint }[]>;
+}
+
+/**
+ * Kafka transactions (EOS v2, KIP-447): one transactional id per producer; begin → produce* →
+ * sendOffsets* → commit | abort. Offsets go in with the consumer's group metadata (generation and
+ * member id), so a member that lost its partitions in a rebalance cannot commit them.
+ * Records are sent as they are produced (in the background, in order) and offsets at commit;
+ * nothing is visible to read_committed readers before the commit marker, and abort() writes an
+ * abort marker over whatever was sent.
+ */
+export class KafkaTransactionalProducer implements TransactionalProducer {
+  private readonly producer: Producer;
+  private active = false;
+
+  constructor(
+    readonly transactionalId: string,
+    private readonly settings: TransactionalSettings,
+  ) {
+    this.producer = new Producer({
+      clientId: `${settings.clientId}-txn`,
+      bootstrapBrokers: settings.brokers,
+      transactionalId,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      compression: settings.compression,
+      connectTimeout: settings.connectTimeoutMs,
+      // The client sends its request timeout as the transaction timeout (InitProducerId).
+      timeout: settings.transactionTimeoutMs,
+      retries: Math.max(2, settings.retries),
+      retryDelay: settings.retryBackoffMs,
+    });
+  }
+
+  async begin(): Promise<Transaction> {
+    if (this.active) throw new Error(`transactional producer ${this.transactionalId} already has an open transaction`);
+    this.active = true;
+    return new KafkaTransaction(this.producer, this.settings, () => (this.active = false));
+  }
+
+  async close(): Promise<void> {
+    await closeForcefully(this.producer);
+  }
+}
+
+type ClientTransaction = Awaited<ReturnType<Producer['beginTransaction']>>;
+
+class KafkaTransaction implements Transaction {
+  private readonly offsets: { consumer: KafkaConsumer; offsets: TopicPartitionOffset[] }[] = [];
+  private readonly metadata: RecordMetadata[] = [];
+  /** Sends run one after another in the background, in produce() order; errors surface at commit. */
+  private sending: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private started: Promise<ClientTransaction> | undefined;
+  private done = false;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly settings: TransactionalSettings,
+    private readonly finished: () => void,
+  ) {}
+
+  private transaction(): Promise<ClientTransaction> {
+    this.started ??= this.producer.beginTransaction();
+    return this.started;
+  }
+
+  produce(records: ProducerRecord[]): void {
+    this.assertOpen();
+    if (records.length === 0) return;
+    const batch = [...records];
+    this.sending = this.sending.then(async () => {
+      if (this.failure !== undefined) return;
+      try {
+        const transaction = await this.transaction();
+        const messages = await this.settings.toMessages(batch);
+        const result = await transaction.send({ messages });
+        this.metadata.push(...recordMetadata(messages, result.offsets ?? []));
+      } catch (error) {
+        this.failure = error;
+      }
+    });
+  }
+
+  sendOffsets(consumer: LogConsumer, offsets: TopicPartitionOffset[]): void {
+    this.assertOpen();
+    if (!(consumer instanceof KafkaConsumer)) throw new Error('sendOffsets needs a consumer created by the same KafkaLog');
+    // Sent at commit, with the consumer's group generation as of then.
+    this.offsets.push({ consumer, offsets });
+  }
+
+  async commit(): Promise<RecordMetadata[]> {
+    this.assertOpen();
+    this.done = true;
+    try {
+      await this.sending;
+      if (this.failure !== undefined) throw this.failure;
+      const hasOffsets = this.offsets.some((entry) => entry.offsets.length > 0);
+      if (!this.started && !hasOffsets) return [];
+      const transaction = await this.transaction();
+      for (const { consumer, offsets } of this.offsets) {
+        if (offsets.length === 0) continue;
+        const group = consumer.groupMetadata();
+        await transaction.addConsumer({ groupId: group.groupId } as Consumer);
+        // One TxnOffsetCommit per partition; the client commits message.offset + 1.
+        for (const { topic, partition, offset } of offsets) {
+          await transaction.addOffset({ topic, partition, offset: BigInt(offset) - 1n, metadata: { consumer: group } } as unknown as Message);
+        }
+      }
+      await transaction.commit();
+      return this.metadata;
+    } catch (error) {
+      await this.abortStarted();
+      throw error;
+    } finally {
+      this.finished();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.sending;
+      await this.abortStarted();
+    } finally {
+      this.finished();
+    }
+  }
+
+  /** EndTxn(abort) when anything reached the broker; the records stay invisible to read_committed. */
+  private async abortStarted(): Promise<void> {
+    if (!this.started) return;
+    const transaction = await this.started.catch(() => undefined);
+    if (!transaction || transaction.completed) return;
+    await transaction.abort().catch(async () => {
+      // Broker gone or producer fenced: forget it locally; the broker aborts it on timeout.
+      await transaction.cancel().catch(() => undefined);
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.done) throw new Error('transaction already committed or aborted');
+  }
+}
+
+/** Offsets of each record: the partition's base offset plus its place among that partition's records. */
+export function recordMetadata(messages: { topic: string; partition: number }[], bases: { topic: string; partition: number; offset: bigint }[]): RecordMetadata[] {
+  const base = new Map(bases.map((b) => [`${b.topic}:${b.partition}`, Number(b.offset)]));
+  const seen = new Map<string, number>();
+  return messages.map(({ topic, partition }) => {
+    const key = `${topic}:${partition}`;
+    const index = seen.get(key) ?? 0;
+    seen.set(key, index + 1);
+    return { topic, partition, offset: (base.get(key) ?? -1) + index };
+  });
+}
