@@ -1,0 +1,17 @@
+import path from 'node:path';
+import type { Log } from '../log/Log.js';
+import { openEmbeddedLog } from '../log/embedded/index.js';
+import { readKafkaConfig } from '../log/kafka/kafka-config.js';
+import { openKafkaLog } from '../log/kafka/KafkaLog.js';
+import type { AppConfig } from './app-config.js';
+import type { Env } from './env.js';
+
+/** The one place that picks the mode: Kafka when brokers are configured, the embedded log otherwise. */
+export async function openLog(config: AppConfig, env: Env): Promise<Log> {
+  if (config.logMode === 'kafka') {
+    const kafka = readKafkaConfig(env);
+    if (!kafka) throw new Error('KAFKA_BROKERS is set but no Kafka configuration could be read');
+    return openKafkaLog(kafka);
+  }
+  return openEmbeddedLog({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions });
+}
