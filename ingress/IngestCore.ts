@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ProducerRecord } from '../log/Log.js';
+import { SpoolFullError } from './DiskSpool.js';
+import { HttpError } from './HttpError.js';
+import type { IdempotencyStore } from './IdempotencyStore.js';
+import type { IngressConfig } from './ingress-config.js';
+import type { IngressMetrics, RejectReason, RouteMetrics } from './IngressMetrics.js';
+import { dlqHeaders, kindFragment, landingValue } from './LandingEnvelope.js';
+import type { LandingWriter } from './LandingWriter.js';
+import type { BucketSpec, RateLimiter } from './RateLimiter.js';
+import { type EventKind, type EventSource, type FieldError, fieldErrors } from './SchemaCatalog.js';
+
+/** A valid event ready to be written. */
+export interface PreparedEvent {
+  index: number;
+  kind: EventKind;
+  eventId: string;
+  idAssigned: boolean;
+  key: string;
+  value: Buffer;
+}
+
+/** An event refused by validation or size; in a batch it is reported per index (and DLQ'd for the collector). */
+export interface Rejection {
+  index: number;
+  eventId?: string;
+  reason: RejectReason;
+  errors: FieldError[];
+  event: unknown;
+}
+
+export type EventStatus = 'accepted' | 'duplicate';
+
+export interface CommitOutcome {
+  /** Aligned with the prepared events. */
+  statuses: EventStatus[];
+  accepted: number;
+  duplicates: number;
+  spooled: boolean;
+  /** Partition of the first record written directly to the log (null when spooled or nothing written). */
+  partition: number | null;
+}
+
+export interface CommitContext {
+  route: RouteMetrics;
+  source: EventSource;
+  /** Write rejections to the DLQ topic (the collector's contract). */
+  dlq: boolean;
+  receivedAt: number;
+  batchId?: string;
+}
+
+export interface IngestCoreOptions {
+  config: IngressConfig;
+  writer: LandingWriter;
+  idempotency: IdempotencyStore;
+  limiter: RateLimiter;
+  metrics: IngressMetrics;
+  logger: Logger;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The one ingest path every seed adapter calls: validate and size-check each event, give it
+ * an id, drop duplicates through the idempotency fast path, write the rest to the landing topic
+ * (and bad batch events to the DLQ) in one write, and count it all.
+ */
+export class IngestCore {
+  private readonly fragments = new Map<EventKind, string>();
+  private readonly landingTopic: string;
+
+  constructor(readonly options: IngestCoreOptions) {
+    this.landingTopic = options.config.landingTopic;
+  }
+
+  /** 0 when the request may proceed; otherwise throws 429 with Retry-After. */
+  async admit(ip: string, userId: unknown): Promise<void> {
+    const { rateLimit } = this.options.config;
+    const buckets: BucketSpec[] = [];
+    if (rateLimit.ipRequestsPerMinute > 0) buckets.push({ key: 'ip:' + ip, perMinute: rateLimit.ipRequestsPerMinute, burst: rateLimit.ipBurst });
+    if (rateLimit.requestsPerMinute > 0 && typeof userId === 'string' && userId.length > 0) {
+      buckets.push({ key: 'user:' + userId, perMinute: rateLimit.requestsPerMinute, burst: rateLimit.burst });
+    }
+    if (buckets.length === 0) return;
+    let waitMs: number;
+    try {
+      waitMs = await this.options.limiter.take(buckets);
+    } catch (error) {
+      // Fail open: a broken Redis must not stop ingestion; the limiter is protection, not a contract.
+      this.options.logger.warn({ err: error }, 'rate limiter unavailable; request allowed');
+      return;
+    }
+    if (waitMs > 0) {
+      this.options.metrics.rateLimited.labels(buckets.length > 1 ? 'user_or_ip' : buckets[0]!.key.startsWith('ip:') ? 'ip' : 'user').inc();
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new HttpError(429, `rate limit exceeded; retry after ${seconds} s`, 'rate_limited', [], seconds);
+    }
+  }
+
+  /** Validates one event of a known kind. */
+  prepare(kind: EventKind, event: unknown, index: number, receivedAt: number, idOverride?: string): PreparedEvent | Rejection {
+    if (!isPlainObject(event)) {
+      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event };
+    }
+    const rawId = event[kind.idField];
+    const clientId = typeof rawId === 'string' && rawId.length > 0 ? rawId : idOverride;
+    if (!kind.validate(event)) {
+      return { index, eventId: clientId, reason: 'validation', errors: fieldErrors(kind.validate.errors), event };
+    }
+    const eventId = clientId ?? randomUUID();
+    let fragment = this.fragments.get(kind);
+    if (fragment === undefined) {
+      fragment = kindFragment(kind.eventType, kind.source);
+      this.fragments.set(kind, fragment);
+    }
+    const value = Buffer.from(landingValue(eventId, clientId === undefined, fragment, receivedAt, JSON.stringify(event)), 'utf8');
+    const max = this.options.config.maxEventBytes;
+    if (value.length > max) {
+      return { index, eventId, reason: 'too_large', errors: [{ field: '(event)', message: `event is ${value.length} bytes; the limit is ${max}` }], event };
+    }
+    return { index, kind, eventId, idAssigned: clientId === undefined, key: event[kind.keyField] as string, value };
+  }
+
+  /** A rejection for an event whose type could not be determined. */
+  unknownType(index: number, event: unknown, field: string, allowed: string[]): Rejection {
+    const given = isPlainObject(event) ? event[field] : undefined;
+    const message = given === undefined ? `${field} is required (one of: ${allowed.join(', ')})` : `${field} must be one of: ${allowed.join(', ')}`;
+    const eventId = isPlainObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined;
+    return { index, eventId, reason: 'validation', errors: [{ field, message }], event };
+  }
+
+  /**
+   * Dedupe, then one durable write of the new events (plus DLQ records). Throws HttpError 503
+   * when the spool is full: nothing of the request was written and its ids are released.
+   */
+  async commit(prepared: PreparedEvent[], rejections: Rejection[], context: CommitContext): Promise<CommitOutcome> {
+    const { metrics, idempotency, config } = this.options;
+    const { route } = context;
+    route.received.inc(prepared.length + rejections.length);
+    metrics.totals.received += prepared.length + rejections.length;
+    if (rejections.length > 0) {
+      metrics.totals.rejected += rejections.length;
+      for (const rejection of rejections) route.rejected(rejection.reason).inc();
+    }
+
+    const keys = new Array<string>(prepared.length);
+    const ttls = new Array<number>(prepared.length);
+    for (let i = 0; i < prepared.length; i++) {
+      const event = prepared[i]!;
+      keys[i] = event.kind.eventType + ':' + event.eventId;
+      ttls[i] = event.kind.dedupeTtlMs ?? config.idempotency.ttlMs;
+    }
+    let claimed: boolean[] = [];
+    if (prepared.length > 0) {
+      try {
+        claimed = await idempotency.claim(keys, ttls);
+      } catch (error) {
+        // Without the fast path every event is written; the topology's dedupe still removes repeats.
+        this.options.logger.warn({ err: error }, 'idempotency store unavailable; writing without the duplicate check');
+        claimed = new Array<boolean>(prepared.length).fill(true);
+      }
+    }
+
+    const records: ProducerRecord[] = [];
+    const claimedKeys: string[] = [];
+    const statuses = new Array<EventStatus>(prepared.length);
+    let duplicates = 0;
+    for (let i = 0; i < prepared.length; i++) {
+      if (!claimed[i]) {
+        statuses[i] = 'duplicate';
+        duplicates++;
+        continue;
+      }
+      const event = prepared[i]!;
+      statuses[i] = 'accepted';
+      claimedKeys.push(keys[i]!);
+      records.push({ topic: this.landingTopic, key: Buffer.from(event.key, 'utf8'), value: event.value, timestamp: context.receivedAt });
+    }
+    const landingCount = records.length;
+    if (context.dlq) {
+      for (const rejection of rejections) records.push(this.dlqRecord(rejection, context));
+    }
+
+    let spooled = false;
+    let partition: number | null = null;
+    if (records.length > 0) {
+      try {
+        const result = await this.options.writer.write(records);
+        spooled = result.spooled;
+        if (result.metadata && landingCount > 0) partition = result.metadata[0]!.partition;
+      } catch (error) {
+        await idempotency.release(claimedKeys).catch(() => undefined);
+        if (error instanceof SpoolFullError) {
+          route.rejected('spool_full').inc(prepared.length);
+          throw new HttpError(503, 'the log is unavailable and the disk spool is full; retry later', 'spool_full', [], config.retryAfterSeconds);
+        }
+        this.options.logger.error({ err: error }, 'ingest write failed');
+        route.rejected('internal').inc(prepared.length);
+        throw new HttpError(503, 'events could not be stored; retry later', 'internal', [], config.retryAfterSeconds);
+      }
+    }
+
+    const accepted = landingCount;
+    if (accepted > 0) {
+      (spooled ? route.acceptedSpool : route.acceptedLog).inc(accepted);
+      metrics.totals.accepted += accepted;
+      if (spooled) metrics.totals.spooledAccepted += accepted;
+      else metrics.totals.logWrites++;
+      metrics.lastAcceptedAt = Date.now();
+      metrics.stats.add(accepted);
+    }
+    if (context.dlq && rejections.length > 0) {
+      metrics.dlq.inc(rejections.length);
+      metrics.totals.dlq += rejections.length;
+    }
+    if (duplicates > 0) {
+      route.duplicates.inc(duplicates);
+      metrics.totals.duplicates += duplicates;
+    }
+    return { statuses, accepted, duplicates, spooled, partition };
+  }
+
+  private dlqRecord(rejection: Rejection, context: CommitContext): ProducerRecord {
+    const reason = rejection.errors.map((error) => error.message).join('; ');
+    const event = rejection.event as Record<string, unknown> | null;
+    const learner = isPlainObject(event) ? (event.learner_id ?? event.user_id) : undefined;
+    const value = JSON.stringify({
+      v: 1,
+      source: context.source,
+      batch_id: context.batchId,
+      index: rejection.index,
+      event_id: rejection.eventId,
+      received_at: context.receivedAt,
+      dlq_reason: reason,
+      errors: rejection.errors,
+      payload: rejection.event,
+    });
+    return {
+      topic: this.options.config.dlqTopic,
+      key: typeof learner === 'string' ? Buffer.from(learner, 'utf8') : null,
+      value: Buffer.from(value, 'utf8'),
+      headers: dlqHeaders(reason, this.landingTopic, context.source, context.receivedAt),
+      timestamp: context.receivedAt,
+    };
+  }
+}

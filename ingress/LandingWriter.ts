@@ -1,0 +1,239 @@
+import type { Logger } from 'pino';
+import type { Log, ProducerRecord, RecordMetadata } from '../log/Log.js';
+import type { CircuitBreaker } from './CircuitBreaker.js';
+import type { DiskSpool } from './DiskSpool.js';
+
+export interface WriteResult {
+  /** True when the records were fsynced to the disk spool instead of acknowledged by the log. */
+  spooled: boolean;
+  /** Per record, when written to the log directly. */
+  metadata?: RecordMetadata[];
+}
+
+export interface LandingWriterOptions {
+  log: Log;
+  spool: DiskSpool;
+  breaker: CircuitBreaker;
+  logger: Logger;
+  produceTimeoutMs: number;
+  /** Records per drain batch. */
+  drainBatchRecords?: number;
+  onSpooled?: (records: number) => void;
+  onDrained?: (records: number) => void;
+  onProduceError?: (error: Error) => void;
+  /** Creates the topics written to; retried before the next produce after any failure. */
+  prepareTopics?: () => Promise<void>;
+}
+
+interface PendingWrite {
+  records: ProducerRecord[];
+  resolve: (result: WriteResult) => void;
+  reject: (error: Error) => void;
+}
+
+class ProduceTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`log.produce did not answer within ${ms} ms`);
+    this.name = 'ProduceTimeoutError';
+  }
+}
+
+/**
+ * Everything the ingress writes goes through here, so order and durability are decided in
+ * one place:
+ * - Group commit: writes arriving while a produce call is in flight are coalesced into the
+ *   next call, so concurrent requests share one durable log write.
+ * - The breaker guards log.produce; a failed or refused produce sends the records to the spool
+ *   (fsynced before the caller's 2xx).
+ * - Order: once anything is in the spool, new writes queue behind it in the spool until the
+ *   drainer has moved it all to the log, oldest first. A write never overtakes a spooled one.
+ */
+export class LandingWriter {
+  private pending: PendingWrite[] = [];
+  private producing: Promise<void> | null = null;
+  private draining: Promise<void> | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private readonly drainBatchRecords: number;
+  private topicsReady = false;
+
+  constructor(private readonly options: LandingWriterOptions) {
+    this.drainBatchRecords = options.drainBatchRecords ?? 5000;
+    if (!options.spool.isEmpty()) this.startDrain();
+  }
+
+  get isDraining(): boolean {
+    return this.draining !== null;
+  }
+
+  write(records: ProducerRecord[]): Promise<WriteResult> {
+    if (this.stopped) return Promise.reject(new Error('landing writer is stopped'));
+    // Behind spooled records, or with the breaker open: straight to the spool.
+    if (this.draining || !this.options.spool.isEmpty() || this.options.breaker.state === 'open') {
+      return this.spool(records);
+    }
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.pending.push({ records, resolve, reject });
+      if (!this.producing) this.producing = this.produceLoop();
+    });
+  }
+
+  /** Stops draining and waits for writes in flight; the spool keeps whatever is left. */
+  async stop(drainDeadlineMs = 0): Promise<void> {
+    if (drainDeadlineMs > 0 && this.draining) {
+      await Promise.race([this.draining, new Promise((resolve) => setTimeout(resolve, drainDeadlineMs).unref())]);
+    }
+    this.stopped = true;
+    this.wake?.();
+    while (this.producing) await this.producing;
+    if (this.draining) await this.draining;
+    await this.options.spool.whenFlushed();
+  }
+
+  private async spool(records: ProducerRecord[]): Promise<WriteResult> {
+    await this.options.spool.append(records);
+    this.options.onSpooled?.(records.length);
+    this.startDrain();
+    return { spooled: true };
+  }
+
+  private async produceLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        await this.produceBatch(batch);
+      }
+    } finally {
+      this.producing = null;
+    }
+  }
+
+  private async produceBatch(batch: PendingWrite[]): Promise<void> {
+    const { breaker, spool } = this.options;
+    // Something reached the spool while this batch waited: keep it behind that.
+    if (!spool.isEmpty() || this.draining || !breaker.tryAcquire()) {
+      await this.spoolBatch(batch);
+      return;
+    }
+    const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((item) => item.records);
+    let metadata: RecordMetadata[];
+    try {
+      metadata = await this.produceWithTimeout(records);
+    } catch (error) {
+      breaker.failure();
+      this.options.onProduceError?.(error as Error);
+      this.options.logger.warn({ err: error, records: records.length, breaker: breaker.state }, 'landing write failed; spooling');
+      await this.spoolBatch(batch);
+      return;
+    }
+    breaker.success();
+    let at = 0;
+    for (const item of batch) {
+      item.resolve({ spooled: false, metadata: metadata.slice(at, at + item.records.length) });
+      at += item.records.length;
+    }
+  }
+
+  /** One spool append per request, in arrival order, so each request learns its own fate. */
+  private async spoolBatch(batch: PendingWrite[]): Promise<void> {
+    const appends = batch.map((item) =>
+      this.options.spool.append(item.records).then(
+        () => {
+          this.options.onSpooled?.(item.records.length);
+          item.resolve({ spooled: true });
+        },
+        (error: Error) => item.reject(error),
+      ),
+    );
+    this.startDrain();
+    await Promise.all(appends);
+  }
+
+  private async produceOnce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (!this.topicsReady && this.options.prepareTopics) {
+      await this.options.prepareTopics();
+      this.topicsReady = true;
+    }
+    return this.options.log.produce(records);
+  }
+
+  private produceWithTimeout(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    const ms = this.options.produceTimeoutMs;
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.topicsReady = false;
+        reject(new ProduceTimeoutError(ms));
+      }, ms);
+      this.produceOnce(records).then(
+        (metadata) => {
+          clearTimeout(timer);
+          resolve(metadata);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          this.topicsReady = false;
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  private startDrain(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+      // An append may have landed between the last ack and the end of the loop.
+      if (!this.stopped && !this.options.spool.isEmpty()) this.startDrain();
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Moves spooled records to the log, oldest first, one batch at a time. */
+  private async drainLoop(): Promise<void> {
+    const { spool, breaker, logger } = this.options;
+    let backoffMs = 100;
+    // Let a produce call already in flight finish first: its records are older than the spool's.
+    while (this.producing) await this.producing;
+    while (!this.stopped) {
+      await spool.whenFlushed();
+      if (spool.entries === 0) {
+        if (spool.isEmpty()) return;
+        continue;
+      }
+      if (!breaker.tryAcquire()) {
+        await this.sleep(Math.max(50, breaker.remainingOpenMs()));
+        continue;
+      }
+      const batch = await spool.peek(this.drainBatchRecords);
+      try {
+        await this.produceWithTimeout(batch.records);
+      } catch (error) {
+        breaker.failure();
+        this.options.onProduceError?.(error as Error);
+        logger.debug({ err: error }, 'spool drain: log still failing');
+        await this.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5000);
+        continue;
+      }
+      breaker.success();
+      backoffMs = 100;
+      await spool.ack(batch.entries);
+      this.options.onDrained?.(batch.records.length);
+    }
+  }
+}

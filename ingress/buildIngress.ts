@@ -1,0 +1,145 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Log } from '../log/Log.js';
+import { CircuitBreaker } from './CircuitBreaker.js';
+import { DiskSpool } from './DiskSpool.js';
+import { type IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore } from './IdempotencyStore.js';
+import { IngestCore } from './IngestCore.js';
+import { type IngressConfig, readIngressConfig } from './ingress-config.js';
+import { IngressMetrics } from './IngressMetrics.js';
+import type { IngressRuntime } from './IngressRuntime.js';
+import { InFlightBudget } from './InFlightBudget.js';
+import { LandingWriter } from './LandingWriter.js';
+import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './RateLimiter.js';
+import { collectorRoutes } from './routes/collector-routes.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health-routes.js';
+import type { IngestDeps } from './routes/ingest-scope.js';
+import { type AnalyticsQuery, metricsRoutes } from './routes/metrics-routes.js';
+import { productRoutes } from './routes/product-routes.js';
+import { seed000Routes } from './routes/seed000-routes.js';
+import { SchemaCatalog, defaultSchemaDir } from './SchemaCatalog.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ingress: IngressRuntime;
+  }
+}
+
+export interface IngressOptions {
+  log: Log;
+  /** Defaults to readIngressConfig(process.env). */
+  config?: IngressConfig;
+  registry: Registry;
+  logger: Logger;
+  /** Shared state (rate limits, idempotency keys) in Redis; otherwise one is opened when config.redisUrl is set, else memory. */
+  redis?: Redis;
+  /** Seed 004's GET /metrics?event_name=... (the analytics store); absent → 503 naming it. */
+  analytics?: AnalyticsQuery;
+  /** Extra checks for GET /ready (ClickHouse, the topology, ...); the log, spool and Redis are checked already. */
+  readinessChecks?: ReadinessCheck[];
+  /** Schema directories; default ingress/schemas. Add a directory to add event types. */
+  schemaDirs?: string[];
+  /** How long shutdown may spend draining the spool to a healthy log before leaving the rest on disk. */
+  shutdownDrainMs?: number;
+}
+
+/**
+ * Adds the ingress (routes, health, metrics, the write path) to an existing fastify instance.
+ * Call before app.ready()/listen(); closing the app drains in-flight requests, stops the
+ * spool drainer and closes the spool.
+ */
+export async function registerIngress(app: FastifyInstance, options: IngressOptions): Promise<IngressRuntime> {
+  const config = options.config ?? readIngressConfig(process.env);
+  const { log, registry, logger } = options;
+  const catalog = new SchemaCatalog(options.schemaDirs ?? [defaultSchemaDir()]);
+
+  let ownedRedis: Redis | undefined;
+  let redis = options.redis;
+  if (!redis && config.redisUrl) {
+    ownedRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+    ownedRedis.on('error', (error) => logger.warn({ err: error }, 'ingress redis error'));
+    redis = ownedRedis;
+  }
+
+  const spool = await DiskSpool.open({ dir: config.spool.dir, maxBytes: config.spool.maxBytes, segmentBytes: config.spool.segmentBytes, logger });
+  const breaker = new CircuitBreaker({
+    ...config.breaker,
+    onStateChange: (from, to) => logger.warn({ from, to }, 'ingress circuit breaker changed state'),
+  });
+  const budget = new InFlightBudget(config.maxInFlightBytes);
+  const metrics = new IngressMetrics(registry, {
+    spoolBytes: () => spool.bytes,
+    spoolRecords: () => spool.records,
+    inFlightBytes: () => budget.bytes,
+    breakerOpen: () => ({ closed: 0, half_open: 0.5, open: 1 })[breaker.state],
+  });
+  const writer = new LandingWriter({
+    log,
+    spool,
+    breaker,
+    logger,
+    produceTimeoutMs: config.produceTimeoutMs,
+    prepareTopics: async () => {
+      await log.ensureTopic(config.landingTopic, { partitions: config.landingPartitions });
+      await log.ensureTopic(config.dlqTopic, { partitions: 1 });
+    },
+    onSpooled: (records) => {
+      metrics.spooled.inc(records);
+      metrics.totals.spooled += records;
+    },
+    onDrained: (records) => {
+      metrics.drained.inc(records);
+      metrics.totals.drained += records;
+    },
+    onProduceError: () => {
+      metrics.produceErrors.inc();
+      metrics.totals.produceErrors++;
+    },
+  });
+  const idempotency: IdempotencyStore = redis
+    ? new RedisIdempotencyStore(redis, config.redisKeyPrefix + 'id:')
+    : new MemoryIdempotencyStore(config.idempotency.maxKeys);
+  const limiter: RateLimiter = redis
+    ? new RedisRateLimiter(redis, config.redisKeyPrefix + 'rl:')
+    : new MemoryRateLimiter(config.rateLimit.cleanupIntervalMs);
+  const core = new IngestCore({ config, writer, idempotency, limiter, metrics, logger });
+  const runtime: IngressRuntime = { config, log, registry, catalog, core, writer, spool, breaker, metrics, budget, idempotency, limiter, redis };
+
+  app.decorate('ingress', runtime);
+  const deps: IngestDeps = { core, catalog, config, metrics, budget };
+  await app.register(seed000Routes, deps);
+  await app.register(collectorRoutes, deps);
+  await app.register(productRoutes, deps);
+  await app.register(healthRoutes, { runtime, readinessChecks: options.readinessChecks ?? [] });
+  await app.register(metricsRoutes, { runtime, analytics: options.analytics });
+
+  app.addHook('onClose', async () => {
+    // fastify has stopped accepting and finished in-flight requests by now.
+    await writer.stop(options.shutdownDrainMs ?? 2000);
+    await spool.close();
+    await limiter.close();
+    await idempotency.close();
+    if (ownedRedis) await ownedRedis.quit().catch(() => undefined);
+    logger.info({ spooledRecords: spool.records }, 'ingress stopped');
+  });
+  return runtime;
+}
+
+/**
+ * A fastify instance with the ingress registered, ready for other plugins (topology query API,
+ * seed 002 routes, ...) to add their routes before listen().
+ */
+export async function buildIngress(options: IngressOptions): Promise<FastifyInstance> {
+  const config = options.config ?? readIngressConfig(process.env);
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: config.trustProxy,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  await registerIngress(app, { ...options, config });
+  return app;
+}

@@ -1,0 +1,135 @@
+import {
+  ConfigError,
+  type Env,
+  readBoolean,
+  readDurationMs,
+  readInteger,
+  readOptionalString,
+  readString,
+} from '../app/env.js';
+
+/**
+ * Settings of the HTTP ingress. Env var names follow the seeds where a seed named one
+ * (PORT / SERVER_PORT, KAFKA_TOPIC, DLQ_TOPIC, BUFFER_DIR, MAX_BUFFER_SIZE_MB, RATE_LIMIT_*,
+ * CIRCUIT_BREAKER_*); the rest are ours and prefixed INGRESS_ where a bare name would be vague.
+ */
+export interface IngressConfig {
+  host: string;
+  port: number;
+  /** Landing topic every accepted event is written to (keyed by user id / learner id). */
+  landingTopic: string;
+  /** Partitions the ingress asks for when it has to create the landing topic. */
+  landingPartitions: number;
+  dlqTopic: string;
+  /** Largest request body, after gzip inflation (a zip bomb stops here with 413). */
+  maxBodyBytes: number;
+  /** Largest single event, measured as its JSON payload. */
+  maxEventBytes: number;
+  /** Seed 000's batch limit. */
+  maxSeed000BatchEvents: number;
+  /** Seed 001's batch limit (1–1000). */
+  maxCollectorBatchEvents: number;
+  /** /events/bulk limit. */
+  maxBulkEvents: number;
+  /** Requests whose bodies would take the in-flight total past this answer 503 + Retry-After. */
+  maxInFlightBytes: number;
+  rateLimit: {
+    /** Per user; 0 turns per-user limiting off. */
+    requestsPerMinute: number;
+    burst: number;
+    /** Per client IP; 0 turns per-IP limiting off. */
+    ipRequestsPerMinute: number;
+    ipBurst: number;
+    cleanupIntervalMs: number;
+  };
+  breaker: {
+    /** Consecutive produce failures that open the breaker. */
+    threshold: number;
+    /** How long the breaker stays open before a half-open probe. */
+    timeoutMs: number;
+    /** Produce calls allowed through while half-open. */
+    maxRequests: number;
+  };
+  /** A produce call slower than this counts as a failure and the events go to the spool. */
+  produceTimeoutMs: number;
+  spool: {
+    dir: string;
+    maxBytes: number;
+    segmentBytes: number;
+  };
+  idempotency: {
+    /** Default dedupe window for event kinds whose schema does not name one. */
+    ttlMs: number;
+    /** In-memory LRU capacity (ids). */
+    maxKeys: number;
+  };
+  redisUrl?: string;
+  redisKeyPrefix: string;
+  trustProxy: boolean;
+  /** Seconds advertised in Retry-After when the ingress sheds load. */
+  retryAfterSeconds: number;
+}
+
+const MB = 1024 * 1024;
+
+export function readIngressConfig(env: Env = process.env): IngressConfig {
+  const port = readInteger(env, 'PORT', readInteger(env, 'SERVER_PORT', 8080, 0, 65535), 0, 65535);
+  const maxBodyBytes = readInteger(env, 'INGRESS_MAX_BODY_BYTES', 10 * MB, 1024);
+  const maxEventBytes = readInteger(env, 'INGRESS_MAX_EVENT_BYTES', 64 * 1024, 256);
+  if (maxEventBytes > maxBodyBytes) {
+    throw new ConfigError(`INGRESS_MAX_EVENT_BYTES=${maxEventBytes} is larger than INGRESS_MAX_BODY_BYTES=${maxBodyBytes}`);
+  }
+  const maxBufferMb = readInteger(env, 'MAX_BUFFER_SIZE_MB', 100, 1, 1024 * 1024);
+  return {
+    host: readString(env, 'HOST', '0.0.0.0'),
+    port,
+    landingTopic: readString(env, 'KAFKA_TOPIC', 'events.raw'),
+    landingPartitions: readInteger(env, 'INGRESS_LANDING_PARTITIONS', 4, 1, 10_000),
+    dlqTopic: readString(env, 'DLQ_TOPIC', 'events-dlq'),
+    maxBodyBytes,
+    maxEventBytes,
+    maxSeed000BatchEvents: readInteger(env, 'INGRESS_SEED000_BATCH_MAX', 100, 1, 100_000),
+    maxCollectorBatchEvents: readInteger(env, 'INGRESS_COLLECTOR_BATCH_MAX', 1000, 1, 100_000),
+    maxBulkEvents: readInteger(env, 'INGRESS_BULK_MAX', 1000, 1, 100_000),
+    maxInFlightBytes: readInteger(env, 'INGRESS_MAX_IN_FLIGHT_BYTES', 256 * MB, 1024),
+    rateLimit: {
+      requestsPerMinute: readInteger(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60_000, 0),
+      burst: readInteger(env, 'RATE_LIMIT_BURST', 2_000, 1),
+      ipRequestsPerMinute: readInteger(env, 'RATE_LIMIT_IP_REQUESTS_PER_MINUTE', 3_000_000, 0),
+      ipBurst: readInteger(env, 'RATE_LIMIT_IP_BURST', 50_000, 1),
+      cleanupIntervalMs: readDurationMs(env, 'RATE_LIMIT_CLEANUP_INTERVAL', 60_000),
+    },
+    breaker: {
+      threshold: readInteger(env, 'CIRCUIT_BREAKER_THRESHOLD', 5, 1),
+      timeoutMs: readDurationMs(env, 'CIRCUIT_BREAKER_TIMEOUT', 10_000),
+      maxRequests: readInteger(env, 'CIRCUIT_BREAKER_MAX_REQUESTS', 3, 1),
+    },
+    produceTimeoutMs: readDurationMs(env, 'INGRESS_PRODUCE_TIMEOUT', 5_000),
+    spool: {
+      dir: readString(env, 'BUFFER_DIR', './data/buffer'),
+      maxBytes: maxBufferMb * MB,
+      segmentBytes: readInteger(env, 'INGRESS_SPOOL_SEGMENT_BYTES', 8 * MB, 4096),
+    },
+    idempotency: {
+      ttlMs: readDurationMs(env, 'IDEMPOTENCY_TTL', 24 * 3_600_000),
+      maxKeys: readInteger(env, 'IDEMPOTENCY_MAX_KEYS', 500_000, 1),
+    },
+    redisUrl: readOptionalString(env, 'REDIS_URL'),
+    redisKeyPrefix: readString(env, 'INGRESS_REDIS_PREFIX', 'streamline:ingress:'),
+    trustProxy: readBoolean(env, 'TRUST_PROXY', false),
+    retryAfterSeconds: readInteger(env, 'INGRESS_RETRY_AFTER_SECONDS', 1, 1, 3600),
+  };
+}
+
+/** Defaults with overrides, for tests and for composing the app in code. */
+export function ingressConfig(overrides: Partial<IngressConfig> = {}, env: Env = {}): IngressConfig {
+  const base = readIngressConfig(env);
+  return {
+    ...base,
+    ...overrides,
+    rateLimit: { ...base.rateLimit, ...overrides.rateLimit },
+    breaker: { ...base.breaker, ...overrides.breaker },
+    spool: { ...base.spool, ...overrides.spool },
+    idempotency: { ...base.idempotency, ...overrides.idempotency },
+  };
+}

@@ -1,0 +1,82 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { registerBodyDecoding } from '../BodyDecoding.js';
+import { type HttpError, toHttpError, HttpError as HttpErrorClass } from '../HttpError.js';
+import type { IngestCore } from '../IngestCore.js';
+import type { IngressConfig } from '../ingress-config.js';
+import type { IngressMetrics, RouteMetrics } from '../IngressMetrics.js';
+import type { InFlightBudget } from '../InFlightBudget.js';
+import type { SchemaCatalog } from '../SchemaCatalog.js';
+
+/** What every seed adapter plugin gets. */
+export interface IngestDeps {
+  core: IngestCore;
+  catalog: SchemaCatalog;
+  config: IngressConfig;
+  metrics: IngressMetrics;
+  budget: InFlightBudget;
+}
+
+const RESERVED = Symbol('ingressReservedBytes');
+type WithReservation = FastifyRequest & { [RESERVED]?: number };
+
+/**
+ * Shared plumbing of an ingest plugin scope: gzip/NDJSON bodies, the in-flight byte budget,
+ * the latency histogram, and errors rendered in the adapter's own body shape.
+ */
+export function prepareIngestScope(
+  scope: FastifyInstance,
+  deps: IngestDeps,
+  route: RouteMetrics,
+  render: (error: HttpError) => unknown,
+): void {
+  const { budget, config } = deps;
+  registerBodyDecoding(scope);
+
+  scope.addHook('onRequest', async (request: WithReservation) => {
+    const declared = Number(request.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared > 0 ? declared : 16 * 1024;
+    if (!budget.tryReserve(bytes)) {
+      route.rejected('overloaded').inc();
+      throw new HttpErrorClass(503, 'ingress is overloaded; retry later', 'overloaded', [], config.retryAfterSeconds);
+    }
+    request[RESERVED] = bytes;
+  });
+
+  const release = async (request: WithReservation) => {
+    const bytes = request[RESERVED];
+    if (bytes) {
+      request[RESERVED] = 0;
+      budget.release(bytes);
+    }
+  };
+  const durations = new Map<number, ReturnType<RouteMetrics['duration']>>();
+  scope.addHook('onResponse', async (request: WithReservation, reply: FastifyReply) => {
+    await release(request);
+    let histogram = durations.get(reply.statusCode);
+    if (!histogram) {
+      histogram = route.duration(reply.statusCode);
+      durations.set(reply.statusCode, histogram);
+    }
+    const ms = reply.elapsedTime;
+    histogram.observe(ms / 1000);
+    deps.metrics.stats.latency(ms);
+    deps.metrics.totals.requests++;
+  });
+  scope.addHook('onRequestAbort', release);
+
+  scope.setErrorHandler((error, _request, reply) => {
+    const http = toHttpError(error);
+    if (http.statusCode >= 500) reply.log.error({ err: error }, 'ingest request failed');
+    if (http.reason === 'invalid_json' || http.reason === 'too_large' || http.reason === 'unsupported') {
+      route.rejected(http.reason).inc();
+      deps.metrics.totals.rejected++;
+    }
+    if (http.retryAfterSeconds !== undefined) reply.header('Retry-After', String(http.retryAfterSeconds));
+    reply.code(http.statusCode).send(render(http));
+  });
+}
+
+/** Milliseconds since the request arrived, rounded for the seeds' processing_time_ms fields. */
+export function elapsedMs(reply: FastifyReply): number {
+  return Math.round(reply.elapsedTime * 100) / 100;
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { HttpError } from '../HttpError.js';
+import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import { type IngestDeps, prepareIngestScope } from './ingest-scope.js';
+
+/**
+ * Seed 004 (product events): POST /events → 202 {"status":"accepted"} exactly (the event id is
+ * in the X-Event-Id header, X-Duplicate: true for a repeat); POST /events/bulk → 202
+ * {status, count, duplicates, event_ids}, 207 with per-index errors when some are invalid, 400
+ * when none is valid. Errors: {"error": "<message naming the field>"}.
+ */
+function render(error: HttpError) {
+  const message = error.fields.length > 0 ? error.fields.map((field) => field.message).join('; ') : error.message;
+  return { error: message };
+}
+
+const ACCEPTED = JSON.stringify({ status: 'accepted' });
+
+export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: FastifyInstance, deps: IngestDeps) => {
+  const route = deps.metrics.forRoute('product');
+  prepareIngestScope(scope, deps, route, render);
+  const { core, catalog, config } = deps;
+  const kind = catalog.kind('product', 'product');
+  if (!kind) throw new Error('schema product-event (x-source product, x-event-type product) is missing');
+
+  scope.post('/events', async (request, reply) => {
+    const receivedAt = Date.now();
+    let body = request.body as unknown;
+    if (Array.isArray(body) && body.length === 1) body = body[0];
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'request body must be a JSON object', 'validation');
+    }
+    await core.admit(request.ip, (body as Record<string, unknown>).user_id);
+    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
+    if (!('value' in result)) {
+      await core.commit([], [result], { route, source: 'product', dlq: false, receivedAt });
+      throw new HttpError(result.reason === 'too_large' ? 413 : 400, 'validation failed', result.reason, result.errors);
+    }
+    const outcome = await core.commit([result], [], { route, source: 'product', dlq: false, receivedAt });
+    reply.code(202).header('content-type', 'application/json; charset=utf-8').header('x-event-id', result.eventId);
+    if (outcome.statuses[0] === 'duplicate') reply.header('x-duplicate', 'true');
+    return reply.send(ACCEPTED);
+  });
+
+  scope.post('/events/bulk', async (request, reply) => {
+    const receivedAt = Date.now();
+    const body = request.body as unknown;
+    const events = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+    if (!Array.isArray(events)) throw new HttpError(400, 'body must be an array of events or {"events": [...]}', 'validation');
+    if (events.length === 0) throw new HttpError(400, 'events must not be empty', 'validation');
+    if (events.length > config.maxBulkEvents) {
+      route.rejected('batch_too_large').inc();
+      throw new HttpError(413, `too many events: ${events.length} (max ${config.maxBulkEvents})`, 'batch_too_large');
+    }
+    await core.admit(request.ip, undefined);
+    const prepared: PreparedEvent[] = [];
+    const rejections: Rejection[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const result = core.prepare(kind, events[i], i, receivedAt);
+      if ('value' in result) prepared.push(result);
+      else rejections.push(result);
+    }
+    const errors = rejections.map((rejection) => ({
+      index: rejection.index,
+      error: `events[${rejection.index}]: ${rejection.errors.map((error) => error.message).join('; ')}`,
+    }));
+    if (prepared.length === 0) {
+      await core.commit([], rejections, { route, source: 'product', dlq: false, receivedAt });
+      reply.code(400);
+      return { error: errors.map((error) => error.error).join('; '), errors };
+    }
+    const outcome = await core.commit(prepared, rejections, { route, source: 'product', dlq: false, receivedAt });
+    reply.code(rejections.length === 0 ? 202 : 207);
+    return {
+      status: rejections.length === 0 ? 'accepted' : 'partial',
+      count: prepared.length,
+      accepted: prepared.length,
+      duplicates: outcome.duplicates,
+      rejected: rejections.length,
+      event_ids: prepared.map((event) => event.eventId),
+      ...(rejections.length > 0 ? { errors } : {}),
+    };
+  });
+};

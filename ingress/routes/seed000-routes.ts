@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { HttpError } from '../HttpError.js';
+import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import type { EventKind } from '../SchemaCatalog.js';
+import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
+
+/**
+ * Seed 000 (learning event ingestion): POST /api/v1/events/{attempt,session,placement,batch}.
+ * Any schema with x-source "seed000" adds POST /api/v1/events/<its x-event-type>.
+ *
+ * Success: 202 {success, event_id, event_type, status: accepted|duplicate, duplicate, processing_time_ms, message}.
+ * Errors: {error, details: [{field, message}]} with 400 (validation), 413, 415, 429, 503.
+ */
+function render(error: HttpError) {
+  return { success: false, error: error.message, details: error.fields, ...(error.retryAfterSeconds ? { retry_after: error.retryAfterSeconds } : {}) };
+}
+
+/** Seed 000's batch items: {event_type|type, data|payload|event} wrappers, or bare events whose type is inferred. */
+function unwrap(item: unknown, deps: IngestDeps): { kind?: EventKind; event: unknown } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return { event: item };
+  const record = item as Record<string, unknown>;
+  const declared = typeof record.event_type === 'string' ? record.event_type : typeof record.type === 'string' ? record.type : undefined;
+  const inner = record.data ?? record.payload ?? record.event;
+  if (declared !== undefined) {
+    const kind = deps.catalog.kind('seed000', declared);
+    if (kind && typeof inner === 'object' && inner !== null && !Array.isArray(inner)) return { kind, event: inner };
+    return { kind, event: item };
+  }
+  if ('client_attempt_id' in record) return { kind: deps.catalog.kind('seed000', 'attempt'), event: item };
+  if ('placement_id' in record) return { kind: deps.catalog.kind('seed000', 'placement'), event: item };
+  if ('session_id' in record && 'start_time' in record) return { kind: deps.catalog.kind('seed000', 'session'), event: item };
+  return { event: item };
+}
+
+export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: FastifyInstance, deps: IngestDeps) => {
+  const route = deps.metrics.forRoute('seed000');
+  prepareIngestScope(scope, deps, route, render);
+  const { core, catalog, config } = deps;
+  const types = catalog.eventTypes('seed000');
+
+  scope.post('/api/v1/events/batch', async (request, reply) => {
+    const receivedAt = Date.now();
+    const body = request.body as unknown;
+    const items = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+    if (!Array.isArray(items)) {
+      throw new HttpError(400, 'validation failed', 'validation', [{ field: 'events', message: 'events is required and must be an array' }]);
+    }
+    if (items.length === 0) throw new HttpError(400, 'validation failed', 'validation', [{ field: 'events', message: 'events must contain at least 1 event' }]);
+    if (items.length > config.maxSeed000BatchEvents) {
+      route.rejected('batch_too_large').inc();
+      throw new HttpError(413, `batch has ${items.length} events; the limit is ${config.maxSeed000BatchEvents}`, 'batch_too_large', [
+        { field: 'events', message: `events must contain at most ${config.maxSeed000BatchEvents} events` },
+      ]);
+    }
+    await core.admit(request.ip, undefined);
+    const prepared: PreparedEvent[] = [];
+    const rejections: Rejection[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const { kind, event } = unwrap(items[i], deps);
+      const result = kind ? core.prepare(kind, event, i, receivedAt) : core.unknownType(i, event, 'event_type', types);
+      if ('value' in result) prepared.push(result);
+      else rejections.push(result);
+    }
+    const outcome = await core.commit(prepared, rejections, { route, source: 'seed000', dlq: false, receivedAt });
+    const results: Array<Record<string, unknown>> = new Array(items.length);
+    prepared.forEach((event, i) => {
+      results[event.index] = { index: event.index, event_id: event.eventId, event_type: event.kind.eventType, status: outcome.statuses[i] };
+    });
+    for (const rejection of rejections) {
+      results[rejection.index] = { index: rejection.index, event_id: rejection.eventId ?? null, status: 'rejected', errors: rejection.errors };
+    }
+    const status = rejections.length === 0 ? 200 : prepared.length === 0 ? 400 : 207;
+    reply.code(status);
+    return {
+      success: rejections.length === 0,
+      total: items.length,
+      accepted: outcome.accepted + outcome.duplicates,
+      duplicates: outcome.duplicates,
+      rejected: rejections.length,
+      results,
+      processing_time_ms: elapsedMs(reply),
+      ...(status === 400 ? { error: 'validation failed', details: rejections.flatMap((r) => r.errors.map((e) => ({ index: r.index, ...e }))) } : {}),
+    };
+  });
+
+  scope.post<{ Params: { type: string } }>('/api/v1/events/:type', async (request, reply) => {
+    const receivedAt = Date.now();
+    const kind = catalog.kind('seed000', request.params.type);
+    if (!kind) throw new HttpError(404, `unknown event type "${request.params.type}" (one of: ${types.join(', ')}, batch)`, 'validation');
+    let body = request.body as unknown;
+    if (Array.isArray(body) && body.length === 1) body = body[0];
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'validation failed', 'validation', [{ field: '(body)', message: 'request body must be a JSON object' }]);
+    }
+    await core.admit(request.ip, (body as Record<string, unknown>)[kind.keyField]);
+    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
+    if (!('value' in result)) {
+      await core.commit([], [result], { route, source: 'seed000', dlq: false, receivedAt });
+      throw new HttpError(result.reason === 'too_large' ? 413 : 400, result.reason === 'too_large' ? 'event is too large' : 'validation failed', result.reason, result.errors);
+    }
+    const outcome = await core.commit([result], [], { route, source: 'seed000', dlq: false, receivedAt });
+    const duplicate = outcome.statuses[0] === 'duplicate';
+    reply.code(202);
+    return {
+      success: true,
+      event_id: result.eventId,
+      event_type: kind.eventType,
+      status: duplicate ? 'duplicate' : 'accepted',
+      duplicate,
+      message: duplicate ? 'Duplicate event: already accepted' : 'Event accepted',
+      processing_time_ms: elapsedMs(reply),
+    };
+  });
+};
