@@ -121,13 +121,14 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   drainChangelog(partition: number, sourceOffsetHeader: string): ProducerRecord[] {
     const writes = this.buffer.drain();
     this.onDrain();
-    const headers: RecordHeaders = { source_offset: sourceOffsetHeader, ...this.changelogHeaders() };
+    const extra = this.changelogHeaders();
+    // A headers object per record: the log or the runtime may add to one record's headers.
     return writes.map((write) => ({
       topic: this.changelogTopic,
       partition,
       key: write.key,
       value: write.value,
-      headers,
+      headers: { source_offset: sourceOffsetHeader, ...extra },
     }));
   }
 

@@ -57,7 +57,11 @@ export interface WindowStore<K, V> extends StateStore {
 export interface StoreLifecycle {
   readonly name: string;
   readonly changelogTopic: string;
-  /** Opens (creating when missing) the local RocksDB under dir; returns the checkpointed changelog offset, undefined when none. */
+  /**
+   * Opens (creating when missing) the local RocksDB under dir; returns the checkpointed changelog offset, undefined when none.
+   * The RocksDB stores (state/) keep it in dir/<store name>, and wipe a database that has no checkpoint
+   * (its data has no changelog position), so undefined always means an empty store.
+   */
   open(dir: string): Promise<number | undefined>;
   /** Applies changelog records during restore (value null deletes). */
   restore(records: LogRecord[]): Promise<void>;
@@ -65,6 +69,10 @@ export interface StoreLifecycle {
   finishRestore(changelogOffset: number): Promise<void>;
   /** Changelog records for the writes since the last drain, each carrying `source_offset` header. */
   drainChangelog(partition: number, sourceOffsetHeader: string): ProducerRecord[];
+  /**
+   * Writes what the last drainChangelog() calls returned, plus the checkpoint, atomically. Writes made
+   * after the last drain stay buffered for the next commit. flush(undefined) with nothing drained is a no-op.
+   */
   flush(changelogOffset: number | undefined): Promise<void>;
   /** Stream time moved: window stores drop expired windows. */
   advanceStreamTime?(streamTime: number): void;
