@@ -121,10 +121,15 @@ export class KafkaConsumer implements LogConsumer {
     return [...this.owned.values()];
   }
 
-  /** Group identity for TxnOffsetCommit; requires a current membership. */
-  groupMetadata(): GroupMetadata {
-    if (!this.coordinator || this.generationId < 0) throw new Error(`consumer of group ${this.groupId} is not a group member yet (poll first)`);
-    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId: this.coordinator.id };
+  /**
+   * Group identity for TxnOffsetCommit. Before the first join (no generation yet) it is Kafka's
+   * "no member" identity (generation -1, empty member id), which the broker accepts only while
+   * the group has no active members, like the Java client's.
+   */
+  async groupMetadata(): Promise<GroupMetadata> {
+    const coordinator = this.coordinator ?? (await this.coordinatorConnection());
+    if (this.generationId < 0) return { groupId: this.groupId, generationId: -1, memberId: '', coordinatorId: coordinator.id };
+    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId: coordinator.id };
   }
 
   async commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {

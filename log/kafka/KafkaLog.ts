@@ -60,6 +60,8 @@ export class KafkaLog implements Log {
   private readonly partitionCounts = new Map<string, number>();
   private readonly consumers = new Set<KafkaConsumer>();
   private readonly transactional = new Set<KafkaTransactionalProducer>();
+  private readonly produceQueue: { records: ProducerRecord[]; resolve: (metadata: RecordMetadata[]) => void; reject: (error: unknown) => void }[] = [];
+  private producing = false;
 
   constructor(options: KafkaLogOptions) {
     this.options = resolve(options);
@@ -162,14 +164,43 @@ export class KafkaLog implements Log {
     return this.producer;
   }
 
-  async produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
-    if (records.length === 0) return [];
-    const send = async () => {
-      const messages = await this.toMessages(records);
-      const result = await this.plainProducer().send({ messages });
-      return recordMetadata(messages, result.offsets ?? []);
-    };
-    return withDeadline(send(), this.options.produceTimeoutMs, `produce of ${records.length} record(s) to Kafka`);
+  /**
+   * Concurrent produce calls are coalesced into one send at a time: the client numbers idempotent
+   * batches per partition when it sends and advances the sequence only on the answer, so two sends
+   * in flight at once get the same sequence and the broker drops the second as a duplicate.
+   * Coalescing keeps one request in flight and still batches the waiting callers together.
+   */
+  produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (records.length === 0) return Promise.resolve([]);
+    const queued = new Promise<RecordMetadata[]>((resolve, reject) => {
+      this.produceQueue.push({ records, resolve, reject });
+    });
+    void this.drainProduceQueue();
+    return withDeadline(queued, this.options.produceTimeoutMs, `produce of ${records.length} record(s) to Kafka`);
+  }
+
+  private async drainProduceQueue(): Promise<void> {
+    if (this.producing) return;
+    this.producing = true;
+    try {
+      while (this.produceQueue.length > 0) {
+        const waiting = this.produceQueue.splice(0, this.produceQueue.length);
+        try {
+          const messages = await this.toMessages(waiting.flatMap((entry) => entry.records));
+          const result = await this.plainProducer().send({ messages });
+          const metadata = recordMetadata(messages, result.offsets ?? []);
+          let at = 0;
+          for (const entry of waiting) {
+            entry.resolve(metadata.slice(at, at + entry.records.length));
+            at += entry.records.length;
+          }
+        } catch (error) {
+          for (const entry of waiting) entry.reject(error);
+        }
+      }
+    } finally {
+      this.producing = false;
+    }
   }
 
   private async listOffset(tp: TopicPartition, timestamp: bigint): Promise<number> {

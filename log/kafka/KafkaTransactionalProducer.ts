@@ -114,7 +114,7 @@ class KafkaTransaction implements Transaction {
       const transaction = await this.transaction();
       for (const { consumer, offsets } of this.offsets) {
         if (offsets.length === 0) continue;
-        const group = consumer.groupMetadata();
+        const group = await consumer.groupMetadata();
         await transaction.addConsumer({ groupId: group.groupId } as Consumer);
         // One TxnOffsetCommit per partition; the client commits message.offset + 1.
         for (const { topic, partition, offset } of offsets) {
