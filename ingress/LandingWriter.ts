@@ -80,7 +80,8 @@ export class LandingWriter {
 
   /** Stops draining and waits for writes in flight; the spool keeps whatever is left. */
   async stop(drainDeadlineMs = 0): Promise<void> {
-    if (drainDeadlineMs > 0 && this.draining) {
+    // Worth waiting only when the log is taking writes; with the breaker open the spool stays for the next start.
+    if (drainDeadlineMs > 0 && this.draining && this.options.breaker.state !== 'open') {
       await Promise.race([this.draining, new Promise((resolve) => setTimeout(resolve, drainDeadlineMs).unref())]);
     }
     this.stopped = true;

@@ -159,3 +159,16 @@ export async function startIngress(
   };
   return harness;
 }
+
+/** Polls a condition the code under test exposes no event for (e.g. "the spool is empty"). */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export function productEvent(i: number, user = 'user-1', extra: Record<string, unknown> = {}) {
+  return { event_id: `evt-${i}`, event_name: 'product_view', channel: 'web', user_id: user, timestamp: 1708732800000 + i, ...extra };
+}
