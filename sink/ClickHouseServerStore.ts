@@ -47,6 +47,12 @@ export class ClickHouseServerStore implements AnalyticsStore {
       });
   }
 
+  /** A store without a round trip (ping() tells whether the server answers). */
+  static create(options: ClickHouseServerStoreOptions): ClickHouseServerStore {
+    return new ClickHouseServerStore(options);
+  }
+
+  /** A store whose database exists: fails when the server does not answer. */
   static async open(options: ClickHouseServerStoreOptions): Promise<ClickHouseServerStore> {
     const store = new ClickHouseServerStore(options);
     try {

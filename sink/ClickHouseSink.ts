@@ -1,0 +1,459 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPartition } from '../log/Log.js';
+import type { AnalyticsStore, Row } from './AnalyticsStore.js';
+import type { RowMapper } from './RowMappers.js';
+import { SinkBatchLog } from './SinkBatchLog.js';
+import { SinkMetrics } from './SinkMetrics.js';
+
+/** Records of `topic` become rows of `table` through `map`. A topic may feed several tables. */
+export interface SinkRoute {
+  topic: string;
+  table: string;
+  map: RowMapper;
+}
+
+export interface SinkBatchInfo {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+  records: number;
+  rows: Record<string, number>;
+  dedupToken: string;
+}
+
+export interface ClickHouseSinkOptions {
+  log: Log;
+  store: AnalyticsStore;
+  routes: SinkRoute[];
+  /** Consumer group; also the sink's name in sink_batches and in metric labels. */
+  groupId?: string;
+  /** A batch is cut at this many records of one partition... */
+  maxBatchRecords?: number;
+  /** ...or when its oldest record has waited this long. */
+  lingerMs?: number;
+  /** Backoff while ClickHouse fails: doubles from initial up to max. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** When idle, ClickHouse is pinged this often so isReady() notices an outage without traffic. */
+  healthCheckIntervalMs?: number;
+  registry?: Registry;
+  logger?: Logger;
+  /** Called after a batch's rows are acknowledged and BEFORE its offsets are committed. */
+  onBatchInserted?: (batch: SinkBatchInfo) => void | Promise<void>;
+}
+
+interface Batch {
+  first: number;
+  last: number;
+  records: LogRecord[];
+  cutRecorded: boolean;
+}
+
+/** One assigned partition's work: what was polled and not yet committed. */
+interface PartitionWork {
+  tp: TopicPartition;
+  /** Recorded cuts (first offset → last offset); null until loaded from ClickHouse. */
+  cuts: Map<number, number> | null;
+  committed: number | undefined;
+  buffer: LogRecord[];
+  /** Wall time the oldest buffered record arrived. */
+  oldestAt: number;
+  /** A batch once cut never changes until it is committed (its token is its identity). */
+  pending: Batch | null;
+  lagCheckedAt: number;
+}
+
+/**
+ * Writes topics into ClickHouse tables with exactly-once effect: each batch of one partition is
+ * inserted with insert_deduplication_token = topic:partition:firstOffset-lastOffset and its
+ * offsets are committed only after ClickHouse acknowledged. A crash between insert and commit
+ * replays the batch; SinkBatchLog makes the replay cut at the same offsets, so the token
+ * matches and the tables (and, through deduplicate_blocks_in_dependent_materialized_views, the
+ * materialized views) drop the repeated block.
+ *
+ * While ClickHouse fails, the sink keeps its pending batches, pauses every partition (input stays
+ * in the log, memory stays bounded), retries with exponential backoff and reports not ready.
+ */
+export class ClickHouseSink {
+  readonly groupId: string;
+  private readonly log: Log;
+  private readonly store: AnalyticsStore;
+  private readonly routes: Map<string, SinkRoute[]>;
+  private readonly maxBatchRecords: number;
+  private readonly lingerMs: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly healthCheckIntervalMs: number;
+  private readonly logger?: Logger;
+  private readonly onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
+  private readonly metrics: SinkMetrics;
+  private readonly cuts: SinkBatchLog;
+  private readonly work = new Map<string, PartitionWork>();
+  private consumer: LogConsumer | null = null;
+  private loop: Promise<void> | null = null;
+  private running = false;
+  private failing = false;
+  private backoffMs: number;
+  private retryAt = 0;
+  private lastContactAt = 0;
+  private paused = new Set<string>();
+  private lastError: string | null = null;
+
+  constructor(options: ClickHouseSinkOptions) {
+    this.log = options.log;
+    this.store = options.store;
+    this.groupId = options.groupId ?? 'clickhouse-sink';
+    this.routes = new Map();
+    for (const route of options.routes) {
+      const list = this.routes.get(route.topic) ?? [];
+      list.push(route);
+      this.routes.set(route.topic, list);
+    }
+    if (this.routes.size === 0) throw new Error('ClickHouseSink needs at least one route');
+    this.maxBatchRecords = options.maxBatchRecords ?? 10_000;
+    this.lingerMs = options.lingerMs ?? 1_000;
+    this.retryInitialMs = options.retryInitialMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.healthCheckIntervalMs = options.healthCheckIntervalMs ?? 5_000;
+    this.backoffMs = this.retryInitialMs;
+    this.logger = options.logger;
+    this.onBatchInserted = options.onBatchInserted;
+    this.metrics = new SinkMetrics(options.registry, this.groupId);
+    this.cuts = new SinkBatchLog(this.store, this.groupId);
+  }
+
+  /** Subscribes and starts the poll → batch → insert → commit loop in the background. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.contact();
+    if (await this.store.ping()) this.setReady(true);
+    else this.fail('ping', new Error('ClickHouse does not answer'));
+    this.consumer = this.log.createConsumer({ groupId: this.groupId, autoOffsetReset: 'earliest' });
+    await this.consumer.subscribe([...this.routes.keys()], {
+      onAssigned: (tps) => this.onAssigned(tps),
+      onRevoked: async (tps) => {
+        // Uncommitted work is dropped, not flushed: the next owner replays it from the committed
+        // offset and finds the recorded cuts, so it rebuilds the very same batches.
+        for (const tp of tps) this.work.delete(partitionKey(tp));
+      },
+    });
+    this.loop = this.run().catch((error: unknown) => {
+      this.logger?.error({ err: error }, 'ClickHouse sink loop stopped');
+      this.running = false;
+      this.setReady(false);
+    });
+  }
+
+  /**
+   * True while ClickHouse answered the last operation (or the last health ping) and the sink is
+   * not backing off. For /ready.
+   */
+  isReady(): boolean {
+    return this.running && !this.failing;
+  }
+
+  status(): { ready: boolean; failing: boolean; lastError: string | null; partitions: number; buffered: number } {
+    let buffered = 0;
+    for (const w of this.work.values()) buffered += w.buffer.length + (w.pending?.records.length ?? 0);
+    return { ready: this.isReady(), failing: this.failing, lastError: this.lastError, partitions: this.work.size, buffered };
+  }
+
+  /** Stops the loop; with flush (default) writes what is buffered first, if ClickHouse answers. */
+  async stop(options: { flush?: boolean } = {}): Promise<void> {
+    if (!this.running && !this.loop) return;
+    this.running = false;
+    await this.loop;
+    this.loop = null;
+    if (options.flush !== false && !this.failing) {
+      try {
+        await this.flushDue(true);
+      } catch (error) {
+        this.logger?.warn({ err: error }, 'ClickHouse sink: final flush failed; the log keeps the records');
+      }
+    }
+    await this.consumer?.close();
+    this.consumer = null;
+    this.setReady(false);
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.consumer!;
+    while (this.running) {
+      const now = Date.now();
+      const waitMs = this.failing ? Math.max(1, Math.min(this.retryAt - now, this.lingerMs)) : Math.max(1, this.nextDeadline(now) - now);
+      const records = await consumer.poll(this.maxBatchRecords, Math.min(waitMs, this.lingerMs));
+      for (const record of records) this.buffer(record);
+      if (this.failing && Date.now() < this.retryAt) continue;
+      await this.flushDue(false);
+      await this.healthCheck();
+      await this.updateLag();
+    }
+  }
+
+  private buffer(record: LogRecord): void {
+    const work = this.work.get(partitionKey(record));
+    if (!work) return; // revoked meanwhile; the next owner reads it again
+    const last = work.pending?.last ?? -1;
+    const buffered = work.buffer.length > 0 ? work.buffer[work.buffer.length - 1]!.offset : -1;
+    if (record.offset <= Math.max(last, buffered)) return;
+    if (work.buffer.length === 0) work.oldestAt = Date.now();
+    work.buffer.push(record);
+    if (this.overfull(work)) this.pause([work.tp]);
+  }
+
+  /**
+   * Bounded memory: a partition holding two batches' worth stops being fetched until written,
+   * unless its head batch has a recorded cut not yet reached (a cut made under a larger
+   * maxBatchRecords than today's): that batch must be completed, whatever its size.
+   */
+  private overfull(work: PartitionWork): boolean {
+    if (work.buffer.length < 2 * this.maxBatchRecords) return false;
+    const recordedLast = work.cuts?.get(work.buffer[0]!.offset);
+    return recordedLast === undefined || work.buffer[work.buffer.length - 1]!.offset >= recordedLast;
+  }
+
+  private nextDeadline(now: number): number {
+    let deadline = now + this.lingerMs;
+    for (const work of this.work.values()) {
+      if (work.buffer.length > 0) deadline = Math.min(deadline, work.oldestAt + this.lingerMs);
+    }
+    return deadline;
+  }
+
+  private async onAssigned(tps: TopicPartition[]): Promise<void> {
+    let committed = new Map<string, number>();
+    try {
+      committed = await this.log.committedOffsets(this.groupId, tps);
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'ClickHouse sink: committed offsets unavailable at assignment');
+    }
+    for (const tp of tps) {
+      const key = partitionKey(tp);
+      this.work.set(key, { tp, cuts: null, committed: committed.get(key), buffer: [], oldestAt: 0, pending: null, lagCheckedAt: 0 });
+    }
+    // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
+    await this.loadCuts();
+  }
+
+  /** Loads the recorded cuts of partitions that do not have them yet. */
+  private async loadCuts(): Promise<void> {
+    for (const work of this.work.values()) {
+      if (work.cuts) continue;
+      try {
+        work.cuts = await this.cuts.load(work.tp, work.committed ?? 0);
+        this.contact();
+      } catch (error) {
+        this.fail('sink_batches', error);
+        return;
+      }
+    }
+  }
+
+  /**
+   * The batch of a partition, cut at the recorded offsets when one is recorded for the batch's
+   * first offset, else by size or by age. null when no batch is due yet.
+   */
+  private cut(work: PartitionWork, now: number, force: boolean): Batch | null {
+    if (work.buffer.length === 0 || !work.cuts) return null;
+    const first = work.buffer[0]!.offset;
+    const recordedLast = work.cuts.get(first);
+    let count: number;
+    if (recordedLast !== undefined) {
+      if (work.buffer[work.buffer.length - 1]!.offset < recordedLast) return null; // not all polled yet
+      count = work.buffer.findIndex((r) => r.offset > recordedLast);
+      if (count === -1) count = work.buffer.length;
+    } else if (work.buffer.length >= this.maxBatchRecords) {
+      count = this.maxBatchRecords;
+    } else if (force || now - work.oldestAt >= this.lingerMs) {
+      count = work.buffer.length;
+    } else {
+      return null;
+    }
+    const records = work.buffer.splice(0, count);
+    if (work.buffer.length > 0) work.oldestAt = now;
+    if (!this.overfull(work) && !this.failing) this.resume([work.tp]);
+    return { first, last: records[records.length - 1]!.offset, records, cutRecorded: recordedLast !== undefined };
+  }
+
+  /** Writes every due batch, then commits the offsets of those ClickHouse acknowledged. */
+  private async flushDue(force: boolean): Promise<void> {
+    if (this.failing && Date.now() < this.retryAt) return;
+    const contactBefore = this.lastContactAt;
+    await this.loadCuts();
+    const commits: Array<{ work: PartitionWork; next: number }> = [];
+    let failed = false;
+    for (const work of this.work.values()) {
+      if (!work.cuts) {
+        failed = true;
+        continue;
+      }
+      for (;;) {
+        work.pending ??= this.cut(work, Date.now(), force);
+        if (!work.pending) break;
+        try {
+          await this.write(work, work.pending);
+        } catch (error) {
+          this.fail('batch', error);
+          failed = true;
+          break;
+        }
+        commits.push({ work, next: work.pending.last + 1 });
+        work.pending = null;
+        if (!force && work.buffer.length < this.maxBatchRecords) break;
+      }
+      if (failed) break;
+    }
+    if (commits.length > 0) {
+      try {
+        await this.consumer!.commitOffsets(commits.map(({ work, next }) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: next })));
+        for (const { work, next } of commits) {
+          work.committed = next;
+          this.metrics.batches.inc({ sink: this.groupId, topic: work.tp.topic });
+        }
+      } catch (error) {
+        // The rows are in ClickHouse; a later commit covers these offsets, and a replay before
+        // that is dropped by the dedup tokens.
+        this.logger?.warn({ err: error }, 'ClickHouse sink: offset commit failed; it will be covered by the next one');
+      }
+    }
+    if (failed || !this.failing) return;
+    // Recover only on proof that ClickHouse answers: with nothing to write, ask it.
+    if (this.lastContactAt === contactBefore) {
+      this.contact();
+      if (!(await this.store.ping())) {
+        this.fail('ping', new Error('ClickHouse does not answer'));
+        return;
+      }
+    }
+    this.recover();
+  }
+
+  private async write(work: PartitionWork, batch: Batch): Promise<void> {
+    if (!batch.cutRecorded) {
+      await this.cuts.record(work.tp, batch.first, batch.last);
+      batch.cutRecorded = true;
+      work.cuts!.set(batch.first, batch.last);
+    }
+    const rowsByTable = this.mapRows(work.tp.topic, batch.records);
+    const dedupToken = `${work.tp.topic}:${work.tp.partition}:${batch.first}-${batch.last}`;
+    const rowCounts: Record<string, number> = {};
+    for (const [table, rows] of rowsByTable) {
+      const end = this.metrics.insertSeconds.startTimer({ sink: this.groupId, table });
+      try {
+        await this.store.insert(table, rows, { dedupToken });
+      } catch (error) {
+        this.metrics.failures.inc({ sink: this.groupId, table });
+        throw error;
+      }
+      end();
+      this.metrics.rowsInserted.inc({ sink: this.groupId, table }, rows.length);
+      rowCounts[table] = rows.length;
+    }
+    this.contact();
+    await this.onBatchInserted?.({
+      topic: work.tp.topic,
+      partition: work.tp.partition,
+      firstOffset: batch.first,
+      lastOffset: batch.last,
+      records: batch.records.length,
+      rows: rowCounts,
+      dedupToken,
+    });
+  }
+
+  /** Rows per table in record order. A record that is not JSON, or whose mapper throws, is skipped and counted. */
+  private mapRows(topic: string, records: LogRecord[]): Map<string, Row[]> {
+    const routes = this.routes.get(topic) ?? [];
+    const out = new Map<string, Row[]>();
+    for (const route of routes) out.set(route.table, []);
+    for (const record of records) {
+      let value: unknown;
+      try {
+        value = record.value === null ? null : JSON.parse(record.value.toString('utf8'));
+      } catch {
+        this.metrics.skipped.inc({ sink: this.groupId, topic, reason: 'not_json' });
+        continue;
+      }
+      for (const route of routes) {
+        let mapped: Row | Row[] | null;
+        try {
+          mapped = route.map(value, record);
+        } catch (error) {
+          this.metrics.skipped.inc({ sink: this.groupId, topic, reason: 'mapper_error' });
+          this.logger?.warn({ err: error, topic, partition: record.partition, offset: record.offset, table: route.table }, 'row mapper failed; record skipped');
+          continue;
+        }
+        if (mapped === null) continue;
+        const rows = out.get(route.table)!;
+        if (Array.isArray(mapped)) rows.push(...mapped);
+        else rows.push(mapped);
+      }
+    }
+    return out;
+  }
+
+  private fail(what: string, error: unknown): void {
+    this.lastError = `${what}: ${(error as Error)?.message ?? String(error)}`;
+    if (!this.failing) this.logger?.warn({ err: error }, 'ClickHouse unreachable or failing; sink paused, retrying with backoff');
+    else this.backoffMs = Math.min(this.backoffMs * 2, this.retryMaxMs);
+    this.failing = true;
+    this.retryAt = Date.now() + this.backoffMs;
+    this.setReady(false);
+    this.pause([...this.work.values()].map((w) => w.tp));
+  }
+
+  private recover(): void {
+    this.logger?.info('ClickHouse answers again; sink resumed');
+    this.failing = false;
+    this.backoffMs = this.retryInitialMs;
+    this.lastError = null;
+    this.setReady(true);
+    this.resume([...this.work.values()].filter((w) => !this.overfull(w)).map((w) => w.tp));
+  }
+
+  private contact(): void {
+    this.lastContactAt = Date.now();
+  }
+
+  private async healthCheck(): Promise<void> {
+    if (this.failing || Date.now() - this.lastContactAt < this.healthCheckIntervalMs) return;
+    this.contact();
+    if (!(await this.store.ping())) this.fail('ping', new Error('ClickHouse does not answer'));
+  }
+
+  private async updateLag(): Promise<void> {
+    const now = Date.now();
+    for (const work of this.work.values()) {
+      if (now - work.lagCheckedAt < 1_000) continue;
+      work.lagCheckedAt = now;
+      try {
+        const end = await this.log.endOffset(work.tp);
+        const lag = Math.max(0, end - (work.committed ?? 0));
+        this.metrics.lag.set({ sink: this.groupId, topic: work.tp.topic, partition: String(work.tp.partition) }, lag);
+      } catch {
+        // lag is best effort; the log's own health is reported elsewhere
+      }
+    }
+  }
+
+  private pause(tps: TopicPartition[]): void {
+    const fresh = tps.filter((tp) => !this.paused.has(partitionKey(tp)));
+    if (fresh.length === 0 || !this.consumer) return;
+    for (const tp of fresh) this.paused.add(partitionKey(tp));
+    this.consumer.pause(fresh);
+  }
+
+  private resume(tps: TopicPartition[]): void {
+    const held = tps.filter((tp) => this.paused.has(partitionKey(tp)));
+    if (held.length === 0 || !this.consumer) return;
+    for (const tp of held) this.paused.delete(partitionKey(tp));
+    this.consumer.resume(held);
+  }
+
+  private setReady(ready: boolean): void {
+    this.metrics.ready.set({ sink: this.groupId }, ready ? 1 : 0);
+  }
+}
