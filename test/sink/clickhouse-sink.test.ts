@@ -20,12 +20,10 @@ describe('ClickHouseSink on the embedded log and real chDB', () => {
   let log: EmbeddedLog;
   let chdb: ChdbStore;
   let store: FlakyStore;
-  let produced = 0;
 
   async function produce(count: number, seed: number): Promise<void> {
     const events = generateEvents(count, Date.now(), 5, seed);
     await log.produce(events.map((e) => ({ topic: TOPIC, key: Buffer.from(e.user_id), value: Buffer.from(JSON.stringify(envelope(e))) })));
-    produced += count;
   }
 
   async function caughtUp(groupId: string): Promise<boolean> {
