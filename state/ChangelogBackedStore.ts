@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { LogRecord, ProducerRecord, RecordHeaders } from '../log/Log.js';
 import type { StoreLifecycle } from './StateStore.js';
 import { RocksDBEngine, type EngineBatch } from './RocksDBEngine.js';
-import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, keyspaceRange } from './StoreKeyspace.js';
+import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, inKeyspace, keyspaceRange } from './StoreKeyspace.js';
 import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
 import { StoreCounters } from './StoreMetrics.js';
+import { ReadCache } from './ReadCache.js';
 
 export interface ChangelogBackedStoreOptions {
   name: string;
@@ -17,9 +18,12 @@ export interface ChangelogBackedStoreOptions {
   /** fsync the WAL on each flush. Off by default: the changelog is the durable copy, and a
    *  lost flush only means restoring a little more on the next start. */
   syncWrites?: boolean;
+  /** Committed values kept in an LRU read cache (absence included). Default 10 000; 0 disables. */
+  readCacheEntries?: number;
 }
 
 export const DEFAULT_RESTORE_BATCH_SIZE = 10_000;
+export const DEFAULT_READ_CACHE_ENTRIES = 10_000;
 
 /**
  * The change-logging and checkpointing layers over one RocksDB, shared by the key-value and
@@ -35,6 +39,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   readonly changelogTopic: string;
   protected readonly buffer = new WriteBuffer();
   protected readonly counters: StoreCounters;
+  protected readonly readCache: ReadCache;
   private readonly restoreBatchSize: number;
   private readonly syncWrites: boolean;
   private engineOrUndefined: RocksDBEngine | undefined;
@@ -46,11 +51,27 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.counters = options.counters ?? new StoreCounters();
     this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
     this.syncWrites = options.syncWrites ?? false;
+    this.readCache = new ReadCache(options.readCacheEntries ?? DEFAULT_READ_CACHE_ENTRIES);
   }
 
   protected get engine(): RocksDBEngine {
     if (!this.engineOrUndefined) throw new Error(`store "${this.name}" is not open`);
     return this.engineOrUndefined;
+  }
+
+  /**
+   * The newest value of a changelog key as processors see it: buffered writes first, then the
+   * read cache, then RocksDB. undefined when absent or deleted.
+   */
+  protected readLatest(key: Buffer): Buffer | undefined {
+    const id = key.toString('latin1');
+    const buffered = this.buffer.lookupId(id);
+    if (buffered) return buffered.value ?? undefined;
+    const cached = this.readCache.get(id);
+    if (cached !== undefined) return cached ?? undefined;
+    const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
+    this.readCache.remember(id, stored ?? null);
+    return stored;
   }
 
   /** Writes fail fast on a closed store rather than at the next commit. */
@@ -75,6 +96,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     }
     this.engineOrUndefined = engine;
     this.buffer.clear();
+    this.readCache.clear();
     this.onOpen();
     this.restoreStartedAt = process.hrtime.bigint();
     return checkpoint;
@@ -86,6 +108,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
    */
   async restore(records: LogRecord[]): Promise<void> {
     const engine = this.engine;
+    // Restore writes past the cache (global tables are restored while processors read them).
+    this.readCache.clear();
     let batch = engine.batch();
     let pendingRecords = 0;
     try {
@@ -152,11 +176,13 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       throw err;
     }
     batch.write(this.syncWrites);
+    for (const write of writes) this.readCache.update(write.key.toString('latin1'), write.value);
   }
 
   /** Buffered (uncommitted) writes are dropped: after a reopen the store is at its checkpoint. */
   async close(): Promise<void> {
     this.buffer.clear();
+    this.readCache.clear();
     const engine = this.engineOrUndefined;
     this.engineOrUndefined = undefined;
     await engine?.close();

@@ -27,11 +27,8 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
 
   get(key: K): V | undefined {
     this.counters.gets++;
-    const bytes = this.keySerde.serialize(key);
-    const buffered = this.buffer.lookup(bytes);
-    if (buffered) return buffered.value === null ? undefined : this.valueSerde.deserialize(buffered.value);
-    const stored = this.engine.get(inKeyspace(Keyspace.Data, bytes));
-    return stored === undefined ? undefined : this.valueSerde.deserialize(stored);
+    const value = this.readLatest(this.keySerde.serialize(key));
+    return value === undefined ? undefined : this.valueSerde.deserialize(value);
   }
 
   /** A null or undefined value deletes, as in Kafka Streams. */

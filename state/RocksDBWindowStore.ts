@@ -87,11 +87,8 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
   fetch(key: K, windowStart: number): V | undefined {
     this.counters.gets++;
     if (this.isExpired(windowStart)) return undefined;
-    const bytes = windowKey(this.keySerde.serialize(key), windowStart);
-    const buffered = this.buffer.lookup(bytes);
-    if (buffered) return buffered.value === null ? undefined : this.valueSerde.deserialize(buffered.value);
-    const stored = this.engine.get(inKeyspace(Keyspace.Data, bytes));
-    return stored === undefined ? undefined : this.valueSerde.deserialize(stored);
+    const value = this.readLatest(windowKey(this.keySerde.serialize(key), windowStart));
+    return value === undefined ? undefined : this.valueSerde.deserialize(value);
   }
 
   fetchRange(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[] {

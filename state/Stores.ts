@@ -21,6 +21,8 @@ export interface StoreBuilderOptions {
   restoreBatchSize?: number;
   /** fsync the RocksDB WAL on every flush. Default false. */
   syncWrites?: boolean;
+  /** LRU read cache of committed values per store instance. Default 10 000 entries; 0 disables. */
+  readCacheEntries?: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export function keyValueStore<K, V>(
         counters: options.registry ? StoreMetrics.for(options.registry).counters(name) : undefined,
         restoreBatchSize: options.restoreBatchSize,
         syncWrites: options.syncWrites,
+        readCacheEntries: options.readCacheEntries,
       }),
   };
 }
@@ -103,6 +106,7 @@ export function windowStore<K, V>(
         counters: options.registry ? StoreMetrics.for(options.registry).counters(name) : undefined,
         restoreBatchSize: options.restoreBatchSize,
         syncWrites: options.syncWrites,
+        readCacheEntries: options.readCacheEntries,
       }),
   };
 }

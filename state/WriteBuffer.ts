@@ -29,7 +29,11 @@ export class WriteBuffer {
 
   /** The newest buffered write of key; undefined when the key is not buffered at all. */
   lookup(key: Buffer): BufferedWrite | undefined {
-    const id = key.toString('latin1');
+    return this.lookupId(key.toString('latin1'));
+  }
+
+  /** lookup() by the key's latin1 id, for callers that already computed it. */
+  lookupId(id: string): BufferedWrite | undefined {
     return this.pending.get(id) ?? this.drained.get(id);
   }
 

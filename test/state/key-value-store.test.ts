@@ -251,6 +251,41 @@ describe('RocksDBKeyValueStore', () => {
     expect(() => keyValueStore('other', stringSerde, stringSerde, { registry }).build('app')).not.toThrow();
   });
 
+  test('read cache: serves repeated reads, follows flushes and restores, caches absence', async () => {
+    const dir = dirs.make();
+    const store = newStore();
+    await store.open(dir);
+    const changelog = new MemoryChangelog();
+    store.put('hot', 1);
+    commit(store, changelog, 0);
+    await store.flush(changelog.endOffset);
+    expect(store.get('hot')).toBe(1);
+    expect(store.get('hot')).toBe(1);
+    expect(store.get('cold')).toBeUndefined();
+    expect(store.get('cold')).toBeUndefined();
+    const cache = (store as unknown as { readCache: { hits: number; misses: number } }).readCache;
+    expect(cache.hits).toBe(2);
+    expect(cache.misses).toBe(2);
+
+    // A committed overwrite and a committed insert of a key cached as absent.
+    store.put('hot', 2);
+    store.put('cold', 3);
+    commit(store, changelog, 1);
+    await store.flush(changelog.endOffset);
+    expect(store.get('hot')).toBe(2);
+    expect(store.get('cold')).toBe(3);
+
+    // Restore writes under the cache (a global table refreshing while processors read it).
+    changelog.append([
+      { topic: store.changelogTopic, key: Buffer.from('hot'), value: Buffer.from('4') },
+      { topic: store.changelogTopic, key: Buffer.from('cold'), value: null },
+    ]);
+    await store.restore(changelog.read(changelog.endOffset - 2, 2));
+    await store.finishRestore(changelog.endOffset);
+    expect(store.get('hot')).toBe(4);
+    expect(store.get('cold')).toBeUndefined();
+  });
+
   test('refuses use before open', () => {
     const store = newStore();
     expect(() => store.put('a', 1)).toThrow(/not open/);
