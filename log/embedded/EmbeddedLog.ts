@@ -19,7 +19,7 @@ import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRec
 import { committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
-import { decodeRecord } from './recordCodec.js';
+import { decodeBatch } from './recordBatch.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
 
 export interface EmbeddedLogOptions {
@@ -209,17 +209,30 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
 
   readPartition(ps: PartitionState, fromOffset: number, maxRecords: number): LogRecord[] {
     const from = Math.max(fromOffset, ps.logStart, 0);
-    if (from >= ps.end || maxRecords <= 0) return [];
-    const rows = this.db.scan({
-      gte: recordKey(ps.topicId, ps.partition, from),
-      lt: recordKey(ps.topicId, ps.partition, ps.end),
-      limit: maxRecords,
+    const out: LogRecord[] = [];
+    if (from >= ps.end || maxRecords <= 0) return out;
+    // The batch holding `from` is the last one whose base offset is <= from.
+    const [holding] = this.db.scan({
+      gte: recordKey(ps.topicId, ps.partition, 0),
+      lt: recordKey(ps.topicId, ps.partition, from + 1),
+      reverse: true,
+      limit: 1,
     });
-    const out: LogRecord[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      out[i] = decodeRecord(ps.topic, ps.partition, recordKeyOffset(rows[i][0]), rows[i][1]);
+    const cursor = this.db.cursor({
+      gte: holding ? holding[0] : recordKey(ps.topicId, ps.partition, from),
+      lt: recordKey(ps.topicId, ps.partition, ps.end),
+    });
+    try {
+      for (;;) {
+        const { rows, finished } = cursor.next(4);
+        for (const [key, value] of rows) {
+          if (!decodeBatch(ps.topic, ps.partition, recordKeyOffset(key), value, from, ps.end, maxRecords, out)) return out;
+        }
+        if (finished) return out;
+      }
+    } finally {
+      cursor.close();
     }
-    return out;
   }
 
   // ---- groups ----

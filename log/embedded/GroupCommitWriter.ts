@@ -1,8 +1,10 @@
 import type { RecordHeaders, RecordMetadata } from '../Log.js';
-import { committedOffsetKey, writeRecordKey, RECORD_KEY_LENGTH } from './keys.js';
-import type { LogDatabase } from './LogDatabase.js';
-import { encodeRecordInto, encodedSize } from './recordCodec.js';
+import { committedOffsetKey, encodeOffsetValue, recordKey } from './keys.js';
+import type { ChainedBatch, LogDatabase } from './LogDatabase.js';
+import { BATCH_HEADER, BATCH_MAX_BYTES, BATCH_MAX_RECORDS, batchRecordSize, encodeBatchInto } from './recordBatch.js';
 import { endOffsetEntry, type PartitionState } from './TopicCatalog.js';
+
+const NO_OPTIONS = {};
 
 /** A record whose partition is already chosen; its offset is assigned when the batch is written. */
 export interface PendingRecord {
@@ -61,13 +63,31 @@ export class GroupCommitWriter {
     return this.pending.length > 0;
   }
 
-  private slabFor(records: PendingRecord[]): Buffer {
-    let size = 0;
-    for (const r of records) size += RECORD_KEY_LENGTH + encodedSize(r);
-    if (size > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(size, this.slab.length * 2));
-    }
+  private slabOf(size: number): Buffer {
+    if (size > this.slab.length) this.slab = Buffer.allocUnsafeSlow(Math.max(size, this.slab.length * 2));
     return this.slab;
+  }
+
+  /**
+   * Puts a partition's records of this group commit as record batches (recordBatch.ts), split at
+   * BATCH_MAX_RECORDS / BATCH_MAX_BYTES so a read of one offset never decodes a huge entry.
+   */
+  private putBatches(batch: ChainedBatch, ps: PartitionState, records: PendingRecord[]): void {
+    let from = 0;
+    while (from < records.length) {
+      let size = BATCH_HEADER;
+      let to = from;
+      while (to < records.length && to - from < BATCH_MAX_RECORDS) {
+        const next = batchRecordSize(records[to]);
+        if (to > from && size + next > BATCH_MAX_BYTES) break;
+        size += next;
+        to++;
+      }
+      const slab = this.slabOf(size);
+      const end = encodeBatchInto(slab, 0, records, from, to);
+      batch._put(recordKey(ps.topicId, ps.partition, ps.end + from), slab.subarray(0, end), NO_OPTIONS);
+      from = to;
+    }
   }
 
   /** Writes everything pending now (close() uses it so no accepted call is left hanging). */
@@ -81,9 +101,9 @@ export class GroupCommitWriter {
     this.pending = [];
 
     const newEnds = new Map<PartitionState, number>();
+    const byPartition = new Map<PartitionState, PendingRecord[]>();
     const accepted: Array<{ unit: CommitUnit; metadata: RecordMetadata[] }> = [];
     const batch = this.db.beginBatch();
-    const noOptions = {};
     try {
       for (const unit of units) {
         try {
@@ -93,32 +113,26 @@ export class GroupCommitWriter {
           continue;
         }
         const metadata: RecordMetadata[] = new Array(unit.records.length);
-        const slab = this.slabFor(unit.records);
-        let at = 0;
         for (let i = 0; i < unit.records.length; i++) {
           const r = unit.records[i];
           const ps = r.partition;
           const offset = newEnds.get(ps) ?? ps.end;
           newEnds.set(ps, offset + 1);
-          writeRecordKey(slab, at, ps.topicId, ps.partition, offset);
-          const valueAt = at + RECORD_KEY_LENGTH;
-          const end = encodeRecordInto(slab, valueAt, r);
-          batch._put(slab.subarray(at, valueAt), slab.subarray(valueAt, end), noOptions);
-          at = end;
+          let list = byPartition.get(ps);
+          if (!list) byPartition.set(ps, (list = []));
+          list.push(r);
           metadata[i] = { topic: ps.topic, partition: ps.partition, offset };
         }
         for (const o of unit.offsets) {
-          const value = Buffer.allocUnsafe(8);
-          value.writeUInt32BE(Math.floor(o.offset / 0x1_0000_0000), 0);
-          value.writeUInt32BE(o.offset >>> 0, 4);
-          batch._put(committedOffsetKey(o.groupId, o.partition.topicId, o.partition.partition), value, noOptions);
+          batch._put(committedOffsetKey(o.groupId, o.partition.topicId, o.partition.partition), encodeOffsetValue(o.offset), NO_OPTIONS);
         }
         accepted.push({ unit, metadata });
       }
       if (accepted.length === 0) return;
+      for (const [ps, records] of byPartition) this.putBatches(batch, ps, records);
       for (const [ps, end] of newEnds) {
         const entry = endOffsetEntry(ps, end);
-        batch._put(entry.key, entry.value, noOptions);
+        batch._put(entry.key, entry.value, NO_OPTIONS);
       }
       // No fsync per append (sync: false), like Kafka, which acknowledges once the record is in
       // the page cache of its replicas (flush.messages is unset by default) and leaves durability

@@ -1,13 +1,14 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { recordKey, recordKeyOffset } from './keys.js';
 import type { LogDatabase, WriteOp } from './LogDatabase.js';
+import { forEachInBatch, rewriteBatch, type BatchEntry } from './recordBatch.js';
 import { peekKeyAndTombstone, peekTimestamp } from './recordCodec.js';
 import { logStartEntry, type PartitionState, type TopicCatalog, type TopicState } from './TopicCatalog.js';
 
 export interface CleanerOptions {
   /** How long a tombstone stays readable after compaction could drop it (Kafka's delete.retention.ms, default 24 h). */
   tombstoneRetentionMs: number;
-  /** Records scanned per step; the cleaner yields to the event loop between steps. */
+  /** Record batches (up to 1000 records each) scanned per step; the cleaner yields to the event loop between steps. */
   chunk?: number;
 }
 
@@ -43,7 +44,7 @@ export class LogCleaner {
     private readonly catalog: TopicCatalog,
     private readonly options: CleanerOptions,
   ) {
-    this.chunk = options.chunk ?? 10_000;
+    this.chunk = options.chunk ?? 16;
   }
 
   async run(now: number, isOpen: () => boolean): Promise<CleanerResult> {
@@ -61,36 +62,48 @@ export class LogCleaner {
     return result;
   }
 
+  /** Deletes the expired head of the partition and moves the log start past it. */
   private async expire(ps: PartitionState, cutoff: number, isOpen: () => boolean): Promise<number> {
     const end = ps.end;
-    let from = ps.logStart;
+    if (ps.logStart >= end) return 0;
     let removed = 0;
-    while (from < end && isOpen()) {
-      const rows = this.db.scan({ gte: recordKey(ps.topicId, ps.partition, from), lt: recordKey(ps.topicId, ps.partition, end), limit: this.chunk });
+    let reachedNewer = false;
+    for await (const rows of this.batches(ps, end, isOpen)) {
       const ops: WriteOp[] = [];
-      let next = from;
-      let reachedNewer = false;
+      let next = ps.logStart;
       for (const [key, value] of rows) {
-        if (peekTimestamp(value) >= cutoff) {
-          next = recordKeyOffset(key);
-          reachedNewer = true;
-          break;
-        }
-        ops.push({ type: 'del', key });
-        next = recordKeyOffset(key) + 1;
+        const base = recordKeyOffset(key);
+        const keep: BatchEntry[] = [];
+        let dropped = 0;
+        forEachInBatch(value, base, (offset, start, stop) => {
+          if (offset < ps.logStart) {
+            dropped++;
+          } else if (!reachedNewer && peekTimestamp(value.subarray(start, stop)) < cutoff) {
+            dropped++;
+            removed++;
+            next = offset + 1;
+          } else {
+            if (!reachedNewer) next = offset;
+            reachedNewer = true;
+            keep.push({ offset, start, end: stop });
+          }
+        });
+        if (dropped > 0) ops.push(rewriteOp(key, value, base, keep));
+        if (reachedNewer) break;
       }
-      const exhausted = !reachedNewer && rows.length < this.chunk;
-      if (exhausted) next = end; // everything up to the snapshot end has expired (gaps included)
-      if (next > ps.logStart) {
-        removed += ops.length;
-        const entry = logStartEntry(ps, next);
-        ops.push({ type: 'put', key: entry.key, value: entry.value });
-        this.db.write(ops);
-        ps.logStart = next;
-      }
-      if (reachedNewer || exhausted) break;
-      from = next;
-      await yieldToLoop();
+      if (reachedNewer && next === ps.logStart && ops.length === 0) return removed;
+      const newStart = Math.max(next, ps.logStart);
+      const entry = logStartEntry(ps, newStart);
+      ops.push({ type: 'put', key: entry.key, value: entry.value });
+      this.db.write(ops);
+      ps.logStart = newStart;
+      if (reachedNewer) return removed;
+    }
+    if (!reachedNewer && isOpen() && ps.logStart < end) {
+      // Everything up to the snapshot end has expired (gaps included).
+      const entry = logStartEntry(ps, end);
+      this.db.write([{ type: 'put', key: entry.key, value: entry.value }]);
+      ps.logStart = end;
     }
     return removed;
   }
@@ -101,33 +114,41 @@ export class LogCleaner {
 
     // Pass 1: the latest offset of every key.
     const latest = new Map<string, number>();
-    for await (const rows of this.chunks(ps, end, isOpen)) {
+    for await (const rows of this.batches(ps, end, isOpen)) {
       for (const [key, value] of rows) {
-        const k = peekKeyAndTombstone(value).key;
-        if (k !== null) latest.set(k.toString('latin1'), recordKeyOffset(key));
+        forEachInBatch(value, recordKeyOffset(key), (offset, start, stop) => {
+          if (offset >= end) return false;
+          const k = peekKeyAndTombstone(value.subarray(start, stop)).key;
+          if (k !== null) latest.set(k.toString('latin1'), offset);
+        });
       }
     }
 
-    // Pass 2: delete what is superseded, and tombstones past their retention.
+    // Pass 2: drop what is superseded, and tombstones past their retention.
     const tombstoneCutoff = now - this.options.tombstoneRetentionMs;
     let tombstonesKept = false;
-    for await (const rows of this.chunks(ps, end, isOpen)) {
+    for await (const rows of this.batches(ps, end, isOpen)) {
       const ops: WriteOp[] = [];
       for (const [key, value] of rows) {
-        const peek = peekKeyAndTombstone(value);
-        if (peek.key === null) continue;
-        const offset = recordKeyOffset(key);
-        if (latest.get(peek.key.toString('latin1')) !== offset) {
-          ops.push({ type: 'del', key });
-          result.compacted++;
-        } else if (peek.tombstone) {
-          if (peek.timestamp < tombstoneCutoff) {
-            ops.push({ type: 'del', key });
+        const base = recordKeyOffset(key);
+        const keep: BatchEntry[] = [];
+        let dropped = 0;
+        forEachInBatch(value, base, (offset, start, stop) => {
+          const peek = peekKeyAndTombstone(value.subarray(start, stop));
+          if (offset >= end || peek.key === null) {
+            keep.push({ offset, start, end: stop });
+          } else if (latest.get(peek.key.toString('latin1')) !== offset) {
+            dropped++;
+            result.compacted++;
+          } else if (peek.tombstone && peek.timestamp < tombstoneCutoff) {
+            dropped++;
             result.tombstones++;
           } else {
-            tombstonesKept = true;
+            if (peek.tombstone) tombstonesKept = true;
+            keep.push({ offset, start, end: stop });
           }
-        }
+        });
+        if (dropped > 0) ops.push(rewriteOp(key, value, base, keep));
       }
       if (ops.length > 0) this.db.write(ops);
     }
@@ -137,17 +158,25 @@ export class LogCleaner {
     else this.tombstonesLeft.delete(ps);
   }
 
-  private async *chunks(ps: PartitionState, end: number, isOpen: () => boolean): AsyncGenerator<Array<[Buffer, Buffer]>> {
-    let from = ps.logStart;
-    while (from < end && isOpen()) {
-      const rows = this.db.scan({ gte: recordKey(ps.topicId, ps.partition, from), lt: recordKey(ps.topicId, ps.partition, end), limit: this.chunk });
+  /** The partition's record batches below `end`, a few at a time, yielding to the event loop between. */
+  private async *batches(ps: PartitionState, end: number, isOpen: () => boolean): AsyncGenerator<Array<[Buffer, Buffer]>> {
+    let from = recordKey(ps.topicId, ps.partition, 0);
+    const lt = recordKey(ps.topicId, ps.partition, end);
+    while (isOpen()) {
+      const rows = this.db.scan({ gte: from, lt, limit: this.chunk });
       if (rows.length === 0) return;
       yield rows;
       if (rows.length < this.chunk) return;
-      from = recordKeyOffset(rows[rows.length - 1][0]) + 1;
+      from = recordKey(ps.topicId, ps.partition, recordKeyOffset(rows[rows.length - 1][0]) + 1);
       await yieldToLoop();
     }
   }
+}
+
+/** Replaces a batch by its kept records (same key, same offsets), or deletes it when none are left. */
+function rewriteOp(key: Buffer, value: Buffer, base: number, keep: BatchEntry[]): WriteOp {
+  const rewritten = rewriteBatch(value, base, keep);
+  return rewritten ? { type: 'put', key, value: rewritten } : { type: 'del', key };
 }
 
 function hasDelete(topic: TopicState): boolean {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
  * offsets in one step of the event loop (no window where a reader sees one without the other), and
  * they avoid a thread-pool hop per call on the ingress hot path.
  */
-interface RocksChainedBatch {
+export interface ChainedBatch {
   _put(key: Buffer, value: Buffer, options: object): void;
   _del(key: Buffer, options: object): void;
   _writeSync(options: { sync?: boolean }): void;
@@ -23,7 +23,7 @@ interface RocksLevelInstance {
   status: string;
   open(): Promise<void>;
   close(): Promise<void>;
-  _chainedBatch(): RocksChainedBatch;
+  _chainedBatch(): ChainedBatch;
   _getManySync(keys: Buffer[], options: object): Array<Buffer | undefined>;
   _iterator(options: object): RocksIterator;
 }
@@ -45,6 +45,11 @@ export interface ScanRange {
   lt: Buffer;
   limit?: number;
   reverse?: boolean;
+}
+
+export interface Cursor {
+  next(count: number): { rows: Array<[Buffer, Buffer]>; finished: boolean };
+  close(): void;
 }
 
 export class LogDatabase {
@@ -79,7 +84,7 @@ export class LogDatabase {
   }
 
   /** A batch the caller fills directly (the append path avoids building op objects). */
-  beginBatch(): RocksChainedBatch {
+  beginBatch(): ChainedBatch {
     return this.db._chainedBatch();
   }
 
@@ -91,28 +96,47 @@ export class LogDatabase {
   /** Key/value pairs of a range, in key order (or reverse), up to limit. */
   scan(range: ScanRange): Array<[Buffer, Buffer]> {
     const limit = range.limit ?? -1;
-    const it = this.db._iterator({
-      gte: range.gte,
-      lt: range.lt,
-      limit,
-      reverse: range.reverse ?? false,
-      keys: true,
-      values: true,
-      ...BUFFERS,
-    });
+    const cursor = this.cursor(range);
     const out: Array<[Buffer, Buffer]> = [];
     try {
       for (;;) {
         const want = limit < 0 ? 1000 : Math.min(1000, limit - out.length);
         if (want <= 0) break;
-        const { rows, finished } = it._nextvSync(want, EMPTY);
-        for (let i = 0; i < rows.length; i += 2) out.push([rows[i], rows[i + 1]]);
-        if (finished || rows.length === 0) break;
+        const { rows, finished } = cursor.next(want);
+        for (const row of rows) out.push(row);
+        if (finished) break;
       }
     } finally {
-      it._closeSync();
+      cursor.close();
     }
     return out;
+  }
+
+  /** An iterator over a range, read a few entries at a time; close() it when done. */
+  cursor(range: ScanRange): Cursor {
+    const it = this.db._iterator({
+      gte: range.gte,
+      lt: range.lt,
+      limit: range.limit ?? -1,
+      reverse: range.reverse ?? false,
+      keys: true,
+      values: true,
+      ...BUFFERS,
+    });
+    let done = false;
+    return {
+      next(count: number) {
+        if (done) return { rows: [], finished: true };
+        const { rows, finished } = it._nextvSync(count, EMPTY);
+        const out: Array<[Buffer, Buffer]> = [];
+        for (let i = 0; i < rows.length; i += 2) out.push([rows[i], rows[i + 1]]);
+        done = finished || rows.length === 0;
+        return { rows: out, finished: done };
+      },
+      close() {
+        it._closeSync();
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,8 @@
 import { UnknownTopicError, type CleanupPolicy, type TopicConfig, type TopicPartition } from '../Log.js';
 import {
   END_OFFSET,
+  FORMAT_KEY,
+  FORMAT_VERSION,
   LOG_START_OFFSET,
   TOPIC_RANGE,
   encodeOffsetValue,
@@ -11,6 +13,7 @@ import {
   topicKey,
 } from './keys.js';
 import type { LogDatabase } from './LogDatabase.js';
+import { lastOffsetInBatch } from './recordBatch.js';
 
 /** In-memory state of one partition; the source of truth for readers between appends. */
 export interface PartitionState {
@@ -54,6 +57,7 @@ export class TopicCatalog {
   constructor(private readonly db: LogDatabase) {}
 
   load(): void {
+    this.checkFormat();
     for (const [key, value] of this.db.scan(TOPIC_RANGE)) {
       const name = key.toString('utf8', 1);
       const meta = JSON.parse(value.toString('utf8')) as StoredTopicMeta;
@@ -63,6 +67,24 @@ export class TopicCatalog {
     for (const topic of this.byName.values()) {
       for (const ps of topic.partitions) this.recoverOffsets(ps);
     }
+  }
+
+  /**
+   * The on-disk format version (FORMAT_KEY). Version 2 stores record batches; a directory written
+   * by version 1 (one entry per record, never released) is refused rather than misread.
+   */
+  private checkFormat(): void {
+    const [stored] = this.db.getMany([FORMAT_KEY]);
+    if (stored) {
+      if (stored.toString() !== FORMAT_VERSION) {
+        throw new Error(`embedded log format ${stored.toString()} is not supported (expected ${FORMAT_VERSION})`);
+      }
+      return;
+    }
+    if (this.db.scan({ ...TOPIC_RANGE, limit: 1 }).length > 0) {
+      throw new Error('embedded log directory was written by an older, unsupported format: move it away and start fresh');
+    }
+    this.db.write([{ type: 'put', key: FORMAT_KEY, value: Buffer.from(FORMAT_VERSION) }], true);
   }
 
   private recoverOffsets(ps: PartitionState): void {
@@ -80,7 +102,7 @@ export class TopicCatalog {
       reverse: true,
       limit: 1,
     });
-    if (last) ps.end = Math.max(ps.end, recordKeyOffset(last[0]) + 1);
+    if (last) ps.end = Math.max(ps.end, lastOffsetInBatch(last[1], recordKeyOffset(last[0])) + 1);
   }
 
   private createState(name: string, meta: StoredTopicMeta): TopicState {

@@ -3,14 +3,18 @@
  * per kind of entry. Offsets are written big-endian so RocksDB's bytewise order is offset order
  * and a partition is one contiguous key range.
  *
+ *   0x00 "format"                                 → on-disk format version
  *   0x01 topic name                               → topic metadata (JSON)
- *   0x02 topicId u32 | partition u32 | offset u64 → record (recordCodec.ts)
+ *   0x02 topicId u32 | partition u32 | baseOffset u64 → record batch (recordBatch.ts)
  *   0x03 topicId u32 | partition u32 | 0x00       → end offset u64 (next offset to assign)
  *   0x03 topicId u32 | partition u32 | 0x01       → log start offset u64 (raised by retention)
  *   0x04 groupLen u16 | group | topicId u32 | partition u32 → committed offset u64
  *
  * Topics get a small numeric id so record keys stay 17 bytes whatever the topic name.
  */
+
+export const FORMAT_KEY = Buffer.from('\u0000format', 'latin1');
+export const FORMAT_VERSION = '2';
 
 export const TOPIC_PREFIX = 0x01;
 export const RECORD_PREFIX = 0x02;

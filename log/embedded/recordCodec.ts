@@ -1,7 +1,8 @@
 import type { LogRecord, RecordHeaders } from '../Log.js';
 
 /**
- * Stored form of one record (the RocksDB value; topic, partition and offset live in the key):
+ * Stored form of one record, the body of an entry in a record batch (recordBatch.ts; topic,
+ * partition and base offset live in the RocksDB key):
  *
  *   timestamp f64 | keyLen i32 (-1 = null) | key | valueLen i32 (-1 = null) | value |
  *   headerCount u32 | (nameLen u32 | name | valueLen u32 | value)*
