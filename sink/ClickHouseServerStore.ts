@@ -56,6 +56,8 @@ export class ClickHouseServerStore implements AnalyticsStore {
   static async open(options: ClickHouseServerStoreOptions): Promise<ClickHouseServerStore> {
     const store = new ClickHouseServerStore(options);
     try {
+      const [row] = await store.query<{ v: string }>('SELECT version() AS v');
+      assertSupportedVersion(row?.v ?? '');
       await store.exec(`CREATE DATABASE IF NOT EXISTS ${store.database}`);
     } catch (error) {
       await store.close();
@@ -112,5 +114,20 @@ export class ClickHouseServerStore implements AnalyticsStore {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('ClickHouseServerStore is closed');
+  }
+}
+
+/**
+ * The schema needs insert_deduplication_token (22.2), non_replicated_deduplication_window,
+ * DateTime64 and Bool; 22.3 is the first LTS with all of them. Refusing an older server at start
+ * beats failing on the first CREATE TABLE with "Unknown data type family: DateTime64"
+ * (what Debian's clickhouse-server 18.16 answers).
+ */
+export const MIN_SERVER_VERSION = [22, 3] as const;
+
+export function assertSupportedVersion(version: string): void {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major < MIN_SERVER_VERSION[0] || (major === MIN_SERVER_VERSION[0] && minor < MIN_SERVER_VERSION[1])) {
+    throw new Error(`ClickHouse server ${version || '(unknown version)'} is too old: the analytics schema needs ${MIN_SERVER_VERSION.join('.')} or newer`);
   }
 }

@@ -12,23 +12,23 @@ export interface ChildResult {
 }
 
 /**
- * Runs a fixture with `node --import tsx`. stdin is a pipe the parent holds open for the whole
- * run (optionally after writing `stdinData`): the situation in which chDB would read the host's
- * stdin during an INSERT if anything let it.
+ * Runs a fixture with `node --import tsx`. By default stdin is a pipe the parent holds open for
+ * the whole run (optionally after writing `stdinData`): the situation in which chDB would read
+ * the host's stdin during an INSERT if anything let it.
  */
-export function runFixture(fixture: string, env: Record<string, string>, options: { stdinData?: string; timeoutMs?: number } = {}): Promise<ChildResult> {
+export function runFixture(fixture: string, env: Record<string, string>, options: { stdinData?: string; timeoutMs?: number; stdin?: 'pipe' | 'ignore' } = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', fixture)], {
       cwd: path.resolve(here, '../..'),
       env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.on('error', () => undefined); // EPIPE once the child is gone
-    if (options.stdinData) child.stdin.write(options.stdinData);
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin?.on('error', () => undefined); // EPIPE once the child is gone
+    if (options.stdinData) child.stdin?.write(options.stdinData);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${fixture} did not finish in time; stdout: ${stdout}; stderr: ${stderr}`));
@@ -36,10 +36,10 @@ export function runFixture(fixture: string, env: Record<string, string>, options
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      child.stdin.destroy();
+      child.stdin?.destroy();
       // stdout may still hold the last chunk: wait for it to end.
-      child.stdout.on('close', () => resolve({ code, signal, stdout, stderr }));
-      if (child.stdout.closed) resolve({ code, signal, stdout, stderr });
+      child.stdout!.on('close', () => resolve({ code, signal, stdout, stderr }));
+      if (child.stdout!.closed) resolve({ code, signal, stdout, stderr });
     });
   });
 }
