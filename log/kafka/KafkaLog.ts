@@ -15,7 +15,7 @@ import {
 } from '../Log.js';
 import { partitionForKey } from '../murmur2.js';
 import type { KafkaLogOptions } from './kafka-config.js';
-import { closeForcefully, decodeFetchedPartition, hasKafkaError, headersToKafka, withDeadline } from './kafka-records.js';
+import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, withDeadline } from './kafka-records.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
 
@@ -195,7 +195,8 @@ export class KafkaLog implements Log {
             at += entry.records.length;
           }
         } catch (error) {
-          for (const entry of waiting) entry.reject(error);
+          const explained = explainKafkaError('produce to Kafka failed', error);
+          for (const entry of waiting) entry.reject(explained);
         }
       }
     } finally {

@@ -1,7 +1,7 @@
 import { Producer, ProduceAcks, type Consumer, type Message } from '@platformatic/kafka';
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
 import { KafkaConsumer } from './KafkaConsumer.js';
-import { closeForcefully } from './kafka-records.js';
+import { closeForcefully, explainKafkaError } from './kafka-records.js';
 
 export interface TransactionalSettings {
   clientId: string;
@@ -35,6 +35,11 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
       clientId: `${settings.clientId}-txn`,
       bootstrapBrokers: settings.brokers,
       transactionalId,
+      // A new producer must ask InitProducerId with no id (-1/-1). The client's default (0/0)
+      // reads to the broker as "bump the epoch of producer 0", which it refuses with
+      // PRODUCER_FENCED whenever the transactional id was used before (e.g. after a restart).
+      producerId: -1n,
+      producerEpoch: -1,
       idempotent: true,
       acks: ProduceAcks.ALL,
       compression: settings.compression,
@@ -49,7 +54,7 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
   async begin(): Promise<Transaction> {
     if (this.active) throw new Error(`transactional producer ${this.transactionalId} already has an open transaction`);
     this.active = true;
-    return new KafkaTransaction(this.producer, this.settings, () => (this.active = false));
+    return new KafkaTransaction(this.transactionalId, this.producer, this.settings, () => (this.active = false));
   }
 
   async close(): Promise<void> {
@@ -69,6 +74,7 @@ class KafkaTransaction implements Transaction {
   private done = false;
 
   constructor(
+    private readonly transactionalId: string,
     private readonly producer: Producer,
     private readonly settings: TransactionalSettings,
     private readonly finished: () => void,
@@ -125,7 +131,7 @@ class KafkaTransaction implements Transaction {
       return this.metadata;
     } catch (error) {
       await this.abortStarted();
-      throw error;
+      throw explainKafkaError(`commit of a transaction of ${this.transactionalId} failed`, error);
     } finally {
       this.finished();
     }

@@ -65,6 +65,27 @@ export function hasKafkaError(error: unknown, id: string): boolean {
   return Boolean((error as FindableError | undefined)?.findBy?.('apiId', id));
 }
 
+/** The Kafka protocol error ids inside a client error (e.g. ["PRODUCER_FENCED"]). */
+export function kafkaErrorIds(error: unknown): string[] {
+  const ids = new Set<string>();
+  const visit = (e: unknown, depth: number) => {
+    if (!e || typeof e !== 'object' || depth > 5) return;
+    const apiId = (e as { apiId?: unknown }).apiId;
+    if (typeof apiId === 'string') ids.add(apiId);
+    for (const inner of (e as { errors?: unknown[] }).errors ?? []) visit(inner, depth + 1);
+    visit((e as { cause?: unknown }).cause, depth + 1);
+  };
+  visit(error, 0);
+  return [...ids];
+}
+
+/** The client's message plus the protocol error ids it wraps, which its message leaves out. */
+export function explainKafkaError(what: string, error: unknown): Error {
+  const ids = kafkaErrorIds(error);
+  const message = `${what}: ${(error as Error)?.message ?? String(error)}${ids.length > 0 ? ` [${ids.join(', ')}]` : ''}`;
+  return new Error(message, { cause: error });
+}
+
 /** Rejects with a clear error when the promise does not settle in time (the work itself goes on). */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,0 +1,122 @@
+import { Admin } from '@platformatic/kafka';
+import type { LogRecord } from '../../log/Log.js';
+import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
+import { noopListener, pollUntil, readAll, uniqueName } from '../log/log-contract.js';
+import { testKafkaBrokers } from '../support/kafka-broker.js';
+
+const values = (records: LogRecord[]) => records.map((r) => r.value!.toString()).sort();
+
+/** Kafka transactions (EOS v2) through the Log interface, on a real broker. */
+describe('KafkaLog transactions on a real broker', () => {
+  let log: KafkaLog;
+  let admin: Admin;
+
+  beforeAll(async () => {
+    log = await openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('txn'), sessionTimeoutMs: 3000 });
+    admin = new Admin({ clientId: 'txn-test', bootstrapBrokers: testKafkaBrokers().split(',') });
+  });
+
+  afterAll(async () => {
+    await log?.close();
+    await admin?.close();
+  });
+
+  it('commits outputs with the input offsets; an abort after the records reached the broker hides them and keeps the old offsets', async () => {
+    const input = uniqueName('txn-in');
+    const output = uniqueName('txn-out');
+    const groupId = uniqueName('txn-g');
+    await log.ensureTopic(input, { partitions: 2 });
+    await log.ensureTopic(output, { partitions: 2 });
+    await log.produce(Array.from({ length: 20 }, (_, i) => ({ topic: input, key: Buffer.from(`k${i}`), value: Buffer.from(`in-${i}`) })));
+
+    const consumer = log.createConsumer({ groupId });
+    const producer = await log.createTransactionalProducer(uniqueName('txn-id'));
+    const reader = log.createConsumer({ groupId: uniqueName('txn-reader') });
+    try {
+      await consumer.subscribe([input], noopListener);
+      const polled = await pollUntil(consumer, (rs) => rs.length >= 20);
+      expect(polled).toHaveLength(20);
+      const next = (partition: number) => polled.filter((r) => r.partition === partition).at(-1)!.offset + 1;
+
+      // Committed: the outputs and the consumer's position, in one transaction.
+      const tx = await producer.begin();
+      tx.produce(polled.filter((r) => r.partition === 0).map((r) => ({ topic: output, key: r.key, value: Buffer.from(`out-${r.value}`) })));
+      tx.sendOffsets(consumer, [{ topic: input, partition: 0, offset: next(0) }]);
+      const metadata = await tx.commit();
+      expect(metadata).toHaveLength(polled.filter((r) => r.partition === 0).length);
+
+      // Aborted: produced (and sent to the broker) with offsets, then aborted.
+      const aborted = await producer.begin();
+      aborted.produce(polled.filter((r) => r.partition === 1).map((r) => ({ topic: output, key: r.key, value: Buffer.from(`aborted-${r.value}`) })));
+      aborted.sendOffsets(consumer, [{ topic: input, partition: 1, offset: next(1) }]);
+      const endsBefore = [await log.endOffset({ topic: output, partition: 0 }), await log.endOffset({ topic: output, partition: 1 })];
+      await aborted.abort();
+
+      const committed = await log.committedOffsets(groupId, [0, 1].map((partition) => ({ topic: input, partition })));
+      expect(committed.get(`${input}:0`)).toBe(next(0));
+      expect(committed.has(`${input}:1`)).toBe(false);
+
+      // read_committed consumer and direct reads see only the committed outputs.
+      const expected = values(polled.filter((r) => r.partition === 0)).map((v) => `out-${v}`).sort();
+      await reader.subscribe([output], noopListener);
+      const seen = await pollUntil(reader, (rs) => rs.length >= expected.length);
+      expect(values(seen)).toEqual(expected);
+      expect(await reader.poll(100, 500)).toEqual([]);
+      // The aborted records took offsets (they did reach the broker) but are skipped.
+      const endsAfter = [await log.endOffset({ topic: output, partition: 0 }), await log.endOffset({ topic: output, partition: 1 })];
+      expect(endsAfter[0]! + endsAfter[1]!).toBeGreaterThan(endsBefore[0]! + endsBefore[1]!);
+      const all = [...(await readAll(log, { topic: output, partition: 0 })), ...(await readAll(log, { topic: output, partition: 1 }))];
+      expect(values(all)).toEqual(expected);
+    } finally {
+      await reader.close();
+      await producer.close();
+      await consumer.close();
+    }
+
+    // A new member of the group resumes where the transaction committed: partition 0 is done,
+    // partition 1 (aborted) is read again from the start.
+    const again = log.createConsumer({ groupId });
+    try {
+      await again.subscribe([input], noopListener);
+      const inputs = await readAll(log, { topic: input, partition: 1 });
+      const replay = await pollUntil(again, (rs) => rs.length >= inputs.length);
+      expect(replay.every((r) => r.partition === 1)).toBe(true);
+      expect(values(replay)).toEqual(values(inputs));
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('fences a zombie: a second producer with the same transactional id aborts the first one’s open transaction', async () => {
+    const output = uniqueName('txn-zombie');
+    await log.ensureTopic(output, { partitions: 1 });
+    const transactionalId = uniqueName('txn-zombie-id');
+    const zombie = await log.createTransactionalProducer(transactionalId);
+    const successor = await log.createTransactionalProducer(transactionalId);
+    try {
+      const old = await zombie.begin();
+      old.produce([{ topic: output, key: null, value: Buffer.from('from-zombie') }]);
+      const tp = { topic: output, partition: 0 };
+      const deadline = Date.now() + 10_000;
+      // Wait until the zombie's record is on the broker (high watermark, read_uncommitted).
+      const highWatermark = async () =>
+        Number((await admin.listOffsets({ topics: [{ name: output, partitions: [{ partitionIndex: 0, timestamp: -1n }] }], isolationLevel: 0 }))[0]!.partitions[0]!.offset);
+      while ((await highWatermark()) < 1 && Date.now() < deadline);
+      expect(await highWatermark()).toBe(1);
+      expect(await log.endOffset(tp)).toBe(0);
+
+      const fresh = await successor.begin();
+      fresh.produce([{ topic: output, key: null, value: Buffer.from('from-successor') }]);
+      // The successor starts as a restarted instance would: its InitProducerId bumps the epoch,
+      // which aborts the zombie's open transaction and fences the zombie.
+      await fresh.commit();
+      await expect(old.commit()).rejects.toThrow(/PRODUCER_FENCED|INVALID_PRODUCER_EPOCH/);
+
+      while ((await log.endOffset(tp)) < 3 && Date.now() < deadline);
+      expect(values(await readAll(log, tp))).toEqual(['from-successor']);
+    } finally {
+      await zombie.close();
+      await successor.close();
+    }
+  });
+});
