@@ -11,6 +11,8 @@ import {
   type TopicPartitionOffset,
   type TransactionalProducer,
 } from '../Log.js';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { partitionForKey } from '../murmur2.js';
 import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
@@ -19,6 +21,7 @@ import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRec
 import { committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
+import { EmbeddedLogMetrics } from './EmbeddedLogMetrics.js';
 import { decodeBatch } from './recordBatch.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
 
@@ -36,6 +39,10 @@ export interface EmbeddedLogOptions {
   cleanupIntervalMs?: number;
   /** Kafka's delete.retention.ms: how long a compacted topic keeps a tombstone. Default 24 h. */
   tombstoneRetentionMs?: number;
+  /** Registers the streamline_log_* metrics here when given. */
+  registry?: Registry;
+  /** Where background problems (a failed cleaner pass or write) are reported. */
+  logger?: Logger;
 }
 
 /**
@@ -57,13 +64,27 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   private readonly cleaner: LogCleaner;
   private cleaning: Promise<CleanerResult> | null = null;
   private cleanupTimer: NodeJS.Timeout | null = null;
+  private readonly metrics: EmbeddedLogMetrics | null;
+  private readonly logger: Logger | undefined;
 
   private constructor(
     private readonly db: LogDatabase,
     options: EmbeddedLogOptions,
   ) {
     this.catalog = new TopicCatalog(db);
-    this.writer = new GroupCommitWriter(db, () => this.signal.notify());
+    this.logger = options.logger;
+    this.metrics = options.registry ? new EmbeddedLogMetrics(options.registry, this.catalog) : null;
+    this.writer = new GroupCommitWriter(
+      db,
+      (partitions, records) => {
+        this.metrics?.batchWritten(records);
+        if (partitions.size > 0) this.signal.notify();
+      },
+      (err) => {
+        this.metrics?.batchFailed();
+        this.logger?.error({ err }, 'embedded log: group commit failed');
+      },
+    );
     this.transactions = new TransactionRegistry(this);
     this.defaultPartitions = options.defaultPartitions ?? 1;
     this.autoCreateTopics = options.autoCreateTopics ?? true;
@@ -74,7 +95,9 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     if (interval > 0) {
       this.cleanupTimer = setInterval(() => {
         // A failed background pass is retried next interval; compactNow() surfaces errors.
-        this.compactNow().catch(() => undefined);
+        this.compactNow().catch((err: unknown) => {
+          if (this.closing === null) this.logger?.warn({ err }, 'embedded log: cleaner pass failed');
+        });
       }, interval);
       this.cleanupTimer.unref();
     }
@@ -311,7 +334,9 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     const pass = this.cleaner.run(options.now ?? Date.now(), () => this.closing === null);
     this.cleaning = pass;
     try {
-      return await pass;
+      const result = await pass;
+      this.metrics?.cleanerPass(result);
+      return result;
     } finally {
       this.cleaning = null;
     }

@@ -51,7 +51,8 @@ export class GroupCommitWriter {
 
   constructor(
     private readonly db: LogDatabase,
-    private readonly onAppended: (partitions: Set<PartitionState>) => void,
+    private readonly onAppended: (partitions: Set<PartitionState>, records: number) => void,
+    private readonly onFailed: (error: unknown) => void = () => undefined,
   ) {}
 
   submit(unit: CommitUnit): void {
@@ -142,6 +143,7 @@ export class GroupCommitWriter {
       batch._writeSync({ sync: false });
     } catch (err) {
       // Nothing of this batch was written: fail every caller (settling twice is a no-op).
+      this.onFailed(err);
       for (const unit of units) unit.reject(err);
       return;
     } finally {
@@ -149,11 +151,13 @@ export class GroupCommitWriter {
     }
 
     this.batches++;
+    let appended = 0;
     for (const [ps, end] of newEnds) {
-      this.records += end - ps.end;
+      appended += end - ps.end;
       ps.end = end;
     }
+    this.records += appended;
     for (const { unit, metadata } of accepted) unit.resolve(metadata);
-    if (newEnds.size > 0) this.onAppended(new Set(newEnds.keys()));
+    this.onAppended(new Set(newEnds.keys()), appended);
   }
 }

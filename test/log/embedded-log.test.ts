@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { UnknownTopicError, type TopicPartition } from '../../log/Log.js';
 import { openEmbeddedLog, ProducerFencedError, type EmbeddedLog } from '../../log/embedded/index.js';
 import { describeLogContract, noopListener, pollUntil, readAll } from './log-contract.js';
@@ -202,5 +203,27 @@ describe('EmbeddedLog specifics', () => {
 
     log = await openEmbeddedLog({ dir, cleanupIntervalMs: 0 });
     expect((await log.read({ topic: 'closing', partition: 0 }, 0, 10)).map((r) => r.value!.toString())).toEqual(['accepted before close']);
+  });
+
+  it('reports append, end offset and cleaner metrics when given a registry', async () => {
+    const registry = new Registry();
+    const metricsDir = tempDir('embedded-log-metrics');
+    const measured = await openEmbeddedLog({ dir: metricsDir, registry, cleanupIntervalMs: 0 });
+    try {
+      await measured.ensureTopic('m', { partitions: 2, cleanupPolicy: 'compact' });
+      await Promise.all([
+        measured.produce([{ topic: 'm', key: Buffer.from('a'), value: Buffer.from('1'), partition: 0 }]),
+        measured.produce([{ topic: 'm', key: Buffer.from('a'), value: Buffer.from('2'), partition: 0 }]),
+      ]);
+      await measured.compactNow();
+      const text = await registry.metrics();
+      expect(text).toMatch(/^streamline_log_appended_records_total 2$/m);
+      expect(text).toMatch(/^streamline_log_append_batches_total 1$/m);
+      expect(text).toMatch(/^streamline_log_end_offset\{topic="m",partition="0"\} 2$/m);
+      expect(text).toMatch(/^streamline_log_cleaned_records_total\{reason="compacted"\} 1$/m);
+    } finally {
+      await measured.close();
+      removeDir(metricsDir);
+    }
   });
 });
