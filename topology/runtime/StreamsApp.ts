@@ -30,6 +30,8 @@ export interface StreamsConfig {
   logger?: Logger;
 }
 
+const MAX_CONSECUTIVE_FAILURES = 10;
+
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
 export interface CommitEvent {
@@ -62,6 +64,9 @@ export class StreamsApp extends EventEmitter {
   private commitChain: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private assignedOnce = false;
+  private consecutiveFailures = 0;
+  /** Set when a commit failed half way: tasks hold state that no commit will ever cover. */
+  private tasksCorrupted = false;
 
   constructor(
     private readonly topology: Topology,
@@ -176,6 +181,14 @@ export class StreamsApp extends EventEmitter {
     const consumer = this.consumer!;
     try {
       while (this.currentState === 'RUNNING') {
+        if (this.tasksCorrupted) {
+          try {
+            await this.recoverTasks();
+          } catch (error) {
+            await this.backOffOrGiveUp(error, 'rebuilding tasks failed; retrying');
+            continue;
+          }
+        }
         const records = await consumer.poll(this.config.maxPollRecords, Math.min(this.config.commitIntervalMs, 100));
         if (this.currentState !== 'RUNNING') {
           this.route(records);
@@ -239,9 +252,35 @@ export class StreamsApp extends EventEmitter {
 
   /** Serialized: the loop and a rebalance callback may both ask for a commit. */
   commit(): Promise<void> {
-    const run = this.commitChain.then(() => this.commitNow());
+    const run = this.commitChain.then(() => this.commitWithRecovery());
     this.commitChain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * A failed commit has already rebuilt the tasks from the last commit; the loop goes on after a
+   * backoff (the log may be briefly away), and gives up only after many failures in a row.
+   */
+  private async commitWithRecovery(): Promise<void> {
+    try {
+      if (this.tasksCorrupted) await this.recoverTasks();
+      await this.commitNow();
+      this.consecutiveFailures = 0;
+    } catch (error) {
+      await this.backOffOrGiveUp(error, 'commit failed; tasks will be rebuilt from the last commit');
+    }
+  }
+
+  private async backOffOrGiveUp(error: unknown, message: string): Promise<void> {
+    this.consecutiveFailures++;
+    this.logger?.warn({ err: error, failures: this.consecutiveFailures }, message);
+    if (this.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) throw error;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** this.consecutiveFailures)));
+  }
+
+  private async recoverTasks(): Promise<void> {
+    await this.reinitializeTasks();
+    this.tasksCorrupted = false;
   }
 
   private async commitNow(): Promise<void> {
@@ -272,10 +311,17 @@ export class StreamsApp extends EventEmitter {
       await transaction.abort().catch(() => undefined);
       // What the tasks held is gone with the aborted transaction: rebuild them from the
       // changelogs and re-read their input from the committed offsets.
-      await this.reinitializeTasks();
+      this.tasksCorrupted = true;
       throw error;
     }
-    for (const task of tasks) await task.afterCommit(changelogEnds);
+    try {
+      for (const task of tasks) await task.afterCommit(changelogEnds);
+    } catch (error) {
+      // The transaction is committed but a store did not take its writes: rebuild the stores
+      // from their changelogs, which hold everything committed.
+      this.tasksCorrupted = true;
+      throw error;
+    }
     const durationMs = performance.now() - started;
     this.metrics.commitLatency.observe(durationMs / 1000);
     this.metrics.commits.inc({ result: 'ok' });

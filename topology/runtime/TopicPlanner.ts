@@ -1,4 +1,5 @@
 import type { Log } from '../../log/Log.js';
+import { changelogTopicName } from '../../state/Stores.js';
 import { UnknownTopicError } from '../../log/Log.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { resolveTopicName, type Topology } from '../Topology.js';
@@ -106,6 +107,4 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
 }
 
 /** Kafka Streams' changelog naming. */
-export function changelogTopic(applicationId: string, storeName: string): string {
-  return `${applicationId}-${storeName}-changelog`;
-}
+export const changelogTopic = changelogTopicName;
