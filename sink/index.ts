@@ -1,0 +1,19 @@
+export { type AnalyticsStore, type Row, type InsertOptions, type QueryParams } from './AnalyticsStore.js';
+export { ChdbStore, type ChdbStoreOptions } from './ChdbStore.js';
+export { ClickHouseServerStore, type ClickHouseServerStoreOptions, MIN_SERVER_VERSION } from './ClickHouseServerStore.js';
+export { analyticsStoreConfigFromEnv, openAnalyticsStore, type AnalyticsStoreConfig } from './openAnalyticsStore.js';
+export { migrate, type MigrationResult } from './Migrator.js';
+export { migrations, DEDUP_WINDOW, type Migration } from './schema.js';
+export { ClickHouseSink, type ClickHouseSinkOptions, type SinkRoute, type SinkBatchInfo } from './ClickHouseSink.js';
+export * from './RowMappers.js';
+export { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics, type SinkSettings } from './sinkConfig.js';
+export {
+  queryEventMetrics,
+  parseEventMetricsQuery,
+  createAnalyticsHandler,
+  BadRequestError,
+  type AnalyticsHandler,
+  type EventMetricsRequest,
+  type EventMetricsResponse,
+} from './EventMetricsQuery.js';
+export { startAnalytics, type AnalyticsOptions, type AnalyticsRuntime } from './startAnalytics.js';
