@@ -29,11 +29,15 @@ export interface EmbeddedLogOptions {
   /** Directory of the RocksDB database (created if missing). One process at a time (RocksDB LOCK). */
   dir: string;
   /**
-   * Partitions of a topic created implicitly by produce() to a topic that does not exist, like
-   * Kafka's num.partitions with auto.create.topics.enable (the broker default). Default 1.
+   * Partitions of a topic created implicitly by produce() when autoCreateTopics is on (Kafka's
+   * num.partitions). Default 1.
    */
   defaultPartitions?: number;
-  /** Set false to make produce() to a missing topic reject with UnknownTopicError. Default true. */
+  /**
+   * Create a missing topic on produce(), like a broker with auto.create.topics.enable. Default
+   * false, matching our Kafka broker setup: topics come from ensureTopic, and produce() to a
+   * missing topic rejects with UnknownTopicError, so a typo fails in both modes alike.
+   */
   autoCreateTopics?: boolean;
   /** How often compaction and retention run in the background (LogCleaner); 0 disables. Default 60 s. */
   cleanupIntervalMs?: number;
@@ -87,7 +91,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     );
     this.transactions = new TransactionRegistry(this);
     this.defaultPartitions = options.defaultPartitions ?? 1;
-    this.autoCreateTopics = options.autoCreateTopics ?? true;
+    this.autoCreateTopics = options.autoCreateTopics ?? false;
     this.cleaner = new LogCleaner(db, this.catalog, {
       tombstoneRetentionMs: options.tombstoneRetentionMs ?? 24 * 60 * 60 * 1000,
     });

@@ -154,20 +154,21 @@ describe('EmbeddedLog specifics', () => {
     expect((await readAll(log, { topic: 'fenced', partition: 0 })).map((r) => r.value!.toString())).toEqual(['fresh']);
   });
 
-  it('auto-creates a topic on produce like a Kafka broker, unless disabled', async () => {
-    const auto = await log.produce([{ topic: 'implicit', key: Buffer.from('k'), value: null }]);
-    expect(auto[0]).toEqual({ topic: 'implicit', partition: 0, offset: 0 });
-    expect(await log.partitionCount('implicit')).toBe(1);
+  it('rejects produce to a missing topic, or auto-creates it when enabled', async () => {
+    await expect(log.produce([{ topic: 'nope', key: null, value: null }])).rejects.toBeInstanceOf(UnknownTopicError);
+    await expect(log.read({ topic: 'nope', partition: 0 }, 0, 1)).rejects.toBeInstanceOf(UnknownTopicError);
+    await expect(log.endOffset({ topic: 'nope', partition: 0 })).rejects.toBeInstanceOf(UnknownTopicError);
+    expect(await log.listTopics()).toEqual([]);
 
-    const strictDir = tempDir('embedded-log-strict');
-    const strict = await openEmbeddedLog({ dir: strictDir, autoCreateTopics: false, cleanupIntervalMs: 0 });
+    const autoDir = tempDir('embedded-log-auto');
+    const auto = await openEmbeddedLog({ dir: autoDir, autoCreateTopics: true, defaultPartitions: 3, cleanupIntervalMs: 0 });
     try {
-      await expect(strict.produce([{ topic: 'nope', key: null, value: null }])).rejects.toBeInstanceOf(UnknownTopicError);
-      await expect(strict.read({ topic: 'nope', partition: 0 }, 0, 1)).rejects.toBeInstanceOf(UnknownTopicError);
-      await expect(strict.endOffset({ topic: 'nope', partition: 0 })).rejects.toBeInstanceOf(UnknownTopicError);
+      const [m] = await auto.produce([{ topic: 'implicit', key: null, value: Buffer.from('x') }]);
+      expect(m).toEqual({ topic: 'implicit', partition: 0, offset: 0 });
+      expect(await auto.partitionCount('implicit')).toBe(3);
     } finally {
-      await strict.close();
-      removeDir(strictDir);
+      await auto.close();
+      removeDir(autoDir);
     }
   });
 
