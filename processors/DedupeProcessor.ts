@@ -1,0 +1,127 @@
+import { stringSerde, jsonSerde } from '../state/Serde.js';
+import type { KeyValueStore } from '../state/StateStore.js';
+import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import type { LearningEvent } from './LandingEvent.js';
+import { processKeepingKey } from './StreamNodes.js';
+
+/** Seed 002's TTLs per event type; other types use defaultTtlMs. */
+export const DEFAULT_DEDUPE_TTLS: Readonly<Record<string, number>> = {
+  attempt: 24 * 3_600_000,
+  session: 12 * 3_600_000,
+  placement: 7 * 86_400_000,
+};
+
+export interface DedupeOptions<V> {
+  /** Store name (changelog `<app-id>-<storeName>-changelog`). */
+  storeName: string;
+  /** TTL per event type in ms; types not listed use defaultTtlMs. */
+  ttlMs?: Readonly<Record<string, number>>;
+  defaultTtlMs?: number;
+  /** How often (in stream time) expired ids are purged. */
+  purgeIntervalMs?: number;
+  /** Event type and id of a value; return undefined to pass a record without dedupe. */
+  idOf: (value: V) => { type: string; id: string } | undefined;
+  /** The time a TTL counts from; defaults to the record timestamp. */
+  timeOf?: (value: V, record: StreamRecord<unknown, V>) => number;
+}
+
+const SEEN = 's:';
+const EXPIRY = 'x:';
+/** Expiry times are zero-padded so byte order is time order and a range scan finds all expired. */
+const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0');
+
+/**
+ * Drops records whose (event type, id) was already seen within that type's TTL (seed 002:
+ * attempts by client_attempt_id 24 h, sessions by session_id 12 h, placements by placement_id
+ * 7 d), counting them as `duplicate`.
+ *
+ * One RocksDB key-value store with changelog, two key families:
+ *   s:<type>:<id>                 → expiry (ms)
+ *   x:<expiry, 15 digits>:<type>:<id> → 1, the expiry index
+ * A stream-time punctuation range-scans x: up to the current stream time and deletes both keys,
+ * so the store holds only ids still inside their TTL and a purge touches only what expired.
+ *
+ * Why stream time, not wall-clock: the decision "duplicate or not" compares the stored expiry
+ * with the record's own time, and the purge runs on the same clock, so a replay after a crash
+ * makes exactly the same decisions (exactly-once results). Wall-clock purging would make a
+ * replay's answer depend on when it ran. The cost: an idle partition purges only when records
+ * arrive again — it also stops growing while idle.
+ *
+ * @example
+ *   const unique = dedupe(events, {
+ *     storeName: 'dedupe-ids',
+ *     idOf: (event) => ({ type: event.event_type, id: event.event_id }),
+ *     timeOf: (event) => event.received_at,
+ *   });
+ */
+export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
+  private context!: ProcessorContext<K, V>;
+  private store!: KeyValueStore<string, number>;
+  private readonly ttls: Readonly<Record<string, number>>;
+  private readonly defaultTtlMs: number;
+
+  constructor(private readonly options: DedupeOptions<V>) {
+    this.ttls = options.ttlMs ?? DEFAULT_DEDUPE_TTLS;
+    this.defaultTtlMs = options.defaultTtlMs ?? 24 * 3_600_000;
+  }
+
+  init(context: ProcessorContext<K, V>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.options.storeName);
+    context.schedule(this.options.purgeIntervalMs ?? 60_000, 'stream-time', (streamTime) => this.purge(streamTime));
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    const identity = this.options.idOf(record.value);
+    if (identity === undefined) {
+      this.context.count('no_id');
+      this.context.forward(record);
+      return;
+    }
+    const now = this.options.timeOf ? this.options.timeOf(record.value, record as StreamRecord<unknown, V>) : record.timestamp;
+    const seenKey = `${SEEN}${identity.type}:${identity.id}`;
+    const expiry = this.store.get(seenKey);
+    if (expiry !== undefined && expiry > now) {
+      this.context.count('duplicate');
+      return;
+    }
+    if (expiry !== undefined) this.store.delete(`${EXPIRY}${pad(expiry)}:${identity.type}:${identity.id}`);
+    const newExpiry = now + (this.ttls[identity.type] ?? this.defaultTtlMs);
+    this.store.put(seenKey, newExpiry);
+    this.store.put(`${EXPIRY}${pad(newExpiry)}:${identity.type}:${identity.id}`, 1);
+    this.context.count('unique');
+    this.context.forward(record);
+  }
+
+  /** Deletes every id whose expiry is at or before streamTime. */
+  private purge(streamTime: number): void {
+    const expired = this.store.range(`${EXPIRY}${pad(0)}`, `${EXPIRY}${pad(streamTime)}:\uffff`);
+    for (const { key } of expired) {
+      const rest = key.slice(EXPIRY.length + 16);
+      const expiry = Number(key.slice(EXPIRY.length, EXPIRY.length + 15));
+      if (expiry > streamTime) continue;
+      this.store.delete(key);
+      // Only when the id was not seen again since (a newer expiry replaced it).
+      if (this.store.get(`${SEEN}${rest}`) === expiry) this.store.delete(`${SEEN}${rest}`);
+    }
+    if (expired.length > 0) this.context.count('expired', expired.length);
+  }
+}
+
+/**
+ * Adds dedupe (and its store) to a stream; the key is unchanged.
+ *
+ * @example
+ *   const unique = dedupe(events, { storeName: 'dedupe-ids', idOf: (e) => ({ type: e.event_type, id: e.event_id }) });
+ */
+export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & { name?: string }): KStream<K, V> {
+  const name = options.name ?? 'dedupe';
+  const result = processKeepingKey<K, V, V>(stream, name, () => new DedupeProcessor<K, V>(options));
+  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), name);
+  return result;
+}
+
+/** Dedupe options for LearningEvents: by event type and id, TTL from received_at (clients cannot stretch it). */
+export function learningEventIdentity(event: LearningEvent): { type: string; id: string } {
+  return { type: event.event_type, id: event.event_id };
+}

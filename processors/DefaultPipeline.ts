@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { Log } from '../log/Log.js';
+import { UnknownTopicError } from '../log/Log.js';
+import { bufferSerde, stringSerde } from '../state/Serde.js';
+import type { KStream, Processor, ProcessorContext, StreamRecord, StreamsApp, StreamsBuilder } from '../topology/index.js';
+import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
+import { dedupe } from './DedupeProcessor.js';
+import { enrich, referenceTables } from './Enrichment.js';
+import { filterEvents } from './FilterProcessor.js';
+import { FilterRuleSet } from './FilterRules.js';
+import { parseLandingEvent, type LearningEvent } from './LandingEvent.js';
+import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
+import { ensureReferenceTopic } from './ReferenceData.js';
+import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
+import { processKeepingKey } from './StreamNodes.js';
+import { addWindowedAggregations, queryAggregation, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
+
+/** Node names of the main path, as they appear in streamline_processor_events_total{processor}. */
+export const PIPELINE_NODES = { parse: 'parse', dedupe: 'dedupe', enrich: 'enrich', filter: 'filter', route: 'route' } as const;
+
+export const DEDUPE_STORE = 'dedupe-ids';
+
+export interface DefaultPipeline {
+  config: PipelineConfig;
+  /** Filter rules in force: replace(), loadFile(), reload(), stats(). */
+  filters: FilterRuleSet;
+  /** Routing rules in force: add(), remove(), setEnabled(), stats(). */
+  routes: RoutingTable;
+  aggregations: AggregatorHandle[];
+  nodes: typeof PIPELINE_NODES;
+  /** Interactive query of an aggregator on a running app. */
+  query(app: StreamsApp, query: AggregationQuery): AggregateRow[];
+  /** Stops watching the rule file. */
+  close(): void;
+}
+
+export interface PipelineOptions {
+  filters?: FilterRuleSet;
+  routes?: RoutingTable;
+  aggregators?: AggregatorSpec[];
+  logger?: Logger;
+}
+
+/**
+ * Landing records → LearningEvents. Unparseable records throw, and the runtime sends their
+ * original bytes to the DLQ with dlq_reason naming what is wrong. The record is re-keyed by the
+ * user id (the same as the landing key, which the ingress sets to it) and re-timed to the event
+ * time, which windows use; dedupe TTLs keep counting from received_at.
+ */
+export class ParseProcessor implements Processor<string | null, Buffer | null, string, LearningEvent> {
+  private context!: ProcessorContext<string, LearningEvent>;
+
+  init(context: ProcessorContext<string, LearningEvent>): void {
+    this.context = context;
+  }
+
+  process(record: StreamRecord<string | null, Buffer | null>): void {
+    const event = parseLandingEvent(record.key, record.value, record.timestamp);
+    this.context.count(event.kind);
+    this.context.forward({ key: event.user_id, value: event, timestamp: event.event_time, headers: record.headers });
+  }
+}
+
+/**
+ * The default pipeline `npm start` runs:
+ *
+ *   landing (KAFKA_TOPIC) ─▶ parse ─▶ dedupe ─▶ enrich (ref.users KTable, ref.items GlobalKTable)
+ *     ─▶ filter (block → DLQ_TOPIC) ─▶ route ─▶ user.attempts, user.sessions, user.placements,
+ *                                               user.activities, ml.training_events
+ *                        └─▶ windowed aggregations ─▶ processor.aggregates (+ queryable stores)
+ *
+ * Aggregations read the filtered stream: blocked (bot) traffic counts nowhere.
+ *
+ * @example
+ *   const builder = new StreamsBuilder();
+ *   const config = readPipelineConfig();
+ *   const pipeline = buildDefaultPipeline(builder, config, { logger });
+ *   await ensurePipelineTopics(log, config);
+ *   const app = new StreamsApp(builder.build(), log, { applicationId: 'streamline', stateDir, dlqTopic: config.dlqTopic, registry });
+ *   await app.start();
+ *   await fastify.register(processorRoutes, { app, pipeline });
+ */
+export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineConfig = readPipelineConfig(), options: PipelineOptions = {}): DefaultPipeline {
+  const filters = options.filters ?? new FilterRuleSet();
+  if (!options.filters && config.filterRulesFile) filters.watch(config.filterRulesFile, options.logger);
+  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics));
+
+  const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
+  const parsed: KStream<string, LearningEvent> = processKeepingKey(landing, PIPELINE_NODES.parse, () => new ParseProcessor()) as unknown as KStream<string, LearningEvent>;
+  const unique = dedupe(parsed, {
+    name: PIPELINE_NODES.dedupe,
+    storeName: DEDUPE_STORE,
+    ttlMs: config.dedupe.ttlMs,
+    defaultTtlMs: config.dedupe.defaultTtlMs,
+    purgeIntervalMs: config.dedupe.purgeIntervalMs,
+    idOf: (event) => ({ type: event.event_type, id: event.event_id }),
+    // From when the ingress saw it: a client cannot stretch or shrink the window with its clock.
+    timeOf: (event) => event.received_at,
+  });
+  const { users, items } = referenceTables(builder, config.referenceTopics);
+  const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich);
+  const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde });
+  routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde });
+  const aggregations = addWindowedAggregations(kept, options.aggregators ?? DEFAULT_AGGREGATORS, {
+    topic: config.aggregatesTopic,
+    emit: config.aggregation.emit,
+    graceMs: config.aggregation.graceMs,
+  });
+  return {
+    config,
+    filters,
+    routes,
+    aggregations,
+    nodes: PIPELINE_NODES,
+    query: (app, query) => queryAggregation(app, aggregations, query),
+    close: () => filters.unwatch(),
+  };
+}
+
+/**
+ * Creates the topics the pipeline needs with the right shapes before the app starts: the users
+ * reference topic with the landing topic's partition count (the join is co-partitioned; a
+ * mismatch stops the start), compacted reference topics, output and aggregate topics with the
+ * landing partition count (so keys keep their partition), and a one-partition DLQ.
+ */
+export async function ensurePipelineTopics(log: Log, config: PipelineConfig, landingPartitions = 4): Promise<number> {
+  let partitions: number;
+  try {
+    partitions = await log.partitionCount(config.landingTopic);
+  } catch (error) {
+    if (!(error instanceof UnknownTopicError)) throw error;
+    await log.ensureTopic(config.landingTopic, { partitions: landingPartitions });
+    partitions = landingPartitions;
+  }
+  await ensureReferenceTopic(log, config.referenceTopics.users, partitions);
+  await ensureReferenceTopic(log, config.referenceTopics.items, 1);
+  for (const topic of new Set([...Object.values(config.outputTopics), config.aggregatesTopic])) await log.ensureTopic(topic, { partitions });
+  await log.ensureTopic(config.dlqTopic, { partitions: 1 });
+  return partitions;
+}

@@ -1,0 +1,75 @@
+import { jsonSerde, stringSerde } from '../state/Serde.js';
+import type { KeyValueStore } from '../state/StateStore.js';
+import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
+import { processKeepingKey } from './StreamNodes.js';
+
+/** A value and whether its member (e.g. a user id) is seen for the first time in its window and key. */
+export interface Marked<V> {
+  value: V;
+  first: boolean;
+}
+
+const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0');
+
+/**
+ * Exact distinct counting per tumbling window, O(1) per record: before a windowed aggregation,
+ * marks each record `first` when its member was not yet seen in (window, key); the aggregation
+ * adds 1 to its distinct count for first records. The seen-set lives in a changelogged
+ * key-value store as `<window start, 15 digits>|<key>|<member>`, so a stream-time punctuation
+ * deletes closed windows with one range scan and the store stays bounded by the open windows.
+ *
+ * Exact rather than HyperLogLog: seed 004 reports unique_users as an exact number and windows
+ * are an hour long; the cost is one small key per (window, key, member). Tumbling windows only
+ * (a member would be first in several hopping windows at once).
+ *
+ * @example
+ *   const marked = markDistinct(byEventAndChannel, { storeName: 'seen-users', windows, memberOf: (e) => e.user_id });
+ */
+export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
+  private context!: ProcessorContext<K, Marked<V>>;
+  private store!: KeyValueStore<string, number>;
+
+  constructor(
+    private readonly storeName: string,
+    private readonly windows: TimeWindows,
+    private readonly memberOf: (value: V) => string | undefined,
+  ) {
+    if (windows.advanceMs !== windows.sizeMs) throw new Error('DistinctMarker needs tumbling windows');
+  }
+
+  init(context: ProcessorContext<K, Marked<V>>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+    context.schedule(Math.min(this.windows.sizeMs, 600_000), 'stream-time', (streamTime) => this.purge(streamTime));
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    const member = this.memberOf(record.value);
+    let first = false;
+    if (member !== undefined) {
+      const start = this.windows.windowStartsFor(record.timestamp)[0]!;
+      const seenKey = `${pad(start)}|${String(record.key)}|${member}`;
+      if (this.store.get(seenKey) === undefined) {
+        this.store.put(seenKey, 1);
+        first = true;
+      }
+    }
+    this.context.forward({ key: record.key, value: { value: record.value, first }, timestamp: record.timestamp, headers: record.headers });
+  }
+
+  /** Windows whose start + size + grace <= stream time are closed: their members are no longer needed. */
+  private purge(streamTime: number): void {
+    const closedUpTo = streamTime - this.windows.sizeMs - this.windows.graceMs;
+    if (closedUpTo < 0) return;
+    for (const { key } of this.store.range(pad(0), `${pad(closedUpTo)}|\uffff`)) this.store.delete(key);
+  }
+}
+
+export function markDistinct<K, V>(
+  stream: KStream<K, V>,
+  options: { name: string; storeName: string; windows: TimeWindows; memberOf: (value: V) => string | undefined },
+): KStream<K, Marked<V>> {
+  const result = processKeepingKey<K, V, Marked<V>>(stream, options.name, () => new DistinctMarker<K, V>(options.storeName, options.windows, options.memberOf));
+  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), options.name);
+  return result;
+}

@@ -1,0 +1,141 @@
+import type { KeyValueStore } from '../state/StateStore.js';
+import type { GlobalKTable, KStream, KTable, Processor, ProcessorContext, StreamRecord, StreamsBuilder } from '../topology/index.js';
+import type { DerivedEnrichment, LearningEvent } from './LandingEvent.js';
+import { toEpochMs } from './LandingEvent.js';
+import { DEFAULT_REFERENCE_TOPICS, type ItemProfile, type ReferenceTopics, type UserProfile } from './ReferenceData.js';
+import { processKeepingKey } from './StreamNodes.js';
+
+export const USERS_STORE = 'ref-users';
+export const ITEMS_STORE = 'ref-items';
+
+const NEW_USER_MS = 7 * 86_400_000;
+
+/**
+ * Joins events with reference data and derives seed 002's enrichments:
+ * - the user (stream–table join: the users KTable is co-partitioned with the landing topic by
+ *   user id, so the lookup is local to the task);
+ * - the item of attempts (stream–global-table join: every instance holds all items);
+ * - response time category, difficulty match, time of day in the user's timezone, performance
+ *   against the expected (item average accuracy for attempts, user average accuracy for sessions).
+ *
+ * A miss never blocks: the event passes with `user: null` / `item: null` and the processor
+ * counts user_miss / item_miss (hits: user_hit / item_hit), visible at GET /processor/enrichment.
+ * Both lookups are in one processor so an event is counted once per table it needs, and
+ * sessions (no item) never count as item misses.
+ *
+ * @example
+ *   const { users, items } = referenceTables(builder);
+ *   const enriched = enrich(events, users, items);
+ */
+export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, LearningEvent> {
+  private context!: ProcessorContext<K, LearningEvent>;
+  private users!: KeyValueStore<string, UserProfile>;
+  private items!: KeyValueStore<string, ItemProfile>;
+
+  constructor(
+    private readonly usersStore: string,
+    private readonly itemsStore: string,
+  ) {}
+
+  init(context: ProcessorContext<K, LearningEvent>): void {
+    this.context = context;
+    this.users = context.getStateStore(this.usersStore);
+    this.items = context.getStateStore(this.itemsStore);
+  }
+
+  process(record: StreamRecord<K, LearningEvent>): void {
+    const event = record.value;
+    const user = this.users.get(event.user_id) ?? null;
+    this.context.count(user ? 'user_hit' : 'user_miss');
+    let item: ItemProfile | null = null;
+    const itemId = event.kind === 'attempt' ? event.payload.item_id : undefined;
+    if (typeof itemId === 'string') {
+      item = this.items.get(itemId) ?? null;
+      this.context.count(item ? 'item_hit' : 'item_miss');
+    }
+    const enriched: LearningEvent = { ...event, enrichment: { user, item, derived: deriveEnrichment(event, user, item) } };
+    this.context.forward({ key: record.key, value: enriched, timestamp: record.timestamp, headers: record.headers });
+  }
+}
+
+/** The users KTable (co-partitioned with the landing topic) and the items GlobalKTable. */
+export function referenceTables(builder: StreamsBuilder, topics: ReferenceTopics = DEFAULT_REFERENCE_TOPICS) {
+  const users: KTable<string, UserProfile> = builder.table<string, UserProfile>(topics.users, { storeName: USERS_STORE, name: 'ref-users-source' });
+  const items: GlobalKTable<string, ItemProfile> = builder.globalTable<string, ItemProfile>(topics.items, { storeName: ITEMS_STORE });
+  return { users, items };
+}
+
+/** Adds the enrichment node; the stream must be keyed by user id, like the users table. */
+export function enrich<K>(stream: KStream<K, LearningEvent>, users: KTable<string, UserProfile>, items: GlobalKTable<string, ItemProfile>, name = 'enrich'): KStream<K, LearningEvent> {
+  return processKeepingKey<K, LearningEvent, LearningEvent>(stream, name, () => new EnrichProcessor<K>(users.storeName, items.storeName), [users.storeName]);
+}
+
+export function responseTimeCategory(ms: number): NonNullable<DerivedEnrichment['response_time_category']> {
+  if (ms < 1000) return 'rapid';
+  if (ms < 5000) return 'fast';
+  if (ms < 15_000) return 'normal';
+  if (ms < 60_000) return 'slow';
+  return 'very_slow';
+}
+
+const hourFormats = new Map<string, Intl.DateTimeFormat | null>();
+
+/** Hour 0–23 of t in timezone; formatters are cached (building one costs far more than using it). */
+export function localHour(t: number, timezone: string): { hour: number; timezone: string } {
+  let format = hourFormats.get(timezone);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: 'numeric', hourCycle: 'h23' });
+    } catch {
+      format = null; // not an IANA zone: UTC below
+    }
+    if (hourFormats.size < 1000) hourFormats.set(timezone, format);
+  }
+  if (format === null) return { hour: new Date(t).getUTCHours(), timezone: 'UTC' };
+  return { hour: Number(format.format(t)) % 24, timezone };
+}
+
+export function timeOfDay(hour: number): DerivedEnrichment['time_of_day'] {
+  if (hour < 6) return 'night';
+  if (hour < 12) return 'morning';
+  if (hour < 18) return 'afternoon';
+  return 'evening';
+}
+
+function performanceCategory(delta: number): NonNullable<DerivedEnrichment['performance_category']> {
+  if (delta > 0.1) return 'above';
+  if (delta < -0.1) return 'below';
+  return 'as_expected';
+}
+
+const round = (n: number) => Math.round(n * 10_000) / 10_000;
+
+export function deriveEnrichment(event: LearningEvent, user: UserProfile | null, item: ItemProfile | null): DerivedEnrichment {
+  const { hour, timezone } = localHour(event.event_time, user?.timezone ?? 'UTC');
+  const derived: DerivedEnrichment = { local_hour: hour, time_of_day: timeOfDay(hour), timezone };
+  const p = event.payload;
+  if (event.kind === 'attempt') {
+    if (typeof p.time_taken_ms === 'number') derived.response_time_category = responseTimeCategory(p.time_taken_ms);
+    if (typeof item?.difficulty === 'number' && typeof user?.skill_level === 'number') {
+      const gap = item.difficulty - user.skill_level;
+      derived.difficulty_match = Math.abs(gap) <= 0.15 ? 'matched' : gap > 0 ? 'too_hard' : 'too_easy';
+    }
+    if (typeof p.correct === 'boolean' && typeof item?.average_accuracy === 'number') {
+      derived.performance_vs_expected = round((p.correct ? 1 : 0) - item.average_accuracy);
+      derived.performance_category = performanceCategory(derived.performance_vs_expected);
+    }
+  } else if (event.kind === 'session') {
+    if (typeof p.items_attempted === 'number' && p.items_attempted > 0 && typeof p.correct_count === 'number') {
+      derived.session_accuracy = round(p.correct_count / p.items_attempted);
+      if (typeof user?.average_accuracy === 'number') {
+        derived.performance_vs_expected = round(derived.session_accuracy - user.average_accuracy);
+        derived.performance_category = performanceCategory(derived.performance_vs_expected);
+      }
+    }
+  }
+  if (user) {
+    const created = toEpochMs(user.created_at);
+    derived.is_new_user = (created !== undefined && event.event_time - created < NEW_USER_MS) || user.total_sessions === 0;
+  }
+  return derived;
+}

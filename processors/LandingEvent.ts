@@ -1,0 +1,195 @@
+import type { ItemProfile, UserProfile } from './ReferenceData.js';
+
+/**
+ * The typed event every processor after the parser sees: the ingress's landing envelope
+ * ({v, event_id, id_assigned, event_type, source, received_at, payload}) plus what the pipeline
+ * learns on the way (user id, event time, enrichment, flags, routing hints).
+ *
+ * Output topics carry this object as JSON, so the ClickHouse row mappers (sink/RowMappers.ts)
+ * find the client's fields under `payload.` as they do on the landing topic.
+ */
+export type EventKind = 'attempt' | 'session' | 'placement' | 'collector' | 'product';
+
+export interface DerivedEnrichment {
+  /** Attempts: rapid (< 1 s), fast (< 5 s), normal (< 15 s), slow (< 60 s), very_slow. */
+  response_time_category?: 'rapid' | 'fast' | 'normal' | 'slow' | 'very_slow';
+  /** Item difficulty against the user's skill level: matched (within 0.15), too_hard, too_easy. */
+  difficulty_match?: 'matched' | 'too_hard' | 'too_easy';
+  /** Hour of the event in the user's timezone (UTC when unknown), 0–23. */
+  local_hour: number;
+  time_of_day: 'night' | 'morning' | 'afternoon' | 'evening';
+  /** The timezone local_hour was computed in. */
+  timezone: string;
+  /** Attempts: (correct ? 1 : 0) − item average accuracy; sessions: session accuracy − user average accuracy. */
+  performance_vs_expected?: number;
+  performance_category?: 'above' | 'as_expected' | 'below';
+  /** Sessions: correct_count / items_attempted. */
+  session_accuracy?: number;
+  /** The user profile says the user is new (created within 7 days or no session yet). */
+  is_new_user?: boolean;
+}
+
+export interface Enrichment {
+  user: UserProfile | null;
+  item: ItemProfile | null;
+  derived: DerivedEnrichment;
+}
+
+export interface LearningEvent {
+  v: 1;
+  event_id: string;
+  id_assigned: boolean;
+  event_type: string;
+  kind: EventKind;
+  source: string;
+  /** Epoch ms the ingress accepted the event (the landing record's timestamp). */
+  received_at: number;
+  /** Epoch ms the event happened, from the payload when it says so, never later than received_at. */
+  event_time: number;
+  user_id: string;
+  user_agent?: string;
+  payload: Record<string, unknown>;
+  enrichment?: Enrichment;
+  /** Marks set by filter rules with action allow (rapid_fire, perfect_score, ...). */
+  flags?: string[];
+  /** Routing hints set by filter rules with action route (high_value_analytics, onboarding, ...). */
+  hints?: string[];
+}
+
+/** A landing record that cannot become a LearningEvent. Thrown from processors, so the runtime dead-letters it. */
+export class UnparseableEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnparseableEventError';
+  }
+}
+
+const SEED000_TYPES = new Set(['attempt', 'session', 'placement']);
+const COLLECTOR_TYPES = new Set(['interaction', 'progress', 'assessment', 'error', 'system']);
+
+function kindOf(eventType: string): EventKind | undefined {
+  if (SEED000_TYPES.has(eventType)) return eventType as EventKind;
+  if (COLLECTOR_TYPES.has(eventType)) return 'collector';
+  if (eventType === 'product') return 'product';
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** Epoch ms from a number (seconds below 1e11, else ms) or ISO text; undefined when neither. */
+export function toEpochMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value < 1e11 ? value * 1000 : value;
+  if (typeof value === 'string' && value.length > 0) {
+    const parsed = Date.parse(value);
+    return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
+  }
+  return undefined;
+}
+
+/** A bare client event (no envelope): which seed shape it is, by its identifying fields. */
+function bareEventType(event: Record<string, unknown>): string | undefined {
+  if (typeof event.event_type === 'string' && COLLECTOR_TYPES.has(event.event_type) && 'learner_id' in event) return event.event_type;
+  if ('client_attempt_id' in event) return 'attempt';
+  if ('placement_id' in event) return 'placement';
+  if ('session_id' in event && ('start_time' in event || 'items_attempted' in event)) return 'session';
+  if ('event_name' in event) return 'product';
+  return undefined;
+}
+
+function idOf(type: string, event: Record<string, unknown>): string | undefined {
+  if (type === 'attempt') return nonEmptyString(event.client_attempt_id);
+  if (type === 'session') return nonEmptyString(event.session_id);
+  if (type === 'placement') return nonEmptyString(event.placement_id);
+  return nonEmptyString(event.event_id);
+}
+
+function eventTimeOf(kind: EventKind, payload: Record<string, unknown>, receivedAt: number): number {
+  const claimed = kind === 'session' ? (toEpochMs(payload.end_time) ?? toEpochMs(payload.start_time)) : toEpochMs(payload.timestamp);
+  // A client clock ahead of ours would push stream time forward and make everyone else late.
+  if (claimed === undefined || claimed > receivedAt) return receivedAt;
+  return claimed;
+}
+
+function userAgentOf(envelope: Record<string, unknown>, payload: Record<string, unknown>): string | undefined {
+  const metadata = isObject(payload.metadata) ? payload.metadata : {};
+  return (
+    nonEmptyString(envelope.user_agent) ??
+    nonEmptyString(payload.user_agent) ??
+    nonEmptyString(metadata.user_agent) ??
+    nonEmptyString(metadata.userAgent) ??
+    nonEmptyString(metadata['user-agent'])
+  );
+}
+
+/**
+ * Parses a landing record into a LearningEvent. Accepts the ingress envelope and, tolerantly, a
+ * bare seed 000 / 001 / 004 event (its shape says its type; its id field or a key-derived id is
+ * the event id). Throws UnparseableEventError naming what is wrong: not JSON, no event id, an
+ * unknown event type, no user id.
+ *
+ * @example
+ *   builder.stream<string | null, Buffer>('events.raw', { valueSerde: bufferSerde })
+ *     .mapValues((value, key) => parseLandingEvent(key, value, 0)) // throws → DLQ
+ */
+export function parseLandingEvent(key: string | null, value: Buffer | string | null, recordTimestamp: number): LearningEvent {
+  if (value === null || value === undefined) throw new UnparseableEventError('landing record has no value');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+  } catch (error) {
+    throw new UnparseableEventError(`landing record value is not JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(parsed)) throw new UnparseableEventError('landing record value is not a JSON object');
+
+  const enveloped = isObject(parsed.payload) && typeof parsed.event_type === 'string';
+  const envelope: Record<string, unknown> = enveloped ? parsed : {};
+  const payload: Record<string, unknown> = enveloped ? (parsed.payload as Record<string, unknown>) : parsed;
+  const eventType = enveloped ? (parsed.event_type as string) : bareEventType(parsed);
+  if (eventType === undefined) throw new UnparseableEventError('cannot tell the event type: no envelope event_type and no seed event shape');
+  const kind = kindOf(eventType);
+  if (kind === undefined) throw new UnparseableEventError(`unknown event_type "${eventType}"`);
+
+  const eventId = enveloped ? nonEmptyString(envelope.event_id) : idOf(eventType, payload);
+  if (eventId === undefined) throw new UnparseableEventError(`${eventType} event has no event id`);
+  const userId = key ?? nonEmptyString(payload.user_id) ?? nonEmptyString(payload.learner_id);
+  if (userId === undefined || userId.length === 0) throw new UnparseableEventError(`${eventType} event ${eventId} has no user id (record key, user_id or learner_id)`);
+  if (kind === 'attempt' && nonEmptyString(payload.item_id) === undefined) throw new UnparseableEventError(`attempt ${eventId} has no item_id`);
+
+  const receivedAt = typeof envelope.received_at === 'number' && Number.isFinite(envelope.received_at) ? envelope.received_at : recordTimestamp;
+  const event: LearningEvent = {
+    v: 1,
+    event_id: eventId,
+    id_assigned: envelope.id_assigned === true,
+    event_type: eventType,
+    kind,
+    source: nonEmptyString(envelope.source) ?? (kind === 'collector' ? 'collector' : kind === 'product' ? 'product' : 'seed000'),
+    received_at: receivedAt,
+    event_time: eventTimeOf(kind, payload, receivedAt),
+    user_id: userId,
+    payload,
+  };
+  const userAgent = userAgentOf(envelope, payload);
+  if (userAgent !== undefined) event.user_agent = userAgent;
+  return event;
+}
+
+/** The landing envelope of an event again: what a DLQ record carries so a replay re-enters the pipeline. */
+export function toLandingEnvelope(event: LearningEvent): Record<string, unknown> {
+  const envelope: Record<string, unknown> = {
+    v: 1,
+    event_id: event.event_id,
+    id_assigned: event.id_assigned,
+    event_type: event.event_type,
+    source: event.source,
+    received_at: event.received_at,
+    payload: event.payload,
+  };
+  if (event.user_agent !== undefined) envelope.user_agent = event.user_agent;
+  return envelope;
+}

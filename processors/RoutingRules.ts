@@ -1,0 +1,209 @@
+import { Ajv } from 'ajv';
+import { readString, type Env } from '../app/env.js';
+import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
+import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
+import type { LearningEvent } from './LandingEvent.js';
+import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
+import { processKeepingKey } from './StreamNodes.js';
+
+/** seed 003's topics, named by KAFKA_TOPIC_* with the seed's defaults. */
+export interface OutputTopics {
+  attempts: string;
+  sessions: string;
+  placements: string;
+  activities: string;
+  mlTraining: string;
+}
+
+export function readOutputTopics(env: Env = process.env): OutputTopics {
+  return {
+    attempts: readString(env, 'KAFKA_TOPIC_ATTEMPTS', 'user.attempts'),
+    sessions: readString(env, 'KAFKA_TOPIC_SESSIONS', 'user.sessions'),
+    placements: readString(env, 'KAFKA_TOPIC_PLACEMENTS', 'user.placements'),
+    activities: readString(env, 'KAFKA_TOPIC_ACTIVITIES', 'user.activities'),
+    mlTraining: readString(env, 'KAFKA_TOPIC_ML_TRAINING', 'ml.training_events'),
+  };
+}
+
+/**
+ * A routing rule (seed 003): events of the listed types matching the condition go to every
+ * listed topic. Rules run in priority order (lower first); every enabled matching rule adds its
+ * topics (multi-destination), and an event goes to each distinct topic once.
+ */
+export interface RoutingRule {
+  id: string;
+  description?: string;
+  /** Lower first; seed 003's rules use 1.. */
+  priority: number;
+  enabled: boolean;
+  event_types?: string[];
+  when?: Condition;
+  topics: string[];
+}
+
+export class RoutingRuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RoutingRuleError';
+  }
+}
+
+/** seed 003's default rules, plus collector and product events to the activities topic. */
+export function defaultRoutingRules(topics: OutputTopics): RoutingRule[] {
+  return [
+    { id: 'high_quality_attempts', description: 'Attempts with quality >= 4 also feed ML training', priority: 1, enabled: true, event_types: ['attempt'], when: { field: 'payload.quality', op: 'gte', value: 4 }, topics: [topics.mlTraining] },
+    { id: 'all_attempts', description: 'Every attempt', priority: 2, enabled: true, event_types: ['attempt'], topics: [topics.attempts] },
+    { id: 'completed_sessions', description: 'Sessions with items attempted > 0', priority: 3, enabled: true, event_types: ['session'], when: { field: 'payload.items_attempted', op: 'gt', value: 0 }, topics: [topics.sessions] },
+    {
+      id: 'completed_placements',
+      description: 'Completed placement tests, to placements and ML training',
+      priority: 4,
+      enabled: true,
+      event_types: ['placement'],
+      when: { field: 'payload.was_completed', op: 'eq', value: true },
+      topics: [topics.placements, topics.mlTraining],
+    },
+    { id: 'activities', description: 'Collector (seed 001) and product (seed 004) events', priority: 5, enabled: true, event_types: ['interaction', 'progress', 'assessment', 'error', 'system', 'product'], topics: [topics.activities] },
+  ];
+}
+
+const ajv = new Ajv({ strict: false });
+ajv.addSchema(conditionSchema);
+const validateRule = ajv.compile({
+  type: 'object',
+  required: ['id', 'priority', 'topics'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 128 },
+    description: { type: 'string' },
+    priority: { type: 'integer' },
+    enabled: { type: 'boolean' },
+    event_types: { type: 'array', items: { type: 'string', minLength: 1 } },
+    when: { $ref: 'streamline-condition' },
+    topics: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' } },
+  },
+});
+
+interface CompiledRoute {
+  rule: RoutingRule;
+  types: Set<string> | undefined;
+  matches: CompiledCondition | undefined;
+  routed: number;
+}
+
+/**
+ * The routing rules in force, shared by every task's route processor; rules can be added,
+ * replaced, enabled/disabled and removed at runtime (the HTTP API calls these).
+ *
+ * @example
+ *   const table = new RoutingTable(defaultRoutingRules(readOutputTopics()));
+ *   table.add({ id: 'fast', priority: 0, enabled: true, event_types: ['attempt'],
+ *     when: { field: 'payload.time_taken_ms', op: 'lt', value: 1000 }, topics: ['fast_responses'] });
+ */
+export class RoutingTable {
+  private routes: CompiledRoute[] = [];
+  unrouted = 0;
+
+  constructor(rules: RoutingRule[]) {
+    for (const rule of rules) this.add(rule);
+  }
+
+  /** Adds or replaces (same id) a rule; throws RoutingRuleError for an invalid one. */
+  add(input: RoutingRule): void {
+    const rule: RoutingRule = { ...input, enabled: input.enabled ?? true };
+    if (!validateRule(rule)) {
+      throw new RoutingRuleError(`invalid routing rule: ${(validateRule.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
+    }
+    let matches: CompiledCondition | undefined;
+    try {
+      matches = rule.when ? compileCondition(rule.when) : undefined;
+    } catch (error) {
+      throw new RoutingRuleError(`invalid routing rule "${rule.id}": ${(error as Error).message}`);
+    }
+    const next = this.routes.filter((r) => r.rule.id !== rule.id);
+    next.push({ rule, types: rule.event_types ? new Set(rule.event_types) : undefined, matches, routed: 0 });
+    next.sort((a, b) => a.rule.priority - b.rule.priority);
+    // Swapped whole: a task reading the old array mid-event finishes with it.
+    this.routes = next;
+  }
+
+  remove(id: string): boolean {
+    const before = this.routes.length;
+    this.routes = this.routes.filter((r) => r.rule.id !== id);
+    return this.routes.length < before;
+  }
+
+  setEnabled(id: string, enabled: boolean): boolean {
+    const route = this.routes.find((r) => r.rule.id === id);
+    if (!route) return false;
+    this.add({ ...route.rule, enabled });
+    return true;
+  }
+
+  rules(): RoutingRule[] {
+    return this.routes.map((r) => r.rule);
+  }
+
+  /** Distinct destination topics of an event, in rule priority order. */
+  destinations(event: LearningEvent): string[] {
+    const topics: string[] = [];
+    for (const route of this.routes) {
+      if (!route.rule.enabled || (route.types && !route.types.has(event.event_type))) continue;
+      if (route.matches && !route.matches(event)) continue;
+      route.routed++;
+      for (const topic of route.rule.topics) if (!topics.includes(topic)) topics.push(topic);
+    }
+    return topics;
+  }
+
+  stats(): Array<RoutingRule & { routed: number }> {
+    return this.routes.map((r) => ({ ...r.rule, routed: r.routed }));
+  }
+}
+
+/** Header naming the destination on records between the route processor and its sink. */
+export const ROUTE_TOPIC_HEADER = 'streamline_route_topic';
+
+/**
+ * Forwards one record per destination topic, naming the topic in a header that the sink's
+ * TopicNameExtractor reads (the header stays on the output record: it documents the route).
+ * Events no rule takes are counted `unrouted` and dropped.
+ */
+export class RouteProcessor<K> implements Processor<K, LearningEvent, K, LearningEvent> {
+  private context!: ProcessorContext<K, LearningEvent>;
+
+  constructor(private readonly table: RoutingTable) {}
+
+  init(context: ProcessorContext<K, LearningEvent>): void {
+    this.context = context;
+  }
+
+  process(record: StreamRecord<K, LearningEvent>): void {
+    const topics = this.table.destinations(record.value);
+    if (topics.length === 0) {
+      this.table.unrouted++;
+      this.context.count('unrouted');
+      return;
+    }
+    for (const topic of topics) {
+      this.context.count('routed');
+      this.context.forward({ key: record.key, value: record.value, timestamp: record.timestamp, headers: { ...record.headers, [ROUTE_TOPIC_HEADER]: topic } });
+    }
+  }
+}
+
+/**
+ * Routes a stream to its destination topics.
+ *
+ * @example
+ *   routeEvents(kept, new RoutingTable(defaultRoutingRules(readOutputTopics())));
+ */
+export function routeEvents<K>(stream: KStream<K, LearningEvent>, table: RoutingTable, options: { name?: string; keySerde?: Serde<K> } = {}): void {
+  const name = options.name ?? 'route';
+  const routed = processKeepingKey<K, LearningEvent, LearningEvent>(stream, name, () => new RouteProcessor<K>(table));
+  routed.to((record) => record.headers[ROUTE_TOPIC_HEADER]!, {
+    name: `${name}-sink`,
+    keySerde: options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>),
+    valueSerde: jsonSerde<LearningEvent>(),
+  });
+}

@@ -1,0 +1,139 @@
+import type { WindowStore } from '../state/StateStore.js';
+import { TimeWindows, type EmitStrategy, type KStream, type StreamsApp, type Windowed } from '../topology/index.js';
+import type { AggregatorSpec } from './AggregationSpecs.js';
+import { markDistinct, type Marked } from './DistinctMarker.js';
+import type { LearningEvent } from './LandingEvent.js';
+import { processorOwningStore } from './StreamNodes.js';
+
+/** A row of the aggregate topic and of queryAggregation: what the ClickHouse window_aggregates table stores. */
+export interface AggregateRow extends Record<string, unknown> {
+  aggregator: string;
+  key: string;
+  window_start: number;
+  window_end: number;
+  count: number;
+}
+
+export interface AggregationOptions {
+  /** Where rows go (record key `<aggregator>|<key>|<window_start>`, so a compacted topic keeps the latest). */
+  topic: string;
+  /** Default for every aggregator: onUpdate (fresh rows, one per event) or onWindowClose (one final row per window). */
+  emit?: EmitStrategy;
+  graceMs?: number;
+  /** Per aggregator name: emit strategy, grace and query retention overrides. */
+  overrides?: Record<string, { emit?: EmitStrategy; graceMs?: number; retentionMs?: number }>;
+}
+
+/** What the HTTP route and the pipeline handle know about each wired aggregator. */
+export interface AggregatorHandle {
+  spec: AggregatorSpec;
+  storeName: string;
+  /** The processor node counting `late` for this aggregator. */
+  processorName: string | undefined;
+  windows: TimeWindows;
+  emit: EmitStrategy;
+}
+
+export const aggregateStoreName = (name: string) => `agg-${name}`;
+
+/**
+ * Wires windowed aggregations beside the main path. Per aggregator: filter → (re-key through a
+ * repartition topic when the group key is not the user id) → (exact distinct marking) →
+ * windowedBy(tumbling or hopping, with grace).aggregate → rows to the aggregate topic.
+ * Records later than window end + grace are counted `late` by the aggregate node and dropped.
+ *
+ * @example
+ *   const handles = addWindowedAggregations(kept, DEFAULT_AGGREGATORS, { topic: 'processor.aggregates', graceMs: 300_000 });
+ *   // later: queryAggregation(app, handles, { aggregator: 'user_hourly_attempts', key: 'user:123' })
+ */
+export function addWindowedAggregations(events: KStream<string, LearningEvent>, specs: AggregatorSpec[], options: AggregationOptions): AggregatorHandle[] {
+  return specs.map((spec) => addAggregation(events, spec, options));
+}
+
+function addAggregation(events: KStream<string, LearningEvent>, spec: AggregatorSpec, options: AggregationOptions): AggregatorHandle {
+  const override = options.overrides?.[spec.name] ?? {};
+  const graceMs = override.graceMs ?? options.graceMs ?? 5 * 60_000;
+  const emit = override.emit ?? options.emit ?? 'onUpdate';
+  let windows = TimeWindows.ofSizeAndGrace(spec.sizeMs, graceMs);
+  if (spec.advanceMs !== undefined && spec.advanceMs < spec.sizeMs) windows = windows.advanceBy(spec.advanceMs);
+  const storeName = aggregateStoreName(spec.name);
+  const n = spec.name;
+
+  const selected = events.filter((_key, event) => spec.select(event), { name: `${n}-select` });
+  let keyed: KStream<string, unknown>;
+  if (spec.keyOf) {
+    const keyOf = spec.keyOf;
+    keyed = selected
+      .map((_key, event): [string, unknown] => [keyOf(event), spec.project(event)], { name: `${n}-project` })
+      .repartition({ name: `${n}-by-key` });
+  } else {
+    keyed = selected.mapValues((event) => spec.project(event), { name: `${n}-project` });
+  }
+  let marked: KStream<string, Marked<unknown>>;
+  if (spec.distinctMember) {
+    marked = markDistinct(keyed, { name: `${n}-distinct`, storeName: `${storeName}-distinct`, windows, memberOf: spec.distinctMember });
+  } else {
+    marked = keyed.mapValues((value) => ({ value, first: false }), { name: `${n}-unmarked` });
+  }
+  const table = marked
+    .groupByKey()
+    .windowedBy(windows)
+    .emit(emit)
+    .aggregate<unknown>(spec.init, (_key, input, aggregate) => spec.add(aggregate, input.value, input.first), {
+      name: storeName,
+      retentionMs: override.retentionMs ?? spec.retentionMs,
+    });
+  table
+    .toStream({ name: `${n}-rows` })
+    .map((windowed: Windowed<string>, aggregate: unknown): [string, AggregateRow] => [
+      `${n}|${windowed.key}|${windowed.windowStart}`,
+      toRow(spec, windowed.key, windowed.windowStart, windowed.windowEnd, aggregate),
+    ], { name: `${n}-to-row` })
+    .to(options.topic, { name: `${n}-sink` });
+  return { spec, storeName, processorName: processorOwningStore(events as KStream<unknown, unknown>, storeName), windows, emit };
+}
+
+function toRow(spec: AggregatorSpec, key: string, windowStart: number, windowEnd: number, aggregate: unknown): AggregateRow {
+  return { aggregator: spec.name, key: `${spec.keyPrefix}${key}`, window_start: windowStart, window_end: windowEnd, ...spec.row(aggregate) };
+}
+
+export class AggregationQueryError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode = 400,
+  ) {
+    super(message);
+    this.name = 'AggregationQueryError';
+  }
+}
+
+export interface AggregationQuery {
+  aggregator: string;
+  /** With or without the aggregator's prefix: "user:123" or "123". */
+  key: string;
+  /** Window starts in [from, to] (epoch ms); default: all retained windows. */
+  from?: number;
+  to?: number;
+}
+
+/**
+ * Interactive query over the local window stores (GET /processor/aggregation): rows of one key,
+ * oldest window first. Reads what is processed, including not yet committed updates (Kafka
+ * Streams' default for interactive queries).
+ */
+export function queryAggregation(app: StreamsApp, handles: AggregatorHandle[], query: AggregationQuery): AggregateRow[] {
+  const handle = handles.find((h) => h.spec.name === query.aggregator);
+  if (!handle) throw new AggregationQueryError(`unknown aggregator "${query.aggregator}"; known: ${handles.map((h) => h.spec.name).join(', ')}`, 404);
+  const prefix = handle.spec.keyPrefix;
+  const key = prefix && query.key.startsWith(prefix) ? query.key.slice(prefix.length) : query.key;
+  const from = query.from ?? 0;
+  const to = query.to ?? Number.MAX_SAFE_INTEGER;
+  if (from > to) throw new AggregationQueryError(`from (${from}) is after to (${to})`);
+  const rows: AggregateRow[] = [];
+  for (const store of app.localStores<WindowStore<string, unknown>>(handle.storeName)) {
+    for (const { key: windowed, value } of store.fetchRange(key, from, to)) {
+      rows.push(toRow(handle.spec, key, windowed.windowStart, windowed.windowStart + handle.windows.sizeMs, value));
+    }
+  }
+  return rows.sort((a, b) => a.window_start - b.window_start);
+}

@@ -1,0 +1,17 @@
+/** Ready-made processors for the topology DSL and the default pipeline that wires them. */
+export { parseLandingEvent, toLandingEnvelope, UnparseableEventError, type LearningEvent, type EventKind, type Enrichment, type DerivedEnrichment } from './LandingEvent.js';
+export { DedupeProcessor, dedupe, DEFAULT_DEDUPE_TTLS, type DedupeOptions } from './DedupeProcessor.js';
+export { EnrichProcessor, enrich, referenceTables, deriveEnrichment, USERS_STORE, ITEMS_STORE } from './Enrichment.js';
+export { loadReferenceData, parseNdjson, ensureReferenceTopic, ReferenceDataError, DEFAULT_REFERENCE_TOPICS, type UserProfile, type ItemProfile, type ReferenceTopics } from './ReferenceData.js';
+export { compileCondition, type Condition, type ConditionOp } from './RuleConditions.js';
+export { FilterRuleSet, FilterRuleError, DEFAULT_FILTER_RULES, compileFilterRules, type FilterRule, type FilterAction } from './FilterRules.js';
+export { FilterProcessor, filterEvents } from './FilterProcessor.js';
+export { RoutingTable, RouteProcessor, routeEvents, defaultRoutingRules, readOutputTopics, RoutingRuleError, ROUTE_TOPIC_HEADER, type RoutingRule, type OutputTopics } from './RoutingRules.js';
+export { DistinctMarker, markDistinct, type Marked } from './DistinctMarker.js';
+export { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
+export { addWindowedAggregations, queryAggregation, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
+export { deadLetterRecord, replayDeadLetters, DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
+export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
+export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions } from './DefaultPipeline.js';
+export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';
+export { processKeepingKey } from './StreamNodes.js';
