@@ -3,7 +3,7 @@
  * concurrently (as many HTTP requests would), keyed by user id, ~200-byte JSON values.
  * Prints events/s. Target (DESIGN.md): >= 300k events/s.
  *
- *   node --import tsx bench/embedded-log-append.ts [totalEvents] [batchSize] [concurrency]
+ *   node --import tsx bench/embedded-log-append.ts [totalEvents] [batchSize] [concurrency] [fsync]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import type { ProducerRecord } from '../log/Log.js';
 const total = Number(process.argv[2] ?? 2_000_000);
 const batchSize = Number(process.argv[3] ?? 500);
 const concurrency = Number(process.argv[4] ?? 16);
+const fsync = process.argv[5] === 'fsync';
 
 function makeBatch(topic: string, n: number, seq: number): ProducerRecord[] {
   const out: ProducerRecord[] = new Array(n);
@@ -39,7 +40,7 @@ function makeBatch(topic: string, n: number, seq: number): ProducerRecord[] {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-embedded-log-'));
-  const log = await openEmbeddedLog({ dir });
+  const log = await openEmbeddedLog({ dir, fsync, cleanupIntervalMs: 0 });
   const topic = 'events.raw';
   await log.ensureTopic(topic, { partitions: 8 });
 
@@ -75,13 +76,14 @@ async function main(): Promise<void> {
       events: produced,
       batchSize,
       concurrency,
+      fsync,
       valueBytes: Math.round(bytes),
       seconds: Number(seconds.toFixed(2)),
       eventsPerSecond: rate,
       stored: count,
     }),
   );
-  console.log(`embedded log append: ${rate.toLocaleString('en-US')} events/s (batches of ${batchSize}, ${concurrency} concurrent)`);
+  console.log(`embedded log append: ${rate.toLocaleString('en-US')} events/s (batches of ${batchSize}, ${concurrency} concurrent${fsync ? ', fsync per group commit' : ''})`);
 }
 
 main().catch((err) => {

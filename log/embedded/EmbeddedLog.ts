@@ -43,6 +43,12 @@ export interface EmbeddedLogOptions {
   cleanupIntervalMs?: number;
   /** Kafka's delete.retention.ms: how long a compacted topic keeps a tombstone. Default 24 h. */
   tombstoneRetentionMs?: number;
+  /**
+   * fsync the RocksDB WAL on every group commit, so an acknowledged record also survives a power
+   * cut or kernel crash. Default false: a process crash never loses an acknowledged record either
+   * way (see GroupCommitWriter.flush).
+   */
+  fsync?: boolean;
   /** Registers the streamline_log_* metrics here when given. */
   registry?: Registry;
   /** Where background problems (a failed cleaner pass or write) are reported. */
@@ -88,6 +94,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
         this.metrics?.batchFailed();
         this.logger?.error({ err }, 'embedded log: group commit failed');
       },
+      options.fsync ?? false,
     );
     this.transactions = new TransactionRegistry(this);
     this.defaultPartitions = options.defaultPartitions ?? 1;

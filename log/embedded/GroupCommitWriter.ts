@@ -53,6 +53,8 @@ export class GroupCommitWriter {
     private readonly db: LogDatabase,
     private readonly onAppended: (partitions: Set<PartitionState>, records: number) => void,
     private readonly onFailed: (error: unknown) => void = () => undefined,
+    /** fsync the WAL on every group commit (EmbeddedLogOptions.fsync). */
+    private readonly fsync = false,
   ) {}
 
   submit(unit: CommitUnit): void {
@@ -135,12 +137,13 @@ export class GroupCommitWriter {
         const entry = endOffsetEntry(ps, end);
         batch._put(entry.key, entry.value, NO_OPTIONS);
       }
-      // No fsync per append (sync: false), like Kafka, which acknowledges once the record is in
-      // the page cache of its replicas (flush.messages is unset by default) and leaves durability
-      // against power loss to replication. Here the batch is in the RocksDB WAL, written to the OS
-      // before this call returns: it survives a crash or SIGKILL of this process; an fsync per
-      // batch would cap the ingress at the disk's fsync rate (a few hundred to a few thousand/s).
-      batch._writeSync({ sync: false });
+      // By default no fsync per append (sync: false), like Kafka, which acknowledges once the
+      // record is in the page cache of its replicas (flush.messages is unset by default) and leaves
+      // durability against power loss to replication. Here the batch is in the RocksDB WAL,
+      // written to the OS before this call returns: it survives a crash or SIGKILL of this
+      // process, not a power cut. An fsync per group commit (option fsync) would bound the
+      // append rate by the disk's fsync latency; group commit amortises it over every caller.
+      batch._writeSync({ sync: this.fsync });
     } catch (err) {
       // Nothing of this batch was written: fail every caller (settling twice is a no-op).
       this.onFailed(err);
