@@ -3,6 +3,13 @@ import { partitionKey, type ConsumerOptions, type LogConsumer, type LogRecord, t
 import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, PROTOCOL_NAME, type Subscription } from './cooperative-assignor.js';
 import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
 
+/** Wraps an error thrown by the RebalanceListener so poll() rethrows it instead of retrying. */
+class ListenerError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('rebalance listener failed');
+  }
+}
+
 /** What a transaction needs to commit offsets as this member (EOS v2 fencing by generation). */
 export interface GroupMetadata {
   groupId: string;
@@ -92,14 +99,39 @@ export class KafkaConsumer implements LogConsumer {
     if (!this.listener) throw new Error('poll() before subscribe()');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.ensureMembership();
-      const ready = this.takeBuffered(maxRecords);
-      if (ready.length > 0) return ready;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) return [];
-      await this.fetchOnce(Math.min(remaining, MAX_FETCH_WAIT_MS));
-      if (this.takeBufferedCount() > 0) continue;
-      if (Date.now() >= deadline) return [];
+      try {
+        await this.ensureMembership();
+        const ready = this.takeBuffered(maxRecords);
+        if (ready.length > 0) return ready;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return [];
+        await this.fetchOnce(Math.min(remaining, MAX_FETCH_WAIT_MS));
+        if (this.takeBufferedCount() > 0) continue;
+        if (Date.now() >= deadline) return [];
+      } catch (error) {
+        // The listener's own failures are the caller's to handle.
+        if (error instanceof ListenerError) throw error.cause;
+        // Broker or coordinator unreachable: like Kafka's consumer, keep trying within this poll
+        // and return nothing rather than fail; membership is re-established when it answers.
+        this.noteGroupError(error);
+        if (this.coordinator && !this.coordinator.connection.isConnected()) this.forgetCoordinator();
+        this.fetcher.clearMetadata();
+        this.lastError = error;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return [];
+        await new Promise((resolve) => setTimeout(resolve, Math.min(remaining, this.settings.retryBackoffMs)));
+      }
+    }
+  }
+
+  /** The last error a poll swallowed while the broker was unreachable (for health reporting). */
+  lastError: unknown;
+
+  private async callListener(method: 'onAssigned' | 'onRevoked', partitions: TopicPartition[]): Promise<void> {
+    try {
+      await this.listener![method](partitions);
+    } catch (error) {
+      throw new ListenerError(error);
     }
   }
 
@@ -210,12 +242,13 @@ export class KafkaConsumer implements LogConsumer {
         const lost = this.assignment();
         this.lost = false;
         this.dropPartitions(lost);
-        if (lost.length > 0) await this.listener!.onRevoked(lost);
+        if (lost.length > 0) await this.callListener('onRevoked', lost);
       }
       this.stopHeartbeat();
       try {
         await this.joinAndSync();
       } catch (error) {
+        if (error instanceof ListenerError) throw error;
         this.noteGroupError(error);
         this.rejoinNeeded = true;
         if (!hasKafkaError(error, 'REBALANCE_IN_PROGRESS') && !hasKafkaError(error, 'UNKNOWN_MEMBER_ID') && !hasKafkaError(error, 'ILLEGAL_GENERATION')) {
@@ -277,7 +310,7 @@ export class KafkaConsumer implements LogConsumer {
     const added = assigned.filter((tp) => !this.owned.has(partitionKey(tp)));
     if (revoked.length > 0) {
       // Still a member of this generation, so the listener's commits are accepted.
-      await this.listener!.onRevoked(revoked);
+      await this.callListener('onRevoked', revoked);
       this.dropPartitions(revoked);
       // Cooperative protocol: give them up, then rejoin so they can go to their new owner.
       this.rejoinNeeded = true;
@@ -285,7 +318,7 @@ export class KafkaConsumer implements LogConsumer {
     if (added.length > 0) {
       await this.initPositions(added);
       for (const tp of added) this.owned.set(partitionKey(tp), tp);
-      await this.listener!.onAssigned(added);
+      await this.callListener('onAssigned', added);
     }
   }
 

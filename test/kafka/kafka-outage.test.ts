@@ -1,5 +1,5 @@
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { readAll, uniqueName } from '../log/log-contract.js';
+import { noopListener, pollUntil, readAll, uniqueName } from '../log/log-contract.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 
 /**
@@ -34,11 +34,19 @@ describe('KafkaLog when the broker goes away and comes back', () => {
     await log.ensureTopic(topic, { partitions: 1 });
     await log.produce([{ topic, key: Buffer.from('k'), value: Buffer.from('before') }]);
     expect(await log.isHealthy()).toBe(true);
+    const consumer = log.createConsumer({ groupId: uniqueName('outage-g') });
+    await consumer.subscribe([topic], noopListener);
+    expect((await pollUntil(consumer, (rs) => rs.length >= 1)).map((r) => r.value!.toString())).toEqual(['before']);
 
     await broker.stop();
     let started = Date.now();
     expect(await log.isHealthy()).toBe(false);
     expect(Date.now() - started).toBeLessThan(2_000);
+
+    // Polling while the broker is down returns nothing (bounded by the poll timeout), no error.
+    started = Date.now();
+    expect(await consumer.poll(10, 1_000)).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(5_000);
 
     started = Date.now();
     await expect(log.produce([{ topic, key: Buffer.from('k'), value: Buffer.from('during-outage') }])).rejects.toThrow();
@@ -57,5 +65,11 @@ describe('KafkaLog when the broker goes away and comes back', () => {
     expect(values[values.length - 1]).toBe('after');
     // The failed produce was never acked; it may or may not have landed, but at most once.
     expect(values.filter((v) => v === 'during-outage').length).toBeLessThanOrEqual(1);
+
+    // A consumer that was polling through the outage carries on: it does not throw, and it
+    // reads what was written after the restart.
+    const resumed = await pollUntil(consumer, (rs) => rs.some((r) => r.value!.toString() === 'after'), 30_000);
+    expect(resumed.map((r) => r.value!.toString())).toContain('after');
+    await consumer.close();
   }, 90_000);
 });
