@@ -127,6 +127,9 @@ export class IngestCore {
 
   /** A rejection for an event whose type could not be determined. */
   unknownType(index: number, event: unknown, field: string, allowed: string[]): Rejection {
+    if (!isPlainObject(event)) {
+      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event };
+    }
     const given = isPlainObject(event) ? event[field] : undefined;
     const message = given === undefined ? `${field} is required (one of: ${allowed.join(', ')})` : `${field} must be one of: ${allowed.join(', ')}`;
     const eventId = isPlainObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined;

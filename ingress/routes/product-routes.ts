@@ -16,6 +16,9 @@ function render(error: HttpError) {
 
 const ACCEPTED = JSON.stringify({ status: 'accepted' });
 
+/** Header values must be visible ASCII; any other id is percent-encoded in X-Event-Id. */
+const headerSafe = (id: string) => (/^[\x20-\x7e]*$/.test(id) ? id : encodeURIComponent(id));
+
 export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: FastifyInstance, deps: IngestDeps) => {
   const route = deps.metrics.forRoute('product');
   prepareIngestScope(scope, deps, route, render);
@@ -37,7 +40,7 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
       throw new HttpError(result.reason === 'too_large' ? 413 : 400, 'validation failed', result.reason, result.errors);
     }
     const outcome = await core.commit([result], [], { route, source: 'product', dlq: false, receivedAt });
-    reply.code(202).header('content-type', 'application/json; charset=utf-8').header('x-event-id', result.eventId);
+    reply.code(202).header('content-type', 'application/json; charset=utf-8').header('x-event-id', headerSafe(result.eventId));
     if (outcome.statuses[0] === 'duplicate') reply.header('x-duplicate', 'true');
     return reply.send(ACCEPTED);
   });

@@ -25,6 +25,7 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** Objects and arrays are sent as JSON; strings and Buffers as they are. */
   payload?: unknown;
+  timeoutMs?: number;
 }
 
 export interface Reply {
@@ -66,6 +67,7 @@ export function send(baseUrl: string, options: SendOptions): Promise<Reply> {
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(options.timeoutMs ?? 15_000, () => req.destroy(new Error(`no answer to ${options.method ?? 'POST'} ${options.url} within ${options.timeoutMs ?? 15_000} ms`)));
     req.end(body);
   });
 }
