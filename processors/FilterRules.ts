@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { compileCondition, conditionSchema, valueAt, type CompiledCondition, type Condition } from './RuleConditions.js';
@@ -198,12 +199,12 @@ function withListItem(event: Record<string, unknown>, field: string, items: stri
  * @example
  *   const rules = new FilterRuleSet(DEFAULT_FILTER_RULES);
  *   rules.loadFile('config/filter-rules.json');   // throws FilterRuleError on a bad file
- *   rules.watch('config/filter-rules.json', log); // reloads on change, keeps old rules on error
+ *   rules.watch('config/filter-rules.json', logger); // reloads on change, keeps old rules on error
  */
 export class FilterRuleSet {
   private compiled: CompiledRule[];
   private readonly counters = new Map<string, { evaluated: number; matched: number }>();
-  private watcher: { file: string; listener: (curr: fs.Stats, prev: fs.Stats) => void } | undefined;
+  private watcher: { close(): void } | undefined;
   loadedFrom: string | undefined;
   loadedAt = Date.now();
   lastError: string | undefined;
@@ -252,22 +253,30 @@ export class FilterRuleSet {
     }
   }
 
-  /** Watches the file (polling, which also survives editors replacing it) and reloads on change. */
-  watch(file: string, logger?: Logger, intervalMs = 1000): void {
+  /**
+   * Watches the file's directory (inotify/FSEvents, so editors that replace the file by a rename
+   * are followed too) and reloads shortly after a change settles; a bad file is logged and refused.
+   */
+  watch(file: string, logger?: Logger, settleMs = 50): void {
     this.unwatch();
     this.loadFile(file);
-    const listener = (curr: fs.Stats, prev: fs.Stats) => {
-      if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size) return;
-      const result = this.reload();
-      if (result.ok) logger?.info({ file, rules: result.rules }, 'filter rules reloaded');
-      else logger?.error({ file, error: result.error }, 'filter rule file refused; the previous rules stay in force');
-    };
-    fs.watchFile(file, { interval: intervalMs, persistent: false }, listener);
-    this.watcher = { file, listener };
+    const name = path.basename(file);
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed.toString() !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const result = this.reload();
+        if (result.ok) logger?.info({ file, rules: result.rules }, 'filter rules reloaded');
+        else logger?.error({ file, error: result.error }, 'filter rule file refused; the previous rules stay in force');
+      }, settleMs);
+      timer.unref();
+    });
+    this.watcher = { close: () => { clearTimeout(timer); watcher.close(); } };
   }
 
   unwatch(): void {
-    if (this.watcher) fs.unwatchFile(this.watcher.file, this.watcher.listener);
+    this.watcher?.close();
     this.watcher = undefined;
   }
 
