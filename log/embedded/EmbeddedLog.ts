@@ -18,7 +18,7 @@ import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
-import { committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
+import { FORMAT_KEY, committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
 import { EmbeddedLogMetrics } from './EmbeddedLogMetrics.js';
@@ -76,6 +76,8 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   private cleanupTimer: NodeJS.Timeout | null = null;
   private readonly metrics: EmbeddedLogMetrics | null;
   private readonly logger: Logger | undefined;
+  /** Set when the last group commit failed (e.g. disk full), cleared by the next that succeeds. */
+  private lastWriteFailed = false;
 
   private constructor(
     private readonly db: LogDatabase,
@@ -87,10 +89,12 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     this.writer = new GroupCommitWriter(
       db,
       (partitions, records) => {
+        this.lastWriteFailed = false;
         this.metrics?.batchWritten(records);
         if (partitions.size > 0) this.signal.notify();
       },
       (err) => {
+        this.lastWriteFailed = true;
         this.metrics?.batchFailed();
         this.logger?.error({ err }, 'embedded log: group commit failed');
       },
@@ -355,8 +359,15 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
 
   // ---- lifecycle ----
 
+  /** Open, answering a read, and the last group commit did not fail. */
   async isHealthy(): Promise<boolean> {
-    return this.closing === null && this.db.isOpen;
+    if (this.closing !== null || !this.db.isOpen || this.lastWriteFailed) return false;
+    try {
+      this.db.getMany([FORMAT_KEY]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   assertOpen(): void {
