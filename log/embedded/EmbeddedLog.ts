@@ -110,7 +110,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     if (interval > 0) {
       this.cleanupTimer = setInterval(() => {
         // A failed background pass is retried next interval; compactNow() surfaces errors.
-        this.compactNow().catch((err: unknown) => {
+        this.cleanNow(false).catch((err: unknown) => {
           if (this.closing === null) this.logger?.warn({ err }, 'embedded log: cleaner pass failed');
         });
       }, interval);
@@ -340,13 +340,18 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
 
   /**
    * Runs compaction ('compact' topics) and time retention ('delete' topics with retentionMs) now,
-   * over every topic; see LogCleaner. Also runs every cleanupIntervalMs. One pass at a time: a call
-   * during a pass waits for it and then runs its own. `now` lets tests age records.
+   * over every topic; see LogCleaner. `force: false` is what the periodic pass (every
+   * cleanupIntervalMs) does: compact only partitions past the dirty ratio or with a tombstone due.
+   * One pass at a time: a call during a pass waits for it, then runs. `now` lets tests age records.
    */
-  async compactNow(options: { now?: number } = {}): Promise<CleanerResult> {
+  async compactNow(options: { now?: number; force?: boolean } = {}): Promise<CleanerResult> {
+    return this.cleanNow(options.force ?? true, options.now);
+  }
+
+  private async cleanNow(force: boolean, now?: number): Promise<CleanerResult> {
     this.assertOpen();
     while (this.cleaning) await this.cleaning.catch(() => undefined);
-    const pass = this.cleaner.run(options.now ?? Date.now(), () => this.closing === null);
+    const pass = this.cleaner.run(now ?? Date.now(), () => this.closing === null, force);
     this.cleaning = pass;
     try {
       const result = await pass;

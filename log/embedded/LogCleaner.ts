@@ -34,9 +34,11 @@ export interface CleanerResult {
  * Unlike Kafka, the whole partition is cleaned, including its newest records (there is no
  * active segment); a consumer positioned before a removed record simply skips the gap.
  */
+const MIN_CLEANABLE_DIRTY_RATIO = 0.5;
+
 export class LogCleaner {
-  private readonly compactedUpTo = new Map<PartitionState, number>();
-  private readonly tombstonesLeft = new Set<PartitionState>();
+  /** What the last compaction of a partition left: its end, survivors, and when a kept tombstone expires. */
+  private readonly cleaned = new Map<PartitionState, { end: number; survivors: number; tombstoneDueAt: number }>();
   private readonly chunk: number;
 
   constructor(
@@ -47,7 +49,14 @@ export class LogCleaner {
     this.chunk = options.chunk ?? 16;
   }
 
-  async run(now: number, isOpen: () => boolean): Promise<CleanerResult> {
+  /**
+   * One pass over every topic. `force` compacts every partition that changed; otherwise (the
+   * periodic pass) a partition is compacted only when its dirty ratio — records appended since its
+   * last compaction over all its records — reaches MIN_CLEANABLE_DIRTY_RATIO (Kafka's
+   * min.cleanable.dirty.ratio, 0.5) or a kept tombstone has come due, so a large changelog is not
+   * rescanned every interval.
+   */
+  async run(now: number, isOpen: () => boolean, force = true): Promise<CleanerResult> {
     const result: CleanerResult = { compacted: 0, tombstones: 0, expired: 0 };
     for (const topic of [...this.catalog.topics()]) {
       for (const ps of topic.partitions) {
@@ -56,7 +65,9 @@ export class LogCleaner {
           result.expired += await this.expire(ps, now - topic.retentionMs, isOpen);
         }
         if (!isOpen()) return result;
-        if (topic.cleanupPolicy !== 'delete') await this.compact(ps, now, result, isOpen);
+        if (topic.cleanupPolicy !== 'delete' && this.needsCompaction(ps, now, force)) {
+          await this.compact(ps, now, result, isOpen);
+        }
       }
     }
     return result;
@@ -108,9 +119,17 @@ export class LogCleaner {
     return removed;
   }
 
+  private needsCompaction(ps: PartitionState, now: number, force: boolean): boolean {
+    const last = this.cleaned.get(ps);
+    if (!last) return ps.end > ps.logStart;
+    if (now >= last.tombstoneDueAt) return true;
+    const dirty = ps.end - last.end;
+    if (dirty === 0) return false;
+    return force || dirty / (last.survivors + dirty) >= MIN_CLEANABLE_DIRTY_RATIO;
+  }
+
   private async compact(ps: PartitionState, now: number, result: CleanerResult, isOpen: () => boolean): Promise<void> {
     const end = ps.end;
-    if (this.compactedUpTo.get(ps) === end && !this.tombstonesLeft.has(ps)) return;
 
     // Pass 1: the latest offset of every key.
     const latest = new Map<string, number>();
@@ -126,7 +145,8 @@ export class LogCleaner {
 
     // Pass 2: drop what is superseded, and tombstones past their retention.
     const tombstoneCutoff = now - this.options.tombstoneRetentionMs;
-    let tombstonesKept = false;
+    let tombstoneDueAt = Infinity;
+    let survivors = 0;
     for await (const rows of this.batches(ps, end, isOpen)) {
       const ops: WriteOp[] = [];
       for (const [key, value] of rows) {
@@ -137,6 +157,7 @@ export class LogCleaner {
           const peek = peekKeyAndTombstone(value.subarray(start, stop));
           if (offset >= end || peek.key === null) {
             keep.push({ offset, start, end: stop });
+            if (offset < end) survivors++;
           } else if (latest.get(peek.key.toString('latin1')) !== offset) {
             dropped++;
             result.compacted++;
@@ -144,8 +165,9 @@ export class LogCleaner {
             dropped++;
             result.tombstones++;
           } else {
-            if (peek.tombstone) tombstonesKept = true;
+            if (peek.tombstone) tombstoneDueAt = Math.min(tombstoneDueAt, peek.timestamp + this.options.tombstoneRetentionMs);
             keep.push({ offset, start, end: stop });
+            survivors++;
           }
         });
         if (dropped > 0) ops.push(rewriteOp(key, value, base, keep));
@@ -153,9 +175,7 @@ export class LogCleaner {
       if (ops.length > 0) this.db.write(ops);
     }
     if (!isOpen()) return;
-    this.compactedUpTo.set(ps, end);
-    if (tombstonesKept) this.tombstonesLeft.add(ps);
-    else this.tombstonesLeft.delete(ps);
+    this.cleaned.set(ps, { end, survivors, tombstoneDueAt });
   }
 
   /** The partition's record batches below `end`, a few at a time, yielding to the event loop between. */

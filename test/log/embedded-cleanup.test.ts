@@ -148,4 +148,39 @@ describe('EmbeddedLog cleanup (compaction and retention)', () => {
     expect(left).toHaveLength(5_000);
     expect(left.every((r) => r.value!.toString() === 'r4')).toBe(true);
   });
+
+  it('in periodic passes compacts only once half the partition is dirty, like min.cleanable.dirty.ratio', async () => {
+    await log.ensureTopic('ratio', { partitions: 1, cleanupPolicy: 'compact' });
+    await log.produce(Array.from({ length: 100 }, (_, i) => put('ratio', `k${i}`, 'a')));
+    expect((await log.compactNow({ force: false })).compacted).toBe(0); // first pass: nothing superseded yet
+
+    // 40 updates over 100 live records: dirty ratio 40/140 < 0.5, skipped.
+    await log.produce(Array.from({ length: 40 }, (_, i) => put('ratio', `k${i}`, 'b')));
+    expect((await log.compactNow({ force: false })).compacted).toBe(0);
+    expect(await readAll(log, { topic: 'ratio', partition: 0 })).toHaveLength(140);
+
+    // 70 more: 110/210 >= 0.5, compacted.
+    await log.produce(Array.from({ length: 70 }, (_, i) => put('ratio', `k${i}`, 'c')));
+    expect((await log.compactNow({ force: false })).compacted).toBe(110);
+    expect(await readAll(log, { topic: 'ratio', partition: 0 })).toHaveLength(100);
+  });
+
+  it('runs in the background every cleanupIntervalMs', async () => {
+    const bgDir = tempDir('embedded-log-cleanup-bg');
+    const bg = await openEmbeddedLog({ dir: bgDir, cleanupIntervalMs: 20 });
+    try {
+      await bg.ensureTopic('bg', { partitions: 1, cleanupPolicy: 'compact' });
+      await bg.produce([put('bg', 'k', '1'), put('bg', 'k', '2'), put('bg', 'k', '3')]);
+      const deadline = Date.now() + 10_000;
+      let left = await readAll(bg, { topic: 'bg', partition: 0 });
+      while (left.length > 1 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        left = await readAll(bg, { topic: 'bg', partition: 0 });
+      }
+      expect(left.map((r) => r.value!.toString())).toEqual(['3']);
+    } finally {
+      await bg.close();
+      removeDir(bgDir);
+    }
+  });
 });
