@@ -31,10 +31,13 @@ interface ColumnInfo {
  * and not chDB's own insert(): an INSERT whose data follows the statement (VALUES, FORMAT ...)
  * makes the engine probe the host process's stdin for external data (chdb-core issue 239).
  * With a piped stdin that fails the insert (Code 48), or worse inserts the pipe's bytes; with a
- * silent pipe it blocks forever. INSERT ... SELECT never touches stdin, and the payload travels
- * as a bound parameter, outside the SQL text (so no max_query_size limit and no escaping).
+ * silent pipe it blocks forever. INSERT ... SELECT never touches stdin.
  * The explicit structure (read from system.columns) maps JSON fields by name; without it the
  * engine would infer types and INSERT ... SELECT would map columns by position.
+ *
+ * Never mix insert paths on one data directory: under the same insert_deduplication_token an
+ * INSERT ... SELECT block and an INSERT ... FORMAT block get different block ids (measured on
+ * 26.7), so a batch replayed through the other path would be inserted twice.
  */
 export class ChdbStore implements AnalyticsStore {
   readonly kind = 'chdb' as const;
@@ -62,7 +65,7 @@ export class ChdbStore implements AnalyticsStore {
     const session = new Session(dataPath, {
       // Same JSON output as the server path (where the client sets the same setting): UInt64
       // counts as numbers, not quoted strings.
-      connectionArgs: ['--output_format_json_quote_64bit_integers=0'],
+      connectionArgs: ['--output_format_json_quote_64bit_integers=0', `--max_query_size=${MAX_QUERY_BYTES}`],
     });
     openPath = dataPath;
     openCount++;
@@ -94,16 +97,17 @@ export class ChdbStore implements AnalyticsStore {
     const columns = await this.columnsOf(table);
     const names = columns.names.join(', ');
     for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
-      const settings = Object.entries(insertSettings(chunk.token))
-        .map(([key, value]) => (key === 'insert_deduplication_token' ? `${key} = {dedup_token:String}` : `${key} = ${value}`))
+      const settings = Object.entries({ ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 })
+        .map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`)
         .join(', ');
-      // Fields the table does not have are ignored, as in the server's JSONEachRow insert.
-      const settingsClause = `${settings}, input_format_skip_unknown_fields = 1`;
       const payload = chunk.rows.map((row) => JSON.stringify(row)).join('\n');
-      await this.session.queryBindAsync(
-        `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settingsClause} ` +
-          `SELECT ${names} FROM format(JSONEachRow, {structure:String}, {payload:String})`,
-        { dedup_token: chunk.token, structure: columns.structure, payload },
+      // The payload is a literal in the SQL text, not a bound parameter: chDB's parameter
+      // transport escapes char by char in JS and serialises all bound queries of the process
+      // (the sink spent more time there than in the insert itself). max_query_size is raised at
+      // connect for it (MAX_QUERY_BYTES).
+      await this.session.queryAsync(
+        `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settings} ` +
+          `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${sqlString(payload)})`,
         { format: 'JSONEachRow' },
       );
     }
@@ -156,6 +160,17 @@ export class ChdbStore implements AnalyticsStore {
   private assertOpen(): void {
     if (this.closed) throw new Error('ChdbStore is closed');
   }
+}
+
+/** Insert statements carry their rows as a string literal (see insert()). */
+const MAX_QUERY_BYTES = 1 << 30;
+
+/**
+ * A ClickHouse string literal. Only the backslash and the quote need escaping (a raw newline is
+ * fine inside a literal); two native replaces, no per-character JS (the payloads are megabytes).
+ */
+export function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 export function parseJsonEachRow<T>(text: string): T[] {

@@ -278,46 +278,42 @@ export class ClickHouseSink {
     return { first, last: records[records.length - 1]!.offset, records, cutRecorded: recordedLast !== undefined };
   }
 
-  /** Writes every due batch, then commits the offsets of those ClickHouse acknowledged. */
+  /**
+   * Writes every due batch, then commits the offsets of those ClickHouse acknowledged. In rounds:
+   * cut one batch per partition, record all new cuts in one insert, write the batches side by
+   * side (the mapping of one partition overlaps the insert of another), commit. Further rounds
+   * only while some partition still holds a full batch (catching up).
+   */
   private async flushDue(force: boolean): Promise<void> {
     if (this.failing && Date.now() < this.retryAt) return;
     const contactBefore = this.lastContactAt;
     await this.loadCuts();
-    const commits: Array<{ work: PartitionWork; next: number }> = [];
-    let failed = false;
-    for (const work of this.work.values()) {
-      if (!work.cuts) {
-        failed = true;
-        continue;
-      }
-      for (;;) {
+    let failed = [...this.work.values()].some((work) => !work.cuts);
+    for (let round = 0; !failed; round++) {
+      const due: PartitionWork[] = [];
+      for (const work of this.work.values()) {
+        if (!work.cuts) continue;
         work.pending ??= this.cut(work, Date.now(), force);
-        if (!work.pending) break;
-        try {
-          await this.write(work, work.pending);
-        } catch (error) {
-          this.fail('batch', error);
-          failed = true;
-          break;
-        }
-        commits.push({ work, next: work.pending.last + 1 });
-        work.pending = null;
-        if (!force && work.buffer.length < this.maxBatchRecords) break;
+        if (work.pending && (round === 0 || force || work.pending.records.length >= this.maxBatchRecords || work.pending.cutRecorded)) due.push(work);
       }
-      if (failed) break;
-    }
-    if (commits.length > 0) {
+      if (due.length === 0) break;
       try {
-        await this.consumer!.commitOffsets(commits.map(({ work, next }) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: next })));
-        for (const { work, next } of commits) {
-          work.committed = next;
-          this.metrics.batches.inc({ sink: this.groupId, topic: work.tp.topic });
-        }
+        await this.recordCuts(due);
       } catch (error) {
-        // The rows are in ClickHouse; a later commit covers these offsets, and a replay before
-        // that is dropped by the dedup tokens.
-        this.logger?.warn({ err: error }, 'ClickHouse sink: offset commit failed; it will be covered by the next one');
+        this.fail('sink_batches', error);
+        failed = true;
+        break;
       }
+      const results = await Promise.allSettled(due.map((work) => this.write(work, work.pending!)));
+      const written: PartitionWork[] = [];
+      results.forEach((result, i) => {
+        if (result.status === 'fulfilled') written.push(due[i]!);
+        else if (!failed) {
+          this.fail('batch', result.reason);
+          failed = true;
+        }
+      });
+      await this.commit(written);
     }
     if (failed || !this.failing) return;
     // Recover only on proof that ClickHouse answers: with nothing to write, ask it.
@@ -331,12 +327,35 @@ export class ClickHouseSink {
     this.recover();
   }
 
-  private async write(work: PartitionWork, batch: Batch): Promise<void> {
-    if (!batch.cutRecorded) {
-      await this.cuts.record(work.tp, batch.first, batch.last);
-      batch.cutRecorded = true;
-      work.cuts!.set(batch.first, batch.last);
+  /** The cut of every batch about to be written for the first time, in one insert. */
+  private async recordCuts(due: PartitionWork[]): Promise<void> {
+    const fresh = due.filter((work) => !work.pending!.cutRecorded);
+    if (fresh.length === 0) return;
+    await this.cuts.record(fresh.map((work) => ({ tp: work.tp, first: work.pending!.first, last: work.pending!.last })));
+    for (const work of fresh) {
+      work.pending!.cutRecorded = true;
+      work.cuts!.set(work.pending!.first, work.pending!.last);
     }
+  }
+
+  private async commit(written: PartitionWork[]): Promise<void> {
+    if (written.length === 0) return;
+    const offsets = written.map((work) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: work.pending!.last + 1 }));
+    for (const work of written) work.pending = null;
+    try {
+      await this.consumer!.commitOffsets(offsets);
+      offsets.forEach((offset, i) => {
+        written[i]!.committed = offset.offset;
+        this.metrics.batches.inc({ sink: this.groupId, topic: offset.topic });
+      });
+    } catch (error) {
+      // The rows are in ClickHouse; a later commit covers these offsets, and a replay before
+      // that is dropped by the dedup tokens.
+      this.logger?.warn({ err: error }, 'ClickHouse sink: offset commit failed; it will be covered by the next one');
+    }
+  }
+
+  private async write(work: PartitionWork, batch: Batch): Promise<void> {
     const rowsByTable = this.mapRows(work.tp.topic, batch.records);
     const dedupToken = `${work.tp.topic}:${work.tp.partition}:${batch.first}-${batch.last}`;
     const rowCounts: Record<string, number> = {};

@@ -31,11 +31,17 @@ GROUP BY first_offset`,
     return new Map(rows.map((row) => [Number(row.first), Number(row.last)]));
   }
 
-  async record(tp: TopicPartition, firstOffset: number, lastOffset: number): Promise<void> {
+  /**
+   * Records cuts in one insert. Its token only spares a retried identical insert; a cut recorded
+   * twice is harmless, since a batch's first offset always gets the same last offset.
+   */
+  async record(cuts: Array<{ tp: TopicPartition; first: number; last: number }>): Promise<void> {
+    if (cuts.length === 0) return;
+    const createdAt = toClickHouseDateTime(Date.now());
     await this.store.insert(
       'sink_batches',
-      [{ sink: this.sink, topic: tp.topic, partition: tp.partition, first_offset: firstOffset, last_offset: lastOffset, created_at: toClickHouseDateTime(Date.now()) }],
-      { dedupToken: `cut:${this.sink}:${tp.topic}:${tp.partition}:${firstOffset}` },
+      cuts.map(({ tp, first, last }) => ({ sink: this.sink, topic: tp.topic, partition: tp.partition, first_offset: first, last_offset: last, created_at: createdAt })),
+      { dedupToken: `cut:${this.sink}:${cuts.map(({ tp, first }) => `${tp.topic}:${tp.partition}:${first}`).join(',')}` },
     );
   }
 }

@@ -54,6 +54,18 @@ describe('ChdbStore and migrations (real chDB)', () => {
     await expect(store.exec("INSERT INTO events_db.events_raw (event_id) VALUES ('x')")).rejects.toThrow(/stdin/);
   });
 
+  test('strings survive the insert path byte for byte (quotes, backslashes, control characters, unicode)', async () => {
+    const nasty = ["it's", 'back\\slash \\n not a newline', 'line\nbreak\ttab\r', 'nul\u0000byte', '"quoted" {json}', 'ünïcødé 🚀', "'); DROP TABLE x; --"];
+    const rows = nasty.map((text, i) => ({ session_id: `nasty-${i}`, user_id: text, topics_practiced: [text, 'x'], session_type: text }));
+    await store.insert('sessions', rows, { dedupToken: 'strings:0:0-6' });
+    const back = await store.query<{ user_id: string; topics_practiced: string[]; session_type: string }>(
+      'SELECT user_id, topics_practiced, session_type FROM events_db.sessions ORDER BY session_id',
+    );
+    expect(back.map((r) => r.user_id)).toEqual(nasty);
+    expect(back.map((r) => r.topics_practiced)).toEqual(nasty.map((text) => [text, 'x']));
+    expect(back.map((r) => r.session_type)).toEqual(nasty);
+  });
+
   test('rows land once per event; a replayed token inserts nothing, in the table and through the MV', async () => {
     const now = Date.now();
     const events = generateEvents(50, now, 3, 7);
