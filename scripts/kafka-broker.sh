@@ -123,11 +123,12 @@ EOF
 format_storage() {
   [[ -f "$STATE_DIR/data/meta.properties" ]] && return 0
   # A cluster id is a base64url UUID; made here to save a JVM start (StorageTool random-uuid).
+  # It may start with "-", hence --cluster-id=<id> rather than -t <id>.
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   java -Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m \
     -Dlog4j2.configurationFile="$STATE_DIR/log4j2.properties" \
-    -cp "$LIB_DIR/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --standalone >>"$LOG_FILE" 2>&1 ||
+    -cp "$LIB_DIR/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" --config="$PROPS" --standalone >>"$LOG_FILE" 2>&1 ||
     { tail -n 30 "$LOG_FILE" >&2; die "formatting $STATE_DIR/data failed"; }
 }
 

@@ -15,7 +15,7 @@ import {
 } from '../Log.js';
 import { partitionForKey } from '../murmur2.js';
 import type { KafkaLogOptions } from './kafka-config.js';
-import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, withDeadline } from './kafka-records.js';
+import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, splitForSend, withDeadline } from './kafka-records.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
 
@@ -62,6 +62,8 @@ export class KafkaLog implements Log {
   private readonly transactional = new Set<KafkaTransactionalProducer>();
   private readonly produceQueue: { records: ProducerRecord[]; resolve: (metadata: RecordMetadata[]) => void; reject: (error: unknown) => void }[] = [];
   private producing = false;
+  /** Records fetched by read() beyond what it returned, for the read that continues there. */
+  private readonly readAhead = new Map<string, { from: number; records: LogRecord[]; nextOffset: number }>();
 
   constructor(options: KafkaLogOptions) {
     this.options = resolve(options);
@@ -187,8 +189,11 @@ export class KafkaLog implements Log {
         const waiting = this.produceQueue.splice(0, this.produceQueue.length);
         try {
           const messages = await this.toMessages(waiting.flatMap((entry) => entry.records));
-          const result = await this.plainProducer().send({ messages });
-          const metadata = recordMetadata(messages, result.offsets ?? []);
+          const metadata: RecordMetadata[] = [];
+          for (const chunk of splitForSend(messages)) {
+            const result = await this.plainProducer().send({ messages: chunk });
+            metadata.push(...recordMetadata(chunk, result.offsets ?? []));
+          }
           let at = 0;
           for (const entry of waiting) {
             entry.resolve(metadata.slice(at, at + entry.records.length));
@@ -221,11 +226,29 @@ export class KafkaLog implements Log {
     return this.listOffset(tp, LATEST);
   }
 
+  /**
+   * Direct Fetch (read_committed, so never past the last stable offset). One fetch brings up to
+   * 4 MiB; what is not returned is kept for the next read that continues from there, so a
+   * restore that reads a partition front to back costs one round trip per 4 MiB.
+   */
   async read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
+    const key = partitionKey(tp);
     const out: LogRecord[] = [];
     let position = fromOffset;
-    const end = await this.endOffset(tp);
-    while (out.length < maxRecords && position < end) {
+    const ahead = this.readAhead.get(key);
+    this.readAhead.delete(key);
+    if (ahead && ahead.from === fromOffset && maxRecords > 0) {
+      const served = ahead.records.splice(0, maxRecords);
+      out.push(...served);
+      if (ahead.records.length > 0) {
+        // Keyed by where the caller continues: right after the last record it got (any offsets
+        // in between are transaction markers or aborted records).
+        this.readAhead.set(key, { from: served[served.length - 1]!.offset + 1, records: ahead.records, nextOffset: ahead.nextOffset });
+        return out;
+      }
+      position = ahead.nextOffset;
+    }
+    while (out.length < maxRecords) {
       const metadata = await this.reader.metadata({ topics: [tp.topic] });
       const info = metadata.topics.get(tp.topic);
       const leader = info?.partitions[tp.partition]?.leader;
@@ -240,10 +263,14 @@ export class KafkaLog implements Log {
       });
       const partitionResponse = response.responses[0]?.partitions.find((p) => p.partitionIndex === tp.partition);
       if (!partitionResponse) break;
+      if (partitionResponse.errorCode !== 0) throw new Error(`fetch of ${key} at ${position} failed with Kafka error code ${partitionResponse.errorCode}`);
       const { records, nextOffset } = decodeFetchedPartition(tp.topic, partitionResponse, position);
-      for (const record of records) {
-        if (out.length >= maxRecords || record.offset >= end) break;
-        out.push(record);
+      const room = maxRecords - out.length;
+      out.push(...records.slice(0, room));
+      if (records.length > room) {
+        const rest = records.slice(room);
+        this.readAhead.set(key, { from: out[out.length - 1]!.offset + 1, records: rest, nextOffset });
+        break;
       }
       if (nextOffset <= position) break;
       position = nextOffset;

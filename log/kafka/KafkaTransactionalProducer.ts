@@ -1,7 +1,7 @@
 import { Producer, ProduceAcks, type Consumer, type Message } from '@platformatic/kafka';
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
 import { KafkaConsumer } from './KafkaConsumer.js';
-import { closeForcefully, explainKafkaError } from './kafka-records.js';
+import { closeForcefully, explainKafkaError, splitForSend } from './kafka-records.js';
 
 export interface TransactionalSettings {
   clientId: string;
@@ -94,8 +94,10 @@ class KafkaTransaction implements Transaction {
       try {
         const transaction = await this.transaction();
         const messages = await this.settings.toMessages(batch);
-        const result = await transaction.send({ messages });
-        this.metadata.push(...recordMetadata(messages, result.offsets ?? []));
+        for (const chunk of splitForSend(messages)) {
+          const result = await transaction.send({ messages: chunk });
+          this.metadata.push(...recordMetadata(chunk, result.offsets ?? []));
+        }
       } catch (error) {
         this.failure = error;
       }

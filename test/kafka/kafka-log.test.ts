@@ -51,6 +51,27 @@ describe('KafkaLog on a real broker', () => {
     expect(keys.map((k) => stored.get(k))).toEqual(expected);
   });
 
+  it('accepts produce calls and transactions far over the broker’s 1 MiB batch limit (split into sends)', async () => {
+    const topic = uniqueName('large');
+    await log.ensureTopic(topic, { partitions: 2 });
+    const value = Buffer.alloc(1024, 'v');
+    const records = Array.from({ length: 3000 }, (_, i) => ({ topic, key: null, value, partition: i % 2, headers: { i: String(i) } }));
+    const metadata = await log.produce(records);
+    expect(metadata.filter((m) => m.partition === 0).map((m) => m.offset)).toEqual(Array.from({ length: 1500 }, (_, i) => i));
+
+    const producer = await log.createTransactionalProducer(uniqueName('large-tx'));
+    try {
+      const tx = await producer.begin();
+      tx.produce(records);
+      expect(await tx.commit()).toHaveLength(3000);
+    } finally {
+      await producer.close();
+    }
+    const stored = await readAll(log, { topic, partition: 1 });
+    expect(stored).toHaveLength(3000);
+    expect(stored.map((r) => Number(r.headers.i))).toEqual([...records, ...records].map((r) => Number(r.headers.i)).filter((i) => i % 2 === 1));
+  });
+
   it('spreads null keys round-robin', async () => {
     const topic = uniqueName('null-keys');
     await log.ensureTopic(topic, { partitions: 3 });
