@@ -107,6 +107,7 @@ export class LogCleaner {
       const entry = logStartEntry(ps, newStart);
       ops.push({ type: 'put', key: entry.key, value: entry.value });
       this.db.write(ops);
+      ps.lastBatch = undefined;
       ps.logStart = newStart;
       if (reachedNewer) return removed;
     }
@@ -172,7 +173,10 @@ export class LogCleaner {
         });
         if (dropped > 0) ops.push(rewriteOp(key, value, base, keep));
       }
-      if (ops.length > 0) this.db.write(ops);
+      if (ops.length > 0) {
+        this.db.write(ops);
+        ps.lastBatch = undefined;
+      }
     }
     if (!isOpen()) return;
     this.cleaned.set(ps, { end, survivors, tombstoneDueAt });

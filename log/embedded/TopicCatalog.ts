@@ -24,6 +24,12 @@ export interface PartitionState {
   end: number;
   /** First offset that may still exist; raised by retention, never by compaction (as in Kafka). */
   logStart: number;
+  /**
+   * The record batch read last (EmbeddedLog.readPartition): a reader continuing where it stopped
+   * (a consumer, a restore) starts from it without seeking RocksDB again. The cleaner drops it
+   * whenever it rewrites or deletes batches of the partition.
+   */
+  lastBatch?: { base: number; last: number; value: Buffer };
 }
 
 export interface TopicState {

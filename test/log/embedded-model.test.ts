@@ -113,6 +113,15 @@ describe.each([1, 2, 3])('EmbeddedLog against a model (seed %i)', (seed) => {
         expect(await log.endOffset(tp)).toBe(ends[p]);
         const all = (await readAll(log, tp)).map((r) => ({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null }));
         expect(all).toEqual(model[p]);
+        // Sequential reads in small random steps (the path that continues from the cached batch).
+        const stepped: number[] = [];
+        for (let next = 0; ; ) {
+          const page = await log.read(tp, next, 1 + pick(40));
+          if (page.length === 0) break;
+          stepped.push(...page.map((r) => r.offset));
+          next = page[page.length - 1].offset + 1;
+        }
+        expect(stepped).toEqual(model[p].map((r) => r.offset));
         const from = pick(ends[p] + 1);
         const max = 1 + pick(50);
         const slice = await log.read(tp, from, max);
