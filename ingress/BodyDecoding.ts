@@ -70,6 +70,22 @@ export function registerBodyDecoding(scope: FastifyInstance): void {
     return limited;
   });
 
+  // Plain JSON.parse instead of fastify's secure-json-parse: its __proto__/constructor scans
+  // cost ~15% of a batch request, and the ingress never merges a payload into another object
+  // (it only validates and re-serialises it), so a "__proto__" key is just data here.
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    if ((body as string).length === 0) {
+      done(new HttpError(400, 'request body is empty', 'invalid_json'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (error) {
+      done(new HttpError(400, `invalid JSON: ${(error as Error).message}`, 'invalid_json'), undefined);
+    }
+  });
+
   scope.addContentTypeParser(NDJSON_TYPES, { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
     const events: unknown[] = [];

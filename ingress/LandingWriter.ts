@@ -25,12 +25,6 @@ export interface LandingWriterOptions {
   prepareTopics?: () => Promise<void>;
 }
 
-interface PendingWrite {
-  records: ProducerRecord[];
-  resolve: (result: WriteResult) => void;
-  reject: (error: Error) => void;
-}
-
 class ProduceTimeoutError extends Error {
   constructor(ms: number) {
     super(`log.produce did not answer within ${ms} ms`);
@@ -41,16 +35,19 @@ class ProduceTimeoutError extends Error {
 /**
  * Everything the ingress writes goes through here, so order and durability are decided in
  * one place:
- * - Group commit: writes arriving while a produce call is in flight are coalesced into the
- *   next call, so concurrent requests share one durable log write.
+ * - Each request's records go to log.produce at once; the log coalesces concurrent calls
+ *   (the embedded log writes every call of one event-loop turn as one RocksDB batch; Kafka's
+ *   producer batches per partition), so there is no second queue here adding latency.
  * - The breaker guards log.produce; a failed or refused produce sends the records to the spool
  *   (fsynced before the caller's 2xx).
  * - Order: once anything is in the spool, new writes queue behind it in the spool until the
- *   drainer has moved it all to the log, oldest first. A write never overtakes a spooled one.
+ *   drainer has moved it all to the log, oldest first. A request sent after an earlier one was
+ *   answered therefore never overtakes it. (Requests in flight at the same time have no order
+ *   between them to keep.)
  */
 export class LandingWriter {
-  private pending: PendingWrite[] = [];
-  private producing: Promise<void> | null = null;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
   private draining: Promise<void> | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
@@ -66,16 +63,24 @@ export class LandingWriter {
     return this.draining !== null;
   }
 
-  write(records: ProducerRecord[]): Promise<WriteResult> {
-    if (this.stopped) return Promise.reject(new Error('landing writer is stopped'));
-    // Behind spooled records, or with the breaker open: straight to the spool.
-    if (this.draining || !this.options.spool.isEmpty() || this.options.breaker.state === 'open') {
+  async write(records: ProducerRecord[]): Promise<WriteResult> {
+    if (this.stopped) throw new Error('landing writer is stopped');
+    const { breaker, spool } = this.options;
+    // Behind spooled records, or with the breaker refusing: straight to the spool.
+    if (this.draining || !spool.isEmpty() || !breaker.tryAcquire()) return this.spool(records);
+    this.inFlight++;
+    try {
+      const metadata = await this.produceWithTimeout(records);
+      breaker.success();
+      return { spooled: false, metadata };
+    } catch (error) {
+      breaker.failure();
+      this.options.onProduceError?.(error as Error);
+      this.options.logger.warn({ err: error, records: records.length, breaker: breaker.state }, 'landing write failed; spooling');
       return this.spool(records);
+    } finally {
+      if (--this.inFlight === 0) for (const waiter of this.idleWaiters.splice(0)) waiter();
     }
-    return new Promise<WriteResult>((resolve, reject) => {
-      this.pending.push({ records, resolve, reject });
-      if (!this.producing) this.producing = this.produceLoop();
-    });
   }
 
   /** Stops draining and waits for writes in flight; the spool keeps whatever is left. */
@@ -86,9 +91,14 @@ export class LandingWriter {
     }
     this.stopped = true;
     this.wake?.();
-    while (this.producing) await this.producing;
+    await this.whenNoneInFlight();
     if (this.draining) await this.draining;
     await this.options.spool.whenFlushed();
+  }
+
+  private whenNoneInFlight(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async spool(records: ProducerRecord[]): Promise<WriteResult> {
@@ -96,59 +106,6 @@ export class LandingWriter {
     this.options.onSpooled?.(records.length);
     this.startDrain();
     return { spooled: true };
-  }
-
-  private async produceLoop(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
-        await this.produceBatch(batch);
-      }
-    } finally {
-      this.producing = null;
-    }
-  }
-
-  private async produceBatch(batch: PendingWrite[]): Promise<void> {
-    const { breaker, spool } = this.options;
-    // Something reached the spool while this batch waited: keep it behind that.
-    if (!spool.isEmpty() || this.draining || !breaker.tryAcquire()) {
-      await this.spoolBatch(batch);
-      return;
-    }
-    const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((item) => item.records);
-    let metadata: RecordMetadata[];
-    try {
-      metadata = await this.produceWithTimeout(records);
-    } catch (error) {
-      breaker.failure();
-      this.options.onProduceError?.(error as Error);
-      this.options.logger.warn({ err: error, records: records.length, breaker: breaker.state }, 'landing write failed; spooling');
-      await this.spoolBatch(batch);
-      return;
-    }
-    breaker.success();
-    let at = 0;
-    for (const item of batch) {
-      item.resolve({ spooled: false, metadata: metadata.slice(at, at + item.records.length) });
-      at += item.records.length;
-    }
-  }
-
-  /** One spool append per request, in arrival order, so each request learns its own fate. */
-  private async spoolBatch(batch: PendingWrite[]): Promise<void> {
-    const appends = batch.map((item) =>
-      this.options.spool.append(item.records).then(
-        () => {
-          this.options.onSpooled?.(item.records.length);
-          item.resolve({ spooled: true });
-        },
-        (error: Error) => item.reject(error),
-      ),
-    );
-    this.startDrain();
-    await Promise.all(appends);
   }
 
   private async produceOnce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
@@ -208,8 +165,8 @@ export class LandingWriter {
   private async drainLoop(): Promise<void> {
     const { spool, breaker, logger } = this.options;
     let backoffMs = 100;
-    // Let a produce call already in flight finish first: its records are older than the spool's.
-    while (this.producing) await this.producing;
+    // Let produce calls already in flight settle first: a failing one adds to the spool.
+    await this.whenNoneInFlight();
     while (!this.stopped) {
       await spool.whenFlushed();
       if (spool.entries === 0) {

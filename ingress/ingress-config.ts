@@ -112,7 +112,7 @@ export function readIngressConfig(env: Env = process.env): IngressConfig {
     },
     idempotency: {
       ttlMs: readDurationMs(env, 'IDEMPOTENCY_TTL', 24 * 3_600_000),
-      maxKeys: readInteger(env, 'IDEMPOTENCY_MAX_KEYS', 500_000, 1),
+      maxKeys: readInteger(env, 'IDEMPOTENCY_MAX_KEYS', 200_000, 2),
     },
     redisUrl: readOptionalString(env, 'REDIS_URL'),
     redisKeyPrefix: readString(env, 'INGRESS_REDIS_PREFIX', 'streamline:ingress:'),

@@ -21,6 +21,7 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
   prepareIngestScope(scope, deps, route, render);
   const { core, catalog, config } = deps;
   const types = catalog.eventTypes('collector');
+  const kinds = catalog.kindsOf('collector');
 
   scope.post('/api/v1/collect', async (request, reply) => {
     const receivedAt = Date.now();
@@ -58,7 +59,7 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
     const rejections: Rejection[] = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as Record<string, unknown> | null;
-      const kind = typeof event === 'object' && event !== null && typeof event.event_type === 'string' ? catalog.kind('collector', event.event_type) : undefined;
+      const kind = typeof event === 'object' && event !== null && typeof event.event_type === 'string' ? kinds.get(event.event_type) : undefined;
       const result = kind ? core.prepare(kind, event, i, receivedAt) : core.unknownType(i, event, 'event_type', types);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);

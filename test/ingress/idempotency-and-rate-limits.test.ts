@@ -148,14 +148,16 @@ describe('in-memory structures', () => {
     void limiter.close();
   });
 
-  test('MemoryIdempotencyStore honours TTLs, releases and its capacity', async () => {
-    const store = new MemoryIdempotencyStore(3);
-    expect(await store.claim(['a', 'b', 'a'], [50, 1000, 50])).toEqual([true, true, false]);
-    await store.release(['b']);
-    expect(await store.claim(['b'], [1000])).toEqual([true]);
-    expect(await store.claim(['c', 'd'], [1000, 1000])).toEqual([true, true]);
-    expect(store.size).toBeLessThanOrEqual(3);
-    // 'a' was the oldest and was evicted to stay within 3 keys.
-    expect(await store.claim(['a'], [1000])).toEqual([true]);
+  test('MemoryIdempotencyStore honours TTLs, releases and its capacity', () => {
+    const store = new MemoryIdempotencyStore(4);
+    expect(store.claimNow(['a', 'b', 'a'], [50, 1000, 50], 0)).toEqual([true, true, false]);
+    expect(store.claimNow(['a'], [50], 49)).toEqual([false]);
+    expect(store.claimNow(['a'], [50], 50)).toEqual([true]); // expired: claimable again
+    void store.release(['b']);
+    expect(store.claimNow(['b'], [1000], 60)).toEqual([true]);
+    expect(store.claimNow(['c', 'd', 'e'], [1000, 1000, 1000], 60)).toEqual([true, true, true]);
+    expect(store.size).toBeLessThanOrEqual(4);
+    // The oldest generation (a, b) was dropped to stay within capacity; recent ids are kept.
+    expect(store.claimNow(['a', 'e'], [1000, 1000], 70)).toEqual([true, false]);
   });
 });
