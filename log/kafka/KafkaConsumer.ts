@@ -304,6 +304,8 @@ export class KafkaConsumer implements LogConsumer {
     const synced = await syncGroupV5.api.async(connection, this.groupId, this.generationId, this.memberId, null, 'consumer', PROTOCOL_NAME, assignments);
     const assigned = decodeAssignment(synced.assignment);
     this.rejoinNeeded = false;
+    // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).
+    this.startHeartbeat();
 
     const assignedKeys = new Set(assigned.map(partitionKey));
     const revoked = this.assignment().filter((tp) => !assignedKeys.has(partitionKey(tp)));

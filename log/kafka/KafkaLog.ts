@@ -20,6 +20,7 @@ import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
 
 const READ_COMMITTED = 1;
+const READ_AHEAD_PARTITIONS = 8;
 const EARLIEST = -2n;
 const LATEST = -1n;
 
@@ -270,6 +271,8 @@ export class KafkaLog implements Log {
       if (records.length > room) {
         const rest = records.slice(room);
         this.readAhead.set(key, { from: out[out.length - 1]!.offset + 1, records: rest, nextOffset });
+        // Bounded: a few partitions read in turn (up to 4 MiB each); the oldest is dropped.
+        if (this.readAhead.size > READ_AHEAD_PARTITIONS) this.readAhead.delete(this.readAhead.keys().next().value!);
         break;
       }
       if (nextOffset <= position) break;

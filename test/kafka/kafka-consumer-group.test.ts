@@ -143,6 +143,35 @@ describe('KafkaLog consumer groups on a real broker (cooperative rebalancing)', 
     expect(a.violations.concat(b.violations)).toEqual([]);
   });
 
+  it('keeps its membership through an onAssigned that outlasts the session timeout (a long restore)', async () => {
+    const topic = uniqueName('group-slow-restore');
+    await log.ensureTopic(topic, { partitions: 2 });
+    await log.produce([0, 1].map((partition) => ({ topic, key: null, value: Buffer.from(`p${partition}`), partition })));
+    const consumer = log.createConsumer({ groupId: uniqueName('group-slow-restore-g') });
+    const events: string[] = [];
+    try {
+      await consumer.subscribe([topic], {
+        async onAssigned(tps) {
+          events.push(`+${partitions(tps)}`);
+          // Simulated restore work, longer than the 3 s session timeout of this log.
+          await new Promise((resolve) => setTimeout(resolve, 4_500));
+        },
+        async onRevoked(tps) {
+          events.push(`-${partitions(tps)}`);
+        },
+      });
+      const records: LogRecord[] = [];
+      const deadline = Date.now() + 20_000;
+      while (records.length < 2 && Date.now() < deadline) records.push(...(await consumer.poll(10, 500)));
+      expect(records.map((r) => r.value!.toString()).sort()).toEqual(['p0', 'p1']);
+      // Still the same member afterwards: nothing was revoked or lost.
+      await consumer.poll(10, 1_500);
+      expect(events).toEqual(['+0,1']);
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it('moves the partitions of a member that dies without leaving once its session times out', async () => {
     const topic = uniqueName('group-failover');
     const groupId = uniqueName('group-failover-g');
