@@ -152,6 +152,8 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   /**
    * Resolves once the records are in the RocksDB WAL (see GroupCommitWriter.flush for why there
    * is no fsync per append). Calls made in the same event-loop turn share one write batch.
+   * Partitions are chosen now; key and value bytes are copied at the write, on the next
+   * setImmediate, so callers must not modify those buffers before the promise settles.
    */
   produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
     return new Promise<RecordMetadata[]>((resolve, reject) => {
@@ -175,13 +177,16 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       const topic = this.topicForProduce(r.topic);
-      if (r.key !== null && !(r.key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
-      if (r.value !== null && !(r.value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
-      const partition = this.choosePartition(topic, r);
+      // undefined is taken as null: plain-JS callers often leave the key out.
+      const key = r.key ?? null;
+      const value = r.value ?? null;
+      if (key !== null && !(key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
+      if (value !== null && !(value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
+      const partition = this.choosePartition(topic, r.partition, key);
       out[i] = {
         partition,
-        key: asBuffer(r.key),
-        value: asBuffer(r.value),
+        key: asBuffer(key),
+        value: asBuffer(value),
         headers: r.headers,
         timestamp: r.timestamp ?? now,
       };
@@ -196,16 +201,16 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     return this.catalog.ensure(name, { partitions: this.defaultPartitions });
   }
 
-  private choosePartition(topic: TopicState, r: ProducerRecord): PartitionState {
+  private choosePartition(topic: TopicState, explicit: number | undefined, key: Uint8Array | null): PartitionState {
     const count = topic.partitions.length;
     let p: number;
-    if (r.partition !== undefined) {
-      p = r.partition;
+    if (explicit !== undefined) {
+      p = explicit;
       if (!Number.isInteger(p) || p < 0 || p >= count) {
         throw new RangeError(`topic "${topic.name}" has ${count} partitions, no partition ${p}`);
       }
-    } else if (r.key !== null) {
-      p = partitionForKey(r.key, count);
+    } else if (key !== null) {
+      p = partitionForKey(key, count);
     } else {
       p = topic.nextRoundRobin++ % count;
     }
