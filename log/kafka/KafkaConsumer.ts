@@ -307,6 +307,17 @@ export class KafkaConsumer implements LogConsumer {
     // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).
     this.startHeartbeat();
 
+    try {
+      await this.applyAssignment(assigned);
+    } catch (error) {
+      // Whatever did not complete (e.g. committed offsets unreadable while a dead member's
+      // transaction is still open) is retried by joining again on the next poll.
+      this.rejoinNeeded = true;
+      throw error;
+    }
+  }
+
+  private async applyAssignment(assigned: TopicPartition[]): Promise<void> {
     const assignedKeys = new Set(assigned.map(partitionKey));
     const revoked = this.assignment().filter((tp) => !assignedKeys.has(partitionKey(tp)));
     const added = assigned.filter((tp) => !this.owned.has(partitionKey(tp)));
