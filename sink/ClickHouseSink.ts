@@ -99,6 +99,7 @@ export class ClickHouseSink {
   private retryAt = 0;
   private lastContactAt = 0;
   private paused = new Set<string>();
+  private flushing: Promise<void> | null = null;
   private lastError: string | null = null;
 
   constructor(options: ClickHouseSinkOptions) {
@@ -135,8 +136,10 @@ export class ClickHouseSink {
     await this.consumer.subscribe([...this.routes.keys()], {
       onAssigned: (tps) => this.onAssigned(tps),
       onRevoked: async (tps) => {
-        // Uncommitted work is dropped, not flushed: the next owner replays it from the committed
-        // offset and finds the recorded cuts, so it rebuilds the very same batches.
+        // A write in flight finishes (and commits) first. Uncommitted work is then dropped, not
+        // flushed: the next owner replays it from the committed offset and finds the recorded
+        // cuts, so it rebuilds the very same batches.
+        await this.flushing;
         for (const tp of tps) this.work.delete(partitionKey(tp));
       },
     });
@@ -179,18 +182,29 @@ export class ClickHouseSink {
     this.setReady(false);
   }
 
+  /**
+   * Polling goes on while a flush is in flight: the next batches are read and buffered while
+   * ClickHouse works on the current ones (its inserts run off the event loop). Only one flush
+   * runs at a time, so batches of a partition are written and committed in order.
+   */
   private async run(): Promise<void> {
     const consumer = this.consumer!;
     while (this.running) {
       const now = Date.now();
-      const waitMs = this.failing ? Math.max(1, Math.min(this.retryAt - now, this.lingerMs)) : Math.max(1, this.nextDeadline(now) - now);
-      const records = await consumer.poll(this.maxBatchRecords, Math.min(waitMs, this.lingerMs));
+      let waitMs = this.failing ? this.retryAt - now : this.nextDeadline(now) - now;
+      if (this.flushing) waitMs = Math.min(waitMs, 5); // come back soon to start the next flush
+      const records = await consumer.poll(this.maxBatchRecords, Math.max(1, Math.min(waitMs, this.lingerMs)));
       for (const record of records) this.buffer(record);
-      if (this.failing && Date.now() < this.retryAt) continue;
-      await this.flushDue(false);
-      await this.healthCheck();
-      await this.updateLag();
+      if (this.flushing || (this.failing && Date.now() < this.retryAt)) continue;
+      this.flushing = this.flushDue(false)
+        .then(() => this.healthCheck())
+        .then(() => this.updateLag())
+        .catch((error: unknown) => this.logger?.error({ err: error }, 'ClickHouse sink flush failed unexpectedly'))
+        .finally(() => {
+          this.flushing = null;
+        });
     }
+    await this.flushing;
   }
 
   private buffer(record: LogRecord): void {
@@ -243,7 +257,10 @@ export class ClickHouseSink {
     for (const work of this.work.values()) {
       if (work.cuts) continue;
       try {
-        work.cuts = await this.cuts.load(work.tp, work.committed ?? 0);
+        const loaded = await this.cuts.load(work.tp, work.committed ?? 0);
+        // A concurrent load (assignment inside poll while a flush runs) may have won, and cuts
+        // recorded since then are in its map only.
+        work.cuts ??= loaded;
         this.contact();
       } catch (error) {
         this.fail('sink_batches', error);

@@ -157,9 +157,9 @@ SETTINGS ${dedup}`,
       name: 'seed 004 event metrics: totals and unique users by event_name x channel x hour',
       statements: [
         // uniqExact keeps every distinct user_id of a (event_name, channel, hour) in its state:
-        // exact, and merging hours or channels gives the exact union. Memory grows with distinct
-        // users per hour; uniq (adaptive sampling, relative error ~1.6% at large cardinalities)
-        // would bound it if that ever matters.
+        // error 0, and merging hours or channels gives the exact union. Memory grows with
+        // distinct users per hour; uniq (at most 65,536 hashes, an estimate beyond) would bound
+        // it if that ever matters (README).
         `CREATE TABLE IF NOT EXISTS ${db}.event_metrics_hourly (
   event_name LowCardinality(String),
   channel LowCardinality(String),
