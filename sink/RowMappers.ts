@@ -44,9 +44,9 @@ export function toClickHouseDateTime(value: unknown): string | undefined {
   return date.toISOString().slice(0, 23).replace('T', ' ');
 }
 
-function lookup(value: unknown, path: string): unknown {
+function lookup(value: unknown, path: readonly string[]): unknown {
   let current = value;
-  for (const part of path.split('.')) {
+  for (const part of path) {
     if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
     current = (current as Record<string, unknown>)[part];
   }
@@ -88,15 +88,17 @@ const EMPTY: Record<Kind, unknown> = { string: '', int: 0, float: 0, bool: false
  * type's empty value), never an exception; a value that is not a JSON object maps to no row.
  */
 export function specMapper(specs: readonly ColumnSpec[]): RowMapper {
+  // Paths are split once here, not per record.
+  const compiled = specs.map((spec) => ({ ...spec, paths: (spec.from ?? [spec.column]).map((path) => path.split('.')) }));
   return (value, record) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
     const row: Row = {};
-    for (const spec of specs) {
+    for (const spec of compiled) {
       let out: unknown;
       if (spec.record) {
         out = spec.record === 'timestamp' ? toClickHouseDateTime(record.timestamp) : record[spec.record];
       } else {
-        for (const path of spec.from ?? [spec.column]) {
+        for (const path of spec.paths) {
           out = coerce(lookup(value, path), spec.as);
           if (out !== undefined) break;
         }
@@ -137,8 +139,10 @@ export const RAW_EVENT_COLUMNS: ColumnSpec[] = [
 ];
 
 /** The whole value as payload when there is no envelope. */
+const rawEventBase = specMapper(RAW_EVENT_COLUMNS);
+
 export const rawEventMapper: RowMapper = (value, record) => {
-  const row = specMapper(RAW_EVENT_COLUMNS)(value, record);
+  const row = rawEventBase(value, record);
   if (row && !Array.isArray(row) && value && typeof value === 'object' && !('payload' in value)) row.payload = JSON.stringify(value);
   return row;
 };
@@ -195,19 +199,21 @@ const WINDOW_KNOWN = new Set(['aggregator', 'key', 'window_start', 'window_end',
  * window_end, count, sum?, min?, max?, ...}. Fields beyond those are kept as JSON in `fields`.
  * window_start/end may be epoch ms or ISO text.
  */
+const windowAggregateBase = specMapper([
+  { column: 'aggregator', as: 'string' },
+  { column: 'key', as: 'string' },
+  { column: 'window_start', as: 'datetime' },
+  { column: 'window_end', as: 'datetime' },
+  { column: 'count', as: 'int' },
+  { column: 'sum', as: 'float' },
+  { column: 'min', as: 'float' },
+  { column: 'max', as: 'float' },
+  { column: 'emitted_at', as: 'datetime', record: 'timestamp' },
+  ...SOURCE_COLUMNS,
+]);
+
 export const windowAggregateMapper: RowMapper = (value, record) => {
-  const base = specMapper([
-    { column: 'aggregator', as: 'string' },
-    { column: 'key', as: 'string' },
-    { column: 'window_start', as: 'datetime' },
-    { column: 'window_end', as: 'datetime' },
-    { column: 'count', as: 'int' },
-    { column: 'sum', as: 'float' },
-    { column: 'min', as: 'float' },
-    { column: 'max', as: 'float' },
-    { column: 'emitted_at', as: 'datetime', record: 'timestamp' },
-    ...SOURCE_COLUMNS,
-  ])(value, record);
+  const base = windowAggregateBase(value, record);
   if (!base || Array.isArray(base)) return base;
   const rest: Record<string, unknown> = {};
   for (const [field, fieldValue] of Object.entries(value as Record<string, unknown>)) {
