@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Admin } from '@platformatic/kafka';
 import type { LogRecord } from '../../log/Log.js';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
@@ -119,4 +121,94 @@ describe('KafkaLog transactions on a real broker', () => {
       await successor.close();
     }
   });
+});
+
+describe('exactly-once across a crash, on a real broker', () => {
+  let admin: Admin;
+  beforeAll(() => {
+    admin = new Admin({ clientId: 'eos-test', bootstrapBrokers: testKafkaBrokers().split(',') });
+  });
+  afterAll(async () => {
+    await admin?.close();
+  });
+
+  it('a member SIGKILLed with a transaction open: the survivor takes over and every input is output exactly once', async () => {
+    const brokers = testKafkaBrokers();
+    const log = await openKafkaLog({ brokers: brokers.split(','), clientId: uniqueName('eos'), sessionTimeoutMs: 3000, transactionTimeoutMs: 3000 });
+    const input = uniqueName('eos-in');
+    const output = uniqueName('eos-out');
+    const groupId = uniqueName('eos-g');
+    await log.ensureTopic(input, { partitions: 2 });
+    await log.ensureTopic(output, { partitions: 2 });
+    const inputs = Array.from({ length: 120 }, (_, i) => `event-${i}`);
+    await log.produce(inputs.map((v) => ({ topic: input, key: Buffer.from(v), value: Buffer.from(v) })));
+
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/kafka/fixtures/txn-member.ts', brokers, input, output, groupId, uniqueName('eos-child'), '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines: string[] = [];
+    const open = new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        lines.push(line);
+        if (line === 'open') resolve();
+      });
+      child.once('exit', () => reject(new Error(`child exited before opening a transaction: ${stderr}`)));
+    });
+    const consumer = log.createConsumer({ groupId });
+    const producer = await log.createTransactionalProducer(uniqueName('eos-survivor'));
+    try {
+      await open;
+      expect(lines[0]).toMatch(/^committed \d+$/);
+      // The open transaction's outputs are on the broker (high watermark) but not stable (LSO).
+      let unstable = 0;
+      for (const partition of [0, 1]) {
+        const hw = Number((await admin.listOffsets({ topics: [{ name: output, partitions: [{ partitionIndex: partition, timestamp: -1n }] }], isolationLevel: 0 }))[0]!.partitions[0]!.offset);
+        unstable += hw - (await log.endOffset({ topic: output, partition }));
+      }
+      expect(unstable).toBeGreaterThan(0);
+      child.kill('SIGKILL');
+      await exited;
+
+      // The survivor joins once the dead member's session has expired, resumes from the committed
+      // offsets, and transforms the rest, one transaction per poll.
+      await consumer.subscribe([input], noopListener);
+      const deadline = Date.now() + 40_000;
+      const done = async () => {
+        const committed = await log.committedOffsets(groupId, [0, 1].map((partition) => ({ topic: input, partition })));
+        let total = 0;
+        for (const partition of [0, 1]) total += (committed.get(`${input}:${partition}`) ?? 0) - (await log.beginningOffset({ topic: input, partition }));
+        return total >= inputs.length;
+      };
+      while (!(await done()) && Date.now() < deadline) {
+        const records = await consumer.poll(50, 500);
+        if (records.length === 0) continue;
+        const tx = await producer.begin();
+        tx.produce(records.map((r) => ({ topic: output, key: r.key, value: r.value })));
+        const next = new Map<number, number>();
+        for (const r of records) next.set(r.partition, r.offset + 1);
+        tx.sendOffsets(consumer, [...next].map(([partition, offset]) => ({ topic: input, partition, offset })));
+        await tx.commit();
+      }
+
+      // The dead member's open transaction is aborted by the broker (its 3 s timeout); then the
+      // output holds each input once: its first commit, plus the survivor's work.
+      const outputs: LogRecord[] = [];
+      for (const partition of [0, 1]) {
+        const tp = { topic: output, partition };
+        const end = Date.now() + 20_000;
+        // The LSO stays behind the aborted transaction until its abort marker is written.
+        while ((await log.endOffset(tp)) < Number((await admin.listOffsets({ topics: [{ name: output, partitions: [{ partitionIndex: partition, timestamp: -1n }] }], isolationLevel: 0 }))[0]!.partitions[0]!.offset) && Date.now() < end);
+        outputs.push(...(await readAll(log, tp)));
+      }
+      expect(values(outputs)).toEqual([...inputs].sort());
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await producer.close();
+      await consumer.close();
+      await log.close();
+    }
+  }, 90_000);
 });
