@@ -40,7 +40,7 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   REF_USERS_TOPIC, REF_ITEMS_TOPIC  default ref.users, ref.items
  *   AGGREGATES_TOPIC               default processor.aggregates
  *   DEDUPE_TTL_ATTEMPT | _SESSION | _PLACEMENT | _DEFAULT   durations (24h, 12h, 7d, 24h)
- *   DEDUPE_PURGE_INTERVAL          default 1m (stream time)
+ *   DEDUPE_PURGE_INTERVAL          default 5m (stream time)
  *   AGGREGATION_EMIT               onUpdate (default) | onWindowClose
  *   AGGREGATION_GRACE              default 5m
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
@@ -62,7 +62,7 @@ export function readPipelineConfig(env: Env = process.env): PipelineConfig {
         placement: readDurationMs(env, 'DEDUPE_TTL_PLACEMENT', DEFAULT_DEDUPE_TTLS.placement!),
       },
       defaultTtlMs: readDurationMs(env, 'DEDUPE_TTL_DEFAULT', 24 * 3_600_000),
-      purgeIntervalMs: readDurationMs(env, 'DEDUPE_PURGE_INTERVAL', 60_000),
+      purgeIntervalMs: readDurationMs(env, 'DEDUPE_PURGE_INTERVAL', 5 * 60_000),
     },
     aggregation: {
       emit: readEnum<EmitStrategy>(env, 'AGGREGATION_EMIT', ['onUpdate', 'onWindowClose'], 'onUpdate'),

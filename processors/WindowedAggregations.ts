@@ -137,3 +137,16 @@ export function queryAggregation(app: StreamsApp, handles: AggregatorHandle[], q
   }
   return rows.sort((a, b) => a.window_start - b.window_start);
 }
+
+/** Every retained window of every aggregator on this instance (for dumps, tests and debugging). */
+export function allAggregateRows(app: StreamsApp, handles: AggregatorHandle[]): AggregateRow[] {
+  const rows: AggregateRow[] = [];
+  for (const handle of handles) {
+    for (const store of app.localStores<WindowStore<string, unknown>>(handle.storeName)) {
+      for (const { key, value } of store.fetchAll(0, Number.MAX_SAFE_INTEGER)) {
+        rows.push(toRow(handle.spec, key.key, key.windowStart, key.windowStart + handle.windows.sizeMs, value));
+      }
+    }
+  }
+  return rows;
+}

@@ -9,7 +9,7 @@ export { FilterProcessor, filterEvents } from './FilterProcessor.js';
 export { RoutingTable, RouteProcessor, routeEvents, defaultRoutingRules, readOutputTopics, RoutingRuleError, ROUTE_TOPIC_HEADER, type RoutingRule, type OutputTopics } from './RoutingRules.js';
 export { DistinctMarker, markDistinct, type Marked } from './DistinctMarker.js';
 export { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
-export { addWindowedAggregations, queryAggregation, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
+export { addWindowedAggregations, queryAggregation, allAggregateRows, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
 export { deadLetterRecord, replayDeadLetters, DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
 export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions } from './DefaultPipeline.js';
