@@ -130,3 +130,52 @@ describe.each([1, 2, 3])('EmbeddedLog against a model (seed %i)', (seed) => {
     }
   });
 });
+
+describe.each([4, 5])('EmbeddedLog retention against a model (seed %i)', (seed) => {
+  let dir: string;
+  let log: EmbeddedLog;
+
+  beforeEach(async () => {
+    dir = tempDir('embedded-log-retention-model');
+    log = await openEmbeddedLog({ dir, cleanupIntervalMs: 0 });
+  });
+
+  afterEach(async () => {
+    await log.close();
+    removeDir(dir);
+  });
+
+  it('removes exactly the expired head of each partition and keeps offsets', async () => {
+    const random = prng(seed);
+    const pick = (n: number) => Math.floor(random() * n);
+    const topic = 'windows';
+    await log.ensureTopic(topic, { partitions: 1, cleanupPolicy: 'delete', retentionMs: HOUR });
+    const tp = { topic, partition: 0 };
+    let model: Array<{ offset: number; timestamp: number }> = [];
+    let end = 0;
+    let clock = Date.now();
+    let logStart = 0;
+
+    for (let step = 0; step < 40; step++) {
+      if (random() < 0.6) {
+        // Timestamps mostly move forward but sometimes lag behind, as event times do.
+        const records = Array.from({ length: 1 + pick(200) }, () => ({ topic, key: null, value: Buffer.from('x'), partition: 0, timestamp: clock - pick(2) * HOUR }));
+        await log.produce(records);
+        for (const r of records) model.push({ offset: end++, timestamp: r.timestamp });
+      } else if (random() < 0.8) {
+        clock += pick(3) * 20 * 60 * 1000;
+        await log.compactNow({ now: clock });
+        const firstKept = model.findIndex((r) => r.timestamp >= clock - HOUR);
+        const kept = firstKept < 0 ? [] : model.slice(firstKept);
+        logStart = firstKept < 0 ? end : Math.max(logStart, model[firstKept].offset);
+        model = kept;
+      } else {
+        await log.close();
+        log = await openEmbeddedLog({ dir, cleanupIntervalMs: 0 });
+      }
+      expect(await log.beginningOffset(tp)).toBe(logStart);
+      expect(await log.endOffset(tp)).toBe(end);
+      expect((await readAll(log, tp)).map((r) => r.offset)).toEqual(model.map((r) => r.offset));
+    }
+  });
+});
