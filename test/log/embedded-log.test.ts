@@ -227,4 +227,22 @@ describe('EmbeddedLog specifics', () => {
       removeDir(metricsDir);
     }
   });
+
+  it('splits large appends into bounded record batches and reads across their boundaries', async () => {
+    await log.ensureTopic('large', { partitions: 1 });
+    const tp = { topic: 'large', partition: 0 };
+    // 2500 small records in one call: batches of at most 1000 records.
+    await log.produce(Array.from({ length: 2500 }, (_, i) => ({ topic: 'large', key: null, value: Buffer.from(String(i)), partition: 0 })));
+    expect((await log.read(tp, 998, 4)).map((r) => r.value!.toString())).toEqual(['998', '999', '1000', '1001']);
+    expect((await log.read(tp, 1002, 2)).map((r) => r.offset)).toEqual([1002, 1003]); // continues from the cached batch
+    expect((await log.read(tp, 1999, 2)).map((r) => r.offset)).toEqual([1999, 2000]);
+    expect((await log.read(tp, 2499, 10)).map((r) => r.offset)).toEqual([2499]);
+    // Values larger than the 1 MiB batch budget: one record per batch, intact.
+    const big = [0, 1, 2].map((i) => Buffer.alloc(700 * 1024 + i, 97 + i));
+    const meta = await log.produce(big.map((value) => ({ topic: 'large', key: Buffer.from('big'), value, partition: 0 })));
+    expect(meta.map((m) => m.offset)).toEqual([2500, 2501, 2502]);
+    const back = await log.read(tp, 2500, 10);
+    expect(back.map((r) => r.value!.equals(big[r.offset - 2500]))).toEqual([true, true, true]);
+    expect((await readAll(log, tp)).length).toBe(2503);
+  });
 });
