@@ -57,6 +57,12 @@ interface PartitionWork {
   /** Recorded cuts (first offset → last offset); null until loaded from ClickHouse. */
   cuts: Map<number, number> | null;
   committed: number | undefined;
+  /**
+   * Offset the next batch starts at: the committed offset, then each batch's last + 1. Batches
+   * are contiguous offset ranges, so a record missing at the head (a compacted or expired
+   * offset) does not move a batch's start, and the recorded cut is found again.
+   */
+  nextStart: number | undefined;
   buffer: LogRecord[];
   /** Wall time the oldest buffered record arrived. */
   oldestAt: number;
@@ -210,9 +216,8 @@ export class ClickHouseSink {
   private buffer(record: LogRecord): void {
     const work = this.work.get(partitionKey(record));
     if (!work) return; // revoked meanwhile; the next owner reads it again
-    const last = work.pending?.last ?? -1;
     const buffered = work.buffer.length > 0 ? work.buffer[work.buffer.length - 1]!.offset : -1;
-    if (record.offset <= Math.max(last, buffered)) return;
+    if (record.offset < (work.nextStart ?? 0) || record.offset <= buffered) return; // delivered again
     if (work.buffer.length === 0) work.oldestAt = Date.now();
     work.buffer.push(record);
     if (this.overfull(work)) this.pause([work.tp]);
@@ -225,7 +230,7 @@ export class ClickHouseSink {
    */
   private overfull(work: PartitionWork): boolean {
     if (work.buffer.length < 2 * this.maxBatchRecords) return false;
-    const recordedLast = work.cuts?.get(work.buffer[0]!.offset);
+    const recordedLast = work.cuts?.get(work.nextStart ?? work.buffer[0]!.offset);
     return recordedLast === undefined || work.buffer[work.buffer.length - 1]!.offset >= recordedLast;
   }
 
@@ -246,7 +251,8 @@ export class ClickHouseSink {
     }
     for (const tp of tps) {
       const key = partitionKey(tp);
-      this.work.set(key, { tp, cuts: null, committed: committed.get(key), buffer: [], oldestAt: 0, pending: null, lagCheckedAt: 0 });
+      const start = committed.get(key);
+      this.work.set(key, { tp, cuts: null, committed: start, nextStart: start, buffer: [], oldestAt: 0, pending: null, lagCheckedAt: 0 });
     }
     // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
     await this.loadCuts();
@@ -275,7 +281,8 @@ export class ClickHouseSink {
    */
   private cut(work: PartitionWork, now: number, force: boolean): Batch | null {
     if (work.buffer.length === 0 || !work.cuts) return null;
-    const first = work.buffer[0]!.offset;
+    // Never committed: the batch starts at the first record the log still has.
+    const first = work.nextStart ?? work.buffer[0]!.offset;
     const recordedLast = work.cuts.get(first);
     let count: number;
     if (recordedLast !== undefined) {
@@ -290,9 +297,11 @@ export class ClickHouseSink {
       return null;
     }
     const records = work.buffer.splice(0, count);
+    const last = recordedLast ?? records[records.length - 1]!.offset;
+    work.nextStart = last + 1;
     if (work.buffer.length > 0) work.oldestAt = now;
     if (!this.overfull(work) && !this.failing) this.resume([work.tp]);
-    return { first, last: records[records.length - 1]!.offset, records, cutRecorded: recordedLast !== undefined };
+    return { first, last, records, cutRecorded: recordedLast !== undefined };
   }
 
   /**
