@@ -108,6 +108,16 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
   const runtime: IngressRuntime = { config, log, registry, catalog, core, writer, spool, breaker, metrics, budget, idempotency, limiter, redis };
 
   app.decorate('ingress', runtime);
+  // fastify keeps keep-alive sockets open for 72 s; a response finished after close() began
+  // must close its connection, or shutdown waits for every idle client.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
   const deps: IngestDeps = { core, catalog, config, metrics, budget };
   await app.register(seed000Routes, deps);
   await app.register(collectorRoutes, deps);
