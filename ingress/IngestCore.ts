@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import type { ProducerRecord } from '../log/Log.js';
 import { SpoolFullError } from './DiskSpool.js';
 import { HttpError } from './HttpError.js';
-import type { IdempotencyStore } from './IdempotencyStore.js';
+import { type IdempotencyStore, MemoryIdempotencyStore } from './IdempotencyStore.js';
 import type { IngressConfig } from './ingress-config.js';
 import type { IngressMetrics, RejectReason, RouteMetrics } from './IngressMetrics.js';
 import { dlqHeaders, kindFragment, landingValue } from './LandingEnvelope.js';
 import type { LandingWriter } from './LandingWriter.js';
-import type { BucketSpec, RateLimiter } from './RateLimiter.js';
+import { type BucketSpec, MemoryRateLimiter, type RateLimiter } from './RateLimiter.js';
 import { type EventKind, type EventSource, type FieldError, fieldErrors } from './SchemaCatalog.js';
 
 /** A valid event ready to be written. */
@@ -77,23 +77,34 @@ export class IngestCore {
     this.landingTopic = options.config.landingTopic;
   }
 
-  /** 0 when the request may proceed; otherwise throws 429 with Retry-After. */
-  async admit(ip: string, userId: unknown): Promise<void> {
+  /**
+   * Resolves when the request may proceed; otherwise throws 429 with Retry-After. With the
+   * in-memory limiter it answers synchronously (undefined) so the hot path awaits nothing.
+   */
+  admit(ip: string, userId: unknown): Promise<void> | undefined {
     const { rateLimit } = this.options.config;
     const buckets: BucketSpec[] = [];
     if (rateLimit.ipRequestsPerMinute > 0) buckets.push({ key: 'ip:' + ip, perMinute: rateLimit.ipRequestsPerMinute, burst: rateLimit.ipBurst });
     if (rateLimit.requestsPerMinute > 0 && typeof userId === 'string' && userId.length > 0) {
       buckets.push({ key: 'user:' + userId, perMinute: rateLimit.requestsPerMinute, burst: rateLimit.burst });
     }
-    if (buckets.length === 0) return;
-    let waitMs: number;
-    try {
-      waitMs = await this.options.limiter.take(buckets);
-    } catch (error) {
-      // Fail open: a broken Redis must not stop ingestion; the limiter is protection, not a contract.
-      this.options.logger.warn({ err: error }, 'rate limiter unavailable; request allowed');
-      return;
+    if (buckets.length === 0) return undefined;
+    const limiter = this.options.limiter;
+    if (limiter instanceof MemoryRateLimiter) {
+      this.refuseIfWaiting(limiter.takeNow(buckets, Date.now()), buckets);
+      return undefined;
     }
+    return limiter.take(buckets).then(
+      (waitMs) => this.refuseIfWaiting(waitMs, buckets),
+      (error: unknown) => {
+        if (error instanceof HttpError) throw error;
+        // Fail open: a broken Redis must not stop ingestion; the limiter is protection, not a contract.
+        this.options.logger.warn({ err: error }, 'rate limiter unavailable; request allowed');
+      },
+    );
+  }
+
+  private refuseIfWaiting(waitMs: number, buckets: BucketSpec[]): void {
     if (waitMs > 0) {
       this.options.metrics.rateLimited.labels(buckets.length > 1 ? 'user_or_ip' : buckets[0]!.key.startsWith('ip:') ? 'ip' : 'user').inc();
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
@@ -160,7 +171,7 @@ export class IngestCore {
     let claimed: boolean[] = [];
     if (prepared.length > 0) {
       try {
-        claimed = await idempotency.claim(keys, ttls);
+        claimed = idempotency instanceof MemoryIdempotencyStore ? idempotency.claimNow(keys, ttls, Date.now()) : await idempotency.claim(keys, ttls);
       } catch (error) {
         // Without the fast path every event is written; the topology's dedupe still removes repeats.
         this.options.logger.warn({ err: error }, 'idempotency store unavailable; writing without the duplicate check');

@@ -52,7 +52,8 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
         { field: 'events', message: `events must contain at most ${config.maxCollectorBatchEvents} events` },
       ]);
     }
-    await core.admit(request.ip, undefined);
+    const admitted = core.admit(request.ip, undefined);
+    if (admitted) await admitted;
     batchId ??= randomUUID();
 
     const prepared: PreparedEvent[] = [];

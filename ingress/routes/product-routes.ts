@@ -33,7 +33,8 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'request body must be a JSON object', 'validation');
     }
-    await core.admit(request.ip, (body as Record<string, unknown>).user_id);
+    const admitted = core.admit(request.ip, (body as Record<string, unknown>).user_id);
+    if (admitted) await admitted;
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'product', dlq: false, receivedAt });
@@ -55,7 +56,8 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
       route.rejected('batch_too_large').inc();
       throw new HttpError(413, `too many events: ${events.length} (max ${config.maxBulkEvents})`, 'batch_too_large');
     }
-    await core.admit(request.ip, undefined);
+    const admitted = core.admit(request.ip, undefined);
+    if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
     for (let i = 0; i < events.length; i++) {

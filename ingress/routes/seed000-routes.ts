@@ -52,7 +52,8 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
         { field: 'events', message: `events must contain at most ${config.maxSeed000BatchEvents} events` },
       ]);
     }
-    await core.admit(request.ip, undefined);
+    const admitted = core.admit(request.ip, undefined);
+    if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
     for (let i = 0; i < items.length; i++) {
@@ -92,7 +93,8 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'validation failed', 'validation', [{ field: '(body)', message: 'request body must be a JSON object' }]);
     }
-    await core.admit(request.ip, (body as Record<string, unknown>)[kind.keyField]);
+    const admitted = core.admit(request.ip, (body as Record<string, unknown>)[kind.keyField]);
+    if (admitted) await admitted;
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'seed000', dlq: false, receivedAt });
