@@ -3,6 +3,8 @@ import type { Registry } from 'prom-client';
 import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPartition } from '../log/Log.js';
 import type { AnalyticsStore, Row } from './AnalyticsStore.js';
 import type { RowMapper } from './RowMappers.js';
+import { batchRows } from './BatchRows.js';
+import { type Batch, PartitionBatcher } from './PartitionBatcher.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
 import { SinkMetrics } from './SinkMetrics.js';
 
@@ -44,33 +46,6 @@ export interface ClickHouseSinkOptions {
   onBatchInserted?: (batch: SinkBatchInfo) => void | Promise<void>;
 }
 
-interface Batch {
-  first: number;
-  last: number;
-  records: LogRecord[];
-  cutRecorded: boolean;
-}
-
-/** One assigned partition's work: what was polled and not yet committed. */
-interface PartitionWork {
-  tp: TopicPartition;
-  /** Recorded cuts (first offset → last offset); null until loaded from ClickHouse. */
-  cuts: Map<number, number> | null;
-  committed: number | undefined;
-  /**
-   * Offset the next batch starts at: the committed offset, then each batch's last + 1. Batches
-   * are contiguous offset ranges, so a record missing at the head (a compacted or expired
-   * offset) does not move a batch's start, and the recorded cut is found again.
-   */
-  nextStart: number | undefined;
-  buffer: LogRecord[];
-  /** Wall time the oldest buffered record arrived. */
-  oldestAt: number;
-  /** A batch once cut never changes until it is committed (its token is its identity). */
-  pending: Batch | null;
-  lagCheckedAt: number;
-}
-
 /**
  * Writes topics into ClickHouse tables with exactly-once effect: each batch of one partition is
  * inserted with insert_deduplication_token = topic:partition:firstOffset-lastOffset and its
@@ -96,7 +71,7 @@ export class ClickHouseSink {
   private readonly onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
   private readonly metrics: SinkMetrics;
   private readonly cuts: SinkBatchLog;
-  private readonly work = new Map<string, PartitionWork>();
+  private readonly work = new Map<string, PartitionBatcher>();
   private consumer: LogConsumer | null = null;
   private loop: Promise<void> | null = null;
   private running = false;
@@ -216,29 +191,12 @@ export class ClickHouseSink {
   private buffer(record: LogRecord): void {
     const work = this.work.get(partitionKey(record));
     if (!work) return; // revoked meanwhile; the next owner reads it again
-    const buffered = work.buffer.length > 0 ? work.buffer[work.buffer.length - 1]!.offset : -1;
-    if (record.offset < (work.nextStart ?? 0) || record.offset <= buffered) return; // delivered again
-    if (work.buffer.length === 0) work.oldestAt = Date.now();
-    work.buffer.push(record);
-    if (this.overfull(work)) this.pause([work.tp]);
-  }
-
-  /**
-   * Bounded memory: a partition holding two batches' worth stops being fetched until written,
-   * unless its head batch has a recorded cut not yet reached (a cut made under a larger
-   * maxBatchRecords than today's): that batch must be completed, whatever its size.
-   */
-  private overfull(work: PartitionWork): boolean {
-    if (work.buffer.length < 2 * this.maxBatchRecords) return false;
-    const recordedLast = work.cuts?.get(work.nextStart ?? work.buffer[0]!.offset);
-    return recordedLast === undefined || work.buffer[work.buffer.length - 1]!.offset >= recordedLast;
+    if (work.add(record, Date.now()) && work.overfull()) this.pause([work.tp]);
   }
 
   private nextDeadline(now: number): number {
     let deadline = now + this.lingerMs;
-    for (const work of this.work.values()) {
-      if (work.buffer.length > 0) deadline = Math.min(deadline, work.oldestAt + this.lingerMs);
-    }
+    for (const work of this.work.values()) deadline = Math.min(deadline, work.deadline() ?? deadline);
     return deadline;
   }
 
@@ -251,8 +209,7 @@ export class ClickHouseSink {
     }
     for (const tp of tps) {
       const key = partitionKey(tp);
-      const start = committed.get(key);
-      this.work.set(key, { tp, cuts: null, committed: start, nextStart: start, buffer: [], oldestAt: 0, pending: null, lagCheckedAt: 0 });
+      this.work.set(key, new PartitionBatcher(tp, committed.get(key), this.maxBatchRecords, this.lingerMs));
     }
     // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
     await this.loadCuts();
@@ -275,33 +232,10 @@ export class ClickHouseSink {
     }
   }
 
-  /**
-   * The batch of a partition, cut at the recorded offsets when one is recorded for the batch's
-   * first offset, else by size or by age. null when no batch is due yet.
-   */
-  private cut(work: PartitionWork, now: number, force: boolean): Batch | null {
-    if (work.buffer.length === 0 || !work.cuts) return null;
-    // Never committed: the batch starts at the first record the log still has.
-    const first = work.nextStart ?? work.buffer[0]!.offset;
-    const recordedLast = work.cuts.get(first);
-    let count: number;
-    if (recordedLast !== undefined) {
-      if (work.buffer[work.buffer.length - 1]!.offset < recordedLast) return null; // not all polled yet
-      count = work.buffer.findIndex((r) => r.offset > recordedLast);
-      if (count === -1) count = work.buffer.length;
-    } else if (work.buffer.length >= this.maxBatchRecords) {
-      count = this.maxBatchRecords;
-    } else if (force || now - work.oldestAt >= this.lingerMs) {
-      count = work.buffer.length;
-    } else {
-      return null;
-    }
-    const records = work.buffer.splice(0, count);
-    const last = recordedLast ?? records[records.length - 1]!.offset;
-    work.nextStart = last + 1;
-    if (work.buffer.length > 0) work.oldestAt = now;
-    if (!this.overfull(work) && !this.failing) this.resume([work.tp]);
-    return { first, last, records, cutRecorded: recordedLast !== undefined };
+  private cut(work: PartitionBatcher, now: number, force: boolean): Batch | null {
+    const batch = work.cut(now, force);
+    if (batch && !work.overfull() && !this.failing) this.resume([work.tp]);
+    return batch;
   }
 
   /**
@@ -316,7 +250,7 @@ export class ClickHouseSink {
     await this.loadCuts();
     let failed = [...this.work.values()].some((work) => !work.cuts);
     for (let round = 0; !failed; round++) {
-      const due: PartitionWork[] = [];
+      const due: PartitionBatcher[] = [];
       for (const work of this.work.values()) {
         if (!work.cuts) continue;
         work.pending ??= this.cut(work, Date.now(), force);
@@ -331,7 +265,7 @@ export class ClickHouseSink {
         break;
       }
       const results = await Promise.allSettled(due.map((work) => this.write(work, work.pending!)));
-      const written: PartitionWork[] = [];
+      const written: PartitionBatcher[] = [];
       results.forEach((result, i) => {
         if (result.status === 'fulfilled') written.push(due[i]!);
         else if (!failed) {
@@ -354,7 +288,7 @@ export class ClickHouseSink {
   }
 
   /** The cut of every batch about to be written for the first time, in one insert. */
-  private async recordCuts(due: PartitionWork[]): Promise<void> {
+  private async recordCuts(due: PartitionBatcher[]): Promise<void> {
     const fresh = due.filter((work) => !work.pending!.cutRecorded);
     if (fresh.length === 0) return;
     await this.cuts.record(fresh.map((work) => ({ tp: work.tp, first: work.pending!.first, last: work.pending!.last })));
@@ -364,7 +298,7 @@ export class ClickHouseSink {
     }
   }
 
-  private async commit(written: PartitionWork[]): Promise<void> {
+  private async commit(written: PartitionBatcher[]): Promise<void> {
     if (written.length === 0) return;
     const offsets = written.map((work) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: work.pending!.last + 1 }));
     for (const work of written) work.pending = null;
@@ -381,7 +315,7 @@ export class ClickHouseSink {
     }
   }
 
-  private async write(work: PartitionWork, batch: Batch): Promise<void> {
+  private async write(work: PartitionBatcher, batch: Batch): Promise<void> {
     const rowsByTable = this.mapRows(work.tp.topic, batch.records);
     const dedupToken = `${work.tp.topic}:${work.tp.partition}:${batch.first}-${batch.last}`;
     const rowCounts: Record<string, number> = {};
@@ -409,35 +343,11 @@ export class ClickHouseSink {
     });
   }
 
-  /** Rows per table in record order. A record that is not JSON, or whose mapper throws, is skipped and counted. */
   private mapRows(topic: string, records: LogRecord[]): Map<string, Row[]> {
-    const routes = this.routes.get(topic) ?? [];
-    const out = new Map<string, Row[]>();
-    for (const route of routes) out.set(route.table, []);
-    for (const record of records) {
-      let value: unknown;
-      try {
-        value = record.value === null ? null : JSON.parse(record.value.toString('utf8'));
-      } catch {
-        this.metrics.skipped.inc({ sink: this.groupId, topic, reason: 'not_json' });
-        continue;
-      }
-      for (const route of routes) {
-        let mapped: Row | Row[] | null;
-        try {
-          mapped = route.map(value, record);
-        } catch (error) {
-          this.metrics.skipped.inc({ sink: this.groupId, topic, reason: 'mapper_error' });
-          this.logger?.warn({ err: error, topic, partition: record.partition, offset: record.offset, table: route.table }, 'row mapper failed; record skipped');
-          continue;
-        }
-        if (mapped === null) continue;
-        const rows = out.get(route.table)!;
-        if (Array.isArray(mapped)) rows.push(...mapped);
-        else rows.push(mapped);
-      }
-    }
-    return out;
+    return batchRows(this.routes.get(topic) ?? [], records, (reason, record, table, error) => {
+      this.metrics.skipped.inc({ sink: this.groupId, topic, reason });
+      if (error) this.logger?.warn({ err: error, topic, partition: record.partition, offset: record.offset, table }, 'row mapper failed; record skipped');
+    });
   }
 
   private fail(what: string, error: unknown): void {
@@ -456,7 +366,7 @@ export class ClickHouseSink {
     this.backoffMs = this.retryInitialMs;
     this.lastError = null;
     this.setReady(true);
-    this.resume([...this.work.values()].filter((w) => !this.overfull(w)).map((w) => w.tp));
+    this.resume([...this.work.values()].filter((w) => !w.overfull()).map((w) => w.tp));
   }
 
   private contact(): void {

@@ -1,0 +1,93 @@
+import type { LogRecord, TopicPartition } from '../log/Log.js';
+
+export interface Batch {
+  first: number;
+  last: number;
+  records: LogRecord[];
+  /** Whether sink_batches already holds this cut (it was found there, or written before the insert). */
+  cutRecorded: boolean;
+}
+
+/**
+ * One assigned partition of the sink: the records polled and not yet committed, and where the
+ * next batch is cut.
+ *
+ * Batches are contiguous offset ranges [nextStart, last]: nextStart is the committed offset,
+ * then each batch's last + 1. A record missing at the head (a compacted or expired offset)
+ * therefore cannot move a batch's start, and the cut recorded for that start is found again.
+ */
+export class PartitionBatcher {
+  /** Recorded cuts (first offset → last offset); null until loaded from sink_batches. */
+  cuts: Map<number, number> | null = null;
+  buffer: LogRecord[] = [];
+  /** A batch once cut never changes until it is committed: its dedup token is its identity. */
+  pending: Batch | null = null;
+  /** Wall time the oldest buffered record arrived. */
+  private oldestAt = 0;
+  lagCheckedAt = 0;
+
+  constructor(
+    readonly tp: TopicPartition,
+    /** Committed offset (next to read); undefined when the group never committed here. */
+    public committed: number | undefined,
+    private readonly maxBatchRecords: number,
+    private readonly lingerMs: number,
+  ) {
+    this.nextStart = committed;
+  }
+
+  nextStart: number | undefined;
+
+  /** Buffers a record; false for a record delivered again (at or below what is held). */
+  add(record: LogRecord, now: number): boolean {
+    const held = this.buffer.length > 0 ? this.buffer[this.buffer.length - 1]!.offset : -1;
+    if (record.offset < (this.nextStart ?? 0) || record.offset <= held) return false;
+    if (this.buffer.length === 0) this.oldestAt = now;
+    this.buffer.push(record);
+    return true;
+  }
+
+  /**
+   * Bounded memory: a partition holding two batches' worth stops being fetched until written,
+   * unless its head batch has a recorded cut not yet reached (a cut made under a larger
+   * maxBatchRecords than today's): that batch must be completed, whatever its size.
+   */
+  overfull(): boolean {
+    if (this.buffer.length < 2 * this.maxBatchRecords) return false;
+    const recordedLast = this.cuts?.get(this.nextStart ?? this.buffer[0]!.offset);
+    return recordedLast === undefined || this.buffer[this.buffer.length - 1]!.offset >= recordedLast;
+  }
+
+  /** When the oldest buffered record's linger runs out; undefined with nothing buffered. */
+  deadline(): number | undefined {
+    return this.buffer.length > 0 ? this.oldestAt + this.lingerMs : undefined;
+  }
+
+  /**
+   * The next batch: ended at the recorded cut when sink_batches has one for its start, else by
+   * size or by age (or now, with force). null when no batch is due yet or cuts are not loaded.
+   */
+  cut(now: number, force: boolean): Batch | null {
+    if (this.buffer.length === 0 || !this.cuts) return null;
+    // Never committed: the batch starts at the first record the log still has.
+    const first = this.nextStart ?? this.buffer[0]!.offset;
+    const recordedLast = this.cuts.get(first);
+    let count: number;
+    if (recordedLast !== undefined) {
+      if (this.buffer[this.buffer.length - 1]!.offset < recordedLast) return null; // not all polled yet
+      count = this.buffer.findIndex((r) => r.offset > recordedLast);
+      if (count === -1) count = this.buffer.length;
+    } else if (this.buffer.length >= this.maxBatchRecords) {
+      count = this.maxBatchRecords;
+    } else if (force || now - this.oldestAt >= this.lingerMs) {
+      count = this.buffer.length;
+    } else {
+      return null;
+    }
+    const records = this.buffer.splice(0, count);
+    const last = recordedLast ?? records[records.length - 1]!.offset;
+    this.nextStart = last + 1;
+    if (this.buffer.length > 0) this.oldestAt = now;
+    return { first, last, records, cutRecorded: recordedLast !== undefined };
+  }
+}
