@@ -49,6 +49,7 @@ interface StoredTopicMeta {
   retentionMs?: number;
 }
 
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
 const VALID_POLICIES: ReadonlySet<string> = new Set(['delete', 'compact', 'compact,delete']);
 
 /**
@@ -130,7 +131,10 @@ export class TopicCatalog {
   ensure(name: string, config: TopicConfig): TopicState {
     const existing = this.byName.get(name);
     if (existing) return existing;
-    if (!name || name.length > 249) throw new Error(`invalid topic name "${name}"`);
+    // Kafka's rules (Topic.validate), so a name that works here also works on a broker.
+    if (!LEGAL_TOPIC.test(name) || name.length > 249 || name === '.' || name === '..') {
+      throw new Error(`invalid topic name "${name}": use 1-249 of [a-zA-Z0-9._-], as Kafka requires`);
+    }
     if (!Number.isInteger(config.partitions) || config.partitions < 1) {
       throw new RangeError(`partitions must be a positive integer, got ${config.partitions}`);
     }

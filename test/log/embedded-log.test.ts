@@ -245,4 +245,11 @@ describe('EmbeddedLog specifics', () => {
     expect(back.map((r) => r.value!.equals(big[r.offset - 2500]))).toEqual([true, true, true]);
     expect((await readAll(log, tp)).length).toBe(2503);
   });
+
+  it('accepts only topic names Kafka accepts', async () => {
+    await log.ensureTopic('app-id_store.v2-changelog', { partitions: 1 });
+    for (const bad of ['', 'has space', 'colon:topic', '..', 'x'.repeat(250)]) {
+      await expect(log.ensureTopic(bad, { partitions: 1 })).rejects.toThrow(/invalid topic name/);
+    }
+  });
 });
