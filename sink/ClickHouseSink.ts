@@ -113,8 +113,25 @@ export class ClickHouseSink {
     this.contact();
     if (await this.store.ping()) this.setReady(true);
     else this.fail('ping', new Error('ClickHouse does not answer'));
-    this.consumer = this.log.createConsumer({ groupId: this.groupId, autoOffsetReset: 'earliest' });
-    await this.consumer.subscribe([...this.routes.keys()], {
+    try {
+      this.consumer = this.log.createConsumer({ groupId: this.groupId, autoOffsetReset: 'earliest' });
+      await this.subscribe(this.consumer);
+    } catch (error) {
+      this.running = false;
+      this.setReady(false);
+      await this.consumer?.close().catch(() => undefined);
+      this.consumer = null;
+      throw error;
+    }
+    this.loop = this.run().catch((error: unknown) => {
+      this.logger?.error({ err: error }, 'ClickHouse sink loop stopped');
+      this.running = false;
+      this.setReady(false);
+    });
+  }
+
+  private async subscribe(consumer: LogConsumer): Promise<void> {
+    await consumer.subscribe([...this.routes.keys()], {
       onAssigned: (tps) => this.onAssigned(tps),
       onRevoked: async (tps) => {
         // A write in flight finishes (and commits) first. Uncommitted work is then dropped, not
@@ -123,11 +140,6 @@ export class ClickHouseSink {
         await this.flushing;
         for (const tp of tps) this.work.delete(partitionKey(tp));
       },
-    });
-    this.loop = this.run().catch((error: unknown) => {
-      this.logger?.error({ err: error }, 'ClickHouse sink loop stopped');
-      this.running = false;
-      this.setReady(false);
     });
   }
 

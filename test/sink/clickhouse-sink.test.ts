@@ -143,6 +143,15 @@ describe('ClickHouseSink on the embedded log and real chDB', () => {
     await s.stop();
   });
 
+  test('a sink that cannot join its group fails to start and is not ready', async () => {
+    const first = sink({ groupId: 'sink-twice' });
+    await first.start();
+    const second = sink({ groupId: 'sink-twice' });
+    await expect(second.start()).rejects.toThrow(/already has a member/);
+    expect(second.isReady()).toBe(false);
+    expect(first.isReady()).toBe(true);
+  });
+
   test('a ClickHouse server that does not answer (real client, closed port) leaves the sink not ready and commits nothing', async () => {
     await expect(ClickHouseServerStore.open({ url: 'http://127.0.0.1:9', requestTimeoutMs: 1000 })).rejects.toThrow(/ECONNREFUSED|connect/);
     const offline = ClickHouseServerStore.create({ url: 'http://127.0.0.1:9', requestTimeoutMs: 1000 });
