@@ -59,6 +59,8 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
   private store!: KeyValueStore<string, number>;
   private readonly ttls: Readonly<Record<string, number>>;
   private readonly defaultTtlMs: number;
+  /** Expiries up to here are purged; 0 after a (re)start, so the first purge scans everything. */
+  private purgedUpTo = 0;
 
   constructor(private readonly options: DedupeOptions<V>) {
     this.ttls = options.ttlMs ?? DEFAULT_DEDUPE_TTLS;
@@ -93,9 +95,14 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
     this.context.forward(record);
   }
 
-  /** Deletes every id whose expiry is at or before streamTime. */
+  /**
+   * Deletes every id whose expiry is at or before streamTime. The scan starts where the last one
+   * ended: below that lie only the tombstones of what was purged, which RocksDB iterators would
+   * otherwise walk again on every purge until compaction drops them.
+   */
   private purge(streamTime: number): void {
-    const expired = this.store.range(`${EXPIRY}${pad(0)}`, `${EXPIRY}${pad(streamTime)}:\uffff`);
+    const expired = this.store.range(`${EXPIRY}${pad(this.purgedUpTo)}`, `${EXPIRY}${pad(streamTime)}:\uffff`);
+    this.purgedUpTo = Math.max(this.purgedUpTo, streamTime);
     for (const { key } of expired) {
       const rest = key.slice(EXPIRY.length + 16);
       const expiry = Number(key.slice(EXPIRY.length, EXPIRY.length + 15));

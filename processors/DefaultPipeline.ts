@@ -112,7 +112,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     routes,
     aggregations,
     nodes: PIPELINE_NODES,
-    query: (app, query) => queryAggregation(app, aggregations, query),
+    query: (app, query) => queryAggregation(app, query, aggregations),
     close: () => filters.unwatch(),
   };
 }

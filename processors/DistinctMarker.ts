@@ -28,6 +28,8 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0'
 export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
   private context!: ProcessorContext<K, Marked<V>>;
   private store!: KeyValueStore<string, number>;
+  /** Window starts up to here are purged; 0 after a (re)start. */
+  private purgedUpTo = 0;
 
   constructor(
     private readonly storeName: string,
@@ -61,7 +63,9 @@ export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
   private purge(streamTime: number): void {
     const closedUpTo = streamTime - this.windows.sizeMs - this.windows.graceMs;
     if (closedUpTo < 0) return;
-    for (const { key } of this.store.range(pad(0), `${pad(closedUpTo)}|\uffff`)) this.store.delete(key);
+    // From where the last purge ended: below are only tombstones (see DedupeProcessor.purge).
+    for (const { key } of this.store.range(pad(this.purgedUpTo), `${pad(closedUpTo)}|\uffff`)) this.store.delete(key);
+    this.purgedUpTo = Math.max(this.purgedUpTo, closedUpTo);
   }
 }
 

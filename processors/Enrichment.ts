@@ -78,21 +78,34 @@ export function responseTimeCategory(ms: number): NonNullable<DerivedEnrichment[
   return 'very_slow';
 }
 
-const hourFormats = new Map<string, Intl.DateTimeFormat | null>();
+const hourFormats = new Map<string, { format: Intl.DateTimeFormat | null; bucket: number; hour: number }>();
+/** Every UTC offset is a multiple of 15 minutes, so the local hour is constant within a 15-minute UTC bucket. */
+const BUCKET_MS = 15 * 60_000;
 
-/** Hour 0–23 of t in timezone; formatters are cached (building one costs far more than using it). */
+/**
+ * Hour 0–23 of t in timezone. Formatters are cached per zone (building one costs far more than
+ * using it), and so is the last answer per zone for its 15-minute bucket: events arrive in
+ * roughly time order, so most lookups cost a division.
+ */
 export function localHour(t: number, timezone: string): { hour: number; timezone: string } {
-  let format = hourFormats.get(timezone);
-  if (format === undefined) {
+  let cached = hourFormats.get(timezone);
+  if (cached === undefined) {
+    let format: Intl.DateTimeFormat | null;
     try {
       format = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: 'numeric', hourCycle: 'h23' });
     } catch {
       format = null; // not an IANA zone: UTC below
     }
-    if (hourFormats.size < 1000) hourFormats.set(timezone, format);
+    cached = { format, bucket: Number.NaN, hour: 0 };
+    if (hourFormats.size < 1000) hourFormats.set(timezone, cached);
   }
-  if (format === null) return { hour: new Date(t).getUTCHours(), timezone: 'UTC' };
-  return { hour: Number(format.format(t)) % 24, timezone };
+  if (cached.format === null) return { hour: new Date(t).getUTCHours(), timezone: 'UTC' };
+  const bucket = Math.floor(t / BUCKET_MS);
+  if (bucket !== cached.bucket) {
+    cached.hour = Number(cached.format.format(t)) % 24;
+    cached.bucket = bucket;
+  }
+  return { hour: cached.hour, timezone };
 }
 
 export function timeOfDay(hour: number): DerivedEnrichment['time_of_day'] {

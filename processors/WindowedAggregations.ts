@@ -1,6 +1,6 @@
 import type { WindowStore } from '../state/StateStore.js';
 import { TimeWindows, type EmitStrategy, type KStream, type StreamsApp, type Windowed } from '../topology/index.js';
-import type { AggregatorSpec } from './AggregationSpecs.js';
+import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 import { markDistinct, type Marked } from './DistinctMarker.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { processorOwningStore } from './StreamNodes.js';
@@ -44,7 +44,7 @@ export const aggregateStoreName = (name: string) => `agg-${name}`;
  *
  * @example
  *   const handles = addWindowedAggregations(kept, DEFAULT_AGGREGATORS, { topic: 'processor.aggregates', graceMs: 300_000 });
- *   // later: queryAggregation(app, handles, { aggregator: 'user_hourly_attempts', key: 'user:123' })
+ *   // later: queryAggregation(app, { aggregator: 'user_hourly_attempts', key: 'user:123' }, handles)
  */
 export function addWindowedAggregations(events: KStream<string, LearningEvent>, specs: AggregatorSpec[], options: AggregationOptions): AggregatorHandle[] {
   return specs.map((spec) => addAggregation(events, spec, options));
@@ -119,23 +119,31 @@ export interface AggregationQuery {
 /**
  * Interactive query over the local window stores (GET /processor/aggregation): rows of one key,
  * oldest window first. Reads what is processed, including not yet committed updates (Kafka
- * Streams' default for interactive queries).
+ * Streams' default for interactive queries). `aggregators` defaults to the default pipeline's.
+ *
+ * @example
+ *   queryAggregation(app, { aggregator: 'user_hourly_attempts', key: 'user:123', from: Date.now() - 86_400_000 })
  */
-export function queryAggregation(app: StreamsApp, handles: AggregatorHandle[], query: AggregationQuery): AggregateRow[] {
-  const handle = handles.find((h) => h.spec.name === query.aggregator);
-  if (!handle) throw new AggregationQueryError(`unknown aggregator "${query.aggregator}"; known: ${handles.map((h) => h.spec.name).join(', ')}`, 404);
-  const prefix = handle.spec.keyPrefix;
+export function queryAggregation(app: StreamsApp, query: AggregationQuery, aggregators: Array<AggregatorHandle | AggregatorSpec> = DEFAULT_AGGREGATORS): AggregateRow[] {
+  const found = aggregators.find((a) => specOf(a).name === query.aggregator);
+  if (!found) throw new AggregationQueryError(`unknown aggregator "${query.aggregator}"; known: ${aggregators.map((a) => specOf(a).name).join(', ')}`, 404);
+  const spec = specOf(found);
+  const prefix = spec.keyPrefix;
   const key = prefix && query.key.startsWith(prefix) ? query.key.slice(prefix.length) : query.key;
   const from = query.from ?? 0;
   const to = query.to ?? Number.MAX_SAFE_INTEGER;
   if (from > to) throw new AggregationQueryError(`from (${from}) is after to (${to})`);
   const rows: AggregateRow[] = [];
-  for (const store of app.localStores<WindowStore<string, unknown>>(handle.storeName)) {
+  for (const store of app.localStores<WindowStore<string, unknown>>(aggregateStoreName(spec.name))) {
     for (const { key: windowed, value } of store.fetchRange(key, from, to)) {
-      rows.push(toRow(handle.spec, key, windowed.windowStart, windowed.windowStart + handle.windows.sizeMs, value));
+      rows.push(toRow(spec, key, windowed.windowStart, windowed.windowStart + spec.sizeMs, value));
     }
   }
   return rows.sort((a, b) => a.window_start - b.window_start);
+}
+
+function specOf(aggregator: AggregatorHandle | AggregatorSpec): AggregatorSpec {
+  return 'spec' in aggregator ? aggregator.spec : aggregator;
 }
 
 /** Every retained window of every aggregator on this instance (for dumps, tests and debugging). */

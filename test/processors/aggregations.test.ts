@@ -77,7 +77,7 @@ describe('windowed aggregations', () => {
     rows = jsonValues<AggregateRow>(await readAll(h.log, 'aggregates'));
   });
 
-  const query = (aggregator: string, key: string, from?: number, to?: number) => queryAggregation(h.app!, handles, { aggregator, key, from, to });
+  const query = (aggregator: string, key: string, from?: number, to?: number) => queryAggregation(h.app!, { aggregator, key, from, to }, handles);
   /** The last emitted row per (aggregator, key, window): what a ReplacingMergeTree keeps. */
   const lastRow = (aggregator: string, key: string, windowStart: number) => rows.filter((r) => r.aggregator === aggregator && r.key === key && r.window_start === windowStart).pop();
 
