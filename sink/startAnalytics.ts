@@ -59,7 +59,12 @@ export async function startAnalytics(options: AnalyticsOptions): Promise<Analyti
     registry: options.registry,
     logger: options.logger,
   });
-  await sink.start();
+  try {
+    await sink.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   return {
     store,
     sink,
