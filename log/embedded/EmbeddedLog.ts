@@ -18,11 +18,11 @@ import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
-import { FORMAT_KEY, committedOffsetKey, readOffset, recordKey, recordKeyOffset } from './keys.js';
+import { FORMAT_KEY, committedOffsetKey, readOffset } from './keys.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
+import { readPartition } from './PartitionReader.js';
 import { EmbeddedLogMetrics } from './EmbeddedLogMetrics.js';
-import { decodeBatch, lastOffsetInBatch } from './recordBatch.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
 
 export interface EmbeddedLogOptions {
@@ -251,45 +251,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   }
 
   readPartition(ps: PartitionState, fromOffset: number, maxRecords: number): LogRecord[] {
-    const from = Math.max(fromOffset, ps.logStart, 0);
-    const end = ps.end;
-    const out: LogRecord[] = [];
-    if (from >= end || maxRecords <= 0) return out;
-
-    let scanFrom: Buffer;
-    const cached = ps.lastBatch;
-    if (cached && cached.base <= from && from <= cached.last + 1) {
-      // Sequential reading: continue in (or right after) the batch read last, no seek needed;
-      // the next batch's base offset is above every offset of this one.
-      if (from <= cached.last && !decodeBatch(ps.topic, ps.partition, cached.base, cached.value, from, end, maxRecords, out)) {
-        return out;
-      }
-      scanFrom = recordKey(ps.topicId, ps.partition, cached.base + 1);
-    } else {
-      // The batch holding `from` is the last one whose base offset is <= from.
-      const [holding] = this.db.scan({
-        gte: recordKey(ps.topicId, ps.partition, 0),
-        lt: recordKey(ps.topicId, ps.partition, from + 1),
-        reverse: true,
-        limit: 1,
-      });
-      scanFrom = holding ? holding[0] : recordKey(ps.topicId, ps.partition, from);
-    }
-
-    const cursor = this.db.cursor({ gte: scanFrom, lt: recordKey(ps.topicId, ps.partition, end) });
-    try {
-      for (;;) {
-        const { rows, finished } = cursor.next(4);
-        for (const [key, value] of rows) {
-          const base = recordKeyOffset(key);
-          ps.lastBatch = { base, last: lastOffsetInBatch(value, base), value };
-          if (!decodeBatch(ps.topic, ps.partition, base, value, from, end, maxRecords, out)) return out;
-        }
-        if (finished) return out;
-      }
-    } finally {
-      cursor.close();
-    }
+    return readPartition(this.db, ps, fromOffset, maxRecords);
   }
 
   // ---- groups ----
