@@ -158,3 +158,12 @@ describe('filterEvents in a topology', () => {
     }
   });
 });
+
+describe('the example rule file', () => {
+  test('processors/rules/default-filter-rules.json is valid and holds exactly the built-in defaults', () => {
+    const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'processors', 'rules', 'default-filter-rules.json');
+    const set = new FilterRuleSet([]);
+    set.loadFile(file);
+    expect(set.rules()).toEqual(DEFAULT_FILTER_RULES);
+  });
+});
