@@ -185,13 +185,16 @@ export function describeLogContract(name: string, makeLog: () => Promise<LogUnde
       await log.produce(Array.from({ length: 30 }, (_, i) => ({ topic, key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
 
       const assigned: TopicPartition[] = [];
+      const revoked: TopicPartition[] = [];
       let assignedBeforeRecords = false;
       const consumer = log.createConsumer({ groupId, autoOffsetReset: 'earliest' });
       await consumer.subscribe([topic], {
         async onAssigned(tps) {
           assigned.push(...tps);
         },
-        async onRevoked() {},
+        async onRevoked(tps) {
+          revoked.push(...tps);
+        },
       });
       const first = await pollUntil(consumer, (rs) => {
         if (rs.length > 0 && assigned.length > 0) assignedBeforeRecords = true;
@@ -211,6 +214,8 @@ export function describeLogContract(name: string, makeLog: () => Promise<LogUnde
       const committed = await log.committedOffsets(groupId, [0, 1, 2].map((p) => ({ topic, partition: p })));
       for (const c of commits) expect(committed.get(`${topic}:${c.partition}`)).toBe(c.offset);
       await consumer.close();
+      // Closing a member hands its partitions back through onRevoked, as Kafka's consumer does.
+      expect(revoked.map(partitionKey).sort()).toEqual([0, 1, 2].map((p) => `${topic}:${p}`));
 
       const again = log.createConsumer({ groupId });
       try {
