@@ -9,22 +9,25 @@ import type { Redis } from 'ioredis';
  * after a 503 is not told "duplicate" for an event that was never stored.
  */
 export interface IdempotencyStore {
-  /** For each key, true when this call claimed it (first sighting), false when it is a duplicate. */
-  claim(keys: string[], ttlsMs: number[]): Promise<boolean[]>;
-  /** Forgets keys claimed by a write that then failed. */
-  release(keys: string[]): Promise<void>;
+  /**
+   * For each (namespace, id), true when this call claimed it (first sighting), false when it is
+   * a duplicate. The namespace is the event type, so windows are per type.
+   */
+  claim(namespaces: string[], ids: string[], ttlsMs: number[]): Promise<boolean[]>;
+  /** Forgets ids claimed by a write that then failed. */
+  release(namespaces: string[], ids: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * TTL-bounded id set in process memory, capped at about maxKeys ids. Two generations of Maps
- * (id → expiry): claims go into the young one; when it reaches maxKeys / 2 the old one is
+ * TTL-bounded id sets in process memory, about maxKeys ids per namespace. Two generations of
+ * Maps (id → expiry): claims go into the young one; when it reaches maxKeys / 2 the old one is
  * dropped whole and the young one becomes old. That evicts the least recently claimed ids in
- * bulk, which is far cheaper than deleting map entries one by one at 300k ids/s.
+ * bulk, far cheaper than deleting map entries one by one at 300k ids/s.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private young = new Map<string, number>();
-  private old = new Map<string, number>();
+  /** One pair of generations per namespace: ids are looked up as they are, no key strings built. */
+  private readonly spaces = new Map<string, { young: Map<string, number>; old: Map<string, number> }>();
   private readonly generationSize: number;
 
   constructor(maxKeys: number) {
@@ -32,42 +35,51 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    let size = 0;
+    for (const space of this.spaces.values()) size += space.young.size + space.old.size;
+    return size;
   }
 
-  async claim(keys: string[], ttlsMs: number[]): Promise<boolean[]> {
-    return this.claimNow(keys, ttlsMs, Date.now());
+  async claim(namespaces: string[], ids: string[], ttlsMs: number[]): Promise<boolean[]> {
+    return this.claimNow(namespaces, ids, ttlsMs, Date.now());
   }
 
-  claimNow(keys: string[], ttlsMs: number[], now: number): boolean[] {
-    const out = new Array<boolean>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      const expiry = this.young.get(key) ?? this.old.get(key);
+  claimNow(namespaces: string[], ids: string[], ttlsMs: number[], now: number): boolean[] {
+    const out = new Array<boolean>(ids.length);
+    let name: string | undefined;
+    let space: { young: Map<string, number>; old: Map<string, number> } | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      if (namespaces[i] !== name) {
+        name = namespaces[i]!;
+        space = this.spaces.get(name);
+        if (!space) this.spaces.set(name, (space = { young: new Map(), old: new Map() }));
+      }
+      const id = ids[i]!;
+      const expiry = space!.young.get(id) ?? space!.old.get(id);
       if (expiry !== undefined && expiry > now) {
         out[i] = false;
         continue;
       }
-      if (this.young.size >= this.generationSize) {
-        this.old = this.young;
-        this.young = new Map();
+      if (space!.young.size >= this.generationSize) {
+        space!.old = space!.young;
+        space!.young = new Map();
       }
-      this.young.set(key, now + ttlsMs[i]!);
+      space!.young.set(id, now + ttlsMs[i]!);
       out[i] = true;
     }
     return out;
   }
 
-  async release(keys: string[]): Promise<void> {
-    for (const key of keys) {
-      this.young.delete(key);
-      this.old.delete(key);
+  async release(namespaces: string[], ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i++) {
+      const space = this.spaces.get(namespaces[i]!);
+      space?.young.delete(ids[i]!);
+      space?.old.delete(ids[i]!);
     }
   }
 
   async close(): Promise<void> {
-    this.young.clear();
-    this.old.clear();
+    this.spaces.clear();
   }
 }
 
@@ -78,10 +90,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly prefix: string,
   ) {}
 
-  async claim(keys: string[], ttlsMs: number[]): Promise<boolean[]> {
-    if (keys.length === 0) return [];
+  async claim(namespaces: string[], ids: string[], ttlsMs: number[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (let i = 0; i < keys.length; i++) pipeline.set(this.prefix + keys[i], '1', 'PX', ttlsMs[i]!, 'NX');
+    for (let i = 0; i < ids.length; i++) pipeline.set(this.prefix + namespaces[i] + ':' + ids[i], '1', 'PX', ttlsMs[i]!, 'NX');
     const results = await pipeline.exec();
     if (!results) throw new Error('redis pipeline was aborted');
     return results.map(([error, reply]) => {
@@ -90,9 +102,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  async release(keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.redis.del(...keys.map((key) => this.prefix + key));
+  async release(namespaces: string[], ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.del(...ids.map((id, i) => this.prefix + namespaces[i] + ':' + id));
   }
 
   async close(): Promise<void> {

@@ -161,37 +161,46 @@ export class IngestCore {
       for (const rejection of rejections) route.rejected(rejection.reason).inc();
     }
 
-    const keys = new Array<string>(prepared.length);
-    const ttls = new Array<number>(prepared.length);
-    for (let i = 0; i < prepared.length; i++) {
-      const event = prepared[i]!;
-      keys[i] = event.kind.eventType + ':' + event.eventId;
-      ttls[i] = event.kind.dedupeTtlMs ?? config.idempotency.ttlMs;
+    // Ids the ingress just assigned cannot be repeats: only client ids go through the fast path.
+    const namespaces: string[] = [];
+    const ids: string[] = [];
+    const ttls: number[] = [];
+    for (const event of prepared) {
+      if (event.idAssigned) continue;
+      namespaces.push(event.kind.eventType);
+      ids.push(event.eventId);
+      ttls.push(event.kind.dedupeTtlMs ?? config.idempotency.ttlMs);
     }
     let claimed: boolean[] = [];
-    if (prepared.length > 0) {
+    if (ids.length > 0) {
       try {
-        claimed = idempotency instanceof MemoryIdempotencyStore ? idempotency.claimNow(keys, ttls, Date.now()) : await idempotency.claim(keys, ttls);
+        claimed =
+          idempotency instanceof MemoryIdempotencyStore ? idempotency.claimNow(namespaces, ids, ttls, Date.now()) : await idempotency.claim(namespaces, ids, ttls);
       } catch (error) {
         // Without the fast path every event is written; the topology's dedupe still removes repeats.
         this.options.logger.warn({ err: error }, 'idempotency store unavailable; writing without the duplicate check');
-        claimed = new Array<boolean>(prepared.length).fill(true);
+        claimed = new Array<boolean>(ids.length).fill(true);
       }
     }
 
     const records: ProducerRecord[] = [];
-    const claimedKeys: string[] = [];
+    const claimedNamespaces: string[] = [];
+    const claimedIds: string[] = [];
     const statuses = new Array<EventStatus>(prepared.length);
     let duplicates = 0;
+    let at = 0;
     for (let i = 0; i < prepared.length; i++) {
-      if (!claimed[i]) {
-        statuses[i] = 'duplicate';
-        duplicates++;
-        continue;
-      }
       const event = prepared[i]!;
+      if (!event.idAssigned) {
+        if (!claimed[at++]) {
+          statuses[i] = 'duplicate';
+          duplicates++;
+          continue;
+        }
+        claimedNamespaces.push(event.kind.eventType);
+        claimedIds.push(event.eventId);
+      }
       statuses[i] = 'accepted';
-      claimedKeys.push(keys[i]!);
       records.push({ topic: this.landingTopic, key: Buffer.from(event.key, 'utf8'), value: event.value, timestamp: context.receivedAt });
     }
     const landingCount = records.length;
@@ -207,7 +216,7 @@ export class IngestCore {
         spooled = result.spooled;
         if (result.metadata && landingCount > 0) partition = result.metadata[0]!.partition;
       } catch (error) {
-        await idempotency.release(claimedKeys).catch(() => undefined);
+        await idempotency.release(claimedNamespaces, claimedIds).catch(() => undefined);
         if (error instanceof SpoolFullError) {
           route.rejected('spool_full').inc(prepared.length);
           throw new HttpError(503, 'the log is unavailable and the disk spool is full; retry later', 'spool_full', [], config.retryAfterSeconds);

@@ -148,16 +148,18 @@ describe('in-memory structures', () => {
     void limiter.close();
   });
 
-  test('MemoryIdempotencyStore honours TTLs, releases and its capacity', () => {
+  test('MemoryIdempotencyStore honours TTLs, namespaces, releases and its capacity', () => {
     const store = new MemoryIdempotencyStore(4);
-    expect(store.claimNow(['a', 'b', 'a'], [50, 1000, 50], 0)).toEqual([true, true, false]);
-    expect(store.claimNow(['a'], [50], 49)).toEqual([false]);
-    expect(store.claimNow(['a'], [50], 50)).toEqual([true]); // expired: claimable again
-    void store.release(['b']);
-    expect(store.claimNow(['b'], [1000], 60)).toEqual([true]);
-    expect(store.claimNow(['c', 'd', 'e'], [1000, 1000, 1000], 60)).toEqual([true, true, true]);
-    expect(store.size).toBeLessThanOrEqual(4);
+    const ns = (n: number) => Array<string>(n).fill('attempt');
+    expect(store.claimNow(ns(3), ['a', 'b', 'a'], [50, 1000, 50], 0)).toEqual([true, true, false]);
+    expect(store.claimNow(['session'], ['a'], [50], 0)).toEqual([true]); // another namespace
+    expect(store.claimNow(ns(1), ['a'], [50], 49)).toEqual([false]);
+    expect(store.claimNow(ns(1), ['a'], [50], 50)).toEqual([true]); // expired: claimable again
+    void store.release(ns(1), ['b']);
+    expect(store.claimNow(ns(1), ['b'], [1000], 60)).toEqual([true]);
+    expect(store.claimNow(ns(3), ['c', 'd', 'e'], [1000, 1000, 1000], 60)).toEqual([true, true, true]);
+    expect(store.size).toBeLessThanOrEqual(4 + 1);
     // The oldest generation (a, b) was dropped to stay within capacity; recent ids are kept.
-    expect(store.claimNow(['a', 'e'], [1000, 1000], 70)).toEqual([true, false]);
+    expect(store.claimNow(ns(2), ['a', 'e'], [1000, 1000], 70)).toEqual([true, false]);
   });
 });
