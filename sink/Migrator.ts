@@ -1,5 +1,5 @@
 import type { AnalyticsStore } from './AnalyticsStore.js';
-import { type SchemaOptions, eventsTtlClause, migrations } from './schema.js';
+import { DEDUP_WINDOW, type SchemaOptions, eventsTtlClause, migrations } from './schema.js';
 
 export interface MigrationResult {
   applied: number[];
@@ -19,7 +19,8 @@ export async function migrate(store: AnalyticsStore, options: Omit<SchemaOptions
   name String,
   applied_at DateTime64(3, 'UTC')
 ) ENGINE = MergeTree
-ORDER BY version`);
+ORDER BY version
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`);
   const done = new Set(
     (await store.query<{ version: number }>(`SELECT DISTINCT version FROM ${db}.schema_migrations`)).map((row) => Number(row.version)),
   );
