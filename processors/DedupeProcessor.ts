@@ -128,7 +128,11 @@ export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & 
   return result;
 }
 
-/** Dedupe options for LearningEvents: by event type and id, TTL from received_at (clients cannot stretch it). */
-export function learningEventIdentity(event: LearningEvent): { type: string; id: string } {
-  return { type: event.event_type, id: event.event_id };
+/**
+ * The dedupe identity of a LearningEvent: its type and client id. Ids the ingress assigned (the
+ * client sent none) are unique by construction and a client retry would get a new one, so such
+ * events pass without taking space in the store (counted `no_id`).
+ */
+export function learningEventIdentity(event: LearningEvent): { type: string; id: string } | undefined {
+  return event.id_assigned ? undefined : { type: event.event_type, id: event.event_id };
 }

@@ -4,7 +4,7 @@ import { UnknownTopicError } from '../log/Log.js';
 import { bufferSerde, stringSerde } from '../state/Serde.js';
 import type { KStream, Processor, ProcessorContext, StreamRecord, StreamsApp, StreamsBuilder } from '../topology/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
-import { dedupe } from './DedupeProcessor.js';
+import { dedupe, learningEventIdentity } from './DedupeProcessor.js';
 import { enrich, referenceTables } from './Enrichment.js';
 import { filterEvents } from './FilterProcessor.js';
 import { FilterRuleSet } from './FilterRules.js';
@@ -93,7 +93,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     ttlMs: config.dedupe.ttlMs,
     defaultTtlMs: config.dedupe.defaultTtlMs,
     purgeIntervalMs: config.dedupe.purgeIntervalMs,
-    idOf: (event) => ({ type: event.event_type, id: event.event_id }),
+    idOf: learningEventIdentity,
     // From when the ingress saw it: a client cannot stretch or shrink the window with its clock.
     timeOf: (event) => event.received_at,
   });

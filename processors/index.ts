@@ -1,6 +1,6 @@
 /** Ready-made processors for the topology DSL and the default pipeline that wires them. */
 export { parseLandingEvent, toLandingEnvelope, UnparseableEventError, type LearningEvent, type EventKind, type Enrichment, type DerivedEnrichment } from './LandingEvent.js';
-export { DedupeProcessor, dedupe, DEFAULT_DEDUPE_TTLS, type DedupeOptions } from './DedupeProcessor.js';
+export { DedupeProcessor, dedupe, learningEventIdentity, DEFAULT_DEDUPE_TTLS, type DedupeOptions } from './DedupeProcessor.js';
 export { EnrichProcessor, enrich, referenceTables, deriveEnrichment, USERS_STORE, ITEMS_STORE } from './Enrichment.js';
 export { loadReferenceData, parseNdjson, ensureReferenceTopic, ReferenceDataError, DEFAULT_REFERENCE_TOPICS, type UserProfile, type ItemProfile, type ReferenceTopics } from './ReferenceData.js';
 export { compileCondition, type Condition, type ConditionOp } from './RuleConditions.js';

@@ -1,4 +1,5 @@
-import { dedupe } from '../../processors/DedupeProcessor.js';
+import { dedupe, learningEventIdentity } from '../../processors/DedupeProcessor.js';
+import type { LearningEvent } from '../../processors/LandingEvent.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { StreamsBuilder } from '../../topology/index.js';
 import { jsonValues, readAll } from '../support/streams.js';
@@ -90,5 +91,11 @@ describe('DedupeProcessor', () => {
     await h.log.produce([rec('u1', 'attempt', 'a1', 2, T0 + 5000), rec('u1', 'attempt', 'a2', 3, T0 + 6000)]);
     await h.run(topology(), ['events'], { applicationId: 'dedupe-restart' });
     expect(jsonValues<Ev>(await readAll(h.log, 'unique')).map((e) => e.n).sort()).toEqual([1, 3]);
+  });
+
+  test('LearningEvent identity: type and client id; ids the ingress assigned are not deduped', () => {
+    const event = { event_type: 'attempt', event_id: 'a1', id_assigned: false } as LearningEvent;
+    expect(learningEventIdentity(event)).toEqual({ type: 'attempt', id: 'a1' });
+    expect(learningEventIdentity({ ...event, id_assigned: true })).toBeUndefined();
   });
 });
