@@ -21,9 +21,14 @@ export interface LandingWriterOptions {
   onSpooled?: (records: number) => void;
   onDrained?: (records: number) => void;
   onProduceError?: (error: Error) => void;
+  /** Where drained records a healthy log keeps refusing are parked (with dlq_reason). */
+  dlqTopic?: string;
   /** Creates the topics written to; retried before the next produce after any failure. */
   prepareTopics?: () => Promise<void>;
 }
+
+/** Consecutive failed drains of one batch, with the log reporting healthy, before isolating a poison record. */
+const POISON_AFTER_FAILURES = 5;
 
 class ProduceTimeoutError extends Error {
   constructor(ms: number) {
@@ -165,6 +170,7 @@ export class LandingWriter {
   private async drainLoop(): Promise<void> {
     const { spool, breaker, logger } = this.options;
     let backoffMs = 100;
+    let failures = 0;
     // Let produce calls already in flight settle first: a failing one adds to the spool.
     await this.whenNoneInFlight();
     while (!this.stopped) {
@@ -184,14 +190,57 @@ export class LandingWriter {
         breaker.failure();
         this.options.onProduceError?.(error as Error);
         logger.debug({ err: error }, 'spool drain: log still failing');
+        failures++;
+        // A log that says it is healthy yet keeps refusing this batch: some record in it is
+        // poison (e.g. too large for the broker). Isolate it rather than block the spool forever.
+        if (failures >= POISON_AFTER_FAILURES && (await this.options.log.isHealthy().catch(() => false))) {
+          if (await this.isolatePoison(batch.records)) {
+            failures = 0;
+            await spool.ack(batch.entries);
+            this.options.onDrained?.(batch.records.length);
+            continue;
+          }
+        }
         await this.sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5000);
         continue;
       }
       breaker.success();
+      failures = 0;
       backoffMs = 100;
       await spool.ack(batch.entries);
       this.options.onDrained?.(batch.records.length);
     }
+  }
+
+  /**
+   * Produces the batch record by record, in order; a record the log still refuses goes to the
+   * DLQ with the reason. False when even that fails (the batch then stays in the spool).
+   */
+  private async isolatePoison(records: ProducerRecord[]): Promise<boolean> {
+    const { dlqTopic, logger } = this.options;
+    if (!dlqTopic) return false;
+    for (const record of records) {
+      try {
+        await this.produceWithTimeout([record]);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        logger.error({ err: error, topic: record.topic }, 'spool drain: record refused by a healthy log; sent to the DLQ');
+        try {
+          await this.produceWithTimeout([
+            {
+              topic: dlqTopic,
+              key: record.key,
+              value: record.value,
+              headers: { ...record.headers, dlq_reason: reason, dlq_timestamp: new Date().toISOString(), original_topic: record.topic },
+              timestamp: record.timestamp,
+            },
+          ]);
+        } catch {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 }

@@ -81,6 +81,7 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
     breaker,
     logger,
     produceTimeoutMs: config.produceTimeoutMs,
+    dlqTopic: config.dlqTopic,
     prepareTopics: async () => {
       await log.ensureTopic(config.landingTopic, { partitions: config.landingPartitions });
       await log.ensureTopic(config.dlqTopic, { partitions: 1 });

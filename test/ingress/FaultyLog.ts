@@ -17,6 +17,8 @@ import type {
 export class FaultyLog implements Log {
   down = false;
   delayMs = 0;
+  /** A record the log refuses even when up (a poison record, e.g. too large for the broker). */
+  poison: ((record: ProducerRecord) => boolean) | null = null;
   produceCalls = 0;
   failedCalls = 0;
 
@@ -32,6 +34,10 @@ export class FaultyLog implements Log {
     if (this.down) {
       this.failedCalls++;
       throw new Error('broker unreachable (injected fault)');
+    }
+    if (this.poison && records.some(this.poison)) {
+      this.failedCalls++;
+      throw new Error('MESSAGE_TOO_LARGE (injected poison record)');
     }
     return this.inner.produce(records);
   }

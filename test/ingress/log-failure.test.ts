@@ -125,6 +125,20 @@ describe('ingress when the log fails', () => {
     expect(ids).toEqual(Array.from({ length: 30 }, (_, i) => `evt-${i}`));
   });
 
+  test('a poison record a healthy log keeps refusing is isolated to the DLQ; the rest drain in order', async () => {
+    h = await start();
+    faulty.down = true;
+    for (let i = 0; i < 10; i++) expect((await h.inject({ url: '/events', payload: productEvent(i) })).statusCode).toBe(202);
+    faulty.poison = (record) => record.topic === h!.config.landingTopic && record.value!.toString().includes('"evt-4"');
+    faulty.down = false;
+    await waitFor(() => h!.app.ingress.spool.isEmpty() && !h!.app.ingress.writer.isDraining, 20_000, 'spool drained past the poison record');
+    expect((await h.envelopes()).map((e) => e.event_id)).toEqual(['evt-0', 'evt-1', 'evt-2', 'evt-3', 'evt-5', 'evt-6', 'evt-7', 'evt-8', 'evt-9']);
+    const dlq = await h.records(h.config.dlqTopic);
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.headers).toMatchObject({ original_topic: h.config.landingTopic, dlq_reason: expect.stringMatching(/MESSAGE_TOO_LARGE/) });
+    expect(JSON.parse(dlq[0]!.value!.toString()).event_id).toBe('evt-4');
+  });
+
   test('a slow log fills the in-flight budget: excess requests get 503 + Retry-After, the rest 202', async () => {
     h = await start({ config: { maxInFlightBytes: 1500 } });
     faulty.delayMs = 200;
