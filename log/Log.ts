@@ -15,7 +15,11 @@
  *   so a key lands on the same partition number in both modes.
  */
 
-/** Header values are UTF-8 strings on our side; Kafka carries them as bytes. */
+/**
+ * Header values are UTF-8 strings on our side; Kafka carries them as bytes and allows a key
+ * twice. Headers from outside producers that are not UTF-8, or repeat a key, do not round-trip:
+ * the last value of a key wins.
+ */
 export type RecordHeaders = Record<string, string>;
 
 export interface ProducerRecord {
@@ -49,7 +53,7 @@ export interface TopicPartitionOffset extends TopicPartition {
   offset: number;
 }
 
-export interface RecordMetadata extends TopicPartitionOffset {}
+export type RecordMetadata = TopicPartitionOffset;
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
 
@@ -94,6 +98,7 @@ export interface LogConsumer {
   assignment(): TopicPartition[];
   /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Leaves the group; the listener's onRevoked is called for the partitions held. */
   close(): Promise<void>;
 }
 
@@ -117,7 +122,10 @@ export interface TransactionalProducer {
 
 export interface Log {
   readonly kind: 'embedded' | 'kafka';
-  /** Creates the topic if it does not exist; an existing topic keeps its partition count. */
+  /**
+   * Creates the topic if it does not exist; an existing topic keeps its partition count (callers
+   * that need co-partitioning check partitionCount).
+   */
   ensureTopic(topic: string, config: TopicConfig): Promise<void>;
   /** Partition count of an existing topic; rejects with UnknownTopicError otherwise. */
   partitionCount(topic: string): Promise<number>;
