@@ -7,6 +7,8 @@ import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.j
 /**
  * Seed 000 (learning event ingestion): POST /api/v1/events/{attempt,session,placement,batch}.
  * Any schema with x-source "seed000" adds POST /api/v1/events/<its x-event-type>.
+ * Batch bodies: an array or {events: [...]} of bare events (type inferred) or
+ * {event_type|type, data} wrappers, or {attempts: [...], sessions: [...], placements: [...]}.
  *
  * Success: 202 {success, event_id, event_type, status: accepted|duplicate, duplicate, processing_time_ms, message}.
  * Errors: {error, details: [{field, message}]} with 400 (validation), 413, 415, 429, 503.
@@ -41,7 +43,22 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
   scope.post('/api/v1/events/batch', async (request, reply) => {
     const receivedAt = Date.now();
     const body = request.body as unknown;
-    const items = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+    let items = Array.isArray(body) ? body : (body as { events?: unknown } | null)?.events;
+    const forcedKinds: Array<EventKind | undefined> = [];
+    if (items === undefined && typeof body === 'object' && body !== null) {
+      // Also the per-type arrays a Go batch struct would carry: {attempts: [...], sessions: [...], placements: [...]}.
+      const grouped: unknown[] = [];
+      for (const type of types) {
+        const group = (body as Record<string, unknown>)[type + 's'];
+        if (group === undefined) continue;
+        if (!Array.isArray(group)) throw new HttpError(400, 'validation failed', 'validation', [{ field: type + 's', message: `${type}s must be an array` }]);
+        for (const event of group) {
+          grouped.push(event);
+          forcedKinds.push(catalog.kind('seed000', type));
+        }
+      }
+      if (forcedKinds.length > 0) items = grouped;
+    }
     if (!Array.isArray(items)) {
       throw new HttpError(400, 'validation failed', 'validation', [{ field: 'events', message: 'events is required and must be an array' }]);
     }
@@ -57,7 +74,7 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
     for (let i = 0; i < items.length; i++) {
-      const { kind, event } = unwrap(items[i], deps);
+      const { kind, event } = forcedKinds.length > 0 ? { kind: forcedKinds[i], event: items[i] } : unwrap(items[i], deps);
       const result = kind ? core.prepare(kind, event, i, receivedAt) : core.unknownType(i, event, 'event_type', types);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);

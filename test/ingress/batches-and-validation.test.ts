@@ -111,6 +111,12 @@ describe('batches and validation', () => {
     expect(body.results[1]).toMatchObject({ index: 1, status: 'rejected', event_id: 'b-2' });
     expect(body.results[1].errors[0].message).toBe('start_time is required');
     expect(body.results[2].errors[0].message).toMatch(/event_type is required/);
+    const grouped = await h.inject({
+      url: '/api/v1/events/batch',
+      payload: { attempts: [{ user_id: 'u', item_id: 'i', client_attempt_id: 'g-1' }], placements: [{ user_id: 'u', placement_id: 'g-2' }] },
+    });
+    expect(grouped.statusCode).toBe(200);
+    expect(grouped.json().results.map((r: { event_type: string; event_id: string }) => `${r.event_type}:${r.event_id}`)).toEqual(['attempt:g-1', 'placement:g-2']);
     const none = await h.inject({ url: '/api/v1/events/batch', payload: [{ user_id: 'u' }] });
     expect(none.statusCode).toBe(400);
     expect(none.json().details[0]).toMatchObject({ index: 0, field: 'event_type' });
