@@ -3,6 +3,9 @@ import type { RejectReason } from './IngressMetrics.js';
 
 /** An error answered with a status; each seed adapter renders it in its own body shape. */
 export class HttpError extends Error {
+  /** Set when the rejection was already counted in the metrics (by the ingest core). */
+  counted = false;
+
   constructor(
     readonly statusCode: number,
     message: string,

@@ -60,6 +60,11 @@ export interface IngestCoreOptions {
   logger: Logger;
 }
 
+function counted(error: HttpError): HttpError {
+  error.counted = true;
+  return error;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -134,6 +139,12 @@ export class IngestCore {
       return { index, eventId, reason: 'too_large', errors: [{ field: '(event)', message: `event is ${value.length} bytes; the limit is ${max}` }], event };
     }
     return { index, kind, eventId, idAssigned: clientId === undefined, key: event[kind.keyField] as string, value };
+  }
+
+  /** The HttpError answering a single event's rejection, counted once (commit counted it). */
+  singleEventError(rejection: Rejection): HttpError {
+    const error = new HttpError(rejection.reason === 'too_large' ? 413 : 400, rejection.reason === 'too_large' ? 'event is too large' : 'validation failed', rejection.reason, rejection.errors);
+    return counted(error);
   }
 
   /** A rejection for an event whose type could not be determined. */
@@ -219,11 +230,11 @@ export class IngestCore {
         await idempotency.release(claimedNamespaces, claimedIds).catch(() => undefined);
         if (error instanceof SpoolFullError) {
           route.rejected('spool_full').inc(prepared.length);
-          throw new HttpError(503, 'the log is unavailable and the disk spool is full; retry later', 'spool_full', [], config.retryAfterSeconds);
+          throw counted(new HttpError(503, 'the log is unavailable and the disk spool is full; retry later', 'spool_full', [], config.retryAfterSeconds));
         }
         this.options.logger.error({ err: error }, 'ingest write failed');
         route.rejected('internal').inc(prepared.length);
-        throw new HttpError(503, 'events could not be stored; retry later', 'internal', [], config.retryAfterSeconds);
+        throw counted(new HttpError(503, 'events could not be stored; retry later', 'internal', [], config.retryAfterSeconds));
       }
     }
 

@@ -47,7 +47,6 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
       throw new HttpError(400, `a batch holds 1 to ${config.maxCollectorBatchEvents} events; got 0`, 'validation', [{ field: 'events', message: 'events must not be empty' }]);
     }
     if (events.length > config.maxCollectorBatchEvents) {
-      route.rejected('batch_too_large').inc();
       throw new HttpError(413, `batch too large: ${events.length} events (max ${config.maxCollectorBatchEvents})`, 'batch_too_large', [
         { field: 'events', message: `events must contain at most ${config.maxCollectorBatchEvents} events` },
       ]);

@@ -37,7 +37,6 @@ export function prepareIngestScope(
     const declared = Number(request.headers['content-length']);
     const bytes = declared > 0 ? declared : 16 * 1024;
     if (!budget.tryReserve(bytes)) {
-      route.rejected('overloaded').inc();
       done(new HttpErrorClass(503, 'ingress is overloaded; retry later', 'overloaded', [], config.retryAfterSeconds));
       return;
     }
@@ -74,7 +73,7 @@ export function prepareIngestScope(
   scope.setErrorHandler((error, _request, reply) => {
     const http = toHttpError(error);
     if (http.statusCode >= 500) reply.log.error({ err: error }, 'ingest request failed');
-    if (http.reason === 'invalid_json' || http.reason === 'too_large' || http.reason === 'unsupported') {
+    if (!http.counted) {
       route.rejected(http.reason).inc();
       deps.metrics.totals.rejected++;
     }

@@ -38,7 +38,7 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'product', dlq: false, receivedAt });
-      throw new HttpError(result.reason === 'too_large' ? 413 : 400, 'validation failed', result.reason, result.errors);
+      throw core.singleEventError(result);
     }
     const outcome = await core.commit([result], [], { route, source: 'product', dlq: false, receivedAt });
     reply.code(202).header('content-type', 'application/json; charset=utf-8').header('x-event-id', headerSafe(result.eventId));
@@ -53,7 +53,6 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (!Array.isArray(events)) throw new HttpError(400, 'body must be an array of events or {"events": [...]}', 'validation');
     if (events.length === 0) throw new HttpError(400, 'events must not be empty', 'validation');
     if (events.length > config.maxBulkEvents) {
-      route.rejected('batch_too_large').inc();
       throw new HttpError(413, `too many events: ${events.length} (max ${config.maxBulkEvents})`, 'batch_too_large');
     }
     const admitted = core.admit(request.ip, undefined);

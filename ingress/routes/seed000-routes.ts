@@ -64,7 +64,6 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     }
     if (items.length === 0) throw new HttpError(400, 'validation failed', 'validation', [{ field: 'events', message: 'events must contain at least 1 event' }]);
     if (items.length > config.maxSeed000BatchEvents) {
-      route.rejected('batch_too_large').inc();
       throw new HttpError(413, `batch has ${items.length} events; the limit is ${config.maxSeed000BatchEvents}`, 'batch_too_large', [
         { field: 'events', message: `events must contain at most ${config.maxSeed000BatchEvents} events` },
       ]);
@@ -115,7 +114,7 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'seed000', dlq: false, receivedAt });
-      throw new HttpError(result.reason === 'too_large' ? 413 : 400, result.reason === 'too_large' ? 'event is too large' : 'validation failed', result.reason, result.errors);
+      throw core.singleEventError(result);
     }
     const outcome = await core.commit([result], [], { route, source: 'seed000', dlq: false, receivedAt });
     const duplicate = outcome.statuses[0] === 'duplicate';

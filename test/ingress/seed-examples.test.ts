@@ -272,6 +272,11 @@ describe('seed example requests', () => {
     expect(prom.headers['content-type']).toMatch(/text\/plain/);
     expect(prom.body).toMatch(/streamline_ingress_events_accepted_total\{route="seed000",path="log"\} \d+/);
     expect(prom.body).toMatch(/streamline_ingress_request_duration_seconds_bucket/);
+    // Each rejection counted once, by reason.
+    expect(prom.body).toContain('streamline_ingress_events_rejected_total{route="product",reason="validation"} 1');
+    expect(prom.body).toContain('streamline_ingress_events_rejected_total{route="seed000",reason="invalid_json"} 1');
+    expect(prom.body).toContain('streamline_ingress_events_rejected_total{route="collector",reason="invalid_json"} 1');
+    expect(prom.body).toContain('streamline_ingress_events_rejected_total{route="collector",reason="validation"} 1');
 
     const seed000json = await h.inject({ method: 'GET', url: '/metrics?format=json' });
     expect(seed000json.json()).toMatchObject({ circuit_breaker_state: 'closed' });
