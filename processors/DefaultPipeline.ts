@@ -104,6 +104,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const aggregations = addWindowedAggregations(kept, options.aggregators ?? DEFAULT_AGGREGATORS, {
     topic: config.aggregatesTopic,
     emit: config.aggregation.emit,
+    emitIntervalMs: config.aggregation.emitIntervalMs,
     graceMs: config.aggregation.graceMs,
   });
   return {

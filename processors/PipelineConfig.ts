@@ -1,9 +1,9 @@
 import { ConfigError, readDurationMs, readEnum, readOptionalString, readString, type Env } from '../app/env.js';
-import type { EmitStrategy } from '../topology/index.js';
 import { DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
 import { DEFAULT_DEDUPE_TTLS } from './DedupeProcessor.js';
 import { DEFAULT_REFERENCE_TOPICS, type ReferenceTopics } from './ReferenceData.js';
 import { readOutputTopics, type OutputTopics } from './RoutingRules.js';
+import type { AggregateEmit } from './WindowedAggregations.js';
 
 /** Everything the default pipeline needs to know; readPipelineConfig() fills it from the environment. */
 export interface PipelineConfig {
@@ -21,7 +21,8 @@ export interface PipelineConfig {
     purgeIntervalMs: number;
   };
   aggregation: {
-    emit: EmitStrategy;
+    emit: AggregateEmit;
+    emitIntervalMs: number;
     graceMs: number;
   };
   /** FILTER_RULES_FILE: JSON rule file; the five default rules when unset. */
@@ -41,7 +42,8 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   AGGREGATES_TOPIC               default processor.aggregates
  *   DEDUPE_TTL_ATTEMPT | _SESSION | _PLACEMENT | _DEFAULT   durations (24h, 12h, 7d, 24h)
  *   DEDUPE_PURGE_INTERVAL          default 5m (stream time)
- *   AGGREGATION_EMIT               onUpdate (default) | onWindowClose
+ *   AGGREGATION_EMIT               buffered (default: latest row per window once per interval) | onUpdate | onWindowClose
+ *   AGGREGATION_EMIT_INTERVAL      default 1s (buffered)
  *   AGGREGATION_GRACE              default 5m
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
  */
@@ -65,12 +67,14 @@ export function readPipelineConfig(env: Env = process.env): PipelineConfig {
       purgeIntervalMs: readDurationMs(env, 'DEDUPE_PURGE_INTERVAL', 5 * 60_000),
     },
     aggregation: {
-      emit: readEnum<EmitStrategy>(env, 'AGGREGATION_EMIT', ['onUpdate', 'onWindowClose'], 'onUpdate'),
+      emit: readEnum<AggregateEmit>(env, 'AGGREGATION_EMIT', ['buffered', 'onUpdate', 'onWindowClose'], 'buffered'),
+      emitIntervalMs: readDurationMs(env, 'AGGREGATION_EMIT_INTERVAL', 1000),
       graceMs: readDurationMs(env, 'AGGREGATION_GRACE', 5 * 60_000),
     },
     filterRulesFile: readOptionalString(env, 'FILTER_RULES_FILE'),
   };
   if (config.dedupe.purgeIntervalMs < 1) throw new ConfigError('DEDUPE_PURGE_INTERVAL must be at least 1ms');
+  if (config.aggregation.emitIntervalMs < 1) throw new ConfigError('AGGREGATION_EMIT_INTERVAL must be at least 1ms');
   for (const [name, topic] of Object.entries(config.outputTopics)) {
     if (topic === config.landingTopic) throw new ConfigError(`the ${name} output topic must not be the landing topic ${config.landingTopic}`);
   }

@@ -2,6 +2,7 @@ import type { WindowStore } from '../state/StateStore.js';
 import { TimeWindows, type EmitStrategy, type KStream, type StreamsApp, type Windowed } from '../topology/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 import { markDistinct, type Marked } from './DistinctMarker.js';
+import { bufferLatest } from './LatestRowBuffer.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { processorOwningStore } from './StreamNodes.js';
 
@@ -14,14 +15,22 @@ export interface AggregateRow extends Record<string, unknown> {
   count: number;
 }
 
+/**
+ * onUpdate: a row per event and window; buffered: the latest row per window at most once per
+ * emitIntervalMs (default: far fewer rows, still fresh); onWindowClose: one final row per window.
+ */
+export type AggregateEmit = EmitStrategy | 'buffered';
+
 export interface AggregationOptions {
   /** Where rows go (record key `<aggregator>|<key>|<window_start>`, so a compacted topic keeps the latest). */
   topic: string;
-  /** Default for every aggregator: onUpdate (fresh rows, one per event) or onWindowClose (one final row per window). */
-  emit?: EmitStrategy;
+  /** Default for every aggregator; see AggregateEmit. */
+  emit?: AggregateEmit;
+  /** buffered only: how often pending rows are emitted (wall-clock). */
+  emitIntervalMs?: number;
   graceMs?: number;
-  /** Per aggregator name: emit strategy, grace and query retention overrides. */
-  overrides?: Record<string, { emit?: EmitStrategy; graceMs?: number; retentionMs?: number }>;
+  /** Per aggregator name: emit mode, grace and query retention overrides. */
+  overrides?: Record<string, { emit?: AggregateEmit; graceMs?: number; retentionMs?: number }>;
 }
 
 /** What the HTTP route and the pipeline handle know about each wired aggregator. */
@@ -31,7 +40,7 @@ export interface AggregatorHandle {
   /** The processor node counting `late` for this aggregator. */
   processorName: string | undefined;
   windows: TimeWindows;
-  emit: EmitStrategy;
+  emit: AggregateEmit;
 }
 
 export const aggregateStoreName = (name: string) => `agg-${name}`;
@@ -78,18 +87,19 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
   const table = marked
     .groupByKey()
     .windowedBy(windows)
-    .emit(emit)
+    .emit(emit === 'buffered' ? 'onUpdate' : emit)
     .aggregate<unknown>(spec.init, (_key, input, aggregate) => spec.add(aggregate, input.value, input.first), {
       name: storeName,
       retentionMs: override.retentionMs ?? spec.retentionMs,
     });
-  table
+  let rows = table
     .toStream({ name: `${n}-rows` })
     .map((windowed: Windowed<string>, aggregate: unknown): [string, AggregateRow] => [
       `${n}|${windowed.key}|${windowed.windowStart}`,
       toRow(spec, windowed.key, windowed.windowStart, windowed.windowEnd, aggregate),
-    ], { name: `${n}-to-row` })
-    .to(options.topic, { name: `${n}-sink` });
+    ], { name: `${n}-to-row` });
+  if (emit === 'buffered') rows = bufferLatest(rows, { name: `${n}-buffer`, storeName: `${storeName}-pending`, intervalMs: options.emitIntervalMs ?? 1000 });
+  rows.to(options.topic, { name: `${n}-sink` });
   return { spec, storeName, processorName: processorOwningStore(events as KStream<unknown, unknown>, storeName), windows, emit };
 }
 

@@ -1,6 +1,7 @@
 import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
-import { addWindowedAggregations, AggregationQueryError, queryAggregation, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
+import { addWindowedAggregations, AggregationQueryError, allAggregateRows, queryAggregation, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
+import type { StreamsApp } from '../../topology/index.js';
 import { StreamsBuilder } from '../../topology/index.js';
 import { jsonValues, readAll } from '../support/streams.js';
 import { harness, type Harness } from './support.js';
@@ -130,5 +131,67 @@ describe('windowed aggregations', () => {
     expect(() => query('nope', 'x')).toThrow(AggregationQueryError);
     expect(() => query('user_hourly_attempts', 'u1', 10, 5)).toThrow(/after/);
     expect(query('user_hourly_attempts', 'user:nobody')).toEqual([]);
+  });
+});
+
+/** Resolves when check() holds after a commit (rows of a wall-clock punctuation become visible at commits). */
+function afterCommitWhen(app: StreamsApp, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error('condition not met after commits')), timeoutMs);
+    let running = false;
+    let again = false;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      app.off('commit', onCommit);
+      if (error) reject(error);
+      else resolve();
+    };
+    // A commit landing while a check runs gets its own check afterwards, or the last one could be missed.
+    const onCommit = () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      again = false;
+      check().then(
+        (ok) => {
+          running = false;
+          if (ok) finish();
+          else if (again) onCommit();
+        },
+        finish,
+      );
+    };
+    app.on('commit', onCommit);
+    onCommit();
+  });
+}
+
+describe('buffered emission', () => {
+  test('emits the latest row per window once per interval: fewer rows, the same final values', async () => {
+    const h = await harness('aggregations-buffered');
+    try {
+      await h.log.ensureTopic('events', { partitions: 2 });
+      const events = Array.from({ length: 400 }, (_, i) => attempt(`u${i % 4}`, H + i * 1000, `i${i % 3}`, i % 3 !== 0, 1000 + i));
+      await h.log.produce(events.map((e) => ({ topic: 'events', key: Buffer.from(e.user_id), value: Buffer.from(JSON.stringify(e)), timestamp: e.event_time })));
+      const builder = new StreamsBuilder();
+      const handles = addWindowedAggregations(builder.stream<string, LearningEvent>('events'), DEFAULT_AGGREGATORS, { topic: 'aggregates', graceMs: HOUR, emit: 'buffered', emitIntervalMs: 20 });
+      const app = await h.run(builder, ['events', ...handles.filter((x) => x.spec.keyOf).map((x) => `aggregations-buffered-${x.spec.name}-by-key-repartition`)]);
+      const stored = () => new Map(allAggregateRows(app, handles).map((r) => [`${r.aggregator}|${r.key}|${r.window_start}`, r]));
+      let emitted: AggregateRow[] = [];
+      await afterCommitWhen(app, async () => {
+        emitted = jsonValues<AggregateRow>(await readAll(h.log, 'aggregates'));
+        const last = new Map(emitted.map((r) => [`${r.aggregator}|${r.key}|${r.window_start}`, r]));
+        const expected = stored();
+        return last.size === expected.size && [...expected].every(([id, row]) => JSON.stringify(last.get(id)) === JSON.stringify(row));
+      });
+      expect(stored().get(`user_hourly_attempts|user:u0|${H}`)).toMatchObject({ count: 100 });
+      // onUpdate would have emitted a row per event and window: 400 × (1 + 1 + 5 + 1) = 3200.
+      expect(emitted.length).toBeLessThan(1600);
+      expect(await h.outcome(handles[0]!.spec.name + '-buffer', 'emitted')).toBe(emitted.filter((r) => r.aggregator === 'user_hourly_attempts').length);
+    } finally {
+      await h.close();
+    }
   });
 });
