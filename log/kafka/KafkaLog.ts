@@ -95,7 +95,27 @@ export class KafkaLog implements Log {
     try {
       await this.admin.createTopics({ topics: [topic], partitions: config.partitions, replicas: -1, configs });
     } catch (error) {
-      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw explainKafkaError(`creating topic ${topic} failed`, error);
+    }
+    await this.awaitTopicReady(topic);
+  }
+
+  /**
+   * The controller answers CreateTopics before every broker's metadata has the topic and its
+   * leaders; wait for that (as Kafka Streams does) so the next produce or fetch finds it.
+   */
+  private async awaitTopicReady(topic: string): Promise<void> {
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (;;) {
+      try {
+        const metadata = await this.admin.metadata({ topics: [topic], forceUpdate: true });
+        const info = metadata.topics.get(topic);
+        if (info && info.partitionsCount > 0 && info.partitions.every((p) => p && p.leader >= 0)) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topic ${topic} was created but has no leaders after ${this.options.requestTimeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 

@@ -67,7 +67,12 @@ describe('KafkaLog on a real broker', () => {
     } finally {
       await producer.close();
     }
-    const stored = await readAll(log, { topic, partition: 1 });
+    // 1500 plain + 1500 transactional records and the commit marker, which the coordinator
+    // writes just after the commit returns.
+    const tp = { topic, partition: 1 };
+    const deadline = Date.now() + 10_000;
+    while ((await log.endOffset(tp)) < 3001 && Date.now() < deadline);
+    const stored = await readAll(log, tp);
     expect(stored).toHaveLength(3000);
     expect(stored.map((r) => Number(r.headers.i))).toEqual([...records, ...records].map((r) => Number(r.headers.i)).filter((i) => i % 2 === 1));
   });
