@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Connection, Consumer, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCommitV9, syncGroupV5, type Admin } from '@platformatic/kafka';
 import { partitionKey, type ConsumerOptions, type LogConsumer, type LogRecord, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
 import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, PROTOCOL_NAME, type Subscription } from './cooperative-assignor.js';
@@ -29,6 +30,7 @@ export interface KafkaConsumerSettings {
   rebalanceTimeoutMs: number;
   retries: number;
   retryBackoffMs: number;
+  logger?: Logger;
 }
 
 const READ_COMMITTED = 1;
@@ -106,6 +108,10 @@ export class KafkaConsumer implements LogConsumer {
         const remaining = deadline - Date.now();
         if (remaining <= 0) return [];
         await this.fetchOnce(Math.min(remaining, MAX_FETCH_WAIT_MS));
+        if (this.lastError !== undefined) {
+          this.lastError = undefined;
+          this.settings.logger?.info({ groupId: this.groupId }, 'kafka consumer: broker reachable again');
+        }
         if (this.takeBufferedCount() > 0) continue;
         if (Date.now() >= deadline) return [];
       } catch (error) {
@@ -116,6 +122,9 @@ export class KafkaConsumer implements LogConsumer {
         this.noteGroupError(error);
         if (this.coordinator && !this.coordinator.connection.isConnected()) this.forgetCoordinator();
         this.fetcher.clearMetadata();
+        if (this.lastError === undefined) {
+          this.settings.logger?.warn({ err: error, groupId: this.groupId }, 'kafka consumer: poll failed, retrying until the broker answers');
+        }
         this.lastError = error;
         const remaining = deadline - Date.now();
         if (remaining <= 0) return [];

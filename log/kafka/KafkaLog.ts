@@ -24,7 +24,7 @@ const READ_AHEAD_PARTITIONS = 8;
 const EARLIEST = -2n;
 const LATEST = -1n;
 
-type Resolved = Required<KafkaLogOptions>;
+type Resolved = Required<Omit<KafkaLogOptions, 'logger'>> & Pick<KafkaLogOptions, 'logger'>;
 
 function resolve(options: KafkaLogOptions): Resolved {
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
@@ -42,6 +42,7 @@ function resolve(options: KafkaLogOptions): Resolved {
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? Math.max(100, Math.min(1000, Math.floor(sessionTimeoutMs / 3))),
     transactionTimeoutMs: options.transactionTimeoutMs ?? 10_000,
     healthTimeoutMs: options.healthTimeoutMs ?? 1_000,
+    logger: options.logger,
   };
 }
 
@@ -329,6 +330,7 @@ export class KafkaLog implements Log {
       rebalanceTimeoutMs: Math.max(this.options.sessionTimeoutMs, 30_000),
       retries: this.options.retries,
       retryBackoffMs: this.options.retryBackoffMs,
+      logger: this.options.logger,
     };
   }
 

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../app/env.js';
 
 /**
@@ -32,6 +33,8 @@ export interface KafkaLogOptions {
   transactionTimeoutMs?: number;
   /** Timeout of the metadata request behind isHealthy(). */
   healthTimeoutMs?: number;
+  /** Where consumers report a broker they cannot reach (and its recovery). */
+  logger?: Logger;
 }
 
 export const KAFKA_COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
