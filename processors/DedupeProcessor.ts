@@ -89,6 +89,13 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
     }
     if (expiry !== undefined) this.store.delete(`${EXPIRY}${pad(expiry)}:${identity.type}:${identity.id}`);
     const newExpiry = now + (this.ttls[identity.type] ?? this.defaultTtlMs);
+    if (newExpiry <= this.purgedUpTo) {
+      // Older than its TTL behind stream time: its index entry would sit below the purge scan.
+      if (expiry !== undefined) this.store.delete(seenKey);
+      this.context.count('expired_on_arrival');
+      this.context.forward(record);
+      return;
+    }
     this.store.put(seenKey, newExpiry);
     this.store.put(`${EXPIRY}${pad(newExpiry)}:${identity.type}:${identity.id}`, 1);
     this.context.count('unique');

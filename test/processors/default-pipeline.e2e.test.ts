@@ -93,6 +93,7 @@ describe.each(logModes())('default pipeline end to end ($name log)', (mode: LogM
     expect(expected.lateUpdates).toBeGreaterThan(20);
     expect(expected.userMisses).toBeGreaterThan(100);
     expect(expected.unrouted).toBeGreaterThan(10);
+    expect(expected.assignedIds).toBeGreaterThan(2);
 
     const registry = new Registry();
     const { app, pipeline } = startPipeline(log, dir, { registry });
@@ -120,6 +121,7 @@ describe.each(logModes())('default pipeline end to end ($name log)', (mode: LogM
         late_records_total: expected.lateUpdates,
         events_dead_lettered_total: expected.blocked.length + expected.poison.length,
       });
+      expect(metrics.body.processors.dedupe.no_id).toBe(expected.assignedIds);
       const enrichment = (await get('/processor/enrichment')).body;
       expect(enrichment.user.misses).toBe(expected.userMisses);
       expect(enrichment.item.misses).toBe(expected.itemMisses);
