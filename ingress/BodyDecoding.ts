@@ -2,6 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from './HttpError.js';
+import { keepRawBody, keepRawLines } from './RawEventText.js';
 
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/json-seq'];
 
@@ -74,21 +75,24 @@ export function registerBodyDecoding(scope: FastifyInstance): void {
   // cost ~15% of a batch request, and the ingress never merges a payload into another object
   // (it only validates and re-serialises it), so a "__proto__" key is just data here.
   scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).length === 0) {
       done(new HttpError(400, 'request body is empty', 'invalid_json'), undefined);
       return;
     }
     try {
-      done(null, JSON.parse(body as string));
+      const parsed: unknown = JSON.parse(body as string);
+      keepRawBody(request, body as string);
+      done(null, parsed);
     } catch (error) {
       done(new HttpError(400, `invalid JSON: ${(error as Error).message}`, 'invalid_json'), undefined);
     }
   });
 
-  scope.addContentTypeParser(NDJSON_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+  scope.addContentTypeParser(NDJSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     const events: unknown[] = [];
+    const lines: string[] = [];
     let start = 0;
     let line = 0;
     while (start <= text.length) {
@@ -100,12 +104,14 @@ export function registerBodyDecoding(scope: FastifyInstance): void {
       if (chunk.length === 0) continue;
       try {
         events.push(JSON.parse(chunk));
+        lines.push(chunk);
       } catch (error) {
         done(new HttpError(400, `invalid JSON on NDJSON line ${line}: ${(error as Error).message}`, 'invalid_json'), undefined);
         return;
       }
     }
     (events as unknown as Record<symbol, boolean>)[NDJSON_BODY] = true;
+    keepRawLines(request, lines);
     done(null, events);
   });
 }

@@ -117,8 +117,11 @@ export class IngestCore {
     }
   }
 
-  /** Validates one event of a known kind. */
-  prepare(kind: EventKind, event: unknown, index: number, receivedAt: number, idOverride?: string): PreparedEvent | Rejection {
+  /**
+   * Validates one event of a known kind. `rawJson`, when given, is the event's text as it
+   * arrived (RawEventText) and is embedded instead of re-serialising the parsed object.
+   */
+  prepare(kind: EventKind, event: unknown, index: number, receivedAt: number, idOverride?: string, rawJson?: string): PreparedEvent | Rejection {
     if (!isPlainObject(event)) {
       return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event };
     }
@@ -133,7 +136,7 @@ export class IngestCore {
       fragment = kindFragment(kind.eventType, kind.source);
       this.fragments.set(kind, fragment);
     }
-    const value = Buffer.from(landingValue(eventId, clientId === undefined, fragment, receivedAt, JSON.stringify(event)), 'utf8');
+    const value = Buffer.from(landingValue(eventId, clientId === undefined, fragment, receivedAt, rawJson ?? JSON.stringify(event)), 'utf8');
     const max = this.options.config.maxEventBytes;
     if (value.length > max) {
       return { index, eventId, reason: 'too_large', errors: [{ field: '(event)', message: `event is ${value.length} bytes; the limit is ${max}` }], event };

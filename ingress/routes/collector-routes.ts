@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../HttpError.js';
 import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import { rawEventTexts } from '../RawEventText.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
 
 /**
@@ -57,10 +58,11 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
 
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
+    const texts = rawEventTexts(request, events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as Record<string, unknown> | null;
       const kind = typeof event === 'object' && event !== null && typeof event.event_type === 'string' ? kinds.get(event.event_type) : undefined;
-      const result = kind ? core.prepare(kind, event, i, receivedAt) : core.unknownType(i, event, 'event_type', types);
+      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, texts?.[i]) : core.unknownType(i, event, 'event_type', types);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);
     }

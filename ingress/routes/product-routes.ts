@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../HttpError.js';
 import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import { rawEventTexts, rawSingleText } from '../RawEventText.js';
 import { type IngestDeps, prepareIngestScope } from './ingest-scope.js';
 
 /**
@@ -29,13 +30,19 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
   scope.post('/events', async (request, reply) => {
     const receivedAt = Date.now();
     let body = request.body as unknown;
-    if (Array.isArray(body) && body.length === 1) body = body[0];
+    let raw: string | undefined;
+    if (Array.isArray(body) && body.length === 1) {
+      body = body[0];
+      raw = rawEventTexts(request, 1)?.[0];
+    } else {
+      raw = rawSingleText(request);
+    }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'request body must be a JSON object', 'validation');
     }
     const admitted = core.admit(request.ip, (body as Record<string, unknown>).user_id);
     if (admitted) await admitted;
-    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
+    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined, raw);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'product', dlq: false, receivedAt });
       throw core.singleEventError(result);
@@ -59,8 +66,9 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
+    const texts = rawEventTexts(request, events.length);
     for (let i = 0; i < events.length; i++) {
-      const result = core.prepare(kind, events[i], i, receivedAt);
+      const result = core.prepare(kind, events[i], i, receivedAt, undefined, texts?.[i]);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);
     }

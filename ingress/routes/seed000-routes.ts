@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../HttpError.js';
 import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import { rawEventTexts, rawSingleText } from '../RawEventText.js';
 import type { EventKind } from '../SchemaCatalog.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
 
@@ -72,9 +73,12 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
+    const texts = forcedKinds.length > 0 ? null : rawEventTexts(request, items.length);
     for (let i = 0; i < items.length; i++) {
       const { kind, event } = forcedKinds.length > 0 ? { kind: forcedKinds[i], event: items[i] } : unwrap(items[i], deps);
-      const result = kind ? core.prepare(kind, event, i, receivedAt) : core.unknownType(i, event, 'event_type', types);
+      // The raw text is the event's only when the item is the event itself (not a wrapper).
+      const raw = event === items[i] ? texts?.[i] : undefined;
+      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, raw) : core.unknownType(i, event, 'event_type', types);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);
     }
@@ -105,13 +109,19 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     const kind = catalog.kind('seed000', request.params.type);
     if (!kind) throw new HttpError(404, `unknown event type "${request.params.type}" (one of: ${types.join(', ')}, batch)`, 'validation');
     let body = request.body as unknown;
-    if (Array.isArray(body) && body.length === 1) body = body[0];
+    let raw: string | undefined;
+    if (Array.isArray(body) && body.length === 1) {
+      body = body[0];
+      raw = rawEventTexts(request, 1)?.[0];
+    } else {
+      raw = rawSingleText(request);
+    }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'validation failed', 'validation', [{ field: '(body)', message: 'request body must be a JSON object' }]);
     }
     const admitted = core.admit(request.ip, (body as Record<string, unknown>)[kind.keyField]);
     if (admitted) await admitted;
-    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined);
+    const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined, raw);
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'seed000', dlq: false, receivedAt });
       throw core.singleEventError(result);
