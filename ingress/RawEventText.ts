@@ -37,14 +37,16 @@ function skipWhitespace(text: string, i: number): number {
 }
 
 function skipString(text: string, i: number): number {
-  // i is at the opening quote.
-  i++;
+  // i is at the opening quote; native indexOf finds candidate closing quotes, and a quote is
+  // escaped exactly when an odd number of backslashes precede it.
+  let from = i + 1;
   for (;;) {
-    const c = text.charCodeAt(i);
-    if (c === BACKSLASH) i += 2;
-    else if (c === QUOTE) return i + 1;
-    else if (Number.isNaN(c)) return -1;
-    else i++;
+    const quote = text.indexOf('"', from);
+    if (quote < 0) return -1;
+    let backslashes = 0;
+    for (let b = quote - 1; text.charCodeAt(b) === BACKSLASH; b--) backslashes++;
+    if ((backslashes & 1) === 0) return quote + 1;
+    from = quote + 1;
   }
 }
 
