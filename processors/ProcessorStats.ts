@@ -36,6 +36,8 @@ export async function processorMetrics(app: StreamsApp, pipeline: DefaultPipelin
     events_dead_lettered_total: (await sum(app.metrics.deadLettered)) + get(counts, n.filter, 'blocked'),
     events_deduplicated_total: get(counts, n.dedupe, 'duplicate'),
     events_enriched_total: get(counts, n.enrich, 'user_hit'),
+    // seed 002's name; here the hit ratio of the users table (a local store, no cache tiers).
+    enrichment_cache_hit_ratio: ratio(get(counts, n.enrich, 'user_hit'), get(counts, n.enrich, 'user_hit') + get(counts, n.enrich, 'user_miss')),
     events_filtered_total: get(counts, n.filter, 'blocked'),
     events_passed_total: get(counts, n.filter, 'passed'),
     events_routed_total: get(counts, n.route, 'routed'),
