@@ -11,7 +11,8 @@
 #
 # Environment: KAFKA_PORT (9092; the controller listens on KAFKA_PORT+1), KAFKA_STATE_DIR
 # (.kafka/broker-<port>: config, data, pid, broker.log), KAFKA_LIB_DIR (.kafka/lib),
-# KAFKA_HEAP_OPTS (-Xms128m -Xmx512m), KAFKA_READY_TIMEOUT_S (120), KAFKA_STOP_TIMEOUT_S (30).
+# KAFKA_HEAP_OPTS (-Xms128m -Xmx512m), KAFKA_READY_TIMEOUT_S (120), KAFKA_STOP_TIMEOUT_S (30),
+# KAFKA_OWNER_PID (optional: stop the broker when that process is gone, e.g. a killed test run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -177,6 +178,9 @@ start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
   say "started pid $pid, waiting for 127.0.0.1:$PORT"
+  if [[ -n "${KAFKA_OWNER_PID:-}" ]]; then
+    setsid bash "${BASH_SOURCE[0]}" watchdog "$KAFKA_OWNER_PID" </dev/null >/dev/null 2>&1 &
+  fi
   wait_ready "$pid"
   say "ready on 127.0.0.1:$PORT (state $STATE_DIR)"
   echo "127.0.0.1:$PORT"
@@ -214,6 +218,19 @@ status() {
   return 1
 }
 
+# Stops this state dir's broker once the owner process has exited (a test run that was killed
+# before its teardown), so no JVM is left behind on a shared machine. Ends with the broker.
+watchdog() {
+  local owner="$1"
+  while running_pid >/dev/null; do
+    if ! kill -0 "$owner" 2>/dev/null; then
+      stop
+      return 0
+    fi
+    sleep 2
+  done
+}
+
 run_foreground() {
   require_tools
   ensure_jars
@@ -231,5 +248,6 @@ case "${1:-start}" in
   run) run_foreground ;;
   clean) stop; rm -rf "$STATE_DIR"; say "removed $STATE_DIR" ;;
   jars) require_tools; ensure_jars ;;
+  watchdog) watchdog "${2:?owner pid}" ;;
   *) die "unknown command '$1' (start | stop | restart | status | run | clean | jars)" ;;
 esac

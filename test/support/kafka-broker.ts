@@ -76,7 +76,8 @@ export async function freeBrokerPort(): Promise<number> {
 function runScript(command: 'start' | 'stop', port: number, stateDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [SCRIPT, command], {
-      env: { ...process.env, KAFKA_PORT: String(port), KAFKA_STATE_DIR: stateDir },
+      // KAFKA_OWNER_PID: the broker is stopped if this process dies without its teardown.
+      env: { ...process.env, KAFKA_PORT: String(port), KAFKA_STATE_DIR: stateDir, KAFKA_OWNER_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
