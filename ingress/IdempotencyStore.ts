@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 export interface IdempotencyStore {
   /**
    * For each (namespace, id), true when this call claimed it (first sighting), false when it is
-   * a duplicate. The namespace is the event type, so windows are per type.
+   * a duplicate. The namespace is the event kind (schema $id), so windows are per type.
    */
   claim(namespaces: string[], ids: string[], ttlsMs: number[]): Promise<boolean[]>;
   /** Forgets ids claimed by a write that then failed. */

@@ -181,7 +181,7 @@ export class IngestCore {
     const ttls: number[] = [];
     for (const event of prepared) {
       if (event.idAssigned) continue;
-      namespaces.push(event.kind.eventType);
+      namespaces.push(event.kind.schemaId);
       ids.push(event.eventId);
       ttls.push(event.kind.dedupeTtlMs ?? config.idempotency.ttlMs);
     }
@@ -211,7 +211,7 @@ export class IngestCore {
           duplicates++;
           continue;
         }
-        claimedNamespaces.push(event.kind.eventType);
+        claimedNamespaces.push(event.kind.schemaId);
         claimedIds.push(event.eventId);
       }
       statuses[i] = 'accepted';
