@@ -128,10 +128,15 @@
     tile('stat-late', now.late, r('late'));
 
     const buckets = P.buckets(samples, 'streamline_topology_commit_latency_seconds');
-    const commits = before && now.commitCount !== null ? now.commitCount - before.commitCount : 0;
-    const avgMs = commits > 0 ? ((now.commitSum - before.commitSum) / commits) * 1000 : null;
-    const p99 = P.quantile(0.99, buckets, state.previousBuckets);
-    tile('stat-commit', commits, null, avgMs === null ? '—' : fmt(avgMs) + ' · ' + (p99 === null ? '—' : p99 === Infinity ? '>2.5 s' : '≤' + fmt(p99 * 1000)) + ' ms');
+    // Over the last refresh when the topology committed in it (it commits only when it has work), else since start.
+    const recent = before && now.commitCount !== null && now.commitCount > before.commitCount;
+    const commits = recent ? now.commitCount - before.commitCount : (now.commitCount ?? 0);
+    const commitSeconds = recent ? now.commitSum - before.commitSum : (now.commitSum ?? 0);
+    const avgMs = commits > 0 ? (commitSeconds / commits) * 1000 : null;
+    const p99 = P.quantile(0.99, buckets, recent ? state.previousBuckets : null);
+    tile('stat-commit', now.commitCount, null, avgMs === null ? '—' : fmt(avgMs) + ' ms');
+    document.getElementById('stat-commit').querySelector('.rate').textContent =
+      p99 === null ? '' : 'p99 ' + (p99 === Infinity ? '> 2.5 s' : '≤ ' + fmt(p99 * 1000) + ' ms') + (recent ? ' · last ' + commits + ' commits' : ' · since start');
     const spool = P.sum(samples, 'streamline_ingress_spool_bytes');
     tile('stat-spool', spool, null, bytes(spool));
     document.getElementById('stat-spool').querySelector('.rate').textContent = fmt(P.sum(samples, 'streamline_ingress_spool_records') ?? 0) + ' records';

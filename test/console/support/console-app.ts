@@ -8,6 +8,7 @@ import { buildIngress, readIngressConfig } from '../../../ingress/index.js';
 import { openEmbeddedLog } from '../../../log/embedded/index.js';
 import type { Log } from '../../../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics, processorRoutes, readPipelineConfig } from '../../../processors/index.js';
+import { startAnalytics, type AnalyticsRuntime } from '../../../sink/index.js';
 import { StreamsApp, StreamsBuilder } from '../../../topology/index.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -22,10 +23,10 @@ export interface ConsoleApp {
 
 /**
  * The service as app/Pipeline.ts composes it — embedded log, the default topology, the ingress,
- * seed 002's processor routes, GET /topology — plus the console, on a temp data dir and a free
- * port. (The analytics store is left out: its panel must then say it is not configured.)
+ * seed 002's processor routes, GET /topology, optionally the ClickHouse sink on chDB with seed
+ * 004's query — plus the console, on a temp data dir and a free port.
  */
-export async function startConsoleApp(): Promise<ConsoleApp> {
+export async function startConsoleApp(options: { analytics?: boolean } = {}): Promise<ConsoleApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-console-'));
   const env = { DATA_DIR: dataDir, BUFFER_DIR: path.join(dataDir, 'buffer'), PORT: '0', HOST: '127.0.0.1', DLQ_TOPIC: 'dlq.events' };
   const logger = pino({ level: 'warn' });
@@ -45,7 +46,25 @@ export async function startConsoleApp(): Promise<ConsoleApp> {
     logger,
   });
   await streams.start();
-  const http = await buildIngress({ log, config: ingressConfig, registry, logger });
+  let analytics: AnalyticsRuntime | undefined;
+  if (options.analytics) {
+    analytics = await startAnalytics({
+      env: { SINK_BATCH_LINGER: '20ms' },
+      dataDir,
+      log,
+      registry,
+      logger,
+      topics: { rawEvents: pipelineConfig.landingTopic, aggregates: pipelineConfig.aggregatesTopic },
+    });
+  }
+  const http = await buildIngress({
+    log,
+    config: ingressConfig,
+    registry,
+    logger,
+    analytics: analytics?.analytics,
+    readinessChecks: [{ name: 'topology', check: async () => streams.state === 'RUNNING' }, ...(analytics ? [analytics.readiness] : [])],
+  });
   await http.register(processorRoutes, { app: streams, pipeline, log });
   http.get('/topology', async (_request, reply) => reply.type('text/plain').send(streams.describe()));
   await registerConsole(http);
@@ -59,6 +78,7 @@ export async function startConsoleApp(): Promise<ConsoleApp> {
     async stop() {
       await http.close();
       await streams.close();
+      await analytics?.stop();
       pipeline.close();
       await log.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
