@@ -205,6 +205,7 @@ export class FilterRuleSet {
   private compiled: CompiledRule[];
   private readonly counters = new Map<string, { evaluated: number; matched: number }>();
   private watcher: { close(): void } | undefined;
+  private signalCleanup: (() => void) | undefined;
   loadedFrom: string | undefined;
   loadedAt = Date.now();
   lastError: string | undefined;
@@ -278,6 +279,20 @@ export class FilterRuleSet {
   unwatch(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.signalCleanup?.();
+    this.signalCleanup = undefined;
+  }
+
+  /** Reloads the rule file on a signal too (SIGHUP by default), for deployments that prefer it to watching. */
+  reloadOnSignal(signal: NodeJS.Signals = 'SIGHUP', logger?: Logger): void {
+    this.signalCleanup?.();
+    const handler = () => {
+      const result = this.reload();
+      if (result.ok) logger?.info({ signal, rules: result.rules }, 'filter rules reloaded');
+      else logger?.error({ signal, error: result.error }, 'filter rule file refused; the previous rules stay in force');
+    };
+    process.on(signal, handler);
+    this.signalCleanup = () => process.off(signal, handler);
   }
 
   /** Applies the rules to one event. */

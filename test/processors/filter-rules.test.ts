@@ -111,6 +111,14 @@ describe('FilterRuleSet', () => {
       await waitFor(() => set.rules().length === 2);
       expect(set.lastError).toBeUndefined();
       expect(set.apply(event({ user_agent: 'a bot' })).blockedBy).toBe('bots');
+
+      // SIGHUP reloads as well (emitted in-process: the handler is what is under test).
+      set.unwatch();
+      set.reloadOnSignal('SIGHUP');
+      fs.writeFileSync(file, JSON.stringify(rulesV1));
+      expect(set.rules()).toHaveLength(2);
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(set.rules().map((r) => r.id)).toEqual(['slow']);
     } finally {
       set.unwatch();
       fs.rmSync(dir, { recursive: true, force: true });
