@@ -20,6 +20,8 @@ export interface RateLimiter {
 interface Bucket {
   tokens: number;
   at: number;
+  /** Idle time after which the bucket is full again and can be forgotten. */
+  refillMs: number;
 }
 
 export class MemoryRateLimiter implements RateLimiter {
@@ -57,7 +59,7 @@ export class MemoryRateLimiter implements RateLimiter {
   private refilled(spec: BucketSpec, now: number): Bucket {
     let bucket = this.buckets.get(spec.key);
     if (!bucket) {
-      bucket = { tokens: spec.burst, at: now };
+      bucket = { tokens: spec.burst, at: now, refillMs: Math.ceil((spec.burst * 60_000) / spec.perMinute) };
       this.buckets.set(spec.key, bucket);
       return bucket;
     }
@@ -68,9 +70,9 @@ export class MemoryRateLimiter implements RateLimiter {
     return bucket;
   }
 
-  cleanup(now = Date.now(), idleMs = 60_000): void {
+  cleanup(now = Date.now()): void {
     for (const [key, bucket] of this.buckets) {
-      if (now - bucket.at > idleMs) this.buckets.delete(key);
+      if (now - bucket.at >= bucket.refillMs) this.buckets.delete(key);
     }
   }
 

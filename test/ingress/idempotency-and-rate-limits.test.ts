@@ -143,7 +143,9 @@ describe('in-memory structures', () => {
     expect(limiter.takeNow([ip], 0)).toBe(0); // ip still had its second token
     expect(limiter.takeNow([ip, user], 500)).toBe(500);
     expect(limiter.takeNow([ip, user], 1000)).toBe(0);
-    limiter.cleanup(1000 + 120_000);
+    limiter.cleanup(1000 + 1000); // the user bucket (burst 1) is full again after 1 s idle
+    expect(limiter.size).toBe(1);
+    limiter.cleanup(1000 + 2000); // the ip bucket (burst 2) after 2 s
     expect(limiter.size).toBe(0);
     void limiter.close();
   });
