@@ -42,6 +42,7 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
       status: logUp && !spoolFull ? 'healthy' : 'degraded',
       uptime_seconds: uptimeSeconds(),
       timestamp: new Date().toISOString(),
+      dependencies: { [log.kind === 'kafka' ? 'kafka' : 'log']: logUp ? 'healthy' : 'unhealthy', ...(redis ? { redis: redis.status === 'ready' ? 'healthy' : 'unhealthy' } : {}) },
       components: {
         log: { status: logUp ? 'up' : 'down', kind: log.kind },
         circuit_breaker: { state: breaker.state },
