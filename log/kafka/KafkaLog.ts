@@ -169,9 +169,13 @@ export class KafkaLog implements Log {
     return out;
   }
 
+  private acks(): number {
+    return this.options.acks === 'all' ? ProduceAcks.ALL : this.options.acks === '1' ? ProduceAcks.LEADER : ProduceAcks.NO_RESPONSE;
+  }
+
   private plainProducer(): Producer {
     if (!this.producer) {
-      const acks = this.options.acks === 'all' ? ProduceAcks.ALL : this.options.acks === '1' ? ProduceAcks.LEADER : ProduceAcks.NO_RESPONSE;
+      const acks = this.acks();
       this.producer = new Producer({
         clientId: `${this.options.clientId}-producer`,
         bootstrapBrokers: this.options.brokers,
@@ -213,7 +217,8 @@ export class KafkaLog implements Log {
           const messages = await this.toMessages(waiting.flatMap((entry) => entry.records));
           const metadata: RecordMetadata[] = [];
           for (const chunk of splitForSend(messages)) {
-            const result = await this.plainProducer().send({ messages: chunk });
+            // acks per send: the client ignores the constructor's acks for a non-idempotent producer.
+            const result = await this.plainProducer().send({ messages: chunk, acks: this.acks() });
             metadata.push(...recordMetadata(chunk, result.offsets ?? []));
           }
           let at = 0;

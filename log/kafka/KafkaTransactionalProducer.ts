@@ -166,7 +166,7 @@ class KafkaTransaction implements Transaction {
   }
 }
 
-/** Offsets of each record: the partition's base offset plus its place among that partition's records. */
+/** Offsets of each record: the partition's base offset plus its place among that partition's records (-1 when unknown). */
 export function recordMetadata(messages: { topic: string; partition: number }[], bases: { topic: string; partition: number; offset: bigint }[]): RecordMetadata[] {
   const base = new Map(bases.map((b) => [`${b.topic}:${b.partition}`, Number(b.offset)]));
   const seen = new Map<string, number>();
@@ -174,6 +174,8 @@ export function recordMetadata(messages: { topic: string; partition: number }[],
     const key = `${topic}:${partition}`;
     const index = seen.get(key) ?? 0;
     seen.set(key, index + 1);
-    return { topic, partition, offset: (base.get(key) ?? -1) + index };
+    // acks=0 gets no answer, hence no offsets: -1, as Kafka's clients report it.
+    const first = base.get(key);
+    return { topic, partition, offset: first === undefined ? -1 : first + index };
   });
 }

@@ -77,6 +77,24 @@ describe('KafkaLog on a real broker', () => {
     expect(stored.map((r) => Number(r.headers.i))).toEqual([...records, ...records].map((r) => Number(r.headers.i)).filter((i) => i % 2 === 1));
   });
 
+  it.each([
+    ['1', [0, 1]],
+    ['0', [-1, -1]],
+  ] as const)('produces with KAFKA_ACKS=%s (offsets %j reported)', async (acks, expectedOffsets) => {
+    const topic = uniqueName(`acks-${acks}`);
+    const weak = await openKafkaLog({ brokers, clientId: uniqueName('acks'), acks });
+    try {
+      await weak.ensureTopic(topic, { partitions: 1 });
+      const metadata = await weak.produce([0, 1].map((i) => ({ topic, key: null, value: Buffer.from(`v${i}`) })));
+      expect(metadata.map((m) => m.offset)).toEqual([...expectedOffsets]);
+      const deadline = Date.now() + 10_000;
+      while ((await log.endOffset({ topic, partition: 0 })) < 2 && Date.now() < deadline);
+      expect((await log.read({ topic, partition: 0 }, 0, 10)).map((r) => r.value!.toString())).toEqual(['v0', 'v1']);
+    } finally {
+      await weak.close();
+    }
+  });
+
   it('spreads null keys round-robin', async () => {
     const topic = uniqueName('null-keys');
     await log.ensureTopic(topic, { partitions: 3 });
