@@ -2,7 +2,7 @@ import type { WindowStore } from '../state/StateStore.js';
 import { TimeWindows, type EmitStrategy, type KStream, type StreamsApp, type Windowed } from '../topology/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 import { markDistinct, type Marked } from './DistinctMarker.js';
-import { bufferLatest } from './LatestRowBuffer.js';
+import { bufferAggregateRows } from './AggregateRowBuffer.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { processorOwningStore } from './StreamNodes.js';
 
@@ -98,7 +98,18 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
       `${n}|${windowed.key}|${windowed.windowStart}`,
       toRow(spec, windowed.key, windowed.windowStart, windowed.windowEnd, aggregate),
     ], { name: `${n}-to-row` });
-  if (emit === 'buffered') rows = bufferLatest(rows, { name: `${n}-buffer`, storeName: `${storeName}-pending`, intervalMs: options.emitIntervalMs ?? 1000 });
+  if (emit === 'buffered') {
+    const prefix = spec.keyPrefix;
+    rows = bufferAggregateRows<AggregateRow>(rows, {
+      name: `${n}-buffer`,
+      windowStore: storeName,
+      pendingStore: `${storeName}-pending`,
+      intervalMs: options.emitIntervalMs ?? 1000,
+      windowOf: (row) => ({ k: row.key.slice(prefix.length), s: row.window_start }),
+      rowOf: (key, windowStart, aggregate) => toRow(spec, key, windowStart, windowStart + spec.sizeMs, aggregate),
+      windowSizeMs: spec.sizeMs,
+    });
+  }
   rows.to(options.topic, { name: `${n}-sink` });
   return { spec, storeName, processorName: processorOwningStore(events as KStream<unknown, unknown>, storeName), windows, emit };
 }

@@ -10,7 +10,7 @@ export { RoutingTable, RouteProcessor, routeEvents, defaultRoutingRules, readOut
 export { DistinctMarker, markDistinct, type Marked } from './DistinctMarker.js';
 export { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 export { addWindowedAggregations, queryAggregation, allAggregateRows, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle, type AggregateEmit } from './WindowedAggregations.js';
-export { LatestRowBuffer, bufferLatest } from './LatestRowBuffer.js';
+export { AggregateRowBuffer, bufferAggregateRows } from './AggregateRowBuffer.js';
 export { deadLetterRecord, replayDeadLetters, DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
 export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions } from './DefaultPipeline.js';
