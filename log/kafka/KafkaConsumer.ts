@@ -3,6 +3,7 @@ import { Connection, Consumer, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCom
 import { partitionKey, type ConsumerOptions, type LogConsumer, type LogRecord, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
 import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, PROTOCOL_NAME, type Subscription } from './cooperative-assignor.js';
 import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
+import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 
 /** Wraps an error thrown by the RebalanceListener so poll() rethrows it instead of retrying. */
 class ListenerError extends Error {
@@ -31,6 +32,7 @@ export interface KafkaConsumerSettings {
   retries: number;
   retryBackoffMs: number;
   logger?: Logger;
+  metrics?: KafkaLogMetrics;
 }
 
 const READ_COMMITTED = 1;
@@ -122,6 +124,7 @@ export class KafkaConsumer implements LogConsumer {
         this.noteGroupError(error);
         if (this.coordinator && !this.coordinator.connection.isConnected()) this.forgetCoordinator();
         this.fetcher.clearMetadata();
+        this.settings.metrics?.pollFailed(this.groupId);
         if (this.lastError === undefined) {
           this.settings.logger?.warn({ err: error, groupId: this.groupId }, 'kafka consumer: poll failed, retrying until the broker answers');
         }
@@ -313,6 +316,7 @@ export class KafkaConsumer implements LogConsumer {
     const synced = await syncGroupV5.api.async(connection, this.groupId, this.generationId, this.memberId, null, 'consumer', PROTOCOL_NAME, assignments);
     const assigned = decodeAssignment(synced.assignment);
     this.rejoinNeeded = false;
+    this.settings.metrics?.rebalanced(this.groupId);
     // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).
     this.startHeartbeat();
 

@@ -17,6 +17,7 @@ import { partitionForKey } from '../murmur2.js';
 import type { KafkaLogOptions } from './kafka-config.js';
 import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, splitForSend, withDeadline } from './kafka-records.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
+import { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
 
 const READ_COMMITTED = 1;
@@ -24,7 +25,7 @@ const READ_AHEAD_PARTITIONS = 8;
 const EARLIEST = -2n;
 const LATEST = -1n;
 
-type Resolved = Required<Omit<KafkaLogOptions, 'logger'>> & Pick<KafkaLogOptions, 'logger'>;
+type Resolved = Required<Omit<KafkaLogOptions, 'logger' | 'registry'>> & Pick<KafkaLogOptions, 'logger' | 'registry'>;
 
 function resolve(options: KafkaLogOptions): Resolved {
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
@@ -43,6 +44,7 @@ function resolve(options: KafkaLogOptions): Resolved {
     transactionTimeoutMs: options.transactionTimeoutMs ?? 10_000,
     healthTimeoutMs: options.healthTimeoutMs ?? 1_000,
     logger: options.logger,
+    registry: options.registry,
   };
 }
 
@@ -67,8 +69,11 @@ export class KafkaLog implements Log {
   /** Records fetched by read() beyond what it returned, for the read that continues there. */
   private readonly readAhead = new Map<string, { from: number; records: LogRecord[]; nextOffset: number }>();
 
+  private readonly metrics: KafkaLogMetrics | undefined;
+
   constructor(options: KafkaLogOptions) {
     this.options = resolve(options);
+    this.metrics = options.registry ? new KafkaLogMetrics(options.registry) : undefined;
     const compression = this.options.compression;
     const codec = compressionsAlgorithms[compression];
     if (!codec || !codec.available) {
@@ -220,6 +225,7 @@ export class KafkaLog implements Log {
             // acks per send: the client ignores the constructor's acks for a non-idempotent producer.
             const result = await this.plainProducer().send({ messages: chunk, acks: this.acks() });
             metadata.push(...recordMetadata(chunk, result.offsets ?? []));
+            this.metrics?.produced(chunk.length);
           }
           let at = 0;
           for (const entry of waiting) {
@@ -227,6 +233,7 @@ export class KafkaLog implements Log {
             at += entry.records.length;
           }
         } catch (error) {
+          this.metrics?.produceFailed();
           const explained = explainKafkaError('produce to Kafka failed', error);
           for (const entry of waiting) entry.reject(explained);
         }
@@ -336,6 +343,7 @@ export class KafkaLog implements Log {
       retries: this.options.retries,
       retryBackoffMs: this.options.retryBackoffMs,
       logger: this.options.logger,
+      metrics: this.metrics,
     };
   }
 
@@ -360,6 +368,7 @@ export class KafkaLog implements Log {
       retries: this.options.retries,
       retryBackoffMs: this.options.retryBackoffMs,
       toMessages: (records) => this.toMessages(records),
+      metrics: this.metrics,
     });
     this.transactional.add(producer);
     const close = producer.close.bind(producer);

@@ -1,6 +1,7 @@
 import { Producer, ProduceAcks, type Consumer, type Message } from '@platformatic/kafka';
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
 import { KafkaConsumer } from './KafkaConsumer.js';
+import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { closeForcefully, explainKafkaError, splitForSend } from './kafka-records.js';
 
 export interface TransactionalSettings {
@@ -12,6 +13,7 @@ export interface TransactionalSettings {
   retries: number;
   retryBackoffMs: number;
   /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */
+  metrics?: KafkaLogMetrics;
   toMessages: (records: ProducerRecord[]) => Promise<{ topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Map<Buffer, Buffer>; timestamp: bigint }[]>;
 }
 
@@ -130,8 +132,10 @@ class KafkaTransaction implements Transaction {
         }
       }
       await transaction.commit();
+      this.settings.metrics?.transaction('committed');
       return this.metadata;
     } catch (error) {
+      this.settings.metrics?.transaction('failed');
       await this.abortStarted();
       throw explainKafkaError(`commit of a transaction of ${this.transactionalId} failed`, error);
     } finally {
@@ -145,6 +149,7 @@ class KafkaTransaction implements Transaction {
     try {
       await this.sending;
       await this.abortStarted();
+      this.settings.metrics?.transaction('aborted');
     } finally {
       this.finished();
     }

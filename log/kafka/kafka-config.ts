@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../app/env.js';
 
 /**
@@ -35,6 +36,8 @@ export interface KafkaLogOptions {
   healthTimeoutMs?: number;
   /** Where consumers report a broker they cannot reach (and its recovery). */
   logger?: Logger;
+  /** Registers streamline_kafka_* metrics when given. */
+  registry?: Registry;
 }
 
 export const KAFKA_COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];

@@ -1,4 +1,5 @@
 import { Admin, Consumer } from '@platformatic/kafka';
+import { Registry } from 'prom-client';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { partitionForKey } from '../../log/murmur2.js';
 import { readAll, uniqueName } from '../log/log-contract.js';
@@ -92,6 +93,35 @@ describe('KafkaLog on a real broker', () => {
       expect((await log.read({ topic, partition: 0 }, 0, 10)).map((r) => r.value!.toString())).toEqual(['v0', 'v1']);
     } finally {
       await weak.close();
+    }
+  });
+
+  it('counts produced records, transactions and rebalances in Prometheus metrics', async () => {
+    const registry = new Registry();
+    const metered = await openKafkaLog({ brokers, clientId: uniqueName('metrics'), registry });
+    const topic = uniqueName('metrics');
+    try {
+      await metered.ensureTopic(topic, { partitions: 2 });
+      await metered.produce([1, 2, 3].map((i) => ({ topic, key: Buffer.from(`k${i}`), value: null })));
+      const producer = await metered.createTransactionalProducer(uniqueName('metrics-tx'));
+      const committed = await producer.begin();
+      committed.produce([{ topic, key: null, value: Buffer.from('x') }]);
+      await committed.commit();
+      const aborted = await producer.begin();
+      await aborted.abort();
+      await producer.close();
+      const consumer = metered.createConsumer({ groupId: uniqueName('metrics-g') });
+      await consumer.subscribe([topic], { async onAssigned() {}, async onRevoked() {} });
+      await consumer.poll(10, 500);
+      await consumer.close();
+
+      const text = await registry.metrics();
+      expect(text).toMatch(/^streamline_kafka_produced_records_total 3$/m);
+      expect(text).toMatch(/^streamline_kafka_transactions_total\{result="committed"\} 1$/m);
+      expect(text).toMatch(/^streamline_kafka_transactions_total\{result="aborted"\} 1$/m);
+      expect(text).toMatch(/^streamline_kafka_rebalances_total\{group="metrics-g-[0-9a-f]+"\} 1$/m);
+    } finally {
+      await metered.close();
     }
   });
 
