@@ -1,0 +1,46 @@
+import { pino } from 'pino';
+import { buildDefaultPipeline, readPipelineConfig } from '../../processors/index.js';
+import { describeTopology, StreamsBuilder, topologyMermaid, type Topology } from '../../topology/index.js';
+import type { Env } from '../../app/env.js';
+import { appConfig, CliError, type Command, parseCommand } from './cli-support.js';
+
+const USAGE = 'streamline describe [--mermaid] [--url http://host:8080]';
+
+/** The default topology `npm start` runs, built from the same configuration (no log, no state). */
+export function defaultTopology(env: Env): Topology {
+  let config;
+  try {
+    config = readPipelineConfig(env);
+  } catch (error) {
+    throw new CliError(`configuration error: ${(error as Error).message}`);
+  }
+  // Rules are read but not watched: describing must not leave a file watcher behind.
+  const builder = new StreamsBuilder();
+  const pipeline = buildDefaultPipeline(builder, { ...config, filterRulesFile: undefined }, { logger: pino({ level: 'silent' }) });
+  pipeline.close();
+  return builder.build();
+}
+
+/**
+ * streamline describe: sub-topologies, sources, processors, stores with their changelog topics,
+ * repartition topics and sinks, like Kafka Streams' TopologyDescription; --mermaid draws it;
+ * --url asks a running service (GET /topology) instead.
+ */
+export const describeCommand: Command = async (args, context) => {
+  const { values, env } = parseCommand(args, { mermaid: { type: 'boolean' }, url: { type: 'string' } }, context, USAGE);
+  if (typeof values.url === 'string') {
+    if (values.mermaid) throw new CliError('--mermaid draws the local default topology; --url prints the running one as text', 2);
+    let response: Response;
+    try {
+      response = await fetch(new URL('/topology', values.url));
+    } catch (error) {
+      throw new CliError(`cannot reach ${values.url}: ${(error as Error).message}`);
+    }
+    if (!response.ok) throw new CliError(`GET ${values.url}/topology answered ${response.status}`);
+    context.out((await response.text()).trimEnd());
+    return;
+  }
+  const { applicationId } = appConfig(env);
+  const topology = defaultTopology(env);
+  context.out(values.mermaid ? topologyMermaid(topology, applicationId) : describeTopology(topology, applicationId));
+};
