@@ -171,6 +171,7 @@ export class KafkaConsumer implements LogConsumer {
    * the group has no active members, like the Java client's.
    */
   async groupMetadata(): Promise<GroupMetadata> {
+    if (this.lost) throw new Error(`consumer of group ${this.groupId} lost its membership (session expired); its offsets cannot be committed`);
     const coordinator = this.coordinator ?? (await this.coordinatorConnection());
     if (this.generationId < 0) return { groupId: this.groupId, generationId: -1, memberId: '', coordinatorId: coordinator.id };
     return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId: coordinator.id };

@@ -212,3 +212,99 @@ describe('exactly-once across a crash, on a real broker', () => {
     }
   }, 90_000);
 });
+
+describe('zombie members under EOS v2 (generation fencing), on a real broker', () => {
+  it('a member frozen past its session cannot commit its transaction after its partitions moved on', async () => {
+    const brokers = testKafkaBrokers();
+    const log = await openKafkaLog({ brokers: brokers.split(','), clientId: uniqueName('zombie-member'), sessionTimeoutMs: 3000 });
+    const input = uniqueName('zm-in');
+    const output = uniqueName('zm-out');
+    const groupId = uniqueName('zm-g');
+    await log.ensureTopic(input, { partitions: 2 });
+    await log.ensureTopic(output, { partitions: 2 });
+    const inputs = Array.from({ length: 40 }, (_, i) => `event-${i}`);
+    await log.produce(inputs.map((v) => ({ topic: input, key: Buffer.from(v), value: Buffer.from(v) })));
+
+    // Distinct transactional ids: only the group generation can fence the zombie (EOS v2).
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/kafka/fixtures/frozen-member.ts', brokers, input, output, groupId, uniqueName('zm-zombie')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines: string[] = [];
+    const waiters: (() => void)[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      for (const w of waiters.splice(0)) w();
+    });
+    const waitForLine = (match: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const found = lines.find((l) => match.test(l));
+          if (found) resolve(found);
+          else if (child.exitCode !== null) reject(new Error(`child exited: ${stderr}`));
+          else waiters.push(check);
+        };
+        child.once('exit', check);
+        check();
+      });
+    const consumer = log.createConsumer({ groupId });
+    const producer = await log.createTransactionalProducer(uniqueName('zm-survivor'));
+    try {
+      await waitForLine(/^ready$/);
+      child.kill('SIGSTOP');
+
+      // The survivor takes everything over once the frozen member's session has expired.
+      await consumer.subscribe([input], noopListener);
+      const deadline = Date.now() + 30_000;
+      let processed = 0;
+      while (processed < inputs.length && Date.now() < deadline) {
+        const records = await consumer.poll(100, 500);
+        if (records.length === 0) continue;
+        const tx = await producer.begin();
+        tx.produce(records.map((r) => ({ topic: output, key: r.key, value: r.value })));
+        const next = new Map<number, number>();
+        for (const r of records) next.set(r.partition, r.offset + 1);
+        tx.sendOffsets(consumer, [...next].map(([partition, offset]) => ({ topic: input, partition, offset })));
+        await tx.commit();
+        processed += records.length;
+      }
+      expect(processed).toBe(inputs.length);
+
+      // The zombie wakes up and tries to commit its outputs with the offsets: refused.
+      child.kill('SIGCONT');
+      child.stdin!.write('go\n');
+      const outcome = await waitForLine(/^commit/);
+      // Refused by the broker (TxnOffsetCommit with a stale member) or, if a heartbeat told the
+      // zombie first, by the consumer itself.
+      expect(outcome).toMatch(/^commit failed: .*(UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID|lost its membership)/);
+
+      for (const partition of [0, 1]) {
+        const tp = { topic: output, partition };
+        const end = Date.now() + 10_000;
+        const hw = async () => Number((await admin.listOffsets({ topics: [{ name: output, partitions: [{ partitionIndex: partition, timestamp: -1n }] }], isolationLevel: 0 }))[0]!.partitions[0]!.offset);
+        while ((await log.endOffset(tp)) < (await hw()) && Date.now() < end);
+      }
+      const outputs = [...(await readAll(log, { topic: output, partition: 0 })), ...(await readAll(log, { topic: output, partition: 1 }))];
+      expect(values(outputs)).toEqual([...inputs].sort());
+      const committed = await log.committedOffsets(groupId, [0, 1].map((partition) => ({ topic: input, partition })));
+      expect((committed.get(`${input}:0`) ?? 0) + (committed.get(`${input}:1`) ?? 0)).toBe(inputs.length);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
+      await producer.close();
+      await consumer.close();
+      await log.close();
+    }
+  }, 90_000);
+
+  let admin: Admin;
+  beforeAll(() => {
+    admin = new Admin({ clientId: 'zombie-member-test', bootstrapBrokers: testKafkaBrokers().split(',') });
+  });
+  afterAll(async () => {
+    await admin?.close();
+  });
+});
