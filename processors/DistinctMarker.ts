@@ -48,8 +48,10 @@ export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
   process(record: StreamRecord<K, V>): void {
     const member = this.memberOf(record.value);
     let first = false;
-    if (member !== undefined) {
-      const start = this.windows.windowStartsFor(record.timestamp)[0]!;
+    const start = this.windows.windowStartsFor(record.timestamp)[0]!;
+    // A closed window's record is late: the aggregation drops it, and its key would sit below the purge scan.
+    const closed = start + this.windows.sizeMs + this.windows.graceMs <= this.context.currentStreamTimeMs();
+    if (member !== undefined && !closed) {
       const seenKey = `${pad(start)}|${String(record.key)}|${member}`;
       if (this.store.get(seenKey) === undefined) {
         this.store.put(seenKey, 1);
