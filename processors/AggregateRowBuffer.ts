@@ -3,8 +3,8 @@ import type { KeyValueStore, WindowStore } from '../state/StateStore.js';
 import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 import { processKeepingKey } from './StreamNodes.js';
 
-/** Which window a pending row is about: the group key (without prefix) and the window start. */
-interface PendingWindow {
+/** Which window has an unemitted update: the group key (without prefix) and the window start. */
+export interface PendingWindow {
   k: string;
   s: number;
 }
@@ -15,8 +15,6 @@ export interface AggregateRowBufferOptions<R> {
   /** Changelogged store of the windows updated since the last emit. */
   pendingStore: string;
   intervalMs: number;
-  /** The window an incoming row is about. */
-  windowOf: (row: R) => PendingWindow;
   /** The row for a window's current aggregate. */
   rowOf: (key: string, windowStart: number, aggregate: unknown) => R;
   windowSizeMs: number;
@@ -37,9 +35,10 @@ export interface AggregateRowBufferOptions<R> {
  * the last row per window never does.
  *
  * @example
- *   bufferAggregateRows(rows, { name: 'agg-x-buffer', windowStore: 'agg-x', pendingStore: 'agg-x-pending', intervalMs: 1000, ... }).to(topic);
+ *   const updated = table.toStream().map((w, _a) => [rowKey(w), { k: w.key, s: w.windowStart }]);
+ *   bufferAggregateRows(updated, { name: 'agg-x-buffer', windowStore: 'agg-x', pendingStore: 'agg-x-pending', intervalMs: 1000, windowSizeMs, rowOf }).to(topic);
  */
-export class AggregateRowBuffer<R> implements Processor<string, R, string, R> {
+export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, string, R> {
   private context!: ProcessorContext<string, R>;
   private windows!: WindowStore<string, unknown>;
   private pending!: KeyValueStore<string, PendingWindow>;
@@ -55,11 +54,11 @@ export class AggregateRowBuffer<R> implements Processor<string, R, string, R> {
     context.schedule(this.options.intervalMs, 'wall-clock', () => this.emit());
   }
 
-  process(record: StreamRecord<string, R>): void {
+  /** The input is the window an update touched, keyed by its row key; only the first per interval costs a store write. */
+  process(record: StreamRecord<string, PendingWindow>): void {
     if (this.dirty.has(record.key)) return;
-    const window = this.options.windowOf(record.value);
-    this.pending.put(record.key, window);
-    this.dirty.set(record.key, window);
+    this.pending.put(record.key, record.value);
+    this.dirty.set(record.key, record.value);
   }
 
   private emit(): void {
@@ -79,8 +78,8 @@ export class AggregateRowBuffer<R> implements Processor<string, R, string, R> {
   }
 }
 
-export function bufferAggregateRows<R>(stream: KStream<string, R>, options: AggregateRowBufferOptions<R> & { name: string }): KStream<string, R> {
-  const result = processKeepingKey<string, R, R>(stream, options.name, () => new AggregateRowBuffer<R>(options), [options.windowStore]);
+export function bufferAggregateRows<R>(stream: KStream<string, PendingWindow>, options: AggregateRowBufferOptions<R> & { name: string }): KStream<string, R> {
+  const result = processKeepingKey<string, PendingWindow, R>(stream, options.name, () => new AggregateRowBuffer<R>(options), [options.windowStore]);
   stream.builder.topology.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingWindow>()), options.name);
   return result;
 }

@@ -2,7 +2,7 @@ import type { WindowStore } from '../state/StateStore.js';
 import { TimeWindows, type EmitStrategy, type KStream, type StreamsApp, type Windowed } from '../topology/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 import { markDistinct, type Marked } from './DistinctMarker.js';
-import { bufferAggregateRows } from './AggregateRowBuffer.js';
+import { bufferAggregateRows, type PendingWindow } from './AggregateRowBuffer.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { processorOwningStore } from './StreamNodes.js';
 
@@ -92,23 +92,25 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
       name: storeName,
       retentionMs: override.retentionMs ?? spec.retentionMs,
     });
-  let rows = table
-    .toStream({ name: `${n}-rows` })
-    .map((windowed: Windowed<string>, aggregate: unknown): [string, AggregateRow] => [
-      `${n}|${windowed.key}|${windowed.windowStart}`,
-      toRow(spec, windowed.key, windowed.windowStart, windowed.windowEnd, aggregate),
-    ], { name: `${n}-to-row` });
+  const updates = table.toStream({ name: `${n}-rows` });
+  const rowKey = (windowed: Windowed<string>) => `${n}|${windowed.key}|${windowed.windowStart}`;
+  let rows: KStream<string, AggregateRow>;
   if (emit === 'buffered') {
-    const prefix = spec.keyPrefix;
-    rows = bufferAggregateRows<AggregateRow>(rows, {
+    // Only which window changed travels on; the buffer builds the row from the store at emit.
+    const touched = updates.map((windowed: Windowed<string>): [string, PendingWindow] => [rowKey(windowed), { k: windowed.key, s: windowed.windowStart }], { name: `${n}-touched` });
+    rows = bufferAggregateRows<AggregateRow>(touched, {
       name: `${n}-buffer`,
       windowStore: storeName,
       pendingStore: `${storeName}-pending`,
       intervalMs: options.emitIntervalMs ?? 1000,
-      windowOf: (row) => ({ k: row.key.slice(prefix.length), s: row.window_start }),
       rowOf: (key, windowStart, aggregate) => toRow(spec, key, windowStart, windowStart + spec.sizeMs, aggregate),
       windowSizeMs: spec.sizeMs,
     });
+  } else {
+    rows = updates.map(
+      (windowed: Windowed<string>, aggregate: unknown): [string, AggregateRow] => [rowKey(windowed), toRow(spec, windowed.key, windowed.windowStart, windowed.windowEnd, aggregate)],
+      { name: `${n}-to-row` },
+    );
   }
   rows.to(options.topic, { name: `${n}-sink` });
   return { spec, storeName, processorName: processorOwningStore(events as KStream<unknown, unknown>, storeName), windows, emit };
