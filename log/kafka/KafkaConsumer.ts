@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
-import { Connection, Consumer, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCommitV9, syncGroupV5, type Admin } from '@platformatic/kafka';
+import { Consumer, type Admin } from '@platformatic/kafka';
 import { partitionKey, type ConsumerOptions, type LogConsumer, type LogRecord, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
-import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, PROTOCOL_NAME, type Subscription } from './cooperative-assignor.js';
+import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Subscription } from './cooperative-assignor.js';
+import { GroupCoordinator } from './GroupCoordinator.js';
+import { EARLIEST, LATEST, listPartitionOffsets, startingOffsets } from './kafka-offsets.js';
 import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 
@@ -50,7 +52,7 @@ export class KafkaConsumer implements LogConsumer {
   readonly groupId: string;
   private readonly reset: 'earliest' | 'latest';
   private readonly fetcher: Consumer;
-  private coordinator: { id: number; connection: Connection } | undefined;
+  private readonly coordinator: GroupCoordinator;
   private memberId = '';
   private generationId = -1;
   private topics: string[] = [];
@@ -72,6 +74,7 @@ export class KafkaConsumer implements LogConsumer {
   ) {
     this.groupId = options.groupId;
     this.reset = options.autoOffsetReset ?? 'earliest';
+    this.coordinator = new GroupCoordinator(options.groupId, settings);
     this.fetcher = new Consumer({
       clientId: `${settings.clientId}-fetch`,
       bootstrapBrokers: settings.brokers,
@@ -122,7 +125,7 @@ export class KafkaConsumer implements LogConsumer {
         // Broker or coordinator unreachable: like Kafka's consumer, keep trying within this poll
         // and return nothing rather than fail; membership is re-established when it answers.
         this.noteGroupError(error);
-        if (this.coordinator && !this.coordinator.connection.isConnected()) this.forgetCoordinator();
+        this.coordinator.forgetIfDisconnected();
         this.fetcher.clearMetadata();
         this.settings.metrics?.pollFailed(this.groupId);
         if (this.lastError === undefined) {
@@ -172,22 +175,15 @@ export class KafkaConsumer implements LogConsumer {
    */
   async groupMetadata(): Promise<GroupMetadata> {
     if (this.lost) throw new Error(`consumer of group ${this.groupId} lost its membership (session expired); its offsets cannot be committed`);
-    const coordinator = this.coordinator ?? (await this.coordinatorConnection());
-    if (this.generationId < 0) return { groupId: this.groupId, generationId: -1, memberId: '', coordinatorId: coordinator.id };
-    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId: coordinator.id };
+    const coordinatorId = await this.coordinator.id();
+    if (this.generationId < 0) return { groupId: this.groupId, generationId: -1, memberId: '', coordinatorId };
+    return { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, coordinatorId };
   }
 
   async commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    const { connection } = await this.coordinatorConnection();
-    const topics = new Map<string, { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number }[] }>();
-    for (const { topic, partition, offset } of offsets) {
-      const entry = topics.get(topic) ?? { name: topic, partitions: [] };
-      entry.partitions.push({ partitionIndex: partition, committedOffset: BigInt(offset), committedLeaderEpoch: -1 });
-      topics.set(topic, entry);
-    }
     try {
-      await offsetCommitV9.api.async(connection, this.groupId, this.generationId, this.memberId || null, null, [...topics.values()]);
+      await this.coordinator.commit(this.generationId, this.memberId, offsets);
     } catch (error) {
       this.noteGroupError(error);
       throw error;
@@ -203,37 +199,13 @@ export class KafkaConsumer implements LogConsumer {
       if (this.owned.size > 0 && this.listener && !this.lost) await this.listener.onRevoked(this.assignment());
     } finally {
       this.owned.clear();
-      if (this.coordinator && this.memberId) {
-        // Leaving (rather than timing out) lets the group hand the partitions over at once.
-        await leaveGroupV5.api.async(this.coordinator.connection, this.groupId, [{ memberId: this.memberId }]).catch(() => undefined);
-      }
-      await this.coordinator?.connection.close().catch(() => undefined);
+      await this.coordinator.leave(this.memberId);
+      await this.coordinator.close();
       await this.fetcher.close().catch(() => undefined);
     }
   }
 
   // ---- group membership ------------------------------------------------------------------
-
-  private async coordinatorConnection(): Promise<{ id: number; connection: Connection }> {
-    if (this.coordinator?.connection.isConnected()) return this.coordinator;
-    await this.coordinator?.connection.close().catch(() => undefined);
-    const [found] = await this.settings.admin.findCoordinator({ keyType: 0, keys: [this.groupId] });
-    if (!found) throw new Error(`no coordinator for group ${this.groupId}`);
-    const connection = new Connection(`${this.settings.clientId}-group`, {
-      connectTimeout: this.settings.connectTimeoutMs,
-      // A JoinGroup waits for every member to rejoin, up to the rebalance timeout.
-      requestTimeout: this.settings.rebalanceTimeoutMs + this.settings.requestTimeoutMs,
-    });
-    await connection.connect(found.host, found.port);
-    this.coordinator = { id: found.nodeId, connection };
-    return this.coordinator;
-  }
-
-  private forgetCoordinator(): void {
-    const stale = this.coordinator;
-    this.coordinator = undefined;
-    void stale?.connection.close().catch(() => undefined);
-  }
 
   /** Records what a group error means for membership; the next poll acts on it. */
   private noteGroupError(error: unknown): void {
@@ -244,7 +216,7 @@ export class KafkaConsumer implements LogConsumer {
       this.rejoinNeeded = true;
       if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID')) this.memberId = '';
     }
-    if (hasKafkaError(error, 'NOT_COORDINATOR') || hasKafkaError(error, 'COORDINATOR_NOT_AVAILABLE')) this.forgetCoordinator();
+    if (hasKafkaError(error, 'NOT_COORDINATOR') || hasKafkaError(error, 'COORDINATOR_NOT_AVAILABLE')) this.coordinator.forget();
   }
 
   private async ensureMembership(): Promise<void> {
@@ -274,31 +246,8 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   private async joinAndSync(): Promise<void> {
-    const { connection } = await this.coordinatorConnection();
-    const subscription = encodeSubscription({ topics: this.topics, owned: this.assignment() });
-    const join = (memberId: string) =>
-      joinGroupV9.api.async(
-        connection,
-        this.groupId,
-        this.settings.sessionTimeoutMs,
-        this.settings.rebalanceTimeoutMs,
-        memberId,
-        null,
-        'consumer',
-        [{ name: PROTOCOL_NAME, metadata: subscription }],
-        null,
-      );
-    let joined;
-    try {
-      joined = await join(this.memberId);
-    } catch (error) {
-      // The first join of a member returns its id with MEMBER_ID_REQUIRED; join again with it.
-      const memberId = (error as { response?: { memberId?: string } }).response?.memberId;
-      if (!hasKafkaError(error, 'MEMBER_ID_REQUIRED') || !memberId) throw error;
-      this.memberId = memberId;
-      joined = await join(memberId);
-    }
-    this.memberId = joined.memberId ?? this.memberId;
+    const joined = await this.coordinator.join(this.memberId, encodeSubscription({ topics: this.topics, owned: this.assignment() }));
+    this.memberId = joined.memberId;
     this.generationId = joined.generationId;
 
     let assignments: { memberId: string; assignment: Buffer }[] = [];
@@ -314,8 +263,7 @@ export class KafkaConsumer implements LogConsumer {
       }
       assignments = [...assignCooperative(members, counts)].map(([memberId, partitions]) => ({ memberId, assignment: encodeAssignment(partitions) }));
     }
-    const synced = await syncGroupV5.api.async(connection, this.groupId, this.generationId, this.memberId, null, 'consumer', PROTOCOL_NAME, assignments);
-    const assigned = decodeAssignment(synced.assignment);
+    const assigned = decodeAssignment(await this.coordinator.sync(this.generationId, this.memberId, assignments));
     this.rejoinNeeded = false;
     this.settings.metrics?.rebalanced(this.groupId);
     // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).
@@ -343,7 +291,8 @@ export class KafkaConsumer implements LogConsumer {
       this.rejoinNeeded = true;
     }
     if (added.length > 0) {
-      await this.initPositions(added);
+      const starts = await startingOffsets(this.settings.admin, this.fetcher, this.groupId, added, this.reset);
+      for (const [key, offset] of starts) this.positions.set(key, offset);
       for (const tp of added) this.owned.set(partitionKey(tp), tp);
       await this.callListener('onAssigned', added);
     }
@@ -359,36 +308,6 @@ export class KafkaConsumer implements LogConsumer {
     }
   }
 
-  /** Starting offsets of new partitions: the group's committed offset, else the reset policy. */
-  private async initPositions(partitions: TopicPartition[]): Promise<void> {
-    const topics = [...new Set(partitions.map((tp) => tp.topic))];
-    const [group] = await this.settings.admin.listConsumerGroupOffsets({
-      groups: [{ groupId: this.groupId, topics: topics.map((name) => ({ name, partitionIndexes: partitions.filter((tp) => tp.topic === name).map((tp) => tp.partition) })) }],
-      requireStable: true,
-    });
-    const committed = new Map<string, number>();
-    for (const topic of group?.topics ?? []) {
-      for (const p of topic.partitions) if (p.committedOffset >= 0n) committed.set(`${topic.name}:${p.partitionIndex}`, Number(p.committedOffset));
-    }
-    const missing = partitions.filter((tp) => !committed.has(partitionKey(tp)));
-    const resetOffsets = missing.length > 0 ? await this.listOffsets(missing, this.reset === 'earliest' ? -2n : -1n) : new Map<string, number>();
-    for (const tp of partitions) {
-      const key = partitionKey(tp);
-      this.positions.set(key, committed.get(key) ?? resetOffsets.get(key) ?? 0);
-    }
-  }
-
-  private async listOffsets(partitions: TopicPartition[], timestamp: bigint): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const topic of new Set(partitions.map((tp) => tp.topic))) {
-      const list = partitions.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
-      const offsets = await this.fetcher.listOffsets({ topics: [topic], partitions: { [topic]: list }, timestamp, isolationLevel: READ_COMMITTED });
-      const values = offsets.get(topic) ?? [];
-      for (const partition of list) out.set(`${topic}:${partition}`, Number(values[partition] ?? 0n));
-    }
-    return out;
-  }
-
   private startHeartbeat(): void {
     if (this.heartbeat || this.closed) return;
     this.heartbeat = setInterval(() => void this.beat(), this.settings.heartbeatIntervalMs);
@@ -401,13 +320,13 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   private async beat(): Promise<void> {
-    if (this.heartbeatInFlight || !this.coordinator || this.generationId < 0) return;
+    if (this.heartbeatInFlight || !this.coordinator.known || this.generationId < 0) return;
     this.heartbeatInFlight = true;
     try {
-      await heartbeatV4.api.async(this.coordinator.connection, this.groupId, this.generationId, this.memberId, null);
+      await this.coordinator.heartbeat(this.generationId, this.memberId);
     } catch (error) {
       this.noteGroupError(error);
-      if (!this.coordinator?.connection.isConnected()) this.forgetCoordinator();
+      this.coordinator.forgetIfDisconnected();
     } finally {
       this.heartbeatInFlight = false;
     }
@@ -502,7 +421,7 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   private async resetOutOfRange(partitions: TopicPartition[]): Promise<void> {
-    const offsets = await this.listOffsets(partitions, this.reset === 'earliest' ? -2n : -1n);
+    const offsets = await listPartitionOffsets(this.fetcher, partitions, this.reset === 'earliest' ? EARLIEST : LATEST);
     for (const [key, offset] of offsets) if (this.positions.has(key)) this.positions.set(key, offset);
   }
 }

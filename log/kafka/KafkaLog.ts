@@ -18,12 +18,11 @@ import type { KafkaLogOptions } from './kafka-config.js';
 import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, splitForSend, withDeadline } from './kafka-records.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaLogMetrics } from './KafkaLogMetrics.js';
+import { committedGroupOffsets, EARLIEST, LATEST, listPartitionOffsets } from './kafka-offsets.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
 
 const READ_COMMITTED = 1;
 const READ_AHEAD_PARTITIONS = 8;
-const EARLIEST = -2n;
-const LATEST = -1n;
 
 type Resolved = Required<Omit<KafkaLogOptions, 'logger' | 'registry'>> & Pick<KafkaLogOptions, 'logger' | 'registry'>;
 
@@ -245,10 +244,9 @@ export class KafkaLog implements Log {
 
   private async listOffset(tp: TopicPartition, timestamp: bigint): Promise<number> {
     await this.partitionCount(tp.topic);
-    const offsets = await this.reader.listOffsets({ topics: [tp.topic], partitions: { [tp.topic]: [tp.partition] }, timestamp, isolationLevel: READ_COMMITTED });
-    const value = offsets.get(tp.topic)?.[tp.partition];
+    const value = (await listPartitionOffsets(this.reader, [tp], timestamp)).get(partitionKey(tp));
     if (value === undefined) throw new Error(`no offset for ${partitionKey(tp)}`);
-    return Number(value);
+    return value;
   }
 
   beginningOffset(tp: TopicPartition): Promise<number> {
@@ -314,20 +312,8 @@ export class KafkaLog implements Log {
     return out;
   }
 
-  async committedOffsets(groupId: string, partitions: TopicPartition[]): Promise<Map<string, number>> {
-    const result = new Map<string, number>();
-    if (partitions.length === 0) return result;
-    const topics = [...new Set(partitions.map((tp) => tp.topic))].map((name) => ({
-      name,
-      partitionIndexes: partitions.filter((tp) => tp.topic === name).map((tp) => tp.partition),
-    }));
-    const [group] = await this.admin.listConsumerGroupOffsets({ groups: [{ groupId, topics }], requireStable: true });
-    for (const topic of group?.topics ?? []) {
-      for (const p of topic.partitions) {
-        if (p.committedOffset >= 0n) result.set(`${topic.name}:${p.partitionIndex}`, Number(p.committedOffset));
-      }
-    }
-    return result;
+  committedOffsets(groupId: string, partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return committedGroupOffsets(this.admin, groupId, partitions);
   }
 
   private consumerSettings(): KafkaConsumerSettings {
