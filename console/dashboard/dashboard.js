@@ -105,8 +105,9 @@
   }
 
   function rate(now, before, key, seconds) {
-    if (!before || now[key] === null || before[key] === null || seconds <= 0) return null;
-    return Math.max(0, (now[key] - before[key]) / seconds);
+    if (!before || now[key] === null || seconds <= 0) return null;
+    // A labelled counter has no sample until its first increment: absent before means 0.
+    return Math.max(0, (now[key] - (before[key] ?? 0)) / seconds);
   }
 
   async function refreshPipeline() {

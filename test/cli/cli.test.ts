@@ -202,3 +202,13 @@ describe('streamline CLI', () => {
     }
   }, 60_000);
 });
+
+test('docs/CONSOLE.md shows the Mermaid graph `streamline describe --mermaid` prints', async () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'CONSOLE.md'), 'utf8');
+  const block = /```mermaid\n([\s\S]*?)\n```/.exec(doc)?.[1];
+  const run = await streamline(['describe', '--mermaid']);
+  expect(run.code).toBe(0);
+  if (block !== run.stdout.trimEnd()) {
+    throw new Error('docs/CONSOLE.md is out of date with the default topology: regenerate its mermaid block with `node --import tsx bin/streamline.ts describe --mermaid`');
+  }
+});
