@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -26,6 +27,12 @@ export interface StreamsConfig {
   defaultPartitions?: number;
   /** How often global stores read what was appended to their topics. */
   globalRefreshIntervalMs?: number;
+  /**
+   * Names this instance's transactional producer: `<applicationId>-<instanceId>`. Instances must
+   * differ, or they fence each other on every commit; zombies are fenced by the consumer group
+   * generation instead (EOS v2). Default: a random id per start.
+   */
+  instanceId?: string;
   registry?: Registry;
   logger?: Logger;
 }
@@ -82,6 +89,7 @@ export class StreamsApp extends EventEmitter {
       dlqTopic: config.dlqTopic ?? `${config.applicationId}-dlq`,
       defaultPartitions: config.defaultPartitions ?? 3,
       globalRefreshIntervalMs: config.globalRefreshIntervalMs ?? 200,
+      instanceId: config.instanceId ?? randomUUID(),
     };
     this.metrics = new TopologyMetrics(config.registry ?? new Registry());
     this.logger = config.logger;
@@ -109,7 +117,7 @@ export class StreamsApp extends EventEmitter {
     }
     this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.stateDir, this.topology.allGlobalStores());
     this.globalStores = await this.globals.start();
-    this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-producer`);
+    this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-${this.config.instanceId}`);
     this.consumer = this.log.createConsumer({ groupId: this.config.applicationId, autoOffsetReset: 'earliest' });
     await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
       onAssigned: (partitions) => this.onAssigned(partitions),
