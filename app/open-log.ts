@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
 import { openEmbeddedLog } from '../log/embedded/index.js';
 import { readKafkaConfig } from '../log/kafka/kafka-config.js';
@@ -7,11 +9,11 @@ import type { AppConfig } from './app-config.js';
 import type { Env } from './env.js';
 
 /** The one place that picks the mode: Kafka when brokers are configured, the embedded log otherwise. */
-export async function openLog(config: AppConfig, env: Env): Promise<Log> {
+export async function openLog(config: AppConfig, env: Env, logger?: Logger, registry?: Registry): Promise<Log> {
   if (config.logMode === 'kafka') {
     const kafka = readKafkaConfig(env);
     if (!kafka) throw new Error('KAFKA_BROKERS is set but no Kafka configuration could be read');
-    return openKafkaLog(kafka);
+    return openKafkaLog({ ...kafka, logger: logger?.child({ component: 'kafka' }), registry });
   }
-  return openEmbeddedLog({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions });
+  return openEmbeddedLog({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, registry, logger: logger?.child({ component: 'log' }) });
 }

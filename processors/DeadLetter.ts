@@ -2,8 +2,8 @@ import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINA
 import type { Log, LogRecord, ProducerRecord, TopicPartition } from '../log/Log.js';
 import type { ProcessorContext, StreamRecord } from '../topology/index.js';
 
-/** seed 003: failed and refused events go to dlq.events (DLQ_TOPIC overrides). */
-export const DEFAULT_DLQ_TOPIC = 'dlq.events';
+/** Failed and refused events go to DLQ_TOPIC: seed 001's default events-dlq (seed 003 called it dlq.events). */
+export const DEFAULT_DLQ_TOPIC = 'events-dlq';
 
 /**
  * A dead letter made inside a processor (an event refused by policy, e.g. a block rule), with

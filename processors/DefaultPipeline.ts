@@ -101,6 +101,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich);
   const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde });
   routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde });
+  kept.to(config.cleanEventsTopic, { name: 'clean-events', keySerde: stringSerde });
   const aggregations = addWindowedAggregations(kept, options.aggregators ?? DEFAULT_AGGREGATORS, {
     topic: config.aggregatesTopic,
     emit: config.aggregation.emit,
@@ -135,7 +136,7 @@ export async function ensurePipelineTopics(log: Log, config: PipelineConfig, lan
   }
   await ensureReferenceTopic(log, config.referenceTopics.users, partitions);
   await ensureReferenceTopic(log, config.referenceTopics.items, 1);
-  for (const topic of new Set([...Object.values(config.outputTopics), config.aggregatesTopic])) await log.ensureTopic(topic, { partitions });
+  for (const topic of new Set([...Object.values(config.outputTopics), config.aggregatesTopic, config.cleanEventsTopic])) await log.ensureTopic(topic, { partitions });
   await log.ensureTopic(config.dlqTopic, { partitions: 1 });
   return partitions;
 }

@@ -9,12 +9,17 @@ import type { AggregateEmit } from './WindowedAggregations.js';
 export interface PipelineConfig {
   /** The ingress's landing topic (KAFKA_TOPIC, default events.raw). */
   landingTopic: string;
-  /** DLQ_TOPIC, default dlq.events (seed 003). */
+  /** DLQ_TOPIC, default events-dlq (seed 001 names the variable and this default; seed 003's dlq.events is one setting away). */
   dlqTopic: string;
   outputTopics: OutputTopics;
   referenceTopics: ReferenceTopics;
   /** Rows of every aggregator (AGGREGATES_TOPIC, default processor.aggregates). */
   aggregatesTopic: string;
+  /**
+   * Every event that passed dedupe, enrichment and the filters, once (CLEAN_EVENTS_TOPIC, default
+   * events.clean): what the ClickHouse sink stores, so analytics count each event exactly once.
+   */
+  cleanEventsTopic: string;
   dedupe: {
     ttlMs: Record<string, number>;
     defaultTtlMs: number;
@@ -36,10 +41,11 @@ export function defaultPipelineConfig(): PipelineConfig {
 /**
  * Environment variables (all optional):
  *   KAFKA_TOPIC                    landing topic, default events.raw (the ingress writes it)
- *   DLQ_TOPIC                      default dlq.events
+ *   DLQ_TOPIC                      default events-dlq
  *   KAFKA_TOPIC_ATTEMPTS | _SESSIONS | _PLACEMENTS | _ACTIVITIES | _ML_TRAINING  seed 003 output topics
  *   REF_USERS_TOPIC, REF_ITEMS_TOPIC  default ref.users, ref.items
  *   AGGREGATES_TOPIC               default processor.aggregates
+ *   CLEAN_EVENTS_TOPIC             default events.clean (deduplicated, enriched, filtered events)
  *   DEDUPE_TTL_ATTEMPT | _SESSION | _PLACEMENT | _DEFAULT   durations (24h, 12h, 7d, 24h)
  *   DEDUPE_PURGE_INTERVAL          default 5m (stream time)
  *   AGGREGATION_EMIT               buffered (default: latest row per window once per interval) | onUpdate | onWindowClose
@@ -57,6 +63,7 @@ export function readPipelineConfig(env: Env = process.env): PipelineConfig {
       items: readString(env, 'REF_ITEMS_TOPIC', DEFAULT_REFERENCE_TOPICS.items),
     },
     aggregatesTopic: readString(env, 'AGGREGATES_TOPIC', 'processor.aggregates'),
+    cleanEventsTopic: readString(env, 'CLEAN_EVENTS_TOPIC', 'events.clean'),
     dedupe: {
       ttlMs: {
         attempt: readDurationMs(env, 'DEDUPE_TTL_ATTEMPT', DEFAULT_DEDUPE_TTLS.attempt!),
