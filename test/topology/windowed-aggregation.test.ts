@@ -56,6 +56,31 @@ describe('windowed aggregation', () => {
     await app.close();
   });
 
+  test('stream time survives a restart: a record late before the restart is late after it', async () => {
+    await log.ensureTopic('views', { partitions: 2 });
+    const topology = () => {
+      const builder = new StreamsBuilder();
+      builder.stream('views').groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(1000, 0)).count({ name: 'restart-counts', retentionMs: 60_000 });
+      return builder.build();
+    };
+    await log.produce([view('k', 1000), view('k', 5000)]);
+    const first = new StreamsApp(topology(), log, { applicationId: 'restart-time', stateDir: `${dir}/state` });
+    await first.start();
+    await waitForCaughtUp(first, log, 'restart-time', ['views']);
+    await first.close();
+
+    // Window [1000, 2000) closed at stream time 2000; the task's stream time is 5000.
+    await log.produce([view('k', 1500)]);
+    const registry = new Registry();
+    const second = new StreamsApp(topology(), log, { applicationId: 'restart-time', stateDir: `${dir}/state`, registry });
+    await second.start();
+    await waitForCaughtUp(second, log, 'restart-time', ['views']);
+    const windows = second.localStores<WindowStore<string, number>>('restart-counts').flatMap((s) => s.fetchRange('k', 0, 10_000)).map((kv) => [kv.key.windowStart, kv.value]);
+    expect(windows).toEqual([[1000, 1], [5000, 1]]);
+    expect(await lateCount(registry)).toBe(1);
+    await second.close();
+  });
+
   test('hopping windows put a record in every window that contains it', async () => {
     await log.produce([view('k', 1000), view('k', 1600), view('k', 2200)]);
     const builder = new StreamsBuilder();

@@ -1,5 +1,5 @@
 import type { LogRecord, ProducerRecord, TopicPartitionOffset } from '../../log/Log.js';
-import type { StateStore } from '../../state/StateStore.js';
+import type { KeyValueStore, StateStore } from '../../state/StateStore.js';
 import type { Cancellable, Processor, ProcessorContext, PunctuationType, Punctuator } from '../processor/Processor.js';
 import type { RecordMetadata, StreamRecord } from '../processor/Record.js';
 import type { RuntimeStore } from '../StoreBuilder.js';
@@ -9,6 +9,7 @@ import type { Subtopology } from '../Subtopologies.js';
 import { deadLetterFor } from './DeadLetters.js';
 import { Punctuations } from './Punctuations.js';
 import { RecordCollector } from './RecordCollector.js';
+import { readStreamTime, writeStreamTime } from './TaskStreamTime.js';
 
 /** What a task reports to the runtime's metrics. */
 export interface TaskObserver {
@@ -46,6 +47,8 @@ export interface StreamTaskOptions {
   globalStores: Map<string, StateStore>;
   dlqTopic: string;
   observer: TaskObserver;
+  /** Name of the store in `stores` that keeps this task's stream time across restarts. */
+  streamTimeStore?: string;
 }
 
 /**
@@ -67,9 +70,16 @@ export class StreamTask {
   private commitRequested = false;
   private processedSinceCommit = 0;
 
+  private readonly streamTimeStore: KeyValueStore<string, number> | undefined;
+  private persistedStreamTime = Number.NEGATIVE_INFINITY;
+
   constructor(private readonly options: StreamTaskOptions) {
     this.partition = options.partition;
     this.id = `${options.subtopology.id}_${options.partition}`;
+    if (options.streamTimeStore) {
+      this.streamTimeStore = options.stores.get(options.streamTimeStore) as unknown as KeyValueStore<string, number>;
+      this.streamTime = this.persistedStreamTime = readStreamTime(this.streamTimeStore);
+    }
     this.buildNodes();
     for (const node of options.subtopology.nodes) {
       if (node.kind !== 'source') continue;
@@ -201,6 +211,10 @@ export class StreamTask {
 
   /** Outputs then changelog records, in that order, for the commit's transaction. */
   drainForCommit(): ProducerRecord[] {
+    if (this.streamTimeStore && this.streamTime > this.persistedStreamTime) {
+      writeStreamTime(this.streamTimeStore, this.streamTime);
+      this.persistedStreamTime = this.streamTime;
+    }
     const records = this.collector.drain();
     for (const store of this.options.stores.values()) {
       records.push(...store.drainChangelog(this.partition, String(this.lastOffset)));

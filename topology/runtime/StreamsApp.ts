@@ -11,6 +11,7 @@ import type { Topology } from '../Topology.js';
 import { GlobalStateUpdater } from './GlobalStateUpdater.js';
 import { restoreStore } from './StateRestorer.js';
 import { StreamTask } from './StreamTask.js';
+import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
 import { TopologyMetrics } from './TopologyMetrics.js';
 import { planTopics, type TopicPlan } from './TopicPlanner.js';
 
@@ -381,16 +382,20 @@ export class StreamsApp extends EventEmitter {
   private async createTask(sub: Subtopology, partition: number): Promise<StreamTask> {
     const taskId = `${sub.id}_${partition}`;
     const stores = new Map<string, RuntimeStore>();
-    for (const storeName of sub.stores) {
-      const store = this.topology.storeBuilder(storeName).build(this.config.applicationId);
+    const builders = sub.stores.map((storeName) => this.topology.storeBuilder(storeName));
+    const streamTimeBuilder = needsPersistedStreamTime(sub) ? taskStreamTimeStore(sub) : undefined;
+    if (streamTimeBuilder) builders.push(streamTimeBuilder);
+    for (const builder of builders) {
+      const store = builder.build(this.config.applicationId);
       const dir = path.join(this.config.stateDir, this.config.applicationId, taskId);
       const result = await restoreStore(this.log, store, dir, partition);
-      this.metrics.restoredRecords.inc({ store: storeName }, result.records);
-      this.metrics.restoreSeconds.observe({ store: storeName }, result.durationMs / 1000);
+      this.metrics.restoredRecords.inc({ store: builder.name }, result.records);
+      this.metrics.restoreSeconds.observe({ store: builder.name }, result.durationMs / 1000);
       if (result.records > 0) this.logger?.info({ task: taskId, ...result }, 'store restored from changelog');
-      stores.set(storeName, store);
+      stores.set(builder.name, store);
     }
     return new StreamTask({
+      streamTimeStore: streamTimeBuilder?.name,
       applicationId: this.config.applicationId,
       subtopology: sub,
       partition,

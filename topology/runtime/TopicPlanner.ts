@@ -3,6 +3,7 @@ import { changelogTopicName } from '../../state/Stores.js';
 import { UnknownTopicError } from '../../log/Log.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { resolveTopicName, type Topology } from '../Topology.js';
+import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
 
 export interface TopicPlan {
   subtopologies: Subtopology[];
@@ -86,9 +87,10 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
   for (const sub of subtopologies) {
     const partitions = partitionsOf.get(sub.id)!;
     for (const topic of sourceTopicsOf(sub)) allTopics.add(topic);
-    for (const storeName of sub.stores) {
-      const builder = topology.storeBuilder(storeName);
-      const changelog = changelogTopic(applicationId, storeName);
+    const builders = sub.stores.map((storeName) => topology.storeBuilder(storeName));
+    if (needsPersistedStreamTime(sub)) builders.push(taskStreamTimeStore(sub));
+    for (const builder of builders) {
+      const changelog = changelogTopic(applicationId, builder.name);
       await log.ensureTopic(changelog, { partitions, cleanupPolicy: builder.changelogCleanupPolicy, retentionMs: builder.changelogRetentionMs });
       allTopics.add(changelog);
     }
