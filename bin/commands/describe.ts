@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { readIngressConfig } from '../../ingress/index.js';
 import { buildDefaultPipeline, readPipelineConfig } from '../../processors/index.js';
 import { describeTopology, StreamsBuilder, topologyMermaid, type Topology } from '../../topology/index.js';
 import type { Env } from '../../app/env.js';
@@ -10,7 +11,9 @@ const USAGE = 'streamline describe [--mermaid] [--url http://host:8080]';
 export function defaultTopology(env: Env): Topology {
   let config;
   try {
-    config = readPipelineConfig(env);
+    // As app/Pipeline.ts: the ingress's landing and DLQ topics are the pipeline's.
+    const ingress = readIngressConfig(env);
+    config = { ...readPipelineConfig(env), landingTopic: ingress.landingTopic, dlqTopic: ingress.dlqTopic };
   } catch (error) {
     throw new CliError(`configuration error: ${(error as Error).message}`);
   }

@@ -1,12 +1,12 @@
 import { readIngressConfig } from '../../ingress/index.js';
-import type { Log, LogRecord } from '../../log/Log.js';
+import type { Log, LogRecord, ProducerRecord } from '../../log/Log.js';
 import { UnknownTopicError } from '../../log/Log.js';
-import { readPipelineConfig, replayDeadLetters } from '../../processors/index.js';
+import { readPipelineConfig } from '../../processors/index.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../../topology/index.js';
 import type { Env } from '../../app/env.js';
 import { CliError, type CliContext, type Command, parseCommand, progressBar, withLog } from './cli-support.js';
 
-const USAGE = 'streamline dlq list [--topic <t>] [--limit <n>] [--json] | streamline dlq replay [--topic <t>] [--reason <regex>] [--limit <n>]';
+const USAGE = 'streamline dlq list [--topic <t>] [--limit <n>] [--json] | streamline dlq replay [--topic <t>] [--reason <regex>] [--limit <n>] [--include-rejected]';
 
 /**
  * The DLQ topics: the topology's (DLQ_TOPIC, default dlq.events) and the ingress's rejected batch
@@ -81,9 +81,30 @@ async function list(args: string[], context: CliContext): Promise<void> {
   });
 }
 
-/** Replays in chunks so the progress bar moves; replayDeadLetters resumes from nextOffsets. */
+const DLQ_HEADERS = new Set([DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, 'retry_count']);
+
+/** The record as it was before it was dead-lettered: DLQ headers dropped, retry_count + 1 (as processors' replayDeadLetters). */
+function replayRecord(record: LogRecord): ProducerRecord {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(record.headers)) if (!DLQ_HEADERS.has(name)) headers[name] = value;
+  headers.retry_count = String(Number(record.headers.retry_count ?? '0') + 1);
+  return { topic: record.headers[ORIGINAL_TOPIC]!, key: record.key, value: record.value, headers, timestamp: record.timestamp };
+}
+
+/**
+ * Sends dead letters back to their original_topic, up to the end offsets read at the start (a
+ * replayed record that fails again lands behind them). Events the ingress refused (no
+ * original_offset: they never were in the landing topic, the DLQ holds the client's invalid
+ * event) are skipped unless --include-rejected: replaying them only dead-letters them again.
+ * processors' replayDeadLetters does the same minus that choice and a progress report.
+ */
 async function replay(args: string[], context: CliContext): Promise<void> {
-  const { values, env } = parseCommand(args, { topic: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' } }, context, USAGE);
+  const { values, env } = parseCommand(
+    args,
+    { topic: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, 'include-rejected': { type: 'boolean' } },
+    context,
+    USAGE,
+  );
   const limit = positiveInt('limit', values.limit, Number.MAX_SAFE_INTEGER);
   let reasonMatches: RegExp | undefined;
   try {
@@ -93,32 +114,45 @@ async function replay(args: string[], context: CliContext): Promise<void> {
   }
   await withLog(env, async (log) => {
     const topics = await existingTopics(log, typeof values.topic === 'string' ? [values.topic] : dlqTopics(env));
+    const skipped = { rejected: 0, reason: 0, noOrigin: 0 };
     let replayed = 0;
-    let skipped = 0;
     for (const topic of topics) {
       const spans = await span(log, topic);
-      const records = spans.reduce((sum, s) => sum + s.end - s.start, 0);
-      const bar = progressBar(context, `replay ${topic}`, records);
-      let next = new Map(spans.map((s) => [s.partition, s.start]));
+      const bar = progressBar(context, `replay ${topic}`, spans.reduce((sum, s) => sum + s.end - s.start, 0));
+      let done = 0;
       try {
-        while (replayed < limit) {
-          const result = await replayDeadLetters(log, { dlqTopic: topic, reasonMatches, fromOffsets: next, limit: Math.min(1000, limit - replayed) });
-          replayed += result.replayed;
-          skipped += result.skipped;
-          const moved = spans.some((s) => (result.nextOffsets.get(s.partition) ?? s.start) > next.get(s.partition)!);
-          next = result.nextOffsets;
-          bar.update(spans.reduce((sum, s) => sum + (next.get(s.partition) ?? s.start) - s.start, 0));
-          // Stop at the end offsets read before the replay: a replayed record that fails again lands behind them.
-          if (!moved || spans.every((s) => (next.get(s.partition) ?? s.start) >= s.end)) break;
+        for (const { partition, start, end } of spans) {
+          for (let offset = start; offset < end && replayed < limit; ) {
+            const batch = (await log.read({ topic, partition }, offset, 1000)).filter((r) => r.offset < end);
+            if (batch.length === 0) break;
+            const out: ProducerRecord[] = [];
+            for (const record of batch) {
+              offset = record.offset + 1;
+              done++;
+              if (!record.headers[ORIGINAL_TOPIC]) skipped.noOrigin++;
+              else if (!record.headers[ORIGINAL_OFFSET] && !values['include-rejected']) skipped.rejected++;
+              else if (reasonMatches && !reasonMatches.test(record.headers[DLQ_REASON] ?? '')) skipped.reason++;
+              else out.push(replayRecord(record));
+              if (replayed + out.length >= limit) break;
+            }
+            if (out.length > 0) await log.produce(out);
+            replayed += out.length;
+            bar.update(done);
+          }
         }
       } catch (error) {
-        if (error instanceof UnknownTopicError) throw new CliError(`a dead letter's original topic does not exist: ${error.topic}`);
+        if (error instanceof UnknownTopicError) throw new CliError(`a dead letter's original topic does not exist: ${error.topic} (nothing after it was replayed)`);
         throw error;
       } finally {
         bar.stop();
       }
     }
-    context.out(`replayed ${replayed} dead letters to their original topics, skipped ${skipped} (no original_topic header${reasonMatches ? ' or reason not matching' : ''}) from ${topics.join(', ') || 'no DLQ topic'}`);
+    const notes = [
+      skipped.rejected ? `${skipped.rejected} refused by the ingress (--include-rejected to replay them)` : '',
+      skipped.reason ? `${skipped.reason} with another reason` : '',
+      skipped.noOrigin ? `${skipped.noOrigin} without original_topic` : '',
+    ].filter(Boolean);
+    context.out(`replayed ${replayed} dead letters to their original topics from ${topics.join(', ') || 'no DLQ topic'}; skipped ${skipped.rejected + skipped.reason + skipped.noOrigin}${notes.length ? ` (${notes.join(', ')})` : ''}`);
   });
 }
 

@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
+import { readIngressConfig } from '../../ingress/index.js';
 import type { Log } from '../../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics, readPipelineConfig } from '../../processors/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
 
+const DLQ = readIngressConfig({}).dlqTopic;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CLI = path.join(ROOT, 'bin', 'streamline.ts');
 
@@ -54,7 +56,8 @@ describe('streamline CLI', () => {
     // A data dir as a stopped service leaves it: the default pipeline ran over 10 events and a
     // poison record (now in the DLQ), committed, and closed.
     const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log'), defaultPartitions: 2 });
-    const config = readPipelineConfig({});
+    // As app/Pipeline.ts: one DLQ for the ingress and the topology.
+    const config = { ...readPipelineConfig({}), dlqTopic: DLQ };
     const builder = new StreamsBuilder();
     const pipeline = buildDefaultPipeline(builder, config, { logger: pino({ level: 'silent' }) });
     await ensurePipelineTopics(log, config, 2);
@@ -65,6 +68,8 @@ describe('streamline CLI', () => {
       { topic: 'events.raw', key: Buffer.from('u9'), value: Buffer.from('not json at all') },
     ]);
     await waitForCaughtUp(app, log, 'streamline', ['events.raw']);
+    // An event the ingress refused (a collector batch's invalid event): its DLQ record has no original_offset.
+    await log.produce([{ topic: DLQ, key: Buffer.from('learner_1'), value: Buffer.from('{"v":1,"payload":{}}'), headers: { dlq_reason: 'learner_id is required', dlq_timestamp: new Date().toISOString(), original_topic: 'events.raw', source: 'collector', retry_count: '0' } }]);
     await app.close();
     pipeline.close();
     await log.close();
@@ -89,6 +94,7 @@ describe('streamline CLI', () => {
     expect(text.stdout).toContain('Processor: dedupe (stores: [dedupe-ids])');
     expect(text.stdout).toContain('Store: dedupe-ids (changelog: streamline-dedupe-ids-changelog)');
     expect(text.stdout).toMatch(/Source: .* \(topics: \[streamline-.*-repartition\]\)/);
+    expect(text.stdout).toContain(`Sink: filter-dlq (topic: ${DLQ})`);
     const mermaid = await streamline(['describe', '--mermaid'], { ...env, APPLICATION_ID: 'myapp' });
     expect(mermaid.code).toBe(0);
     expect(mermaid.stdout.startsWith('graph TD\n')).toBe(true);
@@ -115,9 +121,10 @@ describe('streamline CLI', () => {
     const run = await streamline(['dlq', 'list'], env);
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^dlq\.events\/0@0 {2}\S+ {2}from events\.raw\/\d@\d+ {2}key=u9 {2}.+/);
-    expect(lines[lines.length - 1]).toBe('1 dead letters in dlq.events; showing 1');
-    const json = await streamline(['dlq', 'list', '--json'], env);
+    expect(lines[0]).toMatch(new RegExp(`^${DLQ}/0@0  \\S+  from events\\.raw/\\d@\\d+  key=u9  landing record value is not JSON`));
+    expect(lines[1]).toMatch(new RegExp(`^${DLQ}/0@1  \\S+  from events\\.raw  key=learner_1  learner_id is required$`));
+    expect(lines[lines.length - 1]).toBe(`2 dead letters in ${DLQ}; showing 2`);
+    const json = await streamline(['dlq', 'list', '--json', '--limit', '1'], env);
     const record = JSON.parse(json.stdout.trim()) as { value: string; headers: Record<string, string> };
     expect(record.value).toBe('not json at all');
     expect(record.headers.original_topic).toBe('events.raw');
@@ -126,7 +133,7 @@ describe('streamline CLI', () => {
   test('dlq replay sends dead letters back to their original topic', async () => {
     const run = await streamline(['dlq', 'replay'], env);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(run.stdout.trim()).toBe('replayed 1 dead letters to their original topics, skipped 0 (no original_topic header) from dlq.events');
+    expect(run.stdout.trim()).toBe(`replayed 1 dead letters to their original topics from ${DLQ}; skipped 1 (1 refused by the ingress (--include-rejected to replay them))`);
     const replayed = await withLog(dataDir, async (log) => (await readAll(log, 'events.raw')).filter((r) => r.headers.retry_count === '1'));
     expect(replayed.map((r) => [r.key?.toString(), r.value?.toString()])).toEqual([['u9', 'not json at all']]);
     const bad = await streamline(['dlq', 'replay', '--reason', '(('], env);

@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+
+/**
+ * The process as `npm start` composes it (app/Pipeline.ts) documents every route it serves:
+ * nothing in its /openapi.json is x-undocumented, and the dashboard is there.
+ */
+describe('the composed service (startPipeline) serves the console', () => {
+  let dataDir: string;
+  let pipeline: RunningPipeline;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-pipeline-docs-'));
+    pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, pino({ level: 'warn' }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('/openapi.json describes every route; /dashboard and /docs answer', async () => {
+    const response = await fetch(`${pipeline.address}/openapi.json`);
+    if (response.status === 404) throw new Error('app/Pipeline.ts does not register the console: call `await registerConsole(http)` (console/index.ts) before http.listen()');
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { paths: Record<string, Record<string, { 'x-undocumented'?: boolean }>> };
+    const undocumented = Object.entries(doc.paths).flatMap(([route, ops]) => Object.entries(ops).filter(([, op]) => op['x-undocumented']).map(([method]) => `${method.toUpperCase()} ${route}`));
+    expect(undocumented).toEqual([]);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/events', '/api/v1/collect', '/api/v1/events/attempt', '/topology', '/dashboard']));
+    expect((await fetch(`${pipeline.address}/dashboard`)).status).toBe(200);
+    expect((await fetch(`${pipeline.address}/docs`)).status).toBe(200);
+  });
+});
