@@ -117,4 +117,17 @@ describe('dashboard in headless Chromium', () => {
     await until(page, `${total('stat-accepted')} > 0`);
     expect(await page.evaluate(`document.getElementById('aggregates-note').classList.contains('unavailable')`)).toBe(true);
   }, 60_000);
+  test('/docs renders Swagger UI with the routes from /openapi.json', async () => {
+    const docs = await browser.newPage();
+    try {
+      const errors: string[] = [];
+      docs.on('pageerror', (error) => errors.push(error.message));
+      await docs.goto(`${app.address}/docs`);
+      await until(docs, `[...document.querySelectorAll('.opblock-summary-path')].some((el) => el.textContent === '/api/v1/events/attempt')`);
+      expect(await docs.evaluate(`document.querySelectorAll('.opblock').length`)).toBeGreaterThanOrEqual(25);
+      expect(errors).toEqual([]);
+    } finally {
+      await docs.close();
+    }
+  }, 60_000);
 });
