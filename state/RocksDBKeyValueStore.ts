@@ -49,7 +49,7 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
     const lo = this.keySerde.serialize(from);
     const hi = this.keySerde.serialize(to);
     if (Buffer.compare(lo, hi) > 0) return [];
-    const buffered = this.buffer.sorted((key) => Buffer.compare(key, lo) >= 0 && Buffer.compare(key, hi) <= 0);
+    const buffered = this.buffer.sortedRange(lo, hi);
     return this.collect(this.scanData({ gte: inKeyspace(Keyspace.Data, lo), lte: inKeyspace(Keyspace.Data, hi) }), buffered);
   }
 

@@ -99,7 +99,7 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
     const lo = windowKey(keyBytes, from);
     const hi = windowKey(keyBytes, timeTo);
     // Keys between lo and hi share lo's [length][key] prefix: the length prefix pins the size.
-    const buffered = this.buffer.sorted((k) => Buffer.compare(k, lo) >= 0 && Buffer.compare(k, hi) <= 0);
+    const buffered = this.buffer.sortedRange(lo, hi);
     const stored = this.scanData(inKeyspace(Keyspace.Data, lo), inKeyspace(Keyspace.Data, hi));
     const out: KeyValue<WindowedKey<K>, V>[] = [];
     for (const [bytes, value] of overlay(stored, buffered)) {

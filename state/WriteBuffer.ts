@@ -67,9 +67,24 @@ export class WriteBuffer {
 
   /** Newest write per key among the keys that pass the filter, in byte order of the key. */
   sorted(filter: (key: Buffer) => boolean): BufferedWrite[] {
+    return this.collectSorted((_id, write) => filter(write.key));
+  }
+
+  /**
+   * Newest write per key with lo <= key <= hi, in byte order. Compares the latin1 ids, which
+   * order as the bytes do, instead of calling Buffer.compare twice per buffered key: range reads
+   * (dedupe expiry scans) run against buffers of thousands of keys.
+   */
+  sortedRange(lo: Buffer, hi: Buffer): BufferedWrite[] {
+    const loId = lo.toString('latin1');
+    const hiId = hi.toString('latin1');
+    return this.collectSorted((id) => id >= loId && id <= hiId);
+  }
+
+  private collectSorted(keep: (id: string, write: BufferedWrite) => boolean): BufferedWrite[] {
     const merged = new Map<string, BufferedWrite>();
     for (const generation of [this.drained, this.pending]) {
-      for (const [id, write] of generation) if (filter(write.key)) merged.set(id, write);
+      for (const [id, write] of generation) if (keep(id, write)) merged.set(id, write);
     }
     return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, write]) => write);
   }

@@ -294,6 +294,7 @@ export class StreamsApp extends EventEmitter {
 
   private async commitNow(): Promise<void> {
     this.lastCommitAt = Date.now();
+    this.metrics.publish();
     const tasks = [...this.tasks.values()].filter((task) => task.hasUncommittedWork());
     if (tasks.length === 0) return;
     const started = performance.now();
