@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { registerConsole } from '../console/index.js';
 import { buildIngress, readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
 import type { Log } from '../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics, processorRoutes, readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
@@ -100,6 +101,7 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
       reply.type('text/plain');
       return streams ? streams.describe() : 'this instance runs no topology (ROLES)';
     });
+    await registerConsole(http);
     const address = await http.listen({ host: ingressConfig.host, port: ingressConfig.port });
     stopping.push(() => http.close());
     logger.info({ address, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');

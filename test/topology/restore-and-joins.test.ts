@@ -53,6 +53,9 @@ describe('stores, restore and joins', () => {
     await first.start();
     await waitForCaughtUp(first, log, 'totals', ['payments']);
     expect(storeContents(first)).toEqual(expectedTotals(500));
+    const lag = (await first.metrics.lag.get()).values.filter((v) => v.labels.topic === 'payments');
+    expect(lag.map((v) => v.labels.partition).sort()).toEqual(['0', '1', '2', '3']);
+    expect(lag.every((v) => v.value === 0)).toBe(true);
     await first.close();
 
     fs.rmSync(`${dir}/state`, { recursive: true, force: true });

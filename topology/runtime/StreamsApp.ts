@@ -73,6 +73,7 @@ export class StreamsApp extends EventEmitter {
   private failure: Error | undefined;
   private assignedOnce = false;
   private consecutiveFailures = 0;
+  private lastLagUpdateAt = 0;
   /** Set when a commit failed half way: tasks hold state that no commit will ever cover. */
   private tasksCorrupted = false;
 
@@ -334,8 +335,20 @@ export class StreamsApp extends EventEmitter {
     }
     const durationMs = performance.now() - started;
     this.metrics.commitLatency.observe(durationMs / 1000);
+    await this.updateLag(offsets);
     this.metrics.commits.inc({ result: 'ok' });
     this.emit('commit', { offsets, records: records.length, durationMs } satisfies CommitEvent);
+  }
+
+  /** Consumer lag per input partition (end offset minus committed), at most once a second. */
+  private async updateLag(committed: TopicPartitionOffset[]): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastLagUpdateAt < 1000) return;
+    this.lastLagUpdateAt = now;
+    for (const tp of committed) {
+      const end = await this.log.endOffset(tp);
+      this.metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, end - tp.offset));
+    }
   }
 
   private async ensureTopicsExist(records: ProducerRecord[]): Promise<void> {
