@@ -1,0 +1,87 @@
+/**
+ * The service under test, run in its own process so the load generator never shares its event
+ * loop. Modes:
+ *   baseline  a bare fastify route: parse + ajv-validate the seed 004 product event, answer 202
+ *   pipeline  app/Pipeline.ts startPipeline (ROLES from the environment; DATA_DIR a temp dir)
+ * Talks to the parent over IPC: {type:'ready', address} once listening; answers {type:'stats'}
+ * with CPU, memory and the landing topic's end offsets; {type:'stop'} shuts down and exits
+ * (which also writes the --cpu-prof profile when one was asked for).
+ *
+ *   node --import tsx bench/service/serve.ts baseline|pipeline
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+
+const mode = process.argv[2];
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function startBaseline(): Promise<{ address: string; close: () => Promise<void> }> {
+  const schemaFile = path.join(here, '../../ingress/schemas/product/product-event.json');
+  const schema = JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validate = ajv.compile(schema);
+  const app: FastifyInstance = Fastify({ logger: false });
+  app.post('/events', async (request, reply) => {
+    if (!validate(request.body)) {
+      reply.code(400);
+      return { error: ajv.errorsText(validate.errors) };
+    }
+    reply.code(202);
+    return { status: 'accepted' };
+  });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { address, close: () => app.close() };
+}
+
+let pipeline: RunningPipeline | undefined;
+let close: () => Promise<void>;
+let address: string;
+if (mode === 'baseline') {
+  ({ address, close } = await startBaseline());
+} else if (mode === 'pipeline') {
+  const logFile = process.env.BENCH_SERVICE_LOG;
+  const logger = logFile ? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, sync: false })) : pino({ level: 'warn' });
+  pipeline = await startPipeline({ ...process.env, HOST: '127.0.0.1', PORT: '0' }, logger);
+  address = pipeline.address;
+  close = () => pipeline!.stop();
+} else {
+  throw new Error(`unknown mode ${mode}; use baseline or pipeline`);
+}
+
+async function landingEvents(): Promise<number> {
+  if (!pipeline) return 0;
+  const topic = process.env.KAFKA_TOPIC ?? 'events.raw';
+  const partitions = Number(process.env.INGRESS_LANDING_PARTITIONS ?? 4);
+  let total = 0;
+  for (let partition = 0; partition < partitions; partition++) total += await pipeline.log.endOffset({ topic, partition });
+  return total;
+}
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'stats') {
+    void landingEvents().then((landed) => {
+      const usage = process.resourceUsage();
+      process.send!({
+        type: 'stats',
+        cpuMicros: usage.userCPUTime + usage.systemCPUTime,
+        maxRssBytes: usage.maxRSS * 1024,
+        rssBytes: process.memoryUsage().rss,
+        landed,
+      });
+    });
+  } else if (message.type === 'stop') {
+    void close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  }
+});
+process.send!({ type: 'ready', address });
