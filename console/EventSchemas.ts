@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { defaultSchemaDir } from '../ingress/index.js';
+import { defaultSchemaDir, listJsonFiles } from '../ingress/index.js';
 
 type Schema = Record<string, unknown>;
 
@@ -16,15 +15,6 @@ export interface EventSchema {
   eventType?: string;
 }
 
-function listJsonFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listJsonFiles(full));
-    else if (entry.name.endsWith('.json')) out.push(full);
-  }
-  return out;
-}
 
 function rewriteRefs(value: unknown, ids: Set<string>): unknown {
   if (Array.isArray(value)) return value.map((item) => rewriteRefs(item, ids));

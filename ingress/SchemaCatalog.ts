@@ -39,7 +39,8 @@ export function defaultSchemaDir(): string {
   return candidates.find((dir) => fs.existsSync(dir)) ?? candidates[0]!;
 }
 
-function listJsonFiles(dir: string): string[] {
+/** Every .json file under dir, depth first, in name order: the order schemas are loaded in. */
+export function listJsonFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);

@@ -5,4 +5,4 @@ export type { IngressRuntime } from './IngressRuntime.js';
 export type { ReadinessCheck } from './routes/health-routes.js';
 export type { AnalyticsQuery } from './routes/metrics-routes.js';
 export { parseLandingEnvelope, type LandingEnvelope, EnvelopeError } from './LandingEnvelope.js';
-export { SchemaCatalog, defaultSchemaDir, type EventKind, type EventSource } from './SchemaCatalog.js';
+export { SchemaCatalog, defaultSchemaDir, listJsonFiles, type EventKind, type EventSource } from './SchemaCatalog.js';
