@@ -50,7 +50,6 @@ for (let start = 0; start < EVENTS; start += 10_000) {
 }
 
 const builder = new StreamsBuilder();
-builder.topology; // keep the builder's topology for the store registration below
 const stream = builder.stream<string, Attempt>('landing');
 const deduped = stream.process(() => new SeenBefore(), { name: 'dedupe' });
 builder.topology.addStateStore(keyValueStoreBuilder('seen-ids', stringSerde, jsonSerde<number>()), 'dedupe');

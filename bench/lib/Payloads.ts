@@ -64,7 +64,7 @@ export function productBulk(size: number, eventName: string): () => Payload {
 /** Seed 000 POST /api/v1/events/batch: `size` attempt events, unique client_attempt_id each. */
 export function seed000Batch(size: number): () => Payload {
   const events = Array.from({ length: size }, (_, i) => ({
-    user_id: `user_${i * 31}`,
+    user_id: `user_${SLOT}_${i}`,
     item_id: `item_${i % 500}`,
     session_id: `sess_${SLOT}`,
     client_attempt_id: `att_${SLOT}_${i}`,
@@ -79,11 +79,12 @@ export function seed000Batch(size: number): () => Payload {
   return () => template.next();
 }
 
+/** Learner ids carry the request number too: per-user rate limits, and partitions spread. */
 function collectorEvents(size: number, withIds: boolean): unknown[] {
   const timestamp = new Date().toISOString();
   return Array.from({ length: size }, (_, i) => ({
     ...(withIds ? { event_id: `evt_${SLOT}_${i}` } : {}),
-    learner_id: `learner_${i * 17}`,
+    learner_id: `learner_${SLOT}_${i}`,
     tenant_id: 'tenant_alpha',
     event_type: 'interaction',
     timestamp,

@@ -14,7 +14,11 @@ import { generatorCpu, loadRow, seconds, withService, type BenchContext, type Ro
 import { ServiceProcess } from '../lib/ServiceProcess.js';
 
 function fullPipeline(context: BenchContext, name: string): Promise<ServiceProcess> {
-  return ServiceProcess.start({ mode: 'pipeline', logFile: path.join(context.resultsDir, `service-${name}.log`) });
+  return ServiceProcess.start({
+    mode: 'pipeline',
+    logFile: path.join(context.resultsDir, `service-${name}.log`),
+    cpuProfDir: context.profileDir ? path.join(context.profileDir, name) : undefined,
+  });
 }
 
 export const seedScenarios: Scenario = async (context) => {
