@@ -72,17 +72,21 @@ function table(rows: Row[]): string {
 
 const before = machine();
 const rows: Row[] = [];
+// The machine may be shared: the 1-minute load average around each scenario says how much.
+const loadAverage: Record<string, { before: number; after: number }> = {};
 for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {
+  const loadBefore = Number(os.loadavg()[0].toFixed(2));
   try {
     rows.push(...(await scenarios[name](context)));
   } catch (error) {
     context.log(`scenario ${name} failed: ${(error as Error).stack ?? String(error)}`);
     rows.push({ scenario: name, route: '', note: `failed: ${(error as Error).message}`, met: false });
   }
+  loadAverage[name] = { before: loadBefore, after: Number(os.loadavg()[0].toFixed(2)) };
 }
 const totalSeconds = Math.round((Date.now() - started) / 1000);
-const result = { startedAt: new Date(started).toISOString(), totalSeconds, quick, profile, machine: { ...before, loadAverage1mAtEnd: machine().loadAverage1m }, rows };
+const result = { startedAt: new Date(started).toISOString(), totalSeconds, quick, profile, machine: { ...before, loadAverage1mAtEnd: machine().loadAverage1m }, loadAverage, rows };
 fs.writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
 console.log(`\n${table(rows)}\n`);
 for (const r of rows) if (r.note) console.log(`- ${r.scenario}: ${r.note}`);
-console.log(`\nmachine: ${JSON.stringify(result.machine)}\nbench took ${totalSeconds} s; results in bench/results/latest.json`);
+console.log(`\nmachine: ${JSON.stringify(result.machine)}\nload average (1 min) before/after each scenario group: ${JSON.stringify(loadAverage)}\nbench took ${totalSeconds} s; results in bench/results/latest.json`);

@@ -41,39 +41,45 @@ export const ingressScenarios: Scenario = async (context) => {
   const rows: Row[] = [];
   const single: RequestSpec = { path: '/events', headers: {}, next: productEvent() };
 
-  context.log('baseline: bare fastify + ajv POST /events');
-  const baseline = await withService(
-    () => ServiceProcess.start({ mode: 'baseline' }),
-    async (service) => {
-      const m = await closed(context, service, single, SINGLE_CONNECTIONS, 10);
-      return loadRow({ scenario: 'baseline fastify+ajv (single)', route: 'POST /events', note: `${SINGLE_CONNECTIONS} connections, closed loop` }, m.result, m.before, m.after, m.genCpu);
-    },
+  // Baseline and ingress alternate (2 rounds each, fresh process each time) and each reports its
+  // best round: the machine is shared, and a burst of someone else's load during one window
+  // should not decide the ratio.
+  type Measured = Awaited<ReturnType<typeof closed>>;
+  const rounds: { baseline: Measured[]; ingress: Measured[] } = { baseline: [], ingress: [] };
+  for (let round = 1; round <= 2; round++) {
+    context.log(`baseline (round ${round}): bare fastify + ajv POST /events`);
+    rounds.baseline.push(await withService(() => ServiceProcess.start({ mode: 'baseline' }), (service) => closed(context, service, single, SINGLE_CONNECTIONS, 8)));
+    context.log(`ingress (round ${round}): single events on POST /events`);
+    rounds.ingress.push(await withService(() => ingressOnly(context, 'ingress-single', round === 1), (service) => closed(context, service, single, SINGLE_CONNECTIONS, 8)));
+  }
+  const best = (list: Measured[]) => list.reduce((a, b) => (b.result.requestsPerSecond > a.result.requestsPerSecond ? b : a));
+  const allRps = (list: Measured[]) => list.map((m) => m.result.requestsPerSecond).join(' / ');
+  const b = best(rounds.baseline);
+  const i = best(rounds.ingress);
+  const ratio = i.result.requestsPerSecond / Math.max(1, b.result.requestsPerSecond);
+  const baseline = loadRow(
+    { scenario: 'baseline fastify+ajv (single)', route: 'POST /events', note: `${SINGLE_CONNECTIONS} connections, closed loop; best of rounds ${allRps(rounds.baseline)} req/s` },
+    b.result,
+    b.before,
+    b.after,
+    b.genCpu,
   );
   rows.push(baseline);
-
-  context.log('ingress: single events on POST /events');
+  const landed = i.after.landed - i.before.landed;
   rows.push(
-    await withService(
-      () => ingressOnly(context, 'ingress-single', true),
-      async (service) => {
-        const m = await closed(context, service, single, SINGLE_CONNECTIONS, 10);
-        const ratio = m.result.requestsPerSecond / Math.max(1, baseline.requestsPerSecond ?? 1);
-        const landed = m.after.landed - m.before.landed;
-        return loadRow(
-          {
-            scenario: 'ingress single events',
-            route: 'POST /events',
-            target: '>= 0.5 x baseline, p99 <= 40 ms',
-            met: ratio >= 0.5 && m.result.latencyMs.p99 <= 40,
-            note: `ratio to baseline ${ratio.toFixed(2)}; ${landed} events landed in the log during the window`,
-            detail: { ratioToBaseline: Number(ratio.toFixed(3)), landed },
-          },
-          m.result,
-          m.before,
-          m.after,
-          m.genCpu,
-        );
+    loadRow(
+      {
+        scenario: 'ingress single events',
+        route: 'POST /events',
+        target: '>= 0.5 x baseline, p99 <= 40 ms',
+        met: ratio >= 0.5 && i.result.latencyMs.p99 <= 40,
+        note: `ratio to baseline ${ratio.toFixed(2)}; best of rounds ${allRps(rounds.ingress)} req/s; ${landed} events landed in the log during the window`,
+        detail: { ratioToBaseline: Number(ratio.toFixed(3)), landed, rounds: { baseline: rounds.baseline.map((m) => m.result), ingress: rounds.ingress.map((m) => m.result) } },
       },
+      i.result,
+      i.before,
+      i.after,
+      i.genCpu,
     ),
   );
 

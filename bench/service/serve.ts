@@ -16,6 +16,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { StreamsApp } from '../../topology/index.js';
 
 const mode = process.argv[2];
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,17 @@ async function startBaseline(): Promise<{ address: string; close: () => Promise<
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return { address, close: () => app.close() };
+}
+
+// Experiment hook, off unless set: measures a proposed fix (a smaller topology poll, so one
+// synchronous processing pass holds the event loop for less time) without editing topology/.
+const experimentMaxPoll = process.env.BENCH_EXPERIMENT_MAX_POLL_RECORDS;
+if (experimentMaxPoll) {
+  const start = StreamsApp.prototype.start;
+  StreamsApp.prototype.start = function (this: StreamsApp) {
+    (this as unknown as { config: { maxPollRecords: number } }).config.maxPollRecords = Number(experimentMaxPoll);
+    return start.call(this);
+  };
 }
 
 let pipeline: RunningPipeline | undefined;
