@@ -50,7 +50,7 @@ function machine() {
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 
 function table(rows: Row[]): string {
-  const header = ['scenario', 'req/s', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'svc CPU %', 'svc peak MB', 'gen CPU %', 'target', 'met'];
+  const header = ['scenario', 'req/s', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'svc CPU %', 'svc peak MB', 'loop p99 ms', 'gen CPU %', 'target', 'met'];
   const lines = rows.map((r) => [
     r.scenario,
     fmt(r.requestsPerSecond),
@@ -61,6 +61,7 @@ function table(rows: Row[]): string {
     r.errorRate === undefined ? '' : `${(r.errorRate * 100).toFixed(2)}%`,
     fmt(r.serviceCpuPercent),
     fmt(r.servicePeakRssMb),
+    fmt(r.loopDelayP99Ms),
     fmt(r.loadGenCpuPercent),
     r.target ?? '',
     r.met === undefined ? '' : r.met ? 'yes' : 'NO',

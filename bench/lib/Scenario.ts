@@ -23,6 +23,8 @@ export interface Row {
   serviceCpuPercent?: number;
   servicePeakRssMb?: number;
   loadGenCpuPercent?: number;
+  /** p99 of the service's event-loop delay over the window: how long a request can wait behind other work. */
+  loopDelayP99Ms?: number;
   target?: string;
   met?: boolean;
   note?: string;
@@ -49,7 +51,8 @@ export function loadRow(base: Omit<Row, 'requestsPerSecond'>, result: LoadResult
     serviceCpuPercent: usage.cpuPercent,
     servicePeakRssMb: usage.peakRssMb,
     loadGenCpuPercent: genCpu,
-    detail: { ...((base.detail as object | undefined) ?? {}), statuses: result.statuses, dropped: result.dropped, requests: result.requests, maxMs: result.latencyMs.max, seconds: result.seconds },
+    loopDelayP99Ms: usage.loopDelayP99Ms,
+    detail: { ...((base.detail as object | undefined) ?? {}), loopDelayMaxMs: usage.loopDelayMaxMs, statuses: result.statuses, dropped: result.dropped, requests: result.requests, maxMs: result.latencyMs.max, seconds: result.seconds },
   };
 }
 

@@ -16,6 +16,8 @@ export interface ServiceStats {
   rssBytes: number;
   /** Records in the landing topic (sum of its partitions' end offsets); 0 for the baseline. */
   landed: number;
+  /** Event-loop delay since the previous snapshot (ms). */
+  loop: { p50Ms: number; p99Ms: number; maxMs: number };
   at: number;
 }
 
@@ -93,10 +95,12 @@ export class ServiceProcess {
 }
 
 /** CPU (% of one core) and memory of the service between two snapshots. */
-export function usageBetween(before: ServiceStats, after: ServiceStats): { cpuPercent: number; peakRssMb: number } {
+export function usageBetween(before: ServiceStats, after: ServiceStats): { cpuPercent: number; peakRssMb: number; loopDelayP99Ms: number; loopDelayMaxMs: number } {
   const wallMicros = (after.at - before.at) * 1000;
   return {
     cpuPercent: Math.round((100 * (after.cpuMicros - before.cpuMicros)) / wallMicros),
     peakRssMb: Math.round(after.maxRssBytes / 1024 / 1024),
+    loopDelayP99Ms: Math.round(after.loop.p99Ms),
+    loopDelayMaxMs: Math.round(after.loop.maxMs),
   };
 }

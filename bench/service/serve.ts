@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -74,11 +75,18 @@ async function landingEvents(): Promise<number> {
   return total;
 }
 
+// How long the event loop was held between two stats calls: what an HTTP request waits behind.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
 process.on('message', (message: { type: string }) => {
   if (message.type === 'stats') {
     void landingEvents().then((landed) => {
       const usage = process.resourceUsage();
+      const loop = { p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+      loopDelay.reset();
       process.send!({
+        loop,
         type: 'stats',
         cpuMicros: usage.userCPUTime + usage.systemCPUTime,
         maxRssBytes: usage.maxRSS * 1024,
