@@ -104,4 +104,6 @@ process.on('message', (message: { type: string }) => {
     );
   }
 });
+// An aborted bench must not leave services behind.
+process.on('disconnect', () => process.exit(1));
 process.send!({ type: 'ready', address });
