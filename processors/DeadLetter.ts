@@ -1,4 +1,4 @@
-import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../topology/index.js';
+import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, deadLetterHeaders } from '../topology/index.js';
 import type { Log, LogRecord, ProducerRecord, TopicPartition } from '../log/Log.js';
 import type { ProcessorContext, StreamRecord } from '../topology/index.js';
 
@@ -12,19 +12,11 @@ export const DEFAULT_DLQ_TOPIC = 'events-dlq';
  * replay after a crash writes the same record.
  */
 export function deadLetterRecord<K, V>(context: ProcessorContext<unknown, unknown>, record: StreamRecord<K, V>, reason: string): StreamRecord<K, V> {
-  const origin = context.recordMetadata();
   return {
     key: record.key,
     value: record.value,
     timestamp: record.timestamp,
-    headers: {
-      ...record.headers,
-      [DLQ_REASON]: reason.slice(0, 1000),
-      [DLQ_TIMESTAMP]: new Date(record.timestamp).toISOString(),
-      [ORIGINAL_TOPIC]: origin?.topic ?? '',
-      [ORIGINAL_PARTITION]: origin ? String(origin.partition) : '',
-      [ORIGINAL_OFFSET]: origin ? String(origin.offset) : '',
-    },
+    headers: deadLetterHeaders(record.headers, context.recordMetadata(), reason, record.timestamp),
   };
 }
 

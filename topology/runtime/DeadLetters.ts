@@ -1,4 +1,4 @@
-import type { LogRecord, ProducerRecord } from '../../log/Log.js';
+import type { LogRecord, ProducerRecord, RecordHeaders } from '../../log/Log.js';
 
 /** Headers every dead letter carries (DESIGN.md "Guarantees"; seed 003's DLQ headers). */
 export const DLQ_REASON = 'dlq_reason';
@@ -7,6 +7,26 @@ export const ORIGINAL_TOPIC = 'original_topic';
 export const ORIGINAL_PARTITION = 'original_partition';
 export const ORIGINAL_OFFSET = 'original_offset';
 
+/**
+ * The headers of a dead letter: the record's own, plus why, when and where from. Shared by the
+ * runtime (poison records) and processors that refuse a record by policy.
+ */
+export function deadLetterHeaders(
+  headers: RecordHeaders,
+  origin: { topic: string; partition: number; offset: number } | undefined,
+  reason: string,
+  timeMs: number,
+): RecordHeaders {
+  return {
+    ...headers,
+    [DLQ_REASON]: reason.slice(0, 1000),
+    [DLQ_TIMESTAMP]: new Date(timeMs).toISOString(),
+    [ORIGINAL_TOPIC]: origin?.topic ?? '',
+    [ORIGINAL_PARTITION]: origin ? String(origin.partition) : '',
+    [ORIGINAL_OFFSET]: origin ? String(origin.offset) : '',
+  };
+}
+
 /** The original bytes, untouched, so a replay after a fix sees exactly what was refused. */
 export function deadLetterFor(record: LogRecord, dlqTopic: string, reason: string, now = Date.now()): ProducerRecord {
   return {
@@ -14,13 +34,6 @@ export function deadLetterFor(record: LogRecord, dlqTopic: string, reason: strin
     key: record.key,
     value: record.value,
     timestamp: record.timestamp,
-    headers: {
-      ...record.headers,
-      [DLQ_REASON]: reason.slice(0, 1000),
-      [DLQ_TIMESTAMP]: new Date(now).toISOString(),
-      [ORIGINAL_TOPIC]: record.topic,
-      [ORIGINAL_PARTITION]: String(record.partition),
-      [ORIGINAL_OFFSET]: String(record.offset),
-    },
+    headers: deadLetterHeaders(record.headers, record, reason, now),
   };
 }
