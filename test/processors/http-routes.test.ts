@@ -3,6 +3,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
 import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { DEFAULT_DLQ_TOPIC } from '../../processors/DeadLetter.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { DLQ_REASON, StreamsBuilder } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';
@@ -93,7 +94,7 @@ describe('processor HTTP routes', () => {
   });
 
   test('dead letters replay to their original topic and are processed again after the fix', async () => {
-    const dlq = await readAll(h.log, 'dlq.events');
+    const dlq = await readAll(h.log, DEFAULT_DLQ_TOPIC);
     expect(dlq.map((r) => r.headers[DLQ_REASON])).toEqual(['blocked by filter rule no_bots: bot']);
     // The rule that blocked it is gone (replaced above): replaying lets the event through.
     expect((await call('POST', '/processor/dlq/replay?reason=no_bots')).body).toMatchObject({ replayed: 1, skipped: 0 });
