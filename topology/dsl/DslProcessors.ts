@@ -20,16 +20,17 @@ function dropsNullKey(context: ProcessorContext<unknown, unknown>, key: unknown)
 }
 
 export class StatelessProcessor<K, V, KOut, VOut> implements Processor<K, V, KOut, VOut> {
-  private context!: ProcessorContext<KOut, VOut>;
+  /** Bound once: a closure per record would be garbage per record per node. */
+  private forward: (record: StreamRecord<KOut, VOut>) => void = () => undefined;
 
   constructor(private readonly transform: (record: StreamRecord<K, V>, forward: (record: StreamRecord<KOut, VOut>) => void) => void) {}
 
   init(context: ProcessorContext<KOut, VOut>): void {
-    this.context = context;
+    this.forward = (out) => context.forward(out);
   }
 
   process(record: StreamRecord<K, V>): void {
-    this.transform(record, (out) => this.context.forward(out));
+    this.transform(record, this.forward);
   }
 }
 

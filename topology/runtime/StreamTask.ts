@@ -65,10 +65,18 @@ export class StreamTask {
   private readonly nodes = new Map<string, RuntimeNode>();
   private readonly processors: Array<Processor<unknown, unknown, unknown, unknown>> = [];
   private streamTime = Number.NEGATIVE_INFINITY;
+  private storesAdvancedTo = Number.NEGATIVE_INFINITY;
   private current: RecordMetadata | undefined;
   private lastOffset = -1;
   private commitRequested = false;
   private processedSinceCommit = 0;
+
+  /**
+   * Inputs to read up to an offset (their end when the task was created) before the task picks
+   * records by timestamp: see waitForInput. Emptied when reached or at the deadline.
+   */
+  private readonly catchUp = new Map<string, number>();
+  private catchUpDeadline = 0;
 
   private readonly streamTimeStore: KeyValueStore<string, number> | undefined;
   private persistedStreamTime = Number.NEGATIVE_INFINITY;
@@ -112,7 +120,35 @@ export class StreamTask {
         }
       }
       queue.records.push({ record, timestamp });
+      const target = this.catchUp.get(record.topic);
+      if (target !== undefined && record.offset + 1 >= target) this.catchUp.delete(record.topic);
     }
+  }
+
+  /**
+   * Kafka Streams' task idling (KIP-695), for a new task with several inputs: it processes only
+   * while every input it has not yet read up to `endOffset` has a record buffered, so a
+   * co-partitioned table's existing rows (reference data) are in its store before the stream
+   * records they enrich, whatever order the consumer fetches them in. Bounded by the deadline
+   * (an input whose end is a transaction marker never shows a record at endOffset - 1).
+   */
+  waitForInput(topic: string, endOffset: number, deadline: number): void {
+    if (!this.queues.has(topic)) return;
+    this.catchUp.set(topic, endOffset);
+    this.catchUpDeadline = Math.max(this.catchUpDeadline, deadline);
+  }
+
+  private waitingForInput(): boolean {
+    if (this.catchUp.size === 0) return false;
+    if (Date.now() >= this.catchUpDeadline) {
+      this.catchUp.clear();
+      return false;
+    }
+    for (const topic of this.catchUp.keys()) {
+      const queue = this.queues.get(topic)!;
+      if (queue.head >= queue.records.length) return true;
+    }
+    return false;
   }
 
   buffered(): number {
@@ -126,6 +162,7 @@ export class StreamTask {
    * and windows see time advance as evenly as the inputs allow. Returns false when nothing is buffered.
    */
   processOne(): boolean {
+    if (this.waitingForInput()) return false;
     let chosen: InputQueue | undefined;
     let chosenTimestamp = Number.POSITIVE_INFINITY;
     for (const queue of this.queues.values()) {
@@ -170,7 +207,10 @@ export class StreamTask {
       this.nodes.get(source.name)!.process({ key, value, timestamp, headers: record.headers });
       this.punctuations.fireStreamTime(this.streamTime, (nodeName, fire) => this.runAs(nodeName, fire));
       // After processing, so a window that this record's time closed is emitted before it expires.
-      for (const store of this.options.stores.values()) store.advanceStreamTime?.(this.streamTime);
+      if (this.streamTime > this.storesAdvancedTo) {
+        this.storesAdvancedTo = this.streamTime;
+        for (const store of this.options.stores.values()) store.advanceStreamTime?.(this.streamTime);
+      }
     } catch (error) {
       // A poison record must never stop the partition: drop what it half produced, keep the
       // original bytes in the DLQ with the reason, and move on. Processing is deterministic,

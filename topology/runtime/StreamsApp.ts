@@ -39,6 +39,8 @@ export interface StreamsConfig {
 }
 
 const MAX_CONSECUTIVE_FAILURES = 10;
+/** How long a new task with several inputs waits for each to be read up to its end (StreamTask.waitForInput). */
+const MAX_TASK_CATCH_UP_MS = 10_000;
 
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
@@ -372,6 +374,10 @@ export class StreamsApp extends EventEmitter {
       }
       const offset = committed.get(`${tp.topic}:${tp.partition}`);
       if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
+      if (task.inputTopics().length > 1) {
+        const end = await this.log.endOffset(tp);
+        if (end > (offset ?? (await this.log.beginningOffset(tp)))) task.waitForInput(tp.topic, end, Date.now() + MAX_TASK_CATCH_UP_MS);
+      }
     }
     this.metrics.activeTasks.set(this.tasks.size);
     this.assignedOnce = true;
