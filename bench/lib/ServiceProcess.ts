@@ -39,7 +39,9 @@ export class ServiceProcess {
 
   static async start(options: ServiceOptions): Promise<ServiceProcess> {
     const dataDir = options.mode === 'pipeline' ? fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-bench-')) : undefined;
-    const execArgv = ['--import', 'tsx'];
+    // BENCH_SERVICE_NODE_ARGS: extra node flags for the service only (e.g. --max-semi-space-size=64),
+    // to measure a runtime setting without touching the load generator's process.
+    const execArgv = ['--import', 'tsx', ...(process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     if (options.cpuProfDir) {
       fs.mkdirSync(options.cpuProfDir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
