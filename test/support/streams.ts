@@ -13,14 +13,17 @@ export async function partitionsOf(log: Log, topic: string): Promise<TopicPartit
   return Array.from({ length: count }, (_, partition) => ({ topic, partition }));
 }
 
-/** True when the group's committed offsets reached the end of every partition of the topics. */
+/** True when the group's committed offsets left no record unread in any partition of the topics. */
 export async function caughtUp(log: Log, groupId: string, topics: string[]): Promise<boolean> {
   for (const topic of topics) {
     const partitions = await partitionsOf(log, topic);
     const committed = await log.committedOffsets(groupId, partitions);
     for (const tp of partitions) {
       const end = await log.endOffset(tp);
-      if ((committed.get(`${tp.topic}:${tp.partition}`) ?? 0) < end) return false;
+      const position = committed.get(`${tp.topic}:${tp.partition}`) ?? 0;
+      // On Kafka, offsets between the last record and the end of a transactionally written topic
+      // are commit markers: nothing left to read there means caught up.
+      if (position < end && (await log.read(tp, position, 1)).length > 0) return false;
     }
   }
   return true;

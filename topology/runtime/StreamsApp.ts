@@ -213,7 +213,9 @@ export class StreamsApp extends EventEmitter {
         for (const task of this.tasks.values()) task.punctuateWallClock(now);
         if (now - this.lastGlobalRefreshAt >= this.config.globalRefreshIntervalMs) {
           this.lastGlobalRefreshAt = now;
-          await this.globals!.refresh();
+          // The log may be briefly away (a broker restart): global stores keep what they have
+          // and catch up at a later refresh; the topology must not stop over it.
+          await this.globals!.refresh().catch((error: unknown) => this.logger?.warn({ err: error }, 'refreshing global stores failed; retrying at the next interval'));
         }
         if (now - this.lastCommitAt >= this.config.commitIntervalMs || this.anyTaskWantsCommit()) await this.commit();
       }
@@ -361,7 +363,24 @@ export class StreamsApp extends EventEmitter {
     }
   }
 
+  /**
+   * Retried with backoff: the log can be briefly away right when partitions arrive (the group
+   * rejoins after a broker restart), and a failure here would otherwise leave the consumer's
+   * poll, and the topology, with an error. Each attempt keeps the tasks already built.
+   */
   private async onAssigned(partitions: TopicPartition[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.assign(partitions);
+      } catch (error) {
+        if (attempt >= MAX_CONSECUTIVE_FAILURES || this.currentState !== 'RUNNING') throw error;
+        this.logger?.warn({ err: error, attempt }, 'setting up assigned tasks failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async assign(partitions: TopicPartition[]): Promise<void> {
     const committed = await this.log.committedOffsets(this.config.applicationId, partitions);
     for (const tp of partitions) {
       const sub = this.subtopologyByTopic.get(tp.topic);
@@ -408,7 +427,14 @@ export class StreamsApp extends EventEmitter {
     for (const builder of builders) {
       const store = builder.build(this.config.applicationId);
       const dir = path.join(this.config.stateDir, this.config.applicationId, taskId);
-      const result = await restoreStore(this.log, store, dir, partition);
+      let result: Awaited<ReturnType<typeof restoreStore>>;
+      try {
+        result = await restoreStore(this.log, store, dir, partition);
+      } catch (error) {
+        // Release the RocksDB locks, so that a retry can open the same directories.
+        for (const opened of [store, ...stores.values()]) await opened.close().catch(() => undefined);
+        throw error;
+      }
       this.metrics.restoredRecords.inc({ store: builder.name }, result.records);
       this.metrics.restoreSeconds.observe({ store: builder.name }, result.durationMs / 1000);
       if (result.records > 0) this.logger?.info({ task: taskId, ...result }, 'store restored from changelog');
