@@ -61,6 +61,10 @@ if (mode === 'baseline') {
   const logger = logFile ? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, sync: false })) : pino({ level: 'warn' });
   pipeline = await startPipeline({ ...process.env, HOST: '127.0.0.1', PORT: '0' }, logger);
   address = pipeline.address;
+  if (experimentMaxPoll && pipeline.streams) {
+    const applied = (pipeline.streams as unknown as { config: { maxPollRecords: number } }).config.maxPollRecords;
+    console.error(`experiment: topology maxPollRecords = ${applied}`);
+  }
   close = () => pipeline!.stop();
 } else {
   throw new Error(`unknown mode ${mode}; use baseline or pipeline`);
