@@ -72,7 +72,7 @@ describe('the whole app on Kafka when the broker is stopped under ingress load',
     expect(accepted.size).toBe(80 * 25);
 
     const counts = await child.waitForCounts((c) => c.events >= accepted.size, 120_000);
-    expect(counts).toEqual({ events: accepted.size, uniqueEvents: accepted.size, hourlyTotal: accepted.size });
+    expect(counts).toMatchObject({ events: accepted.size, uniqueEvents: accepted.size, hourlyTotal: accepted.size });
     expect(await metric('streamline_ingress_events_drained_total')).toBe(await metric('streamline_ingress_events_spooled_total'));
 
     // Topics: each accepted event exactly once in the clean topic and in its routed topic.
