@@ -41,6 +41,16 @@ export interface AnalyticsStore {
 }
 
 /** Settings every insert carries; the reason for each is the exactly-once guarantee of DESIGN.md. */
+/** ping() for every store: the same trivial SELECT on both engines; any failure means "not answering". */
+export async function answersSelectOne(store: Pick<AnalyticsStore, 'query'>): Promise<boolean> {
+  try {
+    const rows = await store.query<{ ok: number }>('SELECT 1 AS ok');
+    return rows[0]?.ok === 1;
+  } catch {
+    return false;
+  }
+}
+
 export function insertSettings(dedupToken: string): Record<string, string | number> {
   return {
     insert_deduplicate: 1,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Session, drainPending } from 'chdb';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
 export interface ChdbStoreOptions {
   /** Data directory of the engine (e.g. ./data/chdb). Created when missing. */
@@ -114,13 +114,7 @@ export class ChdbStore implements AnalyticsStore {
   }
 
   async ping(): Promise<boolean> {
-    if (this.closed) return false;
-    try {
-      const rows = await this.query<{ ok: number }>('SELECT 1 AS ok');
-      return rows[0]?.ok === 1;
-    } catch {
-      return false;
-    }
+    return !this.closed && answersSelectOne(this);
   }
 
   async close(): Promise<void> {

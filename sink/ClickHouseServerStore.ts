@@ -1,5 +1,5 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
 export interface ClickHouseServerStoreOptions {
   /** http(s)://host:8123 of the server's HTTP interface. */
@@ -97,13 +97,7 @@ export class ClickHouseServerStore implements AnalyticsStore {
   }
 
   async ping(): Promise<boolean> {
-    if (this.closed) return false;
-    try {
-      const rows = await this.query<{ ok: number }>('SELECT 1 AS ok');
-      return rows[0]?.ok === 1;
-    } catch {
-      return false;
-    }
+    return !this.closed && answersSelectOne(this);
   }
 
   async close(): Promise<void> {
