@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { hashId, IdHashTable, idHash } from './IdHashTable.js';
 
 /**
  * The ingress's fast path against client retries: an id seen inside its window is answered as a
@@ -21,13 +22,12 @@ export interface IdempotencyStore {
 
 /**
  * TTL-bounded id sets in process memory, about maxKeys ids per namespace. Two generations of
- * Maps (id → expiry): claims go into the young one; when it reaches maxKeys / 2 the old one is
- * dropped whole and the young one becomes old. That evicts the least recently claimed ids in
- * bulk, far cheaper than deleting map entries one by one at 300k ids/s.
+ * tables (id hash → expiry, IdHashTable): claims go into the young one; when it reaches
+ * maxKeys / 2 the old one is cleared whole and the young one becomes old. That evicts the least
+ * recently claimed ids in bulk, far cheaper than deleting entries one by one at 300k ids/s.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  /** One pair of generations per namespace: ids are looked up as they are, no key strings built. */
-  private readonly spaces = new Map<string, { young: Map<string, number>; old: Map<string, number> }>();
+  private readonly spaces = new Map<string, { young: IdHashTable; old: IdHashTable }>();
   private readonly generationSize: number;
 
   constructor(maxKeys: number) {
@@ -47,24 +47,27 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   claimNow(namespaces: string[], ids: string[], ttlsMs: number[], now: number): boolean[] {
     const out = new Array<boolean>(ids.length);
     let name: string | undefined;
-    let space: { young: Map<string, number>; old: Map<string, number> } | undefined;
+    let space: { young: IdHashTable; old: IdHashTable } | undefined;
     for (let i = 0; i < ids.length; i++) {
       if (namespaces[i] !== name) {
         name = namespaces[i]!;
         space = this.spaces.get(name);
-        if (!space) this.spaces.set(name, (space = { young: new Map(), old: new Map() }));
+        if (!space) this.spaces.set(name, (space = { young: new IdHashTable(this.generationSize), old: new IdHashTable(this.generationSize) }));
       }
-      const id = ids[i]!;
-      const expiry = space!.young.get(id) ?? space!.old.get(id);
+      hashId(ids[i]!);
+      const { high, low } = idHash;
+      const expiry = space!.young.get(high, low) ?? space!.old.get(high, low);
       if (expiry !== undefined && expiry > now) {
         out[i] = false;
         continue;
       }
       if (space!.young.size >= this.generationSize) {
+        const recycled = space!.old;
+        recycled.clear();
         space!.old = space!.young;
-        space!.young = new Map();
+        space!.young = recycled;
       }
-      space!.young.set(id, now + ttlsMs[i]!);
+      space!.young.set(high, low, now + ttlsMs[i]!);
       out[i] = true;
     }
     return out;
@@ -73,8 +76,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async release(namespaces: string[], ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i++) {
       const space = this.spaces.get(namespaces[i]!);
-      space?.young.delete(ids[i]!);
-      space?.old.delete(ids[i]!);
+      if (!space) continue;
+      hashId(ids[i]!);
+      space.young.expire(idHash.high, idHash.low);
+      space.old.expire(idHash.high, idHash.low);
     }
   }
 
