@@ -96,6 +96,14 @@ export interface LogConsumer {
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
   assignment(): TopicPartition[];
+  /**
+   * The offset of the next record poll() would return for an assigned partition: past every
+   * record already returned and past the transaction markers the log skipped; undefined when
+   * not assigned or not yet known. Exactly-once commits use it once a task has nothing buffered
+   * (Kafka Streams, KAFKA-6607): committing last-processed + 1 would leave the commit marker
+   * that follows it counted as lag forever.
+   */
+  position(partition: TopicPartition): number | undefined;
   /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Leaves the group; the listener's onRevoked is called for the partitions held. */

@@ -118,7 +118,7 @@ export class EmbeddedConsumer implements LogConsumer {
     const active: PartitionState[] = [];
     for (const [key, ps] of this.assigned) {
       if (this.paused.has(key)) continue;
-      if (this.position(key, ps) < ps.end) active.push(ps);
+      if (this.fetchPosition(key, ps) < ps.end) active.push(ps);
     }
     if (active.length === 0) return [];
     const start = this.cursor++ % active.length;
@@ -138,7 +138,7 @@ export class EmbeddedConsumer implements LogConsumer {
 
   private fetchPartition(ps: PartitionState, want: number, out: LogRecord[]): void {
     const key = partitionKey(ps);
-    const from = this.position(key, ps);
+    const from = this.fetchPosition(key, ps);
     if (from >= ps.end) return;
     const records = this.host.readPartition(ps, from, want);
     for (const r of records) out.push(r);
@@ -147,7 +147,7 @@ export class EmbeddedConsumer implements LogConsumer {
     this.positions.set(key, next);
   }
 
-  private position(key: string, ps: PartitionState): number {
+  private fetchPosition(key: string, ps: PartitionState): number {
     let pos = this.positions.get(key);
     if (pos === undefined) {
       pos = this.host.committedOffset(this.groupId, ps) ?? this.resetOffset(ps);
@@ -186,6 +186,11 @@ export class EmbeddedConsumer implements LogConsumer {
 
   assignment(): TopicPartition[] {
     return [...this.assigned.values()].map(toTp);
+  }
+
+  position(tp: TopicPartition): number | undefined {
+    const key = partitionKey(tp);
+    return this.assigned.has(key) ? this.positions.get(key) : undefined;
   }
 
   async commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {

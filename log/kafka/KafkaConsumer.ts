@@ -340,6 +340,14 @@ export class KafkaConsumer implements LogConsumer {
     return count;
   }
 
+  position(tp: TopicPartition): number | undefined {
+    const key = partitionKey(tp);
+    if (!this.owned.has(key)) return undefined;
+    // Fetched but not yet returned: the position is the first record still held here.
+    const held = this.buffered.get(key);
+    return held && held.length > 0 ? held[0]!.offset : this.positions.get(key);
+  }
+
   private takeBuffered(maxRecords: number): LogRecord[] {
     const out: LogRecord[] = [];
     for (const [key, records] of this.buffered) {

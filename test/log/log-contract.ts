@@ -337,6 +337,12 @@ export function describeLogContract(name: string, makeLog: () => Promise<LogUnde
           expect(seen.map((r) => text(r.value)).sort()).toEqual(['committed-1', 'committed-2']);
           const all = [...(await readAll(log, { topic: output, partition: 0 })), ...(await readAll(log, { topic: output, partition: 1 }))];
           expect(all.map((r) => text(r.value)).sort()).toEqual(['committed-1', 'committed-2']);
+          // The reader's position is past everything it was given, transaction markers included.
+          for (const partition of new Set(meta.map((m) => m.partition))) {
+            const tp = { topic: output, partition };
+            expect({ partition, position: reader.position(tp) }).toEqual({ partition, position: await log.endOffset(tp) });
+          }
+          expect(reader.position({ topic: input, partition: 0 })).toBeUndefined();
         } finally {
           await reader.close();
         }

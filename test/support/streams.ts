@@ -37,7 +37,8 @@ export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topi
   return new Promise((resolve, reject) => {
     let checking = false;
     let again = false;
-    const timer = setTimeout(() => finish(new Error(`not caught up on ${topics.join(', ')} within ${timeoutMs} ms`)), timeoutMs);
+    let lastError: Error | undefined;
+    const timer = setTimeout(() => finish(new Error(`not caught up on ${topics.join(', ')} within ${timeoutMs} ms${lastError ? ` (last check failed: ${lastError.message})` : ''}`)), timeoutMs);
     const finish = (error?: Error) => {
       clearTimeout(timer);
       app.off('commit', onCommit);
@@ -57,7 +58,9 @@ export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topi
           if (await caughtUp(log, groupId, topics)) return finish();
         } while (again);
       } catch (error) {
-        finish(error as Error);
+        // The log may answer with a transient error (a Kafka coordinator still loading after a
+        // restart): the next commit checks again; the timeout reports the last one.
+        lastError = error as Error;
       } finally {
         checking = false;
       }

@@ -8,6 +8,7 @@ import type { StateStore } from '../../state/StateStore.js';
 import type { RuntimeStore } from '../StoreBuilder.js';
 import type { Subtopology } from '../Subtopologies.js';
 import type { Topology } from '../Topology.js';
+import { ConsumerLagMonitor } from './ConsumerLagMonitor.js';
 import { GlobalStateUpdater } from './GlobalStateUpdater.js';
 import { restoreStore } from './StateRestorer.js';
 import { StreamTask } from './StreamTask.js';
@@ -34,11 +35,17 @@ export interface StreamsConfig {
    * generation instead (EOS v2). Default: a random id per start.
    */
   instanceId?: string;
+  /**
+   * Failed commits in a row, with the log answering, before the topology stops with an error.
+   * Failures while the log is unreachable do not count: an outage is waited out.
+   */
+  maxFailedCommits?: number;
   registry?: Registry;
   logger?: Logger;
 }
 
-const MAX_CONSECUTIVE_FAILURES = 10;
+const DEFAULT_MAX_FAILED_COMMITS = 10;
+const MAX_BACKOFF_MS = 5_000;
 /** How long a new task with several inputs waits for each to be read up to its end (StreamTask.waitForInput). */
 const MAX_TASK_CATCH_UP_MS = 10_000;
 
@@ -75,7 +82,8 @@ export class StreamsApp extends EventEmitter {
   private failure: Error | undefined;
   private assignedOnce = false;
   private consecutiveFailures = 0;
-  private lastLagUpdateAt = 0;
+  private failuresWithLogReachable = 0;
+  private readonly lag: ConsumerLagMonitor;
   /** Set when a commit failed half way: tasks hold state that no commit will ever cover. */
   private tasksCorrupted = false;
 
@@ -94,9 +102,11 @@ export class StreamsApp extends EventEmitter {
       defaultPartitions: config.defaultPartitions ?? 3,
       globalRefreshIntervalMs: config.globalRefreshIntervalMs ?? 200,
       instanceId: config.instanceId ?? randomUUID(),
+      maxFailedCommits: config.maxFailedCommits ?? DEFAULT_MAX_FAILED_COMMITS,
     };
     this.metrics = new TopologyMetrics(config.registry ?? new Registry());
     this.logger = config.logger;
+    this.lag = new ConsumerLagMonitor(log, this.config.applicationId, this.metrics.lag, this.logger);
   }
 
   private readonly logger: Logger | undefined;
@@ -140,6 +150,7 @@ export class StreamsApp extends EventEmitter {
     }
     if (this.currentState !== 'ERROR') this.currentState = 'PENDING_SHUTDOWN';
     await this.loop?.catch(() => undefined);
+    await this.lag.idle();
     if (this.failure === undefined) await this.commit().catch((error) => this.logger?.error({ err: error }, 'final commit failed'));
     for (const task of this.tasks.values()) await task.close();
     this.tasks.clear();
@@ -218,6 +229,7 @@ export class StreamsApp extends EventEmitter {
           await this.globals!.refresh().catch((error: unknown) => this.logger?.warn({ err: error }, 'refreshing global stores failed; retrying at the next interval'));
         }
         if (now - this.lastCommitAt >= this.config.commitIntervalMs || this.anyTaskWantsCommit()) await this.commit();
+        this.lag.refresh(now, consumer.assignment());
       }
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
@@ -280,16 +292,25 @@ export class StreamsApp extends EventEmitter {
       if (this.tasksCorrupted) await this.recoverTasks();
       await this.commitNow();
       this.consecutiveFailures = 0;
+      this.failuresWithLogReachable = 0;
     } catch (error) {
       await this.backOffOrGiveUp(error, 'commit failed; tasks will be rebuilt from the last commit');
     }
   }
 
+  /**
+   * Failures while the log is unreachable are an outage, not a fault: the loop waits for it as
+   * long as it lasts (the ingress spools meanwhile; DESIGN.md's target is a 30-minute outage).
+   * Only failures with the log answering count towards giving up.
+   */
   private async backOffOrGiveUp(error: unknown, message: string): Promise<void> {
     this.consecutiveFailures++;
-    this.logger?.warn({ err: error, failures: this.consecutiveFailures }, message);
-    if (this.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) throw error;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** this.consecutiveFailures)));
+    const logReachable = await this.log.isHealthy().catch(() => false);
+    if (logReachable) this.failuresWithLogReachable++;
+    this.metrics.retries.inc({ log: logReachable ? 'reachable' : 'unreachable' });
+    this.logger?.warn({ err: error, failures: this.consecutiveFailures, logReachable }, logReachable ? message : `${message} (the log is unreachable; waiting for it)`);
+    if (this.failuresWithLogReachable >= this.config.maxFailedCommits) throw error;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.consecutiveFailures)));
   }
 
   private async recoverTasks(): Promise<void> {
@@ -307,7 +328,7 @@ export class StreamsApp extends EventEmitter {
     const offsets: TopicPartitionOffset[] = [];
     for (const task of tasks) {
       for (const record of task.drainForCommit()) records.push(record);
-      offsets.push(...task.offsetsToCommit());
+      offsets.push(...this.committableOffsets(task));
     }
     await this.ensureTopicsExist(records);
     const transaction = await this.producer!.begin();
@@ -339,20 +360,22 @@ export class StreamsApp extends EventEmitter {
     }
     const durationMs = performance.now() - started;
     this.metrics.commitLatency.observe(durationMs / 1000);
-    await this.updateLag(offsets);
     this.metrics.commits.inc({ result: 'ok' });
     this.emit('commit', { offsets, records: records.length, durationMs } satisfies CommitEvent);
   }
 
-  /** Consumer lag per input partition (end offset minus committed), at most once a second. */
-  private async updateLag(committed: TopicPartitionOffset[]): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastLagUpdateAt < 1000) return;
-    this.lastLagUpdateAt = now;
-    for (const tp of committed) {
-      const end = await this.log.endOffset(tp);
-      this.metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, end - tp.offset));
-    }
+  /**
+   * A task with nothing buffered commits the consumer's position rather than its last record + 1:
+   * on Kafka the position is past the transaction marker that follows the record, so a caught-up
+   * group shows lag 0 (Kafka Streams does the same since KAFKA-6607).
+   */
+  private committableOffsets(task: StreamTask): TopicPartitionOffset[] {
+    const offsets = task.offsetsToCommit();
+    if (task.buffered() > 0) return offsets;
+    return offsets.map((tp) => {
+      const position = this.consumer!.position(tp);
+      return position !== undefined && position > tp.offset ? { ...tp, offset: position } : tp;
+    });
   }
 
   private async ensureTopicsExist(records: ProducerRecord[]): Promise<void> {
@@ -373,7 +396,7 @@ export class StreamsApp extends EventEmitter {
       try {
         return await this.assign(partitions);
       } catch (error) {
-        if (attempt >= MAX_CONSECUTIVE_FAILURES || this.currentState !== 'RUNNING') throw error;
+        if (attempt >= this.config.maxFailedCommits || this.currentState !== 'RUNNING') throw error;
         this.logger?.warn({ err: error, attempt }, 'setting up assigned tasks failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
       }

@@ -8,6 +8,7 @@ export class TopologyMetrics implements TaskObserver {
   readonly outcomes: Counter<'processor' | 'outcome'>;
   readonly commitLatency: Histogram;
   readonly commits: Counter<'result'>;
+  readonly retries: Counter<'log'>;
   readonly lag: Gauge<'topic' | 'partition'>;
   readonly restoredRecords: Counter<'store'>;
   readonly restoreSeconds: Histogram<'store'>;
@@ -20,6 +21,7 @@ export class TopologyMetrics implements TaskObserver {
     this.outcomes = new Counter({ name: 'streamline_processor_events_total', help: 'Outcomes counted by processors (duplicate, late, miss, blocked, ...)', labelNames: ['processor', 'outcome'], registers });
     this.commitLatency = new Histogram({ name: 'streamline_topology_commit_latency_seconds', help: 'Time to commit outputs, changelogs and offsets', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.commits = new Counter({ name: 'streamline_topology_commits_total', help: 'Commits by result', labelNames: ['result'], registers });
+    this.retries = new Counter({ name: 'streamline_topology_retries_total', help: 'Failed commits or task rebuilds retried after a backoff, by whether the log answered (only those count towards stopping)', labelNames: ['log'], registers });
     this.lag = new Gauge({ name: 'streamline_topology_consumer_lag', help: 'End offset minus committed offset per input partition', labelNames: ['topic', 'partition'], registers });
     this.restoredRecords = new Counter({ name: 'streamline_topology_restored_records_total', help: 'Changelog records restored into stores', labelNames: ['store'], registers });
     this.restoreSeconds = new Histogram({ name: 'streamline_topology_restore_seconds', help: 'Time to restore a store', labelNames: ['store'], buckets: [0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers });

@@ -161,6 +161,10 @@ class NamespacedConsumer implements LogConsumer {
     return this.inner.assignment().map(this.tpOut);
   }
 
+  position(partition: TopicPartition): number | undefined {
+    return this.inner.position(this.tpIn(partition));
+  }
+
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
     return this.inner.commitOffsets(offsets.map(this.tpIn));
   }
