@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { Session, drainPending } from 'chdb';
+import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
 import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
 export interface ChdbStoreOptions {
@@ -100,14 +101,15 @@ export class ChdbStore implements AnalyticsStore {
       const settings = Object.entries({ ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 })
         .map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`)
         .join(', ');
-      const payload = chunk.rows.map((row) => JSON.stringify(row)).join('\n');
+      const payload = await jsonEachRowLiteral(chunk.rows);
+      this.assertOpen(); // building the payload yields to the event loop; close() may have run
       // The payload is a literal in the SQL text, not a bound parameter: chDB's parameter
       // transport escapes char by char in JS and serialises all bound queries of the process
       // (the sink spent more time there than in the insert itself). max_query_size is raised at
       // connect for it (MAX_QUERY_BYTES).
       await this.session.queryAsync(
         `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settings} ` +
-          `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${sqlString(payload)})`,
+          `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${payload})`,
         { format: 'JSONEachRow' },
       );
     }
@@ -165,6 +167,23 @@ const MAX_QUERY_BYTES = 1 << 30;
  */
 export function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * sqlString(rows as JSONEachRow), built ROWS_PER_SLICE rows at a time with a turn of the event
+ * loop between slices (EventLoopSlices). Escaping each slice before joining gives the same text as
+ * escaping the whole payload: the joining newline needs no escape.
+ */
+export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> {
+  const slices: string[] = [];
+  for (let from = 0; from < rows.length; from += ROWS_PER_SLICE) {
+    if (from > 0) await nextTurn();
+    const lines = new Array<string>(Math.min(ROWS_PER_SLICE, rows.length - from));
+    for (let i = 0; i < lines.length; i++) lines[i] = JSON.stringify(rows[from + i]);
+    const text = lines.join('\n');
+    slices.push(text.replace(/\\/g, '\\\\').replace(/'/g, "\\'"));
+  }
+  return `'${slices.join('\n')}'`;
 }
 
 export function parseJsonEachRow<T>(text: string): T[] {

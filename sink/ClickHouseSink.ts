@@ -328,7 +328,7 @@ export class ClickHouseSink {
   }
 
   private async write(work: PartitionBatcher, batch: Batch): Promise<void> {
-    const rowsByTable = this.mapRows(work.tp.topic, batch.records);
+    const rowsByTable = await this.mapRows(work.tp.topic, batch.records);
     const dedupToken = `${work.tp.topic}:${work.tp.partition}:${batch.first}-${batch.last}`;
     const rowCounts: Record<string, number> = {};
     for (const [table, rows] of rowsByTable) {
@@ -355,7 +355,7 @@ export class ClickHouseSink {
     });
   }
 
-  private mapRows(topic: string, records: LogRecord[]): Map<string, Row[]> {
+  private mapRows(topic: string, records: LogRecord[]): Promise<Map<string, Row[]>> {
     return batchRows(this.routes.get(topic) ?? [], records, (reason, record, table, error) => {
       this.metrics.skipped.inc({ sink: this.groupId, topic, reason });
       if (error) this.logger?.warn({ err: error, topic, partition: record.partition, offset: record.offset, table }, 'row mapper failed; record skipped');
