@@ -1,4 +1,13 @@
-/** Turns values into the bytes the log and the stores hold, and back. */
+/**
+ * Turns values into the bytes the log and the stores hold, and back.
+ *
+ * Serialization must be a pure function of the value: the runtime may serialize a value once
+ * and send the same bytes to several sinks (see topology/runtime/SerializedValueMemo.ts), and
+ * stores keep a put value object beside its bytes for reads until the commit. So a value handed
+ * to forward() or to a store's put() belongs to the runtime from then on: processors build a new
+ * value instead of mutating one they forwarded or stored (the rule Kafka Streams states for its
+ * record cache).
+ */
 export interface Serde<T> {
   serialize(value: T): Buffer;
   deserialize(bytes: Buffer): T;
@@ -9,11 +18,14 @@ export const stringSerde: Serde<string> = {
   deserialize: (bytes) => bytes.toString('utf8'),
 };
 
+const JSON_SERDE: Serde<unknown> = {
+  serialize: (value) => Buffer.from(JSON.stringify(value), 'utf8'),
+  deserialize: (bytes) => JSON.parse(bytes.toString('utf8')),
+};
+
+/** One shared instance, so sinks can tell that two of them would write the same bytes for a value. */
 export function jsonSerde<T>(): Serde<T> {
-  return {
-    serialize: (value) => Buffer.from(JSON.stringify(value), 'utf8'),
-    deserialize: (bytes) => JSON.parse(bytes.toString('utf8')) as T,
-  };
+  return JSON_SERDE as Serde<T>;
 }
 
 export const bufferSerde: Serde<Buffer> = {

@@ -9,6 +9,7 @@ import type { Subtopology } from '../Subtopologies.js';
 import { deadLetterFor } from './DeadLetters.js';
 import { Punctuations } from './Punctuations.js';
 import { RecordCollector } from './RecordCollector.js';
+import { SerializedValueMemo } from './SerializedValueMemo.js';
 import { readStreamTime, writeStreamTime } from './TaskStreamTime.js';
 
 /** What a task reports to the runtime's metrics. */
@@ -61,6 +62,7 @@ export class StreamTask {
   readonly partition: number;
   private readonly queues = new Map<string, InputQueue>();
   private readonly collector = new RecordCollector();
+  private readonly lastValue = new SerializedValueMemo();
   private readonly punctuations = new Punctuations();
   private readonly nodes = new Map<string, RuntimeNode>();
   private readonly processors: Array<Processor<unknown, unknown, unknown, unknown>> = [];
@@ -221,11 +223,13 @@ export class StreamTask {
       this.options.observer.recordDeadLettered(this.id, error instanceof PoisonRecordError ? 'poison' : 'processing_error');
     } finally {
       this.current = undefined;
+      this.lastValue.clear();
     }
   }
 
   punctuateWallClock(now: number): void {
     this.punctuations.fireWallClock(now, (nodeName, fire) => this.runAs(nodeName, fire));
+    this.lastValue.clear();
   }
 
   private runAs(_nodeName: string, fire: () => void): void {
@@ -363,7 +367,7 @@ export class StreamTask {
         this.collector.send({
           topic,
           key: record.key === null || record.key === undefined ? null : def.keySerde.serialize(record.key),
-          value: record.value === null || record.value === undefined ? null : def.valueSerde.serialize(record.value),
+          value: record.value === null || record.value === undefined ? null : this.lastValue.bytesOf(def.valueSerde, record.value),
           headers: record.headers,
           timestamp: record.timestamp,
         });
