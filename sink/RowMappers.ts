@@ -39,9 +39,30 @@ export function toClickHouseDateTime(value: unknown): string | undefined {
   } else if (value instanceof Date) ms = value.getTime();
   else return undefined;
   if (!Number.isFinite(ms)) return undefined;
-  const date = new Date(Math.round(ms));
-  if (Number.isNaN(date.getTime())) return undefined;
-  return date.toISOString().slice(0, 23).replace('T', ' ');
+  return formatMs(Math.round(ms));
+}
+
+// Formatting (a Date, an ISO string, a slice and a replace) is done once per second of time:
+// received_at and the record timestamp are the same for every event of an ingress request, and
+// event times of a live stream mostly share their second. Only years 0000-9999, where the ISO
+// text has this fixed shape; the rest go the long way (same text).
+let cachedSecond = NaN;
+let cachedPrefix = '';
+const FIXED_SHAPE_FROM_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+const FIXED_SHAPE_TO_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+function formatMs(ms: number): string | undefined {
+  if (ms < FIXED_SHAPE_FROM_MS || ms > FIXED_SHAPE_TO_MS) {
+    const date = new Date(ms);
+    return Number.isNaN(date.getTime()) ? undefined : date.toISOString().slice(0, 23).replace('T', ' ');
+  }
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    cachedSecond = second;
+  }
+  const milli = ms - second * 1000;
+  return cachedPrefix + (milli < 10 ? '.00' : milli < 100 ? '.0' : '.') + milli;
 }
 
 function lookup(value: unknown, path: readonly string[]): unknown {
