@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LogRecord, ProducerRecord, RecordHeaders } from '../log/Log.js';
 import type { StoreLifecycle } from './StateStore.js';
+import type { Serde } from './Serde.js';
 import { RocksDBEngine, type EngineBatch } from './RocksDBEngine.js';
 import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, inKeyspace, keyspaceRange } from './StoreKeyspace.js';
 import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
@@ -63,8 +64,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
    * The newest value of a changelog key as processors see it: buffered writes first, then the
    * read cache, then RocksDB. undefined when absent or deleted.
    */
-  protected readLatest(key: Buffer): Buffer | undefined {
-    const id = key.toString('latin1');
+  protected readLatest(key: Buffer, id = key.toString('latin1')): Buffer | undefined {
     const buffered = this.buffer.lookupId(id);
     if (buffered) return buffered.value ?? undefined;
     const cached = this.readCache.get(id);
@@ -72,6 +72,20 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     this.readCache.remember(id, stored ?? null);
     return stored;
+  }
+
+  /**
+   * readLatest(), deserialized: a buffered write that kept its value object returns that object
+   * (no parse), anything else is deserialized from its bytes.
+   */
+  protected readLatestValue<V>(key: Buffer, id: string, serde: Serde<V>): V | undefined {
+    const buffered = this.buffer.lookupId(id);
+    if (buffered) {
+      if (buffered.value === null) return undefined;
+      return buffered.object !== undefined ? (buffered.object as V) : serde.deserialize(buffered.value);
+    }
+    const value = this.readLatest(key, id);
+    return value === undefined ? undefined : serde.deserialize(value);
   }
 
   /** Writes fail fast on a closed store rather than at the next commit. */

@@ -27,16 +27,20 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
 
   get(key: K): V | undefined {
     this.counters.gets++;
-    const value = this.readLatest(this.keySerde.serialize(key));
-    return value === undefined ? undefined : this.valueSerde.deserialize(value);
+    const bytes = this.keySerde.serialize(key);
+    return this.readLatestValue(bytes, bytes.toString('latin1'), this.valueSerde);
   }
 
-  /** A null or undefined value deletes, as in Kafka Streams. */
+  /**
+   * A null or undefined value deletes, as in Kafka Streams. The value is serialized now (a value
+   * that cannot be serialized fails the record that put it, not the commit) and kept for reads
+   * until the commit: the caller must not mutate it afterwards.
+   */
   put(key: K, value: V): void {
     if (value === null || value === undefined) return this.delete(key);
     this.assertOpen();
     this.counters.puts++;
-    this.buffer.write(this.keySerde.serialize(key), this.valueSerde.serialize(value));
+    this.buffer.write(this.keySerde.serialize(key), this.valueSerde.serialize(value), value);
   }
 
   delete(key: K): void {

@@ -46,6 +46,7 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
   private drainedStreamTime = -Infinity;
   /** Windows below this start are gone from disk; the next expiry scan starts here. */
   private diskCutoff = -Infinity;
+  private lastSlot: { key: K; windowStart: number; bytes: Buffer; id: string } | undefined;
 
   constructor(options: RocksDBWindowStoreOptions<K, V>) {
     super(options);
@@ -67,28 +68,46 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
     if (streamTime > this.observedStreamTime) this.observedStreamTime = streamTime;
   }
 
-  /** A null value deletes the window, as in Kafka Streams. */
+  /**
+   * A null value deletes the window, as in Kafka Streams. The value is serialized now (a value
+   * that cannot be serialized fails the record that put it, not the commit) and kept for fetches
+   * until the commit: the caller must not mutate it afterwards.
+   */
   put(key: K, value: V | null, windowStart: number): void {
     this.assertOpen();
     if (this.isExpired(windowStart)) {
       this.counters.expiredWindowWrites++;
       return;
     }
-    const bytes = windowKey(this.keySerde.serialize(key), windowStart);
+    const slot = this.slotOf(key, windowStart);
     if (value === null || value === undefined) {
       this.counters.deletes++;
-      this.buffer.write(bytes, null);
+      this.buffer.writeId(slot.id, slot.bytes, null);
     } else {
       this.counters.puts++;
-      this.buffer.write(bytes, this.valueSerde.serialize(value));
+      this.buffer.writeId(slot.id, slot.bytes, this.valueSerde.serialize(value), value);
     }
   }
 
   fetch(key: K, windowStart: number): V | undefined {
     this.counters.gets++;
     if (this.isExpired(windowStart)) return undefined;
-    const value = this.readLatest(windowKey(this.keySerde.serialize(key), windowStart));
-    return value === undefined ? undefined : this.valueSerde.deserialize(value);
+    const slot = this.slotOf(key, windowStart);
+    return this.readLatestValue(slot.bytes, slot.id, this.valueSerde);
+  }
+
+  /**
+   * The changelog key of (key, window start) and its latin1 id. An aggregation fetches a window
+   * and then puts it: the last slot is reused for the put instead of being encoded twice.
+   * Compared by identity, so only primitive keys (the DSL's string keys) or the same key object hit.
+   */
+  private slotOf(key: K, windowStart: number): { bytes: Buffer; id: string } {
+    const last = this.lastSlot;
+    if (last !== undefined && last.key === key && last.windowStart === windowStart) return last;
+    const bytes = windowKey(this.keySerde.serialize(key), windowStart);
+    const slot = { key, windowStart, bytes, id: bytes.toString('latin1') };
+    this.lastSlot = slot;
+    return slot;
   }
 
   fetchRange(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[] {

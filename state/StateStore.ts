@@ -4,6 +4,11 @@ import type { LogRecord, ProducerRecord } from '../log/Log.js';
  * What processors see. Reads are synchronous (RocksDB point reads and iterators have sync
  * bindings, and a per-record await would cost more than the read); writes go to an in-memory
  * write buffer that the task commits, so a store never holds uncommitted data on disk.
+ *
+ * Values are immutable once put: the buffer keeps the object with its bytes, and reads until
+ * the commit return that same object (no deserialization). A processor that wants a different
+ * value builds a new object and puts it; mutating a value it put, or one a read returned,
+ * would change what later reads see without changing the changelog.
  */
 export interface StateStore {
   readonly name: string;

@@ -15,16 +15,27 @@ export interface BufferedWrite {
   key: Buffer;
   /** null: a delete (a tombstone in the changelog). */
   value: Buffer | null;
+  /**
+   * The value object the bytes were serialized from, when the store kept it: reads of a buffered
+   * key return it instead of deserializing the bytes again (an aggregation fetches and puts the
+   * same few windows for every record between two commits). Never mutated (state/Serde.ts).
+   */
+  object?: unknown;
 }
 
 export class WriteBuffer {
   private pending = new Map<string, BufferedWrite>();
   private drained = new Map<string, BufferedWrite>();
 
-  write(key: Buffer, value: Buffer | null): void {
+  write(key: Buffer, value: Buffer | null, object?: unknown): void {
+    this.writeId(key.toString('latin1'), key, value, object);
+  }
+
+  /** write() by the key's latin1 id, for callers that already computed it. */
+  writeId(id: string, key: Buffer, value: Buffer | null, object?: unknown): void {
     // A key keeps the position of its first write since the drain: order across keys does not
     // matter to a compacted changelog, and re-inserting would cost a second map operation.
-    this.pending.set(key.toString('latin1'), { key, value });
+    this.pending.set(id, object === undefined ? { key, value } : { key, value, object });
   }
 
   /** The newest buffered write of key; undefined when the key is not buffered at all. */
