@@ -95,7 +95,7 @@ export class ClickHouseSink {
     }
     if (this.routes.size === 0) throw new Error('ClickHouseSink needs at least one route');
     this.maxBatchRecords = options.maxBatchRecords ?? 10_000;
-    this.lingerMs = options.lingerMs ?? 1_000;
+    this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (sinkConfig.ts)
     this.retryInitialMs = options.retryInitialMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
     this.healthCheckIntervalMs = options.healthCheckIntervalMs ?? 5_000;
