@@ -7,7 +7,7 @@ import { RocksDBEngine, type EngineBatch } from './RocksDBEngine.js';
 import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, inKeyspace, keyspaceRange } from './StoreKeyspace.js';
 import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
 import { StoreCounters } from './StoreMetrics.js';
-import { ReadCache } from './ReadCache.js';
+import { NOT_DECODED, ReadCache } from './ReadCache.js';
 
 export interface ChangelogBackedStoreOptions {
   name: string;
@@ -68,15 +68,16 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     const buffered = this.buffer.lookupId(id);
     if (buffered) return buffered.value ?? undefined;
     const cached = this.readCache.get(id);
-    if (cached !== undefined) return cached ?? undefined;
+    if (cached !== undefined) return cached.bytes ?? undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     this.readCache.remember(id, stored ?? null);
     return stored;
   }
 
   /**
-   * readLatest(), deserialized: a buffered write that kept its value object returns that object
-   * (no parse), anything else is deserialized from its bytes.
+   * readLatest(), deserialized: a buffered write that kept its value object returns that object,
+   * a read cache entry the value it decoded on an earlier read (no parse either way); anything
+   * else is deserialized from its bytes.
    */
   protected readLatestValue<V>(key: Buffer, id: string, serde: Serde<V>): V | undefined {
     const buffered = this.buffer.lookupId(id);
@@ -84,8 +85,16 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       if (buffered.value === null) return undefined;
       return buffered.object !== undefined ? (buffered.object as V) : serde.deserialize(buffered.value);
     }
-    const value = this.readLatest(key, id);
-    return value === undefined ? undefined : serde.deserialize(value);
+    const cached = this.readCache.get(id);
+    if (cached !== undefined) {
+      if (cached.bytes === null) return undefined;
+      if (cached.decoded === NOT_DECODED) cached.decoded = serde.deserialize(cached.bytes);
+      return cached.decoded as V;
+    }
+    const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
+    const value = stored === undefined ? undefined : serde.deserialize(stored);
+    this.readCache.remember(id, stored ?? null, value);
+    return value;
   }
 
   /** Writes fail fast on a closed store rather than at the next commit. */
