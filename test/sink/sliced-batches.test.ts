@@ -1,0 +1,37 @@
+import { describe, expect, test } from '@jest/globals';
+import type { LogRecord } from '../../log/Log.js';
+import type { Row } from '../../sink/AnalyticsStore.js';
+import { batchRows } from '../../sink/BatchRows.js';
+import { jsonEachRowLiteral, sqlString } from '../../sink/ChdbStore.js';
+import { defaultSinkRoutes } from '../../sink/sinkConfig.js';
+import { asLogRecord, envelope, generateEvents } from './generate.js';
+
+// Slicing (EventLoopSlices) must not change a byte: replays rely on the same rows in the same order.
+describe('sink batches built in slices', () => {
+  const nasty = ["it's", 'back\\slash', 'new\nline', "\\'", '"quoted"', 'tab\t', 'é😀', ''];
+
+  test('the sliced insert literal equals sqlString over the whole JSONEachRow payload', async () => {
+    for (const count of [0, 1, 999, 1000, 1001, 2500]) {
+      const rows: Row[] = Array.from({ length: count }, (_, i) => ({ i, text: nasty[i % nasty.length]! + i, list: [nasty[(i + 3) % nasty.length]!] }));
+      const whole = sqlString(rows.map((row) => JSON.stringify(row)).join('\n'));
+      expect(await jsonEachRowLiteral(rows)).toBe(whole);
+    }
+  });
+
+  test('rows mapped in slices of 7 records equal rows mapped in one go, skips included', async () => {
+    const routes = defaultSinkRoutes({ rawEvents: 'events.raw' }).filter((route) => route.topic === 'events.raw');
+    const records: LogRecord[] = generateEvents(300, Date.now(), 3, 5).map((event, i) => asLogRecord(envelope(event), 'events.raw', 0, i));
+    records[17] = { ...records[17]!, value: Buffer.from('not json') };
+    const skipped = (into: number[]) => (_reason: string, record: LogRecord) => {
+      into.push(record.offset);
+    };
+    const wholeSkips: number[] = [];
+    const slicedSkips: number[] = [];
+    const whole = await batchRows(routes, records, skipped(wholeSkips), Number.MAX_SAFE_INTEGER);
+    const sliced = await batchRows(routes, records, skipped(slicedSkips), 7);
+    expect(sliced).toEqual(whole);
+    expect(whole.get('events_raw')).toHaveLength(299);
+    expect(slicedSkips).toEqual([17]);
+    expect(wholeSkips).toEqual([17]);
+  });
+});
