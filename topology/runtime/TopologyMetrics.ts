@@ -18,7 +18,14 @@ export class TopologyMetrics implements TaskObserver {
     const registers = [registry];
     this.processed = new Counter({ name: 'streamline_topology_records_processed_total', help: 'Input records processed, per task', labelNames: ['task'], registers });
     this.deadLettered = new Counter({ name: 'streamline_topology_dlq_total', help: 'Input records sent to the DLQ by the topology', labelNames: ['reason'], registers });
-    this.outcomes = new Counter({ name: 'streamline_processor_events_total', help: 'Outcomes counted by processors (duplicate, late, miss, blocked, ...)', labelNames: ['processor', 'outcome'], registers });
+    this.outcomes = new Counter({
+      name: 'streamline_processor_events_total',
+      help: 'Outcomes counted by processors (duplicate, late, miss, blocked, ...)',
+      labelNames: ['processor', 'outcome'],
+      registers,
+      // Scrapes and ProcessorStats read the sums of the records since the last commit too.
+      collect: () => this.publishOutcomes(),
+    });
     this.commitLatency = new Histogram({ name: 'streamline_topology_commit_latency_seconds', help: 'Time to commit outputs, changelogs and offsets', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.commits = new Counter({ name: 'streamline_topology_commits_total', help: 'Commits by result', labelNames: ['result'], registers });
     this.retries = new Counter({ name: 'streamline_topology_retries_total', help: 'Failed commits or task rebuilds retried after a backoff, by whether the log answered (only those count towards stopping)', labelNames: ['log'], registers });
@@ -39,13 +46,27 @@ export class TopologyMetrics implements TaskObserver {
   publish(): void {
     for (const [task, count] of this.processedSincePublish) this.processed.inc({ task }, count);
     this.processedSincePublish.clear();
+    this.publishOutcomes();
+  }
+
+  private publishOutcomes(): void {
+    for (const [processor, outcomes] of this.outcomesSincePublish) {
+      for (const [outcome, amount] of outcomes) this.outcomes.inc({ processor, outcome }, amount);
+    }
+    this.outcomesSincePublish.clear();
   }
 
   recordDeadLettered(_taskId: string, reason: string): void {
     this.deadLettered.inc({ reason });
   }
 
+  /** processor → outcome → amount since the last publish. */
+  private readonly outcomesSincePublish = new Map<string, Map<string, number>>();
+
+  /** Several outcomes per record (parse, dedupe, filter, route, ...): summed here, published at commit and on every read of the counter. */
   processorOutcome(processor: string, outcome: string, amount: number): void {
-    this.outcomes.inc({ processor, outcome }, amount);
+    let outcomes = this.outcomesSincePublish.get(processor);
+    if (outcomes === undefined) this.outcomesSincePublish.set(processor, (outcomes = new Map()));
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + amount);
   }
 }
