@@ -70,6 +70,12 @@ export interface RebalanceListener {
   onAssigned(partitions: TopicPartition[]): Promise<void>;
   /** Called before partitions are taken away; the listener commits and closes their work here. */
   onRevoked(partitions: TopicPartition[]): Promise<void>;
+  /**
+   * Called instead of onRevoked when the partitions are already gone (the member's session
+   * expired; Kafka's onPartitionsLost): their uncommitted work cannot be committed any more and
+   * must be dropped. Without it, onRevoked is called.
+   */
+  onLost?(partitions: TopicPartition[]): Promise<void>;
 }
 
 export interface ConsumerOptions {

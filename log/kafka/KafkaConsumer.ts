@@ -142,9 +142,9 @@ export class KafkaConsumer implements LogConsumer {
   /** The last error a poll swallowed while the broker was unreachable (for health reporting). */
   lastError: unknown;
 
-  private async callListener(method: 'onAssigned' | 'onRevoked', partitions: TopicPartition[]): Promise<void> {
+  private async callListener(method: 'onAssigned' | 'onRevoked' | 'onLost', partitions: TopicPartition[]): Promise<void> {
     try {
-      await this.listener![method](partitions);
+      await this.listener![method]?.(partitions);
     } catch (error) {
       throw new ListenerError(error);
     }
@@ -227,7 +227,7 @@ export class KafkaConsumer implements LogConsumer {
         const lost = this.assignment();
         this.lost = false;
         this.dropPartitions(lost);
-        if (lost.length > 0) await this.callListener('onRevoked', lost);
+        if (lost.length > 0) await this.callListener(this.listener?.onLost ? 'onLost' : 'onRevoked', lost);
       }
       this.stopHeartbeat();
       try {
@@ -320,12 +320,17 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   private async beat(): Promise<void> {
-    if (this.heartbeatInFlight || !this.coordinator.known || this.generationId < 0) return;
+    // No member id: the session is gone and the next poll rejoins; a heartbeat cannot help.
+    if (this.heartbeatInFlight || !this.coordinator.known || this.generationId < 0 || this.memberId === '') return;
     this.heartbeatInFlight = true;
+    const { generationId, memberId } = this;
     try {
-      await this.coordinator.heartbeat(this.generationId, this.memberId);
+      await this.coordinator.heartbeat(generationId, memberId);
     } catch (error) {
-      this.noteGroupError(error);
+      // An answer about a membership this consumer has already left (it rejoined while the
+      // heartbeat was out) says nothing about the current one: acting on it would declare the
+      // fresh assignment lost and close every task again.
+      if (generationId === this.generationId && memberId === this.memberId) this.noteGroupError(error);
       this.coordinator.forgetIfDisconnected();
     } finally {
       this.heartbeatInFlight = false;

@@ -86,7 +86,7 @@ describe.each(logModes())('default pipeline end to end ($name log)', (mode: LogM
 
   test('outputs, aggregates, DLQ, counters and the HTTP routes match totals computed from the generated stream', async () => {
     const dir = `${root}/in-process`;
-    const log = await mode.open(dir);
+    const log = await mode.open(dir, true);
     const stream = await seedLog(log);
     expected = expectedResults(stream);
     // The stream has what the test is about.

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Log, LogRecord, TopicPartition } from '../../log/Log.js';
+import { partitionKey, type Log, type LogRecord, type TopicPartition, type TopicPartitionOffset } from '../../log/Log.js';
 import type { CommitEvent, StreamsApp } from '../../topology/index.js';
 
 export function tempDir(prefix: string): string {
@@ -30,8 +30,20 @@ export async function caughtUp(log: Log, groupId: string, topics: string[]): Pro
 }
 
 /**
+ * Waits until every partition's end offset reaches the given one. On Kafka a commit's markers
+ * are written just after commit() returns, and until then read_committed readers do not see the
+ * commit's records (there is no event for it: the end offset is polled).
+ */
+async function untilVisible(log: Log, ends: TopicPartitionOffset[]): Promise<void> {
+  for (const tp of ends) {
+    while ((await log.endOffset(tp)) < tp.offset) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
  * Resolves once the app has committed everything in the input topics (and in whatever those
- * inputs caused to be written to the other listed topics), waking on each commit event.
+ * inputs caused to be written to the other listed topics), waking on each commit event, and
+ * what those commits wrote is visible to readers.
  */
 export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topics: string[], timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -55,7 +67,10 @@ export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topi
       try {
         do {
           again = false;
-          if (await caughtUp(log, groupId, topics)) return finish();
+          if (await caughtUp(log, groupId, topics)) {
+            await untilVisible(log, [...written.values()]);
+            return finish();
+          }
         } while (again);
       } catch (error) {
         // The log may answer with a transient error (a Kafka coordinator still loading after a
@@ -65,7 +80,11 @@ export function waitForCaughtUp(app: StreamsApp, log: Log, groupId: string, topi
         checking = false;
       }
     };
-    const onCommit = (_event: CommitEvent) => void check();
+    const written = new Map<string, TopicPartitionOffset>();
+    const onCommit = (event: CommitEvent) => {
+      for (const ends of event.written) if ((written.get(partitionKey(ends))?.offset ?? -1) < ends.offset) written.set(partitionKey(ends), ends);
+      void check();
+    };
     app.on('commit', onCommit);
     app.on('error', finish);
     void check();

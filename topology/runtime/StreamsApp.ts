@@ -52,7 +52,14 @@ const MAX_TASK_CATCH_UP_MS = 10_000;
 export type StreamsState = 'CREATED' | 'STARTING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
 export interface CommitEvent {
+  /** Input offsets committed. */
   offsets: TopicPartitionOffset[];
+  /**
+   * Per partition written (outputs, repartition topics, changelogs), the offset after the last
+   * record. On Kafka the commit markers follow commit() by a few milliseconds: a reader that
+   * must see this commit's records waits until the partitions' end offsets reach these.
+   */
+  written: TopicPartitionOffset[];
   records: number;
   durationMs: number;
 }
@@ -136,6 +143,7 @@ export class StreamsApp extends EventEmitter {
     await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
       onAssigned: (partitions) => this.onAssigned(partitions),
       onRevoked: (partitions) => this.onRevoked(partitions),
+      onLost: (partitions) => this.onLost(partitions),
     });
     this.currentState = 'RUNNING';
     this.loop = this.runLoop();
@@ -361,7 +369,11 @@ export class StreamsApp extends EventEmitter {
     const durationMs = performance.now() - started;
     this.metrics.commitLatency.observe(durationMs / 1000);
     this.metrics.commits.inc({ result: 'ok' });
-    this.emit('commit', { offsets, records: records.length, durationMs } satisfies CommitEvent);
+    const written = [...changelogEnds].map(([key, offset]) => {
+      const colon = key.lastIndexOf(':');
+      return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)), offset };
+    });
+    this.emit('commit', { offsets, written, records: records.length, durationMs } satisfies CommitEvent);
   }
 
   /**
@@ -428,17 +440,33 @@ export class StreamsApp extends EventEmitter {
 
   private async onRevoked(partitions: TopicPartition[]): Promise<void> {
     await this.commit();
-    const revokedTaskIds = new Set<string>();
+    await this.closeTasksOf(partitions);
+    this.emit('revoked', partitions);
+  }
+
+  /**
+   * The session expired and the partitions may already be another member's: a commit would be
+   * refused (and is not tried); closing drops what the tasks held since their last commit, which
+   * the new owner re-processes from the committed offsets (Kafka Streams' closeDirty).
+   */
+  private async onLost(partitions: TopicPartition[]): Promise<void> {
+    await this.commitChain;
+    this.logger?.warn({ partitions: partitions.length }, 'partitions lost with the consumer group session; their uncommitted work is dropped');
+    await this.closeTasksOf(partitions);
+    this.emit('revoked', partitions);
+  }
+
+  private async closeTasksOf(partitions: TopicPartition[]): Promise<void> {
+    const taskIds = new Set<string>();
     for (const tp of partitions) {
       const sub = this.subtopologyByTopic.get(tp.topic);
-      if (sub) revokedTaskIds.add(`${sub.id}_${tp.partition}`);
+      if (sub) taskIds.add(`${sub.id}_${tp.partition}`);
     }
-    for (const taskId of revokedTaskIds) {
+    for (const taskId of taskIds) {
       await this.tasks.get(taskId)?.close();
       this.tasks.delete(taskId);
     }
     this.metrics.activeTasks.set(this.tasks.size);
-    this.emit('revoked', partitions);
   }
 
   private async createTask(sub: Subtopology, partition: number): Promise<StreamTask> {

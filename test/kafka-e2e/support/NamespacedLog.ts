@@ -138,6 +138,7 @@ class NamespacedConsumer implements LogConsumer {
     return this.inner.subscribe(topics.map(this.to), {
       onAssigned: (partitions) => listener.onAssigned(partitions.map(this.tpOut)),
       onRevoked: (partitions) => listener.onRevoked(partitions.map(this.tpOut)),
+      onLost: listener.onLost && ((partitions) => listener.onLost!(partitions.map(this.tpOut))),
     });
   }
 
