@@ -398,7 +398,12 @@ export class ClickHouseSink {
       work.lagCheckedAt = now;
       try {
         const end = await this.log.endOffset(work.tp);
-        const lag = Math.max(0, end - (work.committed ?? 0));
+        // With nothing held, whatever lies between the committed offset and the consumer's
+        // position is transaction markers (Kafka), not records: not lag. The commits themselves
+        // stay at last record + 1, where the recorded batch cuts start.
+        const idle = work.buffer.length === 0 && work.pending === null;
+        const position = idle ? this.consumer?.position(work.tp) : undefined;
+        const lag = Math.max(0, end - Math.max(work.committed ?? 0, position ?? 0));
         this.metrics.lag.set({ sink: this.groupId, topic: work.tp.topic, partition: String(work.tp.partition) }, lag);
       } catch {
         // lag is best effort; the log's own health is reported elsewhere
