@@ -28,7 +28,11 @@ export interface ProcessorContext<KOut, VOut> {
   /** "<subtopology>_<partition>", as Kafka Streams names tasks. */
   readonly taskId: string;
   readonly partition: number;
-  /** Sends a record to every child, or to the named child only. */
+  /**
+   * Sends a record to every child, or to the named child only. The value must not be changed
+   * afterwards: sinks may reuse the bytes another sink serialised from the same object, and
+   * stores hand the object back on reads before the commit (state/Serde.ts).
+   */
   forward<K extends KOut, V extends VOut>(record: StreamRecord<K, V>, childName?: string): void;
   schedule(intervalMs: number, type: PunctuationType, punctuator: Punctuator): Cancellable;
   getStateStore<S extends StateStore>(name: string): S;
