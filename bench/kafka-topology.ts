@@ -19,7 +19,7 @@ import { readKafkaConfig } from '../log/kafka/kafka-config.js';
 import { openKafkaLog } from '../log/kafka/KafkaLog.js';
 import type { KeyValueStore } from '../state/StateStore.js';
 import { jsonSerde, stringSerde } from '../state/Serde.js';
-import { KStream, StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 
 interface LandingEvent {
   id: string;
@@ -55,9 +55,9 @@ const kafka = readKafkaConfig({ ...process.env, KAFKA_BROKERS: setting('bootstra
 const log = await openKafkaLog({ ...kafka, clientId: 'bench-ours' });
 const builder = new StreamsBuilder();
 const landing = builder.stream<string, LandingEvent>(setting('input'), { keySerde: stringSerde, valueSerde: jsonSerde<LandingEvent>() });
-const processed = landing.process(() => new Dedupe(), { name: 'dedupe' });
+// processValues: the key stays, so the windowed count needs no repartition topic (like the peer's processValues).
+const deduped = landing.processValues(() => new Dedupe(), { name: 'dedupe' });
 builder.topology.addStateStore(keyValueStoreBuilder('seen-ids', stringSerde, jsonSerde<number>()), 'dedupe');
-const deduped = new KStream<string, LandingEvent>(builder, processed.nodeName, stringSerde, jsonSerde<LandingEvent>(), false);
 deduped.to(setting('output'));
 deduped.groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000)).count({ name: 'per-minute' });
 

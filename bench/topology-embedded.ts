@@ -51,7 +51,7 @@ for (let start = 0; start < EVENTS; start += 10_000) {
 
 const builder = new StreamsBuilder();
 const stream = builder.stream<string, Attempt>('landing');
-const deduped = stream.process(() => new SeenBefore(), { name: 'dedupe' });
+const deduped = stream.processValues(() => new SeenBefore(), { name: 'dedupe' });
 builder.topology.addStateStore(keyValueStoreBuilder('seen-ids', stringSerde, jsonSerde<number>()), 'dedupe');
 deduped.filter((_k, a: Attempt) => a.correct).to('correct-attempts');
 deduped.groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000)).count({ name: 'per-minute' });

@@ -1,7 +1,6 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 import type { KeyValueStore, WindowStore } from '../state/StateStore.js';
 import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
-import { processKeepingKey } from './StreamNodes.js';
 
 /** Which window has an unemitted update: the group key (without prefix) and the window start. */
 export interface PendingWindow {
@@ -79,7 +78,7 @@ export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, s
 }
 
 export function bufferAggregateRows<R>(stream: KStream<string, PendingWindow>, options: AggregateRowBufferOptions<R> & { name: string }): KStream<string, R> {
-  const result = processKeepingKey<string, PendingWindow, R>(stream, options.name, () => new AggregateRowBuffer<R>(options), [options.windowStore]);
+  const result = stream.processValues<R>(() => new AggregateRowBuffer<R>(options), { name: options.name, stores: [options.windowStore] });
   stream.builder.topology.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingWindow>()), options.name);
   return result;
 }

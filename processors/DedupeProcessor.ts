@@ -2,7 +2,6 @@ import { stringSerde, jsonSerde } from '../state/Serde.js';
 import type { KeyValueStore } from '../state/StateStore.js';
 import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
-import { processKeepingKey } from './StreamNodes.js';
 
 /** Seed 002's TTLs per event type; other types use defaultTtlMs. */
 export const DEFAULT_DEDUPE_TTLS: Readonly<Record<string, number>> = {
@@ -130,7 +129,7 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
  */
 export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & { name?: string }): KStream<K, V> {
   const name = options.name ?? 'dedupe';
-  const result = processKeepingKey<K, V, V>(stream, name, () => new DedupeProcessor<K, V>(options));
+  const result = stream.processValues<V>(() => new DedupeProcessor<K, V>(options), { name });
   stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), name);
   return result;
 }

@@ -12,7 +12,6 @@ import { parseLandingEvent, type LearningEvent } from './LandingEvent.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
-import { processKeepingKey } from './StreamNodes.js';
 import { addWindowedAggregations, queryAggregation, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
 
 /** Node names of the main path, as they appear in streamline_processor_events_total{processor}. */
@@ -86,7 +85,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics));
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
-  const parsed: KStream<string, LearningEvent> = processKeepingKey(landing, PIPELINE_NODES.parse, () => new ParseProcessor()) as unknown as KStream<string, LearningEvent>;
+  const parsed: KStream<string, LearningEvent> = landing.processValues(() => new ParseProcessor(), { name: PIPELINE_NODES.parse }) as unknown as KStream<string, LearningEvent>;
   const unique = dedupe(parsed, {
     name: PIPELINE_NODES.dedupe,
     storeName: DEDUPE_STORE,

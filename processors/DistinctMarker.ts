@@ -1,7 +1,6 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 import type { KeyValueStore } from '../state/StateStore.js';
 import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
-import { processKeepingKey } from './StreamNodes.js';
 
 /** A value and whether its member (e.g. a user id) is seen for the first time in its window and key. */
 export interface Marked<V> {
@@ -75,7 +74,7 @@ export function markDistinct<K, V>(
   stream: KStream<K, V>,
   options: { name: string; storeName: string; windows: TimeWindows; memberOf: (value: V) => string | undefined },
 ): KStream<K, Marked<V>> {
-  const result = processKeepingKey<K, V, Marked<V>>(stream, options.name, () => new DistinctMarker<K, V>(options.storeName, options.windows, options.memberOf));
+  const result = stream.processValues<Marked<V>>(() => new DistinctMarker<K, V>(options.storeName, options.windows, options.memberOf), { name: options.name });
   stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), options.name);
   return result;
 }

@@ -3,7 +3,6 @@ import type { GlobalKTable, KStream, KTable, Processor, ProcessorContext, Stream
 import type { DerivedEnrichment, LearningEvent } from './LandingEvent.js';
 import { toEpochMs } from './LandingEvent.js';
 import { DEFAULT_REFERENCE_TOPICS, type ItemProfile, type ReferenceTopics, type UserProfile } from './ReferenceData.js';
-import { processKeepingKey } from './StreamNodes.js';
 
 export const USERS_STORE = 'ref-users';
 export const ITEMS_STORE = 'ref-items';
@@ -67,7 +66,7 @@ export function referenceTables(builder: StreamsBuilder, topics: ReferenceTopics
 
 /** Adds the enrichment node; the stream must be keyed by user id, like the users table. */
 export function enrich<K>(stream: KStream<K, LearningEvent>, users: KTable<string, UserProfile>, items: GlobalKTable<string, ItemProfile>, name = 'enrich'): KStream<K, LearningEvent> {
-  return processKeepingKey<K, LearningEvent, LearningEvent>(stream, name, () => new EnrichProcessor<K>(users.storeName, items.storeName), [users.storeName]);
+  return stream.processValues<LearningEvent>(() => new EnrichProcessor<K>(users.storeName, items.storeName), { name, stores: [users.storeName] });
 }
 
 export function responseTimeCategory(ms: number): NonNullable<DerivedEnrichment['response_time_category']> {

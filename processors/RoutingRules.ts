@@ -4,7 +4,6 @@ import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
 import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
-import { processKeepingKey } from './StreamNodes.js';
 
 /** seed 003's topics, named by KAFKA_TOPIC_* with the seed's defaults. */
 export interface OutputTopics {
@@ -200,7 +199,7 @@ export class RouteProcessor<K> implements Processor<K, LearningEvent, K, Learnin
  */
 export function routeEvents<K>(stream: KStream<K, LearningEvent>, table: RoutingTable, options: { name?: string; keySerde?: Serde<K> } = {}): void {
   const name = options.name ?? 'route';
-  const routed = processKeepingKey<K, LearningEvent, LearningEvent>(stream, name, () => new RouteProcessor<K>(table));
+  const routed = stream.processValues<LearningEvent>(() => new RouteProcessor<K>(table), { name });
   routed.to((record) => record.headers[ROUTE_TOPIC_HEADER]!, {
     name: `${name}-sink`,
     keySerde: options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>),

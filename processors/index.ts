@@ -15,4 +15,3 @@ export { deadLetterRecord, replayDeadLetters, DEFAULT_DLQ_TOPIC } from './DeadLe
 export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions } from './DefaultPipeline.js';
 export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';
-export { processKeepingKey } from './StreamNodes.js';

@@ -1,4 +1,3 @@
-import { processKeepingKey } from '../../processors/StreamNodes.js';
 import { deriveEnrichment, enrich, localHour, referenceTables } from '../../processors/Enrichment.js';
 import { ParseProcessor } from '../../processors/DefaultPipeline.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
@@ -41,7 +40,7 @@ describe('enrichment joins', () => {
 
     const builder = new StreamsBuilder();
     const landing = builder.stream<string | null, Buffer | null>('landing', { keySerde: stringSerde, valueSerde: bufferSerde });
-    const parsed = processKeepingKey(landing, 'parse', () => new ParseProcessor()) as unknown as KStream<string, LearningEvent>;
+    const parsed = landing.processValues(() => new ParseProcessor(), { name: 'parse' }) as unknown as KStream<string, LearningEvent>;
     const { users, items } = referenceTables(builder);
     enrich(parsed, users, items).to('enriched');
     await h.run(builder, ['landing', 'ref.users']);

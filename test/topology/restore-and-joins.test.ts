@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
-import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
+import { StreamsApp, StreamsBuilder, type Processor, type ProcessorContext } from '../../topology/index.js';
 import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -148,6 +148,38 @@ describe('stores, restore and joins', () => {
     for (const store of app.localStores<KeyValueStore<string, number>>('per-country')) for (const { key, value } of store.all()) counts.set(key, value);
     expect(counts).toEqual(new Map([['DE', 30], ['FR', 30], ['US', 30]]));
     expect(app.describe()).toMatch(/Sub-topology: 1/);
+    await app.close();
+  });
+
+  test('process() may change keys, so a groupByKey after it repartitions; processValues() keeps them, so it does not', async () => {
+    const keepOnlyEven = (): Processor<string, { n: number }, string, { n: number }> => {
+      let context!: ProcessorContext<string, { n: number }>;
+      return {
+        init: (c) => (context = c),
+        process: (record) => {
+          if (record.value.n % 2 === 0) context.forward(record);
+        },
+      };
+    };
+    const counting = (useProcessValues: boolean) => {
+      const builder = new StreamsBuilder();
+      const events = builder.stream<string, { n: number }>('numbers');
+      const kept = useProcessValues ? events.processValues(keepOnlyEven, { name: 'even' }) : events.process(keepOnlyEven, { name: 'even' });
+      kept.groupByKey().count({ name: 'evens' });
+      return builder.build();
+    };
+    expect(counting(false).describe()).toMatch(/repartition/i);
+    expect(counting(true).describe()).not.toMatch(/repartition/i);
+
+    await log.ensureTopic('numbers', { partitions: 2 });
+    await log.produce(Array.from({ length: 40 }, (_, n) => ({ topic: 'numbers', key: Buffer.from(`k${n % 4}`), value: json({ n }) })));
+    const app = new StreamsApp(counting(true), log, { applicationId: 'evens', stateDir: `${dir}/state` });
+    await app.start();
+    await waitForCaughtUp(app, log, 'evens', ['numbers']);
+    expect((await log.listTopics()).filter((topic) => topic.startsWith('evens-') && topic.endsWith('-repartition'))).toEqual([]);
+    const counts = new Map<string, number>();
+    for (const store of app.localStores<KeyValueStore<string, number>>('evens')) for (const { key, value } of store.all()) counts.set(key, value);
+    expect(counts).toEqual(new Map([['k0', 10], ['k2', 10]]));
     await app.close();
   });
 });

@@ -144,6 +144,18 @@ export class KStream<K, V> {
     return new KStream<K2, V2>(this.builder, name, undefined, undefined, true);
   }
 
+  /**
+   * A custom Processor API node that keeps each record's key (Kafka Streams' processValues): it
+   * may change values, drop or multiply records, but forwards them under the key they came with,
+   * so a groupByKey() after it needs no repartition topic (after process() it does).
+   */
+  processValues<V2>(supplier: ProcessorSupplier<K, V, K, V2>, options: Named & { stores?: string[] } = {}): KStream<K, V2> {
+    const name = options.name ?? this.builder.names.next('KSTREAM-PROCESSVALUES');
+    this.builder.topology.addProcessor(name, supplier, this.nodeName);
+    for (const store of options.stores ?? []) this.builder.topology.connectProcessorAndStateStores(store, name);
+    return new KStream<K, V2>(this.builder, name, this.keySerde, undefined, this.repartitionRequired);
+  }
+
   /** Writes to a topic, or to the topic the extractor picks per record. */
   to(topic: string | TopicNameExtractor<K, V>, produced: Produced<K, V> = {}): void {
     const name = produced.name ?? this.builder.names.next('KSTREAM-SINK');
