@@ -26,17 +26,21 @@ export interface TransactionalSettings {
  * abort marker over whatever was sent.
  */
 export class KafkaTransactionalProducer implements TransactionalProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
   private active = false;
 
   constructor(
     readonly transactionalId: string,
     private readonly settings: TransactionalSettings,
   ) {
-    this.producer = new Producer({
-      clientId: `${settings.clientId}-txn`,
-      bootstrapBrokers: settings.brokers,
-      transactionalId,
+    this.producer = this.createClient();
+  }
+
+  private createClient(): Producer {
+    return new Producer({
+      clientId: `${this.settings.clientId}-txn`,
+      bootstrapBrokers: this.settings.brokers,
+      transactionalId: this.transactionalId,
       // A new producer must ask InitProducerId with no id (-1/-1). The client's default (0/0)
       // reads to the broker as "bump the epoch of producer 0", which it refuses with
       // PRODUCER_FENCED whenever the transactional id was used before (e.g. after a restart).
@@ -44,19 +48,32 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
       producerEpoch: -1,
       idempotent: true,
       acks: ProduceAcks.ALL,
-      compression: settings.compression,
-      connectTimeout: settings.connectTimeoutMs,
+      compression: this.settings.compression,
+      connectTimeout: this.settings.connectTimeoutMs,
       // The client sends its request timeout as the transaction timeout (InitProducerId).
-      timeout: settings.transactionTimeoutMs,
-      retries: Math.max(2, settings.retries),
-      retryDelay: settings.retryBackoffMs,
+      timeout: this.settings.transactionTimeoutMs,
+      retries: Math.max(2, this.settings.retries),
+      retryDelay: this.settings.retryBackoffMs,
     });
   }
 
   async begin(): Promise<Transaction> {
     if (this.active) throw new Error(`transactional producer ${this.transactionalId} already has an open transaction`);
     this.active = true;
-    return new KafkaTransaction(this.transactionalId, this.producer, this.settings, () => (this.active = false));
+    return new KafkaTransaction(this.transactionalId, this.producer, this.settings, (failed) => {
+      this.active = false;
+      // A failed commit can leave the client believing a transaction is still open (seen when
+      // InitProducerId failed during a broker restart: every later begin was refused with "There
+      // is already an active transaction"). A fresh client re-initialises the producer id, which
+      // also fences and aborts whatever the old one left open on the broker.
+      if (failed) this.replaceClient();
+    });
+  }
+
+  private replaceClient(): void {
+    const old = this.producer;
+    this.producer = this.createClient();
+    void closeForcefully(old).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -79,7 +96,7 @@ class KafkaTransaction implements Transaction {
     private readonly transactionalId: string,
     private readonly producer: Producer,
     private readonly settings: TransactionalSettings,
-    private readonly finished: () => void,
+    private readonly finished: (failed: boolean) => void,
   ) {}
 
   private transaction(): Promise<ClientTransaction> {
@@ -116,6 +133,7 @@ class KafkaTransaction implements Transaction {
   async commit(): Promise<RecordMetadata[]> {
     this.assertOpen();
     this.done = true;
+    let failed = false;
     try {
       await this.sending;
       if (this.failure !== undefined) throw this.failure;
@@ -136,10 +154,11 @@ class KafkaTransaction implements Transaction {
       return this.metadata;
     } catch (error) {
       this.settings.metrics?.transaction('failed');
+      failed = true;
       await this.abortStarted();
       throw explainKafkaError(`commit of a transaction of ${this.transactionalId} failed`, error);
     } finally {
-      this.finished();
+      this.finished(failed);
     }
   }
 
@@ -151,7 +170,7 @@ class KafkaTransaction implements Transaction {
       await this.abortStarted();
       this.settings.metrics?.transaction('aborted');
     } finally {
-      this.finished();
+      this.finished(false);
     }
   }
 
