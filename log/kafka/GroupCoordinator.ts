@@ -1,6 +1,7 @@
 import { Connection, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCommitV9, syncGroupV5, type Admin } from '@platformatic/kafka';
 import type { TopicPartitionOffset } from '../Log.js';
 import { PROTOCOL_NAME } from './cooperative-assignor.js';
+import { guardConnection } from './connection-errors.js';
 import { hasKafkaError } from './kafka-records.js';
 
 export interface GroupCoordinatorSettings {
@@ -47,9 +48,16 @@ export class GroupCoordinator {
     this.current = undefined;
     const [found] = await this.settings.admin.findCoordinator({ keyType: 0, keys: [this.groupId] });
     if (!found) throw new Error(`no coordinator for group ${this.groupId}`);
-    const connection = new Connection(`${this.settings.clientId}-group`, {
-      connectTimeout: this.settings.connectTimeoutMs,
-      requestTimeout: this.settings.rebalanceTimeoutMs + this.settings.requestTimeoutMs,
+    const connection = guardConnection(
+      new Connection(`${this.settings.clientId}-group`, {
+        connectTimeout: this.settings.connectTimeoutMs,
+        requestTimeout: this.settings.rebalanceTimeoutMs + this.settings.requestTimeoutMs,
+      }),
+    );
+    // A socket error (broker killed) fails the request in flight; the connection is dropped so the
+    // next request finds the coordinator again instead of writing to a dead socket.
+    connection.on('error', () => {
+      if (this.current?.connection === connection) this.forget();
     });
     await connection.connect(found.host, found.port);
     this.current = { id: found.nodeId, connection };

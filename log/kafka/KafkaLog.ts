@@ -16,6 +16,7 @@ import {
 import { partitionForKey } from '../murmur2.js';
 import type { KafkaLogOptions } from './kafka-config.js';
 import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, splitForSend, withDeadline } from './kafka-records.js';
+import { guardKafkaConnections } from './connection-errors.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { committedGroupOffsets, EARLIEST, LATEST, listPartitionOffsets } from './kafka-offsets.js';
@@ -69,10 +70,13 @@ export class KafkaLog implements Log {
   private readonly readAhead = new Map<string, { from: number; records: LogRecord[]; nextOffset: number }>();
 
   private readonly metrics: KafkaLogMetrics | undefined;
+  private readonly unguard: () => void;
 
   constructor(options: KafkaLogOptions) {
     this.options = resolve(options);
     this.metrics = options.registry ? new KafkaLogMetrics(options.registry) : undefined;
+    // Before any client exists: no connection of this log may emit an unheard 'error'.
+    this.unguard = guardKafkaConnections({ logger: options.logger, registry: options.registry });
     const compression = this.options.compression;
     const codec = compressionsAlgorithms[compression];
     if (!codec || !codec.available) {
@@ -390,6 +394,7 @@ export class KafkaLog implements Log {
     if (this.producer) await closeForcefully(this.producer).catch(() => undefined);
     await this.reader.close().catch(() => undefined);
     await this.admin.close().catch(() => undefined);
+    this.unguard();
   }
 }
 
