@@ -127,21 +127,110 @@ function userAgentOf(envelope: Record<string, unknown>, payload: Record<string, 
   );
 }
 
+/** The parse step's outcome for a record whose strings had to be repaired (streamline_processor_events_total{processor="parse"}). */
+export const STRINGS_REPAIRED_OUTCOME = 'strings_repaired';
+
+// JSON text can only yield a lone surrogate through a \uD800-\uDFFF escape: UTF-8 decoding
+// (Buffer.toString) replaces invalid bytes with U+FFFD itself. So the walk below runs only when
+// the text holds such an escape, and costs nothing on ordinary records.
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+type WellFormedString = string & { isWellFormed?: () => boolean; toWellFormed?: () => string };
+
+/** String.prototype.isWellFormed where the runtime has it (Node 20), else the same test by regex. */
+export function isWellFormedText(text: string): boolean {
+  const native = (text as WellFormedString).isWellFormed;
+  if (native) return native.call(text);
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
+/** String.prototype.toWellFormed: every lone surrogate becomes U+FFFD. */
+export function toWellFormedText(text: string): string {
+  const native = (text as WellFormedString).toWellFormed;
+  return native ? native.call(text) : text.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/**
+ * Replaces lone surrogates in every string (values and keys) of a parsed JSON value, in place,
+ * and returns how many strings it changed. Why: such a string is valid in JavaScript and in JSON
+ * text ("\ud800"), but not UTF-8: ClickHouse refuses the whole insert (Code 25,
+ * CANNOT_PARSE_ESCAPE_SEQUENCE), and other consumers of the output topics may choke the same way.
+ * Iterative (an explicit stack), so a deeply nested record cannot overflow the call stack.
+ */
+export function repairLoneSurrogates(root: unknown): number {
+  let repaired = 0;
+  const fix = (text: string): string => {
+    if (isWellFormedText(text)) return text;
+    repaired++;
+    return toWellFormedText(text);
+  };
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i];
+        if (typeof item === 'string') node[i] = fix(item);
+        else if (typeof item === 'object' && item !== null) stack.push(item);
+      }
+    } else if (isObject(node)) {
+      for (const key of Object.keys(node)) {
+        let item = node[key];
+        if (typeof item === 'string') item = node[key] = fix(item);
+        else if (typeof item === 'object' && item !== null) stack.push(item);
+        const fixedKey = fix(key);
+        if (fixedKey !== key) {
+          delete node[key];
+          node[fixedKey] = item;
+        }
+      }
+    }
+  }
+  return repaired;
+}
+
+/**
+ * JSON.parse of a landing value with every string made well-formed (see repairLoneSurrogates).
+ * onRepaired hears how many strings were changed, when any were.
+ */
+function parseWellFormed(value: Buffer | string, onRepaired?: (strings: number) => void): unknown {
+  let text = typeof value === 'string' ? value : value.toString('utf8');
+  let repaired = 0;
+  // A string value (not bytes) may already hold lone surrogates outside any escape.
+  if (typeof value === 'string' && !isWellFormedText(text)) {
+    text = toWellFormedText(text);
+    repaired++;
+  }
+  const parsed: unknown = JSON.parse(text);
+  if (SURROGATE_ESCAPE.test(text)) repaired += repairLoneSurrogates(parsed);
+  if (repaired > 0) onRepaired?.(repaired);
+  return parsed;
+}
+
 /**
  * Parses a landing record into a LearningEvent. Accepts the ingress envelope and, tolerantly, a
  * bare seed 000 / 001 / 004 event (its shape says its type; its id field or a key-derived id is
  * the event id). Throws UnparseableEventError naming what is wrong: not JSON, no event id, an
- * unknown event type, no user id.
+ * unknown event type, no user id. Strings (and the key) are made well-formed on the way: a lone
+ * surrogate becomes U+FFFD, and onRepaired (if given) hears how many strings were changed; the
+ * parse step counts it as the outcome STRINGS_REPAIRED_OUTCOME.
  *
  * @example
  *   builder.stream<string | null, Buffer>('events.raw', { valueSerde: bufferSerde })
  *     .mapValues((value, key) => parseLandingEvent(key, value, 0)) // throws → DLQ
  */
-export function parseLandingEvent(key: string | null, value: Buffer | string | null, recordTimestamp: number): LearningEvent {
+export function parseLandingEvent(
+  key: string | null,
+  value: Buffer | string | null,
+  recordTimestamp: number,
+  onRepaired?: (strings: number) => void,
+): LearningEvent {
   if (value === null || value === undefined) throw new UnparseableEventError('landing record has no value');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+    parsed = parseWellFormed(value, onRepaired);
   } catch (error) {
     throw new UnparseableEventError(`landing record value is not JSON: ${(error as Error).message}`);
   }
@@ -157,6 +246,11 @@ export function parseLandingEvent(key: string | null, value: Buffer | string | n
 
   const eventId = enveloped ? nonEmptyString(envelope.event_id) : idOf(eventType, payload);
   if (eventId === undefined) throw new UnparseableEventError(`${eventType} event has no event id`);
+  // The record key comes from the producer too (Kafka producers bypass the ingress).
+  if (key !== null && !isWellFormedText(key)) {
+    key = toWellFormedText(key);
+    onRepaired?.(1);
+  }
   const userId = key ?? nonEmptyString(payload.user_id) ?? nonEmptyString(payload.learner_id);
   if (userId === undefined || userId.length === 0) throw new UnparseableEventError(`${eventType} event ${eventId} has no user id (record key, user_id or learner_id)`);
   if (kind === 'attempt' && nonEmptyString(payload.item_id) === undefined) throw new UnparseableEventError(`attempt ${eventId} has no item_id`);

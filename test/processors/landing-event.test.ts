@@ -1,4 +1,4 @@
-import { parseLandingEvent, toLandingEnvelope, UnparseableEventError } from '../../processors/LandingEvent.js';
+import { isWellFormedText, parseLandingEvent, repairLoneSurrogates, toLandingEnvelope, UnparseableEventError } from '../../processors/LandingEvent.js';
 
 const T = Date.UTC(2024, 0, 15, 10, 0, 0);
 const envelope = (event_type: string, payload: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
@@ -50,5 +50,52 @@ describe('parseLandingEvent', () => {
     const event = parseLandingEvent('u1', envelope('attempt', { user_id: 'u1', item_id: 'i1' }, { user_agent: 'curl/8' }), 0);
     const again = parseLandingEvent('u1', Buffer.from(JSON.stringify(toLandingEnvelope(event))), 0);
     expect(again).toEqual(event);
+  });
+
+  describe('strings are made well-formed (a lone surrogate reaches ClickHouse as an insert it refuses)', () => {
+    // The JSON text a Kafka producer can write: valid JSON, but "\ud800" is half a character.
+    const lone = Buffer.from('{"v":1,"event_id":"lone\\ud800","event_type":"product","source":"product","received_at":' + T + ',"payload":{"event_name":"view\\udc00x","user_id":"u1","tags":["ok","\\ud83d"],"metadata":{"k\\ud800":"v","deep":[[{"x":"\\udfff"}]]}}}');
+
+    test('every lone surrogate becomes U+FFFD, in values, arrays, nested objects and keys, and the repair is counted', () => {
+      const counts: number[] = [];
+      const event = parseLandingEvent('u1', lone, 0, (n) => counts.push(n));
+      expect(event.event_id).toBe('lone\uFFFD');
+      expect(event.payload).toEqual({ event_name: 'view\uFFFDx', user_id: 'u1', tags: ['ok', '\uFFFD'], metadata: { 'k\uFFFD': 'v', deep: [[{ x: '\uFFFD' }]] } });
+      expect(counts).toEqual([5]);
+      // The output topics carry JSON.stringify(event): no surrogate escape survives.
+      expect(JSON.stringify(event)).not.toMatch(/\\u[dD][89a-fA-F]/);
+      expect(isWellFormedText(JSON.stringify(event))).toBe(true);
+    });
+
+    test('a valid surrogate pair written as escapes is kept, and nothing is counted', () => {
+      const counts: number[] = [];
+      const event = parseLandingEvent('u1', Buffer.from('{"event_id":"e\\ud83d\\ude00","event_type":"product","payload":{"event_name":"\\uD83D\\uDE00","user_id":"u1"}}'), T, (n) => counts.push(n));
+      expect(event.event_id).toBe('e😀');
+      expect(event.payload.event_name).toBe('😀');
+      expect(counts).toEqual([]);
+    });
+
+    test('a string value (not bytes) holding raw lone surrogates is repaired too', () => {
+      const counts: number[] = [];
+      const event = parseLandingEvent('u1', `{"event_id":"raw\ud800","event_type":"product","payload":{"event_name":"x","user_id":"u1"}}`, T, (n) => counts.push(n));
+      expect(event.event_id).toBe('raw\uFFFD');
+      expect(counts).toEqual([1]);
+    });
+
+    test('invalid UTF-8 bytes are already U+FFFD after decoding; the parse accepts them', () => {
+      const bytes = Buffer.concat([Buffer.from('{"event_id":"b'), Buffer.from([0xed, 0xa0, 0x80, 0xff]), Buffer.from('","event_type":"product","payload":{"event_name":"x","user_id":"u1"}}')]);
+      const event = parseLandingEvent('u1', bytes, T);
+      expect(isWellFormedText(event.event_id)).toBe(true);
+      expect(event.event_id).toMatch(/^b\uFFFD+$/);
+    });
+
+    test('the repair walk is iterative: a 100k-deep value with a surrogate escape does not overflow the stack', () => {
+      const depth = 100_000;
+      const parsed = JSON.parse('['.repeat(depth) + '"\\ud800"' + ']'.repeat(depth)) as unknown;
+      expect(repairLoneSurrogates(parsed)).toBe(1);
+      let inner: unknown = parsed;
+      for (let i = 0; i < depth; i++) inner = (inner as unknown[])[0];
+      expect(inner).toBe('\uFFFD');
+    });
   });
 });
