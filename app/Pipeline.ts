@@ -1,16 +1,16 @@
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerConsole } from '../console/index.js';
 import { buildIngress, readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
 import type { Log } from '../log/Log.js';
-import { buildDefaultPipeline, ensurePipelineTopics, processorRoutes, readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
-import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
-import { StreamsApp, StreamsBuilder } from '../topology/index.js';
+import { processorRoutes, readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
+import type { AnalyticsRuntime } from '../sink/index.js';
+import type { StreamsApp } from '../topology/index.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
 import type { Env } from './env.js';
 import { openLog } from './open-log.js';
+import { StartSequence } from './StartSequence.js';
 
 export interface RunningPipeline {
   config: AppConfig;
@@ -18,10 +18,12 @@ export interface RunningPipeline {
   http: FastifyInstance;
   streams: StreamsApp | undefined;
   pipeline: DefaultPipeline | undefined;
-  analytics: AnalyticsRuntime | undefined;
+  readonly analytics: AnalyticsRuntime | undefined;
   registry: Registry;
   /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
   address: string;
+  /** Resolves once topics, topology and sink run (later than listen when the broker was down); rejects with a fatal start error. */
+  started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,53 +49,21 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
   };
   stopping.push(() => log.close());
   try {
-    await ensurePipelineTopics(log, pipelineConfig, ingressConfig.landingPartitions);
+    // Topics, topology and sink: on Kafka with the broker down this returns early and goes on in
+    // the background while the ingress spools (app/StartSequence.ts).
+    const sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions });
+    stopping.push(() => sequence.stop());
+    await sequence.start();
+    const streams = sequence.streams;
+    const pipeline = sequence.pipeline;
 
-    let streams: StreamsApp | undefined;
-    let pipeline: DefaultPipeline | undefined;
-    if (config.roles.includes('topology')) {
-      const builder = new StreamsBuilder();
-      pipeline = buildDefaultPipeline(builder, pipelineConfig, { logger: logger.child({ component: 'processors' }) });
-      const app = new StreamsApp(builder.build(), log, {
-        applicationId: config.applicationId,
-        stateDir: path.join(config.dataDir, 'state'),
-        commitIntervalMs: config.commitIntervalMs,
-        dlqTopic: pipelineConfig.dlqTopic,
-        defaultPartitions: config.defaultPartitions,
-        registry,
-        logger: logger.child({ component: 'topology' }),
-      });
-      streams = app;
-      const closePipeline = pipeline;
-      stopping.push(async () => {
-        await app.close();
-        closePipeline.close();
-      });
-      await app.start();
-    }
-
-    let analytics: AnalyticsRuntime | undefined;
-    if (config.roles.includes('sink')) {
-      analytics = await startAnalytics({
-        env,
-        dataDir: config.dataDir,
-        log,
-        registry,
-        logger: logger.child({ component: 'sink' }),
-        topics: { rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic },
-      });
-      stopping.push(analytics.stop);
-    }
-
-    const readinessChecks: ReadinessCheck[] = [];
-    if (streams) readinessChecks.push({ name: 'topology', check: async () => streams!.state === 'RUNNING' });
-    if (analytics) readinessChecks.push(analytics.readiness);
+    const readinessChecks: ReadinessCheck[] = sequence.readinessChecks();
     const http = await buildIngress({
       log,
       config: ingressConfig,
       registry,
       logger: logger.child({ component: 'http' }),
-      analytics: analytics?.analytics,
+      analytics: sequence.analyticsQuery(),
       readinessChecks,
     });
     if (streams && pipeline) await http.register(processorRoutes, { app: streams, pipeline, log });
@@ -112,7 +82,20 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
         await stopAll();
         logger.info('stopped');
       })());
-    return { config, log, http, streams, pipeline, analytics, registry, address, stop };
+    return {
+      config,
+      log,
+      http,
+      streams,
+      pipeline,
+      get analytics() {
+        return sequence.analytics;
+      },
+      registry,
+      address,
+      started: sequence.done,
+      stop,
+    };
   } catch (error) {
     await stopAll();
     throw error;

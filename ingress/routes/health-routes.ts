@@ -4,7 +4,12 @@ import type { IngressRuntime } from '../IngressRuntime.js';
 export interface ReadinessCheck {
   name: string;
   check(): Promise<boolean>;
+  /** While the check fails: what it waits for, in words (GET /ready lists it under waiting_for). */
+  waitingFor?(): string | undefined;
 }
+
+/** Readiness checks that are external dependencies: /health reports them under dependencies. */
+const DEPENDENCY_CHECKS = new Set(['clickhouse']);
 
 /** Resolves false instead of hanging when a dependency does not answer. */
 async function withTimeout(check: () => Promise<boolean>, ms: number): Promise<boolean> {
@@ -35,20 +40,37 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
   const { log, spool, breaker, metrics, redis } = runtime;
   const uptimeSeconds = () => Math.round((Date.now() - metrics.startedAt) / 1000);
 
+  /**
+   * /health stays 200 while the process serves (liveness); its status is "degraded" as soon as a
+   * configured dependency (Kafka or the embedded log, Redis, ClickHouse) or a component fails.
+   */
   scope.get('/health', async () => {
-    const logUp = await withTimeout(() => log.isHealthy(), 1000);
+    const [logUp, ...checked] = await Promise.all([withTimeout(() => log.isHealthy(), 1000), ...readinessChecks.map((c) => withTimeout(() => c.check(), 1000))]);
+    const redisUp = redis ? redis.status === 'ready' : true;
     const spoolFull = spool.bytes >= spool.maxBytes * 0.99;
+    const dependencies: Record<string, 'healthy' | 'unhealthy'> = { [log.kind === 'kafka' ? 'kafka' : 'log']: logUp ? 'healthy' : 'unhealthy' };
+    if (redis) dependencies.redis = redisUp ? 'healthy' : 'unhealthy';
+    const extraComponents: Record<string, { status: 'up' | 'down'; waiting_for?: string }> = {};
+    readinessChecks.forEach((c, i) => {
+      if (DEPENDENCY_CHECKS.has(c.name)) dependencies[c.name] = checked[i] ? 'healthy' : 'unhealthy';
+      else {
+        const waitingFor = checked[i] ? undefined : c.waitingFor?.();
+        extraComponents[c.name] = { status: checked[i] ? 'up' : 'down', ...(waitingFor ? { waiting_for: waitingFor } : {}) };
+      }
+    });
+    const allUp = logUp && redisUp && !spoolFull && checked.every(Boolean);
     return {
-      status: logUp && !spoolFull ? 'healthy' : 'degraded',
+      status: allUp ? 'healthy' : 'degraded',
       uptime_seconds: uptimeSeconds(),
       timestamp: new Date().toISOString(),
-      dependencies: { [log.kind === 'kafka' ? 'kafka' : 'log']: logUp ? 'healthy' : 'unhealthy', ...(redis ? { redis: redis.status === 'ready' ? 'healthy' : 'unhealthy' } : {}) },
+      dependencies,
       components: {
         log: { status: logUp ? 'up' : 'down', kind: log.kind },
         circuit_breaker: { state: breaker.state },
         spool: { status: spoolFull ? 'full' : 'ok', bytes: spool.bytes, records: spool.records, max_bytes: spool.maxBytes },
         rate_limiter: { backend: redis ? 'redis' : 'memory' },
         idempotency: { backend: redis ? 'redis' : 'memory' },
+        ...extraComponents,
       },
     };
   });
@@ -63,16 +85,23 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
     const results = await Promise.all(checks.map((c) => withTimeout(() => c.check(), 2000)));
     const status: Record<string, 'ok' | 'failed'> = {};
     checks.forEach((c, i) => (status[c.name] = results[i] ? 'ok' : 'failed'));
-    const failed = checks.filter((_, i) => !results[i]).map((c) => c.name);
+    const failed = checks.filter((_, i) => !results[i]);
     if (failed.length === 0) return { status: 'ready', checks: status };
     reply.code(503);
-    return { status: 'not_ready', error: `not ready: ${failed.join(', ')} failed`, checks: status };
+    const waitingFor = [...new Set(failed.map((c) => c.waitingFor?.()).filter((w): w is string => !!w))];
+    return {
+      status: 'not_ready',
+      error: `not ready: ${failed.map((c) => c.name).join(', ')} failed`,
+      checks: status,
+      ...(waitingFor.length > 0 ? { waiting_for: waitingFor } : {}),
+    };
   });
 
   scope.get('/api/v1/health', async (_request, reply) => {
     const logUp = await withTimeout(() => log.isHealthy(), 1000);
     const spoolFull = spool.bytes >= spool.maxBytes;
-    const status = spoolFull ? 'unhealthy' : logUp && spool.entries === 0 ? 'healthy' : 'degraded';
+    const redisUp = redis ? redis.status === 'ready' : true;
+    const status = spoolFull ? 'unhealthy' : logUp && redisUp && spool.entries === 0 ? 'healthy' : 'degraded';
     if (spoolFull) reply.code(503);
     const latency = metrics.stats.latencySummary();
     return {

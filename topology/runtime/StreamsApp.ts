@@ -129,22 +129,39 @@ export class StreamsApp extends EventEmitter {
   async start(): Promise<void> {
     if (this.currentState !== 'CREATED') throw new Error(`cannot start a StreamsApp in state ${this.currentState}`);
     this.currentState = 'STARTING';
-    this.plan = await planTopics(this.topology, this.log, this.config.applicationId, this.config.defaultPartitions);
-    for (const topic of this.plan.allTopics) this.knownTopics.add(topic);
-    await this.log.ensureTopic(this.config.dlqTopic, { partitions: 1 });
-    this.knownTopics.add(this.config.dlqTopic);
-    for (const sub of this.plan.subtopologies) {
-      for (const topic of this.plan.sourceTopicsOf(sub)) this.subtopologyByTopic.set(topic, sub);
+    try {
+      this.plan = await planTopics(this.topology, this.log, this.config.applicationId, this.config.defaultPartitions);
+      for (const topic of this.plan.allTopics) this.knownTopics.add(topic);
+      await this.log.ensureTopic(this.config.dlqTopic, { partitions: 1 });
+      this.knownTopics.add(this.config.dlqTopic);
+      for (const sub of this.plan.subtopologies) {
+        for (const topic of this.plan.sourceTopicsOf(sub)) this.subtopologyByTopic.set(topic, sub);
+      }
+      this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.stateDir, this.topology.allGlobalStores());
+      this.globalStores = await this.globals.start();
+      this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-${this.config.instanceId}`);
+      this.consumer = this.log.createConsumer({ groupId: this.config.applicationId, autoOffsetReset: 'earliest' });
+      await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
+        onAssigned: (partitions) => this.onAssigned(partitions),
+        onRevoked: (partitions) => this.onRevoked(partitions),
+        onLost: (partitions) => this.onLost(partitions),
+      });
+    } catch (error) {
+      // A start that failed (the broker down while topics are planned) leaves nothing open and
+      // can be tried again: app/StartSequence.ts retries until the broker answers.
+      await this.consumer?.close().catch(() => undefined);
+      await this.producer?.close().catch(() => undefined);
+      await this.globals?.close().catch(() => undefined);
+      this.consumer = undefined;
+      this.producer = undefined;
+      this.globals = undefined;
+      this.globalStores = new Map();
+      this.plan = undefined;
+      this.knownTopics.clear();
+      this.subtopologyByTopic.clear();
+      this.currentState = 'CREATED';
+      throw error;
     }
-    this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.stateDir, this.topology.allGlobalStores());
-    this.globalStores = await this.globals.start();
-    this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-${this.config.instanceId}`);
-    this.consumer = this.log.createConsumer({ groupId: this.config.applicationId, autoOffsetReset: 'earliest' });
-    await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
-      onAssigned: (partitions) => this.onAssigned(partitions),
-      onRevoked: (partitions) => this.onRevoked(partitions),
-      onLost: (partitions) => this.onLost(partitions),
-    });
     this.currentState = 'RUNNING';
     this.loop = this.runLoop();
     this.logger?.info({ applicationId: this.config.applicationId, tasks: this.tasks.size }, 'topology running');
