@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
+import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { compileCondition, conditionSchema, valueAt, type CompiledCondition, type Condition } from './RuleConditions.js';
 
 /**
@@ -152,6 +153,9 @@ function formatAjvErrors(): string {
 
 /** Validates and compiles rules; throws FilterRuleError naming the problem. */
 export function compileFilterRules(input: unknown): CompiledRule[] {
+  // Before ajv: its $ref recursion overflows the stack on a 20k-deep condition.
+  const deep = tooDeepAt(input, MAX_RULE_DEPTH);
+  if (deep !== undefined) throw new FilterRuleError(`invalid filter rules: nested deeper than ${MAX_RULE_DEPTH} levels (at ${deep})`);
   if (!validateFile(input)) throw new FilterRuleError(`invalid filter rules: ${formatAjvErrors()}`);
   const rules = Array.isArray(input) ? (input as FilterRule[]) : (input as { rules: FilterRule[] }).rules;
   const seen = new Set<string>();

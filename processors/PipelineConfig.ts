@@ -1,8 +1,9 @@
-import { ConfigError, readDurationMs, readEnum, readOptionalString, readString, type Env } from '../app/env.js';
+import { ConfigError, readDurationMs, readEnum, readInteger, readOptionalString, readString, type Env } from '../app/env.js';
 import { DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
+import { DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
 import { DEFAULT_DEDUPE_TTLS } from './DedupeProcessor.js';
 import { DEFAULT_REFERENCE_TOPICS, type ReferenceTopics } from './ReferenceData.js';
-import { readOutputTopics, type OutputTopics } from './RoutingRules.js';
+import { readOutputTopics, readRouteTopics, type OutputTopics } from './RoutingRules.js';
 import type { AggregateEmit } from './WindowedAggregations.js';
 
 /** Everything the default pipeline needs to know; readPipelineConfig() fills it from the environment. */
@@ -12,6 +13,10 @@ export interface PipelineConfig {
   /** DLQ_TOPIC, default events-dlq (seed 001 names the variable and this default; seed 003's dlq.events is one setting away). */
   dlqTopic: string;
   outputTopics: OutputTopics;
+  /** The only topics routing rules may target (ROUTE_TOPICS; default the output topics). */
+  routeTopics: string[];
+  /** DLQ_MAX_REPLAYS: a dead letter replayed this many times is quarantined instead (seed 001: 3). */
+  dlqMaxReplays: number;
   referenceTopics: ReferenceTopics;
   /** Rows of every aggregator (AGGREGATES_TOPIC, default processor.aggregates). */
   aggregatesTopic: string;
@@ -43,6 +48,8 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   KAFKA_TOPIC                    landing topic, default events.raw (the ingress writes it)
  *   DLQ_TOPIC                      default events-dlq
  *   KAFKA_TOPIC_ATTEMPTS | _SESSIONS | _PLACEMENTS | _ACTIVITIES | _ML_TRAINING  seed 003 output topics
+ *   ROUTE_TOPICS                   comma-separated topics routing rules may target; default the five above
+ *   DLQ_MAX_REPLAYS                replays of one dead letter before it is quarantined, default 3
  *   REF_USERS_TOPIC, REF_ITEMS_TOPIC  default ref.users, ref.items
  *   AGGREGATES_TOPIC               default processor.aggregates
  *   CLEAN_EVENTS_TOPIC             default events.clean (deduplicated, enriched, filtered events)
@@ -54,10 +61,13 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
  */
 export function readPipelineConfig(env: Env = process.env): PipelineConfig {
+  const outputTopics = readOutputTopics(env);
   const config: PipelineConfig = {
     landingTopic: readString(env, 'KAFKA_TOPIC', 'events.raw'),
     dlqTopic: readString(env, 'DLQ_TOPIC', DEFAULT_DLQ_TOPIC),
-    outputTopics: readOutputTopics(env),
+    outputTopics,
+    routeTopics: readRouteTopics(env, outputTopics),
+    dlqMaxReplays: readInteger(env, 'DLQ_MAX_REPLAYS', DEFAULT_MAX_REPLAYS, 1, 1000),
     referenceTopics: {
       users: readString(env, 'REF_USERS_TOPIC', DEFAULT_REFERENCE_TOPICS.users),
       items: readString(env, 'REF_ITEMS_TOPIC', DEFAULT_REFERENCE_TOPICS.items),
@@ -84,6 +94,18 @@ export function readPipelineConfig(env: Env = process.env): PipelineConfig {
   if (config.aggregation.emitIntervalMs < 1) throw new ConfigError('AGGREGATION_EMIT_INTERVAL must be at least 1ms');
   for (const [name, topic] of Object.entries(config.outputTopics)) {
     if (topic === config.landingTopic) throw new ConfigError(`the ${name} output topic must not be the landing topic ${config.landingTopic}`);
+  }
+  const internal = new Map<string, string>([
+    [config.landingTopic, 'the landing topic (KAFKA_TOPIC)'],
+    [config.dlqTopic, 'the DLQ (DLQ_TOPIC)'],
+    [config.referenceTopics.users, 'a reference topic'],
+    [config.referenceTopics.items, 'a reference topic'],
+    [config.aggregatesTopic, 'the aggregates topic'],
+    [config.cleanEventsTopic, 'the clean events topic (ClickHouse would count events twice)'],
+  ]);
+  for (const topic of config.routeTopics) {
+    const role = internal.get(topic) ?? (/-(changelog|repartition)$|\.(replay-cursor|quarantine)$/.test(topic) ? 'an internal topic' : undefined);
+    if (role) throw new ConfigError(`ROUTE_TOPICS must not name ${role}: ${topic}`);
   }
   return config;
 }

@@ -1,4 +1,5 @@
 import type { Log, ProducerRecord } from '../log/Log.js';
+import { tooDeepAt } from './JsonDepth.js';
 
 /**
  * Reference data the enrichment joins read: users on a compacted topic co-partitioned with the
@@ -37,6 +38,9 @@ export interface ItemProfile {
   popularity?: number;
   cognitive_level?: string;
 }
+
+/** Profiles are flat records; a little nesting (topics lists, small objects) is plenty. */
+export const MAX_ROW_DEPTH = 16;
 
 export type ReferenceKind = 'users' | 'items';
 
@@ -85,13 +89,18 @@ export function parseNdjson(text: string): Record<string, unknown>[] {
 export async function loadReferenceData(
   log: Log,
   kind: ReferenceKind,
-  rows: Array<Record<string, unknown>>,
+  rows: readonly unknown[],
   options: { topics?: ReferenceTopics; partitions?: number; timestamp?: number } = {},
 ): Promise<{ written: number; topic: string }> {
   const topics = options.topics ?? DEFAULT_REFERENCE_TOPICS;
   const topic = topics[kind];
   const idField = kind === 'users' ? 'user_id' : 'item_id';
-  const records: ProducerRecord[] = rows.map((row, index) => {
+  const records: ProducerRecord[] = rows.map((input, index) => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ReferenceDataError(`row ${index + 1} is not a JSON object`);
+    // JSON.stringify recurses: a 20k-deep row would overflow the stack.
+    const deep = tooDeepAt(input, MAX_ROW_DEPTH);
+    if (deep !== undefined) throw new ReferenceDataError(`row ${index + 1} nests deeper than ${MAX_ROW_DEPTH} levels (at ${deep})`);
+    const row = input as Record<string, unknown>;
     const id = row[idField];
     if (typeof id !== 'string' || id.length === 0) throw new ReferenceDataError(`row ${index + 1} has no ${idField}`);
     const tombstone = row.deleted === true;

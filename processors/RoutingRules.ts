@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
-import { readString, type Env } from '../app/env.js';
+import { ConfigError, readList, readString, type Env } from '../app/env.js';
+import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
 import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
@@ -12,6 +13,19 @@ export interface OutputTopics {
   placements: string;
   activities: string;
   mlTraining: string;
+}
+
+/**
+ * The topics routing rules may target (ROUTE_TOPICS, comma-separated; default the five output
+ * topics). A rule naming any other topic is refused: rules come over HTTP, and a rule to the
+ * landing, reference, DLQ or a changelog topic would corrupt the pipeline, one to a new name would
+ * create a topic. Extra topics listed here are created with the output topics at start.
+ */
+export function readRouteTopics(env: Env, outputTopics: OutputTopics): string[] {
+  const topics = [...new Set(readList(env, 'ROUTE_TOPICS', Object.values(outputTopics)))];
+  if (topics.length === 0) throw new ConfigError('ROUTE_TOPICS must name at least one topic');
+  for (const topic of topics) if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new ConfigError(`ROUTE_TOPICS: "${topic}" is not a valid topic name`);
+  return topics;
 }
 
 export function readOutputTopics(env: Env = process.env): OutputTopics {
@@ -95,23 +109,40 @@ interface CompiledRoute {
  * replaced, enabled/disabled and removed at runtime (the HTTP API calls these).
  *
  * @example
- *   const table = new RoutingTable(defaultRoutingRules(readOutputTopics()));
+ *   const config = readPipelineConfig();   // ROUTE_TOPICS=user.attempts,...,fast_responses
+ *   const table = new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
  *   table.add({ id: 'fast', priority: 0, enabled: true, event_types: ['attempt'],
  *     when: { field: 'payload.time_taken_ms', op: 'lt', value: 1000 }, topics: ['fast_responses'] });
  */
 export class RoutingTable {
   private routes: CompiledRoute[] = [];
+  private readonly allowed: ReadonlySet<string>;
   unrouted = 0;
 
-  constructor(rules: RoutingRule[]) {
+  /** allowedTopics: the only topics rules may target (readRouteTopics); default the initial rules' topics. */
+  constructor(rules: RoutingRule[], options: { allowedTopics?: readonly string[] } = {}) {
+    this.allowed = new Set(options.allowedTopics ?? rules.flatMap((rule) => rule.topics ?? []));
     for (const rule of rules) this.add(rule);
+  }
+
+  /** The topics rules may target. */
+  allowedTopics(): string[] {
+    return [...this.allowed];
   }
 
   /** Adds or replaces (same id) a rule; throws RoutingRuleError for an invalid one. */
   add(input: RoutingRule): void {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RoutingRuleError('invalid routing rule: send one rule as a JSON object');
+    // Before ajv: its $ref recursion overflows the stack on a 20k-deep condition.
+    const deep = tooDeepAt(input, MAX_RULE_DEPTH);
+    if (deep !== undefined) throw new RoutingRuleError(`invalid routing rule: nested deeper than ${MAX_RULE_DEPTH} levels (at ${deep})`);
     const rule: RoutingRule = { ...input, enabled: input.enabled ?? true };
     if (!validateRule(rule)) {
       throw new RoutingRuleError(`invalid routing rule: ${(validateRule.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
+    }
+    const refused = rule.topics.filter((topic) => !this.allowed.has(topic));
+    if (refused.length > 0) {
+      throw new RoutingRuleError(`routing rule "${rule.id}" targets ${refused.map((t) => `"${t}"`).join(', ')}: rules may target only the configured output topics (ROUTE_TOPICS): ${[...this.allowed].join(', ')}`);
     }
     let matches: CompiledCondition | undefined;
     try {

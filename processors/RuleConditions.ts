@@ -1,3 +1,6 @@
+import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
+import { compileSafePattern, type SafePattern } from './SafePattern.js';
+
 /**
  * Conditions shared by filter rules and routing rules (seed 002's filter conditions): a leaf
  * compares the value at a dotted field path ("payload.time_taken_ms", "enrichment.user.type")
@@ -11,7 +14,7 @@ export interface LeafCondition {
   op: ConditionOp;
   /** eq/ne: any JSON value; gt..lte: number; contains: string or array element; regex: pattern; in: array; range: [min, max] inclusive; exists: boolean (default true). */
   value?: unknown;
-  /** regex only: RegExp flags, e.g. "i". */
+  /** regex only: flags i, m, s (u, g, d accepted and change nothing). Patterns run on RE2: see SafePattern. */
   flags?: string;
 }
 
@@ -104,11 +107,11 @@ function compileLeaf(leaf: LeafCondition): CompiledCondition {
       };
     case 'regex': {
       if (typeof value !== 'string') throw new ConditionError(`${field} regex: the value must be a pattern string`);
-      let pattern: RegExp;
+      let pattern: SafePattern;
       try {
-        pattern = new RegExp(value, leaf.flags ?? '');
+        pattern = compileSafePattern(value, leaf.flags ?? '');
       } catch (error) {
-        throw new ConditionError(`${field} regex: ${(error as Error).message}`);
+        throw new ConditionError(`${field} regex ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${(error as Error).message}`);
       }
       return (t) => {
         const v = get(t);
@@ -132,18 +135,25 @@ function compileLeaf(leaf: LeafCondition): CompiledCondition {
   }
 }
 
+/** Compiles a condition; throws ConditionError naming the problem (nesting is checked before any recursion). */
 export function compileCondition(condition: Condition): CompiledCondition {
+  const deep = tooDeepAt(condition, MAX_RULE_DEPTH);
+  if (deep !== undefined) throw new ConditionError(`the condition nests deeper than ${MAX_RULE_DEPTH} levels (at ${deep})`);
+  return compileNode(condition);
+}
+
+function compileNode(condition: Condition): CompiledCondition {
   if (typeof condition !== 'object' || condition === null) throw new ConditionError('a condition must be an object');
   if ('all' in condition) {
-    const parts = condition.all.map(compileCondition);
+    const parts = condition.all.map(compileNode);
     return (t) => parts.every((part) => part(t));
   }
   if ('any' in condition) {
-    const parts = condition.any.map(compileCondition);
+    const parts = condition.any.map(compileNode);
     return (t) => parts.some((part) => part(t));
   }
   if ('not' in condition) {
-    const inner = compileCondition(condition.not);
+    const inner = compileNode(condition.not);
     return (t) => !inner(t);
   }
   return compileLeaf(condition);
@@ -161,7 +171,7 @@ export const conditionSchema = {
         field: { type: 'string', minLength: 1 },
         op: { enum: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'contains', 'regex', 'in', 'range', 'exists'] },
         value: {},
-        flags: { type: 'string', pattern: '^[dgimsuvy]*$' },
+        flags: { type: 'string', pattern: '^[dgimsu]*$' },
       },
     },
     { type: 'object', required: ['all'], additionalProperties: false, properties: { all: { type: 'array', items: { $ref: 'streamline-condition' } } } },

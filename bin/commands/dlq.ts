@@ -1,12 +1,14 @@
 import { readIngressConfig } from '../../ingress/index.js';
-import type { Log, LogRecord, ProducerRecord } from '../../log/Log.js';
+import type { Log, LogRecord } from '../../log/Log.js';
 import { UnknownTopicError } from '../../log/Log.js';
 import { readPipelineConfig } from '../../processors/index.js';
+import { quarantineTopic, replayDeadLetters } from '../../processors/DeadLetterReplay.js';
+import { compileSafePattern, type SafePattern } from '../../processors/SafePattern.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../../topology/index.js';
 import type { Env } from '../../app/env.js';
 import { CliError, type CliContext, type Command, parseCommand, progressBar, withLog } from './cli-support.js';
 
-const USAGE = 'streamline dlq list [--topic <t>] [--limit <n>] [--json] | streamline dlq replay [--topic <t>] [--reason <regex>] [--limit <n>] [--include-rejected]';
+const USAGE = 'streamline dlq list [--topic <t>] [--limit <n>] [--json] | streamline dlq replay [--topic <t>] [--reason <re2 pattern>] [--limit <n>] [--include-rejected] [--from-beginning]';
 
 /**
  * The DLQ topics: the topology's (DLQ_TOPIC, default dlq.events) and the ingress's rejected batch
@@ -81,78 +83,77 @@ async function list(args: string[], context: CliContext): Promise<void> {
   });
 }
 
-const DLQ_HEADERS = new Set([DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, 'retry_count']);
-
-/** The record as it was before it was dead-lettered: DLQ headers dropped, retry_count + 1 (as processors' replayDeadLetters). */
-function replayRecord(record: LogRecord): ProducerRecord {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record.headers)) if (!DLQ_HEADERS.has(name)) headers[name] = value;
-  headers.retry_count = String(Number(record.headers.retry_count ?? '0') + 1);
-  return { topic: record.headers[ORIGINAL_TOPIC]!, key: record.key, value: record.value, headers, timestamp: record.timestamp };
-}
-
 /**
- * Sends dead letters back to their original_topic, up to the end offsets read at the start (a
- * replayed record that fails again lands behind them). Events the ingress refused (no
- * original_offset: they never were in the landing topic, the DLQ holds the client's invalid
- * event) are skipped unless --include-rejected: replaying them only dead-letters them again.
- * processors' replayDeadLetters does the same minus that choice and a progress report.
+ * Sends dead letters back to their original_topic through processors' replayDeadLetters, the
+ * same code as POST /processor/dlq/replay: the replay cursor kept in the log makes a second run
+ * find nothing new, records replayed DLQ_MAX_REPLAYS times go to `<dlq>.quarantine`, and events
+ * the ingress refused (no original_offset: replaying an invalid event only dead-letters it
+ * again) are skipped unless --include-rejected. --from-beginning ignores the cursor.
  */
 async function replay(args: string[], context: CliContext): Promise<void> {
   const { values, env } = parseCommand(
     args,
-    { topic: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, 'include-rejected': { type: 'boolean' } },
+    { topic: { type: 'string' }, reason: { type: 'string' }, limit: { type: 'string' }, 'include-rejected': { type: 'boolean' }, 'from-beginning': { type: 'boolean' } },
     context,
     USAGE,
   );
-  const limit = positiveInt('limit', values.limit, Number.MAX_SAFE_INTEGER);
-  let reasonMatches: RegExp | undefined;
+  let limit = positiveInt('limit', values.limit, Number.MAX_SAFE_INTEGER);
+  let reason: SafePattern | undefined;
   try {
-    reasonMatches = typeof values.reason === 'string' ? new RegExp(values.reason) : undefined;
+    reason = typeof values.reason === 'string' ? compileSafePattern(values.reason) : undefined;
   } catch (error) {
-    throw new CliError(`--reason is not a regular expression: ${(error as Error).message}`, 2);
+    throw new CliError(`--reason is not a pattern RE2 accepts: ${(error as Error).message}`, 2);
+  }
+  let maxReplays: number;
+  try {
+    maxReplays = readPipelineConfig(env).dlqMaxReplays;
+  } catch (error) {
+    throw new CliError(`configuration error: ${(error as Error).message}`);
   }
   await withLog(env, async (log) => {
     const topics = await existingTopics(log, typeof values.topic === 'string' ? [values.topic] : dlqTopics(env));
-    const skipped = { rejected: 0, reason: 0, noOrigin: 0 };
-    let replayed = 0;
+    const totals = { replayed: 0, quarantined: 0, rejected: 0, reason: 0, noOrigin: 0, held: 0, more: false };
     for (const topic of topics) {
-      const spans = await span(log, topic);
-      const bar = progressBar(context, `replay ${topic}`, spans.reduce((sum, s) => sum + s.end - s.start, 0));
-      let done = 0;
+      if (limit <= 0) break;
+      const inTopic = (await span(log, topic)).reduce((sum, s) => sum + s.end - s.start, 0);
+      const bar = progressBar(context, `replay ${topic}`, inTopic);
       try {
-        for (const { partition, start, end } of spans) {
-          for (let offset = start; offset < end && replayed < limit; ) {
-            const batch = (await log.read({ topic, partition }, offset, 1000)).filter((r) => r.offset < end);
-            if (batch.length === 0) break;
-            const out: ProducerRecord[] = [];
-            for (const record of batch) {
-              offset = record.offset + 1;
-              done++;
-              if (!record.headers[ORIGINAL_TOPIC]) skipped.noOrigin++;
-              else if (!record.headers[ORIGINAL_OFFSET] && !values['include-rejected']) skipped.rejected++;
-              else if (reasonMatches && !reasonMatches.test(record.headers[DLQ_REASON] ?? '')) skipped.reason++;
-              else out.push(replayRecord(record));
-              if (replayed + out.length >= limit) break;
-            }
-            if (out.length > 0) await log.produce(out);
-            replayed += out.length;
-            bar.update(done);
-          }
-        }
+        const result = await replayDeadLetters(log, {
+          dlqTopic: topic,
+          reason,
+          limit,
+          includeRejected: values['include-rejected'] === true,
+          fromBeginning: values['from-beginning'] === true,
+          maxReplays,
+          // Records behind the cursor were examined by an earlier replay: they count as done.
+          onProgress: (examined, toExamine) => bar.update(Math.max(0, inTopic - toExamine) + examined),
+        });
+        limit -= result.replayed;
+        totals.replayed += result.replayed;
+        totals.quarantined += result.quarantined;
+        totals.rejected += result.skipped.rejected;
+        totals.reason += result.skipped.reason;
+        totals.noOrigin += result.skipped.noOrigin;
+        totals.held += result.held;
+        totals.more ||= result.more;
       } catch (error) {
-        if (error instanceof UnknownTopicError) throw new CliError(`a dead letter's original topic does not exist: ${error.topic} (nothing after it was replayed)`);
+        if (error instanceof UnknownTopicError) throw new CliError(`a dead letter's original topic does not exist: ${error.topic} (nothing of that batch was replayed)`);
         throw error;
       } finally {
         bar.stop();
       }
     }
     const notes = [
-      skipped.rejected ? `${skipped.rejected} refused by the ingress (--include-rejected to replay them)` : '',
-      skipped.reason ? `${skipped.reason} with another reason` : '',
-      skipped.noOrigin ? `${skipped.noOrigin} without original_topic` : '',
+      totals.rejected ? `${totals.rejected} refused by the ingress (--include-rejected to replay them)` : '',
+      totals.reason ? `${totals.reason} with another reason` : '',
+      totals.noOrigin ? `${totals.noOrigin} without original_topic` : '',
     ].filter(Boolean);
-    context.out(`replayed ${replayed} dead letters to their original topics from ${topics.join(', ') || 'no DLQ topic'}; skipped ${skipped.rejected + skipped.reason + skipped.noOrigin}${notes.length ? ` (${notes.join(', ')})` : ''}`);
+    const after = [
+      totals.quarantined ? `; quarantined ${totals.quarantined} replayed ${maxReplays} times already (to ${topics.map(quarantineTopic).join(', ')})` : '',
+      totals.held ? `; ${totals.held} held for a replay with their reason` : '',
+      totals.more ? '; more remain (run again)' : '',
+    ].join('');
+    context.out(`replayed ${totals.replayed} dead letters to their original topics from ${topics.join(', ') || 'no DLQ topic'}; skipped ${totals.rejected + totals.reason + totals.noOrigin}${notes.length ? ` (${notes.join(', ')})` : ''}${after}`);
   });
 }
 

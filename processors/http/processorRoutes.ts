@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Log } from '../../log/Log.js';
 import type { StreamsApp } from '../../topology/index.js';
-import { replayDeadLetters } from '../DeadLetter.js';
+import { quarantineTopic, replayDeadLetters } from '../DeadLetterReplay.js';
 import type { DefaultPipeline } from '../DefaultPipeline.js';
 import { FilterRuleError } from '../FilterRules.js';
 import { enrichmentStats, filterStats, processorMetrics, processorStatus } from '../ProcessorStats.js';
 import { loadReferenceData, parseNdjson, ReferenceDataError } from '../ReferenceData.js';
 import { RoutingRuleError, type RoutingRule } from '../RoutingRules.js';
+import { compileSafePattern, type SafePattern } from '../SafePattern.js';
 import { AggregationQueryError } from '../WindowedAggregations.js';
 
 export interface ProcessorRoutesOptions {
@@ -16,16 +17,28 @@ export interface ProcessorRoutesOptions {
   log?: Log;
 }
 
+/** Date's own limit (±100,000,000 days from 1970): anything beyond is no time at all. */
+const MAX_EPOCH_MS = 8.64e15;
+
 /** Epoch ms from a query value: digits (ms; below 1e11 taken as seconds, as seed 004's from/to) or ISO text. */
 function timeParam(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (/^\d+$/.test(value)) {
-    const n = Number(value);
-    return n < 1e11 ? n * 1000 : n;
+    const n = value.length > 16 ? Infinity : Number(value);
+    const ms = n < 1e11 ? n * 1000 : n;
+    if (!(ms <= MAX_EPOCH_MS)) throw new AggregationQueryError(`${name}=${value.length > 24 ? `${value.slice(0, 24)}…` : value} is out of range: epoch seconds or milliseconds up to ${MAX_EPOCH_MS}`);
+    return ms;
   }
-  const parsed = Date.parse(value);
-  if (!Number.isFinite(parsed)) throw new AggregationQueryError(`${name}="${value}" is not epoch milliseconds, seconds or an ISO date`);
+  const parsed = value.length > 64 ? NaN : Date.parse(value);
+  if (!Number.isFinite(parsed)) throw new AggregationQueryError(`${name}="${value.slice(0, 64)}" is not epoch milliseconds, seconds or an ISO date`);
   return parsed;
+}
+
+/** A query flag: true/1 or false/0 (absent: false). */
+function flagParam(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new AggregationQueryError(`${name} must be true or false`);
 }
 
 /**
@@ -40,7 +53,8 @@ function timeParam(name: string, value: string | undefined): number | undefined 
  *   GET  /processor/aggregation?aggregator=&key=[&from=&to=]   windows of one key (from/to: window start range)
  *   GET  /processor/aggregations                    the aggregators and their windows
  *   POST /processor/reference/users|items           NDJSON or a JSON array of rows into ref.users / ref.items
- *   POST /processor/dlq/replay[?reason=regex&limit=n]  dead letters back to their original topic
+ *   POST /processor/dlq/replay[?reason=re2&limit=n&include_rejected=true&from_beginning=true]
+ *        dead letters not replayed yet back to their original topic (see replayDeadLetters)
  *
  * @example
  *   await fastify.register(processorRoutes, { app, pipeline, log });
@@ -80,7 +94,7 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
     return { replaced: true, rules: pipeline.filters.rules().length };
   });
 
-  fastify.get('/processor/routes', async () => ({ rules: pipeline.routes.stats(), unrouted: pipeline.routes.unrouted }));
+  fastify.get('/processor/routes', async () => ({ rules: pipeline.routes.stats(), unrouted: pipeline.routes.unrouted, allowed_topics: pipeline.routes.allowedTopics() }));
 
   fastify.post('/processor/routes', async (request, reply) => {
     pipeline.routes.add(request.body as RoutingRule);
@@ -111,6 +125,7 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
     if (!key) throw new AggregationQueryError('key is required, e.g. ?aggregator=user_hourly_attempts&key=user:123');
     const from = timeParam('from', request.query.from);
     const to = timeParam('to', request.query.to);
+    if (from !== undefined && to !== undefined && from > to) throw new AggregationQueryError(`from (${from}) is after to (${to})`);
     const rows = pipeline.query(app, { aggregator, key, from, to });
     return { aggregator, key, from: from ?? null, to: to ?? null, windows: rows.length, data: rows };
   });
@@ -120,24 +135,41 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
       const kind = request.params.kind;
       if (kind !== 'users' && kind !== 'items') return reply.code(404).send({ error: `unknown reference table "${kind}"; use users or items` });
       const body = request.body;
-      const rows = typeof body === 'string' ? parseNdjson(body) : Array.isArray(body) ? (body as Array<Record<string, unknown>>) : null;
+      const rows = typeof body === 'string' ? parseNdjson(body) : Array.isArray(body) ? (body as unknown[]) : null;
       if (rows === null) throw new ReferenceDataError('send NDJSON (application/x-ndjson) or a JSON array of rows');
       const partitions = kind === 'users' ? await log.partitionCount(pipeline.config.landingTopic).catch(() => 1) : 1;
       const result = await loadReferenceData(log, kind, rows, { topics: pipeline.config.referenceTopics, partitions });
       return reply.code(202).send(result);
     });
 
-    fastify.post<{ Querystring: { reason?: string; limit?: string } }>('/processor/dlq/replay', async (request) => {
-      let reasonMatches: RegExp | undefined;
+    fastify.post<{ Querystring: { reason?: string; limit?: string; include_rejected?: string; from_beginning?: string } }>('/processor/dlq/replay', async (request) => {
+      let reason: SafePattern | undefined;
       try {
-        reasonMatches = request.query.reason ? new RegExp(request.query.reason) : undefined;
+        reason = request.query.reason ? compileSafePattern(request.query.reason) : undefined;
       } catch (error) {
-        throw new AggregationQueryError(`reason is not a regular expression: ${(error as Error).message}`);
+        throw new AggregationQueryError(`reason is not a pattern RE2 accepts: ${(error as Error).message}`);
       }
       const limit = request.query.limit ? Number(request.query.limit) : undefined;
-      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new AggregationQueryError('limit must be a positive integer');
-      const result = await replayDeadLetters(log, { dlqTopic: pipeline.config.dlqTopic, reasonMatches, limit });
-      return { replayed: result.replayed, skipped: result.skipped, next_offsets: Object.fromEntries(result.nextOffsets) };
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) throw new AggregationQueryError('limit must be a positive integer');
+      const result = await replayDeadLetters(log, {
+        dlqTopic: pipeline.config.dlqTopic,
+        reason,
+        limit,
+        includeRejected: flagParam('include_rejected', request.query.include_rejected),
+        fromBeginning: flagParam('from_beginning', request.query.from_beginning),
+        maxReplays: pipeline.config.dlqMaxReplays,
+      });
+      const { rejected, noOrigin, reason: otherReason } = result.skipped;
+      return {
+        replayed: result.replayed,
+        quarantined: result.quarantined,
+        skipped: rejected + noOrigin + otherReason,
+        skipped_by: { rejected_by_ingress: rejected, no_original_topic: noOrigin, other_reason: otherReason },
+        held: result.held,
+        more: result.more,
+        quarantine_topic: quarantineTopic(pipeline.config.dlqTopic),
+        next_offsets: Object.fromEntries(result.nextOffsets),
+      };
     });
   }
 };

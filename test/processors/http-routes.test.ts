@@ -73,7 +73,7 @@ describe('processor HTTP routes', () => {
   });
 
   test('routing rules are added and removed at runtime', async () => {
-    const added = await call('POST', '/processor/routes', { id: 'all_to_audit', priority: 0, enabled: true, topics: ['audit.events'] });
+    const added = await call('POST', '/processor/routes', { id: 'all_to_audit', priority: 0, enabled: true, topics: ['ml.training_events'] });
     expect(added.status).toBe(201);
     expect(pipeline.routes.rules()[0]!.id).toBe('all_to_audit');
     expect((await call('POST', '/processor/routes', { id: 'bad', priority: 0, topics: [] })).status).toBe(400);

@@ -1,4 +1,5 @@
 import type { LearningEvent } from '../../processors/LandingEvent.js';
+import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { defaultRoutingRules, readOutputTopics, routeEvents, RoutingRuleError, RoutingTable, ROUTE_TOPIC_HEADER } from '../../processors/RoutingRules.js';
 import { StreamsBuilder } from '../../topology/index.js';
 import { readAll } from '../support/streams.js';
@@ -38,7 +39,7 @@ describe('RoutingTable', () => {
   });
 
   test('rules are added, replaced, disabled and removed at runtime; invalid ones are refused', () => {
-    const table = new RoutingTable(defaultRoutingRules(topics));
+    const table = new RoutingTable(defaultRoutingRules(topics), { allowedTopics: [...Object.values(topics), 'fast_responses'] });
     table.add({ id: 'fast', priority: 0, enabled: true, event_types: ['attempt'], when: { field: 'payload.time_taken_ms', op: 'lt', value: 1000 }, topics: ['fast_responses', 'user.attempts'] });
     expect(table.destinations(event('attempt', { time_taken_ms: 500 }))).toEqual(['fast_responses', 'user.attempts']);
     expect(table.setEnabled('all_attempts', false)).toBe(true);
@@ -47,7 +48,47 @@ describe('RoutingTable', () => {
     expect(table.remove('fast')).toBe(false);
     expect(() => table.add({ id: 'bad', priority: 1, enabled: true, topics: [] })).toThrow(RoutingRuleError);
     expect(() => table.add({ id: 'bad', priority: 1, enabled: true, topics: ['has space'] })).toThrow(/invalid routing rule/);
-    expect(() => table.add({ id: 'bad', priority: 1, enabled: true, when: { field: 'x', op: 'regex', value: '[' }, topics: ['t'] })).toThrow(/"bad"/);
+    expect(() => table.add({ id: 'bad', priority: 1, enabled: true, when: { field: 'x', op: 'regex', value: '[' }, topics: ['user.attempts'] })).toThrow(/"bad"/);
+  });
+
+  // Issue 12: a rule to any topic created it and routed events into it (attacker.exfil), and
+  // events.raw, ref.users and changelogs were reachable too.
+  test('rules may target only the configured output topics; others are refused naming the allowed list', () => {
+    const config = readPipelineConfig({});
+    expect(config.routeTopics).toEqual(['user.attempts', 'user.sessions', 'user.placements', 'user.activities', 'ml.training_events']);
+    const table = new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
+    for (const target of ['attacker.exfil', 'events.raw', 'ref.users', 'events-dlq', 'events.clean', 'streamline-dedupe-ids-changelog']) {
+      expect(() => table.add({ id: 'exfil', priority: 0, enabled: true, topics: ['user.attempts', target] })).toThrow(
+        `routing rule "exfil" targets "${target}": rules may target only the configured output topics (ROUTE_TOPICS): user.attempts, user.sessions, user.placements, user.activities, ml.training_events`,
+      );
+    }
+    expect(table.rules().map((r) => r.id)).not.toContain('exfil');
+    table.add({ id: 'premium_attempts', priority: 0, enabled: true, event_types: ['attempt'], topics: ['ml.training_events'] });
+    expect(table.destinations(event('attempt', { quality: 1 }))).toEqual(['ml.training_events', 'user.attempts']);
+    // Without a list, a table allows what its initial rules target.
+    expect(new RoutingTable(defaultRoutingRules(config.outputTopics)).allowedTopics().sort()).toEqual([...config.routeTopics].sort());
+  });
+
+  test('ROUTE_TOPICS extends the list; internal topics are refused at start', () => {
+    expect(readPipelineConfig({ ROUTE_TOPICS: 'user.attempts, fast_responses' }).routeTopics).toEqual(['user.attempts', 'fast_responses']);
+    for (const [list, role] of [
+      ['user.attempts,events.raw', 'the landing topic'],
+      ['ref.users', 'a reference topic'],
+      ['events-dlq', 'the DLQ'],
+      ['events.clean', 'the clean events topic'],
+      ['streamline-dedupe-ids-changelog', 'an internal topic'],
+      ['x-KSTREAM-1-repartition', 'an internal topic'],
+    ] as const) {
+      expect(() => readPipelineConfig({ ROUTE_TOPICS: list })).toThrow(new RegExp(`^ROUTE_TOPICS must not name ${role}`));
+    }
+    expect(() => readPipelineConfig({ ROUTE_TOPICS: 'bad name' })).toThrow(/not a valid topic name/);
+  });
+
+  test('a 20k-deep condition is refused before any recursion', () => {
+    const table = new RoutingTable(defaultRoutingRules(topics));
+    let when: unknown = { field: 'x', op: 'exists' };
+    for (let i = 0; i < 20_000; i++) when = { not: when };
+    expect(() => table.add({ id: 'deep', priority: 0, enabled: true, when: when as never, topics: ['user.attempts'] })).toThrow(/nested deeper than 64 levels \(at \/when\/not\/not/);
   });
 });
 
