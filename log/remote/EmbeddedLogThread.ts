@@ -1,0 +1,62 @@
+import { once } from 'node:events';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import type { EmbeddedLogOptions } from '../embedded/index.js';
+import type { LogThreadCommand, LogThreadEvent } from './embeddedLogThreadMain.js';
+import { RemoteLog } from './RemoteLog.js';
+import { startModuleWorker } from './startModuleWorker.js';
+
+/** Options of the embedded log opened in the thread (registry and logger cannot cross threads). */
+export type LogThreadOptions = Omit<EmbeddedLogOptions, 'registry' | 'logger'>;
+
+/**
+ * An embedded log owned by a dedicated worker thread, the only one that opens its RocksDB
+ * database; any thread reaches it through connect(), which returns a RemoteLog on a new port.
+ * Hand a port to another worker with port() (transfer it), and RemoteLog.connect it there.
+ */
+export class EmbeddedLogThread {
+  private exitReason: string | null = null;
+  private readonly clients = new Set<RemoteLog>();
+
+  private constructor(readonly worker: Worker) {
+    worker.on('exit', (code) => {
+      this.exitReason = `the log thread exited with code ${code}`;
+      for (const client of this.clients) client.serverGone(this.exitReason);
+    });
+  }
+
+  static async start(options: LogThreadOptions): Promise<EmbeddedLogThread> {
+    const worker = startModuleWorker(new URL('./embeddedLogThreadMain.js', import.meta.url), { workerData: options });
+    const thread = new EmbeddedLogThread(worker);
+    const [event] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(([code]) => [{ type: 'failed', message: `exited with code ${code}` }])])) as [
+      LogThreadEvent,
+    ];
+    if (event.type !== 'ready') {
+      await worker.terminate();
+      throw new Error(`the embedded log thread did not start: ${event.type === 'failed' ? event.message : event.type}`);
+    }
+    return thread;
+  }
+
+  /** A new port served by the log thread; transfer it to the thread that will use it. */
+  port(): MessagePort {
+    if (this.exitReason) throw new Error(`cannot connect: ${this.exitReason}`);
+    const { port1, port2 } = new MessageChannel();
+    this.worker.postMessage({ type: 'serve', port: port2 } satisfies LogThreadCommand, [port2]);
+    return port1;
+  }
+
+  /** A RemoteLog in this thread. */
+  async connect(): Promise<RemoteLog> {
+    const log = await RemoteLog.connect(this.port());
+    this.clients.add(log);
+    return log;
+  }
+
+  /** Ends every session, closes the log and waits for the thread to exit. */
+  async stop(): Promise<void> {
+    if (this.exitReason) return;
+    const exited = once(this.worker, 'exit');
+    this.worker.postMessage({ type: 'stop' } satisfies LogThreadCommand);
+    await exited;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Entry of a dedicated log thread (started by startEmbeddedLogThread): opens the embedded log,
+ * the only thread to do so, and serves it on every port the parent sends. The parent stops it
+ * with { type: 'stop' }: sessions end, the log closes, the thread exits.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { openEmbeddedLog, type EmbeddedLogOptions } from '../embedded/index.js';
+import { LogServer } from './LogServer.js';
+
+export type LogThreadCommand = { type: 'serve'; port: MessagePort } | { type: 'stop' };
+export type LogThreadEvent = { type: 'ready' } | { type: 'stopped' } | { type: 'failed'; message: string };
+
+const control = parentPort!;
+const options = workerData as EmbeddedLogOptions;
+
+try {
+  const log = await openEmbeddedLog(options);
+  const server = new LogServer(log);
+  control.on('message', (command: LogThreadCommand) => {
+    if (command.type === 'serve') {
+      server.serve(command.port);
+      return;
+    }
+    void (async () => {
+      await server.close();
+      await log.close();
+      control.postMessage({ type: 'stopped' } satisfies LogThreadEvent);
+      control.close();
+    })();
+  });
+  control.postMessage({ type: 'ready' } satisfies LogThreadEvent);
+} catch (error) {
+  control.postMessage({ type: 'failed', message: (error as Error).message } satisfies LogThreadEvent);
+}

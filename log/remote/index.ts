@@ -1,0 +1,3 @@
+export { LogServer } from './LogServer.js';
+export { RemoteLog } from './RemoteLog.js';
+export { LogServerGoneError } from './RemoteErrors.js';
