@@ -1,14 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { registerConsole } from '../console/index.js';
-import { buildIngress, readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
+import { readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
+import { readIngestKeys } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
-import { processorRoutes, readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
+import { readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { StreamsApp } from '../topology/index.js';
+import { readAdminConfig } from './admin-config.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
 import type { Env } from './env.js';
+import { startListeners } from './Listeners.js';
 import { openLog } from './open-log.js';
 import { StartSequence } from './StartSequence.js';
 
@@ -20,8 +22,12 @@ export interface RunningPipeline {
   pipeline: DefaultPipeline | undefined;
   readonly analytics: AnalyticsRuntime | undefined;
   registry: Registry;
-  /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
+  /** The public listener (ingestion, health, the seeds' public reads), e.g. http://127.0.0.1:8080. */
   address: string;
+  /** The separate admin listener (app/Listeners.ts); undefined when admin routes share the public one or are off. */
+  admin: FastifyInstance | undefined;
+  /** Where the admin routes answer, e.g. http://127.0.0.1:8081 (the public address with ADMIN_PORT=public; undefined with ADMIN_PORT=off). */
+  adminAddress: string | undefined;
   /** Resolves once topics, topology and sink run (later than listen when the broker was down); rejects with a fatal start error. */
   started: Promise<void>;
   stop(): Promise<void>;
@@ -30,13 +36,16 @@ export interface RunningPipeline {
 /**
  * Composes the process from its roles: the log; the topology (the default pipeline: parse,
  * dedupe, enrich, filter, route, aggregate); the ClickHouse sink and the seed 004 analytics; the
- * HTTP server (ingress, query routes). Stops in the reverse order: HTTP first so nothing new is
+ * HTTP listeners (app/Listeners.ts). Stops in the reverse order: HTTP first so nothing new is
  * accepted, then the topology (its last commit), the sink, the log.
  */
 export async function startPipeline(rawEnv: Env, logger: Logger): Promise<RunningPipeline> {
   const config = readAppConfig(rawEnv);
   const env = withDataDirDefaults(rawEnv, config);
   const ingressConfig = readIngressConfig(env);
+  // Before anything opens: a refused admin door or a bad key file stops the start here.
+  const adminConfig = readAdminConfig(env, ingressConfig);
+  const ingestKeys = readIngestKeys(env);
   // One DLQ for the ingress, the runtime and the filters.
   const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
   const registry = new Registry();
@@ -58,23 +67,20 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
     const pipeline = sequence.pipeline;
 
     const readinessChecks: ReadinessCheck[] = sequence.readinessChecks();
-    const http = await buildIngress({
+    const { http, admin, address, adminAddress } = await startListeners({
+      ingressConfig,
+      adminConfig,
+      ingestKeys,
       log,
-      config: ingressConfig,
       registry,
-      logger: logger.child({ component: 'http' }),
+      logger,
       analytics: sequence.analyticsQuery(),
       readinessChecks,
+      streams,
+      pipeline,
+      onClose: (close) => stopping.push(close),
     });
-    if (streams && pipeline) await http.register(processorRoutes, { app: streams, pipeline, log });
-    http.get('/topology', async (_request, reply) => {
-      reply.type('text/plain');
-      return streams ? streams.describe() : 'this instance runs no topology (ROLES)';
-    });
-    await registerConsole(http);
-    const address = await http.listen({ host: ingressConfig.host, port: ingressConfig.port });
-    stopping.push(() => http.close());
-    logger.info({ address, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
+    logger.info({ address, adminAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -93,6 +99,8 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
       },
       registry,
       address,
+      admin,
+      adminAddress,
       started: sequence.done,
       stop,
     };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { loadEventSchemas } from './EventSchemas.js';
-import { liveRoutes } from './LiveRoutes.js';
+import { type LiveRoute, liveRoutes } from './LiveRoutes.js';
 import { buildOpenApiDocument } from './OpenApiDocument.js';
 
 export interface ApiDocsOptions {
@@ -12,6 +12,8 @@ export interface ApiDocsOptions {
   schemaDirs?: string[];
   title?: string;
   version?: string;
+  /** The routes to document (default: those of the app the docs are registered on), e.g. listenerRoutes({ public, admin }). */
+  routes?: () => LiveRoute[];
 }
 
 const SWAGGER_UI_HTML = `<!doctype html>
@@ -64,7 +66,7 @@ export async function registerApiDocs(app: FastifyInstance, options: ApiDocsOpti
   const schemas = loadEventSchemas(options.schemaDirs);
   let cached: Record<string, unknown> | undefined;
   const document = () =>
-    (cached ??= buildOpenApiDocument({ schemas, routes: liveRoutes(app), title: options.title, version: options.version }));
+    (cached ??= buildOpenApiDocument({ schemas, routes: options.routes ? options.routes() : liveRoutes(app), title: options.title, version: options.version }));
 
   // Static mode with a placeholder: app.swagger() is the standard way tools reach the document;
   // ours is built later, once every route exists, and swapped in on first use.

@@ -4,6 +4,8 @@ export interface LiveRoute {
   method: string;
   /** fastify's form, e.g. /processor/routes/:id */
   path: string;
+  /** Which listeners serve it (e.g. ['public', 'admin']) when the document covers several. */
+  listeners?: string[];
 }
 
 const LINE = /^((?:[│ ] {3})*)(?:├── |└── )(.*?)(?: \(([A-Z, ]+)\))?$/;
@@ -29,4 +31,21 @@ export function liveRoutes(app: FastifyInstance): LiveRoute[] {
     }
   }
   return out.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}
+
+/**
+ * The routes of several listeners (e.g. { public: http, admin }), each once, with the
+ * listeners that serve it. Call after every app is ready.
+ */
+export function listenerRoutes(apps: Record<string, FastifyInstance>): LiveRoute[] {
+  const byRoute = new Map<string, LiveRoute>();
+  for (const [listener, app] of Object.entries(apps)) {
+    for (const route of liveRoutes(app)) {
+      const id = `${route.method} ${route.path}`;
+      const known = byRoute.get(id);
+      if (known) known.listeners!.push(listener);
+      else byRoute.set(id, { ...route, listeners: [listener] });
+    }
+  }
+  return [...byRoute.values()].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
 }

@@ -124,6 +124,14 @@ function operation(doc: RouteDoc, schemas: EventSchema[], pathParams: string[], 
   };
 }
 
+/** Which listener serves an operation, when the document covers the public and the admin one. */
+function onListeners(op: Json, live: LiveRoute): Json {
+  if (!live.listeners) return op;
+  const where = live.listeners.join(' and ');
+  const security = live.listeners.includes('admin') && !live.listeners.includes('public') ? [{ adminToken: [] }] : undefined;
+  return { ...op, description: `${op.description ? `${op.description as string} ` : ''}Served on the ${where} listener${live.listeners.length > 1 ? 's' : ''}.`, 'x-listeners': live.listeners, ...(security ? { security } : {}) };
+}
+
 /**
  * OpenAPI 3.1 of the routes the app serves. Event schemas are the ingress's files as components;
  * the route table adds summaries, parameters and answers. A live route missing from the table is
@@ -150,10 +158,10 @@ export function buildOpenApiDocument(options: DocumentOptions): Json {
     }
     if (doc.body === 'seed000-event') {
       // One path per schema file: the file is the route's contract.
-      for (const kind of kindsOf(options.schemas, 'seed000')) add(`/api/v1/events/${kind.eventType}`, doc.method, operation(doc, options.schemas, [], kind));
+      for (const kind of kindsOf(options.schemas, 'seed000')) add(`/api/v1/events/${kind.eventType}`, doc.method, onListeners(operation(doc, options.schemas, [], kind), live));
       continue;
     }
-    add(openApiPath(live.path), doc.method, operation(doc, options.schemas, pathParams));
+    add(openApiPath(live.path), doc.method, onListeners(operation(doc, options.schemas, pathParams), live));
   }
   const components: Record<string, Json> = {};
   for (const schema of options.schemas) components[schema.id] = schema.component;
@@ -166,6 +174,12 @@ export function buildOpenApiDocument(options: DocumentOptions): Json {
     },
     tags: [...new Set(table.map((d) => d.tag))].map((name) => ({ name })),
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
-    components: { schemas: components },
+    components: {
+      schemas: components,
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, required on the admin listener when set' },
+        ingestKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A source write key of INGEST_API_KEYS, required on the ingestion routes when set (also as Authorization: Bearer, or basic auth with the key as user)' },
+      },
+    },
   };
 }

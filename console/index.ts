@@ -26,5 +26,5 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
 
 export { buildOpenApiDocument, openApiPath } from './OpenApiDocument.js';
 export { loadEventSchemas, exampleEvents, type EventSchema } from './EventSchemas.js';
-export { liveRoutes, type LiveRoute } from './LiveRoutes.js';
+export { liveRoutes, listenerRoutes, type LiveRoute } from './LiveRoutes.js';
 export { ROUTE_TABLE, type RouteDoc } from './RouteTable.js';

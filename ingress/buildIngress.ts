@@ -7,6 +7,7 @@ import { CircuitBreaker } from './CircuitBreaker.js';
 import { DiskSpool } from './DiskSpool.js';
 import { type IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore } from './IdempotencyStore.js';
 import { IngestCore } from './IngestCore.js';
+import { IngestKeyring, type IngestKeysConfig } from './IngestKeys.js';
 import { type IngressConfig, readIngressConfig } from './ingress-config.js';
 import { IngressMetrics } from './IngressMetrics.js';
 import type { IngressRuntime } from './IngressRuntime.js';
@@ -43,6 +44,10 @@ export interface IngressOptions {
   schemaDirs?: string[];
   /** How long shutdown may spend draining the spool to a healthy log before leaving the rest on disk. */
   shutdownDrainMs?: number;
+  /** Source write keys (readIngestKeys(env)); absent → ingestion routes are open. */
+  ingestKeys?: IngestKeysConfig;
+  /** Certificate and key (PEM) to serve HTTPS instead of HTTP (buildIngress only). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /**
@@ -119,12 +124,13 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  const deps: IngestDeps = { core, catalog, config, metrics, budget };
+  app.decorateRequest('ingestKeyName', null);
+  const keyHook = options.ingestKeys ? new IngestKeyring(options.ingestKeys).hook(limiter, metrics) : undefined;
+  const deps: IngestDeps = { core, catalog, config, metrics, budget, keyHook };
   await app.register(seed000Routes, deps);
   await app.register(collectorRoutes, deps);
   await app.register(productRoutes, deps);
-  await app.register(healthRoutes, { runtime, readinessChecks: options.readinessChecks ?? [] });
-  await app.register(metricsRoutes, { runtime, analytics: options.analytics });
+  await registerOperatorReads(app, runtime, options);
 
   app.addHook('onClose', async () => {
     // fastify has stopped accepting and finished in-flight requests by now.
@@ -136,6 +142,20 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
     logger.info({ spooledRecords: spool.records }, 'ingress stopped');
   });
   return runtime;
+}
+
+/**
+ * Health (/health, /ready, /api/v1/health) and the metrics reads (Prometheus, the seeds' JSON
+ * counters, seed 004's analytics) of a runtime: on the public listener, and again on the admin
+ * listener for operators and the dashboard.
+ */
+export async function registerOperatorReads(
+  app: FastifyInstance,
+  runtime: IngressRuntime,
+  options: Pick<IngressOptions, 'analytics' | 'readinessChecks'>,
+): Promise<void> {
+  await app.register(healthRoutes, { runtime, readinessChecks: options.readinessChecks ?? [] });
+  await app.register(metricsRoutes, { runtime, analytics: options.analytics });
 }
 
 /**
@@ -151,6 +171,7 @@ export async function buildIngress(options: IngressOptions): Promise<FastifyInst
     // Per-request log lines cost more than the ingest itself at these rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    ...(options.tls ? { https: options.tls } : {}),
   }) as unknown as FastifyInstance;
   await registerIngress(app, { ...options, config });
   return app;

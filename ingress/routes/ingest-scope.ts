@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { registerBodyDecoding } from '../BodyDecoding.js';
 import { type HttpError, toHttpError, HttpError as HttpErrorClass } from '../HttpError.js';
 import type { IngestCore } from '../IngestCore.js';
@@ -14,6 +14,8 @@ export interface IngestDeps {
   config: IngressConfig;
   metrics: IngressMetrics;
   budget: InFlightBudget;
+  /** Source write keys (INGEST_API_KEYS): checked first, before any budget or body work. */
+  keyHook?: onRequestHookHandler;
 }
 
 const RESERVED = Symbol('ingressReservedBytes');
@@ -31,6 +33,7 @@ export function prepareIngestScope(
 ): void {
   const { budget, config } = deps;
   registerBodyDecoding(scope);
+  if (deps.keyHook) scope.addHook('onRequest', deps.keyHook);
 
   // Callback-style hooks: no promise per request on the hot path.
   scope.addHook('onRequest', (request: WithReservation, _reply, done) => {
