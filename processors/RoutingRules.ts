@@ -125,9 +125,9 @@ export class RoutingTable {
     for (const rule of rules) this.add(rule);
   }
 
-  /** The topics rules may target. */
+  /** The topics rules may target, sorted. */
   allowedTopics(): string[] {
-    return [...this.allowed];
+    return [...this.allowed].sort();
   }
 
   /** Adds or replaces (same id) a rule; throws RoutingRuleError for an invalid one. */
@@ -142,7 +142,7 @@ export class RoutingTable {
     }
     const refused = rule.topics.filter((topic) => !this.allowed.has(topic));
     if (refused.length > 0) {
-      throw new RoutingRuleError(`routing rule "${rule.id}" targets ${refused.map((t) => `"${t}"`).join(', ')}: rules may target only the configured output topics (ROUTE_TOPICS): ${[...this.allowed].join(', ')}`);
+      throw new RoutingRuleError(`routing rule "${rule.id}" targets ${refused.map((t) => `"${t}"`).join(', ')}: rules may target only the configured output topics (ROUTE_TOPICS): ${this.allowedTopics().join(', ')}`);
     }
     let matches: CompiledCondition | undefined;
     try {

@@ -59,7 +59,7 @@ describe('RoutingTable', () => {
     const table = new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
     for (const target of ['attacker.exfil', 'events.raw', 'ref.users', 'events-dlq', 'events.clean', 'streamline-dedupe-ids-changelog']) {
       expect(() => table.add({ id: 'exfil', priority: 0, enabled: true, topics: ['user.attempts', target] })).toThrow(
-        `routing rule "exfil" targets "${target}": rules may target only the configured output topics (ROUTE_TOPICS): user.attempts, user.sessions, user.placements, user.activities, ml.training_events`,
+        `routing rule "exfil" targets "${target}": rules may target only the configured output topics (ROUTE_TOPICS): ml.training_events, user.activities, user.attempts, user.placements, user.sessions`,
       );
     }
     expect(table.rules().map((r) => r.id)).not.toContain('exfil');
