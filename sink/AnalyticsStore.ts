@@ -29,6 +29,8 @@ export interface AnalyticsStore {
   readonly kind: 'chdb' | 'server';
   /** Database holding every table of ours (default events_db). */
   readonly database: string;
+  /** Rows per INSERT statement: insert() splits larger row sets into chunks of this size. */
+  readonly maxRowsPerInsert: number;
   /** DDL and other statements without a result. Never an INSERT ... VALUES (see ChdbStore). */
   exec(sql: string, params?: QueryParams): Promise<void>;
   /** A SELECT; rows as JSON objects (64-bit integers as numbers when they fit: see README). */

@@ -10,19 +10,29 @@ export interface TableRoute {
 
 export type SkipReason = 'not_json' | 'mapper_error';
 
+/** The rows of one table for a batch, and for each row the record it was made of. */
+export interface TableRows {
+  rows: Row[];
+  sources: LogRecord[];
+}
+
+type OnSkip = (reason: SkipReason, record: LogRecord, table?: string, error?: unknown) => void;
+
 /**
- * Rows per table of one batch, in record order. A record that is not JSON, or whose mapper
- * throws, makes no row and is reported through onSkip: a poison record never stops a partition.
- * Mapped in slices of recordsPerSlice with a turn of the event loop between them (EventLoopSlices).
+ * Rows per table of one batch, in record order, each with its source record (so a row the
+ * engine refuses can be dead-lettered as the record it came from). A record that is not JSON, or
+ * whose mapper throws, makes no row and is reported through onSkip: a poison record never stops
+ * a partition. Mapped in slices of recordsPerSlice with a turn of the event loop between them
+ * (EventLoopSlices).
  */
-export async function batchRows(
+export async function batchTables(
   routes: readonly TableRoute[],
   records: readonly LogRecord[],
-  onSkip: (reason: SkipReason, record: LogRecord, table?: string, error?: unknown) => void,
+  onSkip: OnSkip,
   recordsPerSlice = RECORDS_PER_SLICE,
-): Promise<Map<string, Row[]>> {
-  const out = new Map<string, Row[]>();
-  for (const route of routes) out.set(route.table, []);
+): Promise<Map<string, TableRows>> {
+  const out = new Map<string, TableRows>();
+  for (const route of routes) out.set(route.table, { rows: [], sources: [] });
   for (let from = 0; from < records.length; from += recordsPerSlice) {
     if (from > 0) await nextTurn();
     const to = Math.min(records.length, from + recordsPerSlice);
@@ -31,12 +41,18 @@ export async function batchRows(
   return out;
 }
 
-function mapRecord(
+/** batchTables without the sources: rows per table. */
+export async function batchRows(
   routes: readonly TableRoute[],
-  record: LogRecord,
-  out: Map<string, Row[]>,
-  onSkip: (reason: SkipReason, record: LogRecord, table?: string, error?: unknown) => void,
-): void {
+  records: readonly LogRecord[],
+  onSkip: OnSkip,
+  recordsPerSlice = RECORDS_PER_SLICE,
+): Promise<Map<string, Row[]>> {
+  const tables = await batchTables(routes, records, onSkip, recordsPerSlice);
+  return new Map([...tables].map(([table, { rows }]) => [table, rows]));
+}
+
+function mapRecord(routes: readonly TableRoute[], record: LogRecord, out: Map<string, TableRows>, onSkip: OnSkip): void {
   let value: unknown;
   try {
     value = record.value === null ? null : JSON.parse(record.value.toString('utf8'));
@@ -53,8 +69,15 @@ function mapRecord(
       continue;
     }
     if (mapped === null) continue;
-    const rows = out.get(route.table)!;
-    if (Array.isArray(mapped)) rows.push(...mapped);
-    else rows.push(mapped);
+    const table = out.get(route.table)!;
+    if (Array.isArray(mapped)) {
+      for (const row of mapped) {
+        table.rows.push(row);
+        table.sources.push(record);
+      }
+    } else {
+      table.rows.push(mapped);
+      table.sources.push(record);
+    }
   }
 }

@@ -43,7 +43,7 @@ interface ColumnInfo {
 export class ChdbStore implements AnalyticsStore {
   readonly kind = 'chdb' as const;
   readonly database: string;
-  private readonly maxRowsPerInsert: number;
+  readonly maxRowsPerInsert: number;
   private readonly columns = new Map<string, Promise<ColumnInfo>>();
   private closed = false;
 

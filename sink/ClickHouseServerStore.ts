@@ -28,7 +28,7 @@ export class ClickHouseServerStore implements AnalyticsStore {
   readonly kind = 'server' as const;
   readonly database: string;
   private readonly client: ClickHouseClient;
-  private readonly maxRowsPerInsert: number;
+  readonly maxRowsPerInsert: number;
   private closed = false;
 
   private constructor(options: ClickHouseServerStoreOptions) {

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPartition } from '../log/Log.js';
-import type { AnalyticsStore, Row } from './AnalyticsStore.js';
+import type { AnalyticsStore } from './AnalyticsStore.js';
 import type { RowMapper } from './RowMappers.js';
-import { batchRows } from './BatchRows.js';
+import { BatchWriter } from './BatchWriter.js';
 import { type Batch, PartitionBatcher } from './PartitionBatcher.js';
+import type { IsolationStep } from './PoisonIsolation.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
+import { SinkCommitter } from './SinkDeadLetters.js';
 import { SinkMetrics } from './SinkMetrics.js';
 
 /** Records of `topic` become rows of `table` through `map`. A topic may feed several tables. */
@@ -23,6 +25,8 @@ export interface SinkBatchInfo {
   records: number;
   rows: Record<string, number>;
   dedupToken: string;
+  /** Records of the batch going to the DLQ with the offset commit (refused rows, not JSON, mapper threw). */
+  deadLetters: number;
 }
 
 export interface ClickHouseSinkOptions {
@@ -44,6 +48,13 @@ export interface ClickHouseSinkOptions {
   logger?: Logger;
   /** Called after a batch's rows are acknowledged and BEFORE its offsets are committed. */
   onBatchInserted?: (batch: SinkBatchInfo) => void | Promise<void>;
+  /**
+   * Where records go that cannot become rows: a row the engine refuses for its data, a value
+   * that is not JSON, a mapper that throws. Default events-dlq (DLQ_TOPIC).
+   */
+  deadLetterTopic?: string;
+  /** Called after each insert made while isolating a refused row (the crash tests kill here). */
+  onIsolationStep?: (step: IsolationStep & TopicPartition) => void | Promise<void>;
 }
 
 /**
@@ -56,6 +67,9 @@ export interface ClickHouseSinkOptions {
  *
  * While ClickHouse fails, the sink keeps its pending batches, pauses every partition (input stays
  * in the log, memory stays bounded), retries with exponential backoff and reports not ready.
+ * A row ClickHouse refuses for its data does not stop it: the refused rows are isolated, the
+ * rest inserted, and their records go to the DLQ in one log transaction with the offset commit
+ * (BatchWriter, PoisonIsolation, SinkDeadLetters).
  */
 export class ClickHouseSink {
   readonly groupId: string;
@@ -71,6 +85,8 @@ export class ClickHouseSink {
   private readonly onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
   private readonly metrics: SinkMetrics;
   private readonly cuts: SinkBatchLog;
+  private readonly writer: BatchWriter;
+  private readonly committer: SinkCommitter;
   private readonly work = new Map<string, PartitionBatcher>();
   private consumer: LogConsumer | null = null;
   private loop: Promise<void> | null = null;
@@ -104,6 +120,8 @@ export class ClickHouseSink {
     this.onBatchInserted = options.onBatchInserted;
     this.metrics = new SinkMetrics(options.registry, this.groupId);
     this.cuts = new SinkBatchLog(this.store, this.groupId);
+    this.writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
+    this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? 'events-dlq');
   }
 
   /** Subscribes and starts the poll → batch → insert → commit loop in the background. */
@@ -172,6 +190,7 @@ export class ClickHouseSink {
     }
     await this.consumer?.close();
     this.consumer = null;
+    await this.committer.close();
     this.setReady(false);
   }
 
@@ -260,6 +279,7 @@ export class ClickHouseSink {
     if (this.failing && Date.now() < this.retryAt) return;
     const contactBefore = this.lastContactAt;
     await this.loadCuts();
+    await this.commit(); // what an earlier failed commit left
     let failed = [...this.work.values()].some((work) => !work.cuts);
     for (let round = 0; !failed; round++) {
       const due: PartitionBatcher[] = [];
@@ -277,15 +297,18 @@ export class ClickHouseSink {
         break;
       }
       const results = await Promise.allSettled(due.map((work) => this.write(work, work.pending!)));
-      const written: PartitionBatcher[] = [];
       results.forEach((result, i) => {
-        if (result.status === 'fulfilled') written.push(due[i]!);
-        else if (!failed) {
+        const work = due[i]!;
+        if (result.status === 'fulfilled') {
+          const before = work.written;
+          work.written = { offset: work.pending!.last + 1, batches: (before?.batches ?? 0) + 1, deadLetters: [...(before?.deadLetters ?? []), ...result.value] };
+          work.pending = null;
+        } else if (!failed) {
           this.fail('batch', result.reason);
           failed = true;
         }
       });
-      await this.commit(written);
+      await this.commit();
     }
     if (failed || !this.failing) return;
     // Recover only on proof that ClickHouse answers: with nothing to write, ask it.
@@ -310,39 +333,41 @@ export class ClickHouseSink {
     }
   }
 
-  private async commit(written: PartitionBatcher[]): Promise<void> {
-    if (written.length === 0) return;
-    const offsets = written.map((work) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: work.pending!.last + 1 }));
-    for (const work of written) work.pending = null;
+  /**
+   * Commits every written partition: plain offsets, or with dead letters one log transaction
+   * holding them and the offsets (SinkCommitter). On failure everything stays in `written` for
+   * the next commit; the rows are in ClickHouse, and a replay before that is dropped by the tokens.
+   */
+  private async commit(): Promise<void> {
+    const works = [...this.work.values()].filter((work) => work.written !== null);
+    if (works.length === 0 || !this.consumer) return;
+    const taken = works.map((work) => work.written!);
+    const offsets = works.map((work, i) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: taken[i]!.offset }));
+    const deadLetters = taken.flatMap((written) => written.deadLetters);
     try {
-      await this.consumer!.commitOffsets(offsets);
-      offsets.forEach((offset, i) => {
-        written[i]!.committed = offset.offset;
-        this.metrics.batches.inc({ sink: this.groupId, topic: offset.topic });
-      });
+      await this.committer.commit(this.consumer, offsets, deadLetters);
     } catch (error) {
-      // The rows are in ClickHouse; a later commit covers these offsets, and a replay before
-      // that is dropped by the dedup tokens.
-      this.logger?.warn({ err: error }, 'ClickHouse sink: offset commit failed; it will be covered by the next one');
+      this.logger?.warn(
+        { err: error, deadLetters: deadLetters.length },
+        deadLetters.length > 0
+          ? 'ClickHouse sink: commit of offsets and dead letters failed; both are retried with the next commit'
+          : 'ClickHouse sink: offset commit failed; it will be covered by the next one',
+      );
+      return;
+    }
+    works.forEach((work, i) => {
+      if (work.written === taken[i]) work.written = null;
+      work.committed = offsets[i]!.offset;
+      this.metrics.batches.inc({ sink: this.groupId, topic: work.tp.topic }, taken[i]!.batches);
+    });
+    for (const { record, reason, text } of deadLetters) {
+      this.metrics.deadLetters.inc({ sink: this.groupId, topic: record.topic, reason });
+      this.logger?.warn({ topic: record.topic, partition: record.partition, offset: record.offset, dlqTopic: this.committer.dlqTopic, reason: text }, 'ClickHouse sink: record dead-lettered');
     }
   }
 
-  private async write(work: PartitionBatcher, batch: Batch): Promise<void> {
-    const rowsByTable = await this.mapRows(work.tp.topic, batch.records);
-    const dedupToken = `${work.tp.topic}:${work.tp.partition}:${batch.first}-${batch.last}`;
-    const rowCounts: Record<string, number> = {};
-    for (const [table, rows] of rowsByTable) {
-      const end = this.metrics.insertSeconds.startTimer({ sink: this.groupId, table });
-      try {
-        await this.store.insert(table, rows, { dedupToken });
-      } catch (error) {
-        this.metrics.failures.inc({ sink: this.groupId, table });
-        throw error;
-      }
-      end();
-      this.metrics.rowsInserted.inc({ sink: this.groupId, table }, rows.length);
-      rowCounts[table] = rows.length;
-    }
+  private async write(work: PartitionBatcher, batch: Batch) {
+    const written = await this.writer.write(work.tp, this.routes.get(work.tp.topic) ?? [], batch);
     this.contact();
     await this.onBatchInserted?.({
       topic: work.tp.topic,
@@ -350,16 +375,11 @@ export class ClickHouseSink {
       firstOffset: batch.first,
       lastOffset: batch.last,
       records: batch.records.length,
-      rows: rowCounts,
-      dedupToken,
+      rows: written.rows,
+      dedupToken: written.dedupToken,
+      deadLetters: written.deadLetters.length,
     });
-  }
-
-  private mapRows(topic: string, records: LogRecord[]): Promise<Map<string, Row[]>> {
-    return batchRows(this.routes.get(topic) ?? [], records, (reason, record, table, error) => {
-      this.metrics.skipped.inc({ sink: this.groupId, topic, reason });
-      if (error) this.logger?.warn({ err: error, topic, partition: record.partition, offset: record.offset, table }, 'row mapper failed; record skipped');
-    });
+    return written.deadLetters;
   }
 
   private fail(what: string, error: unknown): void {

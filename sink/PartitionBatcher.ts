@@ -1,4 +1,5 @@
 import type { LogRecord, TopicPartition } from '../log/Log.js';
+import type { SinkDeadLetter } from './SinkDeadLetters.js';
 
 export interface Batch {
   first: number;
@@ -22,6 +23,13 @@ export class PartitionBatcher {
   buffer: LogRecord[] = [];
   /** A batch once cut never changes until it is committed: its dedup token is its identity. */
   pending: Batch | null = null;
+  /**
+   * Written to ClickHouse, not yet committed: the offset to commit and the dead letters that must
+   * be committed with it. A failed commit leaves it here for the next commit of the partition
+   * (which then covers later batches too); a crash or a revocation drops it, and the replay
+   * rebuilds the same batches and dead letters.
+   */
+  written: { offset: number; batches: number; deadLetters: SinkDeadLetter[] } | null = null;
   /** Wall time the oldest buffered record arrived. */
   private oldestAt = 0;
   lagCheckedAt = 0;

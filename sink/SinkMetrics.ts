@@ -10,6 +10,8 @@ export class SinkMetrics {
   readonly insertSeconds: Histogram<'sink' | 'table'>;
   readonly failures: Counter<'sink' | 'table'>;
   readonly skipped: Counter<'sink' | 'topic' | 'reason'>;
+  readonly deadLetters: Counter<'sink' | 'topic' | 'reason'>;
+  readonly isolationInserts: Counter<'sink' | 'table' | 'result'>;
   readonly lag: Gauge<'sink' | 'topic' | 'partition'>;
   readonly ready: Gauge<'sink'>;
 
@@ -31,6 +33,16 @@ export class SinkMetrics {
     }));
     this.skipped = reuse('streamline_sink_records_skipped_total', () => new Counter({
       name: 'streamline_sink_records_skipped_total', help: 'Records no row was made of (not JSON, mapper error)', labelNames: ['sink', 'topic', 'reason'], registers,
+    }));
+    this.deadLetters = reuse('streamline_sink_dead_letters_total', () => new Counter({
+      name: 'streamline_sink_dead_letters_total',
+      help: 'Records the sink wrote to the DLQ instead of ClickHouse (reason: refused = the engine refused its row, not_json, mapper_error)',
+      labelNames: ['sink', 'topic', 'reason'], registers,
+    }));
+    this.isolationInserts = reuse('streamline_sink_isolation_inserts_total', () => new Counter({
+      name: 'streamline_sink_isolation_inserts_total',
+      help: 'Inserts of part of a refused block while the sink isolates the refused rows (result: inserted, refused)',
+      labelNames: ['sink', 'table', 'result'], registers,
     }));
     this.lag = reuse('streamline_sink_lag_records', () => new Gauge({
       name: 'streamline_sink_lag_records', help: 'Records in the log not yet committed by the sink', labelNames: ['sink', 'topic', 'partition'], registers,

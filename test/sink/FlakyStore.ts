@@ -14,6 +14,9 @@ export class FlakyStore implements AnalyticsStore {
   get database() {
     return this.inner.database;
   }
+  get maxRowsPerInsert() {
+    return this.inner.maxRowsPerInsert;
+  }
   private check(): void {
     if (this.down) {
       this.failures++;

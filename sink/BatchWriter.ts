@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import type { LogRecord, TopicPartition } from '../log/Log.js';
+import type { AnalyticsStore } from './AnalyticsStore.js';
+import { batchTables, type TableRoute } from './BatchRows.js';
+import { insertErrorText } from './InsertErrors.js';
+import type { Batch } from './PartitionBatcher.js';
+import { insertIsolatingPoison, type IsolationStep } from './PoisonIsolation.js';
+import type { SinkDeadLetter, SinkDeadLetterReason } from './SinkDeadLetters.js';
+import type { SinkMetrics } from './SinkMetrics.js';
+
+export interface WrittenBatch {
+  dedupToken: string;
+  /** Rows that went in, per table. */
+  rows: Record<string, number>;
+  /** Records to dead-letter, in offset order: one per record, whatever number of tables refused it. */
+  deadLetters: SinkDeadLetter[];
+}
+
+export interface BatchWriterOptions {
+  store: AnalyticsStore;
+  groupId: string;
+  metrics: SinkMetrics;
+  logger?: Logger;
+  /** After each insert made to isolate a refused row (tests crash here, mid-isolation). */
+  onIsolationStep?: (step: IsolationStep & TopicPartition) => void | Promise<void>;
+}
+
+/**
+ * One batch into its tables. Every table gets the batch's token; a block the engine refuses for
+ * its data is narrowed down to the refused rows (PoisonIsolation.ts), which come back as dead
+ * letters together with the records that made no row (not JSON, mapper threw). An engine error
+ * is thrown: the sink keeps the batch and retries it whole, and the tables already written drop
+ * the repeat by token.
+ */
+export class BatchWriter {
+  constructor(private readonly options: BatchWriterOptions) {}
+
+  async write(tp: TopicPartition, routes: readonly TableRoute[], batch: Batch): Promise<WrittenBatch> {
+    const { store, groupId, metrics } = this.options;
+    const letters = new Map<number, SinkDeadLetter>();
+    const deadLetter = (record: LogRecord, reason: SinkDeadLetterReason, text: string) => {
+      const known = letters.get(record.offset);
+      if (!known) letters.set(record.offset, { record, reason, text });
+      else known.text += `; ${text}`;
+    };
+    const tables = await batchTables(routes, batch.records, (reason, record, table, error) => {
+      metrics.skipped.inc({ sink: groupId, topic: tp.topic, reason });
+      if (reason === 'not_json') deadLetter(record, reason, `ClickHouse sink ${groupId}: the record value is not JSON`);
+      else deadLetter(record, reason, `ClickHouse sink ${groupId}: the row mapper of ${table} threw: ${insertErrorText(error)}`);
+    });
+    const dedupToken = `${tp.topic}:${tp.partition}:${batch.first}-${batch.last}`;
+    const rowCounts: Record<string, number> = {};
+    for (const [table, { rows, sources }] of tables) {
+      rowCounts[table] = 0;
+      if (rows.length === 0) continue;
+      const end = metrics.insertSeconds.startTimer({ sink: groupId, table });
+      let refused;
+      try {
+        refused = await insertIsolatingPoison(store, table, rows, {
+          dedupToken,
+          maxRowsPerInsert: store.maxRowsPerInsert,
+          onStep: async (step) => {
+            metrics.isolationInserts.inc({ sink: groupId, table, result: step.refused ? 'refused' : 'inserted' });
+            await this.options.onIsolationStep?.({ ...step, ...tp });
+          },
+        });
+      } catch (error) {
+        metrics.failures.inc({ sink: groupId, table });
+        throw error;
+      }
+      end();
+      metrics.rowsInserted.inc({ sink: groupId, table }, rows.length - refused.length);
+      rowCounts[table] = rows.length - refused.length;
+      for (const { index, error } of refused) {
+        deadLetter(sources[index]!, 'refused', `ClickHouse refused the row for ${store.database}.${table}: ${insertErrorText(error)}`);
+      }
+    }
+    const deadLetters = [...letters.values()].sort((a, b) => a.record.offset - b.record.offset);
+    return { dedupToken, rows: rowCounts, deadLetters };
+  }
+}
