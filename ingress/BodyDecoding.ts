@@ -2,6 +2,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from './HttpError.js';
+import type { InFlightBudget } from './InFlightBudget.js';
+import { meterStreamedBodies, meteredBody } from './StreamedBodyBudget.js';
 import { keepRawBody, keepRawLines } from './RawEventText.js';
 
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/json-seq'];
@@ -48,11 +50,13 @@ function decompressor(encoding: string): zlib.Gunzip | zlib.Inflate | zlib.Brotl
 
 /** Content-Encoding (gzip, deflate, br) and NDJSON bodies for the ingest routes of one plugin scope. */
 export function registerBodyDecoding(scope: FastifyInstance): void {
+  const runtime = (scope as { ingress?: { budget: InFlightBudget; config: { retryAfterSeconds: number } } }).ingress;
+  if (runtime) meterStreamedBodies(scope, runtime.budget, runtime.config.retryAfterSeconds);
   scope.addHook('preParsing', async (request: FastifyRequest, _reply, payload) => {
     const header = request.headers['content-encoding'];
-    if (header === undefined) return payload;
+    if (header === undefined) return meteredBody(request, payload);
     const encoding = header.trim().toLowerCase();
-    if (encoding === '' || encoding === 'identity') return payload;
+    if (encoding === '' || encoding === 'identity') return meteredBody(request, payload);
     const inflate = decompressor(encoding);
     if (!inflate) throw new HttpError(415, `unsupported Content-Encoding "${header}" (use gzip, deflate or br)`, 'unsupported');
     const limited = new InflateLimit(request.routeOptions.bodyLimit ?? 1024 * 1024);
@@ -68,7 +72,7 @@ export function registerBodyDecoding(scope: FastifyInstance): void {
       inflate.destroy();
     });
     payload.pipe(inflate).pipe(limited);
-    return limited;
+    return meteredBody(request, limited, true);
   });
 
   // Plain JSON.parse instead of fastify's secure-json-parse: its __proto__/constructor scans

@@ -12,6 +12,24 @@ export class SpoolFullError extends Error {
   }
 }
 
+/**
+ * The spool's filesystem has no room (ENOSPC, EDQUOT) before MAX_BUFFER_SIZE_MB is reached: the
+ * same answer to clients as a full spool (503 + Retry-After), and the next append tries the
+ * disk again, so the spool works again as soon as space returns.
+ */
+export class SpoolDiskFullError extends SpoolFullError {
+  constructor(
+    maxBytes: number,
+    readonly code: string,
+  ) {
+    super(maxBytes);
+    this.message = `the disk spool's filesystem is full (${code})`;
+    this.name = 'SpoolDiskFullError';
+  }
+}
+
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
 export interface DiskSpoolOptions {
   dir: string;
   maxBytes: number;
@@ -174,9 +192,12 @@ export class DiskSpool {
           await this.writeBatch(batch);
           for (const item of batch) item.resolve();
         } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          const answer = code !== undefined && DISK_FULL_CODES.has(code) ? new SpoolDiskFullError(this.options.maxBytes, code) : (error as Error);
+          this.options.logger?.warn({ err: error, dir: this.options.dir }, 'disk spool: append failed');
           for (const item of batch) {
             this.reservedBytes -= item.entry.length;
-            item.reject(error as Error);
+            item.reject(answer);
           }
         }
       }
@@ -209,7 +230,11 @@ export class DiskSpool {
   }
 
   private async rollSegment(): Promise<void> {
-    if (this.activeHandle) await this.activeHandle.close();
+    // Forget the old handle before anything can fail: a closed handle kept as active made every
+    // later append fail (EBADF) until a restart when the next open failed once.
+    const previous = this.activeHandle;
+    this.activeHandle = null;
+    if (previous) await previous.close();
     this.activeSegment++;
     this.activeSize = 0;
     this.activeHandle = await fsp.open(this.segmentPath(this.activeSegment), 'wx');

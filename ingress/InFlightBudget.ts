@@ -19,6 +19,16 @@ export class InFlightBudget {
     return true;
   }
 
+  /**
+   * More bytes for a request already holding `held`: the same rule as tryReserve, seen from
+   * that request (alone in flight, it may grow past the limit; it is refused once others hold bytes too).
+   */
+  tryGrow(held: number, bytes: number): boolean {
+    if (this.used > held && this.used + bytes > this.maxBytes) return false;
+    this.used += bytes;
+    return true;
+  }
+
   release(bytes: number): void {
     this.used = Math.max(0, this.used - bytes);
   }

@@ -1,15 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ProducerRecord } from '../log/Log.js';
+import { RateLimitAddresses } from './ClientAddress.js';
 import { SpoolFullError } from './DiskSpool.js';
+import { eventShapeError, isWellFormed, mayHoldSurrogateEscape } from './EventShape.js';
 import { HttpError } from './HttpError.js';
 import { type IdempotencyStore, MemoryIdempotencyStore } from './IdempotencyStore.js';
 import type { IngressConfig } from './ingress-config.js';
+import { clipReason, ingressDeadLetterValue } from './IngressDeadLetter.js';
 import type { IngressMetrics, RejectReason, RouteMetrics } from './IngressMetrics.js';
 import { dlqHeaders, kindFragment, landingValue } from './LandingEnvelope.js';
 import type { LandingWriter } from './LandingWriter.js';
 import { type BucketSpec, MemoryRateLimiter, type RateLimiter } from './RateLimiter.js';
 import { type EventKind, type EventSource, type FieldError, fieldErrors } from './SchemaCatalog.js';
+
+/**
+ * Longest id or key the ingress keeps as state (rate-limit bucket, idempotency id, DLQ key):
+ * the schemas cap ids and user ids at 256 characters, and this fences the paths around them.
+ */
+export const MAX_KEY_CHARS = 256;
 
 /** A valid event ready to be written. */
 export interface PreparedEvent {
@@ -28,6 +38,8 @@ export interface Rejection {
   reason: RejectReason;
   errors: FieldError[];
   event: unknown;
+  /** The event's text as it arrived, when known: what the DLQ record embeds (never a re-serialisation). */
+  rawText?: string;
 }
 
 export type EventStatus = 'accepted' | 'duplicate';
@@ -49,6 +61,12 @@ export interface CommitContext {
   dlq: boolean;
   receivedAt: number;
   batchId?: string;
+  /**
+   * The name of the ingest API key the request authenticated with (INGEST_API_KEYS), when
+   * there is one: idempotency ids are scoped by it as well as by user, so one source cannot
+   * suppress another's events.
+   */
+  sourceKey?: string;
 }
 
 export interface IngestCoreOptions {
@@ -77,21 +95,30 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export class IngestCore {
   private readonly fragments = new Map<EventKind, string>();
   private readonly landingTopic: string;
+  private readonly addresses: RateLimitAddresses;
 
   constructor(readonly options: IngestCoreOptions) {
     this.landingTopic = options.config.landingTopic;
+    this.addresses = new RateLimitAddresses(options.config.rateLimit.ipExempt);
   }
 
   /**
    * Resolves when the request may proceed; otherwise throws 429 with Retry-After. With the
    * in-memory limiter it answers synchronously (undefined) so the hot path awaits nothing.
+   *
+   * Call it after validation, with the user key of a valid event only: a bucket key is state
+   * the client chooses, so it is built from nothing longer than a schema allows (MAX_KEY_CHARS
+   * as a second fence). Exempt direct clients (RATE_LIMIT_IP_EXEMPT) skip the per-IP bucket.
    */
-  admit(ip: string, userId: unknown): Promise<void> | undefined {
+  admit(request: FastifyRequest, userKey: string | undefined): Promise<void> | undefined {
     const { rateLimit } = this.options.config;
     const buckets: BucketSpec[] = [];
-    if (rateLimit.ipRequestsPerMinute > 0) buckets.push({ key: 'ip:' + ip, perMinute: rateLimit.ipRequestsPerMinute, burst: rateLimit.ipBurst });
-    if (rateLimit.requestsPerMinute > 0 && typeof userId === 'string' && userId.length > 0) {
-      buckets.push({ key: 'user:' + userId, perMinute: rateLimit.requestsPerMinute, burst: rateLimit.burst });
+    if (rateLimit.ipRequestsPerMinute > 0) {
+      const ip = this.addresses.limitedAddress(request);
+      if (ip !== null) buckets.push({ key: 'ip:' + ip, perMinute: rateLimit.ipRequestsPerMinute, burst: rateLimit.ipBurst });
+    }
+    if (rateLimit.requestsPerMinute > 0 && userKey !== undefined && userKey.length > 0 && userKey.length <= MAX_KEY_CHARS) {
+      buckets.push({ key: 'user:' + userKey, perMinute: rateLimit.requestsPerMinute, burst: rateLimit.burst });
     }
     if (buckets.length === 0) return undefined;
     const limiter = this.options.limiter;
@@ -120,15 +147,31 @@ export class IngestCore {
   /**
    * Validates one event of a known kind. `rawJson`, when given, is the event's text as it
    * arrived (RawEventText) and is embedded instead of re-serialising the parsed object.
+   *
+   * Order matters: the cheap size check on the raw text, then the shape (depth, well-formed
+   * UTF-16) with an iterative walk, and only then ajv and JSON.stringify, which recurse. Nothing
+   * here keeps state, so a refused event costs no rate-limit bucket or idempotency slot.
    */
   prepare(kind: EventKind, event: unknown, index: number, receivedAt: number, idOverride?: string, rawJson?: string): PreparedEvent | Rejection {
     if (!isPlainObject(event)) {
-      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event };
+      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event, rawText: rawJson };
     }
+    const max = this.options.config.maxEventBytes;
     const rawId = event[kind.idField];
     const clientId = typeof rawId === 'string' && rawId.length > 0 ? rawId : idOverride;
+    const quotableId = clientId !== undefined && clientId.length <= MAX_KEY_CHARS && isWellFormed(clientId) ? clientId : undefined;
+    // A UTF-16 length above the byte limit is above it in UTF-8 too: refuse before any walk.
+    if (rawJson !== undefined && rawJson.length > max) {
+      return { index, eventId: quotableId, reason: 'too_large', errors: [{ field: '(event)', message: `event is at least ${rawJson.length} bytes; the limit is ${max}` }], event, rawText: rawJson };
+    }
+    const shape = eventShapeError(event, this.options.config.maxEventDepth, rawJson === undefined || mayHoldSurrogateEscape(rawJson));
+    if (shape) return { index, eventId: quotableId, reason: 'validation', errors: [shape], event, rawText: rawJson };
+    if (idOverride !== undefined && clientId === idOverride && idOverride.length > MAX_KEY_CHARS) {
+      const errors = [{ field: 'Idempotency-Key', message: `Idempotency-Key must have at most ${MAX_KEY_CHARS} characters` }];
+      return { index, reason: 'validation', errors, event, rawText: rawJson };
+    }
     if (!kind.validate(event)) {
-      return { index, eventId: clientId, reason: 'validation', errors: fieldErrors(kind.validate.errors), event };
+      return { index, eventId: quotableId, reason: 'validation', errors: fieldErrors(kind.validate.errors), event, rawText: rawJson };
     }
     const eventId = clientId ?? randomUUID();
     let fragment = this.fragments.get(kind);
@@ -137,9 +180,8 @@ export class IngestCore {
       this.fragments.set(kind, fragment);
     }
     const value = Buffer.from(landingValue(eventId, clientId === undefined, fragment, receivedAt, rawJson ?? JSON.stringify(event)), 'utf8');
-    const max = this.options.config.maxEventBytes;
     if (value.length > max) {
-      return { index, eventId, reason: 'too_large', errors: [{ field: '(event)', message: `event is ${value.length} bytes; the limit is ${max}` }], event };
+      return { index, eventId, reason: 'too_large', errors: [{ field: '(event)', message: `event is ${value.length} bytes; the limit is ${max}` }], event, rawText: rawJson };
     }
     return { index, kind, eventId, idAssigned: clientId === undefined, key: event[kind.keyField] as string, value };
   }
@@ -150,15 +192,15 @@ export class IngestCore {
     return counted(error);
   }
 
-  /** A rejection for an event whose type could not be determined. */
-  unknownType(index: number, event: unknown, field: string, allowed: string[]): Rejection {
+  /** A rejection for an event whose type could not be determined; `rawText` as for prepare. */
+  unknownType(index: number, event: unknown, field: string, allowed: string[], rawText?: string): Rejection {
     if (!isPlainObject(event)) {
-      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event };
+      return { index, reason: 'validation', errors: [{ field: '(event)', message: 'event must be a JSON object' }], event, rawText };
     }
     const given = isPlainObject(event) ? event[field] : undefined;
     const message = given === undefined ? `${field} is required (one of: ${allowed.join(', ')})` : `${field} must be one of: ${allowed.join(', ')}`;
-    const eventId = isPlainObject(event) && typeof event.event_id === 'string' ? event.event_id : undefined;
-    return { index, eventId, reason: 'validation', errors: [{ field, message }], event };
+    const eventId = typeof event.event_id === 'string' && event.event_id.length <= MAX_KEY_CHARS && isWellFormed(event.event_id) ? event.event_id : undefined;
+    return { index, eventId, reason: 'validation', errors: [{ field, message }], event, rawText };
   }
 
   /**
@@ -182,7 +224,7 @@ export class IngestCore {
     for (const event of prepared) {
       if (event.idAssigned) continue;
       namespaces.push(event.kind.schemaId);
-      ids.push(event.eventId);
+      ids.push(idempotencyId(event, context.sourceKey));
       ttls.push(event.kind.dedupeTtlMs ?? config.idempotency.ttlMs);
     }
     let claimed: boolean[] = [];
@@ -211,8 +253,8 @@ export class IngestCore {
           duplicates++;
           continue;
         }
-        claimedNamespaces.push(event.kind.schemaId);
-        claimedIds.push(event.eventId);
+        claimedNamespaces.push(namespaces[at - 1]!);
+        claimedIds.push(ids[at - 1]!);
       }
       statuses[i] = 'accepted';
       records.push({ topic: this.landingTopic, key: Buffer.from(event.key, 'utf8'), value: event.value, timestamp: context.receivedAt });
@@ -263,25 +305,26 @@ export class IngestCore {
 
   private dlqRecord(rejection: Rejection, context: CommitContext): ProducerRecord {
     const reason = rejection.errors.map((error) => error.message).join('; ');
-    const event = rejection.event as Record<string, unknown> | null;
+    const event = rejection.event;
     const learner = isPlainObject(event) ? (event.learner_id ?? event.user_id) : undefined;
-    const value = JSON.stringify({
-      v: 1,
-      source: context.source,
-      batch_id: context.batchId,
-      index: rejection.index,
-      event_id: rejection.eventId,
-      received_at: context.receivedAt,
-      dlq_reason: reason,
-      errors: rejection.errors,
-      payload: rejection.event,
-    });
+    const value = ingressDeadLetterValue(rejection, context, reason, this.options.config.maxEventBytes);
     return {
       topic: this.options.config.dlqTopic,
-      key: typeof learner === 'string' ? Buffer.from(learner, 'utf8') : null,
+      key: typeof learner === 'string' && learner.length <= MAX_KEY_CHARS ? Buffer.from(learner, 'utf8') : null,
       value: Buffer.from(value, 'utf8'),
-      headers: dlqHeaders(reason, this.landingTopic, context.source, context.receivedAt),
+      headers: dlqHeaders(clipReason(reason), this.landingTopic, context.source, context.receivedAt),
       timestamp: context.receivedAt,
     };
   }
+}
+
+/**
+ * The id the duplicate fast path remembers: the event's id inside its user's (key field's)
+ * space, and its source key's when the request had one. Lengths are spelled out so that no two
+ * (key, user, id) triples give the same string whatever characters they hold.
+ */
+export function idempotencyId(event: PreparedEvent, sourceKey?: string): string {
+  const user = event.key;
+  const scope = sourceKey === undefined ? '' : 'k' + sourceKey.length + ':' + sourceKey;
+  return scope + 'u' + user.length + ':' + user + ':' + event.eventId;
 }

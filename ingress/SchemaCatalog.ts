@@ -128,8 +128,17 @@ function fieldPath(instancePath: string, child?: string): string {
     }
   }
   if (child !== undefined) out += out.length === 0 ? child : `.${child}`;
+  if (out.length > MAX_FIELD_CHARS) out = out.slice(0, MAX_FIELD_CHARS) + '…';
   return out.length === 0 ? '(body)' : out;
 }
+
+/**
+ * Field paths are built from the client's keys and errors are echoed in answers and DLQ
+ * records: both are capped, so an event with a megabyte-long key or ten thousand unknown keys
+ * costs a bounded answer.
+ */
+const MAX_FIELD_CHARS = 200;
+const MAX_FIELD_ERRORS = 20;
 
 /** ajv's errors as one message per field, each naming the field. */
 export function fieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
@@ -172,6 +181,7 @@ export function fieldErrors(errors: ErrorObject[] | null | undefined): FieldErro
     if (!seen.has(message)) {
       seen.add(message);
       out.push({ field, message });
+      if (out.length === MAX_FIELD_ERRORS) break;
     }
   }
   return out;

@@ -4,6 +4,7 @@ import { HttpError } from '../HttpError.js';
 import type { PreparedEvent, Rejection } from '../IngestCore.js';
 import { rawEventTexts } from '../RawEventText.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
+import { ingestKeyName } from './request-scope.js';
 
 /**
  * Seed 001 (event collector): POST /api/v1/collect with a JSON array of events, a
@@ -52,7 +53,7 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
         { field: 'events', message: `events must contain at most ${config.maxCollectorBatchEvents} events` },
       ]);
     }
-    const admitted = core.admit(request.ip, undefined);
+    const admitted = core.admit(request, undefined);
     if (admitted) await admitted;
     batchId ??= randomUUID();
 
@@ -62,11 +63,11 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as Record<string, unknown> | null;
       const kind = typeof event === 'object' && event !== null && typeof event.event_type === 'string' ? kinds.get(event.event_type) : undefined;
-      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, texts?.[i]) : core.unknownType(i, event, 'event_type', types);
+      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, texts?.[i]) : core.unknownType(i, event, 'event_type', types, texts?.[i]);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);
     }
-    const outcome = await core.commit(prepared, rejections, { route, source: 'collector', dlq: true, receivedAt, batchId });
+    const outcome = await core.commit(prepared, rejections, { route, source: 'collector', dlq: true, receivedAt, batchId, sourceKey: ingestKeyName(request) });
 
     const warnings: string[] = [];
     if (outcome.duplicates > 0) warnings.push(`${outcome.duplicates} duplicate event(s) were already accepted and were not written again`);

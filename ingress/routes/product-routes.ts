@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../HttpError.js';
 import type { PreparedEvent, Rejection } from '../IngestCore.js';
 import { rawEventTexts, rawSingleText } from '../RawEventText.js';
+import { toWellFormed } from '../EventShape.js';
 import { type IngestDeps, prepareIngestScope } from './ingest-scope.js';
+import { ingestKeyName } from './request-scope.js';
 
 /**
  * Seed 004 (product events): POST /events → 202 {"status":"accepted"} exactly (the event id is
@@ -17,8 +19,12 @@ function render(error: HttpError) {
 
 const ACCEPTED = JSON.stringify({ status: 'accepted' });
 
-/** Header values must be visible ASCII; any other id is percent-encoded in X-Event-Id. */
-const headerSafe = (id: string) => (/^[\x20-\x7e]*$/.test(id) ? id : encodeURIComponent(id));
+/**
+ * Header values must be visible ASCII; any other id is percent-encoded in X-Event-Id.
+ * encodeURIComponent throws on a lone surrogate: that once turned a written event's 202 into a
+ * 500. prepare() refuses such ids now, and toWellFormed keeps this from ever throwing after a write.
+ */
+const headerSafe = (id: string) => (/^[\x20-\x7e]*$/.test(id) ? id : encodeURIComponent(toWellFormed(id)));
 
 export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: FastifyInstance, deps: IngestDeps) => {
   const route = deps.metrics.forRoute('product');
@@ -40,14 +46,15 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'request body must be a JSON object', 'validation');
     }
-    const admitted = core.admit(request.ip, (body as Record<string, unknown>).user_id);
-    if (admitted) await admitted;
+    // Validate first: the rate limiter keys a bucket on the user id, so only a valid one may name it.
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined, raw);
+    const admitted = core.admit(request, 'value' in result ? result.key : undefined);
+    if (admitted) await admitted;
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'product', dlq: false, receivedAt });
       throw core.singleEventError(result);
     }
-    const outcome = await core.commit([result], [], { route, source: 'product', dlq: false, receivedAt });
+    const outcome = await core.commit([result], [], { route, source: 'product', dlq: false, receivedAt, sourceKey: ingestKeyName(request) });
     reply.code(202).header('content-type', 'application/json; charset=utf-8').header('x-event-id', headerSafe(result.eventId));
     if (outcome.statuses[0] === 'duplicate') reply.header('x-duplicate', 'true');
     return reply.send(ACCEPTED);
@@ -62,7 +69,7 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (events.length > config.maxBulkEvents) {
       throw new HttpError(413, `too many events: ${events.length} (max ${config.maxBulkEvents})`, 'batch_too_large');
     }
-    const admitted = core.admit(request.ip, undefined);
+    const admitted = core.admit(request, undefined);
     if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
@@ -81,7 +88,7 @@ export const productRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
       reply.code(400);
       return { error: errors.map((error) => error.error).join('; '), errors };
     }
-    const outcome = await core.commit(prepared, rejections, { route, source: 'product', dlq: false, receivedAt });
+    const outcome = await core.commit(prepared, rejections, { route, source: 'product', dlq: false, receivedAt, sourceKey: ingestKeyName(request) });
     reply.code(rejections.length === 0 ? 202 : 207);
     return {
       status: rejections.length === 0 ? 'accepted' : 'partial',

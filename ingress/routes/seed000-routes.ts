@@ -4,6 +4,7 @@ import type { PreparedEvent, Rejection } from '../IngestCore.js';
 import { rawEventTexts, rawSingleText } from '../RawEventText.js';
 import type { EventKind } from '../SchemaCatalog.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
+import { ingestKeyName } from './request-scope.js';
 
 /**
  * Seed 000 (learning event ingestion): POST /api/v1/events/{attempt,session,placement,batch}.
@@ -69,7 +70,7 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
         { field: 'events', message: `events must contain at most ${config.maxSeed000BatchEvents} events` },
       ]);
     }
-    const admitted = core.admit(request.ip, undefined);
+    const admitted = core.admit(request, undefined);
     if (admitted) await admitted;
     const prepared: PreparedEvent[] = [];
     const rejections: Rejection[] = [];
@@ -78,11 +79,11 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
       const { kind, event } = forcedKinds.length > 0 ? { kind: forcedKinds[i], event: items[i] } : unwrap(items[i], deps);
       // The raw text is the event's only when the item is the event itself (not a wrapper).
       const raw = event === items[i] ? texts?.[i] : undefined;
-      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, raw) : core.unknownType(i, event, 'event_type', types);
+      const result = kind ? core.prepare(kind, event, i, receivedAt, undefined, raw) : core.unknownType(i, event, 'event_type', types, raw);
       if ('value' in result) prepared.push(result);
       else rejections.push(result);
     }
-    const outcome = await core.commit(prepared, rejections, { route, source: 'seed000', dlq: false, receivedAt });
+    const outcome = await core.commit(prepared, rejections, { route, source: 'seed000', dlq: false, receivedAt, sourceKey: ingestKeyName(request) });
     const results: Array<Record<string, unknown>> = new Array(items.length);
     prepared.forEach((event, i) => {
       results[event.index] = { index: event.index, event_id: event.eventId, event_type: event.kind.eventType, status: outcome.statuses[i] };
@@ -119,14 +120,15 @@ export const seed000Routes: FastifyPluginAsync<IngestDeps> = async (scope: Fasti
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError(400, 'validation failed', 'validation', [{ field: '(body)', message: 'request body must be a JSON object' }]);
     }
-    const admitted = core.admit(request.ip, (body as Record<string, unknown>)[kind.keyField]);
-    if (admitted) await admitted;
+    // Validate first: the rate limiter keys a bucket on the user id, so only a valid one may name it.
     const result = core.prepare(kind, body, 0, receivedAt, request.headers['idempotency-key'] as string | undefined, raw);
+    const admitted = core.admit(request, 'value' in result ? result.key : undefined);
+    if (admitted) await admitted;
     if (!('value' in result)) {
       await core.commit([], [result], { route, source: 'seed000', dlq: false, receivedAt });
       throw core.singleEventError(result);
     }
-    const outcome = await core.commit([result], [], { route, source: 'seed000', dlq: false, receivedAt });
+    const outcome = await core.commit([result], [], { route, source: 'seed000', dlq: false, receivedAt, sourceKey: ingestKeyName(request) });
     const duplicate = outcome.statuses[0] === 'duplicate';
     reply.code(202);
     return {

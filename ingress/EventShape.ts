@@ -1,0 +1,86 @@
+import type { FieldError } from './SchemaCatalog.js';
+
+/**
+ * Checks an event's shape before anything recurses over it or stores it: nesting depth
+ * (JSON.stringify, the topology's serde and ClickHouse all recurse, and a 100k-deep body once
+ * overflowed the stack while the ingress built a DLQ record) and well-formed UTF-16 in every
+ * string, keys included (a lone surrogate such as "\ud800" parses fine but ClickHouse refuses
+ * the row, and the sink retried that insert forever).
+ *
+ * The walk is iterative (an explicit stack), so its own cost is bounded by the event's size and
+ * never by the call stack.
+ */
+
+/** Longest field path quoted in an error: the path is built from client keys, which can be megabytes long. */
+const MAX_FIELD_CHARS = 200;
+
+/**
+ * True when text (a raw JSON text) may hold a lone surrogate. A JSON text decoded from UTF-8
+ * cannot carry a surrogate code unit except through a \uD800-\uDFFF escape, so a text without
+ * one needs no string checks at all (the common case, a single native regex scan).
+ */
+export function mayHoldSurrogateEscape(text: string): boolean {
+  return SURROGATE_ESCAPE.test(text);
+}
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** ES2024's String.prototype.isWellFormed / toWellFormed (Node 20 has them; the project's lib is ES2023). */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
+export const isWellFormed = (text: string): boolean => (text as Es2024String).isWellFormed();
+export const toWellFormed = (text: string): string => (text as Es2024String).toWellFormed();
+
+interface Frame {
+  value: unknown;
+  depth: number;
+  /** Where the container is, as the error would name it. */
+  path: string;
+}
+
+function clip(field: string): string {
+  return field.length > MAX_FIELD_CHARS ? field.slice(0, MAX_FIELD_CHARS) + '…' : field;
+}
+
+function join(path: string, key: string | number): string {
+  // Paths only matter for the one error reported, but building them costs little next to the
+  // walk itself; long keys are clipped so a path never grows with the client's key sizes.
+  if (typeof key === 'number') return clip(`${path}[${key}]`);
+  const name = key.length > MAX_FIELD_CHARS ? key.slice(0, MAX_FIELD_CHARS) + '…' : key;
+  return clip(path.length === 0 ? name : `${path}.${name}`);
+}
+
+/**
+ * The first problem with the event's shape, or null. `maxDepth` counts containers: the event
+ * object itself is depth 1, so {"a": {"b": 1}} has depth 2. `checkStrings` false skips the
+ * UTF-16 checks (see mayHoldSurrogateEscape).
+ */
+export function eventShapeError(event: unknown, maxDepth: number, checkStrings: boolean): FieldError | null {
+  const stack: Frame[] = [{ value: event, depth: 1, path: '' }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop()!;
+    if (depth > maxDepth) {
+      const field = path.length === 0 ? '(event)' : path;
+      return { field, message: `${field} nests deeper than ${maxDepth} levels` };
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (typeof item === 'object' && item !== null) stack.push({ value: item, depth: depth + 1, path: join(path, i) });
+        else if (checkStrings && typeof item === 'string' && !isWellFormed(item)) return surrogateError(join(path, i));
+      }
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (checkStrings && !isWellFormed(key)) return surrogateError(join(path, toWellFormed(key)), 'has a key that');
+      const item = record[key];
+      if (typeof item === 'object' && item !== null) stack.push({ value: item, depth: depth + 1, path: join(path, key) });
+      else if (checkStrings && typeof item === 'string' && !isWellFormed(item)) return surrogateError(join(path, key));
+    }
+  }
+  return null;
+}
+
+function surrogateError(field: string, what = ''): FieldError {
+  const subject = what.length > 0 ? `${field} ${what}` : field;
+  return { field, message: `${subject} is not well-formed UTF-16 (a lone surrogate such as \\ud800); send valid Unicode text` };
+}
