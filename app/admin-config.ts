@@ -96,13 +96,14 @@ export function readAdminConfig(env: Env, publicListener: { host: string; port: 
   const tokenValue = readOptionalString(env, 'ADMIN_TOKEN');
   const token = tokenValue === undefined ? undefined : checkSecret('ADMIN_TOKEN', tokenValue);
   const host = mode === 'public' ? publicListener.host : readString(env, 'ADMIN_HOST', '127.0.0.1');
-  const tls = readTlsFiles(env, 'ADMIN_TLS_CERT_FILE', 'ADMIN_TLS_KEY_FILE');
-  if (mode === 'public' && tls) {
+  if (mode === 'public' && (readOptionalString(env, 'ADMIN_TLS_CERT_FILE') || readOptionalString(env, 'ADMIN_TLS_KEY_FILE'))) {
     throw new ConfigError('ADMIN_TLS_CERT_FILE/ADMIN_TLS_KEY_FILE are set but admin routes share the public listener (ADMIN_PORT); use TLS_CERT_FILE/TLS_KEY_FILE');
   }
+  const tls = mode === 'separate' ? readTlsFiles(env, 'ADMIN_TLS_CERT_FILE', 'ADMIN_TLS_KEY_FILE') : undefined;
   if (mode !== 'off' && !token && !isLoopbackHost(host)) {
     const where = mode === 'public' ? `the public listener (HOST=${host}, ADMIN_PORT=${env.ADMIN_PORT?.trim()})` : `ADMIN_HOST=${host}`;
-    throw new ConfigError(`admin routes would be reachable on ${where} without a token: set ADMIN_TOKEN, or bind them to loopback (ADMIN_HOST=127.0.0.1), or ADMIN_PORT=off`);
+    const loopback = mode === 'public' ? 'give them their own loopback listener (ADMIN_PORT=8081)' : 'bind them to loopback (ADMIN_HOST=127.0.0.1)';
+    throw new ConfigError(`admin routes would be reachable on ${where} without a token: set ADMIN_TOKEN, or ${loopback}, or ADMIN_PORT=off`);
   }
   const prometheusPublic = readBoolean(env, 'PROMETHEUS_PUBLIC', true);
   if (!prometheusPublic && mode !== 'separate') {
