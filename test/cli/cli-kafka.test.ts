@@ -78,6 +78,10 @@ describe('streamline CLI against Kafka', () => {
     expect(replay.stdout).toMatch(/^replayed 1 dead letters/);
     const landed = await readAll(log, `landing-${suffix}`);
     expect(landed.map((r) => [r.key?.toString(), r.value?.toString(), r.headers.retry_count])).toEqual([['u1', '{broken', '1']]);
+    // The cursor, written in the replay's transaction, makes a second run find nothing new.
+    const again = await streamline(['dlq', 'replay'], env);
+    expect(again.stdout.trim()).toBe(`replayed 0 dead letters to their original topics from dlq-${suffix}; skipped 0`);
+    expect(await readAll(log, `landing-${suffix}`)).toHaveLength(1);
 
     const topics = await streamline(['topics'], env);
     expect(topics.code).toBe(0);

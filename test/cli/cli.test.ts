@@ -136,8 +136,12 @@ describe('streamline CLI', () => {
     expect(run.stdout.trim()).toBe(`replayed 1 dead letters to their original topics from ${DLQ}; skipped 1 (1 refused by the ingress (--include-rejected to replay them))`);
     const replayed = await withLog(dataDir, async (log) => (await readAll(log, 'events.raw')).filter((r) => r.headers.retry_count === '1'));
     expect(replayed.map((r) => [r.key?.toString(), r.value?.toString()])).toEqual([['u9', 'not json at all']]);
+    // The replay cursor (kept in the log) makes a second run find nothing new (issue 12).
+    const again = await streamline(['dlq', 'replay'], env);
+    expect(again.stdout.trim()).toBe(`replayed 0 dead letters to their original topics from ${DLQ}; skipped 0`);
     const bad = await streamline(['dlq', 'replay', '--reason', '(('], env);
     expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--reason is not a pattern RE2 accepts: missing closing \)/);
   });
 
   test('ref load writes users and items from NDJSON; a bad file loads nothing and names the row', async () => {
