@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LogRecord } from '../../log/Log.js';
+import type { SinkRoute } from '../../sink/ClickHouseSink.js';
+import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `streamline-sink-${prefix}-`));
@@ -93,4 +95,53 @@ export function expectedMetrics(events: ProductEvent[], eventName: string, from:
     byChannel: group((e) => e.channel),
     byHour: group((e) => new Date(Math.floor(e.timestamp / 3_600_000) * 3_600_000).toISOString().replace('.000Z', 'Z')),
   };
+}
+
+/**
+ * Records that reach the sink and cannot become rows, each for a different reason, with what
+ * the DLQ must say about them. All but the last two get through the row mapper and are refused
+ * by the engine itself (chDB 26.7, found by trying): an event time beyond DateTime64's range
+ * (the mapper writes the year as "+275760"), a lone surrogate (valid JSON text, but not UTF-8:
+ * the engine's JSON reader refuses it), a negative number for a UInt32 column of the typed
+ * table (the raw row of the same record goes in). Then a value that is not JSON, and one whose
+ * mapper throws (with poisonRoutes).
+ */
+export interface PoisonCase {
+  name: string;
+  value: Buffer;
+  reason: RegExp;
+  /** The record's events_raw row goes in (only another table refuses it). */
+  rawRow: boolean;
+}
+
+export function poisonCases(now: number, tag: string): PoisonCase[] {
+  const product = (id: string, payload: Record<string, unknown> = {}) =>
+    Buffer.from(JSON.stringify({ ...envelope({ event_id: id, event_name: 'purchase', channel: 'web', user_id: 'user-poison', timestamp: now - 1000 }), payload: { event_name: 'purchase', channel: 'web', user_id: 'user-poison', timestamp: now - 1000, ...payload } }));
+  return [
+    { name: 'event time out of range', value: product(`${tag}-far-future`, { timestamp: 8.64e15 }), reason: /events_db\.events_raw: Code: 41\..*CANNOT_PARSE_DATETIME/, rawRow: false },
+    { name: 'lone surrogate', value: product(`${tag}-lone\ud800`), reason: /events_db\.events_raw: Code: 25\..*surrogate/, rawRow: false },
+    {
+      name: 'negative UInt32',
+      value: Buffer.from(JSON.stringify({ event_id: `${tag}-attempt`, event_type: 'attempt', source: 'seed000', received_at: now - 900, payload: { client_attempt_id: `${tag}-attempt`, user_id: 'user-poison', item_id: 'i1', time_taken_ms: -5, timestamp: now - 1000 } })),
+      reason: /events_db\.attempts: Code: 72\..*CANNOT_PARSE_NUMBER/,
+      rawRow: true,
+    },
+    { name: 'not JSON', value: Buffer.from(`{"event_id":"${tag}-cut-short`), reason: /not JSON/, rawRow: false },
+    { name: 'mapper throws', value: product(`${tag}-explode`, { explode: true }), reason: /row mapper of events_raw threw: refusing to map an exploding event/, rawRow: false },
+  ];
+}
+
+/** events_raw (whose mapper throws on payload.explode) and attempts, from one topic. */
+export function poisonRoutes(topic: string): SinkRoute[] {
+  return [
+    {
+      topic,
+      table: 'events_raw',
+      map: (value, record) => {
+        if ((value as { payload?: { explode?: unknown } } | null)?.payload?.explode) throw new Error('refusing to map an exploding event');
+        return rawEventMapper(value, record);
+      },
+    },
+    { topic, table: 'attempts', map: byEventType('attempt', attemptMapper) },
+  ];
 }
