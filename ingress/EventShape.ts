@@ -53,13 +53,18 @@ function join(path: string, key: string | number): string {
  * object itself is depth 1, so {"a": {"b": 1}} has depth 2. `checkStrings` false skips the
  * UTF-16 checks (see mayHoldSurrogateEscape).
  */
-export function eventShapeError(event: unknown, maxDepth: number, checkStrings: boolean): FieldError | null {
+export interface ShapeProblem {
+  reason: 'too_deep' | 'malformed_text';
+  error: FieldError;
+}
+
+export function eventShapeError(event: unknown, maxDepth: number, checkStrings: boolean): ShapeProblem | null {
   const stack: Frame[] = [{ value: event, depth: 1, path: '' }];
   while (stack.length > 0) {
     const { value, depth, path } = stack.pop()!;
     if (depth > maxDepth) {
       const field = path.length === 0 ? '(event)' : path;
-      return { field, message: `${field} nests deeper than ${maxDepth} levels` };
+      return { reason: 'too_deep', error: { field, message: `${field} nests deeper than ${maxDepth} levels` } };
     }
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
@@ -80,7 +85,7 @@ export function eventShapeError(event: unknown, maxDepth: number, checkStrings: 
   return null;
 }
 
-function surrogateError(field: string, what = ''): FieldError {
+function surrogateError(field: string, what = ''): ShapeProblem {
   const subject = what.length > 0 ? `${field} ${what}` : field;
-  return { field, message: `${subject} is not well-formed UTF-16 (a lone surrogate such as \\ud800); send valid Unicode text` };
+  return { reason: 'malformed_text', error: { field, message: `${subject} is not well-formed UTF-16 (a lone surrogate such as \\ud800); send valid Unicode text` } };
 }

@@ -165,7 +165,7 @@ export class IngestCore {
       return { index, eventId: quotableId, reason: 'too_large', errors: [{ field: '(event)', message: `event is at least ${rawJson.length} bytes; the limit is ${max}` }], event, rawText: rawJson };
     }
     const shape = eventShapeError(event, this.options.config.maxEventDepth, rawJson === undefined || mayHoldSurrogateEscape(rawJson));
-    if (shape) return { index, eventId: quotableId, reason: 'validation', errors: [shape], event, rawText: rawJson };
+    if (shape) return { index, eventId: quotableId, reason: shape.reason, errors: [shape.error], event, rawText: rawJson };
     if (idOverride !== undefined && clientId === idOverride && idOverride.length > MAX_KEY_CHARS) {
       const errors = [{ field: 'Idempotency-Key', message: `Idempotency-Key must have at most ${MAX_KEY_CHARS} characters` }];
       return { index, reason: 'validation', errors, event, rawText: rawJson };

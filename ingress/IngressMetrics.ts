@@ -9,7 +9,13 @@ export type RejectReason =
   | 'overloaded'
   | 'spool_full'
   | 'unsupported'
-  | 'internal';
+  | 'internal'
+  /** A string (or key) that is not well-formed UTF-16: a lone surrogate. */
+  | 'malformed_text'
+  /** Nested deeper than INGRESS_MAX_EVENT_DEPTH. */
+  | 'too_deep'
+  /** No valid ingest key (INGEST_API_KEYS). */
+  | 'unauthorized';
 
 /** Events per second over the last minute and latency samples for the seeds' JSON metrics. */
 class RollingStats {

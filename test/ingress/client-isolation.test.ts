@@ -49,6 +49,30 @@ describe.each<Backend>(['memory', 'redis'])('idempotency is per user (%s)', (bac
   });
 });
 
+describe('idempotency is per ingest key (INGEST_API_KEYS)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const keys = new Map([
+      ['web', 'web-key-0123456789abcdef0123456789'],
+      ['ios', 'ios-key-0123456789abcdef0123456789'],
+    ]);
+    h = await startIngress({ extra: { ingestKeys: { keys, requestsPerMinute: 0, burst: 1 } } });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  test('one source cannot suppress another source\'s event with the same user and id; a repeat through the same key is a duplicate', async () => {
+    const send = (key: string) => h.inject({ url: '/events', headers: { 'x-api-key': key }, payload: productEvent(1, 'same-user', { event_id: 'same-id' }) });
+    const web = await send('web-key-0123456789abcdef0123456789');
+    const ios = await send('ios-key-0123456789abcdef0123456789');
+    const webAgain = await send('web-key-0123456789abcdef0123456789');
+    expect([web.statusCode, ios.statusCode, webAgain.statusCode]).toEqual([202, 202, 202]);
+    expect([web.headers['x-duplicate'], ios.headers['x-duplicate'], webAgain.headers['x-duplicate']]).toEqual([undefined, undefined, 'true']);
+    expect((await h.envelopes()).filter((e) => e.event_id === 'same-id')).toHaveLength(2);
+  });
+});
+
 describe('idempotency ids', () => {
   const event = (key: string, eventId: string) => ({ key, eventId }) as PreparedEvent;
   test('are scoped by user and source key, without ambiguity between the parts', () => {

@@ -39,6 +39,8 @@ describe('poison input at the ingress', () => {
     expect(reply.statusCode).toBe(400);
     expect(reply.json().error).toMatch(/^event_id is not well-formed UTF-16/);
     expect((await h.records()).length).toBe(before);
+    const prom = await h.inject({ url: '/metrics' });
+    expect(prom.body).toMatch(/streamline_ingress_events_rejected_total\{route="product",reason="malformed_text"\} 1/);
   });
 
   test('a lone surrogate anywhere (nested value, key) is refused on every single route, naming the field', async () => {
@@ -144,10 +146,11 @@ describe('poison input at the ingress', () => {
   test('eventShapeError walks without recursion and clips field paths built from huge keys', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 200_000; i++) deep = { a: deep };
-    expect(eventShapeError(deep, 32, false)?.message).toMatch(/nests deeper than 32 levels$/);
+    expect(eventShapeError(deep, 32, false)?.error.message).toMatch(/nests deeper than 32 levels$/);
     const key = 'k'.repeat(1_000_000);
     const error = eventShapeError({ [key]: 'lone\ud800' }, 32, true);
-    expect(error?.field.length).toBeLessThanOrEqual(201);
+    expect(error?.reason).toBe('malformed_text');
+    expect(error?.error.field.length).toBeLessThanOrEqual(201);
     expect(eventShapeError({ ok: ['\u{1F600}', { fine: 'text' }] }, 32, true)).toBeNull();
   });
 });
