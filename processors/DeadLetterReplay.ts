@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import type { Log, LogRecord, ProducerRecord, TopicPartition } from '../log/Log.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../topology/index.js';
 import { readReplayCursor, replayCursorRecord, replayCursorTopic, type ReplayCursor } from './ReplayCursor.js';
@@ -33,6 +34,20 @@ export interface ReplayOptions {
   fromBeginning?: boolean;
   /** Called after each batch with the records examined so far and the total to examine. */
   onProgress?: (examined: number, total: number) => void;
+  /** streamline_dlq_replay_records_total by outcome (dlqReplayCounter). */
+  counter?: Counter<'outcome'>;
+}
+
+/**
+ * streamline_dlq_replay_records_total{outcome}: replayed, quarantined (past the retry cap),
+ * skipped_rejected, skipped_no_origin, held (skipped by reason). One counter per registry.
+ */
+export function dlqReplayCounter(registry: Registry): Counter<'outcome'> {
+  const name = 'streamline_dlq_replay_records_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'outcome'> | undefined) ??
+    new Counter({ name, help: 'Dead letters examined by DLQ replay, by outcome (quarantined: replayed DLQ_MAX_REPLAYS times already)', labelNames: ['outcome'], registers: [registry] })
+  );
 }
 
 export interface ReplayResult {
@@ -171,6 +186,14 @@ async function replayUnlocked(log: Log, options: ReplayOptions): Promise<ReplayR
     }
   } finally {
     await producer.close();
+    const counter = options.counter;
+    if (counter) {
+      counter.inc({ outcome: 'replayed' }, result.replayed);
+      counter.inc({ outcome: 'quarantined' }, result.quarantined);
+      counter.inc({ outcome: 'skipped_rejected' }, result.skipped.rejected);
+      counter.inc({ outcome: 'skipped_no_origin' }, result.skipped.noOrigin);
+      counter.inc({ outcome: 'held' }, result.skipped.reason);
+    }
   }
   return result;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Log } from '../../log/Log.js';
 import type { StreamsApp } from '../../topology/index.js';
-import { quarantineTopic, replayDeadLetters } from '../DeadLetterReplay.js';
+import { dlqReplayCounter, quarantineTopic, replayDeadLetters } from '../DeadLetterReplay.js';
 import type { DefaultPipeline } from '../DefaultPipeline.js';
 import { FilterRuleError } from '../FilterRules.js';
 import { enrichmentStats, filterStats, processorMetrics, processorStatus } from '../ProcessorStats.js';
@@ -15,6 +16,8 @@ export interface ProcessorRoutesOptions {
   pipeline: DefaultPipeline;
   /** Enables POST /processor/reference/:kind and POST /processor/dlq/replay. */
   log?: Log;
+  /** Where streamline_dlq_replay_records_total goes (the app's registry). */
+  registry?: Registry;
 }
 
 /** Date's own limit (±100,000,000 days from 1970): anything beyond is no time at all. */
@@ -61,6 +64,7 @@ function flagParam(name: string, value: string | undefined): boolean {
  */
 export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async (fastify: FastifyInstance, options) => {
   const { app, pipeline, log } = options;
+  const replayCounter = options.registry ? dlqReplayCounter(options.registry) : undefined;
 
   fastify.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
@@ -158,6 +162,7 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
         includeRejected: flagParam('include_rejected', request.query.include_rejected),
         fromBeginning: flagParam('from_beginning', request.query.from_beginning),
         maxReplays: pipeline.config.dlqMaxReplays,
+        counter: replayCounter,
       });
       const { rejected, noOrigin, reason: otherReason } = result.skipped;
       return {

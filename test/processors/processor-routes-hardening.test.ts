@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import { replayDeadLetters } from '../../processors/DeadLetterReplay.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
 import { processorRoutes } from '../../processors/http/processorRoutes.js';
@@ -18,6 +19,7 @@ describe('processor routes refuse hostile input with 400s; DLQ replay is idempot
   let fastify: FastifyInstance;
   let base: string;
   const failures: string[] = [];
+  const registry = new Registry();
 
   const call = async (method: string, url: string, body?: unknown) => {
     const response = await fetch(base + url, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
@@ -38,7 +40,7 @@ describe('processor routes refuse hostile input with 400s; DLQ replay is idempot
     fastify.addHook('onResponse', async (request, reply) => {
       if (reply.statusCode >= 500) failures.push(`${request.method} ${request.url.slice(0, 80)} ${reply.statusCode}`);
     });
-    await fastify.register(processorRoutes, { app: h.app!, pipeline, log: h.log });
+    await fastify.register(processorRoutes, { app: h.app!, pipeline, log: h.log, registry });
     await fastify.listen({ host: '127.0.0.1', port: 0 });
     const address = fastify.server.address();
     base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -140,6 +142,8 @@ describe('processor routes refuse hostile input with 400s; DLQ replay is idempot
     expect(replayed.map((r) => r.headers.retry_count ?? '-')).toEqual(['-', '1', '2', '3']);
     const quarantined = await readAll(h.log, `${DLQ}.quarantine`);
     expect(quarantined.map((r) => [r.key?.toString(), r.value?.toString(), r.headers.retry_count])).toEqual([['u9', 'not json at all', '3']]);
+    const outcomes = Object.fromEntries((await registry.getSingleMetric('streamline_dlq_replay_records_total')!.get()).values.map((v) => [v.labels.outcome, v.value]));
+    expect(outcomes).toMatchObject({ replayed: 3, quarantined: 1, skipped_rejected: 1, held: 1 });
     expect(failures).toEqual([]);
   });
 
