@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import type { Log, LogRecord, ProducerRecord, TopicPartition } from '../log/Log.js';
+import { UnknownTopicError, type Log, type LogRecord, type ProducerRecord, type TopicPartition } from '../log/Log.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../topology/index.js';
 import { readReplayCursor, replayCursorRecord, replayCursorTopic, type ReplayCursor } from './ReplayCursor.js';
 import type { SafePattern } from './SafePattern.js';
@@ -108,7 +108,14 @@ async function replayUnlocked(log: Log, options: ReplayOptions): Promise<ReplayR
   const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
   const maxReplays = options.maxReplays ?? DEFAULT_MAX_REPLAYS;
   const result: ReplayResult = { replayed: 0, quarantined: 0, skipped: { rejected: 0, noOrigin: 0, reason: 0 }, held: 0, nextOffsets: new Map(), more: false };
-  const partitions = await log.partitionCount(dlqTopic);
+  let partitions: number;
+  try {
+    partitions = await log.partitionCount(dlqTopic);
+  } catch (error) {
+    // No DLQ topic yet: nothing was ever dead-lettered.
+    if (error instanceof UnknownTopicError) return result;
+    throw error;
+  }
   await log.ensureTopic(replayCursorTopic(dlqTopic), { partitions: 1, cleanupPolicy: 'compact' });
   const cursor: ReplayCursor = options.fromBeginning ? { partitions: {} } : await readReplayCursor(log, dlqTopic);
   const spans: Array<{ tp: TopicPartition; start: number; end: number; held: number[] }> = [];

@@ -170,5 +170,6 @@ describe('processor routes refuse hostile input with 400s; DLQ replay is idempot
     expect(both.map((r) => r.replayed).sort()).toEqual([0, 1]);
     expect(await replay({ fromBeginning: true, limit: 1 })).toMatchObject({ replayed: 1, more: true });
     expect((await values()).filter((v) => v === 'v0')).toHaveLength(2);
+    expect(await replayDeadLetters(h.log, { dlqTopic: 'no-such-dlq' })).toMatchObject({ replayed: 0, held: 0, more: false });
   });
 });
