@@ -171,5 +171,7 @@ describe('processor routes refuse hostile input with 400s; DLQ replay is idempot
     expect(await replay({ fromBeginning: true, limit: 1 })).toMatchObject({ replayed: 1, more: true });
     expect((await values()).filter((v) => v === 'v0')).toHaveLength(2);
     expect(await replayDeadLetters(h.log, { dlqTopic: 'no-such-dlq' })).toMatchObject({ replayed: 0, held: 0, more: false });
+    expect(readPipelineConfig({ DLQ_MAX_REPLAYS: '5' }).dlqMaxReplays).toBe(5);
+    expect(() => readPipelineConfig({ DLQ_MAX_REPLAYS: '0' })).toThrow('DLQ_MAX_REPLAYS=0 is out of range [1, 1000]');
   });
 });
