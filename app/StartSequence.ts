@@ -168,21 +168,35 @@ export class StartSequence {
       await ensurePipelineTopics(log, pipelineConfig, landingPartitions);
       this.step = 'topology';
     }
+    const startSink = async () => {
+      if (!this.wantsSink || this.stopped || this.analyticsRuntime) return;
+      this.analyticsRuntime = await startAnalytics({
+        env,
+        dataDir: config.dataDir,
+        log,
+        registry,
+        logger: logger.child({ component: 'sink' }),
+        topics: { rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic },
+      });
+    };
     if (this.step === 'topology') {
-      if (this.streams) await this.streams.start();
+      // The sink's start (chDB's engine load and migrations, mostly CPU on this thread) overlaps
+      // the topology's (RocksDB opens and log reads, mostly on the thread pool): a faster restart.
+      // Its own failure is not retried (see retryUntilDone), hence `sinkFailure`.
+      let sinkFailure: unknown;
+      const sink = startSink().catch((error: unknown) => {
+        sinkFailure = error;
+      });
+      try {
+        if (this.streams) await this.streams.start();
+      } finally {
+        await sink;
+      }
       this.step = 'sink';
+      if (sinkFailure !== undefined) throw sinkFailure;
     }
     if (this.step === 'sink') {
-      if (this.wantsSink && !this.stopped) {
-        this.analyticsRuntime = await startAnalytics({
-          env,
-          dataDir: config.dataDir,
-          log,
-          registry,
-          logger: logger.child({ component: 'sink' }),
-          topics: { rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic },
-        });
-      }
+      await startSink();
       this.step = 'done';
     }
   }

@@ -4,7 +4,6 @@ import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
 import { openEmbeddedLog } from '../log/embedded/index.js';
 import { readKafkaConfig } from '../log/kafka/kafka-config.js';
-import { openKafkaLog } from '../log/kafka/KafkaLog.js';
 import type { AppConfig } from './app-config.js';
 import type { Env } from './env.js';
 
@@ -13,6 +12,9 @@ export async function openLog(config: AppConfig, env: Env, logger?: Logger, regi
   if (config.logMode === 'kafka') {
     const kafka = readKafkaConfig(env);
     if (!kafka) throw new Error('KAFKA_BROKERS is set but no Kafka configuration could be read');
+    // Loaded only in Kafka mode: the client's import alone costs ~1 s of CPU (hundreds of
+    // protocol modules), a third of the restart budget on embedded defaults.
+    const { openKafkaLog } = await import('../log/kafka/KafkaLog.js');
     return openKafkaLog({ ...kafka, logger: logger?.child({ component: 'kafka' }), registry });
   }
   return openEmbeddedLog({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, registry, logger: logger?.child({ component: 'log' }) });
