@@ -1,5 +1,6 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
-import type { KeyValueStore, WindowStore } from '../state/StateStore.js';
+import type { KeyValueStore } from '../state/StateStore.js';
+import type { TimestampedWindowStore } from '../topology/dsl/TimestampedStores.js';
 import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 
 /** Which window has an unemitted update: the group key (without prefix) and the window start. */
@@ -39,7 +40,7 @@ export interface AggregateRowBufferOptions<R> {
  */
 export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, string, R> {
   private context!: ProcessorContext<string, R>;
-  private windows!: WindowStore<string, unknown>;
+  private windows!: TimestampedWindowStore<string, unknown>;
   private pending!: KeyValueStore<string, PendingWindow>;
   private readonly dirty = new Map<string, PendingWindow>();
 
@@ -62,13 +63,15 @@ export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, s
 
   private emit(): void {
     if (this.dirty.size === 0) return;
-    const streamTime = this.context.currentStreamTimeMs();
     for (const [rowKey, { k, s }] of this.dirty) {
-      const aggregate = this.windows.fetch(k, s);
+      const stored = this.windows.fetchWithTimestamp(k, s);
       // Undefined when retention dropped the window meanwhile: nothing left to say about it.
-      if (aggregate !== undefined) {
-        const windowLast = s + this.options.windowSizeMs - 1;
-        this.context.forward({ key: rowKey, value: this.options.rowOf(k, s, aggregate), timestamp: Number.isFinite(streamTime) ? Math.min(streamTime, windowLast) : windowLast, headers: {} });
+      if (stored !== undefined) {
+        // The aggregate's own timestamp (the latest of its events), as Kafka Streams' record cache
+        // forwards a window's last update; NO_TIMESTAMP only for a window written before aggregates
+        // carried one (an upgraded store): then the window's last millisecond, as before.
+        const timestamp = stored.timestamp >= 0 ? stored.timestamp : s + this.options.windowSizeMs - 1;
+        this.context.forward({ key: rowKey, value: this.options.rowOf(k, s, stored.value), timestamp, headers: {} });
       }
       this.pending.delete(rowKey);
     }

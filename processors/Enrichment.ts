@@ -44,6 +44,8 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
 
   process(record: StreamRecord<K, LearningEvent>): void {
     const event = record.value;
+    // Kafka Streams' stream-table joins skip a record with a null value (nothing to enrich).
+    if (event === null || event === undefined) return this.context.count('null_value_dropped');
     const user = this.users.get(event.user_id) ?? null;
     this.context.count(user ? 'user_hit' : 'user_miss');
     let item: ItemProfile | null = null;

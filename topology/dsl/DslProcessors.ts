@@ -1,7 +1,8 @@
-import type { KeyValueStore, WindowStore } from '../../state/StateStore.js';
+import type { KeyValueStore } from '../../state/StateStore.js';
 import type { Processor, ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
+import type { TimestampedKeyValueStore, TimestampedWindowStore } from './TimestampedStores.js';
 
 /**
  * The processors the DSL builds its operations from. Each is a plain Processor; none reaches
@@ -54,9 +55,14 @@ export class TableSourceProcessor<K, V> implements Processor<K, V | null, K, V |
   }
 }
 
+/**
+ * Kafka Streams' KStreamAggregate: records with a null key or value are skipped; each update is
+ * forwarded with the largest timestamp of the records aggregated so far, kept beside the
+ * aggregate in the store.
+ */
 export class AggregateProcessor<K, V, A> implements Processor<K, V, K, A> {
   private context!: ProcessorContext<K, A>;
-  private store!: KeyValueStore<K, A>;
+  private store!: TimestampedKeyValueStore<K, A>;
 
   constructor(
     private readonly storeName: string,
@@ -71,10 +77,12 @@ export class AggregateProcessor<K, V, A> implements Processor<K, V, K, A> {
 
   process(record: StreamRecord<K, V>): void {
     if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
-    if (record.value === null || record.value === undefined) return;
-    const aggregate = this.aggregator(record.key, record.value, this.store.get(record.key) ?? this.initializer());
-    this.store.put(record.key, aggregate);
-    this.context.forward({ key: record.key, value: aggregate, timestamp: record.timestamp, headers: record.headers });
+    if (record.value === null || record.value === undefined) return this.context.count('null_value_dropped');
+    const old = this.store.getWithTimestamp(record.key);
+    const aggregate = this.aggregator(record.key, record.value, old ? old.value : this.initializer());
+    const timestamp = old ? Math.max(old.timestamp, record.timestamp) : record.timestamp;
+    this.store.putWithTimestamp(record.key, aggregate, timestamp);
+    this.context.forward({ key: record.key, value: aggregate, timestamp, headers: record.headers });
   }
 }
 
@@ -83,14 +91,20 @@ export type EmitStrategy = 'onUpdate' | 'onWindowClose';
 const LAST_EMITTED_KEY = 'last-emitted-window-start';
 
 /**
- * Windowed aggregation. A record updates every window that contains it unless that window is
- * closed (stream time >= window end + grace): then it is late, counted, and changes nothing.
+ * Windowed aggregation (Kafka Streams' KStreamWindowAggregate). Its stream time is that of the
+ * records reaching this node (observedStreamTime), not the task's: records an upstream filter
+ * removed, or with null keys, or of other inputs of the task do not close its windows. It is
+ * kept as the window store's stream time, so it survives a restart (Kafka Streams restarts it
+ * from the first record: see docs/KAFKA-STREAMS.md).
+ * A record updates every window that contains it unless that window is closed (stream time >=
+ * window end + grace): then it is late, counted, and changes nothing. Each aggregate carries the
+ * largest timestamp of its records, the timestamp it is forwarded with.
  * onUpdate forwards every new aggregate; onWindowClose forwards each window once, when it closes,
  * remembering the last emitted window start in a changelogged store so a replay does not emit twice.
  */
 export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Windowed<K>, A> {
   private context!: ProcessorContext<Windowed<K>, A>;
-  private store!: WindowStore<K, A>;
+  private store!: TimestampedWindowStore<K, A>;
   private emitted: KeyValueStore<string, number> | undefined;
 
   constructor(
@@ -110,7 +124,7 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
 
   process(record: StreamRecord<K, V>): void {
     if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
-    const streamTime = this.context.currentStreamTimeMs();
+    const streamTime = Math.max(this.store.streamTime, record.timestamp);
     const { sizeMs, graceMs } = this.windows;
     let late = false;
     for (const start of this.windows.windowStartsFor(record.timestamp)) {
@@ -119,14 +133,18 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
         late = true;
         continue;
       }
-      const aggregate = this.aggregator(record.key, record.value, this.store.fetch(record.key, start) ?? this.initializer());
-      this.store.put(record.key, aggregate, start);
+      const old = this.store.fetchWithTimestamp(record.key, start);
+      const aggregate = this.aggregator(record.key, record.value, old ? old.value : this.initializer());
+      const timestamp = old ? Math.max(old.timestamp, record.timestamp) : record.timestamp;
+      this.store.putWithTimestamp(record.key, aggregate, timestamp, start);
       if (this.emitStrategy === 'onUpdate') {
-        this.context.forward({ key: { key: record.key, windowStart: start, windowEnd: end }, value: aggregate, timestamp: record.timestamp, headers: record.headers });
+        this.context.forward({ key: { key: record.key, windowStart: start, windowEnd: end }, value: aggregate, timestamp, headers: record.headers });
       }
     }
     if (late) this.context.count('late');
     if (this.emitStrategy === 'onWindowClose') this.emitClosedWindows(streamTime);
+    // After emitting, so a window this record closed is emitted before the store expires it.
+    this.store.observeStreamTime(streamTime);
   }
 
   private emitClosedWindows(streamTime: number): void {
@@ -136,11 +154,11 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
     const lastEmitted = this.emitted!.get(LAST_EMITTED_KEY) ?? -1;
     // Window starts are multiples of the advance: nothing new closed unless we crossed one.
     if (Math.floor(closedUpTo / advanceMs) <= Math.floor(lastEmitted / advanceMs)) return;
-    const closed = this.store.fetchAll(lastEmitted + 1, closedUpTo);
-    closed.sort((a, b) => a.key.windowStart - b.key.windowStart);
-    for (const { key, value } of closed) {
+    // Ordered by window start, then key: Kafka Streams' time-ordered store for emit-on-close.
+    for (const { key, value } of this.store.fetchAllWithTimestamp(lastEmitted + 1, closedUpTo)) {
       const windowEnd = key.windowStart + sizeMs;
-      this.context.forward({ key: { key: key.key, windowStart: key.windowStart, windowEnd }, value, timestamp: windowEnd - 1, headers: {} });
+      // No headers: Kafka Streams passes on those of the record that happened to close the window.
+      this.context.forward({ key: { key: key.key, windowStart: key.windowStart, windowEnd }, value: value.value, timestamp: value.timestamp, headers: {} });
     }
     this.emitted!.put(LAST_EMITTED_KEY, closedUpTo);
   }
@@ -161,8 +179,16 @@ export class StreamTableJoinProcessor<K, V1, V2, R> implements Processor<K, V1, 
     this.table = context.getStateStore(this.tableStoreName);
   }
 
+  /**
+   * As KStreamKTableJoinProcessor: a null value is dropped (in a key-value model it is an empty
+   * message, and a null right side already means "no match" to a left joiner); a null key is
+   * dropped by the inner join, while the left join (KIP-962) passes it with no right side.
+   */
   process(record: StreamRecord<K, V1>): void {
-    const right = record.key === null || record.key === undefined ? undefined : this.table.get(record.key);
+    const nullKey = record.key === null || record.key === undefined;
+    if (record.value === null || record.value === undefined) return this.context.count('null_value_dropped');
+    if (nullKey && !this.leftJoin) return this.context.count('null_key_dropped');
+    const right = nullKey ? undefined : this.table.get(record.key);
     if (right === undefined) {
       this.context.count('join_miss');
       if (!this.leftJoin) return;
@@ -188,9 +214,18 @@ export class StreamGlobalTableJoinProcessor<K, V1, GK, V2, R> implements Process
     this.table = context.getStateStore(this.globalStoreName);
   }
 
+  /**
+   * As KStreamKTableJoinProcessor with a GlobalKTable (Kafka Streams 4.4, KAFKA-19208): a null
+   * value is dropped; a null lookup key is dropped by the inner join and passes the left join
+   * with no right side. The record's own key plays no part.
+   */
   process(record: StreamRecord<K, V1>): void {
+    // Checked before the selector runs: selectors read the value, and a null value is dropped anyway.
+    if (record.value === null || record.value === undefined) return this.context.count('null_value_dropped');
     const lookup = this.keySelector(record.key, record.value);
-    const right = lookup === null || lookup === undefined ? undefined : this.table.get(lookup);
+    const noLookup = lookup === null || lookup === undefined;
+    if (noLookup && !this.leftJoin) return this.context.count('null_key_dropped');
+    const right = noLookup ? undefined : this.table.get(lookup);
     if (right === undefined) {
       this.context.count('join_miss');
       if (!this.leftJoin) return;

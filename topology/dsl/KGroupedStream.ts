@@ -3,8 +3,8 @@ import { AggregateProcessor, type Aggregator, type Initializer } from './DslProc
 import type { KStream } from './KStream.js';
 import { KTable } from './KTable.js';
 import type { Named } from './Naming.js';
-import { keyValueStoreBuilder } from './Stores.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
+import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows } from './TimeWindows.js';
 
 /** Where an aggregation keeps its state: the store name (queryable, changelog name) and its serdes. */
@@ -30,7 +30,7 @@ export class KGroupedStream<K, V> {
     const valueSerde = materialized.valueSerde ?? jsonSerde<A>();
     const name = builder.names.next('KSTREAM-AGGREGATE');
     builder.topology.addProcessor(name, () => new AggregateProcessor<K, V, A>(storeName, initializer, aggregator), this.stream.nodeName);
-    builder.topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), name);
+    builder.topology.addStateStore(timestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde), name);
     return new KTable<K, A>(builder, name, storeName, keySerde, valueSerde);
   }
 

@@ -2,7 +2,8 @@ import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { WindowAggregateProcessor, type Aggregator, type EmitStrategy, type Initializer } from './DslProcessors.js';
 import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
-import { keyValueStoreBuilder, windowStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './Stores.js';
+import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
 
 /** A grouped stream cut into time windows (Kafka Streams' TimeWindowedKStream). */
@@ -35,7 +36,7 @@ export class TimeWindowedKStream<K, V> {
       () => new WindowAggregateProcessor<K, V, A>(storeName, windows, initializer, aggregator, strategy, emittedStore),
       this.grouped.stream.nodeName,
     );
-    builder.topology.addStateStore(windowStoreBuilder(storeName, { windowSizeMs: windows.sizeMs, retentionMs }, keySerde, valueSerde), name);
+    builder.topology.addStateStore(timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.sizeMs, retentionMs }, keySerde, valueSerde), name);
     if (emittedStore) builder.topology.addStateStore(keyValueStoreBuilder(emittedStore, stringSerde, jsonSerde<number>()), name);
     return new KTable<Windowed<K>, A>(builder, name, storeName, undefined, valueSerde);
   }
