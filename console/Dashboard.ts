@@ -27,7 +27,8 @@ const FILES: Record<string, { file: () => string; type: string }> = {
 
 /**
  * GET /dashboard and its static files, read once at registration (a missing file fails the
- * start rather than the first page view). The page reads only the public routes.
+ * start rather than the first page view). The page reads its own origin: /metrics, /ready and
+ * /processor/aggregation, which the admin listener serves beside it.
  */
 export async function registerDashboard(app: FastifyInstance): Promise<void> {
   for (const [route, { file, type }] of Object.entries(FILES)) {

@@ -5,7 +5,7 @@ import { describeTopology, StreamsBuilder, topologyMermaid, type Topology } from
 import type { Env } from '../../app/env.js';
 import { appConfig, CliError, type Command, parseCommand } from './cli-support.js';
 
-const USAGE = 'streamline describe [--mermaid] [--url http://host:8080]';
+const USAGE = 'streamline describe [--mermaid] [--url http://127.0.0.1:8081]';
 
 /** The default topology `npm start` runs, built from the same configuration (no log, no state). */
 export function defaultTopology(env: Env): Topology {
@@ -27,7 +27,7 @@ export function defaultTopology(env: Env): Topology {
 /**
  * streamline describe: sub-topologies, sources, processors, stores with their changelog topics,
  * repartition topics and sinks, like Kafka Streams' TopologyDescription; --mermaid draws it;
- * --url asks a running service (GET /topology) instead.
+ * --url asks a running service's admin listener (GET /topology, with ADMIN_TOKEN when set) instead.
  */
 export const describeCommand: Command = async (args, context) => {
   const { values, env } = parseCommand(args, { mermaid: { type: 'boolean' }, url: { type: 'string' } }, context, USAGE);
@@ -35,10 +35,14 @@ export const describeCommand: Command = async (args, context) => {
     if (values.mermaid) throw new CliError('--mermaid draws the local default topology; --url prints the running one as text', 2);
     let response: Response;
     try {
-      response = await fetch(new URL('/topology', values.url));
+      // GET /topology is on the admin listener, behind ADMIN_TOKEN when the service sets one.
+      const token = env.ADMIN_TOKEN?.trim();
+      response = await fetch(new URL('/topology', values.url), { headers: token ? { authorization: `Bearer ${token}` } : {} });
     } catch (error) {
       throw new CliError(`cannot reach ${values.url}: ${(error as Error).message}`);
     }
+    if (response.status === 401) throw new CliError(`GET ${values.url}/topology answered 401: set ADMIN_TOKEN to the service's admin token`);
+    if (response.status === 404) throw new CliError(`GET ${values.url}/topology answered 404: --url takes the admin listener's address (ADMIN_PORT, default 8081), not the public one`);
     if (!response.ok) throw new CliError(`GET ${values.url}/topology answered ${response.status}`);
     context.out((await response.text()).trimEnd());
     return;

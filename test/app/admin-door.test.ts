@@ -157,7 +157,8 @@ describe('two doors: the public listener and the admin listener behind ADMIN_TOK
       ['/api/v1/events/batch', [attempt]],
     ];
     for (const [route, body] of routes) {
-      for (const headers of [{}, { authorization: 'Bearer not-a-key-0123456789' }, { 'x-api-key': `${WEB_KEY}x` }, { authorization: basic('', '') }, { authorization: `Bearer ${TOKEN}` }]) {
+      const refusedForms: Array<Record<string, string>> = [{}, { authorization: 'Bearer not-a-key-0123456789' }, { 'x-api-key': `${WEB_KEY}x` }, { authorization: basic('', '') }, { authorization: `Bearer ${TOKEN}` }];
+      for (const headers of refusedForms) {
         const answer = await call(pipeline.address, route, { body, headers });
         expect({ route, headers, status: answer.status }).toEqual({ route, headers, status: 401 });
         expect(answer.headers['www-authenticate']).toContain('Bearer realm="streamline-ingest"');

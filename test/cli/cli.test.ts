@@ -48,6 +48,8 @@ async function withLog<T>(dataDir: string, fn: (log: Log) => Promise<T>): Promis
   }
 }
 
+const ADMIN_TOKEN = 'cli-admin-token-0123456789';
+
 describe('streamline CLI', () => {
   const dataDir = tempDir('cli');
   const env = { DATA_DIR: dataDir };
@@ -185,16 +187,16 @@ describe('streamline CLI', () => {
   test('start runs the service; while it runs, commands on its data dir say the log is locked', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ADMIN_TOKEN: ADMIN_TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const address = await new Promise<string>((resolve, reject) => {
+      const [address, adminAddress] = await new Promise<[string, string]>((resolve, reject) => {
         let out = '';
         child.stdout.on('data', (chunk) => {
           out += chunk;
-          const match = /"address":"(http:\/\/[^"]+)"[^\n]*streamline listening/.exec(out);
-          if (match) resolve(match[1]!);
+          const match = /"address":"(http:\/\/[^"]+)","adminAddress":"(http:\/\/[^"]+)"[^\n]*streamline listening/.exec(out);
+          if (match) resolve([match[1]!, match[2]!]);
         });
         child.on('close', (code) => reject(new Error(`start exited with ${code}: ${out}`)));
       });
@@ -203,9 +205,12 @@ describe('streamline CLI', () => {
       expect(locked.code).toBe(1);
       expect(locked.stderr.trim().split('\n')).toHaveLength(1);
       expect(locked.stderr).toContain('is locked: a running streamline service holds it');
-      const topology = await streamline(['describe', '--url', address], env);
+      // GET /topology is on the admin listener, behind the token the CLI takes from ADMIN_TOKEN.
+      const topology = await streamline(['describe', '--url', adminAddress], { ...env, ADMIN_TOKEN });
       expect(topology.code).toBe(0);
       expect(topology.stdout).toContain('Sub-topology: 0');
+      expect((await streamline(['describe', '--url', adminAddress], env)).stderr).toContain('answered 401: set ADMIN_TOKEN');
+      expect((await streamline(['describe', '--url', address], { ...env, ADMIN_TOKEN })).stderr).toContain('answered 404: --url takes the admin listener');
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       child.kill('SIGTERM');

@@ -51,7 +51,7 @@ describe('dashboard in headless Chromium', () => {
   test('counters, charts and aggregates follow the events sent', async () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${app.address}/dashboard?refresh=400&event_name=product_view,add_to_cart&user=user_1&item=item_7&jurisdiction=unknown`);
+    await page.goto(`${app.adminAddress}/dashboard?refresh=400&event_name=product_view,add_to_cart&user=user_1&item=item_7&jurisdiction=unknown`);
     await until(page, 'Number(document.body.dataset.refreshes || 0) >= 2');
     expect(await page.textContent('#status')).toBe('ready');
     expect(await tileTotal(page, 'stat-accepted')).toBe(0);
@@ -117,12 +117,38 @@ describe('dashboard in headless Chromium', () => {
     await until(page, `${total('stat-accepted')} > 0`);
     expect(await page.evaluate(`document.getElementById('aggregates-note').classList.contains('unavailable')`)).toBe(true);
   }, 60_000);
+  test('with ADMIN_TOKEN the browser asks for it (basic auth) and the page then reads the admin listener with it', async () => {
+    const token = 'dashboard-token-0123456789';
+    const guarded = await startConsoleApp({ adminToken: token });
+    try {
+      const anonymous = await fetch(`${guarded.adminAddress}/dashboard`);
+      expect(anonymous.status).toBe(401);
+      // The Basic challenge is what makes a browser prompt (a browser without credentials, as here, gets no page).
+      expect(anonymous.headers.get('www-authenticate')).toContain('Basic realm="streamline-admin"');
+      const noCredentials = await browser.newPage();
+      await expect(noCredentials.goto(`${guarded.adminAddress}/dashboard`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+      await noCredentials.close();
+      // Playwright answers the Basic challenge as a user typing into the browser's prompt would.
+      const context = await browser.newContext({ httpCredentials: { username: 'operator', password: token } });
+      const operator = await context.newPage();
+      const errors: string[] = [];
+      operator.on('pageerror', (error) => errors.push(error.message));
+      expect((await operator.goto(`${guarded.adminAddress}/dashboard?refresh=400`))?.status()).toBe(200);
+      await until(operator, 'Number(document.body.dataset.refreshes || 0) >= 2');
+      expect(await operator.textContent('#status')).toBe('ready');
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await guarded.stop();
+    }
+  }, 90_000);
+
   test('/docs renders Swagger UI with the routes from /openapi.json', async () => {
     const docs = await browser.newPage();
     try {
       const errors: string[] = [];
       docs.on('pageerror', (error) => errors.push(error.message));
-      await docs.goto(`${app.address}/docs`);
+      await docs.goto(`${app.adminAddress}/docs`);
       await until(docs, `[...document.querySelectorAll('.opblock-summary-path')].some((el) => el.textContent === '/api/v1/events/attempt')`);
       expect(await docs.evaluate(`document.querySelectorAll('.opblock').length`)).toBeGreaterThanOrEqual(25);
       expect(errors).toEqual([]);

@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { defaultSchemaDir, SchemaCatalog } from '../../ingress/index.js';
-import { liveRoutes, loadEventSchemas, openApiPath, ROUTE_TABLE } from '../../console/index.js';
+import { listenerRoutes, loadEventSchemas, openApiPath, ROUTE_TABLE } from '../../console/index.js';
 import { isDocumentedPath } from '../../console/RouteTable.js';
 import { startConsoleApp, type ConsoleApp } from './support/console-app.js';
 
@@ -13,7 +13,9 @@ describe('OpenAPI document (/openapi.json, /docs)', () => {
 
   beforeAll(async () => {
     app = await startConsoleApp();
-    const response = await fetch(`${app.address}/openapi.json`);
+    // The console is on the admin listener; it documents both.
+    expect((await fetch(`${app.address}/openapi.json`)).status).toBe(404);
+    const response = await fetch(`${app.adminAddress}/openapi.json`);
     expect(response.status).toBe(200);
     doc = (await response.json()) as Json;
   });
@@ -29,15 +31,17 @@ describe('OpenAPI document (/openapi.json, /docs)', () => {
     expect(doc.openapi).toMatch(/^3\./);
   });
 
-  test('the route table describes exactly the routes the app serves', () => {
-    const live = liveRoutes(app.http).filter((r) => isDocumentedPath(r.path)).map((r) => `${r.method} ${r.path}`).sort();
+  const served = () => listenerRoutes({ public: app.http, admin: app.admin });
+
+  test('the route table describes exactly the routes the two listeners serve', () => {
+    const live = served().filter((r) => isDocumentedPath(r.path)).map((r) => `${r.method} ${r.path}`).sort();
     const table = ROUTE_TABLE.map((r) => `${r.method} ${r.path}`).sort();
     expect(live).toEqual(table);
   });
 
   test('every route is in the document, described (none x-undocumented)', () => {
     const kinds = new SchemaCatalog([defaultSchemaDir()]).kinds.filter((k) => k.source === 'seed000');
-    for (const route of liveRoutes(app.http).filter((r) => isDocumentedPath(r.path))) {
+    for (const route of served().filter((r) => isDocumentedPath(r.path))) {
       // POST /api/v1/events/:type is one documented path per seed000 schema file.
       const paths = route.path === '/api/v1/events/:type' ? kinds.map((k) => `/api/v1/events/${k.eventType}`) : [openApiPath(route.path)];
       for (const path of paths) {
@@ -63,6 +67,8 @@ describe('OpenAPI document (/openapi.json, /docs)', () => {
       for (const [method, op] of Object.entries(ops)) {
         const examples = op.requestBody?.content?.['application/json']?.examples as Record<string, Json> | undefined;
         if (!examples) continue;
+        // Examples are ingestion bodies: the public listener's.
+        expect({ path, listeners: op['x-listeners'] }).toEqual({ path, listeners: ['public'] });
         for (const [name, example] of Object.entries(examples)) {
           const response = await fetch(`${app.address}${path}`, {
             method: method.toUpperCase(),
@@ -89,15 +95,15 @@ describe('OpenAPI document (/openapi.json, /docs)', () => {
   });
 
   test('/docs serves Swagger UI on the same document; /redoc points at it', async () => {
-    const ui = await fetch(`${app.address}/docs`);
+    const ui = await fetch(`${app.adminAddress}/docs`);
     expect(ui.status).toBe(200);
     const html = await ui.text();
     expect(html).toContain("url: '/openapi.json'");
     for (const asset of html.matchAll(/(?:src|href)="(\/docs\/static\/[^"]+)"/g)) {
-      expect({ asset: asset[1], status: (await fetch(`${app.address}${asset[1]}`)).status }).toEqual({ asset: asset[1], status: 200 });
+      expect({ asset: asset[1], status: (await fetch(`${app.adminAddress}${asset[1]}`)).status }).toEqual({ asset: asset[1], status: 200 });
     }
-    expect(app.http.swagger()).toEqual(doc);
-    const redoc = await fetch(`${app.address}/redoc`);
+    expect(app.admin.swagger()).toEqual(doc);
+    const redoc = await fetch(`${app.adminAddress}/redoc`);
     expect(redoc.headers.get('content-type')).toContain('text/html');
     expect(await redoc.text()).toContain('spec-url="/openapi.json"');
   });

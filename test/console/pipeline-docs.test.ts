@@ -22,15 +22,16 @@ describe('the composed service (startPipeline) serves the console', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('/openapi.json describes every route; /dashboard and /docs answer', async () => {
-    const response = await fetch(`${pipeline.address}/openapi.json`);
-    if (response.status === 404) throw new Error('app/Pipeline.ts does not register the console: call `await registerConsole(http)` (console/index.ts) before http.listen()');
+  test('/openapi.json on the admin listener describes every route of both; /dashboard and /docs answer there, not on the public one', async () => {
+    for (const route of ['/openapi.json', '/dashboard', '/docs']) expect({ route, status: (await fetch(`${pipeline.address}${route}`)).status }).toEqual({ route, status: 404 });
+    const response = await fetch(`${pipeline.adminAddress}/openapi.json`);
+    if (response.status === 404) throw new Error('app/Pipeline.ts does not register the console: register the console on the admin listener (app/Listeners.ts, app/AdminServer.ts)');
     expect(response.status).toBe(200);
     const doc = (await response.json()) as { paths: Record<string, Record<string, { 'x-undocumented'?: boolean }>> };
     const undocumented = Object.entries(doc.paths).flatMap(([route, ops]) => Object.entries(ops).filter(([, op]) => op['x-undocumented']).map(([method]) => `${method.toUpperCase()} ${route}`));
     expect(undocumented).toEqual([]);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/events', '/api/v1/collect', '/api/v1/events/attempt', '/topology', '/dashboard']));
-    expect((await fetch(`${pipeline.address}/dashboard`)).status).toBe(200);
-    expect((await fetch(`${pipeline.address}/docs`)).status).toBe(200);
+    expect((await fetch(`${pipeline.adminAddress}/dashboard`)).status).toBe(200);
+    expect((await fetch(`${pipeline.adminAddress}/docs`)).status).toBe(200);
   });
 });

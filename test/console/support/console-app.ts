@@ -3,32 +3,38 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { registerConsole } from '../../../console/index.js';
-import { buildIngress, readIngressConfig } from '../../../ingress/index.js';
+import { readAdminConfig } from '../../../app/admin-config.js';
+import { startListeners } from '../../../app/Listeners.js';
+import { readIngressConfig } from '../../../ingress/index.js';
 import { openEmbeddedLog } from '../../../log/embedded/index.js';
 import type { Log } from '../../../log/Log.js';
-import { buildDefaultPipeline, ensurePipelineTopics, processorRoutes, readPipelineConfig } from '../../../processors/index.js';
+import { buildDefaultPipeline, ensurePipelineTopics, readPipelineConfig } from '../../../processors/index.js';
 import { startAnalytics, type AnalyticsRuntime } from '../../../sink/index.js';
 import { StreamsApp, StreamsBuilder } from '../../../topology/index.js';
 import type { FastifyInstance } from 'fastify';
 
 export interface ConsoleApp {
+  /** The public listener: ingestion, health, metrics. */
   http: FastifyInstance;
+  /** The admin listener: processor API, /topology, the dashboard and the docs (behind options.adminToken when given). */
+  admin: FastifyInstance;
   log: Log;
   streams: StreamsApp;
   address: string;
+  adminAddress: string;
   dataDir: string;
   stop(): Promise<void>;
 }
 
 /**
- * The service as app/Pipeline.ts composes it — embedded log, the default topology, the ingress,
- * seed 002's processor routes, GET /topology, optionally the ClickHouse sink on chDB with seed
- * 004's query — plus the console, on a temp data dir and a free port.
+ * The service as app/Pipeline.ts composes it — embedded log, the default topology, optionally the
+ * ClickHouse sink on chDB with seed 004's query, and its two listeners (app/Listeners.ts): the
+ * ingress on the public one; seed 002's processor routes, GET /topology and the console on the
+ * admin one — on a temp data dir and free ports.
  */
-export async function startConsoleApp(options: { analytics?: boolean } = {}): Promise<ConsoleApp> {
+export async function startConsoleApp(options: { analytics?: boolean; adminToken?: string } = {}): Promise<ConsoleApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-console-'));
-  const env = { DATA_DIR: dataDir, BUFFER_DIR: path.join(dataDir, 'buffer'), PORT: '0', HOST: '127.0.0.1', DLQ_TOPIC: 'dlq.events' };
+  const env = { DATA_DIR: dataDir, BUFFER_DIR: path.join(dataDir, 'buffer'), PORT: '0', HOST: '127.0.0.1', DLQ_TOPIC: 'dlq.events', ...(options.adminToken ? { ADMIN_TOKEN: options.adminToken } : {}) };
   const logger = pino({ level: 'warn' });
   const registry = new Registry();
   const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log'), defaultPartitions: 2 });
@@ -57,26 +63,29 @@ export async function startConsoleApp(options: { analytics?: boolean } = {}): Pr
       topics: { rawEvents: pipelineConfig.landingTopic, aggregates: pipelineConfig.aggregatesTopic },
     });
   }
-  const http = await buildIngress({
+  const closing: Array<() => Promise<void>> = [];
+  const { http, admin, address, adminAddress } = await startListeners({
+    ingressConfig,
+    adminConfig: readAdminConfig(env, ingressConfig),
     log,
-    config: ingressConfig,
     registry,
     logger,
     analytics: analytics?.analytics,
     readinessChecks: [{ name: 'topology', check: async () => streams.state === 'RUNNING' }, ...(analytics ? [analytics.readiness] : [])],
+    streams,
+    pipeline,
+    onClose: (close) => closing.unshift(close),
   });
-  await http.register(processorRoutes, { app: streams, pipeline, log });
-  http.get('/topology', async (_request, reply) => reply.type('text/plain').send(streams.describe()));
-  await registerConsole(http);
-  const address = await http.listen({ host: '127.0.0.1', port: 0 });
   return {
     http,
+    admin: admin!,
     log,
     streams,
     address,
+    adminAddress: adminAddress!,
     dataDir,
     async stop() {
-      await http.close();
+      for (const close of closing) await close();
       await streams.close();
       await analytics?.stop();
       pipeline.close();
