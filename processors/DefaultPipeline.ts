@@ -82,7 +82,7 @@ export class ParseProcessor implements Processor<string | null, Buffer | null, s
 export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineConfig = readPipelineConfig(), options: PipelineOptions = {}): DefaultPipeline {
   const filters = options.filters ?? new FilterRuleSet();
   if (!options.filters && config.filterRulesFile) filters.watch(config.filterRulesFile, options.logger);
-  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics));
+  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
   const parsed: KStream<string, LearningEvent> = landing.processValues(() => new ParseProcessor(), { name: PIPELINE_NODES.parse }) as unknown as KStream<string, LearningEvent>;
@@ -135,7 +135,9 @@ export async function ensurePipelineTopics(log: Log, config: PipelineConfig, lan
   }
   await ensureReferenceTopic(log, config.referenceTopics.users, partitions);
   await ensureReferenceTopic(log, config.referenceTopics.items, 1);
-  for (const topic of new Set([...Object.values(config.outputTopics), config.aggregatesTopic, config.cleanEventsTopic])) await log.ensureTopic(topic, { partitions });
+  // Every topic a routing rule may target exists up front: rules never create topics (issue 12).
+  const produced = [...Object.values(config.outputTopics), ...config.routeTopics, config.aggregatesTopic, config.cleanEventsTopic];
+  for (const topic of new Set(produced)) await log.ensureTopic(topic, { partitions });
   await log.ensureTopic(config.dlqTopic, { partitions: 1 });
   return partitions;
 }

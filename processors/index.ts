@@ -6,12 +6,14 @@ export { loadReferenceData, parseNdjson, ensureReferenceTopic, ReferenceDataErro
 export { compileCondition, type Condition, type ConditionOp } from './RuleConditions.js';
 export { FilterRuleSet, FilterRuleError, DEFAULT_FILTER_RULES, compileFilterRules, type FilterRule, type FilterAction } from './FilterRules.js';
 export { FilterProcessor, filterEvents } from './FilterProcessor.js';
-export { RoutingTable, RouteProcessor, routeEvents, defaultRoutingRules, readOutputTopics, RoutingRuleError, ROUTE_TOPIC_HEADER, type RoutingRule, type OutputTopics } from './RoutingRules.js';
+export { RoutingTable, RouteProcessor, routeEvents, defaultRoutingRules, readOutputTopics, readRouteTopics, RoutingRuleError, ROUTE_TOPIC_HEADER, type RoutingRule, type OutputTopics } from './RoutingRules.js';
 export { DistinctMarker, markDistinct, type Marked } from './DistinctMarker.js';
 export { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 export { addWindowedAggregations, queryAggregation, allAggregateRows, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle, type AggregateEmit } from './WindowedAggregations.js';
 export { AggregateRowBuffer, bufferAggregateRows } from './AggregateRowBuffer.js';
 export { deadLetterRecord, replayDeadLetters, DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
 export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
+export { compileSafePattern, PatternError, MAX_SUBJECT_CHARS, type SafePattern } from './SafePattern.js';
+export { quarantineTopic, dlqReplayCounter, DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions } from './DefaultPipeline.js';
 export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';
