@@ -76,7 +76,12 @@ function readAdminPort(env: Env, publicPort: number): { mode: AdminListenerMode;
   const value = readOptionalString(env, 'ADMIN_PORT');
   // An ephemeral public port (tests, benches) gets an ephemeral admin port: two processes on one
   // machine must not both try 8081.
-  if (value === undefined) return { mode: 'separate', port: publicPort === 0 ? 0 : DEFAULT_ADMIN_PORT };
+  if (value === undefined) {
+    if (publicPort === DEFAULT_ADMIN_PORT) {
+      throw new ConfigError(`PORT=${publicPort} is the admin listener's default port: set ADMIN_PORT to another port (or ADMIN_PORT=public to share it)`);
+    }
+    return { mode: 'separate', port: publicPort === 0 ? 0 : DEFAULT_ADMIN_PORT };
+  }
   const lower = value.toLowerCase();
   if (lower === 'off') return { mode: 'off', port: 0 };
   if (lower === 'public') return { mode: 'public', port: publicPort };

@@ -8,6 +8,7 @@ describe('admin listener settings', () => {
     expect(readAdminConfig({}, publicListener)).toMatchObject({ mode: 'separate', host: '127.0.0.1', port: DEFAULT_ADMIN_PORT, token: undefined, prometheusPublic: true });
     expect(DEFAULT_ADMIN_PORT).toBe(8081);
     expect(readAdminConfig({}, { host: '0.0.0.0', port: 0 })).toMatchObject({ mode: 'separate', port: 0 });
+    expect(() => readAdminConfig({}, { host: '0.0.0.0', port: 8081 })).toThrow("PORT=8081 is the admin listener's default port: set ADMIN_PORT to another port");
   });
 
   test('ADMIN_PORT: a number, the public port (shared), public, or off', () => {
