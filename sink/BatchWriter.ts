@@ -5,7 +5,7 @@ import { batchTables, type TableRoute } from './BatchRows.js';
 import { insertErrorText } from './InsertErrors.js';
 import type { Batch } from './PartitionBatcher.js';
 import { insertIsolatingPoison, type IsolationStep } from './PoisonIsolation.js';
-import type { SinkDeadLetter, SinkDeadLetterReason } from './SinkDeadLetters.js';
+import type { SinkDeadLetter, SinkDeadLetterReason } from './SinkCommitter.js';
 import type { SinkMetrics } from './SinkMetrics.js';
 
 export interface WrittenBatch {

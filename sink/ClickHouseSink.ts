@@ -7,7 +7,7 @@ import { BatchWriter } from './BatchWriter.js';
 import { type Batch, PartitionBatcher } from './PartitionBatcher.js';
 import type { IsolationStep } from './PoisonIsolation.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
-import { SinkCommitter } from './SinkDeadLetters.js';
+import { SinkCommitter } from './SinkCommitter.js';
 import { SinkMetrics } from './SinkMetrics.js';
 
 /** Records of `topic` become rows of `table` through `map`. A topic may feed several tables. */
@@ -69,7 +69,7 @@ export interface ClickHouseSinkOptions {
  * in the log, memory stays bounded), retries with exponential backoff and reports not ready.
  * A row ClickHouse refuses for its data does not stop it: the refused rows are isolated, the
  * rest inserted, and their records go to the DLQ in one log transaction with the offset commit
- * (BatchWriter, PoisonIsolation, SinkDeadLetters).
+ * (BatchWriter, PoisonIsolation, SinkCommitter).
  */
 export class ClickHouseSink {
   readonly groupId: string;
@@ -121,7 +121,7 @@ export class ClickHouseSink {
     this.metrics = new SinkMetrics(options.registry, this.groupId);
     this.cuts = new SinkBatchLog(this.store, this.groupId);
     this.writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
-    this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? 'events-dlq');
+    this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? 'events-dlq', this.metrics, this.logger);
   }
 
   /** Subscribes and starts the poll → batch → insert → commit loop in the background. */
@@ -333,37 +333,8 @@ export class ClickHouseSink {
     }
   }
 
-  /**
-   * Commits every written partition: plain offsets, or with dead letters one log transaction
-   * holding them and the offsets (SinkCommitter). On failure everything stays in `written` for
-   * the next commit; the rows are in ClickHouse, and a replay before that is dropped by the tokens.
-   */
   private async commit(): Promise<void> {
-    const works = [...this.work.values()].filter((work) => work.written !== null);
-    if (works.length === 0 || !this.consumer) return;
-    const taken = works.map((work) => work.written!);
-    const offsets = works.map((work, i) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: taken[i]!.offset }));
-    const deadLetters = taken.flatMap((written) => written.deadLetters);
-    try {
-      await this.committer.commit(this.consumer, offsets, deadLetters);
-    } catch (error) {
-      this.logger?.warn(
-        { err: error, deadLetters: deadLetters.length },
-        deadLetters.length > 0
-          ? 'ClickHouse sink: commit of offsets and dead letters failed; both are retried with the next commit'
-          : 'ClickHouse sink: offset commit failed; it will be covered by the next one',
-      );
-      return;
-    }
-    works.forEach((work, i) => {
-      if (work.written === taken[i]) work.written = null;
-      work.committed = offsets[i]!.offset;
-      this.metrics.batches.inc({ sink: this.groupId, topic: work.tp.topic }, taken[i]!.batches);
-    });
-    for (const { record, reason, text } of deadLetters) {
-      this.metrics.deadLetters.inc({ sink: this.groupId, topic: record.topic, reason });
-      this.logger?.warn({ topic: record.topic, partition: record.partition, offset: record.offset, dlqTopic: this.committer.dlqTopic, reason: text }, 'ClickHouse sink: record dead-lettered');
-    }
+    if (this.consumer) await this.committer.commitWritten(this.consumer, this.work.values());
   }
 
   private async write(work: PartitionBatcher, batch: Batch) {

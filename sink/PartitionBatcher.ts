@@ -1,5 +1,5 @@
 import type { LogRecord, TopicPartition } from '../log/Log.js';
-import type { SinkDeadLetter } from './SinkDeadLetters.js';
+import type { SinkDeadLetter } from './SinkCommitter.js';
 
 export interface Batch {
   first: number;

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartitionOffset, TransactionalProducer } from '../log/Log.js';
 import { deadLetterHeaders } from '../topology/runtime/DeadLetters.js';
+import type { PartitionBatcher } from './PartitionBatcher.js';
+import type { SinkMetrics } from './SinkMetrics.js';
 
 /** Why the sink dead-lettered a record: the engine refused its row, it is not JSON, its mapper threw. */
 export type SinkDeadLetterReason = 'refused' | 'not_json' | 'mapper_error';
@@ -35,7 +38,42 @@ export class SinkCommitter {
     private readonly log: Log,
     private readonly groupId: string,
     readonly dlqTopic: string,
+    private readonly metrics: SinkMetrics,
+    private readonly logger?: Logger,
   ) {}
+
+  /**
+   * Commits every partition with a written batch: plain offsets, or with dead letters one log
+   * transaction holding them and the offsets. On failure everything stays in `written` for the
+   * next commit; the rows are in ClickHouse, and a replay before that is dropped by the tokens.
+   */
+  async commitWritten(consumer: LogConsumer, partitions: Iterable<PartitionBatcher>): Promise<void> {
+    const works = [...partitions].filter((work) => work.written !== null);
+    if (works.length === 0) return;
+    const taken = works.map((work) => work.written!);
+    const offsets = works.map((work, i) => ({ topic: work.tp.topic, partition: work.tp.partition, offset: taken[i]!.offset }));
+    const deadLetters = taken.flatMap((written) => written.deadLetters);
+    try {
+      await this.commit(consumer, offsets, deadLetters);
+    } catch (error) {
+      this.logger?.warn(
+        { err: error, deadLetters: deadLetters.length },
+        deadLetters.length > 0
+          ? 'ClickHouse sink: commit of offsets and dead letters failed; both are retried with the next commit'
+          : 'ClickHouse sink: offset commit failed; it will be covered by the next one',
+      );
+      return;
+    }
+    works.forEach((work, i) => {
+      if (work.written === taken[i]) work.written = null;
+      work.committed = offsets[i]!.offset;
+      this.metrics.batches.inc({ sink: this.groupId, topic: work.tp.topic }, taken[i]!.batches);
+    });
+    for (const { record, reason, text } of deadLetters) {
+      this.metrics.deadLetters.inc({ sink: this.groupId, topic: record.topic, reason });
+      this.logger?.warn({ topic: record.topic, partition: record.partition, offset: record.offset, dlqTopic: this.dlqTopic, reason: text }, 'ClickHouse sink: record dead-lettered');
+    }
+  }
 
   async commit(consumer: LogConsumer, offsets: TopicPartitionOffset[], deadLetters: readonly SinkDeadLetter[]): Promise<void> {
     if (deadLetters.length === 0) {

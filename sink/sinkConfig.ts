@@ -14,6 +14,8 @@ export interface SinkSettings {
   maxBatchRecords: number;
   lingerMs: number;
   eventsTtlDays: number;
+  /** The pipeline's DLQ, where the sink dead-letters what it cannot write. */
+  dlqTopic: string;
 }
 
 /**
@@ -23,6 +25,8 @@ export interface SinkSettings {
  *   SINK_BATCH_LINGER            longest wait before a partial batch is written (default 200ms:
  *                                the event-to-queryable p50 is about linger + insert time; under a
  *                                backlog batches fill to SINK_BATCH_MAX_ROWS before the linger anyway)
+ *   DLQ_TOPIC                    the pipeline's DLQ (default events-dlq), shared with the ingress and
+ *                                the topology: rows ClickHouse refuses go there too
  */
 export function sinkSettingsFromEnv(env: Env): SinkSettings {
   return {
@@ -30,6 +34,7 @@ export function sinkSettingsFromEnv(env: Env): SinkSettings {
     maxBatchRecords: readInteger(env, 'SINK_BATCH_MAX_ROWS', 10_000, 1, 1_000_000),
     lingerMs: readDurationMs(env, 'SINK_BATCH_LINGER', 200),
     eventsTtlDays: readInteger(env, 'CLICKHOUSE_EVENTS_TTL_DAYS', 90, 0, 100_000),
+    dlqTopic: readString(env, 'DLQ_TOPIC', 'events-dlq'),
   };
 }
 

@@ -19,6 +19,11 @@ export interface AnalyticsOptions {
   /** Topics for the standard routes, or `routes` for a custom set. */
   topics?: SinkTopics;
   routes?: SinkRoute[];
+  /**
+   * Where the sink dead-letters records it cannot write (a row ClickHouse refuses, a value that
+   * is not JSON, a mapper that throws): the pipeline's DLQ. Default: DLQ_TOPIC, else events-dlq.
+   */
+  dlqTopic?: string;
 }
 
 export interface AnalyticsRuntime {
@@ -56,6 +61,7 @@ export async function startAnalytics(options: AnalyticsOptions): Promise<Analyti
     groupId: settings.groupId,
     maxBatchRecords: settings.maxBatchRecords,
     lingerMs: settings.lingerMs,
+    deadLetterTopic: options.dlqTopic ?? settings.dlqTopic,
     registry: options.registry,
     logger: options.logger,
   });
