@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Redis } from 'ioredis';
 import { RateLimitAddresses } from '../../ingress/ClientAddress.js';
 import { type PreparedEvent, idempotencyId } from '../../ingress/IngestCore.js';
@@ -115,6 +117,23 @@ describe('validation before per-request state', () => {
     // A valid request does take a bucket: the check above is not vacuous.
     expect((await h.inject({ url: '/events', payload: productEvent(9, 'valid-user') })).statusCode).toBe(202);
     expect(limiter.size).toBe(1);
+  });
+
+  test('30 requests with an 8 MB user_id: the heap after a full GC stays near where it was (the limiter held them all)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const text = JSON.stringify(productEvent(1, 'u'.repeat(8 * 1024 * 1024)));
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 30; i++) {
+      // 30 different user ids, as 30 clients would send.
+      const body = Buffer.from(text.replace('"user_id":"', `"user_id":"${i}-`));
+      expect((await h.inject({ url: '/events', payload: body, headers: { 'content-type': 'application/json' } })).statusCode).toBe(413);
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 30 retained 8 MB keys would be 240 MB; one request's worth of garbage is allowed for.
+    expect(grown).toBeLessThan(32 * 1024 * 1024);
   });
 
   test('an Idempotency-Key longer than any id is refused, not kept', async () => {
