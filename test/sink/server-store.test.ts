@@ -15,6 +15,9 @@ function expectScenario(result: ScenarioResult): void {
   expect(result.secondMigration).toEqual([]);
   // 2000 events inserted twice under the same tokens: once in the table and once in the MV.
   expect(result.counts).toEqual({ raw: 2000, distinct: 2000, mv: 2000 });
+  // The engine's refusals read the same through either store (chDB's errors, @clickhouse/client's
+  // ClickHouseError): an out-of-range DateTime64 (41) and a lone surrogate (25).
+  expect(result.poison).toEqual({ refused: [[3, 17], [3, 17]], codes: [41, 25], rowsIn: 18 });
   const events = generateEvents(2000, NOW, 10, SEED);
   for (const answer of result.metrics) {
     const expected = expectedMetrics(events, answer.event_name, answer.from, answer.to);

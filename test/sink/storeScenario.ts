@@ -2,13 +2,17 @@ import type { AnalyticsStore, Row } from '../../sink/AnalyticsStore.js';
 import { migrate } from '../../sink/Migrator.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { queryEventMetrics, type EventMetricsResponse } from '../../sink/EventMetricsQuery.js';
-import { asLogRecord, envelope, EVENT_NAMES, generateEvents } from './generate.js';
+import { clickHouseErrorCode } from '../../sink/InsertErrors.js';
+import { insertIsolatingPoison } from '../../sink/PoisonIsolation.js';
+import { asLogRecord, envelope, EVENT_NAMES, generateEvents, poisonCases } from './generate.js';
 
 export interface ScenarioResult {
   firstMigration: number[];
   secondMigration: number[];
   counts: { raw: number; distinct: number; mv: number };
   metrics: EventMetricsResponse[];
+  /** 20 rows with two the engine refuses, isolated twice under one token (the second walk a replay). */
+  poison: { refused: number[][]; codes: Array<number | undefined>; rowsIn: number };
 }
 
 /**
@@ -39,5 +43,17 @@ export async function runStoreScenario(store: AnalyticsStore, nowMs: number, see
       metrics.push(await queryEventMetrics(store, { event_name, from: to - 11 * 3600, to, group_by }));
     }
   }
-  return { firstMigration, secondMigration, counts, metrics };
+  const poisonRows = generateEvents(20, nowMs, 1, seed + 1).map((e, i) => {
+    const record = asLogRecord(envelope(e), 'poison', 0, i);
+    if (i === 3 || i === 17) record.value = poisonCases(nowMs, `scenario-${i}`)[i === 3 ? 0 : 1]!.value;
+    return rawEventMapper(JSON.parse(record.value!.toString()), record) as Row;
+  });
+  const walks = [];
+  for (let replay = 0; replay < 2; replay++) walks.push(await insertIsolatingPoison(store, 'events_raw', poisonRows, { dedupToken: 'poison:0:0-19', maxRowsPerInsert: store.maxRowsPerInsert }));
+  const poison = {
+    refused: walks.map((walk) => walk.map((row) => row.index)),
+    codes: walks[0]!.map((row) => clickHouseErrorCode(row.error)),
+    rowsIn: await one(`SELECT count() AS n FROM ${db}.events_raw WHERE topic = 'poison'`),
+  };
+  return { firstMigration, secondMigration, counts, metrics, poison };
 }
