@@ -29,7 +29,7 @@ export interface AdminRoutesOptions {
 export async function registerAdminRoutes(scope: FastifyInstance, options: AdminRoutesOptions): Promise<void> {
   const { streams, pipeline, log } = options;
   if (options.token) scope.addHook('onRequest', adminTokenHook(options.token, options.registry));
-  if (streams && pipeline) await scope.register(processorRoutes, { app: streams, pipeline, log });
+  if (streams && pipeline) await scope.register(processorRoutes, { app: streams, pipeline, log, registry: options.registry });
   scope.get('/topology', async (_request, reply) => {
     reply.type('text/plain');
     return streams ? streams.describe() : 'this instance runs no topology (ROLES)';

@@ -71,7 +71,7 @@ export function readIngestKeys(env: Env): IngestKeysConfig | undefined {
 
 // HttpError's reasons are the ingress's metric labels; 'unauthorized' is rendered in the collector's
 // body ({"error": "unauthorized"}) and counted like the others.
-const UNAUTHORIZED = 'unauthorized' as RejectReason;
+const UNAUTHORIZED: RejectReason = 'unauthorized';
 const CHALLENGE = 'Bearer realm="streamline-ingest", Basic realm="streamline-ingest"';
 
 /** The keys by digest: a lookup hashes the presented secret first, so its time says nothing about the keys. */
