@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * A fixed-capacity set of ids with expiries, for MemoryIdempotencyStore's generations.
  *
@@ -8,9 +10,10 @@
  * and no id string is retained.
  *
  * Two different ids share a hash (63 bits: one is forced odd) with probability ~2^-63 per pair; at the default 200k
- * ids per namespace a false "duplicate" is expected about once in 10^14 claims, and the fast
- * path only ever answers duplicates for ids the client itself controls (a client that wants to
- * collide with another event can send that event's id directly).
+ * ids per namespace a false "duplicate" is expected about once in 10^14 claims. Ids are scoped
+ * by user (and ingest key) before they are hashed (IngestCore's idempotencyId), so one client
+ * cannot simply send another's id; and the hashes are seeded per process, so it cannot compute
+ * offline a different id that collides with another user's either.
  */
 export class IdHashTable {
   private readonly mask: number;
@@ -80,6 +83,10 @@ function mix(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** Per-process seeds (see the class comment): the hashes are never stored or compared across processes. */
+const SEED_A = randomBytes(4).readInt32LE(0);
+const SEED_B = randomBytes(4).readInt32LE(0);
+
 /** Result of hashId; reused so the hot path allocates nothing. */
 export const idHash = { high: 0, low: 0 };
 
@@ -88,8 +95,8 @@ export const idHash = { high: 0, low: 0 };
  * seed), each finalised, into idHash. low is forced odd so that 0 marks a free slot.
  */
 export function hashId(id: string): void {
-  let a = 0x811c9dc5;
-  let b = 0x5bd1e995 ^ id.length;
+  let a = 0x811c9dc5 ^ SEED_A;
+  let b = 0x5bd1e995 ^ SEED_B ^ id.length;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);

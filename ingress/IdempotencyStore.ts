@@ -12,7 +12,9 @@ import { hashId, IdHashTable, idHash } from './IdHashTable.js';
 export interface IdempotencyStore {
   /**
    * For each (namespace, id), true when this call claimed it (first sighting), false when it is
-   * a duplicate. The namespace is the event kind (schema $id), so windows are per type.
+   * a duplicate. The namespace is the event kind (schema $id), so windows are per type; the id
+   * is already scoped by user and ingest key (IngestCore's idempotencyId), so one client's ids
+   * never suppress another's events.
    */
   claim(namespaces: string[], ids: string[], ttlsMs: number[]): Promise<boolean[]>;
   /** Forgets ids claimed by a write that then failed. */
