@@ -74,7 +74,22 @@ function mainThreadCpuMs(): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * Waits (up to 15 s) until this process is nearly idle: RocksDB's background flushes and
+ * compactions after one case would otherwise be billed to the next.
+ */
+async function quiesce(): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const before = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const used = process.cpuUsage(before);
+    if ((used.user + used.system) / 1000 < 10) return;
+  }
+}
+
 async function timed(label: string, via: string, concurrency: number, call: () => Promise<number>): Promise<Row> {
+  await quiesce();
   const latency: number[] = [];
   // Warm-up, untimed.
   const warmUntil = Date.now() + 300;

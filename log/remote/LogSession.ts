@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Log, TopicPartition, Transaction, TransactionalProducer } from '../Log.js';
-import type { CallName, Calls, CastName, Casts, ClientMessage, ConsumerState, RebalanceKind, ServerMessage } from './protocol.js';
+import type { CallName, Calls, CastName, Casts, ClientMessage, ConsumerState, ProduceOutcome, RebalanceKind, ServerMessage } from './protocol.js';
 import { packMetadata, packRecords, transferablesOf, unpackProducerRecords, type PackedRecords } from './RecordPacking.js';
 import { ListenerFailedError, serializeError } from './RemoteErrors.js';
 import { ServedConsumer } from './ServedConsumer.js';
@@ -21,6 +21,8 @@ export class LogSession {
   private readonly callbacks = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
   private nextCallbackId = 1;
   private ending: Promise<void> | null = null;
+  /** Replies not sent yet: close waits for them, so a produce sent before close is answered. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly log: Log,
@@ -58,10 +60,12 @@ export class LogSession {
     } catch (error) {
       reply = Promise.reject(error);
     }
-    reply.then(
+    const sent = reply.then(
       ({ value, transfer }) => this.post({ type: 'result', id, value }, transfer),
       (error: unknown) => this.post({ type: 'result', id, error: serializeError(error) }),
     );
+    this.inFlight.add(sent);
+    void sent.finally(() => this.inFlight.delete(sent));
   }
 
   private dispatch(op: CallName, args: unknown[]): Reply | Promise<Reply> {
@@ -79,8 +83,19 @@ export class LogSession {
       case 'listTopics':
         return log.listTopics().then(plain);
       case 'produce': {
-        const [packed] = a as Calls['produce'][0];
-        return log.produce(unpackProducerRecords(packed)).then((metadata) => ({ value: packMetadata(metadata) }));
+        const [packed, callSizes] = a as Calls['produce'][0];
+        const records = unpackProducerRecords(packed);
+        let at = 0;
+        // One log.produce per client call, all in this turn: the embedded log still writes them
+        // as one group commit, and one call's error (an unknown topic) does not fail the others.
+        const outcomes = callSizes.map((size) => {
+          const own = callSizes.length === 1 ? records : records.slice(at, (at += size));
+          return log.produce(own).then(
+            (metadata): ProduceOutcome => ({ metadata: packMetadata(metadata) }),
+            (error: unknown): ProduceOutcome => ({ error: serializeError(error) }),
+          );
+        });
+        return Promise.all(outcomes).then(plain);
       }
       case 'beginningOffset':
         return log.beginningOffset((a as Calls['beginningOffset'][0])[0]).then(plain);
@@ -168,8 +183,13 @@ export class LogSession {
         this.producers.delete(producerId);
         return (producer ? producer.close() : Promise.resolve()).then(nothing);
       }
-      case 'close':
-        return this.release().then(nothing);
+      case 'close': {
+        const earlier = [...this.inFlight];
+        // Releasing first ends this client's waiting polls; then what it sent before close is answered.
+        return this.release()
+          .then(() => Promise.allSettled(earlier))
+          .then(nothing);
+      }
       default:
         throw new Error(`log server: unknown operation "${String(op)}"`);
     }

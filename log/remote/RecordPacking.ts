@@ -22,6 +22,19 @@ export interface PackedRecords {
 const FIELDS = 5;
 const ABSENT = -1;
 
+/**
+ * The same checks (and messages) as EmbeddedLog.resolveRecords, made by the client before
+ * packing: a string key would otherwise be packed as garbage, and the error belongs to the call
+ * that made it.
+ */
+export function checkRecordTypes(records: readonly ProducerRecord[]): void {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r.key != null && !(r.key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
+    if (r.value != null && !(r.value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
+  }
+}
+
 type Packable = Pick<ProducerRecord, 'topic' | 'key' | 'value' | 'headers' | 'timestamp' | 'partition'> & { offset?: number };
 
 export function packRecords(records: readonly Packable[]): PackedRecords {
@@ -30,10 +43,6 @@ export function packRecords(records: readonly Packable[]): PackedRecords {
   let withHeaders = false;
   for (let i = 0; i < count; i++) {
     const r = records[i];
-    // The same checks (and messages) as EmbeddedLog.resolveRecords, made here because a string
-    // key would otherwise be packed as garbage.
-    if (r.key != null && !(r.key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
-    if (r.value != null && !(r.value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
     if (r.key) bytes += r.key.byteLength;
     if (r.value) bytes += r.value.byteLength;
     if (r.headers !== undefined && !withHeaders && Object.keys(r.headers).length > 0) withHeaders = true;

@@ -11,7 +11,8 @@ import type {
   TransactionalProducer,
 } from '../Log.js';
 import type { ServerMessage } from './protocol.js';
-import { packRecords, transferablesOf, unpackLogRecords, unpackMetadata } from './RecordPacking.js';
+import { ProduceCoalescer } from './ProduceCoalescer.js';
+import { unpackLogRecords } from './RecordPacking.js';
 import { RemoteChannel } from './RemoteChannel.js';
 import { RemoteConsumer } from './RemoteConsumer.js';
 import { RemoteTransactionalProducer } from './RemoteTransaction.js';
@@ -30,13 +31,16 @@ import { RemoteTransactionalProducer } from './RemoteTransaction.js';
  */
 export class RemoteLog implements Log {
   private readonly consumers = new Map<number, RemoteConsumer>();
+  private readonly producer: ProduceCoalescer;
   private nextHandle = 1;
   private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly channel: RemoteChannel,
     readonly kind: 'embedded' | 'kafka',
-  ) {}
+  ) {
+    this.producer = new ProduceCoalescer(channel);
+  }
 
   /** Connects to the LogServer serving the other end of `port` and learns the served log's kind. */
   static async connect(port: MessagePort): Promise<RemoteLog> {
@@ -78,8 +82,7 @@ export class RemoteLog implements Log {
       this.channel.assertOpen('produce');
       return [];
     }
-    const packed = packRecords(records);
-    return unpackMetadata(await this.channel.call('produce', [packed], transferablesOf(packed)));
+    return this.producer.produce(records);
   }
 
   beginningOffset(partition: TopicPartition): Promise<number> {
@@ -125,6 +128,8 @@ export class RemoteLog implements Log {
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
+        // Produce calls already accepted go first (a port keeps order), as EmbeddedLog.close writes them.
+        this.producer.flush();
         if (this.channel.isOpen) await this.channel.call('close', []);
       } catch {
         // The server went away meanwhile: nothing of ours is left to release.

@@ -2,7 +2,7 @@ import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset,
 import type { TransactionOffsets } from './protocol.js';
 import type { RemoteChannel } from './RemoteChannel.js';
 import { RemoteConsumer } from './RemoteConsumer.js';
-import { packRecords, transferablesOf, unpackMetadata } from './RecordPacking.js';
+import { checkRecordTypes, packRecords, transferablesOf, unpackMetadata } from './RecordPacking.js';
 
 /**
  * A transactional producer of the served log. begin() asks the server (which checks fencing and
@@ -54,11 +54,8 @@ class RemoteTransaction implements Transaction {
 
   produce(records: ProducerRecord[]): void {
     this.assertActive();
-    records.forEach((r, i) => {
-      // Checked now, as the embedded log does: a caller's type mistake should fail where it is made.
-      if (r.key != null && !(r.key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
-      if (r.value != null && !(r.value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
-    });
+    // Checked now, as the embedded log does: a caller's type mistake fails where it is made.
+    checkRecordTypes(records);
     for (const r of records) this.records.push(r);
   }
 

@@ -23,13 +23,19 @@ export interface TransactionOffsets {
   offsets: TopicPartitionOffset[];
 }
 
+export type ProduceOutcome = { metadata: PackedMetadata } | { error: SerializedError };
+
 /** Request/response operations: op name -> [arguments, result]. */
 export interface Calls {
   hello: [[], { kind: 'embedded' | 'kafka' }];
   ensureTopic: [[topic: string, config: TopicConfig], void];
   partitionCount: [[topic: string], number];
   listTopics: [[], string[]];
-  produce: [[records: PackedRecords], PackedMetadata];
+  /**
+   * The produce() calls a client made in one event-loop turn, in one message: their records back
+   * to back, and how many belong to each call. Each call keeps its own outcome.
+   */
+  produce: [[records: PackedRecords, callSizes: number[]], ProduceOutcome[]];
   beginningOffset: [[tp: TopicPartition], number];
   endOffset: [[tp: TopicPartition], number];
   read: [[tp: TopicPartition, fromOffset: number, maxRecords: number], PackedRecords];

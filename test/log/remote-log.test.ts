@@ -102,6 +102,32 @@ describe('RemoteLog specifics', () => {
     expect(await served.log.read({ topic: 'bytes', partition: 0 }, 0, 10)).toEqual(back);
   });
 
+  it('sends the produce calls of one turn in one message, each with its own outcome, and writes them before close', async () => {
+    await remote.ensureTopic('coalesced', { partitions: 1 });
+    const before = served.log.appendStats();
+    const calls = [
+      remote.produce([{ topic: 'coalesced', key: null, value: Buffer.from('a') }]),
+      remote.produce([{ topic: uniqueName('missing'), key: null, value: Buffer.from('lost') }]),
+      remote.produce([
+        { topic: 'coalesced', key: null, value: Buffer.from('b') },
+        { topic: 'coalesced', key: null, value: Buffer.from('c') },
+      ]),
+    ];
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[0] as PromiseFulfilledResult<{ offset: number }[]>).value.map((m) => m.offset)).toEqual([0]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(UnknownTopicError);
+    expect((outcomes[2] as PromiseFulfilledResult<{ offset: number }[]>).value.map((m) => m.offset)).toEqual([1, 2]);
+    // One group commit on the server for the whole turn.
+    expect(served.log.appendStats().batches - before.batches).toBe(1);
+    await expect(remote.produce([{ topic: 'coalesced', key: 'not a buffer' as unknown as Buffer, value: null }])).rejects.toBeInstanceOf(TypeError);
+
+    const last = remote.produce([{ topic: 'coalesced', key: null, value: Buffer.from('d') }]);
+    await remote.close();
+    expect((await last).map((m) => m.offset)).toEqual([3]);
+    expect((await served.log.read({ topic: 'coalesced', partition: 0 }, 0, 10)).map((r) => r.value!.toString())).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('runs rebalance callbacks on the client side and the server waits for them', async () => {
     const topic = uniqueName('remote-rebalance');
     await remote.ensureTopic(topic, { partitions: 2 });
