@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../HttpError.js';
-import type { PreparedEvent, Rejection } from '../IngestCore.js';
+import { isWellFormed } from '../EventShape.js';
+import { MAX_KEY_CHARS, type PreparedEvent, type Rejection } from '../IngestCore.js';
 import { rawEventTexts } from '../RawEventText.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
 import { ingestKeyName } from './request-scope.js';
@@ -37,6 +38,12 @@ export const collectorRoutes: FastifyPluginAsync<IngestDeps> = async (scope: Fas
       events = batch.events;
       if (batch.batch_id !== undefined && typeof batch.batch_id !== 'string') {
         throw new HttpError(400, 'batch_id must be a string', 'validation', [{ field: 'batch_id', message: 'batch_id must be a string' }]);
+      }
+      // batch_id is copied into the answer and into every DLQ record of the batch: an 8 MB one
+      // with 1,000 refused events would have written 8 GB to the DLQ.
+      if (typeof batch.batch_id === 'string' && (batch.batch_id.length > MAX_KEY_CHARS || !isWellFormed(batch.batch_id))) {
+        const message = `batch_id must be well-formed text of at most ${MAX_KEY_CHARS} characters`;
+        throw new HttpError(400, message, 'validation', [{ field: 'batch_id', message }]);
       }
       batchId = batch.batch_id as string | undefined;
     }

@@ -143,6 +143,14 @@ describe('poison input at the ingress', () => {
     expect(last.endsWith(',"payload":' + text + '}')).toBe(true);
   });
 
+  test('an 8 MB batch_id is refused (it was copied into the answer and into every DLQ record of the batch)', async () => {
+    const dlqBefore = (await h.records(h.config.dlqTopic)).length;
+    const reply = await h.inject({ url: '/api/v1/collect', payload: { batch_id: 'b'.repeat(8 * 1024 * 1024), events: Array.from({ length: 100 }, () => ({})) } });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.json()).toMatchObject({ error: 'validation', errors: [{ field: 'batch_id' }] });
+    expect((await h.records(h.config.dlqTopic)).length).toBe(dlqBefore);
+  });
+
   test('eventShapeError walks without recursion and clips field paths built from huge keys', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 200_000; i++) deep = { a: deep };
