@@ -11,7 +11,7 @@ import { uniqueName } from '../log/log-contract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
 import { envelope, EVENT_NAMES, expectedMetrics, generateEvents, tempDir, type ProductEvent } from './generate.js';
 import { waitFor } from './FlakyStore.js';
-import { crashScenario } from './crashScenario.js';
+import { crashScenario, poisonCrashScenario } from './crashScenario.js';
 
 /** The same sink on a real Kafka broker (KafkaLog): the scale-out mode of the log. */
 describe('ClickHouseSink on a real Kafka broker and chDB', () => {
@@ -85,5 +85,15 @@ crashScenario({
   groupId: uniqueName('crash-group'),
   openLog: () => openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('crash-inspect') }),
   // The dead member's partitions move to the next child after the session timeout (6 s).
+  childEnv: { SINK_KAFKA_BROKERS: testKafkaBrokers() },
+});
+
+// Dead letters go in one Kafka transaction with the sink's offsets (EOS v2): a SIGKILL before it
+// commits leaves neither, and the next member dead-letters them once.
+poisonCrashScenario({
+  name: 'kafka',
+  topic: uniqueName('crash-events'),
+  groupId: uniqueName('crash-group'),
+  openLog: () => openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('crash-inspect') }),
   childEnv: { SINK_KAFKA_BROKERS: testKafkaBrokers() },
 });
