@@ -3,6 +3,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
 import { RateLimitAddresses } from '../../ingress/ClientAddress.js';
 import { type PreparedEvent, idempotencyId } from '../../ingress/IngestCore.js';
@@ -222,5 +223,23 @@ describe('in-flight budget counts streamed bytes', () => {
     const alone = await chunked(bulkBody(300));
     expect(alone.statusCode).toBe(202);
     expect(h.app.ingress.budget.bytes).toBe(0);
+  });
+
+  test('a gzip body is charged its inflated size, not its Content-Length', async () => {
+    const holder = http.request(new URL('/events', h.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(100 * 1024) } });
+    holder.on('error', () => undefined);
+    holder.write('{');
+    try {
+      await waitFor(() => h.app.ingress.budget.bytes >= 100 * 1024, 5000, 'the holder to reserve its bytes');
+      const gzipped = zlib.gzipSync(bulkBody(300)); // ~330 KB of JSON in a few KB
+      expect(gzipped.length).toBeLessThan(20 * 1024);
+      const refused = await h.inject({ url: '/events/bulk', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipped });
+      expect(refused.statusCode).toBe(503);
+    } finally {
+      holder.destroy();
+    }
+    await waitFor(() => h.app.ingress.budget.bytes === 0, 5000, 'the budget to be released');
+    const alone = await h.inject({ url: '/events/bulk', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: zlib.gzipSync(bulkBody(300)) });
+    expect(alone.statusCode).toBe(202);
   });
 });
