@@ -1,5 +1,5 @@
 import { compareOutputs, tamper, TAMPERINGS, type Agreement } from './differ.js';
-import { runKafkaStreams } from './runKafkaStreams.js';
+import { buildKafkaStreamsSide, runKafkaStreams } from './runKafkaStreams.js';
 import { runOurs } from './runOurs.js';
 import { planRuns, SEEDS, type RunOutputs } from './runs.js';
 import { SCENARIOS } from './scenarios.js';
@@ -17,8 +17,9 @@ describe('conformance with Kafka Streams 4.4.0', () => {
   const agreements = new Map<string, Agreement>();
 
   beforeAll(async () => {
-    theirs = runKafkaStreams(runs);
-    ours = await runOurs(runs);
+    // The jar is built first (a build failure is the first thing to report), then both sides run at once.
+    buildKafkaStreamsSide();
+    [theirs, ours] = await Promise.all([runKafkaStreams(runs), runOurs(runs)]);
     for (const run of runs) agreements.set(run.id, compareOutputs(theirs.get(run.id)!, ours.get(run.id)!));
     const rows = SCENARIOS.map((scenario) => {
       const of = runs.filter((r) => r.scenario === scenario.name).map((r) => agreements.get(r.id)!);

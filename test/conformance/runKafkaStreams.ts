@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,15 +36,29 @@ export function buildKafkaStreamsSide(): string {
   return JAR;
 }
 
-/** Runs every run in one JVM (TopologyTestDriver per run) and reads its outputs. */
-export function runKafkaStreams(runs: Run[]): RunOutputs {
+/** Runs java and resolves with its exit code and stderr; the event loop stays free meanwhile. */
+function runJava(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('java', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+/**
+ * Runs every run in one JVM (a TopologyTestDriver per run) and reads its outputs. Asynchronous,
+ * so our side can run meanwhile.
+ */
+export async function runKafkaStreams(runs: Run[]): Promise<RunOutputs> {
   const jar = buildKafkaStreamsSide();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-conformance-jvm-'));
   try {
     const inputFile = path.join(dir, 'inputs.json');
     const outputFile = path.join(dir, 'outputs.json');
     fs.writeFileSync(inputFile, JSON.stringify({ runs }));
-    const java = spawnSync('java', ['-jar', jar, inputFile, outputFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const java = await runJava(['-jar', jar, inputFile, outputFile]);
     if (java.status !== 0) throw new Error(`java -jar ${jar} failed (${java.status}):\n${java.stderr}`);
     const parsed = JSON.parse(fs.readFileSync(outputFile, 'utf8')) as { runs: Array<{ id: string; outputs: Record<string, OutputRecord[]>; error?: string }> };
     const outputs: RunOutputs = new Map();
