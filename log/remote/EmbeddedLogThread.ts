@@ -46,8 +46,8 @@ export class EmbeddedLogThread {
   }
 
   /** A RemoteLog in this thread. */
-  async connect(): Promise<RemoteLog> {
-    const log = await RemoteLog.connect(this.port());
+  async connect(options: Parameters<typeof RemoteLog.connect>[1] = {}): Promise<RemoteLog> {
+    const log = await RemoteLog.connect(this.port(), options);
     this.clients.add(log);
     return log;
   }

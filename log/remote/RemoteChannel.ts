@@ -27,9 +27,10 @@ export class RemoteChannel {
   constructor(
     private readonly port: MessagePort,
     private readonly onCallback: (message: CallbackMessage) => Promise<void>,
+    private readonly onServerGone: (how: 'port_closed' | 'reported') => void = () => undefined,
   ) {
     port.on('message', (message: ServerMessage) => this.receive(message));
-    port.on('close', () => this.goneWith('its port closed'));
+    port.on('close', () => this.goneWith('its port closed', 'port_closed'));
   }
 
   get isOpen(): boolean {
@@ -91,9 +92,10 @@ export class RemoteChannel {
   }
 
   /** Marks the server gone (e.g. its worker's 'exit' event, with the exit code as the reason). */
-  goneWith(reason: string): void {
+  goneWith(reason: string, how: 'port_closed' | 'reported' = 'reported'): void {
     if (this.goneReason !== null) return;
     this.goneReason = this.closedByClient ? 'the remote log was closed' : reason;
+    if (!this.closedByClient) this.onServerGone(how);
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(this.goneError(p.op));

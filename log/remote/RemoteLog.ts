@@ -10,11 +10,13 @@ import type {
   TopicPartition,
   TransactionalProducer,
 } from '../Log.js';
+import type { Registry } from 'prom-client';
 import type { ServerMessage } from './protocol.js';
 import { ProduceCoalescer } from './ProduceCoalescer.js';
 import { unpackLogRecords } from './RecordPacking.js';
 import { RemoteChannel } from './RemoteChannel.js';
 import { RemoteConsumer } from './RemoteConsumer.js';
+import { RemoteLogMetrics } from './RemoteLogMetrics.js';
 import { RemoteTransactionalProducer } from './RemoteTransaction.js';
 
 /**
@@ -42,13 +44,21 @@ export class RemoteLog implements Log {
     this.producer = new ProduceCoalescer(channel);
   }
 
-  /** Connects to the LogServer serving the other end of `port` and learns the served log's kind. */
-  static async connect(port: MessagePort): Promise<RemoteLog> {
+  /**
+   * Connects to the LogServer serving the other end of `port` and learns the served log's kind.
+   * With a registry, counts losses of the server (streamline_log_remote_server_gone_total).
+   */
+  static async connect(port: MessagePort, options: { registry?: Registry } = {}): Promise<RemoteLog> {
     let log: RemoteLog | null = null;
-    const channel = new RemoteChannel(port, (message) => {
-      if (!log) return Promise.reject(new Error('rebalance callback before the remote log was connected'));
-      return log.runListener(message);
-    });
+    const metrics = options.registry ? new RemoteLogMetrics(options.registry) : null;
+    const channel = new RemoteChannel(
+      port,
+      (message) => {
+        if (!log) return Promise.reject(new Error('rebalance callback before the remote log was connected'));
+        return log.runListener(message);
+      },
+      (how) => metrics?.serverWentAway(how),
+    );
     const { kind } = await channel.call('hello', []);
     log = new RemoteLog(channel, kind);
     return log;

@@ -1,4 +1,5 @@
 import { MessageChannel } from 'node:worker_threads';
+import { Registry } from 'prom-client';
 import { UnknownTopicError, type Log, type TopicPartition } from '../../log/Log.js';
 import { openEmbeddedLog, ProducerFencedError, type EmbeddedLog } from '../../log/embedded/index.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
@@ -268,7 +269,8 @@ describe('RemoteLog when the log thread dies', () => {
   it('rejects pending and later calls with LogServerGoneError instead of hanging', async () => {
     const dir = tempDir('remote-log-gone');
     const thread = await EmbeddedLogThread.start({ dir, cleanupIntervalMs: 0 });
-    const log: Log = await thread.connect();
+    const registry = new Registry();
+    const log: Log = await thread.connect({ registry });
     try {
       const topic = uniqueName('remote-gone');
       await log.ensureTopic(topic, { partitions: 1 });
@@ -289,6 +291,9 @@ describe('RemoteLog when the log thread dies', () => {
       await expect(log.createTransactionalProducer('late')).rejects.toBeInstanceOf(LogServerGoneError);
       expect(() => log.createConsumer({ groupId: 'late' })).toThrow(LogServerGoneError);
       expect(await log.isHealthy()).toBe(false);
+      expect((await registry.getSingleMetricAsString('streamline_log_remote_server_gone_total')).split('\n')).toContain(
+        'streamline_log_remote_server_gone_total{reason="port_closed"} 1',
+      );
       await consumer.close();
       await log.close();
     } finally {
