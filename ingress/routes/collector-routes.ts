@@ -5,7 +5,7 @@ import { isWellFormed } from '../EventShape.js';
 import { MAX_KEY_CHARS, type PreparedEvent, type Rejection } from '../IngestCore.js';
 import { rawEventTexts } from '../RawEventText.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
-import { ingestKeyName } from './request-scope.js';
+import { ingestKeyName } from './ingest-key-name.js';
 
 /**
  * Seed 001 (event collector): POST /api/v1/collect with a JSON array of events, a

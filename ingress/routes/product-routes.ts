@@ -4,7 +4,7 @@ import type { PreparedEvent, Rejection } from '../IngestCore.js';
 import { rawEventTexts, rawSingleText } from '../RawEventText.js';
 import { toWellFormed } from '../EventShape.js';
 import { type IngestDeps, prepareIngestScope } from './ingest-scope.js';
-import { ingestKeyName } from './request-scope.js';
+import { ingestKeyName } from './ingest-key-name.js';
 
 /**
  * Seed 004 (product events): POST /events → 202 {"status":"accepted"} exactly (the event id is

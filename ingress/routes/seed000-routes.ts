@@ -4,7 +4,7 @@ import type { PreparedEvent, Rejection } from '../IngestCore.js';
 import { rawEventTexts, rawSingleText } from '../RawEventText.js';
 import type { EventKind } from '../SchemaCatalog.js';
 import { type IngestDeps, elapsedMs, prepareIngestScope } from './ingest-scope.js';
-import { ingestKeyName } from './request-scope.js';
+import { ingestKeyName } from './ingest-key-name.js';
 
 /**
  * Seed 000 (learning event ingestion): POST /api/v1/events/{attempt,session,placement,batch}.
