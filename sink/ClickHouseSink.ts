@@ -392,7 +392,7 @@ export class ClickHouseSink {
         // With nothing held, whatever lies between the committed offset and the consumer's
         // position is transaction markers (Kafka), not records: not lag. The commits themselves
         // stay at last record + 1, where the recorded batch cuts start.
-        const idle = work.buffer.length === 0 && work.pending === null;
+        const idle = work.buffer.length === 0 && work.pending === null && work.written === null;
         const position = idle ? this.consumer?.position(work.tp) : undefined;
         const lag = Math.max(0, end - Math.max(work.committed ?? 0, position ?? 0));
         this.metrics.lag.set({ sink: this.groupId, topic: work.tp.topic, partition: String(work.tp.partition) }, lag);
