@@ -1,5 +1,3 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { LogRecord, ProducerRecord, RecordHeaders } from '../log/Log.js';
 import type { StoreLifecycle } from './StateStore.js';
 import type { Serde } from './Serde.js';
@@ -8,6 +6,7 @@ import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, inKeyspace, keysp
 import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
 import { StoreCounters } from './StoreMetrics.js';
 import { NOT_DECODED, ReadCache } from './ReadCache.js';
+import { storeMemory } from './StoreMemory.js';
 
 export interface ChangelogBackedStoreOptions {
   name: string;
@@ -19,12 +18,11 @@ export interface ChangelogBackedStoreOptions {
   /** fsync the WAL on each flush. Off by default: the changelog is the durable copy, and a
    *  lost flush only means restoring a little more on the next start. */
   syncWrites?: boolean;
-  /** Committed values kept in an LRU read cache (absence included). Default 10 000; 0 disables. */
+  /** Committed values kept in an LRU read cache (absence included). Default from the memory budget (state/StoreMemory.ts); 0 disables. */
   readCacheEntries?: number;
 }
 
 export const DEFAULT_RESTORE_BATCH_SIZE = 10_000;
-export const DEFAULT_READ_CACHE_ENTRIES = 10_000;
 
 /**
  * The change-logging and checkpointing layers over one RocksDB, shared by the key-value and
@@ -52,7 +50,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.counters = options.counters ?? new StoreCounters();
     this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
     this.syncWrites = options.syncWrites ?? false;
-    this.readCache = new ReadCache(options.readCacheEntries ?? DEFAULT_READ_CACHE_ENTRIES);
+    this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries);
   }
 
   protected get engine(): RocksDBEngine {
@@ -106,17 +104,16 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     return this.engineOrUndefined !== undefined;
   }
 
-  /** The RocksDB lives in dir/<store name>, so the stores of one task can share a task dir. */
+  /**
+   * The store's data is a column family of the task directory's RocksDB (state/TaskDatabase.ts),
+   * so the stores of one task share one database; dir/<store name> marks the store (removing it
+   * discards the store's state at the next open).
+   */
   async open(dir: string): Promise<number | undefined> {
     if (this.engineOrUndefined) throw new Error(`store "${this.name}" is already open`);
-    const location = join(dir, this.name);
-    let engine = await RocksDBEngine.open(location);
+    const engine = await RocksDBEngine.open(dir, this.name);
     const checkpoint = decodeNumber(engine.get(CHECKPOINT_KEY));
-    if (checkpoint === undefined && !isEmpty(engine)) {
-      await engine.close();
-      await rm(location, { recursive: true, force: true });
-      engine = await RocksDBEngine.open(location);
-    }
+    if (checkpoint === undefined && !isEmpty(engine)) await engine.clear();
     this.engineOrUndefined = engine;
     this.buffer.clear();
     this.readCache.clear();

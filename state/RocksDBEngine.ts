@@ -1,42 +1,15 @@
-import { createRequire } from 'node:module';
-import { mkdir } from 'node:fs/promises';
+import { TaskDatabase, type NativeBatch } from './TaskDatabase.js';
 
 /**
- * The storage engine at the bottom of the store stack: one RocksDB instance holding raw bytes.
- * It knows nothing of serdes, changelogs or checkpoints (those live in the store layers above).
+ * The storage engine at the bottom of the store stack: one store's column family in its task's
+ * RocksDB (state/TaskDatabase.ts), holding raw bytes. It knows nothing of serdes, changelogs or
+ * checkpoints (those live in the store layers above).
  *
  * Reads and batch writes use @nxtedition/rocksdb's synchronous paths (_getManySync, _nextvSync,
  * chained batch _writeSync): processors read per record, and an await per read would cost more
  * than the read itself. Writes are synchronous too because every write we make is a whole
  * commit (data + checkpoint) that must land as one RocksDB write batch.
  */
-
-/** The few pieces of @nxtedition/rocksdb 12 we use (the package ships no type declarations). */
-interface NativeIterator {
-  _nextvSync(size: number): { rows: Buffer[]; finished: boolean };
-  _closeSync(): void;
-}
-interface NativeBatch {
-  _put(key: Buffer, value: Buffer): void;
-  _del(key: Buffer): void;
-  _writeSync(options: { sync?: boolean }): void;
-  _closeSync(): void;
-}
-interface NativeDb {
-  open(): Promise<void>;
-  close(): Promise<void>;
-  readonly status: string;
-  _getManySync(keys: Buffer[]): (Buffer | undefined | null)[];
-  _chainedBatch(): NativeBatch;
-  iterator(options: Record<string, unknown>): NativeIterator;
-  getProperty(property: string): string;
-}
-interface RocksModule {
-  RocksLevel: new (location: string) => NativeDb;
-}
-
-const require = createRequire(import.meta.url);
-const { RocksLevel } = require('@nxtedition/rocksdb') as RocksModule;
 
 /** Bounds of a scan; byte-wise order, like RocksDB's default comparator. */
 export interface ScanRange {
@@ -53,17 +26,20 @@ export class EngineBatch {
   private readonly native: NativeBatch;
   private count = 0;
 
-  constructor(db: NativeDb) {
-    this.native = db._chainedBatch();
+  constructor(
+    database: TaskDatabase,
+    private readonly column: { column: unknown },
+  ) {
+    this.native = database.db._chainedBatch();
   }
 
   put(key: Buffer, value: Buffer): void {
-    this.native._put(key, value);
+    this.native._put(key, value, this.column);
     this.count++;
   }
 
   delete(key: Buffer): void {
-    this.native._del(key);
+    this.native._del(key, this.column);
     this.count++;
   }
 
@@ -89,32 +65,39 @@ export class EngineBatch {
 const SCAN_CHUNK = 1000;
 
 export class RocksDBEngine {
+  private released = false;
+
   private constructor(
+    /** The task directory; the store's data is the column `column` of its RocksDB. */
     readonly location: string,
-    private readonly db: NativeDb,
+    readonly column: string,
+    private readonly database: TaskDatabase,
   ) {}
 
-  static async open(location: string): Promise<RocksDBEngine> {
-    await mkdir(location, { recursive: true });
-    const db = new RocksLevel(location);
-    await db.open();
-    return new RocksDBEngine(location, db);
+  /** The store's column in the RocksDB of the task directory dir (created when missing). */
+  static async open(dir: string, column: string): Promise<RocksDBEngine> {
+    return new RocksDBEngine(dir, column, await TaskDatabase.acquire(dir, column));
   }
 
   get isOpen(): boolean {
-    return this.db.status === 'open';
+    return !this.released;
+  }
+
+  /** The binding's per-call options naming the column (a reopen of the task database replaces the handle). */
+  private target(): { column: unknown } {
+    return { column: this.database.column(this.column) };
   }
 
   get(key: Buffer): Buffer | undefined {
-    const [value] = this.db._getManySync([key]);
+    const [value] = this.database.db._getManySync([key], this.target());
     // null means the read was aborted or timed out (we set no deadline, so it should not happen).
-    if (value === null) throw new Error(`RocksDB read of a key in ${this.location} was aborted`);
+    if (value === null) throw new Error(`RocksDB read of a key in ${this.location}/${this.column} was aborted`);
     return value;
   }
 
   getMany(keys: Buffer[]): (Buffer | undefined)[] {
-    return this.db._getManySync(keys).map((value) => {
-      if (value === null) throw new Error(`RocksDB read in ${this.location} was aborted`);
+    return this.database.db._getManySync(keys, this.target()).map((value) => {
+      if (value === null) throw new Error(`RocksDB read in ${this.location}/${this.column} was aborted`);
       return value;
     });
   }
@@ -124,12 +107,12 @@ export class RocksDBEngine {
    * taken when the scan starts; it is closed when the loop ends, breaks or throws.
    */
   *scan(range: ScanRange): Generator<[Buffer, Buffer]> {
-    const options: Record<string, unknown> = { keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: true };
+    const options: Record<string, unknown> = { keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: true, ...this.target() };
     // abstract-level encodes every range option present, undefined included: pass only the set ones.
     for (const bound of ['gte', 'gt', 'lte', 'lt'] as const) if (range[bound]) options[bound] = range[bound];
     options.reverse = range.reverse === true;
     options.limit = range.limit ?? -1;
-    const iterator = this.db.iterator(options);
+    const iterator = this.database.db.iterator(options);
     try {
       for (;;) {
         const { rows, finished } = iterator._nextvSync(SCAN_CHUNK);
@@ -142,15 +125,35 @@ export class RocksDBEngine {
   }
 
   batch(): EngineBatch {
-    return new EngineBatch(this.db);
+    return new EngineBatch(this.database, this.target());
   }
 
-  /** RocksDB's estimate of the live keys (fast; counts keys of every keyspace in this db). */
+  /**
+   * Keys in the store's column. Counted, not estimated: the binding reads RocksDB properties of
+   * the default column only. Costs a key-only scan (approximateNumEntries is not on a hot path).
+   */
   estimateNumKeys(): number {
-    return Number(this.db.getProperty('rocksdb.estimate-num-keys')) || 0;
+    const iterator = this.database.db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', keys: true, values: false, limit: -1, ...this.target() });
+    let count = 0;
+    try {
+      for (;;) {
+        const { rows, finished } = iterator._nextvSync(SCAN_CHUNK);
+        count += rows.length / 2;
+        if (finished) return count;
+      }
+    } finally {
+      iterator._closeSync();
+    }
+  }
+
+  /** Deletes every key of the store (a store without a checkpoint is discarded this way). */
+  async clear(): Promise<void> {
+    await this.database.clearColumn(this.column);
   }
 
   async close(): Promise<void> {
-    if (this.isOpen) await this.db.close();
+    if (this.released) return;
+    this.released = true;
+    await this.database.release(this.column);
   }
 }

@@ -21,7 +21,7 @@ export interface StoreBuilderOptions {
   restoreBatchSize?: number;
   /** fsync the RocksDB WAL on every flush. Default false. */
   syncWrites?: boolean;
-  /** LRU read cache of committed values per store instance. Default 10 000 entries; 0 disables. */
+  /** LRU read cache of committed values per store instance. Default from the memory budget (state/StoreMemory.ts); 0 disables. */
   readCacheEntries?: number;
 }
 

@@ -52,11 +52,33 @@ export interface Cursor {
   close(): void;
 }
 
+/** The embedded log's share of the memory budget (app/MemoryBudget.ts sets it at start). */
+export interface LogDatabaseMemory {
+  /** RocksDB block cache, bytes. */
+  blockCacheBytes: number;
+  /** The binding's memtableMemoryBudget: write buffer = budget / 4 (and the WAL preallocates ~1.1x that). */
+  memtableBudgetBytes: number;
+}
+
+let logMemory: LogDatabaseMemory = { blockCacheBytes: 16 << 20, memtableBudgetBytes: 32 << 20 };
+
+/** Applies to log databases opened from now on. */
+export function setLogDatabaseMemory(memory: LogDatabaseMemory): void {
+  logMemory = { ...memory };
+}
+
 export class LogDatabase {
   private constructor(private readonly db: RocksLevelInstance) {}
 
   static async open(dir: string): Promise<LogDatabase> {
-    const db = new RocksLevel(dir, { walCompression: false });
+    // compaction 'level' makes the binding size the write buffer from the budget; without it
+    // RocksDB's 64 MB default write buffer preallocates a ~70 MB write-ahead log at idle.
+    const db = new RocksLevel(dir, {
+      walCompression: false,
+      compaction: 'level',
+      memtableMemoryBudget: logMemory.memtableBudgetBytes,
+      cacheSize: logMemory.blockCacheBytes,
+    });
     await db.open();
     return new LogDatabase(db);
   }

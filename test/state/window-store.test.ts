@@ -33,7 +33,7 @@ async function commit(store: RocksDBWindowStore<string, number>, changelog: Memo
 
 /** Window starts actually on disk (data and time index), read with the store closed. */
 async function windowStartsOnDisk(dir: string): Promise<{ data: number[]; index: number[] }> {
-  const engine = await RocksDBEngine.open(join(dir, 'clicks'));
+  const engine = await RocksDBEngine.open(dir, 'clicks');
   try {
     const data = [...engine.scan(keyspaceRange(Keyspace.Data))].map(([k]) => decodeWindowKey(k.subarray(1)).windowStart);
     const index = [...engine.scan(keyspaceRange(Keyspace.TimeIndex))].map(([k]) => decodeTimeIndexKey(k.subarray(1)).windowStart);
