@@ -140,5 +140,8 @@ export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & 
  * events pass without taking space in the store (counted `no_id`).
  */
 export function learningEventIdentity(event: LearningEvent): { type: string; id: string } | undefined {
-  return event.id_assigned ? undefined : { type: event.event_type, id: event.event_id };
+  if (event.id_assigned) return undefined;
+  // Scoped by user, as the ingress's idempotency is: one client's ids must not suppress another
+  // user's events (issue 12). The length prefix keeps "a:b"+"c" apart from "a"+"b:c".
+  return { type: event.event_type, id: `${event.user_id.length}:${event.user_id}:${event.event_id}` };
 }

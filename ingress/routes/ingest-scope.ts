@@ -6,6 +6,7 @@ import type { IngressConfig } from '../ingress-config.js';
 import type { IngressMetrics, RouteMetrics } from '../IngressMetrics.js';
 import type { InFlightBudget } from '../InFlightBudget.js';
 import type { SchemaCatalog } from '../SchemaCatalog.js';
+import { UNKNOWN_LENGTH_RESERVATION } from '../StreamedBodyBudget.js';
 
 /** What every seed adapter plugin gets. */
 export interface IngestDeps {
@@ -38,7 +39,7 @@ export function prepareIngestScope(
   // Callback-style hooks: no promise per request on the hot path.
   scope.addHook('onRequest', (request: WithReservation, _reply, done) => {
     const declared = Number(request.headers['content-length']);
-    const bytes = declared > 0 ? declared : 16 * 1024;
+    const bytes = declared > 0 ? declared : UNKNOWN_LENGTH_RESERVATION;
     if (!budget.tryReserve(bytes)) {
       done(new HttpErrorClass(503, 'ingress is overloaded; retry later', 'overloaded', [], config.retryAfterSeconds));
       return;

@@ -93,9 +93,26 @@ describe('DedupeProcessor', () => {
     expect(jsonValues<Ev>(await readAll(h.log, 'unique')).map((e) => e.n).sort()).toEqual([1, 3]);
   });
 
-  test('LearningEvent identity: type and client id; ids the ingress assigned are not deduped', () => {
-    const event = { event_type: 'attempt', event_id: 'a1', id_assigned: false } as LearningEvent;
-    expect(learningEventIdentity(event)).toEqual({ type: 'attempt', id: 'a1' });
+  test('LearningEvent identity: type, user and client id; ids the ingress assigned are not deduped', () => {
+    const event = { event_type: 'attempt', event_id: 'a1', user_id: 'u1', id_assigned: false } as LearningEvent;
+    expect(learningEventIdentity(event)).toEqual({ type: 'attempt', id: '2:u1:a1' });
     expect(learningEventIdentity({ ...event, id_assigned: true })).toBeUndefined();
+    // Ambiguous joins stay apart: user "u:1" + id "a" is not user "u" + id "1:a".
+    expect(learningEventIdentity({ ...event, user_id: 'u:1', event_id: 'a' })).not.toEqual(learningEventIdentity({ ...event, user_id: 'u', event_id: '1:a' }));
+  });
+
+  test('the same client id from two users is two events; from one user, one (issue 12: ids are scoped by user)', async () => {
+    const builder = new StreamsBuilder();
+    dedupe(builder.stream<string, LearningEvent>('events'), { storeName: 'seen', ttlMs: {}, defaultTtlMs: HOUR, idOf: learningEventIdentity }).to('unique');
+    const event = (user: string, n: number) => ({
+      topic: 'events',
+      partition: 0, // both users on one partition, so one store sees both
+      key: Buffer.from(user),
+      value: Buffer.from(JSON.stringify({ event_type: 'attempt', event_id: 'shared-id', user_id: user, id_assigned: false, n })),
+      timestamp: T0 + n,
+    });
+    await h.log.produce([event('alice', 1), event('bob', 2), event('alice', 3)]);
+    await h.run(builder, ['events'], { applicationId: 'dedupe-users' });
+    expect(jsonValues<{ n: number }>(await readAll(h.log, 'unique')).map((e) => e.n).sort()).toEqual([1, 2]);
   });
 });
