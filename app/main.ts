@@ -4,13 +4,15 @@
  * move the parts onto real services.
  */
 import { pino } from 'pino';
-import { ConfigError } from './env.js';
 import { startPipeline } from './Pipeline.js';
+import { explainStartError } from './start-errors.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
   const pipeline = await startPipeline(process.env, logger);
+  // Started without a broker, part of the start goes on after listening: its failure is as fatal.
+  pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -31,11 +33,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    logger.fatal(`configuration error: ${error.message}`);
-  } else {
-    logger.fatal({ err: error }, 'failed to start');
-  }
-  process.exit(1);
-});
+/** One line naming the cause and the fix (app/start-errors.ts); the error itself rides along for details. */
+function fail(error: unknown, cleanUp?: () => Promise<void>): void {
+  logger.fatal({ err: error }, explainStartError(error, process.env));
+  void Promise.resolve(cleanUp?.())
+    .catch(() => undefined)
+    .finally(() => process.exit(1));
+}
+
+main().catch((error: unknown) => fail(error));

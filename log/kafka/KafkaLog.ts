@@ -24,6 +24,8 @@ import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactional
 
 const READ_COMMITTED = 1;
 const READ_AHEAD_PARTITIONS = 8;
+/** Answers after which the plain idempotent producer is replaced (see sendPlain). */
+const PRODUCER_STATE_LOST = ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING'];
 
 type Resolved = Required<Omit<KafkaLogOptions, 'logger' | 'registry'>> & Pick<KafkaLogOptions, 'logger' | 'registry'>;
 
@@ -215,6 +217,29 @@ export class KafkaLog implements Log {
     return withDeadline(queued, this.options.produceTimeoutMs, `produce of ${records.length} record(s) to Kafka`);
   }
 
+  /**
+   * One send on the plain producer. A broker that was SIGKILLed comes back with producer state
+   * that no longer matches the client's sequence numbers (OUT_OF_ORDER_SEQUENCE_NUMBER) or has
+   * forgotten the producer id; every later send of that producer would be refused the same way
+   * (and the ingress would dead-letter records a healthy log "refused"). A fresh producer (new
+   * producer id) sends the chunk again. A chunk that the dead broker had written before the
+   * answer was lost is then written twice: the topology's dedupe drops the copy by event id.
+   */
+  private async sendPlain(chunk: Awaited<ReturnType<KafkaLog['toMessages']>>) {
+    // acks per send: the client ignores the constructor's acks for a non-idempotent producer.
+    try {
+      return await this.plainProducer().send({ messages: chunk, acks: this.acks() });
+    } catch (error) {
+      if (!PRODUCER_STATE_LOST.some((id) => hasKafkaError(error, id))) throw error;
+      this.options.logger?.warn({ errors: PRODUCER_STATE_LOST.filter((id) => hasKafkaError(error, id)) }, 'kafka producer state lost (broker restarted): sending again with a new producer id');
+      this.metrics?.producerReset();
+      const stale = this.producer;
+      this.producer = undefined;
+      if (stale) void closeForcefully(stale).catch(() => undefined);
+      return await this.plainProducer().send({ messages: chunk, acks: this.acks() });
+    }
+  }
+
   private async drainProduceQueue(): Promise<void> {
     if (this.producing) return;
     this.producing = true;
@@ -225,8 +250,7 @@ export class KafkaLog implements Log {
           const messages = await this.toMessages(waiting.flatMap((entry) => entry.records));
           const metadata: RecordMetadata[] = [];
           for (const chunk of splitForSend(messages)) {
-            // acks per send: the client ignores the constructor's acks for a non-idempotent producer.
-            const result = await this.plainProducer().send({ messages: chunk, acks: this.acks() });
+            const result = await this.sendPlain(chunk);
             metadata.push(...recordMetadata(chunk, result.offsets ?? []));
             this.metrics?.produced(chunk.length);
           }

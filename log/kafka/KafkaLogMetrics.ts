@@ -11,6 +11,7 @@ export class KafkaLogMetrics {
   private readonly transactions: Counter<'result'>;
   private readonly rebalances: Counter<'group'>;
   private readonly pollErrors: Counter<'group'>;
+  private readonly producerResets: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -19,6 +20,11 @@ export class KafkaLogMetrics {
     this.errors = new Counter({ name: 'streamline_kafka_produce_errors_total', help: 'Plain produce sends that failed', registers });
     this.transactions = new Counter({ name: 'streamline_kafka_transactions_total', help: 'Kafka transactions by outcome', labelNames: ['result'], registers });
     this.rebalances = new Counter({ name: 'streamline_kafka_rebalances_total', help: 'Completed group joins (rebalances) of this process’s consumers', labelNames: ['group'], registers });
+    this.producerResets = new Counter({
+      name: 'streamline_kafka_producer_resets_total',
+      help: 'Plain producers replaced after the broker lost their state (restart): the send is repeated with a new producer id',
+      registers,
+    });
     this.pollErrors = new Counter({ name: 'streamline_kafka_poll_errors_total', help: 'Poll rounds that failed (broker unreachable) and were retried', labelNames: ['group'], registers });
   }
 
@@ -37,6 +43,10 @@ export class KafkaLogMetrics {
 
   rebalanced(group: string): void {
     this.rebalances.inc({ group });
+  }
+
+  producerReset(): void {
+    this.producerResets.inc();
   }
 
   pollFailed(group: string): void {
