@@ -17,11 +17,24 @@ export class EmbeddedLogThread {
   private exitReason: string | null = null;
   private readonly clients = new Set<RemoteLog>();
 
+  private failure: Error | null = null;
+
   private constructor(readonly worker: Worker) {
+    // Without a listener, a worker's uncaught exception would be rethrown in this thread.
+    worker.on('error', (error) => {
+      this.failure = error;
+    });
     worker.on('exit', (code) => {
-      this.exitReason = `the log thread exited with code ${code}`;
+      this.exitReason = this.failure
+        ? `the log thread failed: ${this.failure.message}`
+        : `the log thread exited with code ${code}`;
       for (const client of this.clients) client.serverGone(this.exitReason);
     });
+  }
+
+  /** Why the thread is gone, or null while it runs (for the owner's logs and /ready). */
+  get stopped(): string | null {
+    return this.exitReason;
   }
 
   static async start(options: LogThreadOptions): Promise<EmbeddedLogThread> {

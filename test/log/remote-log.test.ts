@@ -265,6 +265,33 @@ describe('RemoteLog specifics', () => {
   });
 });
 
+describe('LogServer when a client goes away', () => {
+  it('releases the group of a client whose port closed without close()', async () => {
+    const served = await servedInThread('remote-log-client-gone');
+    try {
+      const topic = uniqueName('client-gone');
+      const groupId = uniqueName('client-gone-g');
+      await served.log.ensureTopic(topic, { partitions: 1 });
+      const { port1, port2 } = new MessageChannel();
+      served.server.serve(port2);
+      const doomed = await RemoteLog.connect(port1);
+      await doomed.createConsumer({ groupId }).subscribe([topic], noopListener);
+      expect(served.server.clients).toBe(1);
+      const rival = served.log.createConsumer({ groupId });
+      await expect(rival.subscribe([topic], noopListener)).rejects.toThrow('already has a member');
+      // The client's thread ends: only its port closes.
+      port1.close();
+      const deadline = Date.now() + 10_000;
+      while (served.server.clients > 0 && Date.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(served.server.clients).toBe(0);
+      await rival.subscribe([topic], noopListener);
+      await rival.close();
+    } finally {
+      await served.cleanup();
+    }
+  });
+});
+
 describe('RemoteLog when the log thread dies', () => {
   it('rejects pending and later calls with LogServerGoneError instead of hanging', async () => {
     const dir = tempDir('remote-log-gone');
