@@ -5,7 +5,9 @@ import path from 'node:path';
 import type { Run, RunOutputs, OutputRecord } from './runs.js';
 
 const MODULE = path.resolve(import.meta.dirname, '../../conformance/kafka-streams');
-const JAR = path.join(MODULE, 'target/streamline-conformance.jar');
+const CLASSES = path.join(MODULE, 'target/classes');
+/** Written last by `mvn package`: the dependencies' jars in ~/.m2. */
+const CLASSPATH_FILE = path.join(MODULE, 'target/classpath.txt');
 const KAFKA_STREAMS_IN_M2 = path.join(os.homedir(), '.m2/repository/org/apache/kafka/kafka-streams/4.4.0');
 
 function requireTool(command: string, args: string[]): void {
@@ -25,15 +27,27 @@ function newestSourceMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the jar unless it is newer than the module's sources; offline when ~/.m2 already has Kafka Streams. */
+/**
+ * Builds the module unless its build is newer than its sources (offline when ~/.m2 already has
+ * Kafka Streams) and returns the java classpath to run it with.
+ */
 export function buildKafkaStreamsSide(): string {
   requireTool('java', ['-version']);
-  if (fs.existsSync(JAR) && fs.statSync(JAR).mtimeMs >= newestSourceMtime(MODULE)) return JAR;
+  const classpath = () => `${CLASSES}${path.delimiter}${fs.readFileSync(CLASSPATH_FILE, 'utf8').trim()}`;
+  if (fs.existsSync(CLASSPATH_FILE) && fs.statSync(CLASSPATH_FILE).mtimeMs >= newestSourceMtime(MODULE)) return classpath();
   requireTool('mvn', ['-v']);
-  const args = ['-q', '-B', ...(fs.existsSync(KAFKA_STREAMS_IN_M2) ? ['-o'] : []), '-f', path.join(MODULE, 'pom.xml'), 'package'];
-  const build = spawnSync('mvn', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (build.status !== 0) throw new Error(`mvn ${args.join(' ')} failed (${build.status}):\n${build.stdout}\n${build.stderr}`);
-  return JAR;
+  const mvn = (offline: boolean) => {
+    const args = ['-q', '-B', ...(offline ? ['-o'] : []), '-f', path.join(MODULE, 'pom.xml'), 'package'];
+    return { args, build: spawnSync('mvn', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }) };
+  };
+  // Offline first when Kafka Streams is already in ~/.m2; a plugin missing there means one online try.
+  let attempt = mvn(fs.existsSync(KAFKA_STREAMS_IN_M2));
+  if (attempt.build.status !== 0 && attempt.args.includes('-o')) attempt = mvn(false);
+  if (attempt.build.status !== 0) throw new Error(`mvn ${attempt.args.join(' ')} failed (${attempt.build.status}):\n${attempt.build.stdout}\n${attempt.build.stderr}`);
+  // Marks the build as current even when Maven left an unchanged classpath file untouched.
+  const now = new Date();
+  fs.utimesSync(CLASSPATH_FILE, now, now);
+  return classpath();
 }
 
 /** Runs java and resolves with its exit code and stderr; the event loop stays free meanwhile. */
@@ -52,14 +66,14 @@ function runJava(args: string[]): Promise<{ status: number | null; stderr: strin
  * so our side can run meanwhile.
  */
 export async function runKafkaStreams(runs: Run[]): Promise<RunOutputs> {
-  const jar = buildKafkaStreamsSide();
+  const classpath = buildKafkaStreamsSide();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-conformance-jvm-'));
   try {
     const inputFile = path.join(dir, 'inputs.json');
     const outputFile = path.join(dir, 'outputs.json');
     fs.writeFileSync(inputFile, JSON.stringify({ runs }));
-    const java = await runJava(['-jar', jar, inputFile, outputFile]);
-    if (java.status !== 0) throw new Error(`java -jar ${jar} failed (${java.status}):\n${java.stderr}`);
+    const java = await runJava(['-cp', classpath, 'dev.streamline.conformance.Main', inputFile, outputFile]);
+    if (java.status !== 0) throw new Error(`java dev.streamline.conformance.Main failed (${java.status}):\n${java.stderr}`);
     const parsed = JSON.parse(fs.readFileSync(outputFile, 'utf8')) as { runs: Array<{ id: string; outputs: Record<string, OutputRecord[]>; error?: string }> };
     const outputs: RunOutputs = new Map();
     for (const run of parsed.runs) {

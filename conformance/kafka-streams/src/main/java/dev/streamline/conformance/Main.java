@@ -22,7 +22,7 @@ import java.util.Properties;
 
 /**
  * Runs every run of the input file (scenario + seeded inputs) through TopologyTestDriver and
- * writes each output topic's records in order: java -jar streamline-conformance.jar in.json out.json.
+ * writes each output topic's records in order (see pom.xml for the java command line).
  * One partition, record cache off, emit-on-close not throttled by wall-clock time (the driver's
  * mocked clock never advances: with the default 1 s interval only the first close would emit).
  */
