@@ -19,9 +19,7 @@ export interface StoreMemorySettings {
   readCacheEntries: number;
 }
 
-const MB = 1024 * 1024;
-
-let current: StoreMemorySettings = { blockCacheBytes: 256 * 1024, memtableBudgetBytes: 1 * MB, readCacheEntries: 1000 };
+let current: StoreMemorySettings = { blockCacheBytes: 150 * 1024, memtableBudgetBytes: 600 * 1024, readCacheEntries: 500 };
 
 export function storeMemory(): StoreMemorySettings {
   return current;

@@ -64,7 +64,7 @@ function columnOptions(): Record<string, unknown> {
 }
 
 /** The unused default column: smallest buffers, no block cache. */
-const DEFAULT_COLUMN_OPTIONS = { compaction: 'level', memtableMemoryBudget: 1 << 20, cacheSize: 0 };
+const DEFAULT_COLUMN_OPTIONS = { compaction: 'level', memtableMemoryBudget: 512 * 1024, cacheSize: 0 };
 
 export class TaskDatabase {
   private native: NativeDb | undefined;

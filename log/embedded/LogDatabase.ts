@@ -60,7 +60,7 @@ export interface LogDatabaseMemory {
   memtableBudgetBytes: number;
 }
 
-let logMemory: LogDatabaseMemory = { blockCacheBytes: 16 << 20, memtableBudgetBytes: 32 << 20 };
+let logMemory: LogDatabaseMemory = { blockCacheBytes: 11 << 20, memtableBudgetBytes: 22 << 20 };
 
 /** Applies to log databases opened from now on. */
 export function setLogDatabaseMemory(memory: LogDatabaseMemory): void {

@@ -1,0 +1,110 @@
+import type { onRequestHookHandler } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HttpError } from '../ingress/HttpError.js';
+
+export interface MemoryPressureOptions {
+  /** RSS at which intake is refused. */
+  refuseAboveBytes: number;
+  /** RSS below which intake is accepted again (hysteresis: no flapping at the line). */
+  resumeBelowBytes: number;
+  /** How often RSS is sampled. Default 250 ms. */
+  sampleIntervalMs?: number;
+  /** Seconds advertised in Retry-After. Default 1. */
+  retryAfterSeconds?: number;
+  registry?: Registry;
+  /** The process's resident set; process.memoryUsage.rss by default (a test may pass its own). */
+  readRss?: () => number;
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * The enforcing half of the memory budget (app/MemoryBudget.ts): RSS is sampled on a timer, and
+ * while it is over the budget the ingress refuses new requests with 503 + Retry-After, so intake
+ * slows (clients back off, the pipeline drains, caches stay at their bounds) instead of memory
+ * growing. Sampling keeps the per-request cost to reading a boolean; process.memoryUsage.rss()
+ * reads /proc, too slow for every request.
+ */
+export class MemoryPressure {
+  private over = false;
+  private rss = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly readRss: () => number;
+  private readonly refusals: Counter | undefined;
+  readonly retryAfterSeconds: number;
+
+  constructor(private readonly options: MemoryPressureOptions) {
+    if (!(options.resumeBelowBytes <= options.refuseAboveBytes)) throw new RangeError('resumeBelowBytes must be <= refuseAboveBytes');
+    this.readRss = options.readRss ?? (() => process.memoryUsage.rss());
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+    const registry = options.registry;
+    if (registry) {
+      const rss = () => this.rss;
+      const over = () => this.over;
+      new Gauge({
+        name: 'streamline_memory_rss_bytes',
+        help: 'Resident set size of the process, as last sampled by the memory pressure check',
+        registers: [registry],
+        collect() {
+          this.set(rss());
+        },
+      });
+      new Gauge({ name: 'streamline_memory_limit_bytes', help: 'RSS above which the ingress refuses requests (MEMORY_LIMIT_MB)', registers: [registry] }).set(options.refuseAboveBytes);
+      new Gauge({
+        name: 'streamline_memory_pressure',
+        help: '1 while RSS is over the memory budget and the ingress refuses requests',
+        registers: [registry],
+        collect() {
+          this.set(over() ? 1 : 0);
+        },
+      });
+      this.refusals = new Counter({ name: 'streamline_memory_pressure_refusals_total', help: 'Requests refused with 503 because RSS was over the memory budget', registers: [registry] });
+    }
+    this.sample();
+  }
+
+  /** Samples now and then every sampleIntervalMs, without holding the process open. */
+  start(): this {
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sample(), this.options.sampleIntervalMs ?? 250);
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reads RSS and updates the state. */
+  sample(): void {
+    this.rss = this.readRss();
+    if (this.over) this.over = this.rss >= this.options.resumeBelowBytes;
+    else this.over = this.rss >= this.options.refuseAboveBytes;
+  }
+
+  get refusing(): boolean {
+    return this.over;
+  }
+
+  get rssBytes(): number {
+    return this.rss;
+  }
+
+  /**
+   * A Fastify onRequest hook for the public listener: while over the budget, a POST/PUT/PATCH is
+   * refused before its body is read, as an HttpError the ingest scopes render in their adapter's
+   * shape (with Retry-After); `headers` carries Retry-After for Fastify's default handler too.
+   */
+  hook(): onRequestHookHandler {
+    return (request, _reply, done) => {
+      // Reads (health, metrics, queries) keep answering: only requests that bring data are refused.
+      if (!this.over || !BODY_METHODS.has(request.method)) return done();
+      this.refusals?.inc();
+      const error = new HttpError(503, 'memory budget reached (MEMORY_LIMIT_MB); retry later', 'overloaded', [], this.retryAfterSeconds);
+      Object.assign(error, { headers: { 'retry-after': String(this.retryAfterSeconds) } });
+      done(error);
+    };
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Footprint on embedded defaults (issue 21 items 1-2): disk reserved under DATA_DIR and RSS, at
+ * idle right after start, then after N events.
+ *
+ *   npx tsx bench/footprint.ts        (BENCH_FOOTPRINT_EVENTS=50000, MEMORY_LIMIT_MB as the service's default)
+ *
+ * Starts the service as `npm start` does (node scripts/start.mjs) on a fresh DATA_DIR, waits for
+ * GET /ready 200, then reports `du` (blocks reserved on disk, not apparent size: RocksDB
+ * preallocates its write-ahead log and MANIFEST) of DATA_DIR by part (log, state, chdb, spool,
+ * other), the number of RocksDB instances (directories holding a CURRENT file), and the RSS of the
+ * service. The same after posting N seed-004-like events and letting the pipeline settle.
+ * Everything runs on 127.0.0.1 and stops by itself.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
+const SETTLE_MS = Number(process.env.BENCH_FOOTPRINT_SETTLE_MS ?? 15_000);
+const BULK = 500;
+const READY_TIMEOUT_MS = 180_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Reserved bytes (du -s --block-size=1), so preallocated-but-empty files count. */
+function du(target: string): number {
+  if (!fs.existsSync(target)) return 0;
+  return Number(execFileSync('du', ['-s', '--block-size=1', target]).toString().split('\t')[0]);
+}
+
+function rocksInstances(dir: string): number {
+  let count = 0;
+  const walk = (at: string): void => {
+    for (const entry of fs.readdirSync(at, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(path.join(at, entry.name));
+      else if (entry.name === 'CURRENT') count++;
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return count;
+}
+
+/** Resident set of the service: the start script's node child (npm start spawns dist/app/main.js). */
+function rssBytes(pid: number): number {
+  const pids = [pid, ...childPids(pid)];
+  let max = 0;
+  for (const p of pids) {
+    try {
+      const line = fs.readFileSync(`/proc/${p}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+      max = Math.max(max, Number(line?.split(/\s+/)[1] ?? 0) * 1024);
+    } catch {
+      // gone
+    }
+  }
+  return max;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    const direct = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return direct.flatMap((child) => [child, ...childPids(child)]);
+  } catch {
+    return [];
+  }
+}
+
+async function waitReady(child: ChildProcess, base: string): Promise<number> {
+  const startedAt = performance.now();
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited before it was ready (code ${child.exitCode})`);
+    if (Date.now() > deadline) throw new Error(`not ready within ${READY_TIMEOUT_MS} ms`);
+    try {
+      if ((await fetch(`${base}/ready`)).status === 200) return performance.now() - startedAt;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function load(base: string, count: number): Promise<void> {
+  const names = ['page_view', 'add_to_cart', 'purchase', 'signup'];
+  for (let sent = 0; sent < count; sent += BULK) {
+    const events = Array.from({ length: Math.min(BULK, count - sent) }, (_, i) => ({
+      event_id: `footprint-${sent + i}`,
+      event_name: names[(sent + i) % names.length],
+      user_id: `user_${(sent + i) % 500}`,
+      channel: (sent + i) % 3 ? 'web' : 'mobile',
+      timestamp: Date.now(),
+    }));
+    for (;;) {
+      const response = await fetch(`${base}/events/bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+      if (response.status === 503 || response.status === 429) {
+        // The memory budget (or a rate limit) pushes back: wait as told, then send the same batch.
+        await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get('retry-after') ?? 1)));
+        continue;
+      }
+      if (response.status >= 300) throw new Error(`POST /events/bulk answered ${response.status}: ${await response.text()}`);
+      await response.arrayBuffer();
+      break;
+    }
+  }
+}
+
+const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+
+function report(label: string, dataDir: string, pid: number): void {
+  const parts = ['log', 'state', 'chdb', 'spool'];
+  const sizes = Object.fromEntries(parts.map((part) => [part, du(path.join(dataDir, part))]));
+  const total = du(dataDir);
+  const other = total - Object.values(sizes).reduce((a, b) => a + b, 0);
+  const line = parts.map((part) => `${part} ${mb(sizes[part]!)}`).join(', ');
+  console.log(`${label}: DATA_DIR ${mb(total)} MB reserved (${line}, other ${mb(other)}); RocksDB instances ${rocksInstances(dataDir)}; RSS ${mb(rssBytes(pid))} MB`);
+}
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-footprint-'));
+const [port, adminPort] = [await freePort(), await freePort()];
+const base = `http://127.0.0.1:${port}`;
+const env = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  PORT: String(port),
+  ADMIN_PORT: String(adminPort),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  KAFKA_BROKERS: '',
+  KAFKA_BOOTSTRAP_SERVERS: '',
+  CLICKHOUSE_URL: '',
+  REDIS_URL: '',
+};
+// The service's log (warnings and errors) goes to DATA_DIR/../footprint-service.log: a crash is explained there.
+const serviceLog = fs.openSync(`${dataDir}.service.log`, 'w');
+const child = spawn(process.execPath, [path.join(root, 'scripts/start.mjs')], { cwd: root, env, stdio: ['ignore', serviceLog, serviceLog] });
+child.once('exit', (code, signal) => {
+  if (code !== 0 && signal !== 'SIGTERM') console.error(`the service exited (code ${code}, signal ${signal}); its log: ${dataDir}.service.log`);
+});
+try {
+  const readyMs = await waitReady(child, base);
+  console.log(`ready in ${(readyMs / 1000).toFixed(1)} s; MEMORY_LIMIT_MB=${process.env.MEMORY_LIMIT_MB ?? '(default)'}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+  // Idle: tasks (and their RocksDB) open as partitions are assigned after /ready; wait until the
+  // number of instances has not changed for 5 s (at most 60 s), then 2 s for the first flushes.
+  let stableSince = Date.now();
+  let instances = rocksInstances(dataDir);
+  const idleDeadline = Date.now() + 60_000;
+  while (Date.now() - stableSince < 5000 && Date.now() < idleDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = rocksInstances(dataDir);
+    if (now !== instances) [instances, stableSince] = [now, Date.now()];
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  report('idle after start', dataDir, child.pid!);
+  if (EVENTS > 0) {
+    const started = performance.now();
+    await load(base, EVENTS);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`posted ${EVENTS} events in ${seconds.toFixed(1)} s (${Math.round(EVENTS / seconds)}/s)`);
+    report('right after the last event', dataDir, child.pid!);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    report(`${SETTLE_MS / 1000} s later`, dataDir, child.pid!);
+  }
+} finally {
+  await new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
