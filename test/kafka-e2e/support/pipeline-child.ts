@@ -8,6 +8,8 @@ const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '
 export class PipelineChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   commits = 0;
+  /** Topics, topology and sink run (later than 'ready' when started without a broker). */
+  isStarted = false;
   private countId = 0;
   private constructor(
     readonly process: ChildProcess,
@@ -16,6 +18,22 @@ export class PipelineChild {
     this.exited = new Promise((resolve) => process.once('exit', (code, signal) => resolve({ code, signal })));
     process.on('message', (message: ChildMessage) => {
       if (message.type === 'commit') this.commits++;
+      if (message.type === 'started') this.isStarted = true;
+    });
+  }
+
+  /** Resolves once the child's start sequence is done (app/StartSequence.ts). */
+  started(timeoutMs = 120_000): Promise<void> {
+    if (this.isStarted) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the start sequence did not finish within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (message: ChildMessage) => {
+        if (message.type !== 'started') return;
+        clearTimeout(timer);
+        this.process.off('message', onMessage);
+        resolve();
+      };
+      this.process.on('message', onMessage);
     });
   }
 
