@@ -177,6 +177,7 @@ export class StartSequence {
         registry,
         logger: logger.child({ component: 'sink' }),
         topics: { rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic },
+        dlqTopic: pipelineConfig.dlqTopic,
       });
     };
     if (this.step === 'topology') {
