@@ -8,7 +8,9 @@ import { dedupe, learningEventIdentity } from './DedupeProcessor.js';
 import { enrich, referenceTables } from './Enrichment.js';
 import { filterEvents } from './FilterProcessor.js';
 import { FilterRuleSet } from './FilterRules.js';
-import { parseLandingEvent, type LearningEvent } from './LandingEvent.js';
+import { guardAggregator } from './GuardedAggregator.js';
+import { ProcessingFailures } from './ProcessingFailures.js';
+import { parseLandingEvent, STRINGS_REPAIRED_OUTCOME, type LearningEvent } from './LandingEvent.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
@@ -27,6 +29,8 @@ export interface DefaultPipeline {
   routes: RoutingTable;
   aggregations: AggregatorHandle[];
   nodes: typeof PIPELINE_NODES;
+  /** Seed 002's failure rules: what was skipped, let through or left unenriched, and whether it persists (processors/ProcessingFailures.ts). */
+  failures: ProcessingFailures;
   /** Interactive query of an aggregator on a running app. */
   query(app: StreamsApp, query: AggregationQuery): AggregateRow[];
   /** Stops watching the rule file. */
@@ -38,6 +42,8 @@ export interface PipelineOptions {
   routes?: RoutingTable;
   aggregators?: AggregatorSpec[];
   logger?: Logger;
+  /** Default: a one-minute degraded window; the app passes readProcessingFailures(env) (PROCESSOR_DEGRADED_AFTER). */
+  failures?: ProcessingFailures;
 }
 
 /**
@@ -48,13 +54,15 @@ export interface PipelineOptions {
  */
 export class ParseProcessor implements Processor<string | null, Buffer | null, string, LearningEvent> {
   private context!: ProcessorContext<string, LearningEvent>;
+  // Records whose lone surrogates were replaced (producers that bypass the ingress can send them).
+  private readonly countRepair = () => this.context.count(STRINGS_REPAIRED_OUTCOME);
 
   init(context: ProcessorContext<string, LearningEvent>): void {
     this.context = context;
   }
 
   process(record: StreamRecord<string | null, Buffer | null>): void {
-    const event = parseLandingEvent(record.key, record.value, record.timestamp);
+    const event = parseLandingEvent(record.key, record.value, record.timestamp, this.countRepair);
     this.context.count(event.kind);
     this.context.forward({ key: event.user_id, value: event, timestamp: event.event_time, headers: record.headers });
   }
@@ -96,12 +104,14 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     // From when the ingress saw it: a client cannot stretch or shrink the window with its clock.
     timeOf: (event) => event.received_at,
   });
+  const failures = options.failures ?? new ProcessingFailures();
   const { users, items } = referenceTables(builder, config.referenceTopics);
-  const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich);
-  const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde });
+  const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich, failures);
+  const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde, failures });
   routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde });
   kept.to(config.cleanEventsTopic, { name: 'clean-events', keySerde: stringSerde });
-  const aggregations = addWindowedAggregations(kept, options.aggregators ?? DEFAULT_AGGREGATORS, {
+  const guarded = (options.aggregators ?? DEFAULT_AGGREGATORS).map((spec) => guardAggregator(spec, failures.tracker('aggregation', spec.name)) as AggregatorSpec);
+  const aggregations = addWindowedAggregations(kept, guarded, {
     topic: config.aggregatesTopic,
     emit: config.aggregation.emit,
     emitIntervalMs: config.aggregation.emitIntervalMs,
@@ -113,6 +123,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     routes,
     aggregations,
     nodes: PIPELINE_NODES,
+    failures,
     query: (app, query) => queryAggregation(app, query, aggregations),
     close: () => filters.unwatch(),
   };

@@ -2,6 +2,8 @@ import type { KeyValueStore } from '../state/StateStore.js';
 import type { GlobalKTable, KStream, KTable, Processor, ProcessorContext, StreamRecord, StreamsBuilder } from '../topology/index.js';
 import type { DerivedEnrichment, LearningEvent } from './LandingEvent.js';
 import { toEpochMs } from './LandingEvent.js';
+import { emptyDerivedEnrichment, lookupOrEmpty, LOOKUP_FAILED } from './EnrichmentFallback.js';
+import type { FailureTracker, ProcessingFailures } from './ProcessingFailures.js';
 import { DEFAULT_REFERENCE_TOPICS, type ItemProfile, type ReferenceTopics, type UserProfile } from './ReferenceData.js';
 
 export const USERS_STORE = 'ref-users';
@@ -34,27 +36,43 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
   constructor(
     private readonly usersStore: string,
     private readonly itemsStore: string,
+    /** Seed 002: a lookup that throws continues with empty enrichment, counted here (EnrichmentFallback.ts). */
+    private readonly failures?: ProcessingFailures,
   ) {}
+
+  private userFailures: FailureTracker | undefined;
+  private itemFailures: FailureTracker | undefined;
 
   init(context: ProcessorContext<K, LearningEvent>): void {
     this.context = context;
     this.users = context.getStateStore(this.usersStore);
     this.items = context.getStateStore(this.itemsStore);
+    this.userFailures = this.failures?.tracker('enrichment', 'users');
+    this.itemFailures = this.failures?.tracker('enrichment', 'items');
   }
 
   process(record: StreamRecord<K, LearningEvent>): void {
     const event = record.value;
     // Kafka Streams' stream-table joins skip a record with a null value (nothing to enrich).
     if (event === null || event === undefined) return this.context.count('null_value_dropped');
-    const user = this.users.get(event.user_id) ?? null;
+    const user = lookupOrEmpty(this.users, event.user_id, this.userFailures) ?? null;
     this.context.count(user ? 'user_hit' : 'user_miss');
     let item: ItemProfile | null = null;
     const itemId = event.kind === 'attempt' ? event.payload.item_id : undefined;
     if (typeof itemId === 'string') {
-      item = this.items.get(itemId) ?? null;
-      this.context.count(item ? 'item_hit' : 'item_miss');
+      const found = lookupOrEmpty(this.items, itemId, this.itemFailures);
+      item = found ?? null;
+      if (found !== LOOKUP_FAILED) this.context.count(item ? 'item_hit' : 'item_miss');
     }
-    const enriched: LearningEvent = { ...event, enrichment: { user, item, derived: deriveEnrichment(event, user, item) } };
+    let derived: DerivedEnrichment;
+    try {
+      derived = deriveEnrichment(event, user, item);
+    } catch (error) {
+      if (!this.userFailures) throw error;
+      this.userFailures.failed(error);
+      derived = emptyDerivedEnrichment(event);
+    }
+    const enriched: LearningEvent = { ...event, enrichment: { user, item, derived } };
     this.context.forward({ key: record.key, value: enriched, timestamp: record.timestamp, headers: record.headers });
   }
 }
@@ -67,8 +85,8 @@ export function referenceTables(builder: StreamsBuilder, topics: ReferenceTopics
 }
 
 /** Adds the enrichment node; the stream must be keyed by user id, like the users table. */
-export function enrich<K>(stream: KStream<K, LearningEvent>, users: KTable<string, UserProfile>, items: GlobalKTable<string, ItemProfile>, name = 'enrich'): KStream<K, LearningEvent> {
-  return stream.processValues<LearningEvent>(() => new EnrichProcessor<K>(users.storeName, items.storeName), { name, stores: [users.storeName] });
+export function enrich<K>(stream: KStream<K, LearningEvent>, users: KTable<string, UserProfile>, items: GlobalKTable<string, ItemProfile>, name = 'enrich', failures?: ProcessingFailures): KStream<K, LearningEvent> {
+  return stream.processValues<LearningEvent>(() => new EnrichProcessor<K>(users.storeName, items.storeName, failures), { name, stores: [users.storeName] });
 }
 
 export function responseTimeCategory(ms: number): NonNullable<DerivedEnrichment['response_time_category']> {

@@ -2,13 +2,16 @@ import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
 import { KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 import { deadLetterRecord } from './DeadLetter.js';
 import { toLandingEnvelope, type LearningEvent } from './LandingEvent.js';
-import type { FilterRuleSet } from './FilterRules.js';
+import type { FilterDecision, FilterRuleSet } from './FilterRules.js';
+import type { FailureTracker, ProcessingFailures } from './ProcessingFailures.js';
 
 /**
  * Applies a FilterRuleSet to each event: passing events (possibly flagged, hinted or
  * transformed) go to the `passed` child; blocked ones go to the `deadLetters` child as their
  * landing envelope with the DLQ headers, so a replay after a rule fix re-enters the pipeline.
- * Counts passed, blocked, flagged, hinted, transformed.
+ * Counts passed, blocked, flagged, hinted, transformed. Seed 002: "Filter failures: default to
+ * allowing events through": a rule set that throws lets the event through unchanged, counted
+ * `failed_open` and on the failures tracker (filter_failures_total{filter="rules"}).
  */
 export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknown> {
   private context!: ProcessorContext<K, unknown>;
@@ -17,15 +20,30 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
     private readonly rules: FilterRuleSet,
     private readonly passedChild: string,
     private readonly deadLetterChild: string,
+    private readonly failures?: ProcessingFailures,
   ) {}
+
+  private tracker: FailureTracker | undefined;
 
   init(context: ProcessorContext<K, unknown>): void {
     this.context = context;
+    this.tracker = this.failures?.tracker('filter', 'rules');
   }
 
   process(record: StreamRecord<K, LearningEvent>): void {
     const before = record.value;
-    const decision = this.rules.apply(before);
+    let decision: FilterDecision<LearningEvent>;
+    try {
+      decision = this.rules.apply(before);
+      this.tracker?.ok();
+    } catch (error) {
+      if (!this.tracker) throw error;
+      this.tracker.failed(error);
+      this.context.count('failed_open');
+      this.context.count('passed');
+      this.context.forward({ key: record.key, value: before, timestamp: record.timestamp, headers: record.headers }, this.passedChild);
+      return;
+    }
     if (decision.blockedBy !== undefined) {
       this.context.count('blocked');
       const letter = deadLetterRecord(this.context as ProcessorContext<unknown, unknown>, record, decision.reason!);
@@ -51,12 +69,12 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
  *   const rules = new FilterRuleSet(DEFAULT_FILTER_RULES);
  *   const kept = filterEvents(enriched, rules, { dlqTopic: 'dlq.events' });
  */
-export function filterEvents<K>(stream: KStream<K, LearningEvent>, rules: FilterRuleSet, options: { dlqTopic: string; name?: string; keySerde?: Serde<K> }): KStream<K, LearningEvent> {
+export function filterEvents<K>(stream: KStream<K, LearningEvent>, rules: FilterRuleSet, options: { dlqTopic: string; name?: string; keySerde?: Serde<K>; failures?: ProcessingFailures }): KStream<K, LearningEvent> {
   const name = options.name ?? 'filter';
   const passed = `${name}-passed`;
   const deadLetters = `${name}-dlq`;
   const topology = stream.builder.topology;
-  topology.addProcessor(name, () => new FilterProcessor<K>(rules, passed, deadLetters), stream.nodeName);
+  topology.addProcessor(name, () => new FilterProcessor<K>(rules, passed, deadLetters, options.failures), stream.nodeName);
   topology.addProcessor(passed, () => passThrough(), name);
   const keySerde = options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>);
   topology.addSink(deadLetters, options.dlqTopic, { keySerde, valueSerde: jsonSerde<unknown>() }, name);

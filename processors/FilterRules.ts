@@ -207,7 +207,7 @@ function withListItem(event: Record<string, unknown>, field: string, items: stri
  */
 export class FilterRuleSet {
   private compiled: CompiledRule[];
-  private readonly counters = new Map<string, { evaluated: number; matched: number }>();
+  private readonly counters = new Map<string, { evaluated: number; matched: number; errors: number }>();
   private watcher: { close(): void } | undefined;
   private signalCleanup: (() => void) | undefined;
   loadedFrom: string | undefined;
@@ -307,7 +307,16 @@ export class FilterRuleSet {
       if (rule.enabled === false || (types && !types.has(event.event_type))) continue;
       const counter = this.counter(rule.id);
       counter.evaluated++;
-      if (!matches(current)) continue;
+      let matched: boolean;
+      try {
+        matched = matches(current);
+      } catch {
+        // Seed 002: a filter that fails lets the event through (this rule is skipped).
+        this.ruleErrors++;
+        counter.errors++;
+        continue;
+      }
+      if (!matched) continue;
       counter.matched++;
       const action = rule.action;
       try {
@@ -328,6 +337,7 @@ export class FilterRuleSet {
         applied.push(rule.id);
       } catch {
         this.ruleErrors++;
+        counter.errors++;
       }
     }
     return { event: current as unknown as T, applied };
@@ -335,14 +345,19 @@ export class FilterRuleSet {
 
   stats(): FilterRuleStats[] {
     return this.compiled.map(({ rule }) => {
-      const counter = this.counters.get(rule.id) ?? { evaluated: 0, matched: 0 };
+      const counter = this.counters.get(rule.id) ?? { evaluated: 0, matched: 0, errors: 0 };
       return { id: rule.id, description: rule.description, enabled: rule.enabled !== false, priority: rule.priority ?? 100, action: rule.action.type, ...counter };
     });
   }
 
-  private counter(id: string): { evaluated: number; matched: number } {
+  /** Evaluations per rule that threw (condition or action): the rule was skipped and the event let through it (seed 002). */
+  errorsByRule(): Array<{ name: string; value: number }> {
+    return [...this.counters].map(([name, counter]) => ({ name, value: counter.errors }));
+  }
+
+  private counter(id: string): { evaluated: number; matched: number; errors: number } {
     let counter = this.counters.get(id);
-    if (!counter) this.counters.set(id, (counter = { evaluated: 0, matched: 0 }));
+    if (!counter) this.counters.set(id, (counter = { evaluated: 0, matched: 0, errors: 0 }));
     return counter;
   }
 }

@@ -48,10 +48,17 @@ export async function processorMetrics(app: StreamsApp, pipeline: DefaultPipelin
   };
 }
 
-export function processorStatus(app: StreamsApp) {
+/**
+ * healthy, starting or unhealthy from the runtime's state; degraded (still 200: events flow) while
+ * a component fails every record it sees (seed 002's failure rules, processors/ProcessingFailures.ts),
+ * with the reasons.
+ */
+export function processorStatus(app: StreamsApp, pipeline?: DefaultPipeline) {
   const state = app.state;
-  const status = state === 'RUNNING' ? 'healthy' : state === 'STARTING' || state === 'CREATED' ? 'starting' : 'unhealthy';
-  return { status, state, tasks: app.taskIds(), error: app.error?.message };
+  let status = state === 'RUNNING' ? 'healthy' : state === 'STARTING' || state === 'CREATED' ? 'starting' : 'unhealthy';
+  const reasons = pipeline?.failures.degradedReasons() ?? [];
+  if (status === 'healthy' && reasons.length > 0) status = 'degraded';
+  return { status, state, tasks: app.taskIds(), error: app.error?.message, ...(reasons.length > 0 ? { degraded_reasons: reasons } : {}) };
 }
 
 export async function enrichmentStats(app: StreamsApp, pipeline: DefaultPipeline) {

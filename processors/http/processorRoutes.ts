@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Log } from '../../log/Log.js';
 import type { StreamsApp } from '../../topology/index.js';
+import { InvalidStateStoreError } from '../../topology/runtime/InvalidStateStoreError.js';
 import { dlqReplayCounter, quarantineTopic, replayDeadLetters } from '../DeadLetterReplay.js';
 import type { DefaultPipeline } from '../DefaultPipeline.js';
 import { FilterRuleError } from '../FilterRules.js';
@@ -18,6 +19,8 @@ export interface ProcessorRoutesOptions {
   log?: Log;
   /** Where streamline_dlq_replay_records_total goes (the app's registry). */
   registry?: Registry;
+  /** Retry-After (seconds) of a 503 while stores are not queryable (rebalance, restore, shutdown). */
+  retryAfterSeconds?: number;
 }
 
 /** Date's own limit (±100,000,000 days from 1970): anything beyond is no time at all. */
@@ -69,6 +72,13 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
   fastify.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   fastify.setErrorHandler((error, _request, reply) => {
+    // Kafka Streams' InvalidStateStoreException: retriable, so 503 + Retry-After with the state, never 500.
+    if (error instanceof InvalidStateStoreError) {
+      return reply
+        .code(503)
+        .header('retry-after', String(options.retryAfterSeconds ?? 1))
+        .send({ error: error.message, state: error.state, store: error.storeName, ...(error.restoring.length > 0 ? { restoring: error.restoring } : {}) });
+    }
     if (error instanceof AggregationQueryError) return reply.code(error.statusCode).send({ error: error.message });
     if (error instanceof FilterRuleError || error instanceof RoutingRuleError || error instanceof ReferenceDataError) return reply.code(400).send({ error: error.message });
     const status = (error as { statusCode?: number }).statusCode;
@@ -80,7 +90,7 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
   fastify.get('/metrics/processor', async () => processorMetrics(app, pipeline));
 
   fastify.get('/processor/status', async (_request, reply) => {
-    const status = processorStatus(app);
+    const status = processorStatus(app, pipeline);
     return reply.code(status.status === 'unhealthy' ? 503 : 200).send(status);
   });
 
@@ -130,7 +140,14 @@ export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async
     const from = timeParam('from', request.query.from);
     const to = timeParam('to', request.query.to);
     if (from !== undefined && to !== undefined && from > to) throw new AggregationQueryError(`from (${from}) is after to (${to})`);
+    // Throws InvalidStateStoreError (503) during a rebalance, a restore or shutdown; an unknown aggregator is 404 below.
+    const handle = pipeline.aggregations.find((h) => h.spec.name === aggregator);
+    if (handle) app.queryableStores(handle.storeName);
     const rows = pipeline.query(app, { aggregator, key, from, to });
+    // A key with no window at all is unknown (404); a known key with none in [from, to] is an empty 200.
+    if (rows.length === 0 && (from === undefined && to === undefined ? true : pipeline.query(app, { aggregator, key }).length === 0)) {
+      throw new AggregationQueryError(`no windows for key "${key}" in aggregator ${aggregator}`, 404);
+    }
     return { aggregator, key, from: from ?? null, to: to ?? null, windows: rows.length, data: rows };
   });
 

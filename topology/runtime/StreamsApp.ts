@@ -10,6 +10,7 @@ import type { Subtopology } from '../Subtopologies.js';
 import type { Topology } from '../Topology.js';
 import { ConsumerLagMonitor } from './ConsumerLagMonitor.js';
 import { GlobalStateUpdater } from './GlobalStateUpdater.js';
+import { InvalidStateStoreError } from './InvalidStateStoreError.js';
 import { restoreStore } from './StateRestorer.js';
 import { StreamTask } from './StreamTask.js';
 import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
@@ -142,9 +143,9 @@ export class StreamsApp extends EventEmitter {
       this.producer = await this.log.createTransactionalProducer(`${this.config.applicationId}-${this.config.instanceId}`);
       this.consumer = this.log.createConsumer({ groupId: this.config.applicationId, autoOffsetReset: 'earliest' });
       await this.consumer.subscribe([...this.subtopologyByTopic.keys()], {
-        onAssigned: (partitions) => this.onAssigned(partitions),
-        onRevoked: (partitions) => this.onRevoked(partitions),
-        onLost: (partitions) => this.onLost(partitions),
+        onAssigned: (partitions) => this.duringRebalance(() => this.onAssigned(partitions)),
+        onRevoked: (partitions) => this.duringRebalance(() => this.onRevoked(partitions)),
+        onLost: (partitions) => this.duringRebalance(() => this.onLost(partitions)),
       });
     } catch (error) {
       // A start that failed (the broker down while topics are planned) leaves nothing open and
@@ -219,6 +220,31 @@ export class StreamsApp extends EventEmitter {
       if (store) stores.push(store as unknown as S);
     }
     return stores;
+  }
+
+  /**
+   * localStores for interactive queries: throws InvalidStateStoreError (retriable, as Kafka
+   * Streams' InvalidStateStoreException) unless the app is RUNNING with no rebalance or restore
+   * in progress, so a caller never reads a half-restored store or one being closed.
+   */
+  queryableStores<S extends StateStore>(storeName: string): S[] {
+    if (this.currentState !== 'RUNNING') throw new InvalidStateStoreError(storeName, this.currentState);
+    if (this.rebalancesInFlight > 0 || !this.assignedOnce) throw new InvalidStateStoreError(storeName, 'REBALANCING', [...this.restoringStores]);
+    return this.localStores<S>(storeName);
+  }
+
+  /** Rebalance callbacks running (assign, revoke, lose, task rebuild) and the stores they are restoring. */
+  private rebalancesInFlight = 0;
+  private readonly restoringStores = new Set<string>();
+
+  private async duringRebalance(work: () => Promise<void>): Promise<void> {
+    this.rebalancesInFlight++;
+    this.emit('rebalancing');
+    try {
+      await work();
+    } finally {
+      this.rebalancesInFlight--;
+    }
   }
 
   describe(): string {
@@ -496,9 +522,12 @@ export class StreamsApp extends EventEmitter {
       const store = builder.build(this.config.applicationId);
       const dir = path.join(this.config.stateDir, this.config.applicationId, taskId);
       let result: Awaited<ReturnType<typeof restoreStore>>;
+      this.restoringStores.add(builder.name);
+      this.emit('restoring', { task: taskId, store: builder.name });
       try {
         result = await restoreStore(this.log, store, dir, partition);
       } catch (error) {
+        this.restoringStores.delete(builder.name);
         // Release the RocksDB locks, so that a retry can open the same directories.
         for (const opened of [store, ...stores.values()]) await opened.close().catch(() => undefined);
         throw error;
@@ -507,6 +536,7 @@ export class StreamsApp extends EventEmitter {
       this.metrics.restoreSeconds.observe({ store: builder.name }, result.durationMs / 1000);
       if (result.records > 0) this.logger?.info({ task: taskId, ...result }, 'store restored from changelog');
       stores.set(builder.name, store);
+      this.restoringStores.delete(builder.name);
     }
     return new StreamTask({
       streamTimeStore: streamTimeBuilder?.name,
@@ -531,6 +561,6 @@ export class StreamsApp extends EventEmitter {
       const offset = committed.get(`${tp.topic}:${tp.partition}`) ?? (await this.log.beginningOffset(tp));
       this.consumer!.seek(tp, offset);
     }
-    await this.onAssigned(assigned);
+    await this.duringRebalance(() => this.onAssigned(assigned));
   }
 }
