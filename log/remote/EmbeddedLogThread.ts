@@ -1,12 +1,19 @@
 import { once } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import type { EmbeddedLogOptions } from '../embedded/index.js';
+import type { LogDatabaseMemory } from '../embedded/LogDatabase.js';
 import type { LogThreadCommand, LogThreadEvent } from './embeddedLogThreadMain.js';
 import { RemoteLog } from './RemoteLog.js';
 import { startModuleWorker } from './startModuleWorker.js';
 
 /** Options of the embedded log opened in the thread (registry and logger cannot cross threads). */
-export type LogThreadOptions = Omit<EmbeddedLogOptions, 'registry' | 'logger'>;
+export type LogThreadOptions = Omit<EmbeddedLogOptions, 'registry' | 'logger'> & {
+  /**
+   * The log's memory share (setLogDatabaseMemory). Module state is per thread: a share set in the
+   * starting thread does not reach the log thread, so it travels here.
+   */
+  memory?: LogDatabaseMemory;
+};
 
 /**
  * An embedded log owned by a dedicated worker thread, the only one that opens its RocksDB

@@ -4,16 +4,19 @@
  * with { type: 'stop' }: sessions end, the log closes, the thread exits.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { openEmbeddedLog, type EmbeddedLogOptions } from '../embedded/index.js';
+import { openEmbeddedLog } from '../embedded/index.js';
+import { setLogDatabaseMemory } from '../embedded/LogDatabase.js';
+import type { LogThreadOptions } from './EmbeddedLogThread.js';
 import { LogServer } from './LogServer.js';
 
 export type LogThreadCommand = { type: 'serve'; port: MessagePort } | { type: 'stop' };
 export type LogThreadEvent = { type: 'ready' } | { type: 'stopped' } | { type: 'failed'; message: string };
 
 const control = parentPort!;
-const options = workerData as EmbeddedLogOptions;
+const { memory, ...options } = workerData as LogThreadOptions;
 
 try {
+  if (memory) setLogDatabaseMemory(memory);
   const log = await openEmbeddedLog(options);
   const server = new LogServer(log);
   control.on('message', (command: LogThreadCommand) => {

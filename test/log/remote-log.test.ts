@@ -295,7 +295,7 @@ describe('LogServer when a client goes away', () => {
 describe('RemoteLog when the log thread dies', () => {
   it('rejects pending and later calls with LogServerGoneError instead of hanging', async () => {
     const dir = tempDir('remote-log-gone');
-    const thread = await EmbeddedLogThread.start({ dir, cleanupIntervalMs: 0 });
+    const thread = await EmbeddedLogThread.start({ dir, cleanupIntervalMs: 0, memory: { blockCacheBytes: 8 << 20, memtableBudgetBytes: 16 << 20 } });
     const registry = new Registry();
     const log: Log = await thread.connect({ registry });
     try {
