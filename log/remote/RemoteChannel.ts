@@ -47,7 +47,13 @@ export class RemoteChannel {
     const id = this.nextId++;
     return new Promise<Calls[K][1]>((resolve, reject) => {
       this.pending.set(id, { op, resolve: resolve as (value: unknown) => void, reject });
-      this.send({ type: 'call', id, op, args }, transfer);
+      try {
+        this.send({ type: 'call', id, op, args }, transfer);
+      } catch (error) {
+        // An argument that cannot be cloned (DataCloneError): this call fails, nothing is left pending.
+        this.pending.delete(id);
+        reject(error);
+      }
     });
   }
 

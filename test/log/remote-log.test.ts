@@ -75,6 +75,10 @@ describe('RemoteLog specifics', () => {
     await remote.ensureTopic('two', { partitions: 2 });
     await expect(remote.produce([{ topic: 'two', key: null, value: null, partition: 7 }])).rejects.toBeInstanceOf(RangeError);
     expect(() => remote.createConsumer({ groupId: '' })).toThrow('groupId is required');
+    // An argument that cannot cross a port fails its own call only.
+    const uncloneable = { partitions: 1, onCreate: () => undefined } as unknown as { partitions: number };
+    await expect(remote.ensureTopic('cloned', uncloneable)).rejects.toThrow(/could not be cloned/);
+    expect(await remote.partitionCount('two')).toBe(2);
   });
 
   it('carries arbitrary bytes, empty buffers, null keys and values, and views into shared buffers exactly', async () => {
