@@ -4,6 +4,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
 import { readIngestKeys } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
+import { readQueryListenerConfig, startQueryListener } from '../query/index.js';
 import { readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { StreamsApp } from '../topology/index.js';
@@ -28,6 +29,8 @@ export interface RunningPipeline {
   admin: FastifyInstance | undefined;
   /** Where the admin routes answer, e.g. http://127.0.0.1:8081 (the public address with ADMIN_PORT=public; undefined with ADMIN_PORT=off). */
   adminAddress: string | undefined;
+  /** The read-only ClickHouse HTTP interface over the embedded store (query/), e.g. http://127.0.0.1:8123; undefined when off. */
+  queryAddress: string | undefined;
   /** Resolves once topics, topology and sink run (later than listen when the broker was down); rejects with a fatal start error. */
   started: Promise<void>;
   stop(): Promise<void>;
@@ -46,6 +49,8 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
   // Before anything opens: a refused admin door or a bad key file stops the start here.
   const adminConfig = readAdminConfig(env, ingressConfig);
   const ingestKeys = readIngestKeys(env);
+  // Issue 15: the ClickHouse HTTP interface over chDB (query/); refused before anything opens when unsafe.
+  const queryListenerConfig = readQueryListenerConfig(env, config.roles);
   // One DLQ for the ingress, the runtime and the filters.
   const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
   const registry = new Registry();
@@ -80,7 +85,14 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
       pipeline,
       onClose: (close) => stopping.push(close),
     });
-    logger.info({ address, adminAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
+    // Issue 15: analysts' read-only door to the embedded store, its own listener (closed first on stop).
+    let queryAddress: string | undefined;
+    if (queryListenerConfig) {
+      const queryListener = await startQueryListener({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger });
+      if (queryListener) stopping.push(() => queryListener.close());
+      queryAddress = queryListener?.address;
+    }
+    logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -101,6 +113,7 @@ export async function startPipeline(rawEnv: Env, logger: Logger): Promise<Runnin
       address,
       admin,
       adminAddress,
+      queryAddress,
       started: sequence.done,
       stop,
     };

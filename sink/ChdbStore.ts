@@ -48,7 +48,7 @@ export class ChdbStore implements AnalyticsStore {
   private closed = false;
 
   private constructor(
-    private readonly session: Session,
+    /** Shared with query/ (the read-only HTTP interface): one chDB engine per process. */ readonly session: Session,
     readonly dataPath: string,
     options: ChdbStoreOptions,
   ) {
