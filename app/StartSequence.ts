@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ReadinessCheck } from '../ingress/index.js';
 import type { Log } from '../log/Log.js';
+import { readProcessingFailures } from '../processors/ProcessingFailures.js';
+import { registerSeedMetrics } from '../processors/SeedMetrics.js';
+import { readMaxPollRecords } from './stream-config.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
 import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
@@ -62,16 +65,19 @@ export class StartSequence {
     this.wantsSink = config.roles.includes('sink');
     if (config.roles.includes('topology')) {
       const builder = new StreamsBuilder();
-      this.pipeline = buildDefaultPipeline(builder, pipelineConfig, { logger: logger.child({ component: 'processors' }) });
+      this.pipeline = buildDefaultPipeline(builder, pipelineConfig, { logger: logger.child({ component: 'processors' }), failures: readProcessingFailures(options.env) });
       this.streams = new StreamsApp(builder.build(), log, {
         applicationId: config.applicationId,
         stateDir: path.join(config.dataDir, 'state'),
         commitIntervalMs: config.commitIntervalMs,
         dlqTopic: pipelineConfig.dlqTopic,
         defaultPartitions: config.defaultPartitions,
+        maxPollRecords: readMaxPollRecords(options.env),
         registry,
         logger: logger.child({ component: 'topology' }),
       });
+      // Seed 002's seven metrics under their own names (issue 20 part 1).
+      registerSeedMetrics(registry, this.streams, this.pipeline);
     }
   }
 

@@ -269,8 +269,10 @@ export class StreamsApp extends EventEmitter {
           this.processBuffered();
           break;
         }
+        const busyFrom = performance.now();
         this.route(records);
         this.processBuffered();
+        this.metrics.recordProcessing(performance.now() - busyFrom);
         const now = Date.now();
         for (const task of this.tasks.values()) task.punctuateWallClock(now);
         if (now - this.lastGlobalRefreshAt >= this.config.globalRefreshIntervalMs) {

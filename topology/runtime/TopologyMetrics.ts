@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TaskObserver } from './StreamTask.js';
 
+/** Upper bounds (seconds) of processing_duration_seconds: per-record topology time is tens of microseconds. */
+export const PROCESSING_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 /** Prometheus metrics of the stream runtime: processed, DLQ, processor outcomes (late, duplicate, miss...), commits, lag, restore. */
 export class TopologyMetrics implements TaskObserver {
   readonly processed: Counter<'task'>;
@@ -36,11 +39,47 @@ export class TopologyMetrics implements TaskObserver {
   }
 
   private readonly processedSincePublish = new Map<string, number>();
+  /** Records processed since start, for the per-batch processing time below. */
+  private processedCount = 0;
+  private processedAtLastBatch = 0;
+  /** processing_duration_seconds (seed 002), filled per poll batch: see recordProcessing. */
+  readonly processingTime = { buckets: PROCESSING_BUCKETS, counts: new Array<number>(PROCESSING_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+  /** Milliseconds the stream loop spent routing and processing records (worker_utilization_percent). */
+  busyMs = 0;
 
   /** Counted in a plain map per record; labelled counters cost a label lookup each (see publish). */
   recordProcessed(taskId: string): void {
+    this.processedCount++;
     this.processedSincePublish.set(taskId, (this.processedSincePublish.get(taskId) ?? 0) + 1);
   }
+
+  /**
+   * One poll batch took elapsedMs to route and process. Its records are observed at the batch's
+   * mean per-record time, in one bucket update for the whole batch: a histogram observe per
+   * record would cost a noticeable share of the ~30 µs a record takes (BENCHMARKS.md).
+   */
+  recordProcessing(elapsedMs: number): void {
+    this.busyMs += elapsedMs;
+    const records = this.processedCount - this.processedAtLastBatch;
+    this.processedAtLastBatch = this.processedCount;
+    if (records <= 0) return;
+    const seconds = elapsedMs / 1000;
+    const perRecord = seconds / records;
+    const time = this.processingTime;
+    let bucket = 0;
+    while (bucket < time.buckets.length && perRecord > time.buckets[bucket]!) bucket++;
+    time.counts[bucket]! += records;
+    time.sum += seconds;
+    time.count += records;
+  }
+
+  /** Outcome totals since start (published and pending), for the seed 002 series (processors/SeedMetrics.ts). */
+  outcomeTotals(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    this.publishOutcomes();
+    return this.totals;
+  }
+
+  private readonly totals = new Map<string, Map<string, number>>();
 
   /** Moves per-record counts into Prometheus; the runtime calls it at every commit. */
   publish(): void {
@@ -51,7 +90,12 @@ export class TopologyMetrics implements TaskObserver {
 
   private publishOutcomes(): void {
     for (const [processor, outcomes] of this.outcomesSincePublish) {
-      for (const [outcome, amount] of outcomes) this.outcomes.inc({ processor, outcome }, amount);
+      let totals = this.totals.get(processor);
+      if (totals === undefined) this.totals.set(processor, (totals = new Map()));
+      for (const [outcome, amount] of outcomes) {
+        this.outcomes.inc({ processor, outcome }, amount);
+        totals.set(outcome, (totals.get(outcome) ?? 0) + amount);
+      }
     }
     this.outcomesSincePublish.clear();
   }
