@@ -142,6 +142,12 @@ const env = {
   KAFKA_BOOTSTRAP_SERVERS: '',
   CLICKHOUSE_URL: '',
   REDIS_URL: '',
+  // Until app/main.ts applies the budget itself, the bench applies MEMORY_LIMIT_MB's plan before
+  // the service's modules run (a no-op once main does it too). No spaces: NODE_OPTIONS splits on them.
+  NODE_OPTIONS: [
+    process.env.NODE_OPTIONS ?? '',
+    `--import=data:text/javascript,import{applyMemoryPlan,readMemoryPlan}from%22${new URL('../dist/app/MemoryBudget.js', import.meta.url).href}%22;applyMemoryPlan(readMemoryPlan(process.env))`,
+  ].join(' ').trim(),
 };
 // The service's log (warnings and errors) goes to DATA_DIR/../footprint-service.log: a crash is explained there.
 const serviceLog = fs.openSync(`${dataDir}.service.log`, 'w');

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { IngressRuntime } from '../IngressRuntime.js';
 
@@ -28,6 +29,24 @@ async function withTimeout(check: () => Promise<boolean>, ms: number): Promise<b
 
 const MB = 1024 * 1024;
 
+/** Below this much free space (or 2% of the filesystem, whichever is larger) /health says the disk is low. */
+const LOW_DISK_BYTES = 256 * MB;
+
+/**
+ * Free space of the filesystem holding the spool (under DATA_DIR by default, with the log, state
+ * and chDB): the first thing to run out on a small VM or a pod with an ephemeral-storage limit.
+ */
+async function diskSpace(dir: string): Promise<{ status: 'ok' | 'low' | 'unknown'; path: string; free_bytes?: number; total_bytes?: number }> {
+  try {
+    const stats = await statfs(dir);
+    const free = stats.bavail * stats.bsize;
+    const total = stats.blocks * stats.bsize;
+    return { status: free < Math.max(LOW_DISK_BYTES, total * 0.02) ? 'low' : 'ok', path: dir, free_bytes: free, total_bytes: total };
+  } catch {
+    return { status: 'unknown', path: dir };
+  }
+}
+
 /**
  * GET /health (seeds 000 and 004: liveness, uptime, components; always 200 while the process
  * serves), GET /ready (seed 004: 503 with details unless every check passes),
@@ -45,6 +64,7 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
    * configured dependency (Kafka or the embedded log, Redis, ClickHouse) or a component fails.
    */
   scope.get('/health', async () => {
+    const disk = diskSpace(runtime.config.spool.dir);
     const [logUp, ...checked] = await Promise.all([withTimeout(() => log.isHealthy(), 1000), ...readinessChecks.map((c) => withTimeout(() => c.check(), 1000))]);
     const redisUp = redis ? redis.status === 'ready' : true;
     const spoolFull = spool.bytes >= spool.maxBytes * 0.99;
@@ -58,7 +78,8 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
         extraComponents[c.name] = { status: checked[i] ? 'up' : 'down', ...(waitingFor ? { waiting_for: waitingFor } : {}) };
       }
     });
-    const allUp = logUp && redisUp && !spoolFull && checked.every(Boolean);
+    const diskNow = await disk;
+    const allUp = logUp && redisUp && !spoolFull && diskNow.status !== 'low' && checked.every(Boolean);
     return {
       status: allUp ? 'healthy' : 'degraded',
       uptime_seconds: uptimeSeconds(),
@@ -68,6 +89,7 @@ export const healthRoutes: FastifyPluginAsync<{ runtime: IngressRuntime; readine
         log: { status: logUp ? 'up' : 'down', kind: log.kind },
         circuit_breaker: { state: breaker.state },
         spool: { status: spoolFull ? 'full' : 'ok', bytes: spool.bytes, records: spool.records, max_bytes: spool.maxBytes },
+        disk: diskNow,
         rate_limiter: { backend: redis ? 'redis' : 'memory' },
         idempotency: { backend: redis ? 'redis' : 'memory' },
         ...extraComponents,
