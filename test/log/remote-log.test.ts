@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { MessageChannel } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { UnknownTopicError, type Log, type TopicPartition } from '../../log/Log.js';
@@ -6,6 +7,7 @@ import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
 import { LogServer } from '../../log/remote/LogServer.js';
 import { LogServerGoneError } from '../../log/remote/RemoteErrors.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
+import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
 import { describeLogContract, noopListener, pollUntil, readAll, uniqueName } from './log-contract.js';
 import { removeDir, tempDir } from './support.js';
 
@@ -266,6 +268,39 @@ describe('RemoteLog specifics', () => {
     await successor.subscribe([topic], noopListener);
     expect((await pollUntil(successor, (rs) => rs.length >= 4)).map((r) => r.offset)).toEqual([0, 1, 2, 3]);
     await successor.close();
+  });
+});
+
+describe('RemoteLog in a worker thread, the log in this one', () => {
+  it('consumes and commits exactly-once from a worker, rebalance listener running there', async () => {
+    const served = await servedInThread('remote-log-client-worker');
+    try {
+      const input = uniqueName('worker-in');
+      const output = uniqueName('worker-out');
+      const groupId = uniqueName('worker-g');
+      await served.log.ensureTopic(input, { partitions: 2 });
+      await served.log.ensureTopic(output, { partitions: 1 });
+      await served.log.produce(Array.from({ length: 10 }, (_, i) => ({ topic: input, key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
+      const { port1, port2 } = new MessageChannel();
+      served.server.serve(port2);
+      const worker = startModuleWorker(new URL('./support/remote-log-client-worker.js', import.meta.url), {
+        workerData: { port: port1, input, output, groupId, expected: 10 },
+        transferList: [port1],
+      });
+      const [report] = (await once(worker, 'message')) as [{ kind: string; assigned: TopicPartition[]; values: string[]; written: number }];
+      await once(worker, 'exit');
+      expect(report.kind).toBe('embedded');
+      expect(report.assigned.map((tp) => tp.partition).sort()).toEqual([0, 1]);
+      expect(report.values.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`).sort());
+      expect(report.written).toBe(10);
+      const outputs = await readAll(served.log, { topic: output, partition: 0 });
+      expect(outputs.map((r) => r.value!.toString()).sort()).toEqual(report.values.map((v) => `done-${v}`).sort());
+      const committed = await served.log.committedOffsets(groupId, [0, 1].map((partition) => ({ topic: input, partition })));
+      const ends = await Promise.all([0, 1].map((partition) => served.log.endOffset({ topic: input, partition })));
+      expect([committed.get(`${input}:0`), committed.get(`${input}:1`)]).toEqual(ends);
+    } finally {
+      await served.cleanup();
+    }
   });
 });
 
