@@ -117,6 +117,18 @@ export class SchemaCatalog {
   }
 }
 
+let sharedCatalog: SchemaCatalog | undefined;
+
+/**
+ * The catalog of the default schema directory, compiled once per process (a thread has its own),
+ * so the HTTP routes and the topology's parse step validate with the same compiled functions and
+ * answer with the same error text (docs/LANDING.md).
+ */
+export function defaultSchemaCatalog(): SchemaCatalog {
+  sharedCatalog ??= new SchemaCatalog([defaultSchemaDir()]);
+  return sharedCatalog;
+}
+
 /** "/results/ability_estimates" → "results.ability_estimates", "/tags/0" → "tags[0]". */
 function fieldPath(instancePath: string, child?: string): string {
   let out = '';

@@ -10,7 +10,8 @@ import { filterEvents } from './FilterProcessor.js';
 import { FilterRuleSet } from './FilterRules.js';
 import { guardAggregator } from './GuardedAggregator.js';
 import { ProcessingFailures } from './ProcessingFailures.js';
-import { parseLandingEvent, STRINGS_REPAIRED_OUTCOME, type LearningEvent } from './LandingEvent.js';
+import { LandingDecoder, readLandingContract, withoutLandingHeaders } from './LandingContract.js';
+import { STRINGS_REPAIRED_OUTCOME, type LearningEvent } from './LandingEvent.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
@@ -44,6 +45,8 @@ export interface PipelineOptions {
   logger?: Logger;
   /** Default: a one-minute degraded window; the app passes readProcessingFailures(env) (PROCESSOR_DEGRADED_AFTER). */
   failures?: ProcessingFailures;
+  /** How landing records are read; default readLandingContract(process.env) (LANDING_* settings). */
+  landing?: LandingDecoder;
 }
 
 /**
@@ -61,10 +64,13 @@ export class ParseProcessor implements Processor<string | null, Buffer | null, s
     this.context = context;
   }
 
+  constructor(private readonly decoder: LandingDecoder = new LandingDecoder()) {}
+
   process(record: StreamRecord<string | null, Buffer | null>): void {
-    const event = parseLandingEvent(record.key, record.value, record.timestamp, this.countRepair);
+    // The landing contract (docs/LANDING.md): envelope, bare JSON or Protobuf, checked with the HTTP routes' schemas.
+    const event = this.decoder.decode(record, this.context.recordMetadata(), this.countRepair);
     this.context.count(event.kind);
-    this.context.forward({ key: event.user_id, value: event, timestamp: event.event_time, headers: record.headers });
+    this.context.forward({ key: event.user_id, value: event, timestamp: event.event_time, headers: withoutLandingHeaders(record.headers) });
   }
 }
 
@@ -93,7 +99,8 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
-  const parsed: KStream<string, LearningEvent> = landing.processValues(() => new ParseProcessor(), { name: PIPELINE_NODES.parse }) as unknown as KStream<string, LearningEvent>;
+  const decoder = options.landing ?? new LandingDecoder(readLandingContract(process.env));
+  const parsed: KStream<string, LearningEvent> = landing.processValues(() => new ParseProcessor(decoder), { name: PIPELINE_NODES.parse }) as unknown as KStream<string, LearningEvent>;
   const unique = dedupe(parsed, {
     name: PIPELINE_NODES.dedupe,
     storeName: DEDUPE_STORE,

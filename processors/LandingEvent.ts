@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ItemProfile, UserProfile } from './ReferenceData.js';
 
 /**
@@ -209,13 +210,49 @@ function parseWellFormed(value: Buffer | string, onRepaired?: (strings: number) 
   return parsed;
 }
 
+/** Where a landing record sits in its topic: a bare event without a client id takes its id from here. */
+export interface LandingPosition {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** What the landing contract adds to a record's own bytes (processors/LandingContract.ts). */
+export interface LandingParseOptions {
+  /** The producer's event-type header: the type of a bare event, instead of telling it by shape. */
+  eventType?: string;
+  /** The producer's idempotency-key header: the client id of a bare event whose payload has none. */
+  clientId?: string;
+  /** The record's position; without it a bare event with no client id is refused. */
+  position?: LandingPosition;
+  /** The JSON Schema check: the error text when the payload is invalid for its type, else undefined. */
+  validate?: (eventType: string, payload: Record<string, unknown>, enveloped: boolean) => string | undefined;
+}
+
+// Any fixed UUID: the namespace of ids derived from a landing position (RFC 4122 name-based, v5).
+const POSITION_ID_NAMESPACE = Buffer.from('6f1b9a3c2e4d4f5a8b7c9d0e1f2a3b4c', 'hex');
+
 /**
- * Parses a landing record into a LearningEvent. Accepts the ingress envelope and, tolerantly, a
- * bare seed 000 / 001 / 004 event (its shape says its type; its id field or a key-derived id is
- * the event id). Throws UnparseableEventError naming what is wrong: not JSON, no event id, an
- * unknown event type, no user id. Strings (and the key) are made well-formed on the way: a lone
- * surrogate becomes U+FFFD, and onRepaired (if given) hears how many strings were changed; the
- * parse step counts it as the outcome STRINGS_REPAIRED_OUTCOME.
+ * The id of a bare event without a client id: a UUID (name-based, SHA-1, version 5) of its
+ * topic, partition and offset. The same record always gets the same id, so a replay after a
+ * crash decides exactly as the first run did and the sinks' event_id stays stable.
+ */
+export function positionEventId(position: LandingPosition): string {
+  const hash = createHash('sha1').update(POSITION_ID_NAMESPACE).update(`${position.topic}/${position.partition}/${position.offset}`).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Parses a landing record into a LearningEvent. Accepts the ingress envelope and a bare seed
+ * 000 / 001 / 004 event (its event-type header or its shape says its type; its id field, the
+ * idempotency-key header, or an id derived from its position is the event id). Throws
+ * UnparseableEventError naming what is wrong: not JSON, invalid for its JSON Schema, no event id,
+ * an unknown event type, no user id. Strings (and the key) are made well-formed on the way: a
+ * lone surrogate becomes U+FFFD, and onRepaired (if given) hears how many strings were changed;
+ * the parse step counts it as the outcome STRINGS_REPAIRED_OUTCOME.
  *
  * @example
  *   builder.stream<string | null, Buffer>('events.raw', { valueSerde: bufferSerde })
@@ -226,6 +263,7 @@ export function parseLandingEvent(
   value: Buffer | string | null,
   recordTimestamp: number,
   onRepaired?: (strings: number) => void,
+  options: LandingParseOptions = {},
 ): LearningEvent {
   if (value === null || value === undefined) throw new UnparseableEventError('landing record has no value');
   let parsed: unknown;
@@ -234,32 +272,50 @@ export function parseLandingEvent(
   } catch (error) {
     throw new UnparseableEventError(`landing record value is not JSON: ${(error as Error).message}`);
   }
+  return landingEventFromObject(key, parsed, recordTimestamp, onRepaired, options);
+}
+
+/** parseLandingEvent after decoding: `parsed` is the envelope or bare event as an object (from JSON or Protobuf). */
+export function landingEventFromObject(
+  key: string | null,
+  parsed: unknown,
+  recordTimestamp: number,
+  onRepaired: ((strings: number) => void) | undefined,
+  options: LandingParseOptions,
+): LearningEvent {
   if (!isObject(parsed)) throw new UnparseableEventError('landing record value is not a JSON object');
 
   const enveloped = isObject(parsed.payload) && typeof parsed.event_type === 'string';
   const envelope: Record<string, unknown> = enveloped ? parsed : {};
   const payload: Record<string, unknown> = enveloped ? (parsed.payload as Record<string, unknown>) : parsed;
-  const eventType = enveloped ? (parsed.event_type as string) : bareEventType(parsed);
-  if (eventType === undefined) throw new UnparseableEventError('cannot tell the event type: no envelope event_type and no seed event shape');
+  const eventType = enveloped ? (parsed.event_type as string) : (nonEmptyString(options.eventType) ?? bareEventType(parsed));
+  if (eventType === undefined) throw new UnparseableEventError('cannot tell the event type: no envelope event_type, no event-type header and no seed event shape');
   const kind = kindOf(eventType);
   if (kind === undefined) throw new UnparseableEventError(`unknown event_type "${eventType}"`);
+  const invalid = options.validate?.(eventType, payload, enveloped);
+  if (invalid !== undefined) throw new UnparseableEventError(invalid);
 
-  const eventId = enveloped ? nonEmptyString(envelope.event_id) : idOf(eventType, payload);
+  let eventId = enveloped ? nonEmptyString(envelope.event_id) : (idOf(eventType, payload) ?? nonEmptyString(options.clientId));
+  let idAssigned = enveloped && envelope.id_assigned === true;
+  if (eventId === undefined && !enveloped && options.position !== undefined) {
+    eventId = positionEventId(options.position);
+    idAssigned = true;
+  }
   if (eventId === undefined) throw new UnparseableEventError(`${eventType} event has no event id`);
   // The record key comes from the producer too (Kafka producers bypass the ingress).
   if (key !== null && !isWellFormedText(key)) {
     key = toWellFormedText(key);
     onRepaired?.(1);
   }
-  const userId = key ?? nonEmptyString(payload.user_id) ?? nonEmptyString(payload.learner_id);
-  if (userId === undefined || userId.length === 0) throw new UnparseableEventError(`${eventType} event ${eventId} has no user id (record key, user_id or learner_id)`);
+  const userId = nonEmptyString(key) ?? nonEmptyString(payload.user_id) ?? nonEmptyString(payload.learner_id);
+  if (userId === undefined) throw new UnparseableEventError(`${eventType} event ${eventId} has no user id (record key, user_id or learner_id)`);
   if (kind === 'attempt' && nonEmptyString(payload.item_id) === undefined) throw new UnparseableEventError(`attempt ${eventId} has no item_id`);
 
   const receivedAt = typeof envelope.received_at === 'number' && Number.isFinite(envelope.received_at) ? envelope.received_at : recordTimestamp;
   const event: LearningEvent = {
     v: 1,
     event_id: eventId,
-    id_assigned: envelope.id_assigned === true,
+    id_assigned: idAssigned,
     event_type: eventType,
     kind,
     source: nonEmptyString(envelope.source) ?? (kind === 'collector' ? 'collector' : kind === 'product' ? 'product' : 'seed000'),
