@@ -1,7 +1,6 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 import type { KeyValueStore } from '../state/StateStore.js';
-import type { TimestampedWindowStore } from '../topology/dsl/TimestampedStores.js';
-import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimestampedWindowStore } from '../topology/index.js';
 
 /** Which window has an unemitted update: the group key (without prefix) and the window start. */
 export interface PendingWindow {

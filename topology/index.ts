@@ -8,6 +8,7 @@ export { GlobalKTable } from './dsl/GlobalKTable.js';
 export { TimeWindows, type Windowed } from './dsl/TimeWindows.js';
 export { keyValueStoreBuilder, windowStoreBuilder } from './dsl/Stores.js';
 export type { EmitStrategy } from './dsl/DslProcessors.js';
+export { NO_TIMESTAMP, type ValueAndTimestamp, type TimestampedKeyValueStore, type TimestampedWindowStore } from './dsl/TimestampedStores.js';
 export { Topology, type TopicNameExtractor, type TimestampExtractor } from './Topology.js';
 export { describeTopology, topologyMermaid } from './TopologyDescription.js';
 export type { Processor, ProcessorContext, ProcessorSupplier, Punctuator, PunctuationType, Cancellable } from './processor/Processor.js';
