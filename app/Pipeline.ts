@@ -12,6 +12,7 @@ import { readAdminConfig } from './admin-config.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
 import type { Env } from './env.js';
 import { startListeners } from './Listeners.js';
+import { applySeedEnv } from './SeedEnv.js';
 import { openLog } from './open-log.js';
 import { StartSequence } from './StartSequence.js';
 
@@ -42,7 +43,9 @@ export interface RunningPipeline {
  * HTTP listeners (app/Listeners.ts). Stops in the reverse order: HTTP first so nothing new is
  * accepted, then the topology (its last commit), the sink, the log.
  */
-export async function startPipeline(rawEnv: Env, logger: Logger): Promise<RunningPipeline> {
+export async function startPipeline(givenEnv: Env, logger: Logger): Promise<RunningPipeline> {
+  // The seeds' variables (REDIS_ADDRESS, EVENT_PROCESSOR_*, ...) in ours; one warning line for those with no effect.
+  const rawEnv = applySeedEnv(givenEnv, logger);
   const config = readAppConfig(rawEnv);
   const env = withDataDirDefaults(rawEnv, config);
   const ingressConfig = readIngressConfig(env);

@@ -171,6 +171,10 @@ export async function buildIngress(options: IngressOptions): Promise<FastifyInst
     // Per-request log lines cost more than the ingest itself at these rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Seeds 000/004's SERVER_READ/WRITE/IDLE_TIMEOUT (ingress-config.ts).
+    requestTimeout: config.serverTimeouts.requestMs,
+    connectionTimeout: config.serverTimeouts.socketMs,
+    keepAliveTimeout: config.serverTimeouts.keepAliveMs,
     ...(options.tls ? { https: options.tls } : {}),
   }) as unknown as FastifyInstance;
   await registerIngress(app, { ...options, config });

@@ -78,6 +78,15 @@ export interface IngressConfig {
   trustProxy: boolean;
   /** Seconds advertised in Retry-After when the ingress sheds load. */
   retryAfterSeconds: number;
+  /** Seeds 000/004's SERVER_*_TIMEOUT (Go durations such as "30s"), as the public listener's timeouts. */
+  serverTimeouts: {
+    /** SERVER_READ_TIMEOUT: Node's requestTimeout, the whole request within it (default 5m, Node's). */
+    requestMs: number;
+    /** SERVER_WRITE_TIMEOUT: fastify's connectionTimeout, socket inactivity (0 = off, the default). */
+    socketMs: number;
+    /** SERVER_IDLE_TIMEOUT: fastify's keepAliveTimeout (default 72s, fastify's). */
+    keepAliveMs: number;
+  };
 }
 
 const MB = 1024 * 1024;
@@ -134,6 +143,11 @@ export function readIngressConfig(env: Env = process.env): IngressConfig {
     redisKeyPrefix: readString(env, 'INGRESS_REDIS_PREFIX', 'streamline:ingress:'),
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     retryAfterSeconds: readInteger(env, 'INGRESS_RETRY_AFTER_SECONDS', 1, 1, 3600),
+    serverTimeouts: {
+      requestMs: readDurationMs(env, 'SERVER_READ_TIMEOUT', 300_000),
+      socketMs: readDurationMs(env, 'SERVER_WRITE_TIMEOUT', 0),
+      keepAliveMs: readDurationMs(env, 'SERVER_IDLE_TIMEOUT', 72_000),
+    },
   };
 }
 
@@ -161,5 +175,6 @@ export function ingressConfig(overrides: Partial<IngressConfig> = {}, env: Env =
     breaker: { ...base.breaker, ...overrides.breaker },
     spool: { ...base.spool, ...overrides.spool },
     idempotency: { ...base.idempotency, ...overrides.idempotency },
+    serverTimeouts: { ...base.serverTimeouts, ...overrides.serverTimeouts },
   };
 }
