@@ -7,6 +7,7 @@
  *   streamline topics [--group <id>]          topics, partitions, offsets, committed offsets and lag
  *   streamline dlq list | replay              dead letters: show them, send them back to their topic
  *   streamline ref load <users|items> <file>  reference data from NDJSON into ref.users / ref.items
+ *   streamline produce <file.ndjson | ->      events onto the landing topic (backfills)
  *   streamline reset [--yes]                  drop the application's local state
  *
  * Settings come from the same environment variables as the service (DATA_DIR, KAFKA_BROKERS,
@@ -16,6 +17,7 @@
 import { CliError, type CliContext, type Command } from './commands/cli-support.js';
 import { describeCommand } from './commands/describe.js';
 import { dlqCommand } from './commands/dlq.js';
+import { produceCommand } from './commands/produce.js';
 import { refCommand } from './commands/ref.js';
 import { resetCommand } from './commands/reset.js';
 import { startCommand } from './commands/start.js';
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   topics: { run: topicsCommand, help: 'topics, partitions, start/end offsets, committed offsets and lag per group (--group <id> adds one)' },
   dlq: { run: dlqCommand, help: 'dlq list [--limit n] [--json] | dlq replay [--reason regex] [--limit n]: dead letters, replayed to original_topic' },
   ref: { run: refCommand, help: 'ref load <users|items> <file.ndjson>: reference rows into ref.users / ref.items' },
+  produce: { run: produceCommand, help: 'produce <file.ndjson | -> [--batch n] [--url service]: events onto the landing topic (Kafka directly; embedded through the running service)' },
   reset: { run: resetCommand, help: 'delete the local state stores (restored from changelogs on the next start); asks first, or --yes' },
 };
 

@@ -12,6 +12,7 @@ import { guardAggregator } from './GuardedAggregator.js';
 import { ProcessingFailures } from './ProcessingFailures.js';
 import { LandingDecoder, readLandingContract, withoutLandingHeaders } from './LandingContract.js';
 import { STRINGS_REPAIRED_OUTCOME, type LearningEvent } from './LandingEvent.js';
+import { readOutputFormats } from './OutputFormats.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
@@ -96,7 +97,8 @@ export class ParseProcessor implements Processor<string | null, Buffer | null, s
 export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineConfig = readPipelineConfig(), options: PipelineOptions = {}): DefaultPipeline {
   const filters = options.filters ?? new FilterRuleSet();
   if (!options.filters && config.filterRulesFile) filters.watch(config.filterRulesFile, options.logger);
-  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics });
+  const outputFormats = readOutputFormats(process.env, config.routeTopics);
+  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics, protobufTopics: outputFormats.protobufTopics });
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
   const decoder = options.landing ?? new LandingDecoder(readLandingContract(process.env));
@@ -115,7 +117,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const { users, items } = referenceTables(builder, config.referenceTopics);
   const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich, failures);
   const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde, failures });
-  routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde });
+  routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde, protobufSchemaId: outputFormats.schemaId });
   kept.to(config.cleanEventsTopic, { name: 'clean-events', keySerde: stringSerde });
   const guarded = (options.aggregators ?? DEFAULT_AGGREGATORS).map((spec) => guardAggregator(spec, failures.tracker('aggregation', spec.name)) as AggregatorSpec);
   const aggregations = addWindowedAggregations(kept, guarded, {

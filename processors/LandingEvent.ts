@@ -94,7 +94,7 @@ export function toEpochMs(value: unknown): number | undefined {
 }
 
 /** A bare client event (no envelope): which seed shape it is, by its identifying fields. */
-function bareEventType(event: Record<string, unknown>): string | undefined {
+export function bareEventType(event: Record<string, unknown>): string | undefined {
   if (typeof event.event_type === 'string' && COLLECTOR_TYPES.has(event.event_type) && 'learner_id' in event) return event.event_type;
   if ('client_attempt_id' in event) return 'attempt';
   if ('placement_id' in event) return 'placement';

@@ -1,9 +1,11 @@
 import { Ajv } from 'ajv';
 import { ConfigError, readList, readString, type Env } from '../app/env.js';
+import type { RecordHeaders } from '../log/Log.js';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
 import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
+import { enrichedEventSerde, OUTPUT_FORMATS, PROTOBUF_OUTPUT_CONTENT_TYPE, type OutputFormat } from './OutputFormats.js';
 import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
 
 /** seed 003's topics, named by KAFKA_TOPIC_* with the seed's defaults. */
@@ -52,6 +54,8 @@ export interface RoutingRule {
   event_types?: string[];
   when?: Condition;
   topics: string[];
+  /** How this rule's records are written: json or protobuf; default each topic's (PROTOBUF_OUTPUT_TOPICS, else json). */
+  format?: OutputFormat;
 }
 
 export class RoutingRuleError extends Error {
@@ -94,6 +98,7 @@ const validateRule = ajv.compile({
     event_types: { type: 'array', items: { type: 'string', minLength: 1 } },
     when: { $ref: 'streamline-condition' },
     topics: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' } },
+    format: { enum: OUTPUT_FORMATS },
   },
 });
 
@@ -117,11 +122,16 @@ interface CompiledRoute {
 export class RoutingTable {
   private routes: CompiledRoute[] = [];
   private readonly allowed: ReadonlySet<string>;
+  private readonly protobufTopics: ReadonlySet<string>;
   unrouted = 0;
 
-  /** allowedTopics: the only topics rules may target (readRouteTopics); default the initial rules' topics. */
-  constructor(rules: RoutingRule[], options: { allowedTopics?: readonly string[] } = {}) {
+  /**
+   * allowedTopics: the only topics rules may target (readRouteTopics); default the initial rules' topics.
+   * protobufTopics: topics written as Protobuf unless a rule says otherwise (readOutputFormats).
+   */
+  constructor(rules: RoutingRule[], options: { allowedTopics?: readonly string[]; protobufTopics?: readonly string[] } = {}) {
     this.allowed = new Set(options.allowedTopics ?? rules.flatMap((rule) => rule.topics ?? []));
+    this.protobufTopics = new Set(options.protobufTopics ?? []);
     for (const rule of rules) this.add(rule);
   }
 
@@ -176,14 +186,26 @@ export class RoutingTable {
 
   /** Distinct destination topics of an event, in rule priority order. */
   destinations(event: LearningEvent): string[] {
-    const topics: string[] = [];
+    return this.routesOf(event).map((destination) => destination.topic);
+  }
+
+  /** Destinations with the format of each: the first (highest-priority) rule to name a topic decides it. */
+  routesOf(event: LearningEvent): Array<{ topic: string; format: OutputFormat }> {
+    const out: Array<{ topic: string; format: OutputFormat }> = [];
     for (const route of this.routes) {
       if (!route.rule.enabled || (route.types && !route.types.has(event.event_type))) continue;
       if (route.matches && !route.matches(event)) continue;
       route.routed++;
-      for (const topic of route.rule.topics) if (!topics.includes(topic)) topics.push(topic);
+      for (const topic of route.rule.topics) {
+        if (!out.some((destination) => destination.topic === topic)) out.push({ topic, format: route.rule.format ?? this.formatOf(topic) });
+      }
     }
-    return topics;
+    return out;
+  }
+
+  /** A topic's configured format (PROTOBUF_OUTPUT_TOPICS), before any rule's own. */
+  formatOf(topic: string): OutputFormat {
+    return this.protobufTopics.has(topic) ? 'protobuf' : 'json';
   }
 
   stats(): Array<RoutingRule & { routed: number }> {
@@ -202,22 +224,28 @@ export const ROUTE_TOPIC_HEADER = 'streamline_route_topic';
 export class RouteProcessor<K> implements Processor<K, LearningEvent, K, LearningEvent> {
   private context!: ProcessorContext<K, LearningEvent>;
 
-  constructor(private readonly table: RoutingTable) {}
+  /** sinks: the child sink node of each output format. */
+  constructor(
+    private readonly table: RoutingTable,
+    private readonly sinks?: Readonly<Record<OutputFormat, string>>,
+  ) {}
 
   init(context: ProcessorContext<K, LearningEvent>): void {
     this.context = context;
   }
 
   process(record: StreamRecord<K, LearningEvent>): void {
-    const topics = this.table.destinations(record.value);
-    if (topics.length === 0) {
+    const destinations = this.table.routesOf(record.value);
+    if (destinations.length === 0) {
       this.table.unrouted++;
       this.context.count('unrouted');
       return;
     }
-    for (const topic of topics) {
+    for (const { topic, format } of destinations) {
       this.context.count('routed');
-      this.context.forward({ key: record.key, value: record.value, timestamp: record.timestamp, headers: { ...record.headers, [ROUTE_TOPIC_HEADER]: topic } });
+      const headers: RecordHeaders = { ...record.headers, [ROUTE_TOPIC_HEADER]: topic };
+      if (format === 'protobuf') headers['content-type'] = PROTOBUF_OUTPUT_CONTENT_TYPE;
+      this.context.forward({ key: record.key, value: record.value, timestamp: record.timestamp, headers }, this.sinks?.[format]);
     }
   }
 }
@@ -228,12 +256,12 @@ export class RouteProcessor<K> implements Processor<K, LearningEvent, K, Learnin
  * @example
  *   routeEvents(kept, new RoutingTable(defaultRoutingRules(readOutputTopics())));
  */
-export function routeEvents<K>(stream: KStream<K, LearningEvent>, table: RoutingTable, options: { name?: string; keySerde?: Serde<K> } = {}): void {
+export function routeEvents<K>(stream: KStream<K, LearningEvent>, table: RoutingTable, options: { name?: string; keySerde?: Serde<K>; protobufSchemaId?: number } = {}): void {
   const name = options.name ?? 'route';
-  const routed = stream.processValues<LearningEvent>(() => new RouteProcessor<K>(table), { name });
-  routed.to((record) => record.headers[ROUTE_TOPIC_HEADER]!, {
-    name: `${name}-sink`,
-    keySerde: options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>),
-    valueSerde: jsonSerde<LearningEvent>(),
-  });
+  // One sink per format: rules (and their formats) change at runtime, the topology does not.
+  const sinks: Record<OutputFormat, string> = { json: `${name}-sink`, protobuf: `${name}-protobuf-sink` };
+  const routed = stream.processValues<LearningEvent>(() => new RouteProcessor<K>(table, sinks), { name });
+  const keySerde = options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>);
+  routed.to((record) => record.headers[ROUTE_TOPIC_HEADER]!, { name: sinks.json, keySerde, valueSerde: jsonSerde<LearningEvent>() });
+  routed.to((record) => record.headers[ROUTE_TOPIC_HEADER]!, { name: sinks.protobuf, keySerde, valueSerde: enrichedEventSerde(options.protobufSchemaId) });
 }
