@@ -1,4 +1,4 @@
-import type { Session } from 'chdb';
+import { Session } from 'chdb';
 import { ClickHouseHttpError, fromEngineError } from './ClickHouseErrors.js';
 
 export interface ReadResult {
@@ -9,64 +9,99 @@ export interface ReadResult {
 }
 
 /**
- * Runs reads on the process's one chDB engine (the session the sink writes through; chDB opens
- * one engine per process), off the event loop.
+ * Runs the interface's reads on the process's one chDB engine, on a connection of their own.
  *
- * The chDB trap this class exists for (measured on chdb 3.4.0 / libchdb 26.7): when a query fails
- * after its output format started writing (a timeout, a result limit, any runtime error; JSON
- * writes its header and footer even for an error before the first row), the written bytes stay
- * in the connection and are PREPENDED to the result of the next query on it. The next query could
- * be the sink's (its batch log read, the seed 004 query). So every read is followed by a drain,
- * `SELECT 1`, queued right behind it: both go through chDB's process-wide chain of bound queries
- * (queryBindAsync, which runs them one at a time in call order), so the drain is the next query
- * on the connection among bound queries and takes whatever the read left behind. The sink's
- * bound queries (batch log, columns, seed 004) are bound too, so they queue behind the drain.
- * Unbound queries (the sink's inserts, GET /ready's ping) run beside the chain; an insert that
- * takes the leftovers ignores them, a ping reads "not ready" once (docs/ANALYTICS.md).
+ * chDB allows one data directory per process, but several connections (Sessions) on it: they
+ * share the engine (the reads see every row the sink committed) while each runs its queries one
+ * at a time, off the event loop. Measured on chdb 3.4.0 / libchdb 26.7, two reasons the reads
+ * must not share the sink's connection:
+ * - a connection runs one query at a time: a 60 s read on the sink's connection would hold its
+ *   inserts, its batch-log reads and GET /ready's ping for 60 s;
+ * - when a query fails after its output format started writing (a timeout, a result limit, any
+ *   runtime error; JSON writes its header and footer even for an error before the first row), the
+ *   written bytes stay in the connection and are PREPENDED to the next query's result there. On
+ *   the sink's connection that next query can be its batch-log read (the test that proves it
+ *   failed the sink's JSON parse). On this connection, a drain (`SELECT 1`) runs after every failed
+ *   read and takes whatever it left, before the next read; reads are queued so nothing can run
+ *   in between.
  *
- * Reads are therefore one at a time with the sink's bound queries; the limits (max_execution_time)
- * bound how long one can hold the chain.
+ * The connection also keeps its own current database (USE events_db), so unqualified names work
+ * for readers without touching the sink's session.
  */
 export class ChdbReader {
-  private inFlight = 0;
+  private session: Session | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  private closed = false;
 
   constructor(
-    /** The engine's session once the store is open (undefined before: Kafka mode starts the sink late). */
-    private readonly session: () => Promise<Session | undefined>,
-    private readonly maxConcurrent: number,
+    /** The data directory of the store's engine once it is open (undefined before: Kafka mode starts the sink late). */
+    private readonly dataPath: () => string | undefined,
+    private readonly database: string,
+    /** Reads running or waiting; more are refused with Code 202. */
+    private readonly maxPending: number,
   ) {}
 
-  get running(): number {
-    return this.inFlight;
+  get waiting(): number {
+    return this.pending;
   }
 
-  async read(sql: string, format: string): Promise<ReadResult> {
-    if (this.inFlight >= this.maxConcurrent) {
-      throw new ClickHouseHttpError(202, 'TOO_MANY_SIMULTANEOUS_QUERIES', `Too many simultaneous queries. Maximum: ${this.maxConcurrent}`);
+  /** The engine's version() and timezone(), once the connection is open. */
+  async engineInfo(): Promise<{ version: string; timezone: string } | undefined> {
+    const text = await this.read('SELECT version(), timezone()', 'TabSeparated').then(
+      (result) => Buffer.from(result.bytes).toString('utf8').trim(),
+      () => undefined,
+    );
+    if (!text) return undefined;
+    const [version, timezone] = text.split('\t');
+    return { version: version ?? 'unknown', timezone: timezone ?? 'UTC' };
+  }
+
+  read(sql: string, format: string): Promise<ReadResult> {
+    if (this.closed) return Promise.reject(new ClickHouseHttpError(210, 'NETWORK_ERROR', 'the query interface is shutting down', 503));
+    if (this.pending >= this.maxPending) {
+      return Promise.reject(new ClickHouseHttpError(202, 'TOO_MANY_SIMULTANEOUS_QUERIES', `Too many simultaneous queries. Maximum: ${this.maxPending}`));
     }
-    const session = await this.session();
-    if (!session) {
+    this.pending++;
+    const run = this.tail.then(() => this.runOne(sql, format));
+    this.tail = run.catch(() => undefined);
+    return run.finally(() => this.pending--);
+  }
+
+  /** Closes the reads' connection after the queued reads; the sink's connection stays. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  private async open(): Promise<Session> {
+    if (this.session) return this.session;
+    const dataPath = this.dataPath();
+    if (!dataPath) {
       throw new ClickHouseHttpError(210, 'NETWORK_ERROR', 'the embedded analytics store is not started yet (GET /ready on the service says what it waits for)', 503);
     }
-    if (this.inFlight >= this.maxConcurrent) {
-      throw new ClickHouseHttpError(202, 'TOO_MANY_SIMULTANEOUS_QUERIES', `Too many simultaneous queries. Maximum: ${this.maxConcurrent}`);
-    }
-    this.inFlight++;
+    const session = new Session(dataPath);
     try {
-      const read = session.queryBindAsync(sql, {}, { format });
-      // Queued in the same turn, so nothing bound can start between the read and its drain.
-      const drain = session.queryBindAsync('SELECT 1', {}, { format: 'TabSeparated' });
-      drain.catch(() => undefined);
-      try {
-        const result = await read;
-        return { bytes: result.bytes(), elapsedSeconds: result.elapsed, rowsRead: result.rowsRead, bytesRead: result.bytesRead };
-      } catch (error) {
-        throw fromEngineError(error);
-      } finally {
-        await drain.catch(() => undefined);
-      }
-    } finally {
-      this.inFlight--;
+      await session.queryAsync(`USE ${this.database}`);
+    } catch (error) {
+      session.close();
+      throw fromEngineError(error);
+    }
+    this.session = session;
+    return session;
+  }
+
+  private async runOne(sql: string, format: string): Promise<ReadResult> {
+    if (this.closed) throw new ClickHouseHttpError(210, 'NETWORK_ERROR', 'the query interface is shutting down', 503);
+    const session = await this.open();
+    try {
+      const result = await session.queryAsync(sql, { format });
+      return { bytes: result.bytes(), elapsedSeconds: result.elapsed, rowsRead: result.rowsRead, bytesRead: result.bytesRead };
+    } catch (error) {
+      await session.queryAsync('SELECT 1', { format: 'TabSeparated' }).catch(() => undefined);
+      throw fromEngineError(error);
     }
   }
 }

@@ -3,6 +3,8 @@ import type { QueryLimits } from './QuerySettings.js';
 
 export interface QueryListenerConfig {
   host: string;
+  /** The store's database (CLICKHOUSE_DATABASE, default events_db): where unqualified names resolve. */
+  database: string;
   port: number;
   /** name → password; a user with '' has no password (loopback binds only). */
   users: Map<string, string>;
@@ -59,10 +61,13 @@ export function readQueryListenerConfig(env: Env, roles: readonly string[]): Que
         `set CLICKHOUSE_HTTP_USERS=name:password,... or bind 127.0.0.1 (or CLICKHOUSE_HTTP_PORT=off)`,
     );
   }
-  const executionMs = readDurationMs(env, 'CLICKHOUSE_HTTP_MAX_EXECUTION_TIME', 30_000);
+  const executionMs = readDurationMs(env, 'CLICKHOUSE_HTTP_MAX_EXECUTION_TIME', 60_000);
   if (executionMs < 1000) throw new ConfigError(`CLICKHOUSE_HTTP_MAX_EXECUTION_TIME must be at least 1s (ClickHouse counts whole seconds)`);
+  const database = readString(env, 'CLICKHOUSE_DATABASE', 'events_db');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE="${database}" is not a plain identifier`);
   return {
     host,
+    database,
     port,
     users,
     limits: {

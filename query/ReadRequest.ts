@@ -30,7 +30,13 @@ export interface ReadRequest {
   compression: boolean;
 }
 
-const READABLE_DATABASES = new Set(['default', 'system', 'information_schema', 'INFORMATION_SCHEMA']);
+/**
+ * Unqualified names resolve in the store's database whatever the client says (the session is
+ * shared with the sink, so no USE per request): `default`, what clients send when they mean "no
+ * preference", is accepted as the same; anything else is refused rather than silently ignored.
+ * Other databases' tables are read qualified (system.columns).
+ */
+const READABLE_DATABASES = new Set(['default']);
 
 /**
  * One HTTP request as the statement the engine runs. ClickHouse's rules: the query is ?query=
@@ -50,7 +56,7 @@ export function readRequest(input: ReadRequestInput): ReadRequest {
 
   const database = params.get('database') ?? input.databaseHeader;
   if (database !== undefined && database !== input.database && !READABLE_DATABASES.has(database)) {
-    throw new ClickHouseHttpError(81, 'UNKNOWN_DATABASE', `Database ${database} does not exist (the embedded store has ${input.database})`);
+    throw new ClickHouseHttpError(81, 'UNKNOWN_DATABASE', `Database ${database} cannot be the current database here: unqualified names resolve in ${input.database}; qualify others (system.columns)`);
   }
 
   const paramValues = new Map<string, string>();

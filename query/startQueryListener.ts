@@ -1,4 +1,3 @@
-import type { Session } from 'chdb';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -10,7 +9,7 @@ import type { QueryListenerConfig } from './QueryListenerConfig.js';
 
 export interface QueryListenerOptions {
   config: QueryListenerConfig;
-  /** The sink's store once it runs (the reads share its chDB engine: one per process). */
+  /** The sink's store once it runs: the reads use its engine (its data directory), on their own connection. */
   store: () => AnalyticsStore | undefined;
   registry: Registry;
   logger: Logger;
@@ -26,54 +25,53 @@ export interface QueryListener {
 
 /**
  * Starts the read-only ClickHouse HTTP interface on its own listener (CLICKHOUSE_HTTP_HOST:PORT);
- * undefined, with a warning, when the port is taken.
- *
- * Unqualified table names resolve in the store's database (events_db), as they would for a
- * server user whose default database it is: the shared session's current database is switched
- * once with USE. The sink names every table with its database, so this changes nothing for it.
+ * undefined, with a warning, when the port is taken. Close it before the store (its connection
+ * must be gone before the engine's last one closes).
  */
 export async function startQueryListener(options: QueryListenerOptions): Promise<QueryListener | undefined> {
   const { config, logger } = options;
+  const reader = new ChdbReader(
+    () => {
+      const store = options.store();
+      return store instanceof ChdbStore ? store.dataPath : undefined;
+    },
+    config.database,
+    config.maxConcurrentQueries,
+  );
   let engine = { version: 'unknown', timezone: 'UTC' };
-  let database = 'events_db';
-  let prepared: Promise<Session> | undefined;
-  const session = async (): Promise<Session | undefined> => {
-    const store = options.store();
-    if (!(store instanceof ChdbStore)) return undefined;
-    database = store.database;
-    prepared ??= (async () => {
-      await store.session.queryAsync(`USE ${store.database}`);
-      const [version, timezone] = (await store.session.queryAsync('SELECT version(), timezone()', { format: 'TabSeparated' })).text().trim().split('\t');
-      engine = { version: version ?? 'unknown', timezone: timezone ?? 'UTC' };
-      return store.session;
-    })();
-    prepared.catch(() => (prepared = undefined));
-    return prepared;
+  const learnEngine = async () => {
+    const info = await reader.engineInfo();
+    if (info) engine = info;
+    return info !== undefined;
   };
-  await session().catch((error: unknown) => logger.warn({ err: error }, 'query interface: engine not ready yet'));
-  const reader = new ChdbReader(session, config.maxConcurrentQueries);
+  let engineKnown = await learnEngine();
   const server = buildClickHouseHttpServer({
     config,
     reader,
-    get database() {
-      return database;
+    database: config.database,
+    engine: () => {
+      if (!engineKnown) void learnEngine().then((known) => (engineKnown = known));
+      return engine;
     },
-    engine: () => engine,
     registry: options.registry,
     logger: logger.child({ component: 'query-http' }),
   });
+  const close = async () => {
+    await server.close();
+    await reader.close();
+  };
   let address: string;
   try {
     address = await server.listen({ host: config.host, port: config.port });
   } catch (error) {
     // 8123 is also a local ClickHouse server's port: a taken port must not stop the ingestion.
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    await server.close();
+    await close();
     logger.warn(
       `CLICKHOUSE_HTTP_PORT ${config.port} on ${config.host} is in use (a ClickHouse server?): the embedded ClickHouse HTTP interface is off; set CLICKHOUSE_HTTP_PORT to a free port, or off`,
     );
     return undefined;
   }
   logger.info({ address, users: [...config.users.keys()] }, 'ClickHouse HTTP interface (read-only) listening');
-  return { server, address, reader, close: () => server.close() };
+  return { server, address, reader, close };
 }

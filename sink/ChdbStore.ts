@@ -48,7 +48,7 @@ export class ChdbStore implements AnalyticsStore {
   private closed = false;
 
   private constructor(
-    /** Shared with query/ (the read-only HTTP interface): one chDB engine per process. */ readonly session: Session,
+    private readonly session: Session,
     readonly dataPath: string,
     options: ChdbStoreOptions,
   ) {

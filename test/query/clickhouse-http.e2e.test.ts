@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient, ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { expandMacros, loadDashboard } from './support/grafana.js';
 
 /**
  * Issue 15, end to end: the embedded default pipeline as `npm start` composes it, its read-only
@@ -24,6 +25,14 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+interface MetricsAnswer {
+  total_events: number;
+  unique_users: number;
+  data: Array<{ group: string; total_events: number; unique_users: number }>;
+}
+
+const metricsOf = async (response: Response) => (await response.json()) as MetricsAnswer;
 
 async function refusal(promise: Promise<unknown>): Promise<ClickHouseError> {
   try {
@@ -63,7 +72,7 @@ describe('the read-only ClickHouse HTTP interface over the embedded store', () =
     );
     await running.started;
     base = running.queryAddress!;
-    client = createClient({ url: base, username: 'analyst', password: 's3cret pass', database: 'events_db' });
+    client = createClient({ url: base, username: 'analyst', password: 's3cret pass', database: 'events_db', log: { level: ClickHouseLogLevel.OFF } });
   }, 180_000);
 
   afterAll(async () => {
@@ -136,7 +145,7 @@ describe('the read-only ClickHouse HTTP interface over the embedded store', () =
 
     const from = Math.floor(boundary / 1000) - 3600;
     const to = Math.floor(now / 1000) + 3600;
-    const metrics = async (groupBy: string) => (await fetch(`${running.address}/metrics?event_name=${EVENT}&from=${from}&to=${to}&group_by=${groupBy}`)).json();
+    const metrics = async (groupBy: string) => metricsOf(await fetch(`${running.address}/metrics?event_name=${EVENT}&from=${from}&to=${to}&group_by=${groupBy}`));
     const byChannel = await metrics('channel');
     expect(byChannel.total_events).toBe(TOTAL);
     const params = { event_name: EVENT, from, to };
@@ -174,7 +183,7 @@ FROM event_metrics_hourly WHERE event_name = {event_name:String} GROUP BY hour O
         query_params: { event_name: EVENT },
         format: 'JSONCompact',
       })
-    ).json<{ data: Array<[string, number, number]> }>();
+    ).json<[string, number, number]>();
     expect(compact.data.map(([group, e, u]) => ({ group, total_events: Number(e), unique_users: Number(u) }))).toEqual(byHour.data);
 
     // window_aggregates (the topology's event_channel_hourly windows), TabSeparatedWithNames.
@@ -186,7 +195,7 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
       return rows.reduce((sum, row) => sum + Number(row.total_events), 0) === TOTAL;
     });
     const tsv = await (await client.query({ query: windowSql, query_params: { event_name: EVENT }, format: 'TabSeparatedWithNames' })).text();
-    expect(tsv).toBe(['channel\ttotal_events', ...byChannel.data.map((g: { group: string; total_events: number }) => `${g.group}\t${g.total_events}`)].join('\n') + '\n');
+    expect(tsv).toBe(['channel\ttotal_events', ...byChannel.data.map((g) => `${g.group}\t${g.total_events}`)].join('\n') + '\n');
 
     // JSON with meta, and Pretty, written by the engine.
     const json = await (await client.query({ query: 'SELECT {event_name:String} AS e, {to:UInt32} AS t', query_params: params, format: 'JSON' })).json<{ meta: unknown[]; data: unknown[] }>();
@@ -201,6 +210,22 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
     ).json<{ n: number; ids: number }>();
     expect(exact.map((row) => [Number(row.n), Number(row.ids)])).toEqual([[TOTAL, TOTAL]]);
   }, 300_000);
+
+  test('every Grafana panel (deploy/grafana) runs against the embedded endpoint; the channel panel equals GET /metrics', async () => {
+    const range = { from: Math.floor(boundary / 1000) - 3600, to: Math.floor(now / 1000) + 3600 };
+    const dashboard = loadDashboard();
+    const variable = await (await client.query({ query: dashboard.templating.list[0]!.query, format: 'JSONEachRow' })).json<{ event_name: string }>();
+    expect(variable.map((row) => row.event_name)).toContain(EVENT);
+    const results = new Map<string, Array<Record<string, unknown>>>();
+    for (const panel of dashboard.panels) {
+      const sql = expandMacros(panel.targets[0]!.rawSql, range, { event_name: EVENT });
+      results.set(panel.title, await (await client.query({ query: sql, format: 'JSONEachRow' })).json());
+    }
+    const byChannel = await metricsOf(await fetch(`${running.address}/metrics?event_name=${EVENT}&from=${range.from}&to=${range.to}&group_by=channel`));
+    expect(results.get('Events and users by channel')!.map((row) => ({ group: row.channel, total_events: Number(row.events), unique_users: Number(row.unique_users) }))).toEqual(byChannel.data);
+    const windows = results.get('Windowed aggregates: event_channel_hourly')!;
+    expect(windows.reduce((sum, row) => sum + Number(row.events), 0)).toBe(TOTAL);
+  });
 
   test('hostile parameter values stay values', async () => {
     const hostile = "x' OR 1=1; DROP TABLE events_raw; --\\'\t\n{e:String}";
@@ -257,7 +282,7 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
 
   test('a wrong password, an unknown user and no credentials are refused', async () => {
     for (const [username, password] of [['analyst', 'wrong'], ['nobody', 's3cret pass'], ['default', '']]) {
-      const other = createClient({ url: base, username, password });
+      const other = createClient({ url: base, username, password, log: { level: ClickHouseLogLevel.OFF } });
       const error = await refusal(other.query({ query: 'SELECT 1', format: 'JSONEachRow' }));
       expect(error.code).toBe('516');
       expect(error.type).toBe('AUTHENTICATION_FAILED');
@@ -277,13 +302,15 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
   });
 
   test('a failed read leaves nothing behind for the sink or seed 004 (chDB keeps a failed result for the next query)', async () => {
-    // JSON writes its header and footer even when the query fails: without the drain, the next
-    // query on the engine (here the seed 004 route's) would get them prepended.
+    // JSON writes its header and footer even when the query fails, and chDB prepends them to the
+    // next result on that connection: not the sink's (the reads have their own), and not the
+    // next read's (the reader drains after a failure).
     for (let i = 0; i < 3; i++) {
       await refusal(client.query({ query: 'SELECT throwIf(number = 3000) FROM numbers(5000) SETTINGS max_block_size = 100', format: 'JSON' }));
+      expect(await (await client.query({ query: 'SELECT 7 AS seven', format: 'JSON' })).json()).toMatchObject({ data: [{ seven: 7 }], rows: 1 });
       const metrics = await fetch(`${running.address}/metrics?event_name=${EVENT}&from=0&to=${Math.floor(now / 1000) + 3600}`);
       expect(metrics.status).toBe(200);
-      expect((await metrics.json()).total_events).toBe(TOTAL);
+      expect((await metricsOf(metrics)).total_events).toBe(TOTAL);
       const rows = await running.analytics!.store.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw WHERE event_name = {e:String}', { e: EVENT });
       expect(rows).toEqual([{ n: TOTAL }]);
     }
