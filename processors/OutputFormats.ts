@@ -36,6 +36,8 @@ export function readOutputFormats(env: Env, routeTopics: readonly string[]): Out
   return { protobufTopics, schemaId };
 }
 
+const PROTO3_DEFAULTS = { v: 0, event_id: '', id_assigned: false, event_type: '', kind: '', source: '', received_at: 0, event_time: 0, user_id: '', payload: {} };
+
 /** EnrichedEvent's index in enriched.proto (its only top-level message after the helpers). */
 function enrichedMessageIndex(): number {
   const { enriched } = protoSchemas();
@@ -53,7 +55,8 @@ export function enrichedEventSerde(schemaId?: number): Serde<LearningEvent> {
   const { enriched } = protoSchemas();
   return protobufSerde<LearningEvent>(enriched, {
     toObject: (event) => fromJsonObject(enriched, event as unknown as Record<string, unknown>) as unknown as Record<string, unknown>,
-    fromMessage: (message) => toJsonObject(enriched, message) as unknown as LearningEvent,
+    // proto3 leaves default scalars off the wire: they come back as the JSON twin has them.
+    fromMessage: (message) => ({ ...PROTO3_DEFAULTS, ...toJsonObject(enriched, message) }) as unknown as LearningEvent,
     framing: schemaId === undefined ? undefined : confluentFraming(schemaId, [enrichedMessageIndex()]),
   });
 }
