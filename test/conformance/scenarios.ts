@@ -1,5 +1,6 @@
 import { StreamsBuilder, TimeWindows, type KGroupedStream, type KStream, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
+import { KTABLE_SCENARIOS } from './scenarios-ktable.js';
 
 /**
  * The conformance scenarios. Each has a twin of the same name in
@@ -224,4 +225,5 @@ export const SCENARIOS: Scenario[] = [
     inputs: (i) => [[], events(i, { nullKeys: 0.3 })],
     build: (b, t) => windowedCountTo(grouped(eventsOf(b, t)), TUMBLING(), true, t('out')),
   },
+  ...KTABLE_SCENARIOS,
 ];

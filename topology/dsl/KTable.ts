@@ -1,12 +1,20 @@
-import type { Serde } from '../../state/Serde.js';
+import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { StatelessProcessor } from './DslProcessors.js';
 import { KStream } from './KStream.js';
+import { TableFilterProcessor, TableMapValuesProcessor, type OldValues } from './KTableProcessors.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
+import { keyValueStoreBuilder } from './Stores.js';
+
+/** Where a KTable operation keeps its result: the store name (queryable, changelog name) and value serde. */
+export interface TableMaterialized<V> extends Named {
+  valueSerde?: Serde<V>;
+}
 
 /**
  * A changelog stream seen as a table: the latest value per key, held in a named store that joins
- * and interactive queries read (Kafka Streams' KTable).
+ * and interactive queries read (Kafka Streams' KTable). Its node forwards every update (the
+ * record cache is off), a deletion as a null value.
  */
 export class KTable<K, V> {
   constructor(
@@ -15,9 +23,11 @@ export class KTable<K, V> {
     readonly storeName: string,
     readonly keySerde: Serde<K> | undefined,
     readonly valueSerde: Serde<V> | undefined,
+    /** Present on tables whose processor behaves differently once old values are asked for. */
+    readonly oldValues?: OldValues,
   ) {}
 
-  /** The stream of updates to this table. */
+  /** The stream of updates to this table; a deletion is a record with a null value. */
   toStream(named?: Named): KStream<K, V> {
     const name = named?.name ?? this.builder.names.next('KTABLE-TOSTREAM');
     this.builder.topology.addProcessor(name, () => new StatelessProcessor<K, V, K, V>((record, forward) => forward(record)), this.nodeName);
@@ -26,5 +36,38 @@ export class KTable<K, V> {
 
   queryableStoreName(): string {
     return this.storeName;
+  }
+
+  /** Kafka Streams' enableSendingOldValues: a downstream operation needs to know what each update replaced. */
+  enableSendingOldValues(): void {
+    if (this.oldValues) this.oldValues.enabled = true;
+  }
+
+  /** Rows failing the predicate are deleted from the result (forwarded as tombstones). */
+  filter(predicate: (key: K, value: V) => boolean, materialized: TableMaterialized<V> = {}): KTable<K, V> {
+    const name = this.builder.names.next('KTABLE-FILTER');
+    const storeName = materialized.name ?? this.builder.names.next('KTABLE-FILTER-STATE-STORE');
+    const oldValues: OldValues = { enabled: false };
+    const valueSerde = materialized.valueSerde ?? this.valueSerde;
+    this.builder.topology.addProcessor(name, () => new TableFilterProcessor<K, V>(storeName, predicate, oldValues), this.nodeName);
+    this.builder.topology.addStateStore(keyValueStoreBuilder(storeName, this.keySerdeOrDefault(), valueSerde ?? jsonSerde<V>()), name);
+    return new KTable<K, V>(this.builder, name, storeName, this.keySerde, valueSerde, oldValues);
+  }
+
+  filterNot(predicate: (key: K, value: V) => boolean, materialized: TableMaterialized<V> = {}): KTable<K, V> {
+    return this.filter((key, value) => !predicate(key, value), materialized);
+  }
+
+  /** Maps present values; deletions stay deletions (the mapper never sees null). */
+  mapValues<V2>(mapper: (value: V, key: K) => V2, materialized: TableMaterialized<V2> = {}): KTable<K, V2> {
+    const name = this.builder.names.next('KTABLE-MAPVALUES');
+    const storeName = materialized.name ?? this.builder.names.next('KTABLE-MAPVALUES-STATE-STORE');
+    this.builder.topology.addProcessor(name, () => new TableMapValuesProcessor<K, V, V2>(storeName, mapper), this.nodeName);
+    this.builder.topology.addStateStore(keyValueStoreBuilder(storeName, this.keySerdeOrDefault(), materialized.valueSerde ?? jsonSerde<V2>()), name);
+    return new KTable<K, V2>(this.builder, name, storeName, this.keySerde, materialized.valueSerde);
+  }
+
+  private keySerdeOrDefault(): Serde<K> {
+    return this.keySerde ?? (stringSerde as unknown as Serde<K>);
   }
 }

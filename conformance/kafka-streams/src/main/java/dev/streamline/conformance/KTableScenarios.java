@@ -1,0 +1,70 @@
+package dev.streamline.conformance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+
+import java.util.List;
+
+/**
+ * The KTable scenarios of test/conformance/scenarios-ktable.ts, as a Kafka Streams user writes
+ * them.
+ */
+final class KTableScenarios {
+    private KTableScenarios() {}
+
+    private static final Produced<String, JsonNode> OUT = Scenarios.JSON_OUT;
+
+    private static void putText(ObjectNode node, String field, String value) {
+        if (value == null) node.putNull(field); else node.put(field, value);
+    }
+
+    static JsonNode tierAndPlan(JsonNode user, JsonNode plan) {
+        ObjectNode out = Json.object();
+        putText(out, "tier", Json.text(user, "tier"));
+        putText(out, "plan", Json.text(plan, "plan"));
+        return out;
+    }
+
+    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream");
+
+    static boolean handles(String scenario) {
+        return NAMES.contains(scenario);
+    }
+
+    static Scenarios.Built build(String scenario) {
+        StreamsBuilder builder = new StreamsBuilder();
+        List<String> outputs = outputs(scenario, builder);
+        return new Scenarios.Built(builder.build(), outputs);
+    }
+
+    private static List<String> outputs(String scenario, StreamsBuilder builder) {
+        switch (scenario) {
+            case "ktable-filter-mapvalues-to-stream" -> {
+                KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
+                users.filter((k, v) -> !"bronze".equals(Json.text(v, "tier"))).toStream().to("out-filter", OUT);
+                users.mapValues((k, v) -> {
+                    ObjectNode o = Json.object();
+                    o.put("key", k);
+                    o.put("level", Json.number(v, "score") >= 50 ? "high" : "low");
+                    return (JsonNode) o;
+                }).toStream().to("out-map", OUT);
+                users.filterNot((k, v) -> Json.number(v, "score") < 30)
+                    .mapValues(v -> {
+                        ObjectNode o = Json.object();
+                        putText(o, "tier", Json.text(v, "tier"));
+                        return (JsonNode) o;
+                    })
+                    .toStream()
+                    .to("out-filter-map", OUT);
+                return List.of("out-filter", "out-map", "out-filter-map");
+            }
+            default -> throw new IllegalArgumentException("unknown scenario " + scenario);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import type { KStream, KTable, StreamsBuilder } from '../../topology/index.js';
+import type { Inputs, Phase } from './inputs.js';
+import type { Scenario } from './scenarios.js';
+
+/**
+ * The KTable scenarios (issue 19 part 3): KTable filter / mapValues / toStream, KStream.toTable,
+ * table-table joins. Twins in conformance/kafka-streams/.../KTableScenarios.java.
+ */
+
+type Json = Record<string, unknown> | null;
+
+const KEYS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
+const TIERS = ['gold', 'silver', 'bronze'];
+const PLANS = ['free', 'team', 'enterprise'];
+
+const num = (value: Json | undefined, field: string): number => (typeof value?.[field] === 'number' ? (value[field] as number) : 0);
+const text = (value: Json | undefined, field: string): string | null => (typeof value?.[field] === 'string' ? (value[field] as string) : null);
+
+/**
+ * Updates of a table topic: keys from a small set (so keys are updated, deleted and re-created),
+ * some null keys, some tombstones, timestamps out of order around a moving clock.
+ */
+function tableUpdates(inputs: Inputs, topic: string, count: number, startMs: number, value: (i: Inputs) => Record<string, unknown>): Phase {
+  let clock = startMs;
+  return Array.from({ length: count }, () => {
+    clock += inputs.int(0, 2000);
+    return {
+      topic,
+      key: inputs.chance(0.05) ? null : inputs.pick(KEYS.slice(0, 6)),
+      value: inputs.chance(0.2) ? null : value(inputs),
+      timestamp: Math.max(0, clock - (inputs.chance(0.3) ? inputs.int(0, 10_000) : 0)),
+    };
+  });
+}
+
+const user = (i: Inputs) => ({ tier: i.pick(TIERS), score: i.int(0, 99) });
+const plan = (i: Inputs) => ({ plan: i.pick(PLANS) });
+
+function streamEvents(inputs: Inputs, count: number): Phase {
+  let clock = 100_000;
+  return Array.from({ length: count }, () => {
+    clock += inputs.int(0, 3000);
+    return {
+      topic: 'events',
+      key: inputs.chance(0.05) ? null : inputs.pick(KEYS),
+      value: inputs.chance(0.1) ? null : inputs.chance(0.05) ? { n: inputs.int(0, 99) } : { user: inputs.pick(KEYS.slice(0, 4)), n: inputs.int(0, 99) },
+      timestamp: Math.max(0, clock - (inputs.chance(0.3) ? inputs.int(0, 20_000) : 0)),
+    };
+  });
+}
+
+/** Both tables updated in turns, each phase processed before the next is produced. */
+function twoTables(inputs: Inputs): Phase[] {
+  const phases: Phase[] = [[]];
+  for (let round = 0; round < 4; round++) {
+    phases.push(tableUpdates(inputs, 'users', 25, round * 60_000, user));
+    phases.push(tableUpdates(inputs, 'plans', 25, round * 60_000 + 20_000, plan));
+  }
+  return phases;
+}
+
+const tierAndPlan = (u: Json | undefined, p: Json | undefined) => ({ tier: text(u, 'tier'), plan: text(p, 'plan') });
+
+const usersOf = (b: StreamsBuilder, t: (name: string) => string): KTable<string, Json> => b.table<string, Json>(t('users'));
+
+export const KTABLE_SCENARIOS: Scenario[] = [
+  {
+    name: 'ktable-filter-mapvalues-to-stream',
+    outputTopics: ['out-filter', 'out-map', 'out-filter-map'],
+    inputs: (i) => [[], tableUpdates(i, 'users', 200, 0, user)],
+    build: (b, t) => {
+      const users = usersOf(b, t);
+      users.filter((_k, v) => text(v, 'tier') !== 'bronze').toStream().to(t('out-filter'));
+      users.mapValues((v, k) => ({ key: k, level: num(v, 'score') >= 50 ? 'high' : 'low' }) as Json).toStream().to(t('out-map'));
+      users
+        .filterNot((_k, v) => num(v, 'score') < 30)
+        .mapValues((v) => ({ tier: text(v, 'tier') }) as Json)
+        .toStream()
+        .to(t('out-filter-map'));
+    },
+  },
+];
