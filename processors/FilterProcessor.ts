@@ -33,9 +33,12 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
   process(record: StreamRecord<K, LearningEvent>): void {
     const before = record.value;
     let decision: FilterDecision<LearningEvent>;
+    const ruleErrorsBefore = this.rules.ruleErrors;
     try {
       decision = this.rules.apply(before);
-      this.tracker?.ok();
+      // A rule that threw was skipped (the event went on through the others): a failure for the degraded check.
+      if (this.rules.ruleErrors === ruleErrorsBefore) this.tracker?.ok();
+      else this.tracker?.failed(new Error(this.rules.lastRuleError ?? 'a filter rule threw'));
     } catch (error) {
       if (!this.tracker) throw error;
       this.tracker.failed(error);

@@ -215,6 +215,8 @@ export class FilterRuleSet {
   lastError: string | undefined;
   /** Events passed through because a rule failed to apply. */
   ruleErrors = 0;
+  /** The last rule error, for /processor/status when it persists. */
+  lastRuleError: string | undefined;
 
   constructor(rules: unknown = DEFAULT_FILTER_RULES) {
     this.compiled = compileFilterRules(rules);
@@ -310,10 +312,11 @@ export class FilterRuleSet {
       let matched: boolean;
       try {
         matched = matches(current);
-      } catch {
+      } catch (error) {
         // Seed 002: a filter that fails lets the event through (this rule is skipped).
         this.ruleErrors++;
         counter.errors++;
+        this.lastRuleError = `rule ${rule.id}: ${(error as Error).message}`;
         continue;
       }
       if (!matched) continue;
@@ -335,9 +338,10 @@ export class FilterRuleSet {
             break;
         }
         applied.push(rule.id);
-      } catch {
+      } catch (error) {
         this.ruleErrors++;
         counter.errors++;
+        this.lastRuleError = `rule ${rule.id}: ${(error as Error).message}`;
       }
     }
     return { event: current as unknown as T, applied };
