@@ -79,4 +79,19 @@ export const KTABLE_SCENARIOS: Scenario[] = [
         .to(t('out-filter-map'));
     },
   },
+  {
+    name: 'stream-to-table',
+    outputTopics: ['out', 'out-rekeyed'],
+    inputs: (i) => [[], streamEvents(i, 300)],
+    build: (b, t) => {
+      const events = b.stream<string | null, Json>(t('events')) as KStream<string, Json>;
+      events.toTable().toStream().to(t('out'));
+      events
+        .selectKey((_k, v) => text(v, 'user') as string)
+        .toTable()
+        .filter((_k, v) => num(v, 'n') >= 50)
+        .toStream()
+        .to(t('out-rekeyed'));
+    },
+  },
 ];

@@ -5,9 +5,10 @@ import type { TopicNameExtractor } from '../Topology.js';
 import { StatelessProcessor, StreamGlobalTableJoinProcessor, StreamTableJoinProcessor, type ValueJoiner } from './DslProcessors.js';
 import type { GlobalKTable } from './GlobalKTable.js';
 import { KGroupedStream } from './KGroupedStream.js';
-import type { KTable } from './KTable.js';
+import type { KTable, TableMaterialized } from './KTable.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
+import { streamToTable } from './StreamToTable.js';
 
 export interface Produced<K, V> extends Named {
   keySerde?: Serde<K>;
@@ -186,6 +187,11 @@ export class KStream<K, V> {
 
   groupBy<K2>(selector: (key: K, value: V) => K2, grouped: Grouped<K2, V> = {}): KGroupedStream<K2, V> {
     return this.selectKey(selector).groupByKey(grouped);
+  }
+
+  /** This stream read as a changelog: the latest value per key (Kafka Streams' toTable()). */
+  toTable(materialized: TableMaterialized<V> = {}): KTable<K, V> {
+    return streamToTable(this, materialized);
   }
 
   /** Inner join with a co-partitioned table: records whose key is not in the table are dropped (and counted). */

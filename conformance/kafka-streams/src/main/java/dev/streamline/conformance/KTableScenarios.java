@@ -31,7 +31,7 @@ final class KTableScenarios {
         return out;
     }
 
-    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream");
+    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -63,6 +63,16 @@ final class KTableScenarios {
                     .toStream()
                     .to("out-filter-map", OUT);
                 return List.of("out-filter", "out-map", "out-filter-map");
+            }
+            case "stream-to-table" -> {
+                KStream<String, JsonNode> events = builder.stream("events", Scenarios.JSON_IN);
+                events.toTable().toStream().to("out", OUT);
+                events.selectKey((k, v) -> Json.text(v, "user"))
+                    .toTable(Materialized.with(Serdes.String(), Json.SERDE))
+                    .filter((k, v) -> Json.number(v, "n") >= 50)
+                    .toStream()
+                    .to("out-rekeyed", OUT);
+                return List.of("out", "out-rekeyed");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
