@@ -6,7 +6,7 @@
  *
  * Starts the service as `npm start` does (node scripts/start.mjs) on a fresh DATA_DIR, waits for
  * GET /ready 200, then reports `du` (blocks reserved on disk, not apparent size: RocksDB
- * preallocates its write-ahead log and MANIFEST) of DATA_DIR by part (log, state, chdb, spool,
+ * preallocates its write-ahead log and MANIFEST) of DATA_DIR by part (log, state, chdb, buffer = the spool,
  * other), the number of RocksDB instances (directories holding a CURRENT file), and the RSS of the
  * service. The same after posting N seed-004-like events and letting the pipeline settle.
  * Everything runs on 127.0.0.1 and stops by itself.
@@ -120,7 +120,7 @@ async function load(base: string, count: number): Promise<void> {
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
 function report(label: string, dataDir: string, pid: number): void {
-  const parts = ['log', 'state', 'chdb', 'spool'];
+  const parts = ['log', 'state', 'chdb', 'buffer'];
   const sizes = Object.fromEntries(parts.map((part) => [part, du(path.join(dataDir, part))]));
   const total = du(dataDir);
   const other = total - Object.values(sizes).reduce((a, b) => a + b, 0);
@@ -159,11 +159,11 @@ try {
   const readyMs = await waitReady(child, base);
   console.log(`ready in ${(readyMs / 1000).toFixed(1)} s; MEMORY_LIMIT_MB=${process.env.MEMORY_LIMIT_MB ?? '(default)'}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   // Idle: tasks (and their RocksDB) open as partitions are assigned after /ready; wait until the
-  // number of instances has not changed for 5 s (at most 60 s), then 2 s for the first flushes.
+  // number of instances has not changed for 15 s (at most 120 s), then 2 s for the first flushes.
   let stableSince = Date.now();
   let instances = rocksInstances(dataDir);
-  const idleDeadline = Date.now() + 60_000;
-  while (Date.now() - stableSince < 5000 && Date.now() < idleDeadline) {
+  const idleDeadline = Date.now() + 120_000;
+  while (Date.now() - stableSince < 15_000 && Date.now() < idleDeadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const now = rocksInstances(dataDir);
     if (now !== instances) [instances, stableSince] = [now, Date.now()];
