@@ -94,4 +94,16 @@ export const KTABLE_SCENARIOS: Scenario[] = [
         .to(t('out-rekeyed'));
     },
   },
+  {
+    name: 'table-table-joins',
+    outputTopics: ['out-inner', 'out-left', 'out-outer'],
+    inputs: twoTables,
+    build: (b, t) => {
+      const users = usersOf(b, t);
+      const plans = b.table<string, Json>(t('plans'));
+      users.join(plans, tierAndPlan).toStream().to(t('out-inner'));
+      users.leftJoin(plans, tierAndPlan).toStream().to(t('out-left'));
+      users.outerJoin(plans, tierAndPlan).toStream().to(t('out-outer'));
+    },
+  },
 ];

@@ -1,10 +1,12 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { StatelessProcessor } from './DslProcessors.js';
 import { KStream } from './KStream.js';
-import { TableFilterProcessor, TableMapValuesProcessor, type OldValues } from './KTableProcessors.js';
+import { TableJoinSideProcessor, type TableJoinKind } from './KTableJoinProcessors.js';
+import { TableFilterProcessor, TableMapValuesProcessor, TableMaterializeProcessor, type OldValues } from './KTableProcessors.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
 import { keyValueStoreBuilder } from './Stores.js';
+import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 
 /** Where a KTable operation keeps its result: the store name (queryable, changelog name) and value serde. */
 export interface TableMaterialized<V> extends Named {
@@ -65,6 +67,53 @@ export class KTable<K, V> {
     this.builder.topology.addProcessor(name, () => new TableMapValuesProcessor<K, V, V2>(storeName, mapper), this.nodeName);
     this.builder.topology.addStateStore(keyValueStoreBuilder(storeName, this.keySerdeOrDefault(), materialized.valueSerde ?? jsonSerde<V2>()), name);
     return new KTable<K, V2>(this.builder, name, storeName, this.keySerde, materialized.valueSerde);
+  }
+
+  /** Inner table-table join on the key: a row exists while both sides have one. */
+  join<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2) => R, materialized: TableMaterialized<R> = {}): KTable<K, R> {
+    return this.joinTable(other, joiner as (value: V | undefined, otherValue: V2 | undefined) => R, false, false, materialized);
+  }
+
+  /** Left table-table join: a row exists while this side has one; the other side may be undefined. */
+  leftJoin<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2 | undefined) => R, materialized: TableMaterialized<R> = {}): KTable<K, R> {
+    return this.joinTable(other, joiner as (value: V | undefined, otherValue: V2 | undefined) => R, true, false, materialized);
+  }
+
+  /** Outer table-table join: a row exists while either side has one; the missing side is undefined. */
+  outerJoin<V2, R>(other: KTable<K, V2>, joiner: (value: V | undefined, otherValue: V2 | undefined) => R, materialized: TableMaterialized<R> = {}): KTable<K, R> {
+    return this.joinTable(other, joiner, true, true, materialized);
+  }
+
+  /**
+   * KTableImpl.doJoin: a processor per side (KTABLE-JOINTHIS / KTABLE-JOINOTHER), each reading
+   * the other side's timestamped copy, and a merger materializing the result.
+   */
+  private joinTable<V2, R>(
+    other: KTable<K, V2>,
+    joiner: (value: V | undefined, otherValue: V2 | undefined) => R,
+    leftOuter: boolean,
+    rightOuter: boolean,
+    materialized: TableMaterialized<R>,
+  ): KTable<K, R> {
+    const { topology, names } = this.builder;
+    if (leftOuter) this.enableSendingOldValues();
+    if (rightOuter) other.enableSendingOldValues();
+    const thisName = names.next('KTABLE-JOINTHIS');
+    const otherName = names.next('KTABLE-JOINOTHER');
+    const mergeName = names.next('KTABLE-MERGE');
+    const thisCopy = `${thisName}-STORE`;
+    const otherCopy = `${otherName}-STORE`;
+    const storeName = materialized.name ?? names.next('KTABLE-MERGE-STATE-STORE');
+    const keySerde = this.keySerdeOrDefault();
+    const thisKind: TableJoinKind = rightOuter ? 'outer' : leftOuter ? 'left' : 'inner';
+    const otherKind: TableJoinKind = rightOuter ? 'outer' : leftOuter ? 'right' : 'inner';
+    topology.addProcessor(thisName, () => new TableJoinSideProcessor<K, V, V2, R>(thisCopy, otherCopy, thisKind, joiner), this.nodeName);
+    topology.addProcessor(otherName, () => new TableJoinSideProcessor<K, V2, V, R>(otherCopy, thisCopy, otherKind, (o, t) => joiner(t, o)), other.nodeName);
+    topology.addStateStore(timestampedKeyValueStoreBuilder(thisCopy, keySerde, this.valueSerde ?? jsonSerde<V>()), thisName, otherName);
+    topology.addStateStore(timestampedKeyValueStoreBuilder(otherCopy, keySerde, other.valueSerde ?? jsonSerde<V2>()), thisName, otherName);
+    topology.addProcessor(mergeName, () => new TableMaterializeProcessor<K, R>(storeName), thisName, otherName);
+    topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, materialized.valueSerde ?? jsonSerde<R>()), mergeName);
+    return new KTable<K, R>(this.builder, mergeName, storeName, this.keySerde, materialized.valueSerde);
   }
 
   private keySerdeOrDefault(): Serde<K> {

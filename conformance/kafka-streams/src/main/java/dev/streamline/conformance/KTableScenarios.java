@@ -31,7 +31,7 @@ final class KTableScenarios {
         return out;
     }
 
-    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table");
+    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -73,6 +73,14 @@ final class KTableScenarios {
                     .toStream()
                     .to("out-rekeyed", OUT);
                 return List.of("out", "out-rekeyed");
+            }
+            case "table-table-joins" -> {
+                KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
+                KTable<String, JsonNode> plans = builder.table("plans", Scenarios.JSON_IN);
+                users.join(plans, KTableScenarios::tierAndPlan).toStream().to("out-inner", OUT);
+                users.leftJoin(plans, KTableScenarios::tierAndPlan).toStream().to("out-left", OUT);
+                users.outerJoin(plans, KTableScenarios::tierAndPlan).toStream().to("out-outer", OUT);
+                return List.of("out-inner", "out-left", "out-outer");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
