@@ -55,12 +55,12 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
     const event = record.value;
     // Kafka Streams' stream-table joins skip a record with a null value (nothing to enrich).
     if (event === null || event === undefined) return this.context.count('null_value_dropped');
-    const user = lookupOrEmpty(this.users, event.user_id, this.userFailures) ?? null;
+    const user = lookupOrEmpty(this.users, event.user_id, this.userFailures, this.context.partition) ?? null;
     this.context.count(user ? 'user_hit' : 'user_miss');
     let item: ItemProfile | null = null;
     const itemId = event.kind === 'attempt' ? event.payload.item_id : undefined;
     if (typeof itemId === 'string') {
-      const found = lookupOrEmpty(this.items, itemId, this.itemFailures);
+      const found = lookupOrEmpty(this.items, itemId, this.itemFailures, this.context.partition);
       item = found ?? null;
       if (found !== LOOKUP_FAILED) this.context.count(item ? 'item_hit' : 'item_miss');
     }
@@ -69,7 +69,7 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
       derived = deriveEnrichment(event, user, item);
     } catch (error) {
       if (!this.userFailures) throw error;
-      this.userFailures.failed(error);
+      this.userFailures.failed(error, this.context.partition);
       derived = emptyDerivedEnrichment(event);
     }
     const enriched: LearningEvent = { ...event, enrichment: { user, item, derived } };

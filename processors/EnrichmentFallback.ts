@@ -10,14 +10,14 @@ export const LOOKUP_FAILED = undefined;
  * lookup that throws (a store read or a row that does not decode) is counted on the table's
  * tracker and answers LOOKUP_FAILED; the event goes on as if the row were missing.
  */
-export function lookupOrEmpty<V>(store: KeyValueStore<string, V>, key: string, tracker: FailureTracker | undefined): V | null | typeof LOOKUP_FAILED {
+export function lookupOrEmpty<V>(store: KeyValueStore<string, V>, key: string, tracker: FailureTracker | undefined, partition: number): V | null | typeof LOOKUP_FAILED {
   try {
     const value = store.get(key) ?? null;
-    tracker?.ok();
+    tracker?.ok(partition);
     return value;
   } catch (error) {
     if (!tracker) throw error;
-    tracker.failed(error);
+    tracker.failed(error, partition);
     return LOOKUP_FAILED;
   }
 }

@@ -37,11 +37,11 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
     try {
       decision = this.rules.apply(before);
       // A rule that threw was skipped (the event went on through the others): a failure for the degraded check.
-      if (this.rules.ruleErrors === ruleErrorsBefore) this.tracker?.ok();
-      else this.tracker?.failed(new Error(this.rules.lastRuleError ?? 'a filter rule threw'));
+      if (this.rules.ruleErrors === ruleErrorsBefore) this.tracker?.ok(this.context.partition);
+      else this.tracker?.failed(new Error(this.rules.lastRuleError ?? 'a filter rule threw'), this.context.partition);
     } catch (error) {
       if (!this.tracker) throw error;
-      this.tracker.failed(error);
+      this.tracker.failed(error, this.context.partition);
       this.context.count('failed_open');
       this.context.count('passed');
       this.context.forward({ key: record.key, value: before, timestamp: record.timestamp, headers: record.headers }, this.passedChild);

@@ -7,8 +7,10 @@ import { readDurationMs, type Env } from '../app/env.js';
  *     routing go on (aggregation_failures_total{aggregator});
  *   - filter failures: the event is let through (filter_failures_total{filter});
  *   - enrichment failures: the event goes on with empty enrichment (enrichment_failures_total{table}).
- * A failure that persists (every record a component saw for PROCESSOR_DEGRADED_AFTER, one minute
- * by default) turns GET /processor/status degraded, naming the component and the last error.
+ * A failure that persists (every record of a partition a component saw for PROCESSOR_DEGRADED_AFTER,
+ * one minute by default) turns GET /processor/status degraded, naming the component, the
+ * partitions and the last error. Aggregators' own functions do not see partitions: for them it
+ * is every record of any partition.
  *
  * The hot path is ok(): one increment on a plain object per record, so guarding costs nothing
  * measurable; the bookkeeping happens on failures, which are rare.
@@ -21,15 +23,22 @@ export const FAILURE_METRICS: Record<FailureKind, { name: string; label: string;
   enrichment: { name: 'enrichment_failures_total', label: 'table', help: 'Enrichment lookups that threw; the event went on with empty enrichment' },
 };
 
+/** A partition's run of failures with no success in between. */
+interface Streak {
+  startAt: number;
+  lastFailureAt: number;
+}
+
+/** Partition key for components that do not see partitions (an aggregator's own functions): any success ends the run. */
+const ANY_PARTITION = -1;
+
 export class FailureTracker {
   /** Records this component handled without failing (the hot path: ok()). */
   successes = 0;
   failures = 0;
   lastError: string | undefined;
-  lastFailureAt = 0;
-  /** Start of the current run of failures with no success in between. */
-  private streakStartAt = 0;
-  private successesAtStreakStart = -1;
+  /** Runs of failures per partition; empty while nothing fails, so ok() costs a size check. */
+  private readonly streaks = new Map<number, Streak>();
 
   constructor(
     readonly kind: FailureKind,
@@ -37,26 +46,34 @@ export class FailureTracker {
     private readonly now: () => number,
   ) {}
 
-  ok(): void {
+  ok(partition = ANY_PARTITION): void {
     this.successes++;
+    if (this.streaks.size !== 0) {
+      this.streaks.delete(partition);
+      if (partition !== ANY_PARTITION) this.streaks.delete(ANY_PARTITION);
+    }
   }
 
-  failed(error: unknown): void {
+  failed(error: unknown, partition = ANY_PARTITION): void {
     const now = this.now();
     this.failures++;
     this.lastError = error instanceof Error ? error.message : String(error);
-    if (this.successes !== this.successesAtStreakStart) {
-      this.streakStartAt = now;
-      this.successesAtStreakStart = this.successes;
-    }
-    this.lastFailureAt = now;
+    const streak = this.streaks.get(partition);
+    if (streak) streak.lastFailureAt = now;
+    else this.streaks.set(partition, { startAt: now, lastFailureAt: now });
   }
 
-  /** Failing without a single success for at least windowMs, and still failing (the last failure within windowMs). */
-  persistentFor(windowMs: number): boolean {
-    if (this.failures === 0 || this.successes !== this.successesAtStreakStart) return false;
+  /**
+   * Partitions (ANY_PARTITION = -1 for a component that does not see them) that failed every
+   * record for at least windowMs and are still failing (the last failure within windowMs).
+   */
+  persistentFor(windowMs: number): number[] {
     const now = this.now();
-    return now - this.streakStartAt >= windowMs && now - this.lastFailureAt < windowMs;
+    const persistent: number[] = [];
+    for (const [partition, streak] of this.streaks) {
+      if (now - streak.startAt >= windowMs && now - streak.lastFailureAt < windowMs) persistent.push(partition);
+    }
+    return persistent.sort((a, b) => a - b);
   }
 }
 
@@ -91,9 +108,14 @@ export class ProcessingFailures {
   /** Why the processor is degraded; empty when it is not. */
   degradedReasons(): string[] {
     const seconds = Math.round(this.degradedAfterMs / 100) / 10;
-    return this.all()
-      .filter((t) => t.persistentFor(this.degradedAfterMs))
-      .map((t) => `${t.kind} ${t.name} failed every record for ${seconds}s or more (last error: ${t.lastError})`);
+    const reasons: string[] = [];
+    for (const t of this.all()) {
+      const partitions = t.persistentFor(this.degradedAfterMs);
+      if (partitions.length === 0) continue;
+      const where = partitions[0] === ANY_PARTITION ? '' : ` on partition${partitions.length > 1 ? 's' : ''} ${partitions.join(', ')}`;
+      reasons.push(`${t.kind} ${t.name} failed every record${where} for ${seconds}s or more (last error: ${t.lastError})`);
+    }
+    return reasons;
   }
 
   /** aggregation_failures_total, filter_failures_total, enrichment_failures_total; safe to call twice on one registry. */

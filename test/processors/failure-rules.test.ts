@@ -121,3 +121,29 @@ describe('seed 002 failure rules', () => {
     expect(body.degraded_reasons).toEqual([expect.stringMatching(/^aggregation broken_attempts failed every record for 60s or more \(last error: broken aggregation\)$/)]);
   });
 });
+
+describe('persistent failures are judged per partition', () => {
+  test('a table failing every record of one partition for the window is degraded while other partitions succeed; one success there clears it', () => {
+    let clock = 0;
+    const failures = new ProcessingFailures({ degradedAfterMs: 1000, now: () => clock });
+    const users = failures.tracker('enrichment', 'users');
+    users.failed(new Error('row does not decode'), 1);
+    users.ok(0);
+    clock = 999;
+    users.failed(new Error('row does not decode'), 1);
+    expect(failures.degradedReasons()).toEqual([]);
+    clock = 1000;
+    users.ok(0);
+    users.failed(new Error('row does not decode'), 1);
+    expect(failures.degradedReasons()).toEqual(['enrichment users failed every record on partition 1 for 1s or more (last error: row does not decode)']);
+    // Failures that stopped (no record failed within the window) no longer degrade.
+    clock = 2000;
+    expect(failures.degradedReasons()).toEqual([]);
+    users.failed(new Error('again'), 1);
+    clock = 3000;
+    users.failed(new Error('again'), 1);
+    expect(failures.degradedReasons()).toHaveLength(1);
+    users.ok(1);
+    expect(failures.degradedReasons()).toEqual([]);
+  });
+});
