@@ -22,6 +22,8 @@ export interface ListenersOptions {
   readinessChecks: ReadinessCheck[];
   streams?: StreamsApp;
   pipeline?: DefaultPipeline;
+  /** Extra routes for the admin door, registered behind its token (issue 15: the dashboard's reads through query/). */
+  adminPlugins?: Array<(scope: FastifyInstance) => Promise<void>>;
   /** Receives each listener's close as soon as it exists, so a failed start still closes what is open. */
   onClose(close: () => Promise<void>): void;
 }
@@ -68,12 +70,16 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
   const adminRoutes = { log, registry, streams, pipeline, token: adminConfig.token };
   let admin: FastifyInstance | undefined;
   if (adminConfig.mode === 'public') {
-    await http.register(async (scope) => registerAdminRoutes(scope, adminRoutes));
+    await http.register(async (scope) => {
+      await registerAdminRoutes(scope, adminRoutes);
+      for (const plugin of options.adminPlugins ?? []) await plugin(scope);
+    });
   } else if (adminConfig.mode === 'separate') {
     const adminServer = buildAdminServer({ logger: logger.child({ component: 'admin' }), tls: adminConfig.tls, bodyLimit: ingressConfig.maxBodyBytes });
     admin = adminServer;
     await registerOperatorReads(adminServer, http.ingress, { analytics, readinessChecks });
     await registerAdminRoutes(adminServer, { ...adminRoutes, documentRoutes: () => listenerRoutes({ public: http, admin: adminServer }) });
+    for (const plugin of options.adminPlugins ?? []) await plugin(adminServer);
     if (!adminConfig.prometheusPublic) http.addHook('onRequest', hidePrometheus);
     // Closed before the public listener: its health and metrics routes read the ingress runtime.
     options.onClose(() => adminServer.close());

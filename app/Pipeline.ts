@@ -4,7 +4,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
 import { readIngestKeys } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
-import { readQueryListenerConfig, startQueryListener } from '../query/index.js';
+import { createQueryLayer, readQueryListenerConfig } from '../query/index.js';
 import { readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { StreamsApp } from '../topology/index.js';
@@ -75,6 +75,10 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     const pipeline = sequence.pipeline;
 
     const readinessChecks: ReadinessCheck[] = sequence.readinessChecks();
+    // Issue 15: the read-only query layer over the embedded store (query/): closed after the
+    // listeners, before the store.
+    const queryLayer = queryListenerConfig ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
+    if (queryLayer) stopping.push(() => queryLayer.close());
     const { http, admin, address, adminAddress } = await startListeners({
       ingressConfig,
       adminConfig,
@@ -86,15 +90,11 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       readinessChecks,
       streams,
       pipeline,
+      adminPlugins: queryLayer ? [(scope) => queryLayer.registerDashboardRoute(scope)] : [],
       onClose: (close) => stopping.push(close),
     });
-    // Issue 15: analysts' read-only door to the embedded store, its own listener (closed first on stop).
-    let queryAddress: string | undefined;
-    if (queryListenerConfig) {
-      const queryListener = await startQueryListener({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger });
-      if (queryListener) stopping.push(() => queryListener.close());
-      queryAddress = queryListener?.address;
-    }
+    // Issue 15: analysts' read-only door to the embedded store, its own listener.
+    const queryAddress = await queryLayer?.listen();
     logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
 
     let stopped: Promise<void> | undefined;

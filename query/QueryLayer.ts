@@ -6,8 +6,9 @@ import { ChdbStore } from '../sink/ChdbStore.js';
 import { ChdbReader } from './ChdbReader.js';
 import { buildClickHouseHttpServer } from './ClickHouseHttpServer.js';
 import type { QueryListenerConfig } from './QueryListenerConfig.js';
+import { createReadHandler, type ReadHandlerOptions } from './ReadHandler.js';
 
-export interface QueryListenerOptions {
+export interface QueryLayerOptions {
   config: QueryListenerConfig;
   /** The sink's store once it runs: the reads use its engine (its data directory), on their own connection. */
   store: () => AnalyticsStore | undefined;
@@ -15,20 +16,24 @@ export interface QueryListenerOptions {
   logger: Logger;
 }
 
-export interface QueryListener {
-  server: FastifyInstance;
-  /** e.g. http://127.0.0.1:8123 */
-  address: string;
+export interface QueryLayer {
   reader: ChdbReader;
+  /**
+   * GET /dashboard/query?query=...&param_x=...: the same reads for /dashboard's analytics panels,
+   * registered on the admin listener's scope (behind ADMIN_TOKEN, so no CLICKHOUSE_HTTP_USERS).
+   */
+  registerDashboardRoute(scope: FastifyInstance): Promise<void>;
+  /** Starts the ClickHouse listener (CLICKHOUSE_HTTP_HOST:PORT): its address, or undefined when the port is taken. */
+  listen(): Promise<string | undefined>;
+  /** Closes the listener, then the reads' connection; before the store closes. */
   close(): Promise<void>;
 }
 
 /**
- * Starts the read-only ClickHouse HTTP interface on its own listener (CLICKHOUSE_HTTP_HOST:PORT);
- * undefined, with a warning, when the port is taken. Close it before the store (its connection
- * must be gone before the engine's last one closes).
+ * The query layer over the embedded store: one reader (its own chDB connection, ChdbReader),
+ * served on the ClickHouse HTTP listener and on the dashboard's route.
  */
-export async function startQueryListener(options: QueryListenerOptions): Promise<QueryListener | undefined> {
+export function createQueryLayer(options: QueryLayerOptions): QueryLayer {
   const { config, logger } = options;
   const reader = new ChdbReader(
     () => {
@@ -39,39 +44,52 @@ export async function startQueryListener(options: QueryListenerOptions): Promise
     config.maxConcurrentQueries,
   );
   let engine = { version: 'unknown', timezone: 'UTC' };
-  const learnEngine = async () => {
-    const info = await reader.engineInfo();
-    if (info) engine = info;
-    return info !== undefined;
+  let learning: Promise<void> | undefined;
+  const engineInfo = () => {
+    // Learned from the engine on first use (the store may open after the listener in Kafka mode).
+    learning ??= reader.engineInfo().then((info) => {
+      if (info) engine = info;
+      else learning = undefined;
+    });
+    return engine;
   };
-  let engineKnown = await learnEngine();
-  const server = buildClickHouseHttpServer({
+  const handlerOptions: Omit<ReadHandlerOptions, 'authenticateUsers'> = {
     config,
     reader,
     database: config.database,
-    engine: () => {
-      if (!engineKnown) void learnEngine().then((known) => (engineKnown = known));
-      return engine;
-    },
+    engine: engineInfo,
     registry: options.registry,
     logger: logger.child({ component: 'query-http' }),
-  });
-  const close = async () => {
-    await server.close();
-    await reader.close();
   };
-  let address: string;
-  try {
-    address = await server.listen({ host: config.host, port: config.port });
-  } catch (error) {
-    // 8123 is also a local ClickHouse server's port: a taken port must not stop the ingestion.
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    await close();
-    logger.warn(
-      `CLICKHOUSE_HTTP_PORT ${config.port} on ${config.host} is in use (a ClickHouse server?): the embedded ClickHouse HTTP interface is off; set CLICKHOUSE_HTTP_PORT to a free port, or off`,
-    );
-    return undefined;
-  }
-  logger.info({ address, users: [...config.users.keys()] }, 'ClickHouse HTTP interface (read-only) listening');
-  return { server, address, reader, close };
+  let server: FastifyInstance | undefined;
+  return {
+    reader,
+    async registerDashboardRoute(scope) {
+      const { handle } = createReadHandler({ ...handlerOptions, authenticateUsers: false });
+      scope.get('/dashboard/query', handle);
+    },
+    async listen() {
+      engineInfo();
+      await learning;
+      server = buildClickHouseHttpServer(handlerOptions);
+      try {
+        const address = await server.listen({ host: config.host, port: config.port });
+        logger.info({ address, users: [...config.users.keys()] }, 'ClickHouse HTTP interface (read-only) listening');
+        return address;
+      } catch (error) {
+        // 8123 is also a local ClickHouse server's port: a taken port must not stop the ingestion.
+        await server.close();
+        server = undefined;
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        logger.warn(
+          `CLICKHOUSE_HTTP_PORT ${config.port} on ${config.host} is in use (a ClickHouse server?): the embedded ClickHouse HTTP interface is off; set CLICKHOUSE_HTTP_PORT to a free port, or off`,
+        );
+        return undefined;
+      }
+    },
+    async close() {
+      await server?.close();
+      await reader.close();
+    },
+  };
 }

@@ -1,3 +1,3 @@
 export { readQueryListenerConfig, parseUsers, isLoopback, type QueryListenerConfig } from './QueryListenerConfig.js';
-export { startQueryListener, type QueryListener, type QueryListenerOptions } from './startQueryListener.js';
+export { createQueryLayer, type QueryLayer, type QueryLayerOptions } from './QueryLayer.js';
 export { ClickHouseHttpError } from './ClickHouseErrors.js';

@@ -1,7 +1,8 @@
 /*
  * The dashboard: reads only the service's public routes —
  *   GET /metrics (Prometheus text, parsed here), GET /ready,
- *   GET /metrics?event_name=...&group_by=hour|channel (seed 004, ClickHouse),
+ *   GET /dashboard/query (issue 15: event_metrics_hourly through the read-only query layer) or,
+ *   without an embedded store, GET /metrics?event_name=...&group_by=hour|channel (seed 004),
  *   GET /processor/aggregation?aggregator=...&key=... (seed 002, interactive queries) —
  * and redraws every 2 s (?refresh=ms to change). A route that is absent or not configured turns
  * its panel into a note saying so; the rest keeps working.
@@ -177,6 +178,47 @@
     return route + ' answered ' + result.status + (reason ? ': ' + reason : '') + (result.status === 404 ? ' (not available on this instance)' : '');
   }
 
+  // Issue 15: with the embedded store, the panels read event_metrics_hourly through the query layer
+  // (GET /dashboard/query: the read-only ClickHouse HTTP interface's checks, limits and own chDB
+  // connection, so refreshes never queue behind the sink). Without it (a ClickHouse server, or
+  // CLICKHOUSE_HTTP_PORT=off) the route is absent and seed 004's GET /metrics answers instead.
+  const HOURLY_WHERE = "FROM event_metrics_hourly WHERE has({names:Array(String)}, event_name)" +
+    " AND hour >= toStartOfHour(toDateTime({from:UInt32}, 'UTC')) AND hour <= toDateTime({to:UInt32}, 'UTC')";
+  const arrayParam = (values) => '[' + values.map((v) => "'" + v.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'").join(',') + ']';
+  let queryLayerAbsent = false;
+
+  async function layerRows(sql, names, from, to) {
+    const url = '/dashboard/query?default_format=JSONEachRow&query=' + encodeURIComponent(sql) +
+      '&param_names=' + encodeURIComponent(arrayParam(names)) + '&param_from=' + from + '&param_to=' + to;
+    const response = await fetch(url);
+    const text = await response.text();
+    if (response.status === 404 && !response.headers.get('x-clickhouse-exception-code')) return null;
+    if (!response.ok) throw new Error(text.trim());
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  }
+
+  async function readThroughQueryLayer(names, from, to) {
+    if (queryLayerAbsent) return null;
+    const totals = 'toUInt64(sum(total_events)) AS total_events, toUInt64(uniqExactMerge(unique_users)) AS unique_users ';
+    const [hours, channels] = await Promise.all([
+      layerRows('SELECT event_name, toUnixTimestamp(hour) AS h, ' + totals + HOURLY_WHERE + ' GROUP BY event_name, hour ORDER BY hour', names, from, to),
+      layerRows('SELECT event_name, channel, ' + totals + HOURLY_WHERE + ' GROUP BY event_name, channel ORDER BY total_events DESC, channel ASC', names, from, to),
+    ]);
+    if (!hours || !channels) {
+      queryLayerAbsent = true;
+      return null;
+    }
+    const byHour = {};
+    const channelRows = {};
+    for (const name of names) {
+      byHour[name] = hours.filter((r) => r.event_name === name)
+        .map((r) => ({ group: new Date(Number(r.h) * 1000).toISOString().replace('.000Z', 'Z'), total_events: Number(r.total_events), unique_users: Number(r.unique_users) }));
+      channelRows[name] = channels.filter((r) => r.event_name === name)
+        .map((r) => ({ group: r.channel, total_events: Number(r.total_events), unique_users: Number(r.unique_users) }));
+    }
+    return { byHour, channelRows };
+  }
+
   async function refreshEventMetrics() {
     const names = eventNames();
     const hours = Math.max(1, Number(document.getElementById('hours').value) || 24);
@@ -185,17 +227,22 @@
     const hourly = charts['events-hourly'];
     const users = charts['users-hourly'];
     const channels = charts.channels;
-    const byHour = {};
-    const channelRows = {};
-    for (const name of names) {
-      const q = '/metrics?event_name=' + encodeURIComponent(name) + '&from=' + from + '&to=' + to;
-      const [h, c] = await Promise.all([getJson(q + '&group_by=hour'), getJson(q + '&group_by=channel')]);
-      if (h.status !== 200 || c.status !== 200) {
-        note('events-note', 'Analytics unavailable — GET /metrics?event_name=… ' + unavailable('', h.status !== 200 ? h : c).trim(), true);
-        return;
+    let byHour = {};
+    let channelRows = {};
+    const layer = await readThroughQueryLayer(names, from, to);
+    if (layer) {
+      ({ byHour, channelRows } = layer);
+    } else {
+      for (const name of names) {
+        const q = '/metrics?event_name=' + encodeURIComponent(name) + '&from=' + from + '&to=' + to;
+        const [h, c] = await Promise.all([getJson(q + '&group_by=hour'), getJson(q + '&group_by=channel')]);
+        if (h.status !== 200 || c.status !== 200) {
+          note('events-note', 'Analytics unavailable — GET /metrics?event_name=… ' + unavailable('', h.status !== 200 ? h : c).trim(), true);
+          return;
+        }
+        byHour[name] = h.body.data;
+        channelRows[name] = c.body.data;
       }
-      byHour[name] = h.body.data;
-      channelRows[name] = c.body.data;
     }
     const labels = [...new Set(Object.values(byHour).flatMap((rows) => rows.map((row) => row.group)))].sort();
     const dataset = (name, i, key) => ({
@@ -220,7 +267,7 @@
     }));
     channels.update();
     const total = names.reduce((sum, name) => sum + byHour[name].reduce((s, row) => s + row.total_events, 0), 0);
-    note('events-note', total + ' events in the last ' + hours + ' h (ClickHouse, event_metrics_hourly)');
+    note('events-note', total + ' events in the last ' + hours + ' h (ClickHouse, event_metrics_hourly' + (layer ? ', through the query layer' : '') + ')');
   }
 
   async function aggregation(aggregator, key) {

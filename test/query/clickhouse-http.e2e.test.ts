@@ -227,6 +227,24 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
     expect(windows.reduce((sum, row) => sum + Number(row.events), 0)).toBe(TOTAL);
   });
 
+  test("/dashboard's analytics read through the same layer on the admin listener: GET /dashboard/query equals GET /metrics", async () => {
+    const from = Math.floor(boundary / 1000) - 3600;
+    const to = Math.floor(now / 1000) + 3600;
+    const sql = `SELECT event_name, channel, toUInt64(sum(total_events)) AS total_events, toUInt64(uniqExactMerge(unique_users)) AS unique_users
+FROM event_metrics_hourly WHERE has({names:Array(String)}, event_name) AND hour >= toStartOfHour(toDateTime({from:UInt32}, 'UTC')) AND hour <= toDateTime({to:UInt32}, 'UTC')
+GROUP BY event_name, channel ORDER BY total_events DESC, channel ASC`;
+    const url = `${running.adminAddress}/dashboard/query?default_format=JSONEachRow&query=${encodeURIComponent(sql)}&param_names=${encodeURIComponent(`['${EVENT}','none\\'s']`)}&param_from=${from}&param_to=${to}`;
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const rows = (await response.text()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byChannel = await metricsOf(await fetch(`${running.address}/metrics?event_name=${EVENT}&from=${from}&to=${to}&group_by=channel`));
+    expect(rows.map((row) => ({ group: row.channel, total_events: Number(row.total_events), unique_users: Number(row.unique_users) }))).toEqual(byChannel.data);
+    // The same checks as the ClickHouse listener: no writes through the dashboard's door either.
+    const refused = await fetch(`${running.adminAddress}/dashboard/query?query=${encodeURIComponent('DROP TABLE events_raw')}`);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('x-clickhouse-exception-code')).toBe('164');
+  });
+
   test('hostile parameter values stay values', async () => {
     const hostile = "x' OR 1=1; DROP TABLE events_raw; --\\'\t\n{e:String}";
     const rows = await (await client.query({ query: 'SELECT {s:String} AS s, length({s:String}) AS n', query_params: { s: hostile }, format: 'JSONEachRow' })).json<{ s: string; n: number }>();
