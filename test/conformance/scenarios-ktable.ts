@@ -4,7 +4,7 @@ import type { Scenario } from './scenarios.js';
 
 /**
  * The KTable scenarios (issue 19 part 3): KTable filter / mapValues / toStream, KStream.toTable,
- * table-table joins. Twins in conformance/kafka-streams/.../KTableScenarios.java.
+ * table-table joins, KTable.groupBy + aggregate / reduce / count. Twins in conformance/kafka-streams/.../KTableScenarios.java.
  */
 
 type Json = Record<string, unknown> | null;
@@ -35,6 +35,8 @@ function tableUpdates(inputs: Inputs, topic: string, count: number, startMs: num
 
 const user = (i: Inputs) => ({ tier: i.pick(TIERS), score: i.int(0, 99) });
 const plan = (i: Inputs) => ({ plan: i.pick(PLANS) });
+/** A user whose tier is sometimes missing: its group key is then null and the row is in no group. */
+const rankedUser = (i: Inputs) => (i.chance(0.05) ? { score: i.int(0, 99) } : user(i));
 
 function streamEvents(inputs: Inputs, count: number): Phase {
   let clock = 100_000;
@@ -104,6 +106,30 @@ export const KTABLE_SCENARIOS: Scenario[] = [
       users.join(plans, tierAndPlan).toStream().to(t('out-inner'));
       users.leftJoin(plans, tierAndPlan).toStream().to(t('out-left'));
       users.outerJoin(plans, tierAndPlan).toStream().to(t('out-outer'));
+    },
+  },
+  {
+    name: 'ktable-groupby-aggregate',
+    outputTopics: ['out-count', 'out-sum', 'out-reduce', 'out-filtered-count'],
+    inputs: (i) => [[], tableUpdates(i, 'users', 200, 0, rankedUser)],
+    build: (b, t) => {
+      const users = usersOf(b, t);
+      const byTier = users.groupBy((_k, v) => [text(v, 'tier') as string, { score: num(v, 'score') } as Json]);
+      byTier.count().toStream().to(t('out-count'));
+      byTier
+        .aggregate<number>(() => 0, (_k, v, sum) => sum + num(v, 'score'), (_k, v, sum) => sum - num(v, 'score'))
+        .toStream()
+        .to(t('out-sum'));
+      byTier
+        .reduce((a, v) => ({ score: num(a, 'score') + num(v, 'score') }), (a, v) => ({ score: num(a, 'score') - num(v, 'score') }))
+        .toStream()
+        .to(t('out-reduce'));
+      users
+        .filter((_k, v) => num(v, 'score') >= 20)
+        .groupBy((_k, v) => [text(v, 'tier') as string, v])
+        .count()
+        .toStream()
+        .to(t('out-filtered-count'));
     },
   },
 ];

@@ -1,8 +1,11 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { StatelessProcessor } from './DslProcessors.js';
 import { KStream } from './KStream.js';
+import { KGroupedTable } from './KGroupedTable.js';
+import { TableRepartitionMapProcessor, type KeyValueMapper } from './KGroupedTableProcessors.js';
 import { TableJoinSideProcessor, type TableJoinKind } from './KTableJoinProcessors.js';
 import { TableFilterProcessor, TableMapValuesProcessor, TableMaterializeProcessor, type OldValues } from './KTableProcessors.js';
+import type { Grouped } from './KStream.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
 import { keyValueStoreBuilder } from './Stores.js';
@@ -114,6 +117,19 @@ export class KTable<K, V> {
     topology.addProcessor(mergeName, () => new TableMaterializeProcessor<K, R>(storeName), thisName, otherName);
     topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, materialized.valueSerde ?? jsonSerde<R>()), mergeName);
     return new KTable<K, R>(this.builder, mergeName, storeName, this.keySerde, materialized.valueSerde);
+  }
+
+  /**
+   * Regroups the table's rows by a new key and value (KTableImpl.groupBy): each update moves a row
+   * out of its old group and into its new one, through a repartition topic.
+   */
+  groupBy<K2, V2>(selector: KeyValueMapper<K, V, K2, V2>, grouped: Grouped<K2, V2> = {}): KGroupedTable<K2, V2> {
+    const name = grouped.name ?? this.builder.names.next('KTABLE-SELECT');
+    const previous = `${name}-PREVIOUS-STORE`;
+    this.enableSendingOldValues();
+    this.builder.topology.addProcessor(name, () => new TableRepartitionMapProcessor<K, V, K2, V2>(previous, selector), this.nodeName);
+    this.builder.topology.addStateStore(keyValueStoreBuilder(previous, this.keySerdeOrDefault(), this.valueSerde ?? jsonSerde<V>()), name);
+    return new KGroupedTable<K2, V2>(this.builder, name, grouped.keySerde, grouped.valueSerde);
   }
 
   private keySerdeOrDefault(): Serde<K> {

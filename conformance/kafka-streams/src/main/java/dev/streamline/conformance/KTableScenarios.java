@@ -3,7 +3,10 @@ package dev.streamline.conformance;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedTable;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -24,6 +27,16 @@ final class KTableScenarios {
         if (value == null) node.putNull(field); else node.put(field, value);
     }
 
+    static JsonNode score(long score) {
+        ObjectNode o = Json.object();
+        o.put("score", score);
+        return o;
+    }
+
+    static JsonNode number(Long value) {
+        return value == null ? null : Json.NODES.numberNode(value);
+    }
+
     static JsonNode tierAndPlan(JsonNode user, JsonNode plan) {
         ObjectNode out = Json.object();
         putText(out, "tier", Json.text(user, "tier"));
@@ -31,7 +44,7 @@ final class KTableScenarios {
         return out;
     }
 
-    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins");
+    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins", "ktable-groupby-aggregate");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -81,6 +94,22 @@ final class KTableScenarios {
                 users.leftJoin(plans, KTableScenarios::tierAndPlan).toStream().to("out-left", OUT);
                 users.outerJoin(plans, KTableScenarios::tierAndPlan).toStream().to("out-outer", OUT);
                 return List.of("out-inner", "out-left", "out-outer");
+            }
+            case "ktable-groupby-aggregate" -> {
+                KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
+                KGroupedTable<String, JsonNode> byTier = users.groupBy(
+                    (k, v) -> KeyValue.pair(Json.text(v, "tier"), score(Json.number(v, "score"))), Grouped.with(Serdes.String(), Json.SERDE));
+                byTier.count().toStream().mapValues(KTableScenarios::number).to("out-count", OUT);
+                byTier.aggregate(() -> 0L, (k, v, sum) -> sum + Json.number(v, "score"), (k, v, sum) -> sum - Json.number(v, "score"),
+                        Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream().mapValues(KTableScenarios::number).to("out-sum", OUT);
+                byTier.reduce((a, v) -> score(Json.number(a, "score") + Json.number(v, "score")), (a, v) -> score(Json.number(a, "score") - Json.number(v, "score")))
+                    .toStream().to("out-reduce", OUT);
+                users.filter((k, v) -> Json.number(v, "score") >= 20)
+                    .groupBy((k, v) -> KeyValue.pair(Json.text(v, "tier"), v), Grouped.with(Serdes.String(), Json.SERDE))
+                    .count()
+                    .toStream().mapValues(KTableScenarios::number).to("out-filtered-count", OUT);
+                return List.of("out-count", "out-sum", "out-reduce", "out-filtered-count");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
