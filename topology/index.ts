@@ -3,6 +3,7 @@ export { StreamsBuilder, type Consumed } from './dsl/StreamsBuilder.js';
 export { KStream, type Produced, type Grouped, type Branch } from './dsl/KStream.js';
 export { KGroupedStream, type Materialized } from './dsl/KGroupedStream.js';
 export { TimeWindowedKStream } from './dsl/TimeWindowedKStream.js';
+export { WindowedSerdes } from './dsl/WindowedSerdes.js';
 export { KTable, type TableMaterialized } from './dsl/KTable.js';
 export { KGroupedTable } from './dsl/KGroupedTable.js';
 export { GlobalKTable } from './dsl/GlobalKTable.js';

@@ -53,6 +53,7 @@ export const produceCommand: Command = async (args, context) => {
   } finally {
     bar.stop();
   }
+  tally.refused.sort((a, b) => a.line - b.line);
   for (const refusal of tally.refused.slice(0, 20)) context.out(`line ${refusal.line}: ${refusal.reason}`);
   if (tally.refused.length > 20) context.out(`... and ${tally.refused.length - 20} more refused lines`);
   const where = config.logMode === 'kafka' ? 'written to the landing topic' : 'accepted by the service';
@@ -166,7 +167,10 @@ interface RouteAnswer {
 
 function refusals(answer: RouteAnswer): Array<{ index: number; reason: string }> {
   const out: Array<{ index: number; reason: string }> = [];
-  for (const item of [...(answer.errors ?? []), ...(answer.dlq_events ?? [])]) if (typeof item.index === 'number') out.push({ index: item.index, reason: item.error ?? 'refused' });
+  // The batch index in seed 004's "events[3]: ..." means nothing to the user: the line number replaces it.
+  for (const item of [...(answer.errors ?? []), ...(answer.dlq_events ?? [])]) {
+    if (typeof item.index === 'number') out.push({ index: item.index, reason: (item.error ?? 'refused').replace(/^events\[\d+\]: /, '') });
+  }
   for (const result of answer.results ?? []) {
     if (result && result.status === 'rejected' && typeof result.index === 'number') out.push({ index: result.index, reason: (result.errors ?? []).map((e) => e.message).join('; ') || 'refused' });
   }

@@ -1,5 +1,6 @@
 import { StreamsBuilder, TimeWindows, type KGroupedStream, type KStream, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
+import { WINDOW_SCENARIOS } from './scenarios-windows.js';
 import { KTABLE_SCENARIOS } from './scenarios-ktable.js';
 
 /**
@@ -225,5 +226,6 @@ export const SCENARIOS: Scenario[] = [
     inputs: (i) => [[], events(i, { nullKeys: 0.3 })],
     build: (b, t) => windowedCountTo(grouped(eventsOf(b, t)), TUMBLING(), true, t('out')),
   },
+  ...WINDOW_SCENARIOS,
   ...KTABLE_SCENARIOS,
 ];

@@ -9,6 +9,7 @@ import type { KTable, TableMaterialized } from './KTable.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
 import { streamToTable } from './StreamToTable.js';
+import { requireKeySerde } from './WindowedSerdes.js';
 
 export interface Produced<K, V> extends Named {
   keySerde?: Serde<K>;
@@ -163,7 +164,7 @@ export class KStream<K, V> {
     this.builder.topology.addSink(
       name,
       topic,
-      { keySerde: produced.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), valueSerde: produced.valueSerde ?? this.valueSerde ?? jsonSerde<V>() },
+      { keySerde: requireKeySerde(produced.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), name), valueSerde: produced.valueSerde ?? this.valueSerde ?? jsonSerde<V>() },
       this.nodeName,
     );
   }
@@ -172,7 +173,7 @@ export class KStream<K, V> {
   repartition(options: Grouped<K, V> = {}): KStream<K, V> {
     const base = options.name ?? this.builder.names.next('KSTREAM-REPARTITION');
     const topic = `${base}-repartition`;
-    const keySerde = options.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>);
+    const keySerde = requireKeySerde(options.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), `${base}-sink`);
     const valueSerde = options.valueSerde ?? this.valueSerde ?? jsonSerde<V>();
     this.builder.topology.addInternalTopic(topic);
     this.builder.topology.addSink(`${base}-sink`, topic, { keySerde, valueSerde, internal: true }, this.nodeName);

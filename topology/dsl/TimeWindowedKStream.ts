@@ -5,6 +5,7 @@ import { KTable } from './KTable.js';
 import { keyValueStoreBuilder } from './Stores.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
+import { windowedKeyWithoutSerde } from './WindowedSerdes.js';
 
 /** A grouped stream cut into time windows (Kafka Streams' TimeWindowedKStream). */
 export class TimeWindowedKStream<K, V> {
@@ -38,7 +39,7 @@ export class TimeWindowedKStream<K, V> {
     );
     builder.topology.addStateStore(timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.sizeMs, retentionMs }, keySerde, valueSerde), name);
     if (emittedStore) builder.topology.addStateStore(keyValueStoreBuilder(emittedStore, stringSerde, jsonSerde<number>()), name);
-    return new KTable<Windowed<K>, A>(builder, name, storeName, undefined, valueSerde);
+    return new KTable<Windowed<K>, A>(builder, name, storeName, windowedKeyWithoutSerde<Windowed<K>>(name), valueSerde);
   }
 
   count(materialized: Materialized<K, number> = {}): KTable<Windowed<K>, number> {

@@ -66,6 +66,7 @@ final class Scenarios {
     }
 
     static Built build(String scenario) {
+        if (WindowScenarios.handles(scenario)) return WindowScenarios.build(scenario);
         if (KTableScenarios.handles(scenario)) return KTableScenarios.build(scenario);
         StreamsBuilder builder = new StreamsBuilder();
         List<String> outputs = List.of("out");
