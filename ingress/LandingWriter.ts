@@ -190,7 +190,9 @@ export class LandingWriter {
         breaker.failure();
         this.options.onProduceError?.(error as Error);
         logger.debug({ err: error }, 'spool drain: log still failing');
-        failures++;
+        // A timeout is not a refusal: the produce may yet land (a retried copy is dropped by the
+        // topology's dedupe, events carrying ids), so it never counts towards poison isolation.
+        if (!(error instanceof ProduceTimeoutError)) failures++;
         // A log that says it is healthy yet keeps refusing this batch: some record in it is
         // poison (e.g. too large for the broker). Isolate it rather than block the spool forever.
         if (failures >= POISON_AFTER_FAILURES && (await this.options.log.isHealthy().catch(() => false))) {
@@ -224,6 +226,8 @@ export class LandingWriter {
       try {
         await this.produceWithTimeout([record]);
       } catch (error) {
+        // Timed out, not refused: the batch stays in the spool and is retried whole.
+        if (error instanceof ProduceTimeoutError) return false;
         const reason = error instanceof Error ? error.message : String(error);
         logger.error({ err: error, topic: record.topic }, 'spool drain: record refused by a healthy log; sent to the DLQ');
         try {
