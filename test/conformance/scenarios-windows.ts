@@ -1,4 +1,4 @@
-import { StreamsBuilder, TimeWindows, WindowedSerdes, type Windowed } from '../../topology/index.js';
+import { SessionWindows, StreamsBuilder, TimeWindows, WindowedSerdes, type KStream, type Windowed } from '../../topology/index.js';
 import { stringSerde } from '../../state/Serde.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
@@ -14,6 +14,7 @@ const KEYS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
 const EVENT_COUNT = 300;
 
 const windowedKey = (windowed: Windowed<string>) => `${windowed.key}@${windowed.windowStart}/${windowed.windowEnd}`;
+const num = (value: Json, field: string): number => (typeof value?.[field] === 'number' ? (value[field] as number) : 0);
 
 /** User activity: out of order, some late, 3% null keys and values (inputs.ts's clock). */
 function activity(inputs: Inputs, topic = 'events'): Phase {
@@ -26,6 +27,7 @@ function activity(inputs: Inputs, topic = 'events'): Phase {
 }
 
 const eventsOf = (builder: StreamsBuilder, topic: (name: string) => string) => builder.stream<string, Json>(topic('events'));
+const asJson = (value: unknown): Json => (value === null || value === undefined ? null : (value as Json));
 
 export const WINDOW_SCENARIOS: Scenario[] = [
   {
@@ -43,5 +45,40 @@ export const WINDOW_SCENARIOS: Scenario[] = [
         .repartition({ keySerde: WindowedSerdes.timeWindowedSerdeFrom(stringSerde, 60_000) })
         .selectKey((windowed) => windowedKey(windowed))
         .to(t('out')),
+  },
+  {
+    name: 'session-count',
+    outputTopics: ['out'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) =>
+      eventsOf(b, t)
+        .groupByKey()
+        .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+        .count()
+        .toStream()
+        .map((windowed, count): [string, Json] => [windowedKey(windowed), asJson(count)])
+        .to(t('out')),
+  },
+  {
+    name: 'session-reduce-aggregate-no-grace',
+    outputTopics: ['out-reduce', 'out-aggregate'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) => {
+      const sessions = (eventsOf(b, t) as KStream<string, Json>).groupByKey().windowedBy(SessionWindows.ofInactivityGapWithNoGrace(8_000));
+      sessions
+        .reduce((a, v) => ({ n: num(a, 'n') + num(v, 'n') }))
+        .toStream()
+        .selectKey((windowed) => windowedKey(windowed))
+        .to(t('out-reduce'));
+      sessions
+        .aggregate<{ count: number; max: number }>(
+          () => ({ count: 0, max: 0 }),
+          (_k, v, agg) => ({ count: agg.count + 1, max: Math.max(agg.max, num(v, 'n')) }),
+          (_k, a, b2) => ({ count: a.count + b2.count, max: Math.max(a.max, b2.max) }),
+        )
+        .toStream()
+        .selectKey((windowed) => windowedKey(windowed))
+        .to(t('out-aggregate'));
+    },
   },
 ];

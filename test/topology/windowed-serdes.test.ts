@@ -1,5 +1,5 @@
 import { stringSerde } from '../../state/Serde.js';
-import { StreamsBuilder, TimeWindows, WindowedSerdes } from '../../topology/index.js';
+import { SessionWindows, StreamsBuilder, TimeWindows, WindowedSerdes } from '../../topology/index.js';
 
 const bigEndian = (n: number) => {
   const bytes = Buffer.alloc(8);
@@ -37,9 +37,11 @@ describe('a windowed key written without a windowed serde fails when the topolog
     expect(() => windowedCounts(builder).to('out', { name: 'counts-out' })).toThrow(/^counts-out: the key is Windowed<K> \(from KSTREAM-WINDOWED-AGGREGATE-\d+\).*WindowedSerdes/);
   });
 
-  test('through filter and mapValues too (the key is still windowed)', () => {
+  test('through filter and mapValues too (the key is still windowed); session windows the same', () => {
     const builder = new StreamsBuilder();
     expect(() => windowedCounts(builder).filter(() => true).mapValues((count) => ({ count })).to('out')).toThrow(/^KSTREAM-SINK-\d+: the key is Windowed<K>/);
+    const sessions = builder.stream('views').groupByKey().windowedBy(SessionWindows.ofInactivityGapWithNoGrace(1000)).count().toStream();
+    expect(() => sessions.to('out')).toThrow(/from KSTREAM-SESSION-WINDOWED-AGGREGATE-\d+/);
   });
 
   test('repartition() needs one as well', () => {

@@ -3,6 +3,8 @@ import { AggregateProcessor, type Aggregator, type Initializer } from './DslProc
 import type { KStream } from './KStream.js';
 import { KTable } from './KTable.js';
 import type { Named } from './Naming.js';
+import { SessionWindowedKStream } from './SessionWindowedKStream.js';
+import { SessionWindows } from './SessionWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows } from './TimeWindows.js';
@@ -45,7 +47,9 @@ export class KGroupedStream<K, V> {
     });
   }
 
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V> {
-    return new TimeWindowedKStream(this, windows);
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    return windows instanceof SessionWindows ? new SessionWindowedKStream(this, windows) : new TimeWindowedKStream(this, windows);
   }
 }

@@ -1,3 +1,4 @@
+import { sessionKeySerde } from '../../state/RocksDBSessionStore.js';
 import type { Serde } from '../../state/Serde.js';
 import type { Windowed } from './TimeWindows.js';
 
@@ -30,25 +31,7 @@ export const WindowedSerdes = {
   },
 
   sessionWindowedSerdeFrom<K>(inner: Serde<K>): Serde<Windowed<K>> {
-    return {
-      serialize: (windowed) => {
-        const key = inner.serialize(windowed.key);
-        const out = Buffer.allocUnsafe(key.length + 16);
-        key.copy(out, 0);
-        out.writeBigInt64BE(BigInt(windowed.windowEnd), key.length);
-        out.writeBigInt64BE(BigInt(windowed.windowStart), key.length + 8);
-        return out;
-      },
-      deserialize: (bytes) => {
-        if (bytes.length < 16) throw new Error(`a session-windowed key needs at least 16 bytes, got ${bytes.length}`);
-        const keyLength = bytes.length - 16;
-        return {
-          key: inner.deserialize(bytes.subarray(0, keyLength)),
-          windowEnd: Number(bytes.readBigInt64BE(keyLength)),
-          windowStart: Number(bytes.readBigInt64BE(keyLength + 8)),
-        };
-      },
-    };
+    return sessionKeySerde(inner);
   },
 };
 

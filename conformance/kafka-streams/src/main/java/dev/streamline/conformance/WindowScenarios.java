@@ -1,10 +1,14 @@
 package dev.streamline.conformance;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.SessionWindowedKStream;
+import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 
@@ -19,7 +23,7 @@ import java.util.Set;
 final class WindowScenarios {
     private WindowScenarios() {}
 
-    static final Set<String> NAMES = Set.of("windowed-serde-repartition");
+    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -36,8 +40,37 @@ final class WindowScenarios {
                 .repartition(Repartitioned.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 60_000L), Serdes.Long()))
                 .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), (JsonNode) Json.NODES.numberNode(count)))
                 .to("out", Scenarios.JSON_OUT);
+            case "session-count" -> Scenarios.grouped(Scenarios.events(builder))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                .count()
+                .toStream()
+                .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : (JsonNode) Json.NODES.numberNode(count)))
+                .to("out", Scenarios.JSON_OUT);
+            case "session-reduce-aggregate-no-grace" -> {
+                outputs = List.of("out-reduce", "out-aggregate");
+                SessionWindowedKStream<String, JsonNode> sessions = Scenarios.grouped(Scenarios.events(builder))
+                    .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofSeconds(8)));
+                sessions.reduce((a, v) -> {
+                    ObjectNode sum = Json.object();
+                    sum.put("n", Json.number(a, "n") + Json.number(v, "n"));
+                    return sum;
+                }).toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-reduce", Scenarios.JSON_OUT);
+                sessions.aggregate(
+                        () -> countAndMax(0, 0),
+                        (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
+                        (k, a, b) -> countAndMax(Json.number(a, "count") + Json.number(b, "count"), Math.max(Json.number(a, "max"), Json.number(b, "max"))),
+                        Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
+            }
             default -> throw new IllegalArgumentException("unknown window scenario " + scenario);
         }
         return new Scenarios.Built(builder.build(), outputs);
+    }
+
+    static JsonNode countAndMax(long count, long max) {
+        ObjectNode o = Json.object();
+        o.put("count", count);
+        o.put("max", max);
+        return o;
     }
 }

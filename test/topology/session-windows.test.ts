@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import { Registry } from 'prom-client';
+import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
+import { SessionWindows, StreamsApp, StreamsBuilder, type SessionStore, type Windowed } from '../../topology/index.js';
+import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+
+/** A learning platform's study sessions: a user's activity with gaps under 10 s is one session. */
+describe('session windows', () => {
+  let dir: string;
+  let log: EmbeddedLog;
+
+  beforeEach(async () => {
+    dir = tempDir('sessions');
+    log = await openEmbeddedLog({ dir: `${dir}/log` });
+    // One partition: one task, so one stream time for every user.
+    await log.ensureTopic('activity', { partitions: 1 });
+    await log.ensureTopic('sessions-out', { partitions: 1 });
+  });
+
+  afterEach(async () => {
+    await log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const act = (user: string, timestamp: number) => ({ topic: 'activity', key: Buffer.from(user), value: Buffer.from('{}'), timestamp });
+
+  const topology = () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('activity')
+      .groupByKey()
+      .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+      .count({ name: 'study-sessions' })
+      .toStream()
+      .map((windowed: Windowed<string>, count) => [windowed.key, { start: windowed.windowStart, end: windowed.windowEnd, count }])
+      .to('sessions-out');
+    return builder.build();
+  };
+
+  const sessionsOf = (app: StreamsApp) =>
+    app
+      .localStores<SessionStore<string, number>>('study-sessions')
+      .flatMap((store) => store.all())
+      .map(({ key, value }) => `${key.key}@${key.windowStart}/${key.windowEnd}=${value}`)
+      .sort();
+
+  async function run(records: ReturnType<typeof act>[], registry = new Registry()): Promise<StreamsApp> {
+    if (records.length > 0) await log.produce(records);
+    const app = new StreamsApp(topology(), log, { applicationId: 'study', stateDir: `${dir}/state`, registry });
+    await app.start();
+    await app.whenAssigned();
+    await waitForCaughtUp(app, log, 'study', ['activity']);
+    return app;
+  }
+
+  test('merges sessions a record bridges, tombstoning the merged ones, and drops records past gap + grace', async () => {
+    // a: 1000 and 12000 are two sessions; 6500 is within 10 s of both and merges them.
+    const app = await run([act('a', 1000), act('a', 12_000), act('a', 6500), act('b', 30_000), act('a', 35_000)]);
+    const out = (await readAll(log, 'sessions-out')).filter((r) => r.key!.toString() === 'a').map((r) => [r.timestamp, JSON.parse(r.value!.toString())]);
+    expect(out).toEqual([
+      [1000, { start: 1000, end: 1000, count: 1 }],
+      [12_000, { start: 12_000, end: 12_000, count: 1 }],
+      // The merged sessions' tombstones (their end as timestamp), then the merged session.
+      [1000, { start: 1000, end: 1000, count: null }],
+      [12_000, { start: 12_000, end: 12_000, count: null }],
+      [12_000, { start: 1000, end: 12_000, count: 3 }],
+      [35_000, { start: 35_000, end: 35_000, count: 1 }],
+    ]);
+    expect(sessionsOf(app)).toEqual(['a@1000/12000=3', 'a@35000/35000=1', 'b@30000/30000=1']);
+    await app.close();
+
+    // Stream time is 35000 (the aggregation's own, restarted from the first record as in Kafka
+    // Streams): a record at 19000 is late (its session would end before 35000 - 10000 - 5000);
+    // 36000 extends [35000, 35000].
+    const registry = new Registry();
+    const again = await run([act('a', 36_000), act('a', 19_000)], registry);
+    const late = (await registry.getSingleMetric('streamline_processor_events_total')!.get()).values.filter((v) => v.labels.outcome === 'late');
+    expect(late.reduce((sum, v) => sum + v.value, 0)).toBe(1);
+    expect(sessionsOf(again)).toEqual(['a@1000/12000=3', 'a@35000/36000=2', 'b@30000/30000=1']);
+    await again.close();
+  });
+
+  test('restores from its changelog: local state deleted, the sessions come back and keep merging', async () => {
+    const first = await run([act('a', 1000), act('a', 5000), act('b', 8000), act('c', 9000), act('b', 20_000)]);
+    const before = sessionsOf(first);
+    expect(before).toEqual(['a@1000/5000=2', 'b@20000/20000=1', 'b@8000/8000=1', 'c@9000/9000=1']);
+    await first.close();
+
+    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    const restored = await run([]);
+    expect(sessionsOf(restored)).toEqual(before);
+    await restored.close();
+
+    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    // 14000 bridges b's two sessions: only a restored store knows them.
+    const merged = await run([act('b', 14_000)]);
+    expect(sessionsOf(merged)).toEqual(['a@1000/5000=2', 'b@8000/20000=3', 'c@9000/9000=1']);
+    await merged.close();
+  });
+});

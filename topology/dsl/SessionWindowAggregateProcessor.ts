@@ -1,0 +1,77 @@
+import type { SessionStore } from '../../state/RocksDBSessionStore.js';
+import type { Processor, ProcessorContext } from '../processor/Processor.js';
+import type { StreamRecord } from '../processor/Record.js';
+import type { Aggregator, Initializer } from './DslProcessors.js';
+import type { SessionWindows } from './SessionWindows.js';
+import type { Windowed } from './TimeWindows.js';
+
+/** Combines two sessions' aggregates when a record bridges them (Kafka Streams' Merger). */
+export type Merger<K, A> = (key: K, aggregate1: A, aggregate2: A) => A;
+
+/**
+ * Kafka Streams' KStreamSessionWindowAggregate. A record at t finds the key's sessions that end
+ * at or after t - gap and start at or before t + gap, merges their aggregates into one session
+ * spanning them all and t, deletes the merged ones (forwarding a tombstone for each) and forwards
+ * the new session. Every update and tombstone carries its session's end as timestamp.
+ * Stream time is the records reaching this node (observedStreamTime), kept in memory as Kafka
+ * Streams does; sessions the store has expired (ended at or before its stream time - retention)
+ * are not merged into. A record whose merged session ended before stream time - grace - gap is late:
+ * counted and dropped. Records with a null key are dropped; a null value is aggregated, as
+ * Kafka Streams does.
+ */
+export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V, Windowed<K>, A | null> {
+  private context!: ProcessorContext<Windowed<K>, A | null>;
+  private store!: SessionStore<K, A>;
+  private observedStreamTime = -1;
+  /**
+   * The largest session end written to the store (Kafka Streams' segmented store's own stream
+   * time): sessions ending at or before it - retention are expired there and no longer found,
+   * so a record does not merge into them. Recovered from the store on the first record.
+   */
+  private storeStreamTime: number | undefined;
+
+  constructor(
+    private readonly storeName: string,
+    private readonly windows: SessionWindows,
+    private readonly initializer: Initializer<A>,
+    private readonly aggregator: Aggregator<K, V, A>,
+    private readonly merger: Merger<K, A>,
+    private readonly retentionMs: number,
+  ) {}
+
+  init(context: ProcessorContext<Windowed<K>, A | null>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+  }
+
+  process(record: StreamRecord<K, V>): void {
+    if (record.key === null || record.key === undefined) return this.context.count('null_key_dropped');
+    const { inactivityGapMs, graceMs } = this.windows;
+    const timestamp = record.timestamp;
+    this.observedStreamTime = Math.max(this.observedStreamTime, timestamp);
+    const closeTime = this.observedStreamTime - graceMs - inactivityGapMs;
+    this.storeStreamTime ??= this.store.all().reduce((max, session) => Math.max(max, session.key.windowEnd), -1);
+    const earliestLiveEnd = this.storeStreamTime - this.retentionMs + 1;
+    const merged = this.store.findSessions(record.key, Math.max(timestamp - inactivityGapMs, earliestLiveEnd), timestamp + inactivityGapMs);
+    let start = timestamp;
+    let end = timestamp;
+    let aggregate = this.initializer();
+    for (const session of merged) {
+      aggregate = this.merger(record.key, aggregate, session.value);
+      start = Math.min(start, session.key.windowStart);
+      end = Math.max(end, session.key.windowEnd);
+    }
+    if (end < closeTime) return this.context.count('late');
+    if (start !== timestamp || end !== timestamp) {
+      for (const session of merged) {
+        this.store.remove(session.key);
+        this.context.forward({ key: session.key, value: null, timestamp: session.key.windowEnd, headers: record.headers });
+      }
+    }
+    aggregate = this.aggregator(record.key, record.value, aggregate);
+    const sessionKey: Windowed<K> = { key: record.key, windowStart: start, windowEnd: end };
+    this.store.put(sessionKey, aggregate);
+    this.storeStreamTime = Math.max(this.storeStreamTime, end);
+    this.context.forward({ key: sessionKey, value: aggregate, timestamp: end, headers: record.headers });
+  }
+}
