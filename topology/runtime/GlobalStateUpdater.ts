@@ -38,18 +38,37 @@ export class GlobalStateUpdater {
       const dir = path.join(this.stateDir, this.applicationId, 'global');
       const store = def.store.build(this.applicationId);
       await store.open(dir);
-      const partitions = await this.log.partitionCount(def.topic);
-      const checkpointFile = path.join(dir, `${def.store.name}.positions.json`);
-      const positions = await readPositions(checkpointFile, partitions);
-      for (let p = 0; p < partitions; p++) {
-        positions[p] = Math.max(positions[p]!, await this.log.beginningOffset({ topic: def.topic, partition: p }));
+      let state: GlobalStoreState;
+      try {
+        const partitions = await this.log.partitionCount(def.topic);
+        const checkpointFile = path.join(dir, `${def.store.name}.positions.json`);
+        const positions = await readPositions(checkpointFile, partitions);
+        for (let p = 0; p < partitions; p++) {
+          positions[p] = Math.max(positions[p]!, await this.log.beginningOffset({ topic: def.topic, partition: p }));
+        }
+        state = { def, store, dir, checkpointFile, partitions, positions };
+      } catch (error) {
+        // Not yet in `states`: close it here, or its lock outlives this start and a retry fails.
+        await this.closeAfterFailedStart(store);
+        throw error;
       }
-      const state: GlobalStoreState = { def, store, dir, checkpointFile, partitions, positions };
       this.states.push(state);
       stores.set(def.store.name, store);
-      await this.catchUp(state, true);
+      try {
+        await this.catchUp(state, true);
+      } catch (error) {
+        await this.closeAfterFailedStart();
+        throw error;
+      }
     }
     return stores;
+  }
+
+  /** A failed start leaves nothing open: the caller may retry start() on the same directory. */
+  private async closeAfterFailedStart(unrecorded?: RuntimeStore): Promise<void> {
+    await unrecorded?.close().catch(() => undefined);
+    for (const state of this.states) await state.store.close().catch(() => undefined);
+    this.states.length = 0;
   }
 
   /** Applies what was appended to the global topics since the last call. */
