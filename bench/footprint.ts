@@ -11,7 +11,7 @@
  * service. The same after posting N seed-004-like events and letting the pipeline settle.
  * Everything runs on 127.0.0.1 and stops by itself.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -38,7 +38,9 @@ function freePort(): Promise<number> {
 /** Reserved bytes (du -s --block-size=1), so preallocated-but-empty files count. */
 function du(target: string): number {
   if (!fs.existsSync(target)) return 0;
-  return Number(execFileSync('du', ['-s', '--block-size=1', target]).toString().split('\t')[0]);
+  // du exits 1 when RocksDB deletes a file between its listing and its stat; the total is still printed.
+  const result = spawnSync('du', ['-s', '--block-size=1', target]);
+  return Number(result.stdout.toString().split('\t')[0]) || 0;
 }
 
 function rocksInstances(dir: string): number {
