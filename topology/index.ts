@@ -10,6 +10,7 @@ export { WindowedSerdes } from './dsl/WindowedSerdes.js';
 export { sessionStore, type SessionStore } from '../state/RocksDBSessionStore.js';
 export { KTable, type TableMaterialized } from './dsl/KTable.js';
 export { KGroupedTable } from './dsl/KGroupedTable.js';
+export { Suppressed, BufferConfig, type BufferFullStrategy } from './dsl/Suppressed.js';
 export { GlobalKTable } from './dsl/GlobalKTable.js';
 export { TimeWindows, type Windowed } from './dsl/TimeWindows.js';
 export { keyValueStoreBuilder, windowStoreBuilder } from './dsl/Stores.js';

@@ -1,10 +1,10 @@
-import type { KStream, KTable, StreamsBuilder } from '../../topology/index.js';
+import { BufferConfig, Suppressed, TimeWindows, type KStream, type KTable, type StreamsBuilder, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
 /**
  * The KTable scenarios (issue 19 part 3): KTable filter / mapValues / toStream, KStream.toTable,
- * table-table joins, KTable.groupBy + aggregate / reduce / count. Twins in conformance/kafka-streams/.../KTableScenarios.java.
+ * table-table joins, KTable.groupBy + aggregate / reduce / count, suppress. Twins in conformance/kafka-streams/.../KTableScenarios.java.
  */
 
 type Json = Record<string, unknown> | null;
@@ -62,6 +62,9 @@ function twoTables(inputs: Inputs): Phase[] {
 }
 
 const tierAndPlan = (u: Json | undefined, p: Json | undefined) => ({ tier: text(u, 'tier'), plan: text(p, 'plan') });
+
+const windowedKey = (windowed: Windowed<string>) => `${windowed.key}@${windowed.windowStart}/${windowed.windowEnd}`;
+const eventsOf = (b: StreamsBuilder, t: (name: string) => string) => b.stream<string | null, Json>(t('events')) as KStream<string, Json>;
 
 const usersOf = (b: StreamsBuilder, t: (name: string) => string): KTable<string, Json> => b.table<string, Json>(t('users'));
 
@@ -130,6 +133,38 @@ export const KTABLE_SCENARIOS: Scenario[] = [
         .count()
         .toStream()
         .to(t('out-filtered-count'));
+    },
+  },
+  {
+    name: 'suppress-until-window-closes',
+    outputTopics: ['out', 'out-no-grace'],
+    inputs: (i) => [[], streamEvents(i, 300)],
+    build: (b, t) => {
+      const grouped = eventsOf(b, t).groupByKey();
+      for (const [windows, topic] of [
+        [TimeWindows.ofSizeAndGrace(60_000, 10_000), 'out'],
+        [TimeWindows.ofSizeWithNoGrace(30_000), 'out-no-grace'],
+      ] as const) {
+        grouped
+          .windowedBy(windows)
+          .count()
+          .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+          .toStream()
+          .selectKey((windowed) => windowedKey(windowed))
+          .to(t(topic));
+      }
+    },
+  },
+  {
+    name: 'suppress-until-time-limit',
+    outputTopics: ['out', 'out-bounded', 'out-table'],
+    inputs: (i) => [[], streamEvents(i, 300)],
+    build: (b, t) => {
+      const events = eventsOf(b, t);
+      const counts = events.groupByKey().count();
+      counts.suppress(Suppressed.untilTimeLimit(20_000, BufferConfig.unbounded())).toStream().to(t('out'));
+      counts.suppress(Suppressed.untilTimeLimit(20_000, BufferConfig.maxRecords(3))).toStream().to(t('out-bounded'));
+      events.toTable().suppress(Suppressed.untilTimeLimit(10_000, BufferConfig.maxRecords(2, 'emitEarlyWhenFull'))).toStream().to(t('out-table'));
     },
   },
 ];

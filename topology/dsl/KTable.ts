@@ -9,6 +9,8 @@ import type { Grouped } from './KStream.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
 import { keyValueStoreBuilder } from './Stores.js';
+import { suppressTable } from './Suppress.js';
+import type { Suppressed } from './Suppressed.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 
 /** Where a KTable operation keeps its result: the store name (queryable, changelog name) and value serde. */
@@ -130,6 +132,15 @@ export class KTable<K, V> {
     this.builder.topology.addProcessor(name, () => new TableRepartitionMapProcessor<K, V, K2, V2>(previous, selector), this.nodeName);
     this.builder.topology.addStateStore(keyValueStoreBuilder(previous, this.keySerdeOrDefault(), this.valueSerde ?? jsonSerde<V>()), name);
     return new KGroupedTable<K2, V2>(this.builder, name, grouped.keySerde, grouped.valueSerde);
+  }
+
+  /**
+   * Holds updates back (Kafka Streams' suppress): until a window closes (final results of a
+   * windowed aggregation) or until a time limit passes per key. The result is the same table,
+   * updated later: interactive queries still read the table before suppression.
+   */
+  suppress(suppressed: Suppressed): KTable<K, V> {
+    return suppressTable(this, suppressed);
   }
 
   private keySerdeOrDefault(): Serde<K> {

@@ -11,6 +11,11 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.Suppressed.BufferConfig;
+import org.apache.kafka.streams.kstream.TimeWindows;
+
+import java.time.Duration;
 
 import java.util.List;
 
@@ -44,7 +49,8 @@ final class KTableScenarios {
         return out;
     }
 
-    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins", "ktable-groupby-aggregate");
+    static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins", "ktable-groupby-aggregate",
+        "suppress-until-window-closes", "suppress-until-time-limit");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -110,6 +116,28 @@ final class KTableScenarios {
                     .count()
                     .toStream().mapValues(KTableScenarios::number).to("out-filtered-count", OUT);
                 return List.of("out-count", "out-sum", "out-reduce", "out-filtered-count");
+            }
+            case "suppress-until-window-closes" -> {
+                var grouped = Scenarios.grouped(Scenarios.events(builder));
+                grouped.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(60), Duration.ofSeconds(10))).count()
+                    .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), number(count))).to("out", OUT);
+                grouped.windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(30))).count()
+                    .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), number(count))).to("out-no-grace", OUT);
+                return List.of("out", "out-no-grace");
+            }
+            case "suppress-until-time-limit" -> {
+                KStream<String, JsonNode> events = Scenarios.events(builder);
+                KTable<String, Long> counts = Scenarios.grouped(events).count();
+                counts.suppress(Suppressed.untilTimeLimit(Duration.ofSeconds(20), BufferConfig.unbounded()))
+                    .toStream().mapValues(KTableScenarios::number).to("out", OUT);
+                counts.suppress(Suppressed.untilTimeLimit(Duration.ofSeconds(20), BufferConfig.maxRecords(3)))
+                    .toStream().mapValues(KTableScenarios::number).to("out-bounded", OUT);
+                events.toTable(Materialized.with(Serdes.String(), Json.SERDE))
+                    .suppress(Suppressed.untilTimeLimit(Duration.ofSeconds(10), BufferConfig.maxRecords(2).emitEarlyWhenFull()))
+                    .toStream().to("out-table", OUT);
+                return List.of("out", "out-bounded", "out-table");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }

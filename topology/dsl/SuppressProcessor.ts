@@ -1,0 +1,155 @@
+import type { Serde } from '../../state/Serde.js';
+import type { KeyValueStore } from '../../state/StateStore.js';
+import type { Processor, ProcessorContext } from '../processor/Processor.js';
+import type { StreamRecord } from '../processor/Record.js';
+import type { BufferConfig } from './Suppressed.js';
+import type { Windowed } from './TimeWindows.js';
+
+/** A buffered update: its place in the buffer (time), the latest value and that value's record timestamp. */
+export interface BufferedUpdate<V> {
+  time: number;
+  value: V | null;
+  timestamp: number;
+}
+
+/** Stored bytes: time and timestamp as big-endian int64, a presence byte, then the value's bytes. */
+export function bufferedUpdateSerde<V>(inner: Serde<V>): Serde<BufferedUpdate<V>> {
+  return {
+    serialize: ({ time, value, timestamp }) => {
+      const head = Buffer.allocUnsafe(17);
+      head.writeBigInt64BE(BigInt(time), 0);
+      head.writeBigInt64BE(BigInt(timestamp), 8);
+      head[16] = value === null || value === undefined ? 0 : 1;
+      return head[16] === 0 ? head : Buffer.concat([head, inner.serialize(value as V)]);
+    },
+    deserialize: (bytes) => ({
+      time: Number(bytes.readBigInt64BE(0)),
+      timestamp: Number(bytes.readBigInt64BE(8)),
+      value: bytes[16] === 1 ? inner.deserialize(bytes.subarray(17)) : null,
+    }),
+  };
+}
+
+export class BufferFullError extends Error {}
+
+interface Entry<K, V> {
+  key: K;
+  order: Buffer;
+  update: BufferedUpdate<V>;
+  bytes: number;
+}
+
+const isWindowed = (key: unknown): key is Windowed<unknown> =>
+  typeof key === 'object' && key !== null && typeof (key as Windowed<unknown>).windowStart === 'number' && typeof (key as Windowed<unknown>).windowEnd === 'number';
+
+/**
+ * The bytes buffer entries with the same time are ordered by: Kafka Streams orders by the
+ * serialized key, which for string keys is their UTF-8 and for time-windowed keys the inner key's
+ * bytes then the window start (big-endian); other keys by their JSON text.
+ */
+function orderBytes(key: unknown): Buffer {
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
+  if (isWindowed(key)) {
+    const start = Buffer.allocUnsafe(8);
+    start.writeBigInt64BE(BigInt(key.windowStart), 0);
+    return Buffer.concat([orderBytes(key.key), start]);
+  }
+  return Buffer.from(JSON.stringify(key) ?? '', 'utf8');
+}
+
+/**
+ * KTableSuppressProcessor with Kafka Streams' in-memory time-ordered buffer
+ * (InMemoryTimeOrderedKeyValueChangeBuffer): one entry per key, placed at the time of its first
+ * buffered update (non-resetting: later updates replace the value in place), evicted in
+ * (time, key) order once stream time minus the suppression duration reaches that time, or
+ * earlier when the buffer is over capacity and may emit early. Stream time is that of the
+ * records reaching this node, starting over after a restart as in Kafka Streams. The buffer is
+ * a changelogged store: after a restore, the entries are read back from it in init().
+ */
+export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | null> {
+  private context!: ProcessorContext<K, V | null>;
+  private store!: KeyValueStore<K, BufferedUpdate<V>>;
+  private entries: Array<Entry<K, V>> = [];
+  private byOrder = new Map<string, Entry<K, V>>();
+  private bufferBytes = 0;
+  private observedStreamTime = -1;
+
+  constructor(
+    private readonly storeName: string,
+    /** The buffer time of an update: its timestamp (time limit) or its window's end (window close). */
+    private readonly bufferTime: (key: K, timestamp: number) => number,
+    private readonly suppressDurationMs: number,
+    private readonly buffer: BufferConfig,
+    /** Final results drop deletions; a time limit passes them. */
+    private readonly dropTombstones: boolean,
+    private readonly sizeOf: (key: K, update: BufferedUpdate<V>) => number,
+  ) {}
+
+  init(context: ProcessorContext<K, V | null>): void {
+    this.context = context;
+    this.store = context.getStateStore(this.storeName);
+    for (const { key, value } of this.store.all()) this.insert(key, value);
+  }
+
+  process(record: StreamRecord<K, V | null>): void {
+    this.observedStreamTime = Math.max(this.observedStreamTime, record.timestamp);
+    const order = orderBytes(record.key);
+    const existing = this.byOrder.get(order.toString('latin1'));
+    const update: BufferedUpdate<V> = { time: existing?.update.time ?? this.bufferTime(record.key, record.timestamp), value: record.value, timestamp: record.timestamp };
+    if (existing) this.remove(existing, false);
+    this.insert(record.key, update);
+    this.store.put(record.key, update);
+    this.enforceConstraints();
+  }
+
+  private enforceConstraints(): void {
+    const expiry = this.observedStreamTime - this.suppressDurationMs;
+    while (this.entries.length > 0 && this.entries[0]!.update.time <= expiry) this.emit(this.entries[0]!);
+    if (!this.overCapacity()) return;
+    if (this.buffer.whenFull === 'shutDownWhenFull') {
+      this.context.count('suppress_buffer_full');
+      throw new BufferFullError(
+        `suppress buffer ${this.storeName} exceeded its capacity: ${this.entries.length}/${this.buffer.maxRecords} records, ${this.bufferBytes}/${this.buffer.maxBytes} bytes`,
+      );
+    }
+    while (this.overCapacity()) {
+      this.context.count('suppress_emitted_early');
+      this.emit(this.entries[0]!);
+    }
+  }
+
+  private overCapacity(): boolean {
+    return this.entries.length > this.buffer.maxRecords || this.bufferBytes > this.buffer.maxBytes;
+  }
+
+  private emit(entry: Entry<K, V>): void {
+    this.remove(entry, true);
+    if (this.dropTombstones && (entry.update.value === null || entry.update.value === undefined)) return;
+    this.context.forward({ key: entry.key, value: entry.update.value, timestamp: entry.update.timestamp, headers: {} });
+  }
+
+  private insert(key: K, update: BufferedUpdate<V>): void {
+    const entry: Entry<K, V> = { key, order: orderBytes(key), update, bytes: this.sizeOf(key, update) };
+    // Binary search for the first entry after (time, order): entries stay sorted as Kafka Streams' sortedMap.
+    let low = 0;
+    let high = this.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const other = this.entries[mid]!;
+      const after = other.update.time > update.time || (other.update.time === update.time && Buffer.compare(other.order, entry.order) > 0);
+      if (after) high = mid;
+      else low = mid + 1;
+    }
+    this.entries.splice(low, 0, entry);
+    this.byOrder.set(entry.order.toString('latin1'), entry);
+    this.bufferBytes += entry.bytes;
+  }
+
+  private remove(entry: Entry<K, V>, fromStore: boolean): void {
+    const index = this.entries.indexOf(entry);
+    if (index >= 0) this.entries.splice(index, 1);
+    this.byOrder.delete(entry.order.toString('latin1'));
+    this.bufferBytes -= entry.bytes;
+    if (fromStore) this.store.delete(entry.key);
+  }
+}
