@@ -12,7 +12,7 @@ import { identifierName, isKeyword, significant, tokenize, type Token } from './
  * - functions and table functions by name (case-insensitive), DENIED_FUNCTIONS and the prefixes;
  * - system tables: only SYSTEM_TABLES_ALLOWED; system.tables, .databases and .parts (their path
  *   columns) only without `*` (other than count(*)), COLUMNS() and the path columns;
- * - INTO OUTFILE.
+ * - INTO OUTFILE, SHOW PROCESSLIST.
  */
 export type StatementKind = 'select' | 'show' | 'describe' | 'exists';
 
@@ -115,6 +115,9 @@ export function guardReadOnly(sql: string, checkSetting: (name: string, value: s
   const startWord = tokens[first]?.kind === 'word' ? tokens[first]!.text.toUpperCase() : '';
   const kind = STARTS[startWord];
   if (!kind) throw readonlyError(`${startWord || 'This statement'} is not a read (only SELECT, WITH, SHOW, DESCRIBE, EXISTS)`);
+
+  // SHOW PROCESSLIST is system.processes: the OS user, host names and every running query's text.
+  if (kind === 'show' && tokens.some((token) => isKeyword(token, 'PROCESSLIST'))) throw accessDenied('SHOW PROCESSLIST is not available over this interface');
 
   let depth = 0;
   let format: string | undefined;

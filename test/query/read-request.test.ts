@@ -52,6 +52,7 @@ describe('what a read becomes', () => {
     ['system.tables path', 'SELECT metadata_path FROM system.tables'],
     ['tuple(*) on system.databases', 'SELECT tuple(*) FROM system.databases'],
     ['COLUMNS() on system.parts', "SELECT COLUMNS('.*') FROM system.parts"],
+    ['SHOW PROCESSLIST', 'SHOW FULL PROCESSLIST'],
   ])('refused: %s', (_what, sql) => {
     expect(refused(sql).codeName).toBe('ACCESS_DENIED');
   });
