@@ -17,6 +17,8 @@ import { expandMacros, loadDashboard } from './support/grafana.js';
 const EVENT = 'q15_product_view';
 const CHANNELS = ['web', 'mobile', 'api'];
 const TOTAL = 600;
+const ADMIN_TOKEN = 'q15-admin-token-0123456789abcdef';
+const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -67,6 +69,7 @@ describe('the read-only ClickHouse HTTP interface over the embedded store', () =
         CLICKHOUSE_HTTP_USERS: 'analyst:s3cret pass,grafana:other',
         CLICKHOUSE_HTTP_MAX_EXECUTION_TIME: '2s',
         CLICKHOUSE_HTTP_MAX_RESULT_ROWS: '50000',
+        ADMIN_TOKEN: ADMIN_TOKEN,
       },
       pino({ level: 'warn' }),
     );
@@ -234,13 +237,15 @@ GROUP BY channel ORDER BY total_events DESC, channel ASC`;
 FROM event_metrics_hourly WHERE has({names:Array(String)}, event_name) AND hour >= toStartOfHour(toDateTime({from:UInt32}, 'UTC')) AND hour <= toDateTime({to:UInt32}, 'UTC')
 GROUP BY event_name, channel ORDER BY total_events DESC, channel ASC`;
     const url = `${running.adminAddress}/dashboard/query?default_format=JSONEachRow&query=${encodeURIComponent(sql)}&param_names=${encodeURIComponent(`['${EVENT}','none\\'s']`)}&param_from=${from}&param_to=${to}`;
-    const response = await fetch(url);
+    // Behind the admin door's token, not CLICKHOUSE_HTTP_USERS.
+    expect((await fetch(url)).status).toBe(401);
+    const response = await fetch(url, { headers: adminHeaders });
     expect(response.status).toBe(200);
     const rows = (await response.text()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     const byChannel = await metricsOf(await fetch(`${running.address}/metrics?event_name=${EVENT}&from=${from}&to=${to}&group_by=channel`));
     expect(rows.map((row) => ({ group: row.channel, total_events: Number(row.total_events), unique_users: Number(row.unique_users) }))).toEqual(byChannel.data);
     // The same checks as the ClickHouse listener: no writes through the dashboard's door either.
-    const refused = await fetch(`${running.adminAddress}/dashboard/query?query=${encodeURIComponent('DROP TABLE events_raw')}`);
+    const refused = await fetch(`${running.adminAddress}/dashboard/query?query=${encodeURIComponent('DROP TABLE events_raw')}`, { headers: adminHeaders });
     expect(refused.status).toBe(403);
     expect(refused.headers.get('x-clickhouse-exception-code')).toBe('164');
   });
