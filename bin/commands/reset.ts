@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { TASK_DATABASE_DIR } from '../../state/TaskDatabase.js';
 import { CliError, type Command, confirm, openCliLog, parseCommand } from './cli-support.js';
 
 const USAGE = 'streamline reset [--yes] [--data-dir <dir>]';
@@ -10,9 +11,14 @@ function directorySize(dir: string): { bytes: number; stores: number } {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     const full = path.join(entry.parentPath, entry.name);
     if (entry.isFile()) bytes += fs.statSync(full).size;
-    if (entry.isFile() && entry.name === 'CURRENT') stores++;
+    // A task's stores share one RocksDB (<task>/@rocksdb); each store has a marker dir beside it.
+    if (entry.isDirectory() && entry.name === TASK_DATABASE_DIR) stores += storeMarkers(entry.parentPath);
   }
   return { bytes, stores };
+}
+
+function storeMarkers(taskDir: string): number {
+  return fs.readdirSync(taskDir, { withFileTypes: true }).filter((entry) => entry.isDirectory() && entry.name !== TASK_DATABASE_DIR).length;
 }
 
 /**

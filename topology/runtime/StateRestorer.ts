@@ -26,7 +26,8 @@ export async function restoreStore(log: Log, store: RuntimeStore, dir: string, p
   let checkpoint = await store.open(dir);
   const end = await log.endOffset(tp);
   if (checkpoint !== undefined && checkpoint > end) {
-    // Stores keep their RocksDB in <task dir>/<store name>.
+    // <task dir>/<store name> is the store's marker: without it the next open starts the store empty
+    // (its column in the task's RocksDB is dropped, state/TaskDatabase.ts).
     await store.close();
     await fs.rm(path.join(dir, store.name), { recursive: true, force: true });
     checkpoint = await store.open(dir);
