@@ -21,7 +21,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const entry = path.join(dist, 'app', 'main.js');
 const stampFile = path.join(dist, '.build-stamp');
-const SOURCE_DIRS = ['app', 'bin', 'console', 'ingress', 'log', 'topology', 'processors', 'state', 'sink'];
+const SOURCE_DIRS = ['app', 'bin', 'console', 'ingress', 'log', 'topology', 'processors', 'state', 'sink', 'query'];
 const BUILD_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 
 /** Newest mtime (ms) of the .ts files under dir. */
