@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { listenerRoutes } from '../console/index.js';
@@ -20,6 +21,8 @@ export interface ListenersOptions {
   logger: Logger;
   analytics?: AnalyticsQuery;
   readinessChecks: ReadinessCheck[];
+  /** The ingress's shared state (rate limits, idempotency keys), opened by the app (app/redis-client.ts); memory without it. */
+  redis?: Redis;
   streams?: StreamsApp;
   pipeline?: DefaultPipeline;
   /** Extra routes for the admin door, registered behind its token (issue 15: the dashboard's reads through query/). */
@@ -63,6 +66,7 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     logger: logger.child({ component: 'http' }),
     analytics,
     readinessChecks,
+    redis: options.redis,
     ingestKeys: options.ingestKeys,
     tls: adminConfig.publicTls,
   });

@@ -79,6 +79,13 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     // listeners, before the store.
     const queryLayer = queryListenerConfig ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
     if (queryLayer) stopping.push(() => queryLayer.close());
+    // Opened here, not by the ingress, so its errors are counted and logged at a human rate; closed
+    // after the listeners (stops run in reverse). ioredis is loaded only when a URL is set.
+    const redis = ingressConfig.redisUrl
+      ? (await import('./redis-client.js')).openIngressRedis(ingressConfig.redisUrl, logger.child({ component: 'redis' }), registry)
+      : undefined;
+    // QUIT on a client that never connected would wait in its offline queue: just disconnect it.
+    if (redis) stopping.push(async () => (redis.status === 'ready' ? void (await redis.quit().catch(() => redis.disconnect())) : redis.disconnect()));
     const { http, admin, address, adminAddress } = await startListeners({
       ingressConfig,
       adminConfig,
@@ -88,6 +95,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       logger,
       analytics: sequence.analyticsQuery(),
       readinessChecks,
+      redis,
       streams,
       pipeline,
       adminPlugins: queryLayer ? [(scope) => queryLayer.registerDashboardRoute(scope)] : [],

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
@@ -63,6 +63,9 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
   let ownedRedis: Redis | undefined;
   let redis = options.redis;
   if (!redis && config.redisUrl) {
+    // Embedded use without the app (which passes its own client, app/redis-client.ts). Loaded
+    // only here: importing ioredis costs ~0.2 s of start-up CPU that a Redis-less start need not pay.
+    const { Redis } = await import('ioredis');
     ownedRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
     ownedRedis.on('error', (error) => logger.warn({ err: error }, 'ingress redis error'));
     redis = ownedRedis;
