@@ -11,7 +11,7 @@ import { FilterRuleSet } from './FilterRules.js';
 import { guardAggregator } from './GuardedAggregator.js';
 import { ProcessingFailures } from './ProcessingFailures.js';
 import { LandingDecoder, readLandingContract, withoutLandingHeaders } from './LandingContract.js';
-import { STRINGS_REPAIRED_OUTCOME, type LearningEvent } from './LandingEvent.js';
+import { STRINGS_REPAIRED_OUTCOME, UnparseableEventError, type LearningEvent } from './LandingEvent.js';
 import { readOutputFormats } from './OutputFormats.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
@@ -69,7 +69,14 @@ export class ParseProcessor implements Processor<string | null, Buffer | null, s
 
   process(record: StreamRecord<string | null, Buffer | null>): void {
     // The landing contract (docs/LANDING.md): envelope, bare JSON or Protobuf, checked with the HTTP routes' schemas.
-    const event = this.decoder.decode(record, this.context.recordMetadata(), this.countRepair);
+    let event: LearningEvent;
+    try {
+      event = this.decoder.decode(record, this.context.recordMetadata(), this.countRepair);
+    } catch (error) {
+      // refused_invalid (a JSON Schema) or refused_unparseable; the runtime dead-letters the record.
+      if (error instanceof UnparseableEventError) this.context.count(`refused_${error.kind}`);
+      throw error;
+    }
     this.context.count(event.kind);
     this.context.forward({ key: event.user_id, value: event, timestamp: event.event_time, headers: withoutLandingHeaders(record.headers) });
   }

@@ -59,7 +59,11 @@ export interface LearningEvent {
 
 /** A landing record that cannot become a LearningEvent. Thrown from processors, so the runtime dead-letters it. */
 export class UnparseableEventError extends Error {
-  constructor(message: string) {
+  /** invalid: the record decoded but broke its JSON Schema; unparseable: anything else. */
+  constructor(
+    message: string,
+    readonly kind: 'invalid' | 'unparseable' = 'unparseable',
+  ) {
     super(message);
     this.name = 'UnparseableEventError';
   }
@@ -293,7 +297,7 @@ export function landingEventFromObject(
   const kind = kindOf(eventType);
   if (kind === undefined) throw new UnparseableEventError(`unknown event_type "${eventType}"`);
   const invalid = options.validate?.(eventType, payload, enveloped);
-  if (invalid !== undefined) throw new UnparseableEventError(invalid);
+  if (invalid !== undefined) throw new UnparseableEventError(invalid, 'invalid');
 
   let eventId = enveloped ? nonEmptyString(envelope.event_id) : (idOf(eventType, payload) ?? nonEmptyString(options.clientId));
   let idAssigned = enveloped && envelope.id_assigned === true;

@@ -111,4 +111,25 @@ describe('routed output as Protobuf', () => {
     }
     expect(json.size).toBe(4);
   }, 60_000);
+
+  test('refused landing records are counted by kind in the parse step and dead-lettered with their reason', async () => {
+    const config = readPipelineConfig({});
+    const builder = new StreamsBuilder();
+    const pipeline = buildDefaultPipeline(builder, config);
+    await ensurePipelineTopics(h.log, config, 2);
+    const raw = (value: Buffer, key: string | null) => ({ topic: config.landingTopic, key: key === null ? null : Buffer.from(key), value, timestamp: T });
+    await h.log.produce([
+      raw(Buffer.from(JSON.stringify({ event_name: 'x', user_id: 'u1' })), 'u1'),
+      raw(Buffer.from(JSON.stringify({ event_name: 'x', user_id: 'u1', timestamp: T, channel: 'fax' })), 'u1'),
+      raw(Buffer.from([1, 2, 3]), null),
+      raw(Buffer.from(JSON.stringify({ event_name: 'ok', user_id: 'u1', timestamp: T })), 'u1'),
+    ]);
+    await h.run(builder, [config.landingTopic], { dlqTopic: config.dlqTopic });
+    pipeline.close();
+    expect(await h.outcome('parse', 'refused_invalid')).toBe(2);
+    expect(await h.outcome('parse', 'refused_unparseable')).toBe(1);
+    expect(await h.outcome('parse', 'product')).toBe(1);
+    const reasons = (await readAll(h.log, config.dlqTopic)).map((record) => record.headers.dlq_reason).sort();
+    expect(reasons).toEqual(['channel must be one of: web, mobile, api, email, push, ""', expect.stringMatching(/^landing record value is not JSON/), 'timestamp is required']);
+  }, 60_000);
 });
