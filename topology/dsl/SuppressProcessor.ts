@@ -65,6 +65,9 @@ function orderBytes(key: unknown): Buffer {
  * earlier when the buffer is over capacity and may emit early. Stream time is that of the
  * records reaching this node, starting over after a restart as in Kafka Streams. The buffer is
  * a changelogged store: after a restore, the entries are read back from it in init().
+ * shutDownWhenFull: Kafka Streams stops the stream thread; here the record that would overfill
+ * the buffer fails (BufferFullError, counted as suppress_buffer_full) and goes where failed
+ * records go (the DLQ), leaving the buffer as it was.
  */
 export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | null> {
   private context!: ProcessorContext<K, V | null>;
@@ -73,6 +76,8 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
   private byOrder = new Map<string, Entry<K, V>>();
   private bufferBytes = 0;
   private observedStreamTime = -1;
+  /** Store writes of the record being processed, applied once it is accepted (undefined deletes). */
+  private pendingWrites: Array<[K, BufferedUpdate<V> | undefined]> = [];
 
   constructor(
     private readonly storeName: string,
@@ -93,13 +98,28 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
 
   process(record: StreamRecord<K, V | null>): void {
     this.observedStreamTime = Math.max(this.observedStreamTime, record.timestamp);
+    // A buffer that must not overflow refuses the record whole: the runtime rolls back what it
+    // forwarded, so the buffer (memory and store) must be as it was too.
+    const failsWhenFull = this.buffer.whenFull === 'shutDownWhenFull' && (Number.isFinite(this.buffer.maxRecords) || Number.isFinite(this.buffer.maxBytes));
+    const before = failsWhenFull ? { entries: [...this.entries], byOrder: new Map(this.byOrder), bytes: this.bufferBytes } : undefined;
     const order = orderBytes(record.key);
     const existing = this.byOrder.get(order.toString('latin1'));
     const update: BufferedUpdate<V> = { time: existing?.update.time ?? this.bufferTime(record.key, record.timestamp), value: record.value, timestamp: record.timestamp };
-    if (existing) this.remove(existing, false);
+    if (existing) this.remove(existing);
     this.insert(record.key, update);
-    this.store.put(record.key, update);
-    this.enforceConstraints();
+    this.pendingWrites.push([record.key, update]);
+    try {
+      this.enforceConstraints();
+    } catch (error) {
+      if (before) ({ entries: this.entries, byOrder: this.byOrder, bytes: this.bufferBytes } = before);
+      this.pendingWrites = [];
+      throw error;
+    }
+    for (const [key, value] of this.pendingWrites) {
+      if (value === undefined) this.store.delete(key);
+      else this.store.put(key, value);
+    }
+    this.pendingWrites = [];
   }
 
   private enforceConstraints(): void {
@@ -123,7 +143,8 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
   }
 
   private emit(entry: Entry<K, V>): void {
-    this.remove(entry, true);
+    this.remove(entry);
+    this.pendingWrites.push([entry.key, undefined]);
     if (this.dropTombstones && (entry.update.value === null || entry.update.value === undefined)) return;
     this.context.forward({ key: entry.key, value: entry.update.value, timestamp: entry.update.timestamp, headers: {} });
   }
@@ -145,11 +166,10 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
     this.bufferBytes += entry.bytes;
   }
 
-  private remove(entry: Entry<K, V>, fromStore: boolean): void {
+  private remove(entry: Entry<K, V>): void {
     const index = this.entries.indexOf(entry);
     if (index >= 0) this.entries.splice(index, 1);
     this.byOrder.delete(entry.order.toString('latin1'));
     this.bufferBytes -= entry.bytes;
-    if (fromStore) this.store.delete(entry.key);
   }
 }
