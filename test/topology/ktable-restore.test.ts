@@ -101,4 +101,27 @@ describe('KTable stores restore from their changelogs', () => {
       'gold=0',
     ]);
   });
+
+  test('a table-table join still sees the other side after a restart without local state', async () => {
+    const topology = () => {
+      const builder = new StreamsBuilder();
+      const users = builder.table<string, { tier: string }>('users');
+      const plans = builder.table<string, { plan: string }>('plans');
+      users
+        .leftJoin(plans, (user, plan) => ({ tier: user.tier, plan: plan?.plan ?? null }))
+        .toStream()
+        .to('joined');
+      return builder.build();
+    };
+    await log.ensureTopic('users', { partitions: 1 });
+    await log.ensureTopic('plans', { partitions: 1 });
+    await log.ensureTopic('joined', { partitions: 1 });
+    await runOnce(topology(), 'join-restore', 'users', [{ key: 'u1', value: { tier: 'gold' }, timestamp: 5_000 }]);
+    await runOnce(topology(), 'join-restore', 'plans', [{ key: 'u1', value: { plan: 'team' }, timestamp: 1_000 }]);
+    // Each run started without local state: the plan update met the user row restored from the join's changelog.
+    expect(await outputs('joined')).toEqual([
+      { key: 'u1', value: { tier: 'gold', plan: null }, timestamp: 5_000 },
+      { key: 'u1', value: { tier: 'gold', plan: 'team' }, timestamp: 5_000 },
+    ]);
+  });
 });
