@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Env } from '../../app/env.js';
-import type { ProducerRecord } from '../../log/Log.js';
+import { readIngressConfig } from '../../ingress/index.js';
+import { UnknownTopicError, type ProducerRecord } from '../../log/Log.js';
 import { bareEventType } from '../../processors/LandingEvent.js';
 import { LANDING_HEADERS } from '../../processors/LandingContract.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
@@ -103,10 +104,22 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 }
 
 async function produceToKafka(env: Env, input: Readable, batchSize: number, tally: Tally, bar: { update(value: number): void }): Promise<void> {
-  const landingTopic = readPipelineConfig(env).landingTopic;
+  let landingTopic: string;
+  let landingPartitions: number;
+  try {
+    landingTopic = readPipelineConfig(env).landingTopic;
+    landingPartitions = readIngressConfig(env).landingPartitions;
+  } catch (error) {
+    throw new CliError(`configuration error: ${(error as Error).message}`);
+  }
   await withLog(
     env,
     async (log) => {
+      // A backfill may come before the first start: the landing topic as the service would create it.
+      await log.partitionCount(landingTopic).catch(async (error: unknown) => {
+        if (!(error instanceof UnknownTopicError)) throw error;
+        await log.ensureTopic(landingTopic, { partitions: landingPartitions });
+      });
       for await (const batch of batches(input, batchSize)) {
         const records: ProducerRecord[] = batch.map(({ text }) => {
           const event = parseObject(text);
@@ -119,7 +132,11 @@ async function produceToKafka(env: Env, input: Readable, batchSize: number, tall
           };
         });
         // Written as they are: the topology is the one judge of a landing record (docs/LANDING.md).
-        await log.produce(records);
+        try {
+          await log.produce(records);
+        } catch (error) {
+          throw new CliError(`writing lines ${batch[0]!.number}-${batch[batch.length - 1]!.number} to ${landingTopic} failed (${tally.sent} lines written before): ${(error as Error).message}`);
+        }
         tally.sent += batch.length;
         tally.accepted += batch.length;
         bar.update(tally.sent);
