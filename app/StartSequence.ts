@@ -53,6 +53,9 @@ export class StartSequence {
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private readonly wantsSink: boolean;
+  /** Embedded log: start() returns once the topology runs; the sink finishes in the background. */
+  private sinkInBackground = false;
+  private sinkStarting: Promise<void> | undefined;
   /** Resolves when every step is done; rejects with the fatal error. */
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: unknown) => void };
@@ -105,8 +108,11 @@ export class StartSequence {
    */
   async start(): Promise<void> {
     if (this.options.log.kind !== 'kafka') {
+      // The sink's start (chDB's engine, ~0.5 s of CPU, and migrations) goes on after this
+      // returns: the listeners open meanwhile, GET /ready waits for "clickhouse", and a failure
+      // of the sink rejects `done` (fatal, as before) instead of this call.
+      this.sinkInBackground = true;
       await this.runSteps();
-      this.settle.resolve();
       return;
     }
     // A broker that does not answer a metadata request within a second is not waited for here
@@ -163,6 +169,7 @@ export class StartSequence {
     this.stopped = true;
     this.wake?.();
     await this.running?.catch(() => undefined);
+    await this.sinkStarting?.catch(() => undefined);
     if (this.analyticsRuntime) await this.analyticsRuntime.stop();
     if (this.streams) await this.streams.close();
     this.pipeline?.close();
@@ -189,13 +196,32 @@ export class StartSequence {
     if (this.step === 'topology') {
       // The sink's start (chDB's engine load and migrations, mostly CPU on this thread) overlaps
       // the topology's (RocksDB opens and log reads, mostly on the thread pool): a faster restart.
-      // Its own failure is not retried (see retryUntilDone), hence `sinkFailure`.
+      // The topology goes first so its opens are queued on the thread pool before chDB's
+      // synchronous session creation holds this thread. The sink's own failure is not retried
+      // (see retryUntilDone), hence `sinkFailure`.
+      const topology = this.streams ? this.streams.start() : Promise.resolve();
+      topology.catch(() => undefined);
+      if (this.sinkInBackground) {
+        this.sinkStarting = Promise.all([topology, startSink()]).then(
+          () => {
+            this.step = 'done';
+            this.settle.resolve();
+          },
+          (error: unknown) => {
+            this.lastError = error;
+            this.settle.reject(error);
+          },
+        );
+        await topology;
+        if (this.step === 'topology') this.step = 'sink';
+        return;
+      }
       let sinkFailure: unknown;
       const sink = startSink().catch((error: unknown) => {
         sinkFailure = error;
       });
       try {
-        if (this.streams) await this.streams.start();
+        await topology;
       } finally {
         await sink;
       }

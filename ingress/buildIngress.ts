@@ -20,7 +20,7 @@ import type { IngestDeps } from './routes/ingest-scope.js';
 import { type AnalyticsQuery, metricsRoutes } from './routes/metrics-routes.js';
 import { productRoutes } from './routes/product-routes.js';
 import { seed000Routes } from './routes/seed000-routes.js';
-import { SchemaCatalog, defaultSchemaDir } from './SchemaCatalog.js';
+import { SchemaCatalog, defaultSchemaCatalog } from './SchemaCatalog.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,7 +58,9 @@ export interface IngressOptions {
 export async function registerIngress(app: FastifyInstance, options: IngressOptions): Promise<IngressRuntime> {
   const config = options.config ?? readIngressConfig(process.env);
   const { log, registry, logger } = options;
-  const catalog = new SchemaCatalog(options.schemaDirs ?? [defaultSchemaDir()]);
+  // The default schemas: the process's one catalog, shared with the topology's parse step (one
+  // source of truth, compiled once per thread).
+  const catalog = options.schemaDirs ? new SchemaCatalog(options.schemaDirs) : defaultSchemaCatalog();
 
   let ownedRedis: Redis | undefined;
   let redis = options.redis;

@@ -1,6 +1,10 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { Session, drainPending } from 'chdb';
+import type { Session } from 'chdb';
+
+// chDB's native library (~0.2 s to load) is loaded by the first open, not by importing this
+// module: a process with a ClickHouse server, or without the sink role, never pays for it.
+const loadChdb = () => import('chdb');
 import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
 import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
@@ -58,6 +62,8 @@ export class ChdbStore implements AnalyticsStore {
 
   static async open(options: ChdbStoreOptions): Promise<ChdbStore> {
     const dataPath = path.resolve(options.path);
+    const { Session, drainPending } = await loadChdb();
+    // Checked after the load's await, so two opens racing on different paths cannot both pass.
     if (openPath !== null && openPath !== dataPath) {
       throw new Error(`chDB is already open on ${openPath} in this process; one engine per process and data path (asked for ${dataPath})`);
     }
@@ -128,7 +134,7 @@ export class ChdbStore implements AnalyticsStore {
       openPath = null;
       // close() returns before the native connection is gone when work is still running on it;
       // the next Session (maybe on another path, e.g. the next test file) must wait for that.
-      await drainPending();
+      await (await loadChdb()).drainPending();
     }
   }
 
