@@ -7,6 +7,8 @@ export { SessionWindows } from './dsl/SessionWindows.js';
 export { SessionWindowedKStream } from './dsl/SessionWindowedKStream.js';
 export type { Merger } from './dsl/SessionWindowAggregateProcessor.js';
 export { WindowedSerdes } from './dsl/WindowedSerdes.js';
+export { JoinWindows } from './dsl/JoinWindows.js';
+export type { StreamJoined } from './dsl/StreamStreamJoin.js';
 export { sessionStore, type SessionStore } from '../state/RocksDBSessionStore.js';
 export { KTable, type TableMaterialized } from './dsl/KTable.js';
 export { KGroupedTable } from './dsl/KGroupedTable.js';

@@ -1,4 +1,4 @@
-import { SessionWindows, StreamsBuilder, TimeWindows, WindowedSerdes, type KStream, type Windowed } from '../../topology/index.js';
+import { JoinWindows, SessionWindows, StreamsBuilder, TimeWindows, WindowedSerdes, type KStream, type Windowed } from '../../topology/index.js';
 import { stringSerde } from '../../state/Serde.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
@@ -28,6 +28,21 @@ function activity(inputs: Inputs, topic = 'events'): Phase {
 
 const eventsOf = (builder: StreamsBuilder, topic: (name: string) => string) => builder.stream<string, Json>(topic('events'));
 const asJson = (value: unknown): Json => (value === null || value === undefined ? null : (value as Json));
+
+/**
+ * Two streams in alternating phases of 15 records: within a phase one topic, so both sides see
+ * the records in the same order (a task reading two topics picks the lower timestamp first,
+ * TopologyTestDriver takes them as piped).
+ */
+function twoStreams(inputs: Inputs): Phase[] {
+  const orders = activity(inputs, 'orders');
+  const payments = activity(inputs, 'payments');
+  const phases: Phase[] = [[]];
+  for (let i = 0; i < orders.length; i += 30) phases.push(orders.slice(i, i + 30), payments.slice(i, i + 30));
+  return phases;
+}
+
+const pair = (order: Json, payment: Json): Json => ({ o: num(order, 'n'), p: num(payment, 'n') });
 
 export const WINDOW_SCENARIOS: Scenario[] = [
   {
@@ -79,6 +94,15 @@ export const WINDOW_SCENARIOS: Scenario[] = [
         .toStream()
         .selectKey((windowed) => windowedKey(windowed))
         .to(t('out-aggregate'));
+    },
+  },
+  {
+    name: 'stream-stream-inner-join',
+    outputTopics: ['out'],
+    inputs: twoStreams,
+    build: (b, t) => {
+      const payments = b.stream<string, Json>(t('payments'));
+      b.stream<string, Json>(t('orders')).join(payments, pair, JoinWindows.ofTimeDifferenceAndGrace(10_000, 5_000)).to(t('out'));
     },
   },
 ];

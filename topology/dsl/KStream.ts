@@ -9,6 +9,8 @@ import type { KTable, TableMaterialized } from './KTable.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
 import { streamToTable } from './StreamToTable.js';
+import { streamStreamJoin, type StreamJoined } from './StreamStreamJoin.js';
+import type { JoinWindows } from './JoinWindows.js';
 import { requireKeySerde } from './WindowedSerdes.js';
 
 export interface Produced<K, V> extends Named {
@@ -195,9 +197,15 @@ export class KStream<K, V> {
     return streamToTable(this, materialized);
   }
 
-  /** Inner join with a co-partitioned table: records whose key is not in the table are dropped (and counted). */
-  join<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2, R>, named?: Named): KStream<K, R> {
-    return this.joinTable(table, joiner as ValueJoiner<V, V2 | undefined, R>, false, named);
+  /**
+   * Inner join with a co-partitioned table: records whose key is not in the table are dropped (and
+   * counted). With another stream and JoinWindows: a windowed stream-stream join (StreamStreamJoin.ts).
+   */
+  join<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2, R>, named?: Named): KStream<K, R>;
+  join<V2, R>(other: KStream<K, V2>, joiner: ValueJoiner<V, V2, R>, windows: JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R>;
+  join<V2, R>(other: KTable<K, V2> | KStream<K, V2>, joiner: ValueJoiner<V, V2, R>, third?: Named | JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R> {
+    if (other instanceof KStream) return streamStreamJoin(this, other, joiner, third as JoinWindows, joined);
+    return this.joinTable(other, joiner as ValueJoiner<V, V2 | undefined, R>, false, third as Named | undefined);
   }
 
   /** Left join with a co-partitioned table: misses pass with an undefined right side (and are counted). */

@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindowedKStream;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 
@@ -23,7 +26,7 @@ import java.util.Set;
 final class WindowScenarios {
     private WindowScenarios() {}
 
-    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace");
+    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "stream-stream-inner-join");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -62,9 +65,23 @@ final class WindowScenarios {
                         Materialized.with(Serdes.String(), Json.SERDE))
                     .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
             }
+            case "stream-stream-inner-join" -> {
+                KStream<String, JsonNode> payments = builder.stream("payments", Scenarios.JSON_IN);
+                builder.stream("orders", Scenarios.JSON_IN)
+                    .join(payments, WindowScenarios::pair, JoinWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)),
+                        StreamJoined.with(Serdes.String(), Json.SERDE, Json.SERDE))
+                    .to("out", Scenarios.JSON_OUT);
+            }
             default -> throw new IllegalArgumentException("unknown window scenario " + scenario);
         }
         return new Scenarios.Built(builder.build(), outputs);
+    }
+
+    static JsonNode pair(JsonNode order, JsonNode payment) {
+        ObjectNode o = Json.object();
+        o.put("o", Json.number(order, "n"));
+        o.put("p", Json.number(payment, "n"));
+        return o;
     }
 
     static JsonNode countAndMax(long count, long max) {

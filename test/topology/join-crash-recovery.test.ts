@@ -1,0 +1,99 @@
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openEmbeddedLog } from '../../log/embedded/index.js';
+import type { LogRecord } from '../../log/Log.js';
+import { readAll, tempDir } from '../support/streams.js';
+
+const RECORDS = 20_000;
+const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'join-crash-app.ts');
+
+/** Orders and payments of 300 users, one record every 10 ms per topic, up to 3 s out of order. */
+async function writeInput(dir: string): Promise<void> {
+  const log = await openEmbeddedLog({ dir: `${dir}/log` });
+  for (const topic of ['orders', 'payments', 'paid-out']) await log.ensureTopic(topic, { partitions: 4 });
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const base = 1_700_000_000_000;
+  for (const topic of ['orders', 'payments']) {
+    for (let start = 0; start < RECORDS / 2; start += 5000) {
+      const batch = [];
+      for (let n = start; n < start + 5000; n++) {
+        const user = `user-${Math.floor(random() * 300)}`;
+        batch.push({ topic, key: Buffer.from(user), value: Buffer.from(JSON.stringify({ n })), timestamp: base + n * 10 - Math.floor(random() * 3000) });
+      }
+      await log.produce(batch);
+    }
+  }
+  await log.close();
+}
+
+function runChild(dir: string, killAfterCommits = 0): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = fork(CHILD, [], { env: { ...process.env, CRASH_DATA_DIR: dir }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let commits = 0;
+    let done = false;
+    child.on('message', (message: { type: string }) => {
+      if (message.type === 'done') done = true;
+      if (message.type === 'commit' && killAfterCommits > 0 && ++commits === killAfterCommits) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve(false);
+      else if (code === 0 && done) resolve(true);
+      else reject(new Error(`join crash app exited with code ${code} signal ${signal}`));
+    });
+  });
+}
+
+/** Per key, the join results as a sorted list: which pairs joined, not the order the two topics interleaved in. */
+function resultsByKey(records: LogRecord[]): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const record of records) {
+    const key = record.key!.toString();
+    byKey.set(key, [...(byKey.get(key) ?? []), `${record.timestamp}:${record.value!.toString()}`]);
+  }
+  for (const values of byKey.values()) values.sort();
+  return byKey;
+}
+
+async function collect(dir: string): Promise<{ outputs: LogRecord[]; stores: { orders: string[]; payments: string[] } }> {
+  const log = await openEmbeddedLog({ dir: `${dir}/log` });
+  const outputs = await readAll(log, 'paid-out');
+  await log.close();
+  return { outputs, stores: JSON.parse(fs.readFileSync(`${dir}/stores.json`, 'utf8')) as { orders: string[]; payments: string[] } };
+}
+
+describe('stream-stream join stores: exactly-once across SIGKILL (embedded log)', () => {
+  let root: string;
+
+  beforeAll(() => {
+    root = tempDir('join-crash');
+  });
+
+  afterAll(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('killed twice mid-stream and restarted, both join stores and the join results equal an uninterrupted run', async () => {
+    const uninterrupted = `${root}/uninterrupted`;
+    const crashed = `${root}/crashed`;
+    await writeInput(uninterrupted);
+    await writeInput(crashed);
+
+    expect(await runChild(uninterrupted)).toBe(true);
+    expect(await runChild(crashed, 4)).toBe(false);
+    expect(await runChild(crashed, 10)).toBe(false);
+    expect(await runChild(crashed)).toBe(true);
+
+    const expected = await collect(uninterrupted);
+    const actual = await collect(crashed);
+    // Pairs joined; nothing expired (a day of grace), so each store holds every record of its side.
+    expect(expected.outputs.length).toBeGreaterThan(1000);
+    expect(expected.stores.orders.length).toBe(RECORDS / 2);
+    expect(expected.stores.payments.length).toBe(RECORDS / 2);
+    expect(actual.stores).toEqual(expected.stores);
+    expect(actual.outputs.length).toBe(expected.outputs.length);
+    expect(resultsByKey(actual.outputs)).toEqual(resultsByKey(expected.outputs));
+  }, 600_000);
+});
