@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { MemoryPressure } from './MemoryPressure.js';
 import type { Registry } from 'prom-client';
 import { listenerRoutes } from '../console/index.js';
 import { buildIngress, type AnalyticsQuery, type IngressConfig, type ReadinessCheck } from '../ingress/index.js';
@@ -23,6 +24,8 @@ export interface ListenersOptions {
   readinessChecks: ReadinessCheck[];
   /** The ingress's shared state (rate limits, idempotency keys), opened by the app (app/redis-client.ts); memory without it. */
   redis?: Redis;
+  /** Refuses intake with 503 + Retry-After while RSS is over the memory budget. */
+  memoryPressure?: MemoryPressure;
   streams?: StreamsApp;
   pipeline?: DefaultPipeline;
   /** Extra routes for the admin door, registered behind its token (issue 15: the dashboard's reads through query/). */
@@ -70,6 +73,7 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     ingestKeys: options.ingestKeys,
     tls: adminConfig.publicTls,
   });
+  if (options.memoryPressure) http.addHook('onRequest', options.memoryPressure.hook());
   options.onClose(() => http.close());
   const adminRoutes = { log, registry, streams, pipeline, token: adminConfig.token };
   let admin: FastifyInstance | undefined;

@@ -15,6 +15,8 @@ import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
 import { openLog } from './open-log.js';
 import { StartSequence } from './StartSequence.js';
+import { applyMemoryPlan, readMemoryPlan } from './MemoryBudget.js';
+import { MemoryPressure } from './MemoryPressure.js';
 
 export interface RunningPipeline {
   config: AppConfig;
@@ -47,7 +49,11 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
   // The seeds' variables (REDIS_ADDRESS, EVENT_PROCESSOR_*, ...) in ours; one warning line for those with no effect.
   const rawEnv = applySeedEnv(givenEnv, logger);
   const config = readAppConfig(rawEnv);
-  const env = withDataDirDefaults(rawEnv, config);
+  // One memory budget (MEMORY_LIMIT_MB): store and log RocksDB sizes are set before anything
+  // opens; the ingress's in-flight bytes default to its share unless set.
+  const memory = readMemoryPlan(rawEnv);
+  applyMemoryPlan(memory);
+  const env = withDataDirDefaults({ INGRESS_MAX_IN_FLIGHT_BYTES: String(memory.ingressInFlightBytes), ...rawEnv }, config);
   const ingressConfig = readIngressConfig(env);
   // Before anything opens: a refused admin door or a bad key file stops the start here.
   const adminConfig = readAdminConfig(env, ingressConfig);
@@ -58,6 +64,8 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
   const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // At the budget, intake answers 503 + Retry-After instead of memory growing (app/MemoryPressure.ts).
+  const memoryPressure = new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start();
 
   const log = await openLog(config, env, logger, registry);
   const stopping: Array<() => Promise<void>> = [];
@@ -65,6 +73,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     for (const stop of stopping.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   stopping.push(() => log.close());
+  stopping.push(async () => memoryPressure.stop());
   try {
     // Topics, topology and sink: on Kafka with the broker down this returns early and goes on in
     // the background while the ingress spools (app/StartSequence.ts).
@@ -96,6 +105,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       analytics: sequence.analyticsQuery(),
       readinessChecks,
       redis,
+      memoryPressure,
       streams,
       pipeline,
       adminPlugins: queryLayer ? [(scope) => queryLayer.registerDashboardRoute(scope)] : [],
