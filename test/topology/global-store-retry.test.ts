@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type EmbeddedLog, openEmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
+import type { KeyValueStore } from '../../state/StateStore.js';
 import { TaskDatabase } from '../../state/TaskDatabase.js';
 import { keyValueStoreBuilder } from '../../topology/dsl/Stores.js';
 import { GlobalStateUpdater } from '../../topology/runtime/GlobalStateUpdater.js';
@@ -44,7 +45,7 @@ describe('GlobalStateUpdater start failure', () => {
     const retried = new GlobalStateUpdater(log, 'app', stateDir, defs);
     const stores = await retried.start();
     try {
-      const store = stores.get('courses-store')!;
+      const store = stores.get('courses-store') as KeyValueStore<string, { title: string }>;
       expect(store.get('c1')).toEqual({ title: 'Algebra' });
       expect(store.get('c2')).toEqual({ title: 'Biology' });
     } finally {
