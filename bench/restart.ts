@@ -8,6 +8,8 @@
  * again on the same DATA_DIR, and times spawn -> GET /ready 200 (and spawn -> first HTTP answer).
  * Between runs more events are posted so every restart has fresh state to recover. Prints each
  * run and the p50; the service runs on 127.0.0.1 only and everything stops by itself.
+ *
+ *   BENCH_RESTART_COMPARE=/path/to/other/checkout   (built) alternates its restarts with this tree's
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,9 +53,9 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-async function startService(env: Record<string, string>, base: string): Promise<Started> {
+async function startService(env: Record<string, string>, base: string, tree = root): Promise<Started> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'scripts/start.mjs')], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(tree, 'scripts/start.mjs')], { cwd: tree, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   let exited = false;
   child.once('exit', () => (exited = true));
   let listeningMs = 0;
@@ -98,35 +100,63 @@ function kill(child: ChildProcess): Promise<void> {
 const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-restart-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKA_BROKERS: '', KAFKA_BOOTSTRAP_SERVERS: '', CLICKHOUSE_URL: '', REDIS_URL: '' };
-let current: ChildProcess | undefined;
+/** One tree under test: its own DATA_DIR and port, loaded once, then SIGKILLed and restarted per run. */
+interface Subject {
+  name: string;
+  tree: string;
+  env: Record<string, string>;
+  base: string;
+  dataDir: string;
+  current?: ChildProcess;
+  ready: number[];
+  listening: number[];
+  cpu: number[];
+}
+
+async function subject(name: string, tree: string): Promise<Subject> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-restart-'));
+  const port = await freePort();
+  const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKA_BROKERS: '', KAFKA_BOOTSTRAP_SERVERS: '', CLICKHOUSE_URL: '', REDIS_URL: '' };
+  return { name, tree, env, base: `http://127.0.0.1:${port}`, dataDir, ready: [], listening: [], cpu: [] };
+}
+
+// BENCH_RESTART_COMPARE=<another checkout, built>: its restarts alternate with this tree's (same
+// load, same moments), so a before/after comparison on a busy machine sees the same load.
+const compare = process.env.BENCH_RESTART_COMPARE;
+const subjects = [await subject('this tree', root), ...(compare ? [await subject(path.resolve(compare), path.resolve(compare))] : [])];
 try {
-  const first = await startService(env, base);
-  current = first.child;
-  console.log(`first start (empty DATA_DIR): listening ${seconds(first.listeningMs)} s, ready ${seconds(first.readyMs)} s, CPU ${seconds(first.cpuMs)} s`);
-  await load(base, 0, EVENTS);
-  console.log(`loaded ${EVENTS} events`);
-  const ready: number[] = [];
-  const listening: number[] = [];
-  const cpu: number[] = [];
-  for (let run = 1; run <= RUNS; run++) {
-    await kill(current);
-    const restarted = await startService(env, base);
-    current = restarted.child;
-    ready.push(restarted.readyMs);
-    listening.push(restarted.listeningMs);
-    cpu.push(restarted.cpuMs);
-    console.log(`run ${run}: SIGKILL -> listening ${seconds(restarted.listeningMs)} s, -> ready ${seconds(restarted.readyMs)} s (CPU ${seconds(restarted.cpuMs)} s, load ${os.loadavg()[0].toFixed(1)})`);
-    await load(base, EVENTS + run * 1000, 1000);
+  for (const s of subjects) {
+    const first = await startService(s.env, s.base, s.tree);
+    s.current = first.child;
+    console.log(`${s.name}: first start (empty DATA_DIR): listening ${seconds(first.listeningMs)} s, ready ${seconds(first.readyMs)} s, CPU ${seconds(first.cpuMs)} s`);
+    await load(s.base, 0, EVENTS);
+    console.log(`${s.name}: loaded ${EVENTS} events`);
+    // One process at a time: the other tree's service is down while this one restarts.
+    await kill(s.current);
+    s.current = undefined;
   }
-  console.log(
-    `SIGKILL to ready, ${RUNS} runs: p50 ${seconds(p50(ready))} s (min ${seconds(Math.min(...ready))}, max ${seconds(Math.max(...ready))}); ` +
-      `to listening p50 ${seconds(p50(listening))} s; CPU until ready p50 ${seconds(p50(cpu))} s; machine: ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`,
-  );
+  for (let run = 1; run <= RUNS; run++) {
+    for (const s of run % 2 ? subjects : [...subjects].reverse()) {
+      const restarted = await startService(s.env, s.base, s.tree);
+      s.current = restarted.child;
+      s.ready.push(restarted.readyMs);
+      s.listening.push(restarted.listeningMs);
+      s.cpu.push(restarted.cpuMs);
+      console.log(`${s.name} run ${run}: SIGKILL -> listening ${seconds(restarted.listeningMs)} s, -> ready ${seconds(restarted.readyMs)} s (CPU ${seconds(restarted.cpuMs)} s, load ${os.loadavg()[0].toFixed(1)})`);
+      await load(s.base, EVENTS + run * 1000, 1000);
+      await kill(s.current);
+      s.current = undefined;
+    }
+  }
+  for (const s of subjects) {
+    console.log(
+      `${s.name}: SIGKILL to ready, ${RUNS} runs: p50 ${seconds(p50(s.ready))} s (min ${seconds(Math.min(...s.ready))}, max ${seconds(Math.max(...s.ready))}); ` +
+        `to listening p50 ${seconds(p50(s.listening))} s; CPU until ready p50 ${seconds(p50(s.cpu))} s (min ${seconds(Math.min(...s.cpu))}); machine: ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`,
+    );
+  }
 } finally {
-  if (current) await kill(current);
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  for (const s of subjects) {
+    if (s.current) await kill(s.current);
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+  }
 }
