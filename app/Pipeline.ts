@@ -64,8 +64,12 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
   const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  // At the budget, intake answers 503 + Retry-After instead of memory growing (app/MemoryPressure.ts).
-  const memoryPressure = new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start();
+  // At a budget the operator set, intake answers 503 + Retry-After instead of memory growing
+  // (app/MemoryPressure.ts). Unset, the caches are sized for the default plan but nothing is
+  // refused: the default is a sizing guess, not a measured limit of the box.
+  const memoryPressure = rawEnv.MEMORY_LIMIT_MB
+    ? new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
+    : undefined;
 
   const log = await openLog(config, env, logger, registry);
   const stopping: Array<() => Promise<void>> = [];
@@ -73,7 +77,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     for (const stop of stopping.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   stopping.push(() => log.close());
-  stopping.push(async () => memoryPressure.stop());
+  stopping.push(async () => memoryPressure?.stop());
   try {
     // Topics, topology and sink: on Kafka with the broker down this returns early and goes on in
     // the background while the ingress spools (app/StartSequence.ts).
