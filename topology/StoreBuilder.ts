@@ -13,5 +13,7 @@ export interface StoreBuilder {
   readonly name: string;
   readonly changelogCleanupPolicy: CleanupPolicy;
   readonly changelogRetentionMs?: number;
+  /** false: the store writes no changelog records (Materialized loggingEnabled: false). Default true. */
+  readonly loggingEnabled?: boolean;
   build(applicationId: string): RuntimeStore;
 }

@@ -43,6 +43,8 @@ function twoStreams(inputs: Inputs): Phase[] {
 }
 
 const pair = (order: Json, payment: Json): Json => ({ o: num(order, 'n'), p: num(payment, 'n') });
+/** A missing side (undefined here, null in Kafka Streams) shows as null. */
+const pairOrMissing = (order: Json | undefined, payment: Json | undefined): Json => ({ o: order ? num(order, 'n') : null, p: payment ? num(payment, 'n') : null });
 
 export const WINDOW_SCENARIOS: Scenario[] = [
   {
@@ -103,6 +105,27 @@ export const WINDOW_SCENARIOS: Scenario[] = [
     build: (b, t) => {
       const payments = b.stream<string, Json>(t('payments'));
       b.stream<string, Json>(t('orders')).join(payments, pair, JoinWindows.ofTimeDifferenceAndGrace(10_000, 5_000)).to(t('out'));
+    },
+  },
+  {
+    // Unjoined orders leave once their window closes (stream time past t + after + grace), or at
+    // once when already that late; null-key orders pass unjoined.
+    name: 'stream-stream-left-join',
+    outputTopics: ['out'],
+    inputs: twoStreams,
+    build: (b, t) => {
+      const payments = b.stream<string, Json>(t('payments'));
+      b.stream<string, Json>(t('orders')).leftJoin(payments, pairOrMissing, JoinWindows.ofTimeDifferenceAndGrace(10_000, 5_000)).to(t('out'));
+    },
+  },
+  {
+    // Asymmetric window: a left record's window closes `after` past it, a right record's `before`.
+    name: 'stream-stream-outer-join',
+    outputTopics: ['out'],
+    inputs: twoStreams,
+    build: (b, t) => {
+      const payments = b.stream<string, Json>(t('payments'));
+      b.stream<string, Json>(t('orders')).outerJoin(payments, pairOrMissing, JoinWindows.ofTimeDifferenceAndGrace(8_000, 3_000).after(12_000)).to(t('out'));
     },
   },
 ];

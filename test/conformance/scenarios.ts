@@ -2,6 +2,7 @@ import { StreamsBuilder, TimeWindows, type KGroupedStream, type KStream, type Wi
 import type { Inputs, Phase } from './inputs.js';
 import { WINDOW_SCENARIOS } from './scenarios-windows.js';
 import { KTABLE_SCENARIOS } from './scenarios-ktable.js';
+import { STORE_SCENARIOS } from './scenarios-stores.js';
 
 /**
  * The conformance scenarios. Each has a twin of the same name in
@@ -228,4 +229,5 @@ export const SCENARIOS: Scenario[] = [
   },
   ...WINDOW_SCENARIOS,
   ...KTABLE_SCENARIOS,
+  ...STORE_SCENARIOS,
 ];

@@ -6,7 +6,9 @@ import type { Named } from './Naming.js';
 import { SessionWindowedKStream } from './SessionWindowedKStream.js';
 import { SessionWindows } from './SessionWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
+import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './Stores.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
+import type { StoreBuilder } from '../StoreBuilder.js';
 import type { TimeWindows } from './TimeWindows.js';
 
 /** Where an aggregation keeps its state: the store name (queryable, changelog name) and its serdes. */
@@ -15,6 +17,12 @@ export interface Materialized<K, A> extends Named {
   valueSerde?: Serde<A>;
   /** Window stores only: keep windows this long for interactive queries (at least size + grace). */
   retentionMs?: number;
+  /** Key-value aggregations: 'in_memory' keeps the store in JS memory, restored from its changelog at each start. Default 'rocksdb'. */
+  storeType?: StoreType;
+  /** false (withLoggingDisabled): no changelog, so the state is lost on restart or crash. In-memory stores only. Default true. */
+  loggingEnabled?: boolean;
+  /** Accepted for Kafka Streams parity (withCachingDisabled): there is no record cache, every update is forwarded. */
+  cachingEnabled?: boolean;
 }
 
 /** A stream grouped by key, ready to aggregate (Kafka Streams' KGroupedStream). */
@@ -32,7 +40,7 @@ export class KGroupedStream<K, V> {
     const valueSerde = materialized.valueSerde ?? jsonSerde<A>();
     const name = builder.names.next('KSTREAM-AGGREGATE');
     builder.topology.addProcessor(name, () => new AggregateProcessor<K, V, A>(storeName, initializer, aggregator), this.stream.nodeName);
-    builder.topology.addStateStore(timestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde), name);
+    builder.topology.addStateStore(materializedKeyValueStore(storeName, keySerde, valueSerde, materialized), name);
     return new KTable<K, A>(builder, name, storeName, keySerde, valueSerde);
   }
 
@@ -52,4 +60,15 @@ export class KGroupedStream<K, V> {
   windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     return windows instanceof SessionWindows ? new SessionWindowedKStream(this, windows) : new TimeWindowedKStream(this, windows);
   }
+}
+
+/** The store a key-value Materialized asks for (Kafka Streams' KeyValueStoreMaterializer). */
+export function materializedKeyValueStore<K, A>(storeName: string, keySerde: Serde<K>, valueSerde: Serde<A>, materialized: Materialized<K, A>): StoreBuilder {
+  if (materialized.storeType === 'in_memory') {
+    return inMemoryTimestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde, { loggingEnabled: materialized.loggingEnabled });
+  }
+  if (materialized.loggingEnabled === false) {
+    throw new Error(`store "${storeName}": loggingEnabled: false is supported on in-memory stores only (storeType: 'in_memory')`);
+  }
+  return timestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde);
 }

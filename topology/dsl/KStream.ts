@@ -12,6 +12,7 @@ import { streamToTable } from './StreamToTable.js';
 import { streamStreamJoin, type StreamJoined } from './StreamStreamJoin.js';
 import type { JoinWindows } from './JoinWindows.js';
 import { requireKeySerde } from './WindowedSerdes.js';
+import { validateRepartitioned, type Repartitioned } from './Repartitioned.js';
 
 export interface Produced<K, V> extends Named {
   keySerde?: Serde<K>;
@@ -171,13 +172,18 @@ export class KStream<K, V> {
     );
   }
 
-  /** Writes through an internal topic keyed by the current key, so each key lands in one task. */
-  repartition(options: Grouped<K, V> = {}): KStream<K, V> {
+  /**
+   * Writes through an internal topic keyed by the current key, so each key lands in one task
+   * (Kafka Streams' KStreamImpl.repartition): `<app>-<name>-repartition`, with
+   * Repartitioned.numberOfPartitions partitions when given.
+   */
+  repartition(options: Repartitioned<K, V> = {}): KStream<K, V> {
+    validateRepartitioned(options as Repartitioned<unknown, unknown>);
     const base = options.name ?? this.builder.names.next('KSTREAM-REPARTITION');
     const topic = `${base}-repartition`;
     const keySerde = requireKeySerde(options.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), `${base}-sink`);
     const valueSerde = options.valueSerde ?? this.valueSerde ?? jsonSerde<V>();
-    this.builder.topology.addInternalTopic(topic);
+    this.builder.topology.addInternalTopic(topic, options.numberOfPartitions);
     this.builder.topology.addSink(`${base}-sink`, topic, { keySerde, valueSerde, internal: true }, this.nodeName);
     this.builder.topology.addSource(`${base}-source`, [topic], { keySerde, valueSerde, internal: true });
     return new KStream(this.builder, `${base}-source`, keySerde, valueSerde, false);
@@ -204,13 +210,25 @@ export class KStream<K, V> {
   join<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2, R>, named?: Named): KStream<K, R>;
   join<V2, R>(other: KStream<K, V2>, joiner: ValueJoiner<V, V2, R>, windows: JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R>;
   join<V2, R>(other: KTable<K, V2> | KStream<K, V2>, joiner: ValueJoiner<V, V2, R>, third?: Named | JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R> {
-    if (other instanceof KStream) return streamStreamJoin(this, other, joiner, third as JoinWindows, joined);
+    if (other instanceof KStream) return streamStreamJoin(this, other, joiner as ValueJoiner<V | undefined, V2 | undefined, R>, third as JoinWindows, joined);
     return this.joinTable(other, joiner as ValueJoiner<V, V2 | undefined, R>, false, third as Named | undefined);
   }
 
-  /** Left join with a co-partitioned table: misses pass with an undefined right side (and are counted). */
-  leftJoin<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2 | undefined, R>, named?: Named): KStream<K, R> {
-    return this.joinTable(table, joiner, true, named);
+  /**
+   * Left join with a co-partitioned table: misses pass with an undefined right side (and are counted).
+   * With another stream and JoinWindows: a record without a partner is emitted with an undefined
+   * right side once its window has closed (StreamStreamJoin.ts).
+   */
+  leftJoin<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2 | undefined, R>, named?: Named): KStream<K, R>;
+  leftJoin<V2, R>(other: KStream<K, V2>, joiner: ValueJoiner<V, V2 | undefined, R>, windows: JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R>;
+  leftJoin<V2, R>(other: KTable<K, V2> | KStream<K, V2>, joiner: ValueJoiner<V, V2 | undefined, R>, third?: Named | JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R> {
+    if (other instanceof KStream) return streamStreamJoin(this, other, joiner as ValueJoiner<V | undefined, V2 | undefined, R>, third as JoinWindows, joined, 'left');
+    return this.joinTable(other, joiner, true, third as Named | undefined);
+  }
+
+  /** Windowed stream-stream outer join: records of either side without a partner are emitted, with an undefined partner, once their window has closed. */
+  outerJoin<V2, R>(other: KStream<K, V2>, joiner: ValueJoiner<V | undefined, V2 | undefined, R>, windows: JoinWindows, joined?: StreamJoined<K, V, V2>): KStream<K, R> {
+    return streamStreamJoin(this, other, joiner, windows, joined, 'outer');
   }
 
   private joinTable<V2, R>(table: KTable<K, V2>, joiner: ValueJoiner<V, V2 | undefined, R>, left: boolean, named?: Named): KStream<K, R> {

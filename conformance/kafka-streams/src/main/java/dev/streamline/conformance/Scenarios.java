@@ -68,6 +68,7 @@ final class Scenarios {
     static Built build(String scenario) {
         if (WindowScenarios.handles(scenario)) return WindowScenarios.build(scenario);
         if (KTableScenarios.handles(scenario)) return KTableScenarios.build(scenario);
+        if (StoreScenarios.handles(scenario)) return StoreScenarios.build(scenario);
         StreamsBuilder builder = new StreamsBuilder();
         List<String> outputs = List.of("out");
         TimeWindows tumbling = TimeWindows.ofSizeAndGrace(Duration.ofSeconds(60), Duration.ofSeconds(10));

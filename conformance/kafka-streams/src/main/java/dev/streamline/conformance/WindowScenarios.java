@@ -26,7 +26,8 @@ import java.util.Set;
 final class WindowScenarios {
     private WindowScenarios() {}
 
-    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "stream-stream-inner-join");
+    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "stream-stream-inner-join",
+        "stream-stream-left-join", "stream-stream-outer-join");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -72,6 +73,21 @@ final class WindowScenarios {
                         StreamJoined.with(Serdes.String(), Json.SERDE, Json.SERDE))
                     .to("out", Scenarios.JSON_OUT);
             }
+            case "stream-stream-left-join" -> {
+                KStream<String, JsonNode> payments = builder.stream("payments", Scenarios.JSON_IN);
+                builder.stream("orders", Scenarios.JSON_IN)
+                    .leftJoin(payments, WindowScenarios::pairOrMissing, JoinWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)),
+                        StreamJoined.with(Serdes.String(), Json.SERDE, Json.SERDE))
+                    .to("out", Scenarios.JSON_OUT);
+            }
+            case "stream-stream-outer-join" -> {
+                KStream<String, JsonNode> payments = builder.stream("payments", Scenarios.JSON_IN);
+                builder.stream("orders", Scenarios.JSON_IN)
+                    .outerJoin(payments, WindowScenarios::pairOrMissing,
+                        JoinWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(8), Duration.ofSeconds(3)).after(Duration.ofSeconds(12)),
+                        StreamJoined.with(Serdes.String(), Json.SERDE, Json.SERDE))
+                    .to("out", Scenarios.JSON_OUT);
+            }
             default -> throw new IllegalArgumentException("unknown window scenario " + scenario);
         }
         return new Scenarios.Built(builder.build(), outputs);
@@ -81,6 +97,14 @@ final class WindowScenarios {
         ObjectNode o = Json.object();
         o.put("o", Json.number(order, "n"));
         o.put("p", Json.number(payment, "n"));
+        return o;
+    }
+
+    /** A missing side (null) shows as null. */
+    static JsonNode pairOrMissing(JsonNode order, JsonNode payment) {
+        ObjectNode o = Json.object();
+        if (order == null) o.putNull("o"); else o.put("o", Json.number(order, "n"));
+        if (payment == null) o.putNull("p"); else o.put("p", Json.number(payment, "n"));
         return o;
     }
 

@@ -1,0 +1,49 @@
+package dev.streamline.conformance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.state.Stores;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The store-option scenarios of test/conformance/scenarios-stores.ts, as a Kafka Streams user
+ * writes them.
+ */
+final class StoreScenarios {
+    private StoreScenarios() {}
+
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store");
+
+    static boolean handles(String scenario) {
+        return NAMES.contains(scenario);
+    }
+
+    static Scenarios.Built build(String scenario) {
+        StreamsBuilder builder = new StreamsBuilder();
+        List<String> outputs = outputs(scenario, builder);
+        return new Scenarios.Built(builder.build(), outputs);
+    }
+
+    private static List<String> outputs(String scenario, StreamsBuilder builder) {
+        switch (scenario) {
+            case "aggregate-in-memory-store" -> {
+                KGroupedStream<String, JsonNode> grouped = Scenarios.grouped(Scenarios.events(builder));
+                grouped.aggregate(() -> Scenarios.countAndSum(0, 0),
+                        (k, v, agg) -> Scenarios.countAndSum(Json.number(agg, "count") + 1, Json.number(agg, "sum") + Json.number(v, "n")),
+                        Materialized.<String, JsonNode>as(Stores.inMemoryKeyValueStore("agg-in-memory"))
+                            .withKeySerde(Serdes.String()).withValueSerde(Json.SERDE).withCachingDisabled())
+                    .toStream().to("out-in-memory", Scenarios.JSON_OUT);
+                grouped.count(Materialized.<String, Long>as(Stores.inMemoryKeyValueStore("count-no-logging"))
+                        .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()).withLoggingDisabled())
+                    .toStream().mapValues(KTableScenarios::number).to("out-no-logging", Scenarios.JSON_OUT);
+                return List.of("out-in-memory", "out-no-logging");
+            }
+            default -> throw new IllegalArgumentException("unknown scenario " + scenario);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import { inMemoryKeyValueStore, type KStream, type StreamsBuilder } from '../../topology/index.js';
+import type { Inputs, Phase } from './inputs.js';
+import type { Scenario } from './scenarios.js';
+
+/**
+ * The store-option scenarios (issue 19 part 3): Materialized in-memory stores, logging and
+ * caching disabled. Twins in conformance/kafka-streams/.../StoreScenarios.java.
+ */
+
+type Json = Record<string, unknown> | null;
+
+const KEYS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
+const num = (value: Json, field: string): number => (typeof value?.[field] === 'number' ? (value[field] as number) : 0);
+
+/** Keyed events, some null keys and null values (both dropped by an aggregation), timestamps out of order. */
+function events(inputs: Inputs, count: number): Phase {
+  return inputs.timestamps(count).map((timestamp) => ({
+    topic: 'events',
+    key: inputs.chance(0.03) ? null : inputs.pick(KEYS),
+    value: inputs.chance(0.03) ? null : { n: inputs.int(0, 99) },
+    timestamp,
+  }));
+}
+
+const eventsOf = (b: StreamsBuilder, t: (name: string) => string) => b.stream<string | null, Json>(t('events')) as KStream<string, Json>;
+
+export const STORE_SCENARIOS: Scenario[] = [
+  {
+    name: 'aggregate-in-memory-store',
+    outputTopics: ['out-in-memory', 'out-no-logging'],
+    inputs: (i) => [[], events(i, 300)],
+    build: (b, t) => {
+      const group = eventsOf(b, t).groupByKey();
+      group
+        .aggregate<{ count: number; sum: number }>(() => ({ count: 0, sum: 0 }), (_k, v, agg) => ({ count: agg.count + 1, sum: agg.sum + num(v, 'n') }), {
+          ...inMemoryKeyValueStore(t('agg-in-memory')),
+          cachingEnabled: false,
+        })
+        .toStream()
+        .to(t('out-in-memory'));
+      group.count({ ...inMemoryKeyValueStore(t('count-no-logging')), loggingEnabled: false }).toStream().to(t('out-no-logging'));
+    },
+  },
+];
