@@ -1,4 +1,4 @@
-import { inMemoryKeyValueStore, type KStream, type StreamsBuilder } from '../../topology/index.js';
+import { inMemoryKeyValueStore, Repartitioned, type KStream, type StreamsBuilder } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
@@ -10,6 +10,7 @@ import type { Scenario } from './scenarios.js';
 type Json = Record<string, unknown> | null;
 
 const KEYS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
+const USERS = ['a0', 'a1', 'a2', 'a3'];
 const num = (value: Json, field: string): number => (typeof value?.[field] === 'number' ? (value[field] as number) : 0);
 
 /** Keyed events, some null keys and null values (both dropped by an aggregation), timestamps out of order. */
@@ -39,6 +40,23 @@ export const STORE_SCENARIOS: Scenario[] = [
         .toStream()
         .to(t('out-in-memory'));
       group.count({ ...inMemoryKeyValueStore(t('count-no-logging')), loggingEnabled: false }).toStream().to(t('out-no-logging'));
+    },
+  },
+  {
+    // Three tasks read the repartition topic here, one in Kafka Streams' driver: records of
+    // different keys may interleave differently, so each key is written to its own topic and
+    // compared there (value, order and timestamp per key). Placement: test/topology/repartition-partitions.test.ts.
+    name: 'repartition-named-partitions',
+    outputTopics: USERS.map((user) => `out-${user}`),
+    inputs: (i) => [[], i.timestamps(300).map((timestamp) => ({ topic: 'events', key: i.chance(0.05) ? null : i.pick(KEYS), value: { user: i.pick(USERS), n: i.int(0, 99) }, timestamp }))],
+    build: (b, t) => {
+      eventsOf(b, t)
+        .selectKey((_k, v) => v!.user as string)
+        .repartition({ ...Repartitioned.as(t('by-user')), numberOfPartitions: 3 })
+        .groupByKey()
+        .aggregate<number>(() => 0, (_k, v, sum) => sum + num(v, 'n'))
+        .toStream()
+        .to((record) => t(`out-${record.key}`));
     },
   },
 ];

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
 
 import java.util.List;
@@ -17,7 +19,7 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -42,6 +44,16 @@ final class StoreScenarios {
                         .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()).withLoggingDisabled())
                     .toStream().mapValues(KTableScenarios::number).to("out-no-logging", Scenarios.JSON_OUT);
                 return List.of("out-in-memory", "out-no-logging");
+            }
+            case "repartition-named-partitions" -> {
+                Scenarios.events(builder)
+                    .selectKey((k, v) -> Json.text(v, "user"))
+                    .repartition(Repartitioned.<String, JsonNode>as("by-user").withNumberOfPartitions(3).withKeySerde(Serdes.String()).withValueSerde(Json.SERDE))
+                    .groupByKey(Grouped.with(Serdes.String(), Json.SERDE))
+                    .aggregate(() -> 0L, (k, v, sum) -> sum + Json.number(v, "n"), Materialized.with(Serdes.String(), Serdes.Long()))
+                    .toStream().mapValues(KTableScenarios::number)
+                    .to((k, v, context) -> "out-" + k, Scenarios.JSON_OUT);
+                return List.of("out-a0", "out-a1", "out-a2", "out-a3");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
