@@ -18,6 +18,7 @@ export { TimeWindows, type Windowed } from './dsl/TimeWindows.js';
 export { keyValueStoreBuilder, windowStoreBuilder, inMemoryKeyValueStore, inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './dsl/Stores.js';
 export { InMemoryKeyValueStore } from '../state/InMemoryKeyValueStore.js';
 export { Repartitioned } from './dsl/Repartitioned.js';
+export { CogroupedKStream } from './dsl/CogroupedKStream.js';
 export type { EmitStrategy } from './dsl/DslProcessors.js';
 export { NO_TIMESTAMP, type ValueAndTimestamp, type TimestampedKeyValueStore, type TimestampedWindowStore } from './dsl/TimestampedStores.js';
 export { Topology, type TopicNameExtractor, type TimestampExtractor } from './Topology.js';

@@ -1,4 +1,4 @@
-import { inMemoryKeyValueStore, Repartitioned, type KStream, type StreamsBuilder } from '../../topology/index.js';
+import { inMemoryKeyValueStore, Repartitioned, type KGroupedStream, type KStream, type StreamsBuilder } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
@@ -59,4 +59,30 @@ export const STORE_SCENARIOS: Scenario[] = [
         .to((record) => t(`out-${record.key}`));
     },
   },
+  {
+    // Clicks and orders in alternating phases, so both sides process them in the same order.
+    name: 'cogroup-aggregate',
+    outputTopics: ['out'],
+    inputs: (i) => [[], keyed(i, 'clicks', 60, 0), keyed(i, 'orders', 60, 0), keyed(i, 'clicks', 60, 200_000), keyed(i, 'orders', 60, 200_000)],
+    build: (b, t) => {
+      const clicks = b.stream<string | null, Json>(t('clicks')).groupByKey() as unknown as KGroupedStream<string, Json>;
+      const orders = b.stream<string | null, Json>(t('orders')).groupByKey() as unknown as KGroupedStream<string, Json>;
+      clicks
+        .cogroup<{ clicks: number; spent: number }>((_k, _v, agg) => ({ clicks: agg.clicks + 1, spent: agg.spent }))
+        .cogroup(orders, (_k, v, agg) => ({ clicks: agg.clicks, spent: agg.spent + num(v, 'n') }))
+        .aggregate(() => ({ clicks: 0, spent: 0 }))
+        .toStream()
+        .to(t('out'));
+    },
+  },
 ];
+
+/** Records of one topic keyed by user (some null keys and values), timestamps out of order from startMs. */
+function keyed(inputs: Inputs, topic: string, count: number, startMs: number): Phase {
+  return inputs.timestamps(count).map((timestamp) => ({
+    topic,
+    key: inputs.chance(0.05) ? null : inputs.pick(KEYS.slice(0, 5)),
+    value: inputs.chance(0.05) ? null : { n: inputs.int(0, 99) },
+    timestamp: startMs + timestamp,
+  }));
+}

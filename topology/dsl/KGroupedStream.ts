@@ -3,6 +3,7 @@ import { AggregateProcessor, type Aggregator, type Initializer } from './DslProc
 import type { KStream } from './KStream.js';
 import { KTable } from './KTable.js';
 import type { Named } from './Naming.js';
+import { CogroupedKStream } from './CogroupedKStream.js';
 import { SessionWindowedKStream } from './SessionWindowedKStream.js';
 import { SessionWindows } from './SessionWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
@@ -53,6 +54,11 @@ export class KGroupedStream<K, V> {
       ...materialized,
       valueSerde: materialized.valueSerde ?? this.valueSerde,
     });
+  }
+
+  /** Starts a cogroup (Kafka Streams' KGroupedStream.cogroup): this stream's aggregator into an aggregate shared with other grouped streams. */
+  cogroup<A>(aggregator: Aggregator<K, V, A>): CogroupedKStream<K, A> {
+    return new CogroupedKStream<K, A>(this as KGroupedStream<K, unknown>, aggregator as Aggregator<K, unknown, A>);
   }
 
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;

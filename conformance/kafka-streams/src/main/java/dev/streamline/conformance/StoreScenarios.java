@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.KGroupedStream;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -19,10 +20,17 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
+    }
+
+    static JsonNode clicksAndSpent(long clicks, long spent) {
+        ObjectNode o = Json.object();
+        o.put("clicks", clicks);
+        o.put("spent", spent);
+        return o;
     }
 
     static Scenarios.Built build(String scenario) {
@@ -54,6 +62,15 @@ final class StoreScenarios {
                     .toStream().mapValues(KTableScenarios::number)
                     .to((k, v, context) -> "out-" + k, Scenarios.JSON_OUT);
                 return List.of("out-a0", "out-a1", "out-a2", "out-a3");
+            }
+            case "cogroup-aggregate" -> {
+                KGroupedStream<String, JsonNode> clicks = builder.stream("clicks", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
+                KGroupedStream<String, JsonNode> orders = builder.stream("orders", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
+                clicks.<JsonNode>cogroup((k, v, agg) -> clicksAndSpent(Json.number(agg, "clicks") + 1, Json.number(agg, "spent")))
+                    .cogroup(orders, (k, v, agg) -> clicksAndSpent(Json.number(agg, "clicks"), Json.number(agg, "spent") + Json.number(v, "n")))
+                    .aggregate(() -> clicksAndSpent(0, 0), Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().to("out", Scenarios.JSON_OUT);
+                return List.of("out");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
