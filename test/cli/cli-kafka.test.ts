@@ -88,6 +88,8 @@ describe('streamline CLI against Kafka', () => {
     const users = topics.stdout.split('\n').filter((line) => line.startsWith(`users-${suffix} `));
     expect(users).toHaveLength(4);
     expect(users.reduce((sum, line) => sum + Number(line.split(/\s+/)[3]), 0)).toBe(2);
-    expect(topics.stdout.trim().split('\n').pop()).toMatch(/\(kafka log\); lag: cli-[0-9a-f]+ 0, clickhouse-sink 0$/);
+    // This app's group has no lag. (clickhouse-sink is the default sink group of every suite that
+    // runs a sink on the run's shared broker, so its lag there is not this test's.)
+    expect(topics.stdout.trim().split('\n').pop()).toMatch(new RegExp(`\\(kafka log\\); lag: (.*, )?cli-${suffix} 0(,|$)`));
   }, 120_000);
 });
