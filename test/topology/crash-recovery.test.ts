@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
+import { runCrashChild } from '../support/crash-child.js';
 import { INPUT_TOPIC, OUTPUT_TOPICS, type Reading } from './fixtures/crash-topology.js';
 
 const RECORDS = 100_000;
@@ -29,23 +29,7 @@ async function writeInput(dir: string): Promise<void> {
 }
 
 /** Runs the child; killAfterCommits > 0 SIGKILLs it after that many commits. Resolves true if it finished. */
-function runChild(dir: string, killAfterCommits = 0): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { env: { ...process.env, CRASH_DATA_DIR: dir }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let commits = 0;
-    let done = false;
-    child.on('message', (message: { type: string }) => {
-      if (message.type === 'done') done = true;
-      if (message.type === 'commit' && killAfterCommits > 0 && ++commits === killAfterCommits) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(false);
-      else if (code === 0 && done) resolve(true);
-      else reject(new Error(`crash app exited with code ${code} signal ${signal}`));
-    });
-  });
-}
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
 
 interface RunResult {
   outputs: Record<string, LogRecord[]>;

@@ -1,50 +1,17 @@
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
+import { runCrashChild } from '../support/crash-child.js';
+import { writeOrdersAndPayments } from './fixtures/orders-and-payments.js';
 
 const RECORDS = 20_000;
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'outer-join-crash-app.ts');
 
-/** Orders and payments of 300 users, one record every 10 ms per topic, up to 3 s out of order. */
-async function writeInput(dir: string): Promise<void> {
-  const log = await openEmbeddedLog({ dir: `${dir}/log` });
-  for (const topic of ['orders', 'payments', 'paid-out']) await log.ensureTopic(topic, { partitions: 4 });
-  let seed = 11;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const base = 1_700_000_000_000;
-  for (const topic of ['orders', 'payments']) {
-    for (let start = 0; start < RECORDS / 2; start += 5000) {
-      const batch = [];
-      for (let n = start; n < start + 5000; n++) {
-        const user = `user-${Math.floor(random() * 300)}`;
-        batch.push({ topic, key: Buffer.from(user), value: Buffer.from(JSON.stringify({ n })), timestamp: base + n * 10 - Math.floor(random() * 3000) });
-      }
-      await log.produce(batch);
-    }
-  }
-  await log.close();
-}
+const writeInput = (dir: string) => writeOrdersAndPayments(dir, RECORDS);
 
-function runChild(dir: string, killAfterCommits = 0): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { env: { ...process.env, CRASH_DATA_DIR: dir }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let commits = 0;
-    let done = false;
-    child.on('message', (message: { type: string }) => {
-      if (message.type === 'done') done = true;
-      if (message.type === 'commit' && killAfterCommits > 0 && ++commits === killAfterCommits) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(false);
-      else if (code === 0 && done) resolve(true);
-      else reject(new Error(`join crash app exited with code ${code} signal ${signal}`));
-    });
-  });
-}
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
 
 interface RunResult {
   /** Per key, the pairs joined, sorted: which pairs joined, not the order the two topics interleaved in. */

@@ -1,9 +1,9 @@
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
+import { runCrashChild } from '../support/crash-child.js';
 
 const RECORDS = 20_000;
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'session-crash-app.ts');
@@ -27,23 +27,7 @@ async function writeInput(dir: string): Promise<void> {
   await log.close();
 }
 
-function runChild(dir: string, killAfterCommits = 0): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { env: { ...process.env, CRASH_DATA_DIR: dir }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let commits = 0;
-    let done = false;
-    child.on('message', (message: { type: string }) => {
-      if (message.type === 'done') done = true;
-      if (message.type === 'commit' && killAfterCommits > 0 && ++commits === killAfterCommits) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(false);
-      else if (code === 0 && done) resolve(true);
-      else reject(new Error(`session crash app exited with code ${code} signal ${signal}`));
-    });
-  });
-}
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
 
 function sequencesByKey(records: LogRecord[]): Map<string, string[]> {
   const byKey = new Map<string, string[]>();
