@@ -1,4 +1,3 @@
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
@@ -8,6 +7,7 @@ import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { processorRoutes } from '../../processors/http/processorRoutes.js';
 import type { AggregateRow } from '../../processors/WindowedAggregations.js';
 import { DLQ_REASON, ORIGINAL_TOPIC } from '../../topology/index.js';
+import { runCrashChild } from '../support/crash-child.js';
 import { tempDir, waitForCaughtUp } from '../support/streams.js';
 import { expectedResults, type Expected, type ExpectedEvent } from './fixtures/expected.js';
 import { LANDING_TOPIC } from './fixtures/learning-stream.js';
@@ -174,19 +174,5 @@ describe.each(logModes())('default pipeline end to end ($name log)', (mode: LogM
 
 /** Runs the pipeline child; killAfterCommits > 0 SIGKILLs it after that many commits. Resolves true if it finished. */
 function runChild(mode: LogMode, dir: string, killAfterCommits = 0): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { env: { ...process.env, E2E_DATA_DIR: dir, E2E_LOG_MODE: mode.name, E2E_EMIT: 'buffered' }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let commits = 0;
-    let done = false;
-    child.on('message', (message: { type: string }) => {
-      if (message.type === 'done') done = true;
-      if (message.type === 'commit' && killAfterCommits > 0 && ++commits === killAfterCommits) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(false);
-      else if (code === 0 && done) resolve(true);
-      else reject(new Error(`pipeline child exited with code ${code} signal ${signal}${done ? '' : ' before finishing'}`));
-    });
-  });
+  return runCrashChild(CHILD, { E2E_DATA_DIR: dir, E2E_LOG_MODE: mode.name, E2E_EMIT: 'buffered' }, killAfterCommits);
 }

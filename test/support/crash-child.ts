@@ -2,14 +2,14 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 
 /**
- * Runs a crash-test app (a TypeScript fixture that processes CRASH_DATA_DIR and reports each
- * commit and its end over IPC) in a child process. With killAfterCommits > 0 the child is
+ * Runs a crash-test app (a TypeScript fixture, configured by `env`, that reports each commit and
+ * its end over IPC) in a child process. With killAfterCommits > 0 the child is
  * SIGKILLed right after that commit. Resolves true when it finished, false when it was killed;
  * rejects on any other exit.
  */
-export function runCrashChild(app: string, dir: string, killAfterCommits = 0): Promise<boolean> {
+export function runCrashChild(app: string, env: Record<string, string>, killAfterCommits = 0): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = fork(app, [], { env: { ...process.env, CRASH_DATA_DIR: dir }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(app, [], { env: { ...process.env, ...env }, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let commits = 0;
     let done = false;
     child.on('message', (message: { type: string }) => {
@@ -20,7 +20,7 @@ export function runCrashChild(app: string, dir: string, killAfterCommits = 0): P
     child.on('exit', (code, signal) => {
       if (signal === 'SIGKILL') resolve(false);
       else if (code === 0 && done) resolve(true);
-      else reject(new Error(`${path.basename(app)} exited with code ${code} signal ${signal}`));
+      else reject(new Error(`${path.basename(app)} exited with code ${code} signal ${signal}${done ? '' : ' before finishing'}`));
     });
   });
 }

@@ -29,7 +29,7 @@ async function writeInput(dir: string): Promise<void> {
 }
 
 /** Runs the child; killAfterCommits > 0 SIGKILLs it after that many commits. Resolves true if it finished. */
-const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, { CRASH_DATA_DIR: dir }, killAfterCommits);
 
 interface RunResult {
   outputs: Record<string, LogRecord[]>;

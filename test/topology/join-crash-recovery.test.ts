@@ -11,7 +11,7 @@ const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtur
 
 const writeInput = (dir: string) => writeOrdersAndPayments(dir, RECORDS);
 
-const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, { CRASH_DATA_DIR: dir }, killAfterCommits);
 
 /** Per key, the join results as a sorted list: which pairs joined, not the order the two topics interleaved in. */
 function resultsByKey(records: LogRecord[]): Map<string, string[]> {

@@ -27,7 +27,7 @@ async function writeInput(dir: string): Promise<void> {
   await log.close();
 }
 
-const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, dir, killAfterCommits);
+const runChild = (dir: string, killAfterCommits = 0) => runCrashChild(CHILD, { CRASH_DATA_DIR: dir }, killAfterCommits);
 
 function sequencesByKey(records: LogRecord[]): Map<string, string[]> {
   const byKey = new Map<string, string[]>();
