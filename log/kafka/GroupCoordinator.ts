@@ -3,6 +3,7 @@ import type { TopicPartitionOffset } from '../Log.js';
 import { PROTOCOL_NAME } from './cooperative-assignor.js';
 import { guardConnection } from './connection-errors.js';
 import { hasKafkaError } from './kafka-records.js';
+import type { KafkaClientSecurity } from './kafka-security.js';
 
 export interface GroupCoordinatorSettings {
   clientId: string;
@@ -11,6 +12,8 @@ export interface GroupCoordinatorSettings {
   requestTimeoutMs: number;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+  /** TLS / SASL options (kafka-security.ts) for the coordinator connection. */
+  security?: KafkaClientSecurity;
 }
 
 export interface JoinResult {
@@ -50,6 +53,7 @@ export class GroupCoordinator {
     if (!found) throw new Error(`no coordinator for group ${this.groupId}`);
     const connection = guardConnection(
       new Connection(`${this.settings.clientId}-group`, {
+        ...this.settings.security,
         connectTimeout: this.settings.connectTimeoutMs,
         requestTimeout: this.settings.rebalanceTimeoutMs + this.settings.requestTimeoutMs,
       }),

@@ -6,6 +6,7 @@ import { GroupCoordinator } from './GroupCoordinator.js';
 import { EARLIEST, LATEST, listPartitionOffsets, startingOffsets } from './kafka-offsets.js';
 import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
+import type { KafkaClientSecurity } from './kafka-security.js';
 
 /** Wraps an error thrown by the RebalanceListener so poll() rethrows it instead of retrying. */
 class ListenerError extends Error {
@@ -35,6 +36,8 @@ export interface KafkaConsumerSettings {
   retryBackoffMs: number;
   logger?: Logger;
   metrics?: KafkaLogMetrics;
+  /** TLS / SASL options (kafka-security.ts) for the fetcher and the coordinator connection. */
+  security?: KafkaClientSecurity;
 }
 
 const READ_COMMITTED = 1;
@@ -76,6 +79,7 @@ export class KafkaConsumer implements LogConsumer {
     this.reset = options.autoOffsetReset ?? 'earliest';
     this.coordinator = new GroupCoordinator(options.groupId, settings);
     this.fetcher = new Consumer({
+      ...settings.security,
       clientId: `${settings.clientId}-fetch`,
       bootstrapBrokers: settings.brokers,
       groupId: options.groupId,

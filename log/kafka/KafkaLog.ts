@@ -21,13 +21,14 @@ import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { committedGroupOffsets, EARLIEST, LATEST, listPartitionOffsets } from './kafka-offsets.js';
 import { KafkaTransactionalProducer, recordMetadata } from './KafkaTransactionalProducer.js';
+import { explainSecurityFailure, type KafkaClientSecurity } from './kafka-security.js';
 
 const READ_COMMITTED = 1;
 const READ_AHEAD_PARTITIONS = 8;
 /** Answers after which the plain idempotent producer is replaced (see sendPlain). */
 const PRODUCER_STATE_LOST = ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING'];
 
-type Resolved = Required<Omit<KafkaLogOptions, 'logger' | 'registry'>> & Pick<KafkaLogOptions, 'logger' | 'registry'>;
+type Resolved = Required<Omit<KafkaLogOptions, 'logger' | 'registry' | 'security'>> & Pick<KafkaLogOptions, 'logger' | 'registry' | 'security'>;
 
 function resolve(options: KafkaLogOptions): Resolved {
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
@@ -47,6 +48,7 @@ function resolve(options: KafkaLogOptions): Resolved {
     healthTimeoutMs: options.healthTimeoutMs ?? 1_000,
     logger: options.logger,
     registry: options.registry,
+    security: options.security,
   };
 }
 
@@ -89,6 +91,7 @@ export class KafkaLog implements Log {
       );
     }
     const base = {
+      ...this.clientSecurity(),
       bootstrapBrokers: this.options.brokers,
       connectTimeout: this.options.connectTimeoutMs,
       timeout: this.options.requestTimeoutMs,
@@ -106,7 +109,7 @@ export class KafkaLog implements Log {
     try {
       await this.admin.createTopics({ topics: [topic], partitions: config.partitions, replicas: -1, configs });
     } catch (error) {
-      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw explainKafkaError(`creating topic ${topic} failed`, error);
+      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw explainSecurityFailure(error, this.options.security, this.options.brokers) ?? explainKafkaError(`creating topic ${topic} failed`, error);
     }
     await this.awaitTopicReady(topic);
   }
@@ -187,6 +190,7 @@ export class KafkaLog implements Log {
     if (!this.producer) {
       const acks = this.acks();
       this.producer = new Producer({
+        ...this.clientSecurity(),
         clientId: `${this.options.clientId}-producer`,
         bootstrapBrokers: this.options.brokers,
         idempotent: this.options.acks === 'all',
@@ -261,7 +265,7 @@ export class KafkaLog implements Log {
           }
         } catch (error) {
           this.metrics?.produceFailed();
-          const explained = explainKafkaError('produce to Kafka failed', error);
+          const explained = explainSecurityFailure(error, this.options.security, this.options.brokers) ?? explainKafkaError('produce to Kafka failed', error);
           for (const entry of waiting) entry.reject(explained);
         }
       }
@@ -358,6 +362,7 @@ export class KafkaLog implements Log {
       retryBackoffMs: this.options.retryBackoffMs,
       logger: this.options.logger,
       metrics: this.metrics,
+      security: this.clientSecurity(),
     };
   }
 
@@ -381,6 +386,7 @@ export class KafkaLog implements Log {
       transactionTimeoutMs: this.options.transactionTimeoutMs,
       retries: this.options.retries,
       retryBackoffMs: this.options.retryBackoffMs,
+      security: this.clientSecurity(),
       toMessages: (records) => this.toMessages(records),
       metrics: this.metrics,
     });
@@ -396,6 +402,7 @@ export class KafkaLog implements Log {
   /** A metadata request on a fresh connection, bounded by healthTimeoutMs. */
   async isHealthy(): Promise<boolean> {
     const probe = new Admin({
+      ...this.clientSecurity(),
       clientId: `${this.options.clientId}-health`,
       bootstrapBrokers: this.options.brokers,
       connectTimeout: this.options.healthTimeoutMs,
@@ -412,6 +419,41 @@ export class KafkaLog implements Log {
     }
   }
 
+  /** TLS / SASL options every client of this log is built with (empty on PLAINTEXT). */
+  private clientSecurity(): KafkaClientSecurity {
+    return this.options.security?.client ?? {};
+  }
+
+  /**
+   * With TLS or SASL configured, one metadata request at open: a wrong password, a mechanism the
+   * listener does not offer or a certificate the CA does not vouch for fails the start with a
+   * ConfigError naming the setting, instead of every later request retrying (and the service
+   * looking like it waits for a broker). A broker that is merely unreachable is not an error here
+   * (the log copes with that as on PLAINTEXT).
+   */
+  async verifySecurity(): Promise<void> {
+    const security = this.options.security;
+    if (!security) return;
+    const timeoutMs = this.options.connectTimeoutMs + this.options.requestTimeoutMs;
+    const probe = new Admin({
+      ...this.clientSecurity(),
+      clientId: `${this.options.clientId}-security-check`,
+      bootstrapBrokers: this.options.brokers,
+      connectTimeout: this.options.connectTimeoutMs,
+      timeout: this.options.requestTimeoutMs,
+      retries: 0,
+    });
+    try {
+      await withDeadline(probe.metadata({ topics: [], forceUpdate: true }), timeoutMs, 'Kafka security check');
+    } catch (error) {
+      const explained = explainSecurityFailure(error, security, this.options.brokers);
+      if (explained) throw explained;
+      this.options.logger?.warn({ err: (error as Error).message, security }, 'Kafka did not answer the start-up security check; carrying on (requests retry)');
+    } finally {
+      await closeForcefully(probe).catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     for (const consumer of [...this.consumers]) await consumer.close().catch(() => undefined);
     for (const producer of [...this.transactional]) await producer.close().catch(() => undefined);
@@ -422,7 +464,17 @@ export class KafkaLog implements Log {
   }
 }
 
-/** Opens the Kafka log; fails at once on an unsupported compression codec. */
+/**
+ * Opens the Kafka log; fails at once on an unsupported compression codec, and with TLS/SASL
+ * configured, on credentials or certificates the broker refuses (verifySecurity).
+ */
 export async function openKafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
-  return new KafkaLog(options);
+  const log = new KafkaLog(options);
+  try {
+    await log.verifySecurity();
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  return log;
 }

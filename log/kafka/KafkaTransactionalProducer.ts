@@ -3,6 +3,7 @@ import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset,
 import { KafkaConsumer } from './KafkaConsumer.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { closeForcefully, explainKafkaError, splitForSend } from './kafka-records.js';
+import type { KafkaClientSecurity } from './kafka-security.js';
 
 export interface TransactionalSettings {
   clientId: string;
@@ -12,6 +13,8 @@ export interface TransactionalSettings {
   transactionTimeoutMs: number;
   retries: number;
   retryBackoffMs: number;
+  /** TLS / SASL options (kafka-security.ts), spread into the client's. */
+  security?: KafkaClientSecurity;
   /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */
   metrics?: KafkaLogMetrics;
   toMessages: (records: ProducerRecord[]) => Promise<{ topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Map<Buffer, Buffer>; timestamp: bigint }[]>;
@@ -38,6 +41,7 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
 
   private createClient(): Producer {
     return new Producer({
+      ...this.settings.security,
       clientId: `${this.settings.clientId}-txn`,
       bootstrapBrokers: this.settings.brokers,
       transactionalId: this.transactionalId,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../app/env.js';
+import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 
 /**
  * Kafka settings from the environment, under the seeds' names:
@@ -15,6 +16,7 @@ import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptio
  *   KAFKA_CONNECT_TIMEOUT     one connection attempt's timeout (default 3s)
  *   KAFKA_SESSION_TIMEOUT     consumer group session timeout (default 10s)
  *   KAFKA_TRANSACTION_TIMEOUT transaction timeout the broker enforces on a silent producer (default 10s)
+ *   KAFKA_SECURITY_PROTOCOL, KAFKA_SSL*, KAFKA_SASL*  TLS and SASL: see kafka-security.ts
  */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 export type KafkaAcks = 'all' | '1' | '0';
@@ -32,6 +34,8 @@ export interface KafkaLogOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   transactionTimeoutMs?: number;
+  /** TLS / SASL for every client of the log (kafka-security.ts); unset = PLAINTEXT. */
+  security?: KafkaSecurity;
   /** Timeout of the metadata request behind isHealthy(). */
   healthTimeoutMs?: number;
   /** Where consumers report a broker they cannot reach (and its recovery). */
@@ -70,5 +74,6 @@ export function readKafkaConfig(env: Env): KafkaLogOptions | undefined {
     connectTimeoutMs: readDurationMs(env, 'KAFKA_CONNECT_TIMEOUT', 3_000),
     sessionTimeoutMs: readDurationMs(env, 'KAFKA_SESSION_TIMEOUT', 10_000),
     transactionTimeoutMs: readDurationMs(env, 'KAFKA_TRANSACTION_TIMEOUT', 10_000),
+    security: readKafkaSecurity(env),
   };
 }
