@@ -1,5 +1,6 @@
 import { Reader, Writer } from '@platformatic/kafka';
-import { partitionKey, type TopicPartition } from '../Log.js';
+import type { TopicPartition } from '../Log.js';
+import { assignPartitionNumbers } from '../task-assignor.js';
 
 /**
  * The consumer-group protocol data of a classic group ("consumer" protocol type), in Kafka's own
@@ -7,9 +8,11 @@ import { partitionKey, type TopicPartition } from '../Log.js';
  * normally in Kafka's tools, and the leader-side cooperative sticky assignor.
  *
  * Cooperative (incremental) rebalancing, as Kafka's CooperativeStickyAssignor does it: members
- * keep what they own; a partition that must move is first only taken from its owner (the owner
- * revokes it and rejoins at once), and handed to its new owner in the next round. No member ever
- * gives up partitions it keeps, so only moved partitions pause.
+ * keep what they own; a partition number that must move is first only taken from its owner (the
+ * owner revokes it and rejoins at once), and handed to its new owner in the next round. No member
+ * ever gives up partitions it keeps, so only moved partitions pause. Unlike Kafka's assignor it
+ * keeps the same partition number of every subscribed topic on one member (a Kafka Streams task
+ * reads co-partitioned topics), see log/task-assignor.ts.
  */
 
 export const PROTOCOL_NAME = 'cooperative-sticky';
@@ -77,60 +80,10 @@ export function decodeAssignment(buffer: Buffer | null): TopicPartition[] {
 
 /**
  * Leader side. members: memberId → subscription (with owned partitions); partitionCounts:
- * topic → partition count. Returns memberId → partitions to own in this generation.
+ * topic → partition count. Returns memberId → partitions to own in this generation. Assigns
+ * partition NUMBERS across the subscribed topics (co-partitioned tasks stay on one member),
+ * balanced, sticky and cooperative: see log/task-assignor.ts, which the embedded log uses too.
  */
 export function assignCooperative(members: Map<string, Subscription>, partitionCounts: Map<string, number>): Map<string, TopicPartition[]> {
-  const memberIds = [...members.keys()].sort();
-  const result = new Map<string, TopicPartition[]>(memberIds.map((id) => [id, []]));
-  const all: TopicPartition[] = [];
-  for (const [topic, count] of [...partitionCounts].sort(([a], [b]) => a.localeCompare(b))) {
-    for (let partition = 0; partition < count; partition++) all.push({ topic, partition });
-  }
-
-  // Who subscribes to what; a partition counts toward the quota of the members subscribing to it.
-  const subscribers = (topic: string) => memberIds.filter((id) => members.get(id)!.topics.includes(topic));
-
-  // Balanced quotas: floor or ceil of the share; members owning more get the ceil ones first.
-  const ownedCount = (id: string) => members.get(id)!.owned.length;
-  const byOwned = [...memberIds].sort((a, b) => ownedCount(b) - ownedCount(a) || a.localeCompare(b));
-  const base = Math.floor(all.length / Math.max(1, memberIds.length));
-  let extra = all.length - base * memberIds.length;
-  const quota = new Map<string, number>();
-  for (const id of byOwned) {
-    quota.set(id, base + (extra > 0 ? 1 : 0));
-    if (extra > 0) extra--;
-  }
-
-  // 1. Keep owned partitions (still existing, subscribed, not claimed twice) up to the quota.
-  const owner = new Map<string, string>(); // partition → previous owner (from the subscriptions)
-  const taken = new Set<string>();
-  for (const id of byOwned) {
-    for (const tp of members.get(id)!.owned) {
-      const key = partitionKey(tp);
-      if (!owner.has(key)) owner.set(key, id);
-      const exists = (partitionCounts.get(tp.topic) ?? 0) > tp.partition;
-      if (!exists || taken.has(key) || !members.get(id)!.topics.includes(tp.topic)) continue;
-      if (result.get(id)!.length >= quota.get(id)!) continue;
-      result.get(id)!.push(tp);
-      taken.add(key);
-    }
-  }
-
-  // 2. Hand out the rest to members under quota, fewest first. A partition still owned by another
-  //    member stays unassigned this round: its owner revokes it and rejoins, then it moves.
-  for (const tp of all) {
-    const key = partitionKey(tp);
-    if (taken.has(key)) continue;
-    const candidates = subscribers(tp.topic);
-    if (candidates.length === 0) continue;
-    const target = candidates
-      .filter((id) => result.get(id)!.length < quota.get(id)!)
-      .sort((a, b) => result.get(a)!.length - result.get(b)!.length || a.localeCompare(b))[0];
-    const chosen = target ?? candidates.sort((a, b) => result.get(a)!.length - result.get(b)!.length || a.localeCompare(b))[0]!;
-    const previous = owner.get(key);
-    taken.add(key);
-    if (previous !== undefined && previous !== chosen && members.has(previous)) continue;
-    result.get(chosen)!.push(tp);
-  }
-  return result;
+  return assignPartitionNumbers(members, partitionCounts);
 }
