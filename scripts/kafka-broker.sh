@@ -13,6 +13,13 @@
 # (.kafka/broker-<port>: config, data, pid, broker.log), KAFKA_LIB_DIR (.kafka/lib),
 # KAFKA_HEAP_OPTS (-Xms128m -Xmx512m), KAFKA_READY_TIMEOUT_S (120), KAFKA_STOP_TIMEOUT_S (30),
 # KAFKA_OWNER_PID (optional: stop the broker when that process is gone, e.g. a killed test run).
+#
+# SASL_SSL variant (off unless KAFKA_SASL_SSL_PORT is set; the PLAINTEXT listener stays as it is):
+#   KAFKA_SASL_SSL_PORT   adds a SASL_SSL listener on 127.0.0.1:<port> (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
+#   KAFKA_SASL_USERS      user:password,... accepted there (default streamline:streamline-secret);
+#                         SCRAM credentials are written when the storage is formatted (first start)
+#   KAFKA_TLS_DIR         where the JDK's keytool makes the test CA and the broker's certificate
+#                         (<state>/tls; made once): clients trust <dir>/ca.pem
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +33,11 @@ STOP_TIMEOUT_S="${KAFKA_STOP_TIMEOUT_S:-30}"
 PID_FILE="$STATE_DIR/broker.pid"
 LOG_FILE="$STATE_DIR/broker.log"
 PROPS="$STATE_DIR/server.properties"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+SASL_USERS="${KAFKA_SASL_USERS:-streamline:streamline-secret}"
+TLS_DIR="${KAFKA_TLS_DIR:-$STATE_DIR/tls}"
+# The keystores hold throwaway test certificates only; this password guards nothing secret.
+TLS_STORE_PASSWORD="streamline-test-store"
 
 die() { echo "kafka-broker: $*" >&2; exit 1; }
 say() { echo "kafka-broker: $*" >&2; }
@@ -55,17 +67,83 @@ ensure_jars() {
   [[ -f "$LIB_DIR/kafka_2.13-4.1.1.jar" ]] || die "no kafka_2.13 jar in $LIB_DIR after the copy"
 }
 
+# user:password pairs of KAFKA_SASL_USERS, one per line ("user password"); checked so they can go
+# into a JAAS line and a --add-scram argument without quoting.
+sasl_users() {
+  local entry entries
+  IFS=',' read -ra entries <<<"$SASL_USERS"
+  for entry in "${entries[@]}"; do
+    [[ "$entry" =~ ^([A-Za-z0-9._-]+):([A-Za-z0-9._-]+)$ ]] || die "KAFKA_SASL_USERS entry '$entry' is not user:password (letters, digits, . _ -)"
+    echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+  done
+}
+
+# A test CA and a broker certificate for 127.0.0.1 / localhost (signed by that CA), made with
+# the JDK's keytool in a temporary dir renamed into place, so concurrent starts never see half a
+# set. Clients trust ca.pem; the broker reads broker.p12 (its key, its certificate, the CA).
+ensure_tls() {
+  [[ -f "$TLS_DIR/broker.p12" && -f "$TLS_DIR/ca.pem" ]] && return 0
+  command -v keytool >/dev/null 2>&1 || die "keytool (the JDK's) is not on PATH: it makes the SASL_SSL listener's certificates"
+  local tmp="$TLS_DIR.tmp.$$" pw="$TLS_STORE_PASSWORD"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  local kt=(keytool -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC -J-Xshare:auto)
+  {
+    "${kt[@]}" -genkeypair -alias ca -keyalg EC -groupname secp256r1 -dname "CN=streamline test CA" -ext bc:c -validity 30 \
+      -keystore "$tmp/ca.p12" -storetype PKCS12 -storepass "$pw" -keypass "$pw" &&
+      "${kt[@]}" -exportcert -rfc -alias ca -keystore "$tmp/ca.p12" -storepass "$pw" -file "$tmp/ca.pem" &&
+      "${kt[@]}" -genkeypair -alias broker -keyalg EC -groupname secp256r1 -dname "CN=localhost" -validity 30 \
+        -keystore "$tmp/broker.p12" -storetype PKCS12 -storepass "$pw" -keypass "$pw" &&
+      "${kt[@]}" -certreq -alias broker -keystore "$tmp/broker.p12" -storepass "$pw" -file "$tmp/broker.csr" &&
+      "${kt[@]}" -gencert -alias ca -keystore "$tmp/ca.p12" -storepass "$pw" -infile "$tmp/broker.csr" -outfile "$tmp/broker.pem" -rfc -validity 30 \
+        -ext SAN=dns:localhost,ip:127.0.0.1 -ext EKU=serverAuth &&
+      "${kt[@]}" -importcert -alias ca -file "$tmp/ca.pem" -keystore "$tmp/broker.p12" -storepass "$pw" -noprompt &&
+      "${kt[@]}" -importcert -alias broker -file "$tmp/broker.pem" -keystore "$tmp/broker.p12" -storepass "$pw" -noprompt
+  } >"$tmp/keytool.log" 2>&1 || { cat "$tmp/keytool.log" >&2; rm -rf "$tmp"; die "keytool could not make the test certificates"; }
+  mkdir -p "$(dirname "$TLS_DIR")"
+  if ! mv -T "$tmp" "$TLS_DIR" 2>/dev/null; then
+    rm -rf "$tmp" # another start made them first
+  fi
+}
+
+# The SASL_SSL listener's part of server.properties (nothing without KAFKA_SASL_SSL_PORT).
+sasl_ssl_config() {
+  [[ -n "$SASL_SSL_PORT" ]] || return 0
+  local plain_users="" user password
+  while read -r user password; do plain_users+=" user_$user=\"$password\""; done < <(sasl_users)
+  cat <<EOF
+
+# SASL_SSL listener (KAFKA_SASL_SSL_PORT): TLS with the test CA's certificate, then SASL.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$TLS_STORE_PASSWORD
+listener.name.sasl_ssl.ssl.key.password=$TLS_STORE_PASSWORD
+EOF
+}
+
 write_config() {
   mkdir -p "$STATE_DIR/data"
+  local listeners="PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+  local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    [[ "$SASL_SSL_PORT" =~ ^[0-9]+$ ]] || die "KAFKA_SASL_SSL_PORT=$SASL_SSL_PORT is not a port"
+    ensure_tls
+    listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
+    protocols+=",SASL_SSL:SASL_SSL"
+  fi
   cat >"$PROPS" <<EOF
 # Written by scripts/kafka-broker.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+listeners=$listeners
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
 log.dirs=$STATE_DIR/data
 
@@ -103,6 +181,7 @@ background.threads=4
 log.cleaner.threads=1
 log.cleaner.backoff.ms=1000
 log.retention.check.interval.ms=60000
+$(sasl_ssl_config)
 EOF
   cat >"$STATE_DIR/log4j2.properties" <<'EOF'
 # Console only (the script sends it to broker.log); WARN keeps the file short, kafka.server INFO
@@ -127,9 +206,16 @@ format_storage() {
   # It may start with "-", hence --cluster-id=<id> rather than -t <id>.
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # SCRAM users live in the cluster metadata: written by the format (kafka-storage format --add-scram).
+  local scram=() user password
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    while read -r user password; do
+      scram+=(--add-scram "SCRAM-SHA-256=[name=$user,password=$password]" --add-scram "SCRAM-SHA-512=[name=$user,password=$password]")
+    done < <(sasl_users)
+  fi
   java -Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m \
     -Dlog4j2.configurationFile="$STATE_DIR/log4j2.properties" \
-    -cp "$LIB_DIR/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" --config="$PROPS" --standalone >>"$LOG_FILE" 2>&1 ||
+    -cp "$LIB_DIR/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" --config="$PROPS" --standalone "${scram[@]}" >>"$LOG_FILE" 2>&1 ||
     { tail -n 30 "$LOG_FILE" >&2; die "formatting $STATE_DIR/data failed"; }
 }
 

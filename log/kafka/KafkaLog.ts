@@ -450,7 +450,7 @@ export class KafkaLog implements Log {
       if (explained) throw explained;
       this.options.logger?.warn({ err: (error as Error).message, security }, 'Kafka did not answer the start-up security check; carrying on (requests retry)');
     } finally {
-      await closeForcefully(probe).catch(() => undefined);
+      await probe.close().catch(() => undefined);
     }
   }
 
