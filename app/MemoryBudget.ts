@@ -26,6 +26,21 @@ export const PLANNED_STORES = 96;
 /** A read cache entry: key, bytes and decoded object of a typical aggregate. */
 const READ_CACHE_ENTRY_BYTES = 512;
 
+/**
+ * Sink batches the plan counts at once: two per partition (one buffered behind the one being
+ * written) for the four partitions of the default pipeline's clean-events topic. More partitions
+ * hold more; the pressure check (MemoryPressure) covers what the plan does not.
+ */
+const SINK_BATCHES_HELD = 8;
+/**
+ * What chDB allocates to insert a batch, per byte of its records: the rows as JSONEachRow are ~2x
+ * the records (the payload column is the event as escaped JSON), the insert ~13x that (the
+ * statement text, its parsed literal, format()'s blocks). Measured at 2,000-20,000 rows.
+ */
+export const INSERT_MEMORY_PER_RECORD_BYTE = 28;
+/** Headroom in chDB's tracked total for its caches (marks, uncompressed blocks, query results). */
+const CHDB_CACHES_MB = 64;
+
 const MB = 1024 * 1024;
 
 export interface MemoryPlan {
@@ -36,9 +51,17 @@ export interface MemoryPlan {
   log: LogDatabaseMemory;
   /** Request bodies the ingress holds at once (INGRESS_MAX_IN_FLIGHT_BYTES's default). */
   ingressInFlightBytes: number;
-  /** Rows the sink buffers across its batches. */
+  /**
+   * Record bytes of one sink batch (SINK_BATCH_MAX_BYTES's default). The sink holds up to two
+   * batches per partition buffered and one being written, so its share is SINK_BATCHES_HELD of these.
+   */
   sinkBatchBytes: number;
-  /** chDB's settings: max_server_memory_usage (the engine's total) and max_memory_usage (one query). */
+  /**
+   * chDB's settings (CHDB_MAX_MEMORY_USAGE / CHDB_MAX_SERVER_MEMORY_USAGE): max_memory_usage, what
+   * one query or insert may allocate, at least what inserting a full sink batch takes; and
+   * max_server_memory_usage, the engine's tracked total (queries, merges, caches: not its ~210 MB
+   * of code and static data, which the engine's tracker does not count). 0 when ClickHouse is a server.
+   */
   chdb: { maxServerMemoryUsageBytes: number; maxMemoryUsageBytes: number };
   /** RSS at which the ingress starts refusing, and below which it accepts again. */
   pressure: { refuseAboveBytes: number; resumeBelowBytes: number };
@@ -68,17 +91,24 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
     blockCacheBytes: clamp(Math.floor(logShare / 2), 4 * MB, 256 * MB),
     memtableBudgetBytes: clamp(logShare, 16 * MB, 512 * MB),
   };
-  // 15% to chDB's queries and inserts; 10% each to request bodies in flight and sink batches;
-  // 25% is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
-  const chdbQueryBytes = Math.max(share(0.15), 32 * MB);
+  // 10% to request bodies in flight, 8% to sink batches; 15% to chDB's queries and inserts, or
+  // what inserting one full batch takes when that is more (~28x its record bytes, measured:
+  // BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes..."): 26% at the default 512 MB. The
+  // rest is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
+  const sinkBatchBytes = clamp(Math.floor(share(0.08) / SINK_BATCHES_HELD), 512 * 1024, 8 * MB);
+  const chdbQueryBytes = Math.max(share(0.15), INSERT_MEMORY_PER_RECORD_BYTE * sinkBatchBytes, 32 * MB);
   return {
     limitBytes,
     baseBytes,
     stores,
     log,
     ingressInFlightBytes: Math.max(share(0.1), 4 * MB),
-    sinkBatchBytes: Math.max(share(0.1), 4 * MB),
-    chdb: { maxServerMemoryUsageBytes: (options.embeddedChdb ? CHDB_BASE_MB * MB : 0) + chdbQueryBytes, maxMemoryUsageBytes: chdbQueryBytes },
+    sinkBatchBytes,
+    // Inserts run one at a time on chDB's connection (measured: queries on one session are
+    // serialised), so the total is one insert, a background merge of similar size and caches.
+    chdb: options.embeddedChdb
+      ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
+      : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
     pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9) },
   };
 }

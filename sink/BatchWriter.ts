@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { LogRecord, TopicPartition } from '../log/Log.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import { batchTables, type TableRoute } from './BatchRows.js';
-import { insertErrorText } from './InsertErrors.js';
-import type { Batch } from './PartitionBatcher.js';
+import { clickHouseErrorCode, insertErrorText } from './InsertErrors.js';
+import { recordBytes, type Batch } from './PartitionBatcher.js';
 import { insertIsolatingPoison, type IsolationStep } from './PoisonIsolation.js';
 import type { SinkDeadLetter, SinkDeadLetterReason } from './SinkCommitter.js';
 import type { SinkMetrics } from './SinkMetrics.js';
@@ -66,6 +66,7 @@ export class BatchWriter {
         });
       } catch (error) {
         metrics.failures.inc({ sink: groupId, table });
+        if (clickHouseErrorCode(error) === MEMORY_LIMIT_EXCEEDED) throw this.memoryLimitError(error, tp, table, batch, rows.length);
         throw error;
       }
       end();
@@ -78,4 +79,26 @@ export class BatchWriter {
     const deadLetters = [...letters.values()].sort((a, b) => a.record.offset - b.record.offset);
     return { dedupToken, rows: rowCounts, deadLetters };
   }
+
+  /**
+   * Code 241 says the insert needed more memory than the engine may give a query (chDB's
+   * max_memory_usage from the memory plan) or than it has left in all (max_server_memory_usage).
+   * It is an engine error, not the rows': the batch is kept and retried with backoff, nothing is
+   * dead-lettered or committed. Retrying the same cut can succeed once merges or other queries
+   * free memory; a batch that alone needs more than the limit waits for an operator, so the
+   * message names the batch and the settings to change.
+   */
+  private memoryLimitError(error: unknown, tp: TopicPartition, table: string, batch: Batch, rows: number): Error {
+    const bytes = batch.records.reduce((sum, record) => sum + recordBytes(record), 0);
+    const text =
+      `ClickHouse memory limit exceeded (code ${MEMORY_LIMIT_EXCEEDED}) inserting ${rows} rows into ${this.options.store.database}.${table} ` +
+      `from ${tp.topic}:${tp.partition} offsets ${batch.first}-${batch.last} (${batch.records.length} records, ${bytes} bytes); ` +
+      `the batch stays in the log and is retried. If it keeps failing, raise CHDB_MAX_MEMORY_USAGE or MEMORY_LIMIT_MB, ` +
+      `or lower SINK_BATCH_MAX_BYTES / SINK_BATCH_MAX_ROWS for new batches (a batch already cut keeps its offsets). Engine: ${insertErrorText(error)}`;
+    this.options.logger?.error({ topic: tp.topic, partition: tp.partition, table, firstOffset: batch.first, lastOffset: batch.last, records: batch.records.length, bytes }, text);
+    return new Error(text, { cause: error });
+  }
 }
+
+/** ClickHouse's MEMORY_LIMIT_EXCEEDED. */
+const MEMORY_LIMIT_EXCEEDED = 241;

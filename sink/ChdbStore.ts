@@ -14,6 +14,19 @@ export interface ChdbStoreOptions {
   database?: string;
   /** Rows per INSERT statement; larger inserts are split (chDB holds the whole payload in memory). */
   maxRowsPerInsert?: number;
+  /**
+   * ClickHouse's max_memory_usage: what one query (or insert) may allocate before the engine
+   * refuses it with code 241 (MEMORY_LIMIT_EXCEEDED). From the memory plan (app/MemoryBudget.ts,
+   * CHDB_MAX_MEMORY_USAGE); 0 or undefined = the engine's default (no per-query limit).
+   */
+  maxMemoryUsageBytes?: number;
+  /**
+   * ClickHouse's max_server_memory_usage: what the whole engine may allocate (every query, merges,
+   * caches). Counted by the engine's own memory tracker, not the process RSS: it leaves out the
+   * engine's code and static data (~200 MB resident once loaded) and everything Node allocates.
+   * 0 or undefined = the engine's default (0.9 of the machine's RAM).
+   */
+  maxServerMemoryUsageBytes?: number;
 }
 
 /**
@@ -69,11 +82,7 @@ export class ChdbStore implements AnalyticsStore {
     }
     if (openPath === null) await drainPending();
     fs.mkdirSync(dataPath, { recursive: true });
-    const session = new Session(dataPath, {
-      // Same JSON output as the server path (where the client sets the same setting): UInt64
-      // counts as numbers, not quoted strings.
-      connectionArgs: ['--output_format_json_quote_64bit_integers=0', `--max_query_size=${MAX_QUERY_BYTES}`],
-    });
+    const session = new Session(dataPath, { connectionArgs: chdbConnectionArgs(options) });
     openPath = dataPath;
     openCount++;
     const store = new ChdbStore(session, dataPath, options);
@@ -162,6 +171,19 @@ export class ChdbStore implements AnalyticsStore {
   private assertOpen(): void {
     if (this.closed) throw new Error('ChdbStore is closed');
   }
+}
+
+/**
+ * The engine's command line. Memory limits go here: chDB takes max_server_memory_usage only at
+ * connect (it is a server setting), and max_memory_usage given here is every query's default.
+ */
+export function chdbConnectionArgs(options: Pick<ChdbStoreOptions, 'maxMemoryUsageBytes' | 'maxServerMemoryUsageBytes'>): string[] {
+  // Same JSON output as the server path (where the client sets the same setting): UInt64
+  // counts as numbers, not quoted strings.
+  const args = ['--output_format_json_quote_64bit_integers=0', `--max_query_size=${MAX_QUERY_BYTES}`];
+  if (options.maxMemoryUsageBytes) args.push(`--max_memory_usage=${Math.floor(options.maxMemoryUsageBytes)}`);
+  if (options.maxServerMemoryUsageBytes) args.push(`--max_server_memory_usage=${Math.floor(options.maxServerMemoryUsageBytes)}`);
+  return args;
 }
 
 /** Insert statements carry their rows as a string literal (see insert()). */

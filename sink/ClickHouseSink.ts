@@ -37,6 +37,8 @@ export interface ClickHouseSinkOptions {
   groupId?: string;
   /** A batch is cut at this many records of one partition... */
   maxBatchRecords?: number;
+  /** ...or this many record bytes (keys + values; SINK_BATCH_MAX_BYTES)... */
+  maxBatchBytes?: number;
   /** ...or when its oldest record has waited this long. */
   lingerMs?: number;
   /** Backoff while ClickHouse fails: doubles from initial up to max. */
@@ -77,6 +79,7 @@ export class ClickHouseSink {
   private readonly store: AnalyticsStore;
   private readonly routes: Map<string, SinkRoute[]>;
   private readonly maxBatchRecords: number;
+  private readonly maxBatchBytes: number;
   private readonly lingerMs: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
@@ -111,6 +114,7 @@ export class ClickHouseSink {
     }
     if (this.routes.size === 0) throw new Error('ClickHouseSink needs at least one route');
     this.maxBatchRecords = options.maxBatchRecords ?? 10_000;
+    this.maxBatchBytes = options.maxBatchBytes ?? Infinity;
     this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (sinkConfig.ts)
     this.retryInitialMs = options.retryInitialMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 30_000;
@@ -240,7 +244,7 @@ export class ClickHouseSink {
     }
     for (const tp of tps) {
       const key = partitionKey(tp);
-      this.work.set(key, new PartitionBatcher(tp, committed.get(key), this.maxBatchRecords, this.lingerMs));
+      this.work.set(key, new PartitionBatcher(tp, committed.get(key), this.maxBatchRecords, this.lingerMs, this.maxBatchBytes));
     }
     // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
     await this.loadCuts();
@@ -286,7 +290,7 @@ export class ClickHouseSink {
       for (const work of this.work.values()) {
         if (!work.cuts) continue;
         work.pending ??= this.cut(work, Date.now(), force);
-        if (work.pending && (round === 0 || force || work.pending.records.length >= this.maxBatchRecords || work.pending.cutRecorded)) due.push(work);
+        if (work.pending && (round === 0 || force || work.pending.full || work.pending.cutRecorded)) due.push(work);
       }
       if (due.length === 0) break;
       try {

@@ -7,6 +7,13 @@ export interface Batch {
   records: LogRecord[];
   /** Whether sink_batches already holds this cut (it was found there, or written before the insert). */
   cutRecorded: boolean;
+  /** Cut because it reached a bound (records or bytes), not by age: more may be waiting behind it. */
+  full: boolean;
+}
+
+/** What a record weighs in a batch: its key and value bytes (what the rows are made of). */
+export function recordBytes(record: LogRecord): number {
+  return (record.key?.length ?? 0) + (record.value?.length ?? 0);
 }
 
 /**
@@ -30,6 +37,8 @@ export class PartitionBatcher {
    * rebuilds the same batches and dead letters.
    */
   written: { offset: number; batches: number; deadLetters: SinkDeadLetter[] } | null = null;
+  /** recordBytes of everything in buffer. */
+  bufferBytes = 0;
   /** Wall time the oldest buffered record arrived. */
   private oldestAt = 0;
   lagCheckedAt = 0;
@@ -40,6 +49,12 @@ export class PartitionBatcher {
     public committed: number | undefined,
     private readonly maxBatchRecords: number,
     private readonly lingerMs: number,
+    /**
+     * Record bytes per batch (SINK_BATCH_MAX_BYTES): a batch is cut at whichever of the two bounds
+     * comes first, and always holds at least one record (a record larger than the bound is a batch
+     * of its own).
+     */
+    private readonly maxBatchBytes = Infinity,
   ) {
     this.nextStart = committed;
   }
@@ -52,16 +67,17 @@ export class PartitionBatcher {
     if (record.offset < (this.nextStart ?? 0) || record.offset <= held) return false;
     if (this.buffer.length === 0) this.oldestAt = now;
     this.buffer.push(record);
+    this.bufferBytes += recordBytes(record);
     return true;
   }
 
   /**
-   * Bounded memory: a partition holding two batches' worth stops being fetched until written,
-   * unless its head batch has a recorded cut not yet reached (a cut made under a larger
-   * maxBatchRecords than today's): that batch must be completed, whatever its size.
+   * Bounded memory: a partition holding two batches' worth (records or bytes) stops being fetched
+   * until written, unless its head batch has a recorded cut not yet reached (a cut made under
+   * larger bounds than today's): that batch must be completed, whatever its size.
    */
   overfull(): boolean {
-    if (this.buffer.length < 2 * this.maxBatchRecords) return false;
+    if (this.buffer.length < 2 * this.maxBatchRecords && this.bufferBytes < 2 * this.maxBatchBytes) return false;
     const recordedLast = this.cuts?.get(this.nextStart ?? this.buffer[0]!.offset);
     return recordedLast === undefined || this.buffer[this.buffer.length - 1]!.offset >= recordedLast;
   }
@@ -81,21 +97,43 @@ export class PartitionBatcher {
     const first = this.nextStart ?? this.buffer[0]!.offset;
     const recordedLast = this.cuts.get(first);
     let count: number;
+    let full = true;
     if (recordedLast !== undefined) {
       if (this.buffer[this.buffer.length - 1]!.offset < recordedLast) return null; // not all polled yet
       count = this.buffer.findIndex((r) => r.offset > recordedLast);
       if (count === -1) count = this.buffer.length;
-    } else if (this.buffer.length >= this.maxBatchRecords) {
-      count = this.maxBatchRecords;
-    } else if (force || now - this.oldestAt >= this.lingerMs) {
-      count = this.buffer.length;
     } else {
-      return null;
+      const bound = this.boundedCount();
+      if (!bound.full && !force && now - this.oldestAt < this.lingerMs) return null;
+      count = bound.count;
+      full = bound.full;
     }
     const records = this.buffer.splice(0, count);
+    for (const record of records) this.bufferBytes -= recordBytes(record);
     const last = recordedLast ?? records[records.length - 1]!.offset;
     this.nextStart = last + 1;
     if (this.buffer.length > 0) this.oldestAt = now;
-    return { first, last, records, cutRecorded: recordedLast !== undefined };
+    return { first, last, records, cutRecorded: recordedLast !== undefined, full };
+  }
+
+  /**
+   * Records at the head of the buffer that make the next batch: as many as fit both bounds (at
+   * least one). full when a bound is reached, i.e. the batch cannot grow any more.
+   */
+  private boundedCount(): { count: number; full: boolean } {
+    const limit = Math.min(this.buffer.length, this.maxBatchRecords);
+    if (this.bufferBytes <= this.maxBatchBytes) {
+      return { count: limit, full: limit === this.maxBatchRecords || this.bufferBytes === this.maxBatchBytes };
+    }
+    let bytes = 0;
+    let count = 0;
+    while (count < limit) {
+      const size = recordBytes(this.buffer[count]!);
+      if (count > 0 && bytes + size > this.maxBatchBytes) return { count, full: true };
+      bytes += size;
+      count++;
+      if (bytes >= this.maxBatchBytes) return { count, full: true };
+    }
+    return { count, full: count === this.maxBatchRecords };
   }
 }

@@ -1,11 +1,22 @@
 import path from 'node:path';
 import { type Env, ConfigError, readInteger, readOptionalString, readString, readDurationMs } from '../app/env.js';
+import { readMemoryPlan } from '../app/MemoryBudget.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
-import { ChdbStore } from './ChdbStore.js';
-import { ClickHouseServerStore } from './ClickHouseServerStore.js';
+
+// Each store's module is loaded when a store of its kind opens: a process on chDB never loads
+// @clickhouse/client (and its HTTP agent), one on a server never loads chdb's bindings.
 
 export type AnalyticsStoreConfig =
-  | { kind: 'chdb'; path: string; database: string; maxRowsPerInsert: number }
+  | {
+      kind: 'chdb';
+      path: string;
+      database: string;
+      maxRowsPerInsert: number;
+      /** max_memory_usage (one query or insert), bytes; 0 = the engine's default. */
+      maxMemoryUsageBytes: number;
+      /** max_server_memory_usage (the engine's tracked total), bytes; 0 = the engine's default. */
+      maxServerMemoryUsageBytes: number;
+    }
   | {
       kind: 'server';
       url: string;
@@ -32,7 +43,19 @@ export function analyticsStoreConfigFromEnv(env: Env, dataDir: string): { config
   const url = readOptionalString(env, 'CLICKHOUSE_URL');
   const host = readOptionalString(env, 'CLICKHOUSE_HOST');
   if (!url && !host) {
-    return { config: { kind: 'chdb', path: path.resolve(readString(env, 'CHDB_PATH', path.join(dataDir, 'chdb'))), database, maxRowsPerInsert }, warnings };
+    // chDB's share of the memory plan (MEMORY_LIMIT_MB), unless set on their own.
+    const plan = readMemoryPlan(env).chdb;
+    return {
+      config: {
+        kind: 'chdb',
+        path: path.resolve(readString(env, 'CHDB_PATH', path.join(dataDir, 'chdb'))),
+        database,
+        maxRowsPerInsert,
+        maxMemoryUsageBytes: readInteger(env, 'CHDB_MAX_MEMORY_USAGE', plan.maxMemoryUsageBytes, 0),
+        maxServerMemoryUsageBytes: readInteger(env, 'CHDB_MAX_SERVER_MEMORY_USAGE', plan.maxServerMemoryUsageBytes, 0),
+      },
+      warnings,
+    };
   }
   let resolvedUrl: string;
   if (url) {
@@ -67,6 +90,6 @@ export function analyticsStoreConfigFromEnv(env: Env, dataDir: string): { config
 }
 
 export async function openAnalyticsStore(config: AnalyticsStoreConfig): Promise<AnalyticsStore> {
-  if (config.kind === 'chdb') return ChdbStore.open(config);
-  return ClickHouseServerStore.open(config);
+  if (config.kind === 'chdb') return (await import('./ChdbStore.js')).ChdbStore.open(config);
+  return (await import('./ClickHouseServerStore.js')).ClickHouseServerStore.open(config);
 }

@@ -1,4 +1,5 @@
 import { type Env, readDurationMs, readInteger, readString } from '../app/env.js';
+import { readMemoryPlan } from '../app/MemoryBudget.js';
 import type { SinkRoute } from './ClickHouseSink.js';
 import {
   attemptMapper,
@@ -12,6 +13,8 @@ import {
 export interface SinkSettings {
   groupId: string;
   maxBatchRecords: number;
+  /** Record bytes (keys + values) per batch and partition: the memory plan's sink share. */
+  maxBatchBytes: number;
   lingerMs: number;
   eventsTtlDays: number;
   /** The pipeline's DLQ, where the sink dead-letters what it cannot write. */
@@ -22,6 +25,10 @@ export interface SinkSettings {
  *   CLICKHOUSE_EVENTS_TTL_DAYS   days events_raw keeps rows (default 90; 0 = forever)
  *   SINK_GROUP_ID                consumer group and name of the sink (default clickhouse-sink)
  *   SINK_BATCH_MAX_ROWS          records per batch and partition (default 10000)
+ *   SINK_BATCH_MAX_BYTES         record bytes per batch and partition (default: the memory plan's
+ *                                sink share, MEMORY_LIMIT_MB; ~2 MB at 512): a batch is cut at
+ *                                whichever bound comes first, and inserting it must fit in chDB's
+ *                                max_memory_usage (CHDB_MAX_MEMORY_USAGE), ~28x its bytes
  *   SINK_BATCH_LINGER            longest wait before a partial batch is written (default 200ms:
  *                                the event-to-queryable p50 is about linger + insert time; under a
  *                                backlog batches fill to SINK_BATCH_MAX_ROWS before the linger anyway)
@@ -32,6 +39,7 @@ export function sinkSettingsFromEnv(env: Env): SinkSettings {
   return {
     groupId: readString(env, 'SINK_GROUP_ID', 'clickhouse-sink'),
     maxBatchRecords: readInteger(env, 'SINK_BATCH_MAX_ROWS', 10_000, 1, 1_000_000),
+    maxBatchBytes: readInteger(env, 'SINK_BATCH_MAX_BYTES', readMemoryPlan(env).sinkBatchBytes, 1024),
     lingerMs: readDurationMs(env, 'SINK_BATCH_LINGER', 200),
     eventsTtlDays: readInteger(env, 'CLICKHOUSE_EVENTS_TTL_DAYS', 90, 0, 100_000),
     dlqTopic: readString(env, 'DLQ_TOPIC', 'events-dlq'),

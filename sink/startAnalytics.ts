@@ -60,6 +60,7 @@ export async function startAnalytics(options: AnalyticsOptions): Promise<Analyti
     routes,
     groupId: settings.groupId,
     maxBatchRecords: settings.maxBatchRecords,
+    maxBatchBytes: settings.maxBatchBytes,
     lingerMs: settings.lingerMs,
     deadLetterTopic: options.dlqTopic ?? settings.dlqTopic,
     registry: options.registry,
