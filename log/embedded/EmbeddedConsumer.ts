@@ -8,6 +8,7 @@ import {
   type TopicPartitionOffset,
 } from '../Log.js';
 import type { AppendSignal } from './AppendSignal.js';
+import type { EmbeddedGroup, GroupMember, Ownership } from './EmbeddedGroup.js';
 import type { PendingOffset } from './GroupCommitWriter.js';
 import type { PartitionState, TopicCatalog } from './TopicCatalog.js';
 
@@ -17,27 +18,39 @@ export interface ConsumerHost {
   readonly signal: AppendSignal;
   readPartition(ps: PartitionState, fromOffset: number, maxRecords: number): LogRecord[];
   committedOffset(groupId: string, ps: PartitionState): number | undefined;
-  commit(offsets: PendingOffset[]): Promise<void>;
+  /** Writes the offsets; precondition (ownership still held) is checked when they are written. */
+  commit(offsets: PendingOffset[], precondition?: () => void): Promise<void>;
+  /** Checks, when a commit is written, that the consumer still owns what it committed for. */
+  ownershipGuard(consumer: LogConsumer, partitions: TopicPartition[]): (() => void) | undefined;
   assertOpen(): void;
-  /** Embedded mode has one member per group: claims the group or throws if another member holds it. */
-  joinGroup(consumer: EmbeddedConsumer): void;
+  /** The consumer's group (created on first join); the consumer becomes one of its members. */
+  joinGroup(consumer: EmbeddedConsumer): EmbeddedGroup;
   leaveGroup(consumer: EmbeddedConsumer): void;
 }
 
 /**
- * The single member of its group in this process: subscribe() assigns it every partition of the
- * topics (topics created later are picked up by the next poll). A second live member of the same
- * group is refused rather than silently sharing partitions: embedded mode has no group coordinator.
+ * A member of a consumer group of the embedded log (EmbeddedGroup). A group may have any number
+ * of members in this process (stream threads each reach the log through their own RemoteLog
+ * consumer); the group's partitions are spread over them by partition number, as in Kafka mode.
+ * Alone in its group a member gets every partition of its topics (topics created later are
+ * picked up by the next poll).
  *
- * Rebalance callbacks run inside poll() as in Kafka: onAssigned before the first records of new
- * partitions; onRevoked on re-subscribe (for dropped topics) and on close().
+ * Rebalance callbacks run inside poll() as in Kafka: onRevoked for partitions that move to
+ * another member (they move once it returns) and on re-subscribe (dropped topics) and close();
+ * then onAssigned before the first records of new partitions. Cooperative: partitions a member
+ * keeps are never revoked.
  */
-export class EmbeddedConsumer implements LogConsumer {
+export class EmbeddedConsumer implements LogConsumer, GroupMember {
   readonly groupId: string;
   private readonly autoOffsetReset: 'earliest' | 'latest';
   private topics: string[] = [];
   private listener: RebalanceListener | null = null;
+  private group: EmbeddedGroup | null = null;
+  /** The group generation whose assignment this member has applied. */
+  private appliedGeneration = -1;
   private readonly assigned = new Map<string, PartitionState>();
+  /** This member's ownership of each assigned partition (commits are checked against it). */
+  private readonly claims = new Map<string, Ownership>();
   /** Next offset to return per assigned partition; absent until first fetched or seeked. */
   private readonly positions = new Map<string, number>();
   private readonly paused = new Set<string>();
@@ -45,6 +58,8 @@ export class EmbeddedConsumer implements LogConsumer {
   private polling = false;
   private closed = false;
   private wakeWaiter: (() => void) | null = null;
+  /** A wake() that came while poll was not waiting (running a listener): poll goes round again. */
+  private wokenWhileBusy = false;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -55,31 +70,61 @@ export class EmbeddedConsumer implements LogConsumer {
     this.autoOffsetReset = options.autoOffsetReset ?? 'earliest';
   }
 
+  get subscription(): readonly string[] {
+    return this.topics;
+  }
+
+  wake(): void {
+    if (this.wakeWaiter) this.wakeWaiter();
+    else this.wokenWhileBusy = true;
+  }
+
   async subscribe(topics: string[], listener: RebalanceListener): Promise<void> {
     this.assertUsable();
-    this.host.joinGroup(this);
+    this.group ??= this.host.joinGroup(this);
     const keep = new Set(topics);
     const revoked = [...this.assigned.values()].filter((ps) => !keep.has(ps.topic));
     if (revoked.length > 0 && this.listener) await this.listener.onRevoked(revoked.map(toTp));
     for (const ps of revoked) this.forget(ps);
     this.topics = [...keep];
     this.listener = listener;
+    if (revoked.length > 0) this.group.release(this, revoked.map(toTp));
+    this.group.changed(this);
   }
 
-  /** Assigns partitions of subscribed topics that exist now and are not assigned yet. */
+  /**
+   * Applies the group's current assignment: revokes what moved away (onRevoked, then the
+   * partitions are free for their new owner), then takes what is new (onAssigned). A newer
+   * generation arriving meanwhile is applied by the next pass of poll.
+   */
   private async refreshAssignment(): Promise<void> {
-    if (!this.listener) return;
+    const group = this.group;
+    if (!this.listener || !group) return;
+    const generation = group.refresh(this.host.catalog);
+    if (generation === this.appliedGeneration) return;
+    this.appliedGeneration = generation;
+    const target = group.targetOf(this);
+    const keep = new Set<string>();
+    for (const tp of target) keep.add(partitionKey(tp));
+    const revoked: PartitionState[] = [];
+    for (const [key, ps] of this.assigned) if (!keep.has(key)) revoked.push(ps);
+    if (revoked.length > 0) {
+      // Still the owner while the listener runs, so its commits are accepted.
+      await this.listener.onRevoked(revoked.map(toTp));
+      for (const ps of revoked) this.forget(ps);
+      group.release(this, revoked.map(toTp));
+    }
+    if (this.closed) return;
     const added: PartitionState[] = [];
-    for (const name of this.topics) {
-      const topic = this.host.catalog.get(name);
-      if (!topic) continue;
-      for (const ps of topic.partitions) {
-        const key = partitionKey(ps);
-        if (!this.assigned.has(key)) {
-          this.assigned.set(key, ps);
-          added.push(ps);
-        }
-      }
+    for (const tp of target) {
+      const key = partitionKey(tp);
+      if (this.assigned.has(key)) continue;
+      // Refused when another member still holds it (an assignment applied late): a later generation gives it.
+      const ownership = group.acquire(this, tp);
+      if (!ownership) continue;
+      this.assigned.set(key, this.host.catalog.partition(tp));
+      this.claims.set(key, ownership);
+      added.push(this.assigned.get(key)!);
     }
     if (added.length > 0) await this.listener.onAssigned(added.map(toTp));
   }
@@ -92,6 +137,7 @@ export class EmbeddedConsumer implements LogConsumer {
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
+        this.wokenWhileBusy = false;
         await this.refreshAssignment();
         if (this.closed) return [];
         this.host.assertOpen();
@@ -99,6 +145,8 @@ export class EmbeddedConsumer implements LogConsumer {
         if (records.length > 0) return records;
         const remaining = deadline - Date.now();
         if (remaining <= 0) return [];
+        // The group changed while the listener ran: apply that before waiting.
+        if (this.wokenWhileBusy) continue;
         // Registered synchronously after fetch(): no append can slip in between.
         const { promise, wake } = this.host.signal.wait(remaining);
         this.wakeWaiter = wake;
@@ -197,7 +245,13 @@ export class EmbeddedConsumer implements LogConsumer {
     this.assertUsable();
     await this.host.commit(
       offsets.map((o) => ({ groupId: this.groupId, partition: this.host.catalog.partition(o), offset: o.offset })),
+      this.host.ownershipGuard(this, offsets),
     );
+  }
+
+  /** This member's current ownership of a partition, if it holds it. */
+  claimOf(key: string): Ownership | undefined {
+    return this.claims.get(key);
   }
 
   async close(): Promise<void> {
@@ -208,6 +262,7 @@ export class EmbeddedConsumer implements LogConsumer {
       if (this.listener && this.assigned.size > 0) await this.listener.onRevoked(this.assignment());
     } finally {
       this.assigned.clear();
+      this.claims.clear();
       this.positions.clear();
       this.host.leaveGroup(this);
     }
@@ -222,6 +277,7 @@ export class EmbeddedConsumer implements LogConsumer {
   private forget(ps: PartitionState): void {
     const key = partitionKey(ps);
     this.assigned.delete(key);
+    this.claims.delete(key);
     this.positions.delete(key);
     this.paused.delete(key);
   }

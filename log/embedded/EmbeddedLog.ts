@@ -2,6 +2,7 @@ import {
   UnknownTopicError,
   type ConsumerOptions,
   type Log,
+  partitionKey,
   type LogConsumer,
   type LogRecord,
   type ProducerRecord,
@@ -16,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { partitionForKey } from '../murmur2.js';
 import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
+import { CommitFencedError, EmbeddedGroup, type Ownership } from './EmbeddedGroup.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
 import { FORMAT_KEY, committedOffsetKey, readOffset } from './keys.js';
@@ -66,7 +68,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   readonly signal = new AppendSignal();
   private readonly writer: GroupCommitWriter;
   private readonly transactions: TransactionRegistry;
-  private readonly groupMembers = new Map<string, EmbeddedConsumer>();
+  private readonly groups = new Map<string, EmbeddedGroup>();
   private readonly consumers = new Set<EmbeddedConsumer>();
   private readonly defaultPartitions: number;
   private readonly autoCreateTopics: boolean;
@@ -227,9 +229,9 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     this.writer.submit(unit);
   }
 
-  commit(offsets: PendingOffset[]): Promise<void> {
+  commit(offsets: PendingOffset[], precondition?: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.submit({ records: [], offsets, resolve: () => resolve(), reject });
+      this.submit({ records: [], offsets, precondition, resolve: () => resolve(), reject });
     });
   }
 
@@ -292,19 +294,47 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     return consumer;
   }
 
-  joinGroup(consumer: EmbeddedConsumer): void {
-    const member = this.groupMembers.get(consumer.groupId);
-    if (member && member !== consumer) {
-      throw new Error(
-        `group "${consumer.groupId}" already has a member in this process; the embedded log assigns every partition to one member per group`,
-      );
-    }
-    this.groupMembers.set(consumer.groupId, consumer);
+  joinGroup(consumer: EmbeddedConsumer): EmbeddedGroup {
+    let group = this.groups.get(consumer.groupId);
+    if (!group) this.groups.set(consumer.groupId, (group = new EmbeddedGroup(consumer.groupId)));
+    group.join(consumer);
+    return group;
   }
 
   leaveGroup(consumer: EmbeddedConsumer): void {
-    if (this.groupMembers.get(consumer.groupId) === consumer) this.groupMembers.delete(consumer.groupId);
+    const group = this.groups.get(consumer.groupId);
+    if (group) {
+      group.leave(consumer);
+      if (group.size === 0) this.groups.delete(consumer.groupId);
+    }
     this.consumers.delete(consumer);
+  }
+
+  /**
+   * Fencing of offset commits by partition ownership (Kafka refuses a stale generation's
+   * commits with ILLEGAL_GENERATION): captures, now, who owns each partition of the group, and
+   * returns the check the write runs. An offset is refused (CommitFencedError, the whole commit
+   * unit with it) when the committing member owned the partition then and does not hold that same
+   * ownership any more (it was revoked, or the member left or its session was released), or when
+   * it did not own it and another member does by then. Partitions nobody owns (a group without
+   * live members, tools) commit freely. undefined: nothing to check (no group of that id).
+   */
+  ownershipGuard(consumer: LogConsumer, partitions: TopicPartition[]): (() => void) | undefined {
+    const groupId = consumer.groupId;
+    const group = this.groups.get(groupId);
+    if (!group && !(consumer instanceof EmbeddedConsumer)) return undefined;
+    const captured: Array<[string, Ownership | undefined]> = partitions.map((tp) => {
+      const key = partitionKey(tp);
+      const mine = consumer instanceof EmbeddedConsumer ? consumer.claimOf(key) : undefined;
+      return [key, mine];
+    });
+    return () => {
+      const current = this.groups.get(groupId);
+      for (const [key, mine] of captured) {
+        const owner = current?.owner(key);
+        if (mine ? owner !== mine : owner !== undefined) throw new CommitFencedError(groupId, key);
+      }
+    };
   }
 
   async createTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
@@ -370,7 +400,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
         await this.cleaning?.catch(() => undefined);
         for (const consumer of this.consumers) consumer.abandon();
         this.consumers.clear();
-        this.groupMembers.clear();
+        this.groups.clear();
         await this.db.close();
       })();
     }

@@ -14,6 +14,8 @@ export interface TransactionHost {
   /** Validates and places records on partitions now (errors surface at produce(), as in Kafka). */
   resolveRecords(records: ProducerRecord[]): PendingRecord[];
   resolveOffsets(groupId: string, offsets: TopicPartitionOffset[]): PendingOffset[];
+  /** The check, run when the commit is written, that the consumer still owns these partitions. */
+  ownershipGuard(consumer: LogConsumer, partitions: TopicPartitionOffset[]): (() => void) | undefined;
   submit(unit: CommitUnit): void;
 }
 
@@ -82,6 +84,8 @@ class EmbeddedTransactionalProducer implements TransactionalProducer {
 class EmbeddedTransaction implements Transaction {
   private records: PendingRecord[] = [];
   private offsets = new Map<string, PendingOffset>();
+  /** Ownership checks of the consumers whose offsets this transaction carries (EmbeddedLog.ownershipGuard). */
+  private guards: Array<() => void> = [];
   finished = false;
 
   constructor(
@@ -101,6 +105,8 @@ class EmbeddedTransaction implements Transaction {
     for (const o of this.host.resolveOffsets(consumer.groupId, offsets)) {
       this.offsets.set(`${o.groupId}\u0000${o.partition.topicId}:${o.partition.partition}`, o);
     }
+    const guard = this.host.ownershipGuard(consumer, offsets);
+    if (guard) this.guards.push(guard);
   }
 
   commit(): Promise<RecordMetadata[]> {
@@ -108,10 +114,21 @@ class EmbeddedTransaction implements Transaction {
     this.finished = true;
     const records = this.records;
     const offsets = [...this.offsets.values()];
+    const guards = this.guards;
     this.records = [];
     this.offsets.clear();
+    this.guards = [];
+    // Checked as the batch is written: a producer fenced meanwhile, or a member that lost a
+    // partition whose offsets this carries, fails the whole transaction (records included).
+    const precondition =
+      guards.length === 0
+        ? this.assertNotFenced
+        : () => {
+            this.assertNotFenced();
+            for (const guard of guards) guard();
+          };
     return new Promise<RecordMetadata[]>((resolve, reject) => {
-      this.host.submit({ records, offsets, precondition: this.assertNotFenced, resolve, reject });
+      this.host.submit({ records, offsets, precondition, resolve, reject });
     });
   }
 
@@ -120,6 +137,7 @@ class EmbeddedTransaction implements Transaction {
     this.finished = true;
     this.records = [];
     this.offsets.clear();
+    this.guards = [];
   }
 
   private assertActive(): void {

@@ -60,6 +60,8 @@ const VALID_POLICIES: ReadonlySet<string> = new Set(['delete', 'compact', 'compa
 export class TopicCatalog {
   private readonly byName = new Map<string, TopicState>();
   private nextTopicId = 1;
+  /** Bumped when a topic is created: consumer groups assign again when it moved (EmbeddedGroup). */
+  version = 0;
 
   constructor(private readonly db: LogDatabase) {}
 
@@ -147,6 +149,7 @@ export class TopicCatalog {
     this.nextTopicId++;
     const state = this.createState(name, meta);
     this.byName.set(name, state);
+    this.version++;
     return state;
   }
 

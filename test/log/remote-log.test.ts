@@ -258,15 +258,16 @@ describe('RemoteLog specifics', () => {
     const replay = await pollUntil(consumer, (rs) => rs.length >= 3);
     expect(replay.map((r) => r.offset)).toEqual([1, 2, 3]);
 
-    // The group is held by this client's consumer; closing the client releases it.
+    // The only partition is held by this client's consumer; closing the client releases it.
     const other = await served.connect();
-    const rival = other.createConsumer({ groupId });
-    await expect(rival.subscribe([topic], noopListener)).rejects.toThrow('already has a member');
-    await remote.close();
-    await expect(remote.endOffset(tp)).rejects.toThrow('remote log is closed');
     const successor = other.createConsumer({ groupId });
     await successor.subscribe([topic], noopListener);
+    expect(await successor.poll(10, 0)).toEqual([]);
+    expect(successor.assignment()).toEqual([]);
+    await remote.close();
+    await expect(remote.endOffset(tp)).rejects.toThrow('remote log is closed');
     expect((await pollUntil(successor, (rs) => rs.length >= 4)).map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    expect(successor.assignment()).toEqual([tp]);
     await successor.close();
   });
 });
@@ -314,16 +315,22 @@ describe('LogServer when a client goes away', () => {
       const { port1, port2 } = new MessageChannel();
       served.server.serve(port2);
       const doomed = await RemoteLog.connect(port1);
-      await doomed.createConsumer({ groupId }).subscribe([topic], noopListener);
+      const held = doomed.createConsumer({ groupId });
+      await held.subscribe([topic], noopListener);
+      await held.poll(1, 0);
+      expect(held.assignment()).toEqual([{ topic, partition: 0 }]);
       expect(served.server.clients).toBe(1);
+      await served.log.produce([{ topic, key: null, value: Buffer.from('after') }]);
       const rival = served.log.createConsumer({ groupId });
-      await expect(rival.subscribe([topic], noopListener)).rejects.toThrow('already has a member');
+      await rival.subscribe([topic], noopListener);
+      expect(await rival.poll(10, 0)).toEqual([]);
+      expect(rival.assignment()).toEqual([]);
       // The client's thread ends: only its port closes.
       port1.close();
-      const deadline = Date.now() + 10_000;
-      while (served.server.clients > 0 && Date.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+      const records = await pollUntil(rival, (rs) => rs.length >= 1);
+      expect(records.map((r) => r.value!.toString())).toEqual(['after']);
+      expect(rival.assignment()).toEqual([{ topic, partition: 0 }]);
       expect(served.server.clients).toBe(0);
-      await rival.subscribe([topic], noopListener);
       await rival.close();
     } finally {
       await served.cleanup();
