@@ -73,11 +73,11 @@ export async function freeBrokerPort(): Promise<number> {
   throw new Error('no free pair of ports for a Kafka broker');
 }
 
-function runScript(command: 'start' | 'stop', port: number, stateDir: string): Promise<string> {
+function runScript(command: 'start' | 'stop', port: number, stateDir: string, extraEnv: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [SCRIPT, command], {
       // KAFKA_OWNER_PID: the broker is stopped if this process dies without its teardown.
-      env: { ...process.env, KAFKA_PORT: String(port), KAFKA_STATE_DIR: stateDir, KAFKA_OWNER_PID: String(process.pid) },
+      env: { ...process.env, KAFKA_PORT: String(port), KAFKA_STATE_DIR: stateDir, KAFKA_OWNER_PID: String(process.pid), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -114,6 +114,60 @@ export async function startKafkaBroker(options: { port?: number; stateDir?: stri
     },
   };
   return broker;
+}
+
+export interface SaslSslKafkaBroker extends KafkaBroker {
+  /** "127.0.0.1:<port>" of the SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+  readonly saslSslBrokers: string;
+  /** PEM of the test CA (made by keytool) that signed the broker's certificate. */
+  readonly caFile: string;
+  /** user -> password accepted on the SASL_SSL listener. */
+  readonly users: Readonly<Record<string, string>>;
+}
+
+/**
+ * A broker of its own with a SASL_SSL listener next to the usual PLAINTEXT one (scripts/
+ * kafka-broker.sh with KAFKA_SASL_SSL_PORT): for TLS/SASL tests, never the run's shared broker.
+ * Users get PLAIN and SCRAM credentials (user names and passwords: letters, digits, . _ -).
+ */
+export async function startSaslSslKafkaBroker(options: { users?: Record<string, string> } = {}): Promise<SaslSslKafkaBroker> {
+  const missing = kafkaToolsMissing();
+  if (missing) throw new Error(missing);
+  const users = options.users ?? { streamline: 'streamline-secret' };
+  const port = await freeBrokerPort();
+  let saslPort = 0;
+  for (let attempt = 0; attempt < 50 && saslPort === 0; attempt++) {
+    const candidate = 20000 + Math.floor(Math.random() * 40000);
+    if (candidate !== port && candidate !== port + 1 && (await portFree(candidate))) saslPort = candidate;
+  }
+  if (saslPort === 0) throw new Error('no free port for the SASL_SSL listener');
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-kafka-sasl-'));
+  const env = {
+    KAFKA_SASL_SSL_PORT: String(saslPort),
+    KAFKA_SASL_USERS: Object.entries(users)
+      .map(([user, password]) => `${user}:${password}`)
+      .join(','),
+    KAFKA_TLS_DIR: path.join(stateDir, 'tls'),
+  };
+  await runScript('start', port, stateDir, env);
+  return {
+    brokers: `127.0.0.1:${port}`,
+    saslSslBrokers: `127.0.0.1:${saslPort}`,
+    caFile: path.join(stateDir, 'tls', 'ca.pem'),
+    users,
+    port,
+    stateDir,
+    start: async () => {
+      await runScript('start', port, stateDir, env);
+    },
+    stop: async () => {
+      await runScript('stop', port, stateDir, env);
+    },
+    destroy: async () => {
+      await runScript('stop', port, stateDir, env);
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Stops the broker global setup started (state dir and port recorded in env vars). */
