@@ -1,0 +1,244 @@
+import path from 'node:path';
+import type { LogConsumer, TopicPartition } from '../../log/Log.js';
+import type { RuntimeStore } from '../StoreBuilder.js';
+import type { Subtopology } from '../Subtopologies.js';
+import { isFatalLogError } from './FatalLogErrors.js';
+import { restoreStore } from './StateRestorer.js';
+import type { StreamThreadContext } from './StreamThreadContext.js';
+import { StreamTask } from './StreamTask.js';
+import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
+
+/** How long a new task with several inputs waits for each to be read up to its end (StreamTask.waitForInput). */
+const MAX_TASK_CATCH_UP_MS = 10_000;
+
+/** What the task manager needs from its stream thread, and tells it. */
+export interface TaskManagerHooks {
+  /** The thread's serialized commit (a revocation commits before the tasks go). */
+  commit(): Promise<void>;
+  /** Resolves when no commit is in flight (a lost partition's task must not close mid-commit). */
+  commitsSettled(): Promise<void>;
+  /** False once the thread is shutting down or failed: assignment retries stop. */
+  isRunning(): boolean;
+  rebalancing(): void;
+  restoring(event: { task: string; store: string }): void;
+  assigned(partitions: TopicPartition[]): void;
+  revoked(partitions: TopicPartition[]): void;
+  /** The number of tasks changed (the app sums them over its threads for the active-tasks gauge). */
+  tasksChanged(): void;
+}
+
+/**
+ * One stream thread's tasks (Kafka Streams' TaskManager): creates them with their stores restored
+ * when partitions are assigned, commits and closes them on revocation, drops them on loss, and
+ * rebuilds them all from the last commit after a commit that failed half way (corrupted tasks).
+ * Only the thread's loop and its consumer's rebalance callbacks call in here.
+ */
+export class TaskManager {
+  private readonly byId = new Map<string, StreamTask>();
+  private readonly restoring = new Set<string>();
+  private rebalancesInFlight = 0;
+  private corrupted = false;
+  private assignedOnce = false;
+
+  constructor(
+    private readonly context: StreamThreadContext,
+    private readonly consumer: LogConsumer,
+    private readonly hooks: TaskManagerHooks,
+  ) {}
+
+  /** The live map, iterated as is by the processing loop (no copy per poll). */
+  get tasks(): ReadonlyMap<string, StreamTask> {
+    return this.byId;
+  }
+
+  /** True once the first assignment has been handled: its tasks exist and their stores are restored. */
+  get hasAssignment(): boolean {
+    return this.assignedOnce;
+  }
+
+  /** A rebalance callback (assign, revoke, lose, rebuild) is running: stores may be half restored or closing. */
+  get rebalancing(): boolean {
+    return this.rebalancesInFlight > 0;
+  }
+
+  /** Stores being restored right now, for InvalidStateStoreError's message. */
+  restoringStores(): string[] {
+    return [...this.restoring];
+  }
+
+  taskFor(topic: string, partition: number): StreamTask {
+    const sub = this.context.subtopologyByTopic.get(topic);
+    const task = sub && this.byId.get(`${sub.id}_${partition}`);
+    if (!task) throw new Error(`no task for ${topic}:${partition}; the consumer returned a partition that is not assigned`);
+    return task;
+  }
+
+  /** A commit failed half way: the tasks hold state that no commit will ever cover. */
+  markCorrupted(): void {
+    this.corrupted = true;
+  }
+
+  get isCorrupted(): boolean {
+    return this.corrupted;
+  }
+
+  /** Rebuilds corrupted tasks from the last commit (Kafka Streams' handleCorruption). */
+  async reviveCorrupted(): Promise<void> {
+    if (!this.corrupted) return;
+    await this.reinitialize();
+    this.corrupted = false;
+  }
+
+  handleAssigned(partitions: TopicPartition[]): Promise<void> {
+    return this.duringRebalance(() => this.assignWithRetry(partitions));
+  }
+
+  handleRevoked(partitions: TopicPartition[]): Promise<void> {
+    return this.duringRebalance(async () => {
+      await this.hooks.commit();
+      await this.closeTasksOf(partitions);
+      this.hooks.revoked(partitions);
+    });
+  }
+
+  /**
+   * The session expired and the partitions may already be another member's: a commit would be
+   * refused (and is not tried); closing drops what the tasks held since their last commit, which
+   * the new owner re-processes from the committed offsets (Kafka Streams' closeDirty).
+   */
+  handleLost(partitions: TopicPartition[]): Promise<void> {
+    return this.duringRebalance(async () => {
+      await this.hooks.commitsSettled();
+      this.context.logger?.warn({ partitions: partitions.length }, 'partitions lost with the consumer group session; their uncommitted work is dropped');
+      await this.closeTasksOf(partitions);
+      this.hooks.revoked(partitions);
+    });
+  }
+
+  /** At shutdown, after the final commit. */
+  async closeAll(): Promise<void> {
+    for (const task of this.byId.values()) await task.close();
+    this.byId.clear();
+    this.hooks.tasksChanged();
+  }
+
+  private async duringRebalance(work: () => Promise<void>): Promise<void> {
+    this.rebalancesInFlight++;
+    this.hooks.rebalancing();
+    try {
+      await work();
+    } finally {
+      this.rebalancesInFlight--;
+    }
+  }
+
+  /**
+   * Retried with backoff: the log can be briefly away right when partitions arrive (the group
+   * rejoins after a broker restart), and a failure here would otherwise leave the consumer's
+   * poll, and the topology, with an error. Each attempt keeps the tasks already built. A log
+   * that is gone for good (its server thread ended) is not waited for.
+   */
+  private async assignWithRetry(partitions: TopicPartition[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.assign(partitions);
+      } catch (error) {
+        if (attempt >= this.context.config.maxFailedCommits || !this.hooks.isRunning() || isFatalLogError(error)) throw error;
+        this.context.logger?.warn({ err: error, attempt }, 'setting up assigned tasks failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async assign(partitions: TopicPartition[]): Promise<void> {
+    const { log, config, subtopologyByTopic } = this.context;
+    const committed = await log.committedOffsets(config.applicationId, partitions);
+    for (const tp of partitions) {
+      const sub = subtopologyByTopic.get(tp.topic);
+      if (!sub) continue;
+      const taskId = `${sub.id}_${tp.partition}`;
+      let task = this.byId.get(taskId);
+      if (!task) {
+        task = await this.createTask(sub, tp.partition);
+        this.byId.set(taskId, task);
+      }
+      const offset = committed.get(`${tp.topic}:${tp.partition}`);
+      if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
+      if (task.inputTopics().length > 1) {
+        const end = await log.endOffset(tp);
+        if (end > (offset ?? (await log.beginningOffset(tp)))) task.waitForInput(tp.topic, end, Date.now() + MAX_TASK_CATCH_UP_MS);
+      }
+    }
+    this.hooks.tasksChanged();
+    this.assignedOnce = true;
+    this.hooks.assigned(partitions);
+  }
+
+  private async closeTasksOf(partitions: TopicPartition[]): Promise<void> {
+    const taskIds = new Set<string>();
+    for (const tp of partitions) {
+      const sub = this.context.subtopologyByTopic.get(tp.topic);
+      if (sub) taskIds.add(`${sub.id}_${tp.partition}`);
+    }
+    for (const taskId of taskIds) {
+      await this.byId.get(taskId)?.close();
+      this.byId.delete(taskId);
+    }
+    this.hooks.tasksChanged();
+  }
+
+  /** Opens the task's stores, each restored up to its changelog's end, before the task processes anything. */
+  private async createTask(sub: Subtopology, partition: number): Promise<StreamTask> {
+    const { topology, log, config, metrics, logger } = this.context;
+    const taskId = `${sub.id}_${partition}`;
+    const stores = new Map<string, RuntimeStore>();
+    const builders = sub.stores.map((storeName) => topology.storeBuilder(storeName));
+    const streamTimeBuilder = needsPersistedStreamTime(sub) ? taskStreamTimeStore(sub) : undefined;
+    if (streamTimeBuilder) builders.push(streamTimeBuilder);
+    for (const builder of builders) {
+      const store = builder.build(config.applicationId);
+      const dir = path.join(config.stateDir, config.applicationId, taskId);
+      let result: Awaited<ReturnType<typeof restoreStore>>;
+      this.restoring.add(builder.name);
+      this.hooks.restoring({ task: taskId, store: builder.name });
+      try {
+        result = await restoreStore(log, store, dir, partition);
+      } catch (error) {
+        this.restoring.delete(builder.name);
+        // Release the RocksDB locks, so that a retry can open the same directories.
+        for (const opened of [store, ...stores.values()]) await opened.close().catch(() => undefined);
+        throw error;
+      }
+      metrics.restoredRecords.inc({ store: builder.name }, result.records);
+      metrics.restoreSeconds.observe({ store: builder.name }, result.durationMs / 1000);
+      if (result.records > 0) logger?.info({ task: taskId, ...result }, 'store restored from changelog');
+      stores.set(builder.name, store);
+      this.restoring.delete(builder.name);
+    }
+    return new StreamTask({
+      streamTimeStore: streamTimeBuilder?.name,
+      applicationId: config.applicationId,
+      subtopology: sub,
+      partition,
+      topology,
+      stores,
+      globalStores: this.context.globalStores,
+      dlqTopic: config.dlqTopic,
+      observer: metrics,
+    });
+  }
+
+  /** After a failed commit: drop every task's uncommitted state and start again from the last commit. */
+  private async reinitialize(): Promise<void> {
+    const { log, config } = this.context;
+    const assigned = this.consumer.assignment();
+    for (const task of this.byId.values()) await task.close();
+    this.byId.clear();
+    const committed = await log.committedOffsets(config.applicationId, assigned);
+    for (const tp of assigned) {
+      const offset = committed.get(`${tp.topic}:${tp.partition}`) ?? (await log.beginningOffset(tp));
+      this.consumer.seek(tp, offset);
+    }
+    await this.handleAssigned(assigned);
+  }
+}
