@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
 import { openEmbeddedLog } from '../log/embedded/index.js';
+import { readLogRetentionBytes } from '../log/embedded/LogCleaner.js';
 import { readKafkaConfig } from '../log/kafka/kafka-config.js';
 import type { AppConfig } from './app-config.js';
 import type { Env } from './env.js';
@@ -17,5 +18,11 @@ export async function openLog(config: AppConfig, env: Env, logger?: Logger, regi
     const { openKafkaLog } = await import('../log/kafka/KafkaLog.js');
     return openKafkaLog({ ...kafka, logger: logger?.child({ component: 'kafka' }), registry });
   }
-  return openEmbeddedLog({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, registry, logger: logger?.child({ component: 'log' }) });
+  return openEmbeddedLog({
+    dir: path.join(config.dataDir, 'log'),
+    defaultPartitions: config.defaultPartitions,
+    retentionBytes: readLogRetentionBytes(env),
+    registry,
+    logger: logger?.child({ component: 'log' }),
+  });
 }

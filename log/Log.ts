@@ -63,6 +63,12 @@ export interface TopicConfig {
   cleanupPolicy?: CleanupPolicy;
   /** retention.ms for 'delete' and 'compact,delete'; undefined keeps the broker default. */
   retentionMs?: number;
+  /**
+   * retention.bytes: the bytes each partition of a 'delete' or 'compact,delete' topic keeps; the
+   * oldest records beyond it are deleted. -1 = unlimited; undefined keeps the broker default
+   * (embedded: LOG_RETENTION_BYTES, default -1).
+   */
+  retentionBytes?: number;
 }
 
 export interface RebalanceListener {

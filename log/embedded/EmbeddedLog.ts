@@ -46,6 +46,11 @@ export interface EmbeddedLogOptions {
   /** Kafka's delete.retention.ms: how long a compacted topic keeps a tombstone. Default 24 h. */
   tombstoneRetentionMs?: number;
   /**
+   * Kafka's log.retention.bytes (LOG_RETENTION_BYTES): bytes a partition of a 'delete' topic keeps
+   * when its topic sets no retentionBytes. Default -1, unlimited.
+   */
+  retentionBytes?: number;
+  /**
    * fsync the RocksDB WAL on every group commit, so an acknowledged record also survives a power
    * cut or kernel crash. Default false: a process crash never loses an acknowledged record either
    * way (see GroupCommitWriter.flush).
@@ -107,6 +112,7 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     this.autoCreateTopics = options.autoCreateTopics ?? false;
     this.cleaner = new LogCleaner(db, this.catalog, {
       tombstoneRetentionMs: options.tombstoneRetentionMs ?? 24 * 60 * 60 * 1000,
+      retentionBytes: options.retentionBytes,
     });
     const interval = options.cleanupIntervalMs ?? 60_000;
     if (interval > 0) {

@@ -1,7 +1,8 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { readInteger, type Env } from '../../app/env.js';
 import { recordKey, recordKeyOffset } from './keys.js';
 import type { LogDatabase, WriteOp } from './LogDatabase.js';
-import { forEachInBatch, rewriteBatch, type BatchEntry } from './recordBatch.js';
+import { forEachInBatch, RECORD_OVERHEAD, rewriteBatch, type BatchEntry } from './recordBatch.js';
 import { peekKeyAndTombstone, peekTimestamp } from './recordCodec.js';
 import { logStartEntry, type PartitionState, type TopicCatalog, type TopicState } from './TopicCatalog.js';
 
@@ -10,6 +11,11 @@ export interface CleanerOptions {
   tombstoneRetentionMs: number;
   /** Record batches (up to 1000 records each) scanned per step; the cleaner yields to the event loop between steps. */
   chunk?: number;
+  /**
+   * Kafka's log.retention.bytes: the size a partition of a 'delete' topic may keep when its topic
+   * sets no retentionBytes of its own (LOG_RETENTION_BYTES). -1 or undefined: unlimited.
+   */
+  retentionBytes?: number;
 }
 
 export interface CleanerResult {
@@ -17,7 +23,7 @@ export interface CleanerResult {
   compacted: number;
   /** Tombstones removed after tombstoneRetentionMs. */
   tombstones: number;
-  /** Records removed by time retention. */
+  /** Records removed by retention: time (retentionMs) or size (retentionBytes). */
   expired: number;
 }
 
@@ -30,15 +36,36 @@ export interface CleanerResult {
  * - 'delete' with retentionMs: records older than retentionMs (by record timestamp) are deleted
  *   from the head of the partition up to the first newer one, and the log start offset moves
  *   past them (Kafka deletes whole segments by their newest timestamp: same effect, coarser).
+ * - 'delete' with retentionBytes (the topic's, else the log's default, Kafka's retention.bytes
+ *   and log.retention.bytes): while a partition's stored bytes (its record batches as stored)
+ *   exceed it, the oldest records are deleted and the log start offset moves past them. Kafka
+ *   deletes whole segments (1 GB by default), so it keeps up to retention.bytes + a segment; here
+ *   the partition keeps at most retentionBytes, trimmed record by record.
  * - 'compact,delete': both.
  * Unlike Kafka, the whole partition is cleaned, including its newest records (there is no
- * active segment); a consumer positioned before a removed record simply skips the gap.
+ * active segment); a consumer positioned before a removed record simply skips the gap, and one
+ * whose position is before the new log start is reset by its auto.offset.reset (EmbeddedConsumer).
  */
 const MIN_CLEANABLE_DIRTY_RATIO = 0.5;
+
+/**
+ * LOG_RETENTION_BYTES: Kafka's log.retention.bytes for the embedded log, the bytes each partition
+ * of a 'delete' topic keeps unless the topic sets its own retentionBytes. Default -1, unlimited
+ * (Kafka's default). On Kafka the broker's own log.retention.bytes plays this part.
+ */
+export function readLogRetentionBytes(env: Env): number {
+  return readInteger(env, 'LOG_RETENTION_BYTES', -1, -1);
+}
 
 export class LogCleaner {
   /** What the last compaction of a partition left: its end, survivors, and when a kept tombstone expires. */
   private readonly cleaned = new Map<PartitionState, { end: number; survivors: number; tombstoneDueAt: number }>();
+  /**
+   * Stored bytes of partitions under size retention, below `end`: counted by one scan the first
+   * time, then kept up to date from what was appended since (read once, while recent) and what
+   * the cleaner removes. Compaction drops the count (it is taken again when next needed).
+   */
+  private readonly sizes = new Map<PartitionState, { end: number; bytes: number }>();
   private readonly chunk: number;
 
   constructor(
@@ -59,13 +86,29 @@ export class LogCleaner {
   async run(now: number, isOpen: () => boolean, force = true): Promise<CleanerResult> {
     const result: CleanerResult = { compacted: 0, tombstones: 0, expired: 0 };
     for (const topic of [...this.catalog.topics()]) {
+      const retentionBytes = topic.retentionBytes ?? this.options.retentionBytes ?? -1;
       for (const ps of topic.partitions) {
         if (!isOpen()) return result;
         if (hasDelete(topic) && topic.retentionMs !== undefined) {
-          result.expired += await this.expire(ps, now - topic.retentionMs, isOpen);
+          const cutoff = now - topic.retentionMs;
+          result.expired += await this.trimHead(ps, isOpen, (slice) => peekTimestamp(slice) < cutoff);
+        }
+        if (!isOpen()) return result;
+        if (hasDelete(topic) && retentionBytes >= 0) {
+          const size = await this.sizeOf(ps, isOpen);
+          if (size === undefined) return result;
+          let over = size - retentionBytes;
+          if (over > 0) {
+            result.expired += await this.trimHead(ps, isOpen, (slice) => {
+              if (over <= 0) return false;
+              over -= slice.length + RECORD_OVERHEAD;
+              return true;
+            });
+          }
         }
         if (!isOpen()) return result;
         if (topic.cleanupPolicy !== 'delete' && this.needsCompaction(ps, now, force)) {
+          this.sizes.delete(ps);
           await this.compact(ps, now, result, isOpen);
         }
       }
@@ -73,8 +116,29 @@ export class LogCleaner {
     return result;
   }
 
-  /** Deletes the expired head of the partition and moves the log start past it. */
-  private async expire(ps: PartitionState, cutoff: number, isOpen: () => boolean): Promise<number> {
+  /**
+   * The partition's stored bytes below its end (record batches as stored), counting what was
+   * appended since the last call; undefined when the log closed meanwhile.
+   */
+  private async sizeOf(ps: PartitionState, isOpen: () => boolean): Promise<number | undefined> {
+    const known = this.sizes.get(ps) ?? { end: 0, bytes: 0 };
+    const end = ps.end;
+    if (known.end >= end) return known.bytes;
+    let bytes = known.bytes;
+    for await (const rows of this.batches(ps, end, isOpen, known.end)) {
+      for (const [, value] of rows) bytes += value.length;
+    }
+    if (!isOpen()) return undefined;
+    this.sizes.set(ps, { end, bytes });
+    return bytes;
+  }
+
+  /**
+   * Deletes records from the head of the partition while `drop` says so (asked in offset order,
+   * with each record's stored bytes, until it first says no) and moves the log start past them.
+   * Time retention drops what is older than its cutoff, size retention what is over its bytes.
+   */
+  private async trimHead(ps: PartitionState, isOpen: () => boolean, drop: (record: Buffer) => boolean): Promise<number> {
     const end = ps.end;
     if (ps.logStart >= end) return 0;
     let removed = 0;
@@ -82,6 +146,7 @@ export class LogCleaner {
     for await (const rows of this.batches(ps, end, isOpen)) {
       const ops: WriteOp[] = [];
       let next = ps.logStart;
+      let freed = 0;
       for (const [key, value] of rows) {
         const base = recordKeyOffset(key);
         const keep: BatchEntry[] = [];
@@ -89,7 +154,7 @@ export class LogCleaner {
         forEachInBatch(value, base, (offset, start, stop) => {
           if (offset < ps.logStart) {
             dropped++;
-          } else if (!reachedNewer && peekTimestamp(value.subarray(start, stop)) < cutoff) {
+          } else if (!reachedNewer && drop(value.subarray(start, stop))) {
             dropped++;
             removed++;
             next = offset + 1;
@@ -99,7 +164,11 @@ export class LogCleaner {
             keep.push({ offset, start, end: stop });
           }
         });
-        if (dropped > 0) ops.push(rewriteOp(key, value, base, keep));
+        if (dropped > 0) {
+          const op = rewriteOp(key, value, base, keep);
+          freed += value.length - (op.type === 'put' ? op.value.length : 0);
+          ops.push(op);
+        }
         if (reachedNewer) break;
       }
       if (reachedNewer && next === ps.logStart && ops.length === 0) return removed;
@@ -107,6 +176,8 @@ export class LogCleaner {
       const entry = logStartEntry(ps, newStart);
       ops.push({ type: 'put', key: entry.key, value: entry.value });
       this.db.write(ops);
+      const size = this.sizes.get(ps);
+      if (size) size.bytes -= freed;
       ps.lastBatch = undefined;
       ps.logStart = newStart;
       if (reachedNewer) return removed;
@@ -183,8 +254,8 @@ export class LogCleaner {
   }
 
   /** The partition's record batches below `end`, a few at a time, yielding to the event loop between. */
-  private async *batches(ps: PartitionState, end: number, isOpen: () => boolean): AsyncGenerator<Array<[Buffer, Buffer]>> {
-    let from = recordKey(ps.topicId, ps.partition, 0);
+  private async *batches(ps: PartitionState, end: number, isOpen: () => boolean, fromOffset = 0): AsyncGenerator<Array<[Buffer, Buffer]>> {
+    let from = recordKey(ps.topicId, ps.partition, fromOffset);
     const lt = recordKey(ps.topicId, ps.partition, end);
     while (isOpen()) {
       const rows = this.db.scan({ gte: from, lt, limit: this.chunk });

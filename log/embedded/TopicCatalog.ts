@@ -38,6 +38,8 @@ export interface TopicState {
   readonly partitions: PartitionState[];
   readonly cleanupPolicy: CleanupPolicy;
   readonly retentionMs: number | undefined;
+  /** retention.bytes per partition ('delete' topics); undefined: the log's default; -1: unlimited. */
+  readonly retentionBytes: number | undefined;
   /** Round-robin cursor for records without key or partition. */
   nextRoundRobin: number;
 }
@@ -47,6 +49,7 @@ interface StoredTopicMeta {
   partitions: number;
   cleanupPolicy: CleanupPolicy;
   retentionMs?: number;
+  retentionBytes?: number;
 }
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
@@ -125,6 +128,7 @@ export class TopicCatalog {
       partitions,
       cleanupPolicy: meta.cleanupPolicy,
       retentionMs: meta.retentionMs,
+      retentionBytes: meta.retentionBytes,
       nextRoundRobin: 0,
     };
   }
@@ -144,6 +148,12 @@ export class TopicCatalog {
     if (!VALID_POLICIES.has(cleanupPolicy)) throw new Error(`invalid cleanup policy "${cleanupPolicy}"`);
     const meta: StoredTopicMeta = { id: this.nextTopicId, partitions: config.partitions, cleanupPolicy };
     if (config.retentionMs !== undefined) meta.retentionMs = config.retentionMs;
+    if (config.retentionBytes !== undefined) {
+      if (!Number.isInteger(config.retentionBytes) || config.retentionBytes < -1) {
+        throw new RangeError(`retentionBytes must be an integer >= -1 (-1 = unlimited), got ${config.retentionBytes}`);
+      }
+      meta.retentionBytes = config.retentionBytes;
+    }
     // Topic creation is rare: fsync it so a topic never vanishes while its records survive.
     this.db.write([{ type: 'put', key: topicKey(name), value: Buffer.from(JSON.stringify(meta)) }], true);
     this.nextTopicId++;

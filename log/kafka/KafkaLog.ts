@@ -106,6 +106,7 @@ export class KafkaLog implements Log {
     const configs: { name: string; value: string }[] = [];
     if (config.cleanupPolicy) configs.push({ name: 'cleanup.policy', value: config.cleanupPolicy });
     if (config.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(config.retentionMs) });
+    if (config.retentionBytes !== undefined) configs.push({ name: 'retention.bytes', value: String(config.retentionBytes) });
     try {
       await this.admin.createTopics({ topics: [topic], partitions: config.partitions, replicas: -1, configs });
     } catch (error) {
