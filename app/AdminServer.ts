@@ -14,6 +14,8 @@ export interface AdminRoutesOptions {
   /** Absent when this process runs no topology (ROLES): the processor routes are left out. */
   streams?: StreamsApp;
   pipeline?: DefaultPipeline;
+  /** GET /topology's text when the topology runs in other threads (app/threads/AdminForwarding.ts). */
+  describeTopology?: () => Promise<string>;
   /** Required on every admin route when set. */
   token?: string;
   /** What /openapi.json documents (default: the routes of the app the console is on). */
@@ -32,6 +34,7 @@ export async function registerAdminRoutes(scope: FastifyInstance, options: Admin
   if (streams && pipeline) await scope.register(processorRoutes, { app: streams, pipeline, log, registry: options.registry });
   scope.get('/topology', async (_request, reply) => {
     reply.type('text/plain');
+    if (options.describeTopology) return options.describeTopology();
     return streams ? streams.describe() : 'this instance runs no topology (ROLES)';
   });
   await registerConsole(scope, { routes: options.documentRoutes });

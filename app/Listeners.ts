@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { MemoryPressure } from './MemoryPressure.js';
 import type { Registry } from 'prom-client';
 import { listenerRoutes } from '../console/index.js';
 import { buildIngress, type AnalyticsQuery, type IngressConfig, type ReadinessCheck } from '../ingress/index.js';
@@ -24,10 +23,12 @@ export interface ListenersOptions {
   readinessChecks: ReadinessCheck[];
   /** The ingress's shared state (rate limits, idempotency keys), opened by the app (app/redis-client.ts); memory without it. */
   redis?: Redis;
-  /** Refuses intake with 503 + Retry-After while RSS is over the memory budget. */
-  memoryPressure?: MemoryPressure;
+  /** Hooks that refuse intake with 503 + Retry-After (over the memory budget, the topology too far behind). */
+  intakeGuards?: onRequestHookHandler[];
   streams?: StreamsApp;
   pipeline?: DefaultPipeline;
+  /** GET /topology's text when the topology runs in worker threads. */
+  describeTopology?: () => Promise<string>;
   /** Extra routes for the admin door, registered behind its token (issue 15: the dashboard's reads through query/). */
   adminPlugins?: Array<(scope: FastifyInstance) => Promise<void>>;
   /** Receives each listener's close as soon as it exists, so a failed start still closes what is open. */
@@ -73,9 +74,9 @@ export async function startListeners(options: ListenersOptions): Promise<Listene
     ingestKeys: options.ingestKeys,
     tls: adminConfig.publicTls,
   });
-  if (options.memoryPressure) http.addHook('onRequest', options.memoryPressure.hook());
+  for (const guard of options.intakeGuards ?? []) http.addHook('onRequest', guard);
   options.onClose(() => http.close());
-  const adminRoutes = { log, registry, streams, pipeline, token: adminConfig.token };
+  const adminRoutes = { log, registry, streams, pipeline, token: adminConfig.token, describeTopology: options.describeTopology };
   let admin: FastifyInstance | undefined;
   if (adminConfig.mode === 'public') {
     await http.register(async (scope) => {

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { readIngressConfig, type ReadinessCheck } from '../ingress/index.js';
+import { readIngressConfig, type AnalyticsQuery, type ReadinessCheck } from '../ingress/index.js';
 import { readIngestKeys } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
-import { createQueryLayer, readQueryListenerConfig } from '../query/index.js';
-import { readPipelineConfig, type DefaultPipeline } from '../processors/index.js';
+import { createQueryLayer, readQueryListenerConfig, type QueryListenerConfig } from '../query/index.js';
+import { readPipelineConfig, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { StreamsApp } from '../topology/index.js';
 import { readAdminConfig } from './admin-config.js';
@@ -17,6 +17,9 @@ import { openLog } from './open-log.js';
 import { StartSequence } from './StartSequence.js';
 import { applyMemoryPlan, readMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';
+import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure.js';
+import { readThreadConfig } from './threads/thread-config.js';
+import { ThreadedRuntime } from './threads/ThreadedRuntime.js';
 
 export interface RunningPipeline {
   config: AppConfig;
@@ -36,6 +39,12 @@ export interface RunningPipeline {
   queryAddress: string | undefined;
   /** Resolves once topics, topology and sink run (later than listen when the broker was down); rejects with a fatal start error. */
   started: Promise<void>;
+  /** The worker threads (issue 13); undefined with SINGLE_THREAD=true, where streams, pipeline and analytics are this thread's. */
+  threads: ThreadedRuntime | undefined;
+  /** Rejects when a pipeline thread dies or fails after the start: the process should end (app/main.ts). */
+  failed: Promise<never>;
+  /** Rows of a query on the analytics store (chDB or the ClickHouse server), in whichever thread the sink runs. */
+  analyticsSql<T>(sql: string): Promise<T[]>;
   stop(): Promise<void>;
 }
 
@@ -71,27 +80,51 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     ? new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
     : undefined;
 
-  const log = await openLog(config, env, logger, registry);
+  const threads = readThreadConfig(env, config.defaultPartitions);
   const stopping: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stopping.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
-  stopping.push(() => log.close());
   stopping.push(async () => memoryPressure?.stop());
   try {
-    // Topics, topology and sink: on Kafka with the broker down this returns early and goes on in
-    // the background while the ingress spools (app/StartSequence.ts).
-    const sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions });
-    stopping.push(() => sequence.stop());
-    await sequence.start();
-    const streams = sequence.streams;
-    const pipeline = sequence.pipeline;
-
-    const readinessChecks: ReadinessCheck[] = sequence.readinessChecks();
-    // Issue 15: the read-only query layer over the embedded store (query/): closed after the
-    // listeners, before the store.
-    const queryLayer = queryListenerConfig ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
-    if (queryLayer) stopping.push(() => queryLayer.close());
+    let roles: RoleParts;
+    if (threads.singleThread) {
+      roles = await startOnThisThread({ config, env, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions, queryListenerConfig }, stopping);
+    } else {
+      // Issue 13: this thread keeps the ingress; the log, the stream threads and the sink run in their own (app/threads/).
+      const runtime = await ThreadedRuntime.start({
+        config,
+        env,
+        threads,
+        memory,
+        pipelineConfig,
+        landingPartitions: ingressConfig.landingPartitions,
+        serveQueries: queryListenerConfig !== undefined,
+        registry,
+        logger,
+      });
+      stopping.push(() => runtime.stop());
+      const forwarding = runtime.adminForwarding();
+      roles = {
+        log: runtime.log,
+        readinessChecks: runtime.readinessChecks(),
+        analytics: runtime.analyticsQuery(),
+        adminPlugins: [(scope) => forwarding.register(scope)],
+        describeTopology: () => forwarding.describeTopology(),
+        started: runtime.done,
+        failed: runtime.failed,
+        threads: runtime,
+        queryAddress: () => runtime.queryAddress,
+      };
+    }
+    const { log } = roles;
+    // Issue 13 part 3: past MAX_TOPOLOGY_LAG unprocessed events, intake answers 503 + Retry-After.
+    const maxLag = readMaxTopologyLag(env);
+    const backpressure =
+      maxLag > 0 && config.roles.includes('topology') && config.roles.includes('ingress')
+        ? new TopologyBackpressure({ log, groupId: config.applicationId, landingTopic: ingressConfig.landingTopic, maxLag, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
+        : undefined;
+    if (backpressure) stopping.push(() => backpressure.stop());
     // Opened here, not by the ingress, so its errors are counted and logged at a human rate; closed
     // after the listeners (stops run in reverse). ioredis is loaded only when a URL is set.
     const redis = ingressConfig.redisUrl
@@ -106,18 +139,19 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       log,
       registry,
       logger,
-      analytics: sequence.analyticsQuery(),
-      readinessChecks,
+      analytics: roles.analytics,
+      readinessChecks: backpressure ? [...roles.readinessChecks, backpressure.readinessCheck()] : roles.readinessChecks,
       redis,
-      memoryPressure,
-      streams,
-      pipeline,
-      adminPlugins: queryLayer ? [(scope) => queryLayer.registerDashboardRoute(scope)] : [],
+      intakeGuards: [memoryPressure?.hook(), backpressure?.hook()].filter((guard) => guard !== undefined),
+      streams: roles.streams,
+      pipeline: roles.pipeline,
+      adminPlugins: roles.adminPlugins,
+      describeTopology: roles.describeTopology,
       onClose: (close) => stopping.push(close),
     });
     // Issue 15: analysts' read-only door to the embedded store, its own listener.
-    const queryAddress = await queryLayer?.listen();
-    logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles }, 'streamline listening');
+    const queryAddress = (await roles.listenQueries?.()) ?? roles.queryAddress?.();
+    logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles, threads: threads.singleThread ? 'single' : threads.streamThreads }, 'streamline listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -129,21 +163,89 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       config,
       log,
       http,
-      streams,
-      pipeline,
+      streams: roles.streams,
+      pipeline: roles.pipeline,
       get analytics() {
-        return sequence.analytics;
+        return roles.analyticsRuntime?.();
       },
       registry,
       address,
       admin,
       adminAddress,
       queryAddress,
-      started: sequence.done,
+      started: roles.started,
+      threads: roles.threads,
+      failed: roles.failed,
+      analyticsSql: async <T>(sql: string): Promise<T[]> => {
+        if (roles.threads) return roles.threads.sql<T>(sql);
+        const store = roles.analyticsRuntime?.()?.store;
+        if (!store) throw new Error('the analytics store is not started (ROLES without sink, or the start is not done)');
+        return store.query<T>(sql);
+      },
       stop,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+
+}
+
+/** What the roles other than the ingress give the listeners, however they are spread over threads. */
+interface RoleParts {
+  log: Log;
+  readinessChecks: ReadinessCheck[];
+  analytics: AnalyticsQuery | undefined;
+  adminPlugins: Array<(scope: FastifyInstance) => Promise<void>>;
+  describeTopology?: () => Promise<string>;
+  streams?: StreamsApp;
+  pipeline?: DefaultPipeline;
+  analyticsRuntime?: () => AnalyticsRuntime | undefined;
+  started: Promise<void>;
+  failed: Promise<never>;
+  threads?: ThreadedRuntime;
+  listenQueries?: () => Promise<string | undefined>;
+  queryAddress?: () => string | undefined;
+}
+
+/**
+ * SINGLE_THREAD=true: the log, the topology and the sink on this thread's event loop, as before
+ * issue 13. Topics, topology and sink: on Kafka with the broker down the sequence returns early
+ * and goes on in the background while the ingress spools (app/StartSequence.ts).
+ */
+async function startOnThisThread(
+  options: {
+    config: AppConfig;
+    env: Env;
+    logger: Logger;
+    registry: Registry;
+    pipelineConfig: PipelineConfig;
+    landingPartitions: number;
+    queryListenerConfig: QueryListenerConfig | undefined;
+  },
+  stopping: Array<() => Promise<void>>,
+): Promise<RoleParts> {
+  const { config, env, logger, registry, pipelineConfig, landingPartitions, queryListenerConfig } = options;
+  const log = await openLog(config, env, logger, registry);
+  stopping.push(() => log.close());
+  const sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions });
+  stopping.push(() => sequence.stop());
+  await sequence.start();
+  // Issue 15: the read-only query layer over the embedded store (query/): closed after the
+  // listeners, before the store.
+  const queryLayer = queryListenerConfig ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
+  if (queryLayer) stopping.push(() => queryLayer.close());
+  return {
+    log,
+    readinessChecks: sequence.readinessChecks(),
+    analytics: sequence.analyticsQuery(),
+    adminPlugins: queryLayer ? [(scope) => queryLayer.registerDashboardRoute(scope)] : [],
+    streams: sequence.streams,
+    pipeline: sequence.pipeline,
+    analyticsRuntime: () => sequence.analytics,
+    started: sequence.done,
+    // Single-threaded, a failure after the start is the sequence's own (`started`).
+    failed: new Promise<never>(() => undefined),
+    listenQueries: queryLayer ? () => queryLayer.listen() : undefined,
+  };
 }

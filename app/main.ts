@@ -13,6 +13,9 @@ async function main(): Promise<void> {
   const pipeline = await startPipeline(process.env, logger);
   // Started without a broker, part of the start goes on after listening: its failure is as fatal.
   pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));
+  // A pipeline thread that dies (app/threads/) ends the process: a supervisor restarts it and
+  // recovery resumes from the last commit, as after a crash.
+  pipeline.failed.catch((error: unknown) => fail(error, () => pipeline.stop()));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

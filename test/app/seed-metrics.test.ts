@@ -62,7 +62,8 @@ describe('seed 002 metrics on /metrics/prometheus', () => {
       expect(answer.status).toBeLessThan(300);
     }
     // Seed 002 counts what the topology processed: wait for commits until all three are in.
-    const streams = pipeline.streams!;
+    // The topology's commits come from its stream threads (app/threads/).
+    const streams = pipeline.threads ?? pipeline.streams!;
     let after = await scrape();
     while (value(after, 'events_processed_total{event_type="attempt"}') < 3) {
       await once(streams, 'commit');

@@ -1,0 +1,136 @@
+import type { onRequestHookHandler } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HttpError } from '../ingress/HttpError.js';
+import type { Log, TopicPartition } from '../log/Log.js';
+import type { ExplainedReadinessCheck } from './StartSequence.js';
+import { type Env, readInteger } from './env.js';
+
+export interface TopologyBackpressureOptions {
+  log: Log;
+  /** The topology's consumer group (APPLICATION_ID). */
+  groupId: string;
+  landingTopic: string;
+  /** Landing records not yet committed by the topology at which intake is refused. */
+  maxLag: number;
+  /** How often the lag is read. Default 250 ms. */
+  sampleIntervalMs?: number;
+  retryAfterSeconds?: number;
+  registry?: Registry;
+}
+
+/** MAX_TOPOLOGY_LAG: events accepted but not yet processed at which intake is refused; 0 turns it off. */
+export function readMaxTopologyLag(env: Env): number {
+  return readInteger(env, 'MAX_TOPOLOGY_LAG', 20_000, 0, Number.MAX_SAFE_INTEGER);
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Backpressure a client can see (issue 13 part 3). The ingress is faster than the topology
+ * behind it; without a bound, accepted events queue in the landing topic and the time from a 2xx
+ * to a queryable aggregate grows without limit. The lag (landing records past the topology's
+ * committed offsets) is read on a timer from the log, which every thread shares; above
+ * MAX_TOPOLOGY_LAG the public listener refuses POST/PUT/PATCH with 503 + Retry-After (clients
+ * back off, the topology catches up) and GET /ready says why; intake resumes below half the bound
+ * (no flapping at the line). Nothing accepted is dropped: the refusal comes before the body is read.
+ */
+export class TopologyBackpressure {
+  private lag = 0;
+  private over = false;
+  private timer: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> | undefined;
+  private partitions: TopicPartition[] | undefined;
+  private readonly refusals: Counter | undefined;
+  readonly retryAfterSeconds: number;
+
+  constructor(private readonly options: TopologyBackpressureOptions) {
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+    const registry = options.registry;
+    if (registry) {
+      const read = () => this.lag;
+      const over = () => this.over;
+      new Gauge({
+        name: 'streamline_topology_backlog_records',
+        help: 'Landing records accepted but not yet committed by the topology (what MAX_TOPOLOGY_LAG bounds)',
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+      new Gauge({
+        name: 'streamline_topology_backpressure',
+        help: '1 while the topology is more than MAX_TOPOLOGY_LAG behind and the ingress refuses requests',
+        registers: [registry],
+        collect() {
+          this.set(over() ? 1 : 0);
+        },
+      });
+      this.refusals = new Counter({ name: 'streamline_topology_backpressure_refusals_total', help: 'Requests refused with 503 because the topology was too far behind', registers: [registry] });
+    }
+  }
+
+  start(): this {
+    this.timer ??= setInterval(() => void this.sample(), this.options.sampleIntervalMs ?? 250).unref();
+    return this;
+  }
+
+  stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    return this.sampling ?? Promise.resolve();
+  }
+
+  /** Reads the lag now (one read at a time; a failed read keeps the last state: the log's health is /health's business). */
+  sample(): Promise<void> {
+    this.sampling ??= this.readLag()
+      .then((lag) => {
+        this.lag = lag;
+        this.over = this.over ? lag > this.options.maxLag / 2 : lag > this.options.maxLag;
+      })
+      .catch(() => undefined)
+      .finally(() => (this.sampling = undefined));
+    return this.sampling;
+  }
+
+  private async readLag(): Promise<number> {
+    const { log, landingTopic, groupId } = this.options;
+    this.partitions ??= Array.from({ length: await log.partitionCount(landingTopic) }, (_, partition) => ({ topic: landingTopic, partition }));
+    const partitions = this.partitions;
+    const [committed, ends] = await Promise.all([log.committedOffsets(groupId, partitions), Promise.all(partitions.map((tp) => log.endOffset(tp)))]);
+    let lag = 0;
+    for (let i = 0; i < partitions.length; i++) {
+      const tp = partitions[i]!;
+      const start = committed.get(`${tp.topic}:${tp.partition}`) ?? (await log.beginningOffset(tp));
+      lag += Math.max(0, ends[i]! - start);
+    }
+    return lag;
+  }
+
+  get backlog(): number {
+    return this.lag;
+  }
+
+  get refusing(): boolean {
+    return this.over;
+  }
+
+  /** For GET /ready: not ready while intake is refused, saying why. */
+  readinessCheck(): ExplainedReadinessCheck {
+    return {
+      name: 'backpressure',
+      check: async () => !this.over,
+      waitingFor: () => (this.over ? `the topology to catch up: ${this.lag} events behind (MAX_TOPOLOGY_LAG=${this.options.maxLag}); intake answers 503 until it is under ${Math.floor(this.options.maxLag / 2)}` : undefined),
+    };
+  }
+
+  /** A Fastify onRequest hook for the public listener: ingestion is refused while over the bound; operators' routes are not. */
+  hook(): onRequestHookHandler {
+    return (request, _reply, done) => {
+      if (!this.over || !BODY_METHODS.has(request.method) || request.url.startsWith('/processor/')) return done();
+      this.refusals?.inc();
+      const error = new HttpError(503, `the pipeline is ${this.lag} events behind (MAX_TOPOLOGY_LAG=${this.options.maxLag}); retry later`, 'overloaded', [], this.retryAfterSeconds);
+      Object.assign(error, { headers: { 'retry-after': String(this.retryAfterSeconds) } });
+      done(error);
+    };
+  }
+}

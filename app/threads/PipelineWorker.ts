@@ -1,0 +1,147 @@
+import { EventEmitter, once } from 'node:events';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
+import { ConfigError } from '../env.js';
+import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
+
+type CallWithoutId = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
+
+/** A worker's start failure, rebuilt with the class and code the start's error explanation reads (app/start-errors.ts). */
+function startFailure(event: Extract<WorkerEvent, { type: 'start-failed' }>, thread: string): Error {
+  const message = `${thread}: ${event.message}`;
+  const error = event.name === 'ConfigError' ? new ConfigError(message) : new Error(message);
+  if (event.code) (error as Error & { code?: string }).code = event.code;
+  return error;
+}
+
+/**
+ * The HTTP thread's handle on one pipeline worker thread (pipelineWorkerMain.ts): starts it,
+ * calls it (numbered calls, one reply each), and reports its death. A worker that exits while the
+ * process is not stopping is fatal (`failed` rejects): the process ends and its supervisor
+ * restarts it, and exactly-once recovery picks up from the last commit, as after a crash.
+ */
+export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; thread: string }] }> {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private gone: string | undefined;
+  private stopping = false;
+  /** Rejects when the thread dies or reports a fatal error while not stopping. */
+  readonly failed: Promise<never>;
+  private fail!: (error: Error) => void;
+  /** Resolves when every step of the worker's start is done (later than start() when Kafka was down); rejects as `failed`. */
+  readonly done: Promise<void>;
+  private markDone!: () => void;
+  /** The admin routes the worker answers (its fastify instance's), known once started. */
+  routes: Array<{ method: string; path: string }> = [];
+  /** Where the worker's ClickHouse HTTP listener answers, when it runs one. */
+  queryAddress: string | undefined;
+
+  private constructor(
+    readonly name: string,
+    private readonly worker: Worker,
+  ) {
+    super();
+    this.failed = new Promise<never>((_resolve, reject) => (this.fail = reject));
+    this.failed.catch(() => undefined);
+    this.done = Promise.race([new Promise<void>((resolve) => (this.markDone = resolve)), this.failed]);
+    this.done.catch(() => undefined);
+    worker.on('message', (message: WorkerReply | WorkerEvent) => this.receive(message));
+    let failure: Error | undefined;
+    // Without a listener, the worker's uncaught exception would be rethrown in this thread.
+    worker.on('error', (error) => (failure = error));
+    worker.on('exit', (code) => {
+      this.gone = failure ? `${name} failed: ${failure.message}` : `${name} exited with code ${code}`;
+      for (const call of this.pending.values()) call.reject(new Error(`${this.gone} before it answered`));
+      this.pending.clear();
+      if (!this.stopping) this.fail(failure ?? new Error(this.gone));
+    });
+  }
+
+  /** Starts the thread and resolves once its roles run (its StartSequence started), or rejects with why not. */
+  static async start(data: PipelineWorkerData): Promise<PipelineWorker> {
+    const transferList = data.logPort ? [data.logPort as MessagePort] : [];
+    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name } as never);
+    const handle = new PipelineWorker(data.name, worker);
+    const started = new Promise<void>((resolve, reject) => {
+      handle.onStarted = (event) => (event.type === 'started' ? resolve() : reject(startFailure(event, data.name)));
+      handle.failed.catch(reject);
+    });
+    try {
+      await started;
+    } catch (error) {
+      handle.stopping = true;
+      await worker.terminate();
+      throw error;
+    }
+    return handle;
+  }
+
+  private onStarted: ((event: Extract<WorkerEvent, { type: 'started' | 'start-failed' }>) => void) | undefined;
+
+  private receive(message: WorkerReply | WorkerEvent): void {
+    if ('type' in message) {
+      if (message.type === 'fatal') {
+        if (!this.stopping) this.fail(new Error(message.message));
+        return;
+      }
+      if (message.type === 'done') return this.markDone();
+      if (message.type === 'commit') {
+        this.emit('commit', { records: message.records, thread: this.name });
+        return;
+      }
+      if (message.type === 'started') {
+        this.queryAddress = message.queryAddress;
+        this.routes = message.routes;
+      }
+      this.onStarted?.(message);
+      this.onStarted = undefined;
+      return;
+    }
+    const call = this.pending.get(message.id);
+    if (!call) return;
+    this.pending.delete(message.id);
+    if (message.ok) call.resolve(message.value);
+    else call.reject(new Error(message.message));
+  }
+
+  private call<T>(call: CallWithoutId, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.gone) return Promise.reject(new Error(this.gone));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.worker.postMessage({ ...call, id } as WorkerCall, transfer);
+    });
+  }
+
+  forward(request: ForwardedRequest): Promise<ForwardedResponse> {
+    return this.call({ op: 'forward', request });
+  }
+
+  readiness(): Promise<WorkerReadiness[]> {
+    return this.call({ op: 'readiness' });
+  }
+
+  metrics(): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+    return this.call({ op: 'metrics' });
+  }
+
+  analytics(query: Record<string, string>): Promise<{ statusCode: number; body: unknown }> {
+    return this.call({ op: 'analytics', query });
+  }
+
+  /** Rows of a query on the sink thread's analytics store (chDB has one engine per process: other threads ask it). */
+  sql<T>(sql: string): Promise<T[]> {
+    return this.call({ op: 'sql', sql });
+  }
+
+  /** The worker's last commit and close, then the thread ends. */
+  async stop(): Promise<void> {
+    if (this.gone) return;
+    this.stopping = true;
+    const exited = once(this.worker, 'exit');
+    await this.call({ op: 'stop' }).catch(() => undefined);
+    await this.worker.terminate();
+    await exited;
+  }
+}

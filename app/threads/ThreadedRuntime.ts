@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AnalyticsQuery } from '../../ingress/routes/metrics-routes.js';
+import type { Log } from '../../log/Log.js';
+import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
+import { ensurePipelineTopics, type PipelineConfig } from '../../processors/index.js';
+import type { AppConfig } from '../app-config.js';
+import type { Env } from '../env.js';
+import type { MemoryPlan } from '../MemoryBudget.js';
+import { openLog } from '../open-log.js';
+import type { ExplainedReadinessCheck } from '../StartSequence.js';
+import { AdminForwarding } from './AdminForwarding.js';
+import { PipelineWorker } from './PipelineWorker.js';
+import type { ThreadConfig } from './thread-config.js';
+import { includeWorkerMetrics } from './WorkerMetrics.js';
+import type { WorkerReadiness } from './worker-protocol.js';
+
+export interface ThreadedRuntimeOptions {
+  config: AppConfig;
+  /** After the seeds' variables were mapped: what every worker reads. */
+  env: Env;
+  threads: ThreadConfig;
+  memory: MemoryPlan;
+  pipelineConfig: PipelineConfig;
+  landingPartitions: number;
+  /** Whether a ClickHouse HTTP listener (query/) is configured: the sink's worker serves it. */
+  serveQueries: boolean;
+  registry: Registry;
+  logger: Logger;
+}
+
+/**
+ * The process spread over threads (issue 13, docs/ARCHITECTURE.md §1): this thread (HTTP) runs the
+ * ingress only; the embedded log has its own thread (every other thread reaches it through a
+ * RemoteLog, so each transaction is still one RocksDB write batch); STREAM_THREADS workers each run
+ * a StreamsApp over their share of the tasks (members of one consumer group, as Kafka Streams'
+ * StreamThreads); one worker runs the ClickHouse sink (and the query listener over its chDB). In
+ * Kafka mode every thread opens its own clients. What the HTTP thread serves about the others
+ * (admin routes, readiness, metrics, seed 004's analytics) it asks them for.
+ */
+export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; thread: string }] }> {
+  private stopped = false;
+  /** Rejects when any thread dies or fails while the process is not stopping. */
+  readonly failed: Promise<never>;
+  /** Resolves when every thread's start is done (topics, topology, sink); rejects as `failed`. */
+  readonly done: Promise<void>;
+
+  private constructor(
+    /** This thread's log client: the ingress writes through it. */
+    readonly log: Log,
+    private readonly logThread: EmbeddedLogThread | undefined,
+    readonly streamWorkers: PipelineWorker[],
+    readonly sinkWorker: PipelineWorker | undefined,
+  ) {
+    super();
+    for (const worker of streamWorkers) worker.on('commit', (event) => this.emit('commit', event));
+    const logThreadDied = new Promise<never>((_resolve, reject) => {
+      logThread?.worker.once('exit', () => {
+        if (!this.stopped) reject(new Error(logThread.stopped ?? 'the embedded log thread exited'));
+      });
+    });
+    this.failed = Promise.race([logThreadDied, ...this.workers().map((worker) => worker.failed)]);
+    this.failed.catch(() => undefined);
+    this.done = Promise.race([Promise.all(this.workers().map((worker) => worker.done)).then(() => undefined), this.failed]);
+    this.done.catch(() => undefined);
+  }
+
+  /** Rows of a query on the analytics store, which lives in the sink's thread. */
+  sql<T>(sql: string): Promise<T[]> {
+    if (!this.sinkWorker) return Promise.reject(new Error('this process runs no sink (ROLES)'));
+    return this.sinkWorker.sql<T>(sql);
+  }
+
+  static async start(options: ThreadedRuntimeOptions): Promise<ThreadedRuntime> {
+    const { config, env, threads, logger } = options;
+    let logThread: EmbeddedLogThread | undefined;
+    let log: Log;
+    if (config.logMode === 'embedded') {
+      logThread = await EmbeddedLogThread.start({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, memory: options.memory.log });
+      log = await logThread.connect();
+      // Before the workers: they would all create them at once otherwise.
+      await ensurePipelineTopics(log, options.pipelineConfig, options.landingPartitions);
+    } else {
+      log = await openLog(config, env, logger, options.registry);
+    }
+    const wantsSink = config.roles.includes('sink');
+    // chDB's addon has to be loaded by this thread first: loaded only by a worker, the process
+    // crashes (SIGSEGV) when that worker or the process ends (tried with chdb 3.4 on Node 20).
+    // Loaded here, it stays loaded until the process ends and the worker's sessions work as usual.
+    if (wantsSink && !env.CLICKHOUSE_URL) await import('chdb');
+    const started: PipelineWorker[] = [];
+    const startWorker = async (name: string, roles: Array<'topology' | 'sink'>, serveQueries: boolean) => {
+      const worker = await PipelineWorker.start({ name, env, roles, serveQueries, ...(logThread ? { logPort: logThread.port() } : {}) });
+      started.push(worker);
+      return worker;
+    };
+    try {
+      const wantsTopology = config.roles.includes('topology');
+      const [streamWorkers, sinkWorker] = await Promise.all([
+        Promise.all(wantsTopology ? Array.from({ length: threads.streamThreads }, (_, i) => startWorker(`stream-${i + 1}`, ['topology'], false)) : []),
+        wantsSink ? startWorker('sink', ['sink'], options.serveQueries) : undefined,
+      ]);
+      const runtime = new ThreadedRuntime(log, logThread, streamWorkers, sinkWorker);
+      includeWorkerMetrics(options.registry, runtime.workers());
+      logger.info({ streamThreads: streamWorkers.length, sink: sinkWorker !== undefined, log: logThread ? 'log thread' : 'kafka' }, 'pipeline threads started');
+      return runtime;
+    } catch (error) {
+      for (const worker of started) await worker.stop().catch(() => undefined);
+      await log.close().catch(() => undefined);
+      await logThread?.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  workers(): PipelineWorker[] {
+    return this.sinkWorker ? [...this.streamWorkers, this.sinkWorker] : [...this.streamWorkers];
+  }
+
+  /** The admin routes the workers answer (processor API, /topology, the dashboard's query). */
+  adminForwarding(): AdminForwarding {
+    return new AdminForwarding(this.streamWorkers, this.sinkWorker);
+  }
+
+  /** Where the sink's worker serves the ClickHouse HTTP interface, when it does. */
+  get queryAddress(): string | undefined {
+    return this.sinkWorker?.queryAddress;
+  }
+
+  /** GET /ready: one check per role, each asking the threads that run it. */
+  readinessChecks(): ExplainedReadinessCheck[] {
+    const checks: ExplainedReadinessCheck[] = [];
+    if (this.streamWorkers.length > 0) checks.push(workerCheck('topology', this.streamWorkers));
+    if (this.sinkWorker) checks.push(workerCheck('clickhouse', [this.sinkWorker]));
+    return checks;
+  }
+
+  analyticsQuery(): AnalyticsQuery | undefined {
+    const sink = this.sinkWorker;
+    return sink ? (query) => sink.analytics(query) : undefined;
+  }
+
+  /** Workers first (each its last commit), then this thread's log client, then the log thread. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers().map((worker) => worker.stop()));
+    await this.log.close();
+    await this.logThread?.stop();
+  }
+}
+
+/** A readiness check that passes when the named check passes in every given thread; remembers why not. */
+function workerCheck(name: string, workers: PipelineWorker[]): ExplainedReadinessCheck {
+  let waiting: string | undefined;
+  return {
+    name,
+    async check() {
+      const answers = await Promise.all(workers.map((worker) => worker.readiness().catch((error: Error): WorkerReadiness[] => [{ name, ok: false, waitingFor: error.message }])));
+      const failing = answers.flat().filter((answer) => answer.name === name && !answer.ok);
+      waiting = failing.map((answer) => answer.waitingFor).find((reason) => reason !== undefined);
+      return failing.length === 0;
+    },
+    waitingFor: () => waiting,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * A pipeline worker thread: the topology's tasks (a stream thread) or the ClickHouse sink, off the
+ * HTTP thread (issue 13). It runs the same StartSequence as a single-threaded process, on its own
+ * log client (a RemoteLog to the log thread, or its own Kafka clients) and its own metrics
+ * registry, and answers the HTTP thread's calls (worker-protocol.ts): admin requests through its
+ * own fastify instance, readiness, metrics, seed 004's analytics query, stop.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { readIngressConfig } from '../../ingress/index.js';
+import type { Log } from '../../log/Log.js';
+import { RemoteLog } from '../../log/remote/RemoteLog.js';
+import { processorRoutes, readPipelineConfig } from '../../processors/index.js';
+import { createQueryLayer, readQueryListenerConfig, type QueryLayer } from '../../query/index.js';
+import { liveRoutes } from '../../console/LiveRoutes.js';
+import { readAppConfig } from '../app-config.js';
+import { applyMemoryPlan, readMemoryPlan } from '../MemoryBudget.js';
+import { openLog } from '../open-log.js';
+import { StartSequence } from '../StartSequence.js';
+import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
+
+const data = workerData as PipelineWorkerData;
+const port = parentPort!;
+const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }).child({ thread: data.name });
+const post = (event: WorkerEvent) => port.postMessage(event);
+
+let sequence: StartSequence | undefined;
+let log: Log | undefined;
+let admin: FastifyInstance | undefined;
+let queryLayer: QueryLayer | undefined;
+let stopping: Promise<void> | undefined;
+const registry = new Registry();
+
+async function start(): Promise<void> {
+  const { env } = data;
+  const config = { ...readAppConfig(env), roles: data.roles };
+  // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
+  applyMemoryPlan(readMemoryPlan(env));
+  log = data.logPort ? await RemoteLog.connect(data.logPort) : await openLog(config, env, logger, registry);
+  const ingressConfig = readIngressConfig(env);
+  const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
+  sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions });
+  // A failure after start (the sink's late start, a broker that never came back) ends the process, as single-threaded.
+  sequence.done.then(
+    () => post({ type: 'done' }),
+    (error: unknown) => post({ type: 'fatal', message: `${data.name}: ${(error as Error).message ?? String(error)}` }),
+  );
+  sequence.streams?.on('commit', (event: { records: number }) => post({ type: 'commit', records: event.records }));
+  await sequence.start();
+  if (stopping) return;
+
+  admin = Fastify({ logger: false, bodyLimit: ingressConfig.maxBodyBytes });
+  const { streams, pipeline } = sequence;
+  if (streams && pipeline) {
+    await admin.register(processorRoutes, { app: streams, pipeline, log, registry });
+    admin.get('/topology', async (_request, reply) => reply.type('text/plain').send(streams.describe()));
+  }
+  const queryConfig = data.serveQueries ? readQueryListenerConfig(env, ['sink']) : undefined;
+  if (queryConfig) {
+    const started = sequence;
+    queryLayer = createQueryLayer({ config: queryConfig, store: () => started.analytics?.store, registry, logger });
+    await queryLayer.registerDashboardRoute(admin);
+  }
+  await admin.ready();
+  const queryAddress = await queryLayer?.listen();
+  post({ type: 'started', queryAddress, routes: liveRoutes(admin) });
+}
+
+// Answered from the first moment, so a stop during the start is not lost.
+port.on('message', (call: WorkerCall) => {
+  answer(call).then(
+    (value) => port.postMessage({ id: call.id, ok: true, value } satisfies WorkerReply),
+    (error: unknown) => port.postMessage({ id: call.id, ok: false, message: error instanceof Error ? error.message : String(error) } satisfies WorkerReply),
+  );
+});
+
+async function answer(call: WorkerCall): Promise<unknown> {
+  switch (call.op) {
+    case 'forward':
+      return forward(call.request);
+    case 'readiness':
+      return readiness();
+    case 'metrics':
+      return registry.getMetricsAsJSON();
+    case 'analytics': {
+      const query = sequence?.analyticsQuery();
+      if (!query) return { statusCode: 503, body: { error: 'this thread runs no analytics store' } };
+      return query(call.query);
+    }
+    case 'sql': {
+      const store = sequence?.analytics?.store;
+      if (!store) throw new Error(`${data.name} runs no analytics store (yet)`);
+      return store.query(call.sql);
+    }
+    case 'stop':
+      return stop();
+  }
+}
+
+async function forward(request: ForwardedRequest): Promise<ForwardedResponse> {
+  if (!admin) throw new Error(`${data.name} is not started`);
+  const response = await admin.inject({
+    method: request.method as 'GET',
+    url: request.url,
+    headers: request.headers,
+    ...(request.body ? { payload: Buffer.from(request.body) } : {}),
+  });
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'connection') headers[name] = String(value);
+  }
+  return { statusCode: response.statusCode, headers, body: response.rawPayload };
+}
+
+async function readiness(): Promise<WorkerReadiness[]> {
+  if (!sequence) return [];
+  return Promise.all(
+    sequence.readinessChecks().map(async (check) => {
+      const ok = await check.check().catch(() => false);
+      return { name: check.name, ok, ...(ok ? {} : { waitingFor: check.waitingFor?.() }) };
+    }),
+  );
+}
+
+/** Stops what started, in reverse order: the query listener, the sink or topology (their last commit), this thread's log client. */
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    await queryLayer?.close().catch((error: unknown) => logger.error({ err: error }, 'query layer close failed'));
+    await admin?.close();
+    await sequence?.stop();
+    await log?.close();
+  })();
+  return stopping;
+}
+
+start().catch((error: unknown) => {
+  const failure = error as Error & { code?: string };
+  post({ type: 'start-failed', message: failure.message ?? String(error), name: failure.name ?? 'Error', ...(typeof failure.code === 'string' ? { code: failure.code } : {}) });
+  void stop().catch(() => undefined);
+});
