@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
-import { openEmbeddedLog } from '../log/embedded/index.js';
+import { openEmbeddedLog, type EmbeddedLogOptions } from '../log/embedded/index.js';
 import { readLogRetentionBytes } from '../log/embedded/LogCleaner.js';
 import { readKafkaConfig } from '../log/kafka/kafka-config.js';
 import type { AppConfig } from './app-config.js';
@@ -18,11 +18,10 @@ export async function openLog(config: AppConfig, env: Env, logger?: Logger, regi
     const { openKafkaLog } = await import('../log/kafka/KafkaLog.js');
     return openKafkaLog({ ...kafka, logger: logger?.child({ component: 'kafka' }), registry });
   }
-  return openEmbeddedLog({
-    dir: path.join(config.dataDir, 'log'),
-    defaultPartitions: config.defaultPartitions,
-    retentionBytes: readLogRetentionBytes(env),
-    registry,
-    logger: logger?.child({ component: 'log' }),
-  });
+  return openEmbeddedLog({ ...embeddedLogOptions(config, env), registry, logger: logger?.child({ component: 'log' }) });
+}
+
+/** The embedded log's settings, for this thread or the log's own thread (app/threads/). */
+export function embeddedLogOptions(config: AppConfig, env: Env): EmbeddedLogOptions {
+  return { dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, retentionBytes: readLogRetentionBytes(env) };
 }

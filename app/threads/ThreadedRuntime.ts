@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AnalyticsQuery } from '../../ingress/routes/metrics-routes.js';
@@ -9,7 +8,7 @@ import { ensurePipelineTopics, type PipelineConfig } from '../../processors/inde
 import type { AppConfig } from '../app-config.js';
 import type { Env } from '../env.js';
 import type { MemoryPlan } from '../MemoryBudget.js';
-import { openLog } from '../open-log.js';
+import { embeddedLogOptions, openLog } from '../open-log.js';
 import type { ExplainedReadinessCheck } from '../StartSequence.js';
 import { AdminForwarding } from './AdminForwarding.js';
 import { PipelineWorker } from './PipelineWorker.js';
@@ -78,7 +77,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     let logThread: EmbeddedLogThread | undefined;
     let log: Log;
     if (config.logMode === 'embedded') {
-      logThread = await EmbeddedLogThread.start({ dir: path.join(config.dataDir, 'log'), defaultPartitions: config.defaultPartitions, memory: options.memory.log });
+      logThread = await EmbeddedLogThread.start({ ...embeddedLogOptions(config, env), memory: options.memory.log });
       log = await logThread.connect();
       // Before the workers: they would all create them at once otherwise.
       await ensurePipelineTopics(log, options.pipelineConfig, options.landingPartitions);
