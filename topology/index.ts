@@ -6,6 +6,8 @@ export { TimeWindowedKStream } from './dsl/TimeWindowedKStream.js';
 export { SessionWindows } from './dsl/SessionWindows.js';
 export { SessionWindowedKStream } from './dsl/SessionWindowedKStream.js';
 export type { Merger } from './dsl/SessionWindowAggregateProcessor.js';
+export { SlidingWindows } from './dsl/SlidingWindows.js';
+export { SlidingWindowedKStream } from './dsl/SlidingWindowedKStream.js';
 export { WindowedSerdes } from './dsl/WindowedSerdes.js';
 export { JoinWindows } from './dsl/JoinWindows.js';
 export type { StreamJoined } from './dsl/StreamStreamJoin.js';

@@ -1,4 +1,4 @@
-import { JoinWindows, SessionWindows, StreamsBuilder, TimeWindows, WindowedSerdes, type KStream, type Windowed } from '../../topology/index.js';
+import { JoinWindows, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows, WindowedSerdes, type KStream, type Windowed } from '../../topology/index.js';
 import { stringSerde } from '../../state/Serde.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
@@ -95,6 +95,42 @@ export const WINDOW_SCENARIOS: Scenario[] = [
         )
         .toStream()
         .selectKey((windowed) => windowedKey(windowed))
+        .to(t('out-aggregate'));
+    },
+  },
+  {
+    // Sliding windows: records of a key within 10 s of each other share windows; early records
+    // (before 10 s) share [0, 10000]; late ones beyond grace are dropped.
+    name: 'sliding-count',
+    outputTopics: ['out'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) =>
+      eventsOf(b, t)
+        .groupByKey()
+        .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10_000, 5_000))
+        .count()
+        .toStream()
+        .map((windowed, count): [string, Json] => [windowedKey(windowed), asJson(count)])
+        .to(t('out')),
+  },
+  {
+    name: 'sliding-reduce-aggregate-no-grace',
+    outputTopics: ['out-reduce', 'out-aggregate'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) => {
+      const windowed = (eventsOf(b, t) as KStream<string, Json>).groupByKey().windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(8_000));
+      windowed
+        .reduce((a, v) => ({ n: num(a, 'n') + num(v, 'n') }))
+        .toStream()
+        .selectKey((w) => windowedKey(w))
+        .to(t('out-reduce'));
+      windowed
+        .aggregate<{ count: number; max: number }>(
+          () => ({ count: 0, max: 0 }),
+          (_k, v, agg) => ({ count: agg.count + 1, max: Math.max(agg.max, num(v, 'n')) }),
+        )
+        .toStream()
+        .selectKey((w) => windowedKey(w))
         .to(t('out-aggregate'));
     },
   },

@@ -6,6 +6,8 @@ import type { Named } from './Naming.js';
 import { CogroupedKStream } from './CogroupedKStream.js';
 import { SessionWindowedKStream } from './SessionWindowedKStream.js';
 import { SessionWindows } from './SessionWindows.js';
+import { SlidingWindowedKStream } from './SlidingWindowedKStream.js';
+import { SlidingWindows } from './SlidingWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
 import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './Stores.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
@@ -63,8 +65,11 @@ export class KGroupedStream<K, V> {
 
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
-  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
-    return windows instanceof SessionWindows ? new SessionWindowedKStream(this, windows) : new TimeWindowedKStream(this, windows);
+  windowedBy(windows: SlidingWindows): SlidingWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows | SlidingWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> | SlidingWindowedKStream<K, V> {
+    if (windows instanceof SessionWindows) return new SessionWindowedKStream(this, windows);
+    if (windows instanceof SlidingWindows) return new SlidingWindowedKStream(this, windows);
+    return new TimeWindowedKStream(this, windows);
   }
 }
 

@@ -63,6 +63,8 @@ export interface TimestampedWindowStore<K, V> extends WindowStore<K, V> {
   fetchWithTimestamp(key: K, windowStart: number): ValueAndTimestamp<V> | undefined;
   putWithTimestamp(key: K, value: V, timestamp: number, windowStart: number): void;
   fetchAllWithTimestamp(timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, ValueAndTimestamp<V>>[];
+  /** A key's windows with start in [timeFrom, timeTo], oldest first. */
+  fetchRangeWithTimestamp(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, ValueAndTimestamp<V>>[];
   /** The aggregation's stream time, as persisted with the store (restored from disk or changelog). */
   readonly streamTime: number;
   /** Moves the store's stream time (and so its retention) to the aggregation's. */
@@ -124,6 +126,7 @@ export function timestampedWindowStoreBuilder<K, V>(name: string, spec: WindowSt
         fetchWithTimestamp: (key, windowStart) => store.fetch(key, windowStart),
         putWithTimestamp: (key, value, timestamp, windowStart) => store.put(key, { value, timestamp }, windowStart),
         fetchAllWithTimestamp: (timeFrom, timeTo) => store.fetchAll(timeFrom, timeTo),
+        fetchRangeWithTimestamp: (key, timeFrom, timeTo) => store.fetchRange(key, timeFrom, timeTo),
         observeStreamTime: (streamTime) => store.advanceStreamTime(streamTime),
         // The task's stream time is not this store's: the aggregation moves it (observeStreamTime).
         advanceStreamTime: () => undefined,

@@ -11,6 +11,8 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindowedKStream;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.TimeWindowedKStream;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
@@ -26,7 +28,8 @@ import java.util.Set;
 final class WindowScenarios {
     private WindowScenarios() {}
 
-    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "stream-stream-inner-join",
+    static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "sliding-count",
+        "sliding-reduce-aggregate-no-grace", "stream-stream-inner-join",
         "stream-stream-left-join", "stream-stream-outer-join");
 
     static boolean handles(String scenario) {
@@ -63,6 +66,27 @@ final class WindowScenarios {
                         () -> countAndMax(0, 0),
                         (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
                         (k, a, b) -> countAndMax(Json.number(a, "count") + Json.number(b, "count"), Math.max(Json.number(a, "max"), Json.number(b, "max"))),
+                        Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
+            }
+            case "sliding-count" -> Scenarios.grouped(Scenarios.events(builder))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                .count()
+                .toStream()
+                .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : (JsonNode) Json.NODES.numberNode(count)))
+                .to("out", Scenarios.JSON_OUT);
+            case "sliding-reduce-aggregate-no-grace" -> {
+                outputs = List.of("out-reduce", "out-aggregate");
+                TimeWindowedKStream<String, JsonNode> windowed = Scenarios.grouped(Scenarios.events(builder))
+                    .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(8)));
+                windowed.reduce((a, v) -> {
+                    ObjectNode sum = Json.object();
+                    sum.put("n", Json.number(a, "n") + Json.number(v, "n"));
+                    return sum;
+                }).toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-reduce", Scenarios.JSON_OUT);
+                windowed.aggregate(
+                        () -> countAndMax(0, 0),
+                        (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
                         Materialized.with(Serdes.String(), Json.SERDE))
                     .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
             }
