@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { partitionKey, type Log, type TopicPartition } from '../../log/Log.js';
+import type { Log } from '../../log/Log.js';
 import { CommitFencedError, openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
 import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
-import { noopListener, pollUntil, readAll, uniqueName } from './log-contract.js';
-import { GroupMember, journalProblems, type JournalEntry } from './support/group-member.js';
+import { noopListener, pollUntil, uniqueName } from './log-contract.js';
+import { expectCoPartitioned, expectExactlyOnce, GroupMember, journalProblems, produceRound, until, type JournalEntry } from './support/group-member.js';
 import type { WorkerReport } from './support/group-member-worker.js';
 import { removeDir, tempDir } from './support.js';
 
@@ -15,51 +15,6 @@ import { removeDir, tempDir } from './support.js';
  * together), rebalance cooperatively, and with transactional commits every input record is
  * written exactly once across the members.
  */
-
-/** Waits for a condition of test state that the members' own loops change; fails with `what`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function produceRound(log: Log, topics: string[], round: number, count: number): Promise<string[]> {
-  const values: string[] = [];
-  const records = topics.flatMap((topic) =>
-    Array.from({ length: count }, (_, i) => {
-      values.push(`${topic}/r${round}-${i}`);
-      return { topic, key: Buffer.from(`key-${i}`), value: Buffer.from(`r${round}-${i}`) };
-    }),
-  );
-  await log.produce(records);
-  return values;
-}
-
-/** Every input value exactly once in the output topic; committed offsets at the end of every input partition. */
-async function expectExactlyOnce(log: Log, output: string, inputs: string[], expected: string[], groupId: string): Promise<void> {
-  const written = (await readAll(log, { topic: output, partition: 0 })).map((r) => r.value!.toString());
-  expect(written.length).toBe(expected.length);
-  expect(new Set(written).size).toBe(written.length);
-  expect([...written].sort()).toEqual([...expected].sort());
-  for (const topic of inputs) {
-    const count = await log.partitionCount(topic);
-    const tps: TopicPartition[] = Array.from({ length: count }, (_, partition) => ({ topic, partition }));
-    const committed = await log.committedOffsets(groupId, tps);
-    for (const tp of tps) expect(`${partitionKey(tp)}@${committed.get(partitionKey(tp)) ?? 0}`).toBe(`${partitionKey(tp)}@${await log.endOffset(tp)}`);
-  }
-}
-
-function expectCoPartitioned(members: GroupMember[], topics: string[], numbers: number): void {
-  const all: number[] = [];
-  for (const m of members) {
-    const mine = m.numbers(topics[0]!);
-    for (const topic of topics.slice(1)) expect(`${m.name}:${m.numbers(topic).join(',')}`).toBe(`${m.name}:${mine.join(',')}`);
-    all.push(...mine);
-  }
-  expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: numbers }, (_, i) => i));
-}
 
 describe('embedded log: a consumer group with several members in one process', () => {
   let dir: string;

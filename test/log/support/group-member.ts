@@ -1,3 +1,4 @@
+import { readAll } from '../log-contract.js';
 import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPartition, type TransactionalProducer } from '../../../log/Log.js';
 
 /** One line of the shared rebalance journal: '+' at the start of onAssigned, '-' at the end of onRevoked. */
@@ -122,4 +123,49 @@ export function journalProblems(journal: JournalEntry[]): string[] {
     }
   }
   return problems;
+}
+
+/** Waits for a condition of test state that the members' own loops change; fails with `what`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export async function produceRound(log: Log, topics: string[], round: number, count: number): Promise<string[]> {
+  const values: string[] = [];
+  const records = topics.flatMap((topic) =>
+    Array.from({ length: count }, (_, i) => {
+      values.push(`${topic}/r${round}-${i}`);
+      return { topic, key: Buffer.from(`key-${i}`), value: Buffer.from(`r${round}-${i}`) };
+    }),
+  );
+  await log.produce(records);
+  return values;
+}
+
+/** Every input value exactly once in the output topic; committed offsets at the end of every input partition. */
+export async function expectExactlyOnce(log: Log, output: string, inputs: string[], expected: string[], groupId: string): Promise<void> {
+  const written = (await readAll(log, { topic: output, partition: 0 })).map((r) => r.value!.toString());
+  expect(written.length).toBe(expected.length);
+  expect(new Set(written).size).toBe(written.length);
+  expect([...written].sort()).toEqual([...expected].sort());
+  for (const topic of inputs) {
+    const count = await log.partitionCount(topic);
+    const tps: TopicPartition[] = Array.from({ length: count }, (_, partition) => ({ topic, partition }));
+    const committed = await log.committedOffsets(groupId, tps);
+    for (const tp of tps) expect(`${partitionKey(tp)}@${committed.get(partitionKey(tp)) ?? 0}`).toBe(`${partitionKey(tp)}@${await log.endOffset(tp)}`);
+  }
+}
+
+export function expectCoPartitioned(members: GroupMember[], topics: string[], numbers: number): void {
+  const all: number[] = [];
+  for (const m of members) {
+    const mine = m.numbers(topics[0]!);
+    for (const topic of topics.slice(1)) expect(`${m.name}:${m.numbers(topic).join(',')}`).toBe(`${m.name}:${mine.join(',')}`);
+    all.push(...mine);
+  }
+  expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: numbers }, (_, i) => i));
 }
