@@ -93,7 +93,13 @@ export interface ConsumerOptions {
 /**
  * A member of a consumer group. Offsets are never auto-committed: the owner commits through
  * commitOffsets or, for exactly-once, inside a Transaction.
- * Embedded mode has one member per group per process, which is assigned every partition.
+ * A group may have several members in both modes (embedded: within the process that owns the
+ * log, e.g. one per stream thread through RemoteLog). Both assign with log/task-assignor.ts:
+ * partition NUMBERS (the same number of every subscribed, co-partitioned topic on one member),
+ * balanced, sticky and cooperative (a member only loses what moves; onRevoked on the old owner
+ * ends before onAssigned on the new one). A member alone in its group gets every partition.
+ * A commit of offsets for a partition the member no longer owns is refused (Kafka: stale
+ * generation; embedded: CommitFencedError).
  */
 export interface LogConsumer {
   readonly groupId: string;
@@ -118,7 +124,7 @@ export interface LogConsumer {
   position(partition: TopicPartition): number | undefined;
   /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
-  /** Leaves the group; the listener's onRevoked is called for the partitions held. */
+  /** Leaves the group; the listener's onRevoked is called for the partitions held, which then go to the other members. */
   close(): Promise<void>;
 }
 
