@@ -1,10 +1,12 @@
 import { UnknownTopicError } from '../Log.js';
+import { CommitFencedError } from '../embedded/EmbeddedGroup.js';
 import { ProducerFencedError } from '../embedded/EmbeddedTransactions.js';
 
 /**
  * Errors cross the port as plain data and are rebuilt on the other side with the class callers
  * test with instanceof (UnknownTopicError in TopicPlanner, DefaultPipeline and the CLI;
- * ProducerFencedError in the embedded tests; TypeError and RangeError from argument checks).
+ * ProducerFencedError in the embedded tests; CommitFencedError, a member's commit refused after its
+ * partition moved; TypeError and RangeError from argument checks).
  * Any other error arrives as an Error with the same name and message; its stack is the server's,
  * under a line saying so.
  */
@@ -14,6 +16,9 @@ export interface SerializedError {
   stack?: string;
   topic?: string;
   transactionalId?: string;
+  /** CommitFencedError's group and "topic:partition". */
+  groupId?: string;
+  partition?: string;
   /**
    * Set when the error is the client's own rebalance listener failing: the client rethrows its
    * original error object rather than a copy.
@@ -26,6 +31,10 @@ export function serializeError(error: unknown): SerializedError {
   const out: SerializedError = { name: error.name, message: error.message, stack: error.stack };
   if (error instanceof UnknownTopicError) out.topic = error.topic;
   if (error instanceof ProducerFencedError) out.transactionalId = error.transactionalId;
+  if (error instanceof CommitFencedError) {
+    out.groupId = error.groupId;
+    out.partition = error.partition;
+  }
   if (error instanceof ListenerFailedError) out.callbackId = error.callbackId;
   return out;
 }
@@ -34,6 +43,7 @@ export function deserializeError(data: SerializedError): Error {
   let error: Error;
   if (data.name === 'UnknownTopicError' && data.topic !== undefined) error = new UnknownTopicError(data.topic);
   else if (data.name === 'ProducerFencedError' && data.transactionalId !== undefined) error = new ProducerFencedError(data.transactionalId);
+  else if (data.name === 'CommitFencedError' && data.groupId !== undefined && data.partition !== undefined) error = new CommitFencedError(data.groupId, data.partition);
   else if (data.name === 'TypeError') error = new TypeError(data.message);
   else if (data.name === 'RangeError') error = new RangeError(data.message);
   else {

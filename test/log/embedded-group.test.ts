@@ -202,6 +202,48 @@ describe('embedded log thread: members in several RemoteLogs (as stream threads 
     }
   });
 
+  it('refuses, across the port with its class, the commit of a member for a partition that moved to another', async () => {
+    const dir = tempDir('embedded-group-fence-remote');
+    const thread = await EmbeddedLogThread.start({ dir, cleanupIntervalMs: 0 });
+    const first = await thread.connect();
+    const second = await thread.connect();
+    try {
+      const input = uniqueName('moved-in');
+      const output = uniqueName('moved-out');
+      await first.ensureTopic(input, { partitions: 2 });
+      await first.ensureTopic(output, { partitions: 1 });
+      await first.produce([0, 1].map((partition) => ({ topic: input, key: null, value: Buffer.from(`p${partition}`), partition })));
+      const groupId = uniqueName('moved-g');
+      const a = first.createConsumer({ groupId });
+      await a.subscribe([input], noopListener);
+      expect(await pollUntil(a, (rs) => rs.length >= 2)).toHaveLength(2);
+      const producer = await first.createTransactionalProducer(uniqueName('moved-tx'));
+      const transaction = await producer.begin();
+      transaction.produce([{ topic: output, key: null, value: Buffer.from('late') }]);
+
+      const b = second.createConsumer({ groupId });
+      await b.subscribe([input], noopListener);
+      await a.poll(10, 0); // a revokes the number b gets
+      expect(await pollUntil(b, (rs) => rs.length >= 1)).toHaveLength(1);
+      const moved = b.assignment()[0]!;
+      expect(a.assignment()).toHaveLength(1);
+      transaction.sendOffsets(a, [{ ...moved, offset: 1 }]);
+      const refused = await transaction.commit().catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(CommitFencedError);
+      expect((refused as CommitFencedError).partition).toBe(`${moved.topic}:${moved.partition}`);
+      expect(await first.endOffset({ topic: output, partition: 0 })).toBe(0);
+      expect((await first.committedOffsets(groupId, [moved])).size).toBe(0);
+      await a.close();
+      await b.close();
+      await producer.close();
+    } finally {
+      await first.close();
+      await second.close();
+      await thread.stop();
+      removeDir(dir);
+    }
+  });
+
   it('a member whose worker thread dies (session released) loses its partitions to the survivor; each record once', async () => {
     const dir = tempDir('embedded-group-crash');
     const thread = await EmbeddedLogThread.start({ dir, cleanupIntervalMs: 0 });
