@@ -17,7 +17,18 @@ export interface AggregateRowBufferOptions<R> {
   /** The row for a window's current aggregate. */
   rowOf: (key: string, windowStart: number, aggregate: unknown) => R;
   windowSizeMs: number;
+  /**
+   * The row key of a window. When given, input records may carry any key (the group key, say):
+   * the row key is built only for the first update of a window in an interval, not for every one.
+   */
+  rowKeyOf?: (key: string, windowStart: number) => string;
 }
+
+/** A pending store entry: one window (written before batches) or the windows first updated in one commit. */
+type PendingEntry = PendingWindow | Array<[rowKey: string, key: string, windowStart: number]>;
+
+/** Keys of batch entries: `b:` and a number, counted up from the highest one found at init. */
+const BATCH_PREFIX = 'b:';
 
 /**
  * Emits the latest row of each updated window at most once per interval (Kafka Streams' record
@@ -26,22 +37,32 @@ export interface AggregateRowBufferOptions<R> {
  * about ten rows per input event.
  *
  * What must survive a crash is only *which* windows have unemitted updates: the aggregates
- * themselves are in the aggregation's changelogged window store. So the first update of a window
- * in an interval writes its (key, start) to a changelogged pending store, later ones cost a set
- * lookup, and the wall-clock punctuation reads each pending window's current aggregate, forwards
- * its row and clears the marker — all in the task's next commit. A restarted task restores the
- * pending store and emits what was left. How updates group into rows may differ between runs;
- * the last row per window never does.
+ * themselves are in the aggregation's changelogged window store. The windows first updated since
+ * the last commit are kept in memory and written at the commit (beforeCommit) as one entry of a
+ * changelogged pending store, in the same transaction as the window updates and the input
+ * offsets; later updates of a dirty window cost a set lookup. The wall-clock punctuation reads
+ * each dirty window's current aggregate, forwards its row and deletes the pending entries — all
+ * in the task's next commit. A restarted task restores the pending store and emits what was
+ * left. How updates group into rows may differ between runs; the last row per window never does.
+ * (One entry per window, as this wrote before, cost a store write and a changelog record for
+ * nearly every event of a high-cardinality key, and a delete for each again at emit.)
  *
  * @example
- *   const updated = table.toStream().map((w, _a) => [rowKey(w), { k: w.key, s: w.windowStart }]);
- *   bufferAggregateRows(updated, { name: 'agg-x-buffer', windowStore: 'agg-x', pendingStore: 'agg-x-pending', intervalMs: 1000, windowSizeMs, rowOf }).to(topic);
+ *   const updated = table.toStream().map((w, _a) => [w.key, { k: w.key, s: w.windowStart }]);
+ *   bufferAggregateRows(updated, { name: 'agg-x-buffer', windowStore: 'agg-x', pendingStore: 'agg-x-pending', intervalMs: 1000, windowSizeMs, rowOf, rowKeyOf }).to(topic);
  */
 export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, string, R> {
   private context!: ProcessorContext<string, R>;
   private windows!: TimestampedWindowStore<string, unknown>;
-  private pending!: KeyValueStore<string, PendingWindow>;
+  private pending!: KeyValueStore<string, PendingEntry>;
   private readonly dirty = new Map<string, PendingWindow>();
+  /** The windows in `dirty`, by group key then start: a hit costs no row key string. */
+  private readonly dirtyStarts = new Map<string, Set<number>>();
+  /** Dirty windows not yet in the pending store: written at the next commit. */
+  private unsaved: Array<[string, string, number]> = [];
+  /** Pending store keys holding dirty windows: deleted when those are emitted. */
+  private readonly savedKeys: string[] = [];
+  private nextBatch = 0;
 
   constructor(private readonly options: AggregateRowBufferOptions<R>) {}
 
@@ -49,15 +70,41 @@ export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, s
     this.context = context;
     this.windows = context.getStateStore(this.options.windowStore);
     this.pending = context.getStateStore(this.options.pendingStore);
-    for (const { key, value } of this.pending.all()) this.dirty.set(key, value);
+    for (const { key, value } of this.pending.all()) {
+      this.savedKeys.push(key);
+      if (Array.isArray(value)) {
+        for (const [rowKey, k, s] of value) this.markDirty(rowKey, { k, s });
+        if (key.startsWith(BATCH_PREFIX)) this.nextBatch = Math.max(this.nextBatch, Number(key.slice(BATCH_PREFIX.length)) + 1);
+      } else {
+        this.markDirty(key, value);
+      }
+    }
     context.schedule(this.options.intervalMs, 'wall-clock', () => this.emit());
   }
 
-  /** The input is the window an update touched, keyed by its row key; only the first per interval costs a store write. */
+  /** The input is the window an update touched; only its first update per interval costs more than a set lookup. */
   process(record: StreamRecord<string, PendingWindow>): void {
-    if (this.dirty.has(record.key)) return;
-    this.pending.put(record.key, record.value);
-    this.dirty.set(record.key, record.value);
+    const window = record.value;
+    if (this.dirtyStarts.get(window.k)?.has(window.s)) return;
+    const rowKey = this.options.rowKeyOf ? this.options.rowKeyOf(window.k, window.s) : record.key;
+    this.markDirty(rowKey, window);
+    this.unsaved.push([rowKey, window.k, window.s]);
+  }
+
+  /** The windows that became dirty since the last commit, as one pending entry of this commit. */
+  beforeCommit(): void {
+    if (this.unsaved.length === 0) return;
+    const key = `${BATCH_PREFIX}${this.nextBatch++}`;
+    this.pending.put(key, this.unsaved);
+    this.savedKeys.push(key);
+    this.unsaved = [];
+  }
+
+  private markDirty(rowKey: string, window: PendingWindow): void {
+    this.dirty.set(rowKey, window);
+    let starts = this.dirtyStarts.get(window.k);
+    if (starts === undefined) this.dirtyStarts.set(window.k, (starts = new Set()));
+    starts.add(window.s);
   }
 
   private emit(): void {
@@ -72,15 +119,19 @@ export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, s
         const timestamp = stored.timestamp >= 0 ? stored.timestamp : s + this.options.windowSizeMs - 1;
         this.context.forward({ key: rowKey, value: this.options.rowOf(k, s, stored.value), timestamp, headers: {} });
       }
-      this.pending.delete(rowKey);
     }
+    // Every dirty window is emitted: its pending entries go, and the unsaved ones need no entry.
+    for (const key of this.savedKeys) this.pending.delete(key);
+    this.savedKeys.length = 0;
+    this.unsaved = [];
     this.context.count('emitted', this.dirty.size);
     this.dirty.clear();
+    this.dirtyStarts.clear();
   }
 }
 
 export function bufferAggregateRows<R>(stream: KStream<string, PendingWindow>, options: AggregateRowBufferOptions<R> & { name: string }): KStream<string, R> {
   const result = stream.processValues<R>(() => new AggregateRowBuffer<R>(options), { name: options.name, stores: [options.windowStore] });
-  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingWindow>()), options.name);
+  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingEntry>()), options.name);
   return result;
 }

@@ -97,13 +97,15 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
   let rows: KStream<string, AggregateRow>;
   if (emit === 'buffered') {
     // Only which window changed travels on; the buffer builds the row from the store at emit.
-    const touched = updates.map((windowed: Windowed<string>): [string, PendingWindow] => [rowKey(windowed), { k: windowed.key, s: windowed.windowStart }], { name: `${n}-touched` });
+    // Keyed by the group key: the buffer builds the row key only for a window's first update per interval.
+    const touched = updates.map((windowed: Windowed<string>): [string, PendingWindow] => [windowed.key, { k: windowed.key, s: windowed.windowStart }], { name: `${n}-touched` });
     rows = bufferAggregateRows<AggregateRow>(touched, {
       name: `${n}-buffer`,
       windowStore: storeName,
       pendingStore: `${storeName}-pending`,
       intervalMs: options.emitIntervalMs ?? 1000,
       rowOf: (key, windowStart, aggregate) => toRow(spec, key, windowStart, windowStart + spec.sizeMs, aggregate),
+      rowKeyOf: (key, windowStart) => `${n}|${key}|${windowStart}`,
       windowSizeMs: spec.sizeMs,
     });
   } else {

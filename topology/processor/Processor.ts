@@ -9,6 +9,13 @@ import type { RecordMetadata, StreamRecord } from './Record.js';
 export interface Processor<KIn, VIn, KOut = KIn, VOut = VIn> {
   init?(context: ProcessorContext<KOut, VOut>): void;
   process(record: StreamRecord<KIn, VIn>): void;
+  /**
+   * Called by the task at each commit, before it collects its outputs and store changes for the
+   * commit's transaction: what this writes to stores or forwards commits with the input offsets
+   * (Kafka Streams' caches flush at the same point). For state kept in memory between records
+   * that must survive a crash, written once per commit instead of once per record.
+   */
+  beforeCommit?(): void;
   close?(): void;
 }
 

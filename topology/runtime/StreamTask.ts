@@ -66,6 +66,8 @@ export class StreamTask {
   private readonly punctuations = new Punctuations();
   private readonly nodes = new Map<string, RuntimeNode>();
   private readonly processors: Array<Processor<unknown, unknown, unknown, unknown>> = [];
+  /** The processors with a beforeCommit hook (children before parents, as they are built). */
+  private readonly committing: Array<Processor<unknown, unknown, unknown, unknown>> = [];
   private streamTime = Number.NEGATIVE_INFINITY;
   private storesAdvancedTo = Number.NEGATIVE_INFINITY;
   private current: RecordMetadata | undefined;
@@ -255,6 +257,9 @@ export class StreamTask {
 
   /** Outputs then changelog records, in that order, for the commit's transaction. */
   drainForCommit(): ProducerRecord[] {
+    // First, so what the processors write or forward now is part of this commit.
+    for (const processor of this.committing) processor.beforeCommit!();
+    this.lastValue.clear();
     if (this.streamTimeStore && this.streamTime > this.persistedStreamTime) {
       writeStreamTime(this.streamTimeStore, this.streamTime);
       this.persistedStreamTime = this.streamTime;
@@ -354,6 +359,7 @@ export class StreamTask {
     };
     processor.init?.(context);
     this.processors.push(processor);
+    if (processor.beforeCommit) this.committing.push(processor);
     return { name, process: (record) => processor.process(record) };
   }
 
