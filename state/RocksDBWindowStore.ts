@@ -46,7 +46,14 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
   private drainedStreamTime = -Infinity;
   /** Windows below this start are gone from disk; the next expiry scan starts here. */
   private diskCutoff = -Infinity;
-  private lastSlot: { key: K; windowStart: number; bytes: Buffer; id: string } | undefined;
+  /**
+   * Encoded slots of the (primitive key, window start) pairs used since the last drain: an
+   * aggregation fetches and puts the same few windows again and again between commits (every
+   * record of a low-cardinality key, and a hopping window's overlapping starts), and encoding a
+   * slot (key serde, window key buffer, latin1 id) cost more than the two map lookups that find it.
+   * Emptied at each drain, so it holds at most the slots of one commit interval.
+   */
+  private slots = new Map<unknown, Map<number, Slot>>();
 
   constructor(options: RocksDBWindowStoreOptions<K, V>) {
     super(options);
@@ -97,16 +104,24 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
   }
 
   /**
-   * The changelog key of (key, window start) and its latin1 id. An aggregation fetches a window
-   * and then puts it: the last slot is reused for the put instead of being encoded twice.
-   * Compared by identity, so only primitive keys (the DSL's string keys) or the same key object hit.
+   * The changelog key of (key, window start) and its latin1 id, from `slots` when this pair was
+   * used since the last drain. Only primitive keys (the DSL's string keys) are remembered: an
+   * object key is equal by identity only, and would keep its object alive.
    */
-  private slotOf(key: K, windowStart: number): { bytes: Buffer; id: string } {
-    const last = this.lastSlot;
-    if (last !== undefined && last.key === key && last.windowStart === windowStart) return last;
+  private slotOf(key: K, windowStart: number): Slot {
+    const primitive = typeof key !== 'object' || key === null;
+    let byStart: Map<number, Slot> | undefined;
+    if (primitive) {
+      byStart = this.slots.get(key);
+      const found = byStart?.get(windowStart);
+      if (found !== undefined) return found;
+    }
     const bytes = windowKey(this.keySerde.serialize(key), windowStart);
-    const slot = { key, windowStart, bytes, id: bytes.toString('latin1') };
-    this.lastSlot = slot;
+    const slot: Slot = { bytes, id: bytes.toString('latin1') };
+    if (primitive) {
+      if (byStart === undefined) this.slots.set(key, (byStart = new Map()));
+      byStart.set(windowStart, slot);
+    }
     return slot;
   }
 
@@ -173,10 +188,12 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
     this.observedStreamTime = stored ?? -Infinity;
     this.drainedStreamTime = this.observedStreamTime;
     this.diskCutoff = this.observedStreamTime - this.retentionMs;
+    this.slots = new Map();
   }
 
   protected override onDrain(): void {
     this.drainedStreamTime = this.observedStreamTime;
+    this.slots = new Map();
   }
 
   protected override changelogHeaders(): RecordHeaders {
@@ -249,3 +266,9 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A window's changelog key and its latin1 id (the write buffer's and read cache's key). */
+interface Slot {
+  bytes: Buffer;
+  id: string;
+}
