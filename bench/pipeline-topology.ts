@@ -10,6 +10,7 @@
  *   npx tsx bench/pipeline-topology.ts [events=100000]
  *   node --cpu-prof --import tsx bench/pipeline-topology.ts 30000        (a profile of it)
  *   npx tsx bench/pipeline-topology.ts 20000 --ab /path/to/treeA /path/to/treeB [rounds=6]
+ *   BENCH_COUNT_RECORDS=1 BENCH_COUNT_JSON=1 npx tsx bench/pipeline-topology.ts 20000   (exact counts per event)
  *
  * --ab loads the pipeline modules of two source trees (e.g. `git worktree add` of two commits)
  * into this one process and runs them alternately, A B A B ..., on fresh logs: on a shared,
@@ -118,6 +119,8 @@ interface RunResult {
   eventsPerSecond: number;
   cpuMicrosPerEvent: number;
   stringifyPerEvent?: number;
+  threadMicrosPerEvent?: Record<string, number>;
+  recordsPerEvent?: Record<string, number>;
   parsePerEvent?: number;
   loadavg1: number[];
 }
@@ -157,6 +160,7 @@ async function runOnce(tree: Tree, variant: string, records: ProducerRecord[]): 
 
   const counting = process.env.BENCH_COUNT_JSON === '1';
   const restoreJson = counting ? countJsonCalls() : () => undefined;
+  const ticksBefore = threadTicks();
   const loadBefore = os.loadavg();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -175,8 +179,21 @@ async function runOnce(tree: Tree, variant: string, records: ProducerRecord[]): 
   await done;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const ticksAfter = threadTicks();
   restoreJson();
   const loadAfter = os.loadavg();
+  // BENCH_COUNT_RECORDS=1: records written per input event, by kind of topic (deterministic, so
+  // a change that writes fewer changelog or repartition records shows exactly how many fewer).
+  let recordsPerEvent: Record<string, number> | undefined;
+  if (process.env.BENCH_COUNT_RECORDS === '1') {
+    const byKind: Record<string, number> = {};
+    for (const topic of await log.listTopics()) {
+      if (topic === config.landingTopic || topic.startsWith('ref.')) continue;
+      const kind = topic.endsWith('-changelog') ? (topic.includes('-pending-') ? 'pending-changelog' : 'changelog') : topic.endsWith('-repartition') ? 'repartition' : 'output';
+      for (let partition = 0; partition < (await log.partitionCount(topic)); partition++) byKind[kind] = (byKind[kind] ?? 0) + (await log.endOffset({ topic, partition }));
+    }
+    recordsPerEvent = Object.fromEntries(Object.entries(byKind).map(([kind, count]) => [kind, Number((count / records.length).toFixed(3))]));
+  }
   await app.close();
   pipeline.close();
   await log.close();
@@ -188,9 +205,29 @@ async function runOnce(tree: Tree, variant: string, records: ProducerRecord[]): 
     eventsPerSecond: Math.round(n / seconds),
     // user + system of the whole process (RocksDB's background threads included).
     cpuMicrosPerEvent: Number(((cpu.user + cpu.system) / n).toFixed(1)),
+    ...(recordsPerEvent ? { recordsPerEvent } : {}),
     ...(counting ? { stringifyPerEvent: Number((jsonCalls.stringify / n).toFixed(2)), parsePerEvent: Number((jsonCalls.parse / n).toFixed(2)) } : {}),
+    // µs per event by thread (clock ticks of 10 ms, so coarse for short runs): main thread vs RocksDB/libuv workers.
+    threadMicrosPerEvent: Object.fromEntries([...ticksAfter].map(([name, t]) => [name, Math.round(((t - (ticksBefore.get(name) ?? 0)) * 10_000) / n)]).filter(([, us]) => (us as number) > 0)),
     loadavg1: [Number(loadBefore[0]!.toFixed(2)), Number(loadAfter[0]!.toFixed(2))],
   };
+}
+
+/** user+system CPU ticks per thread name (/proc/self/task/<tid>/stat), to split the main thread from RocksDB's and libuv's. */
+function threadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = tid === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close).replace(/[0-9]+$/, '').trim();
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(comm, (out.get(comm) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
