@@ -103,6 +103,18 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     const generation = group.refresh(this.host.catalog);
     if (generation === this.appliedGeneration) return;
     this.appliedGeneration = generation;
+    try {
+      await this.applyAssignment(group, generation);
+    } catch (error) {
+      // The listener failed: the next poll applies the assignment again (as Kafka's consumer
+      // rejoins), revoking what is still to revoke; partitions already taken stay taken.
+      this.appliedGeneration = -1;
+      throw error;
+    }
+  }
+
+  private async applyAssignment(group: EmbeddedGroup, generation: number): Promise<void> {
+    const listener = this.listener!;
     const target = group.targetOf(this);
     const keep = new Set<string>();
     for (const tp of target) keep.add(partitionKey(tp));
@@ -110,11 +122,13 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
     for (const [key, ps] of this.assigned) if (!keep.has(key)) revoked.push(ps);
     if (revoked.length > 0) {
       // Still the owner while the listener runs, so its commits are accepted.
-      await this.listener.onRevoked(revoked.map(toTp));
+      await listener.onRevoked(revoked.map(toTp));
       for (const ps of revoked) this.forget(ps);
       group.release(this, revoked.map(toTp));
     }
-    if (this.closed) return;
+    // Closed meanwhile, or a newer generation came while onRevoked ran: that one is applied next
+    // (poll goes round again), rather than taking partitions this one gave and that one may not.
+    if (this.closed || group.generation !== generation) return;
     const added: PartitionState[] = [];
     for (const tp of target) {
       const key = partitionKey(tp);
@@ -126,7 +140,7 @@ export class EmbeddedConsumer implements LogConsumer, GroupMember {
       this.claims.set(key, ownership);
       added.push(this.assigned.get(key)!);
     }
-    if (added.length > 0) await this.listener.onAssigned(added.map(toTp));
+    if (added.length > 0) await listener.onAssigned(added.map(toTp));
   }
 
   async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {

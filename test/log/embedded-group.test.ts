@@ -115,6 +115,36 @@ describe('embedded log: a consumer group with several members in one process', (
     await expectExactlyOnce(log, 'out3', inputs, expected, groupId);
   });
 
+  it('a listener that fails in onRevoked fails that poll; the next poll revokes again and the partition moves', async () => {
+    await log.ensureTopic('flaky', { partitions: 2 });
+    const revokes: string[] = [];
+    let failures = 1;
+    const a = log.createConsumer({ groupId: 'flaky-g' });
+    await a.subscribe(['flaky'], {
+      async onAssigned() {},
+      async onRevoked(tps) {
+        revokes.push(tps.map((tp) => tp.partition).join(','));
+        if (failures-- > 0) throw new Error('commit failed in onRevoked');
+      },
+    });
+    await a.poll(1, 0);
+    expect(a.assignment()).toHaveLength(2);
+    const b = log.createConsumer({ groupId: 'flaky-g' });
+    await b.subscribe(['flaky'], noopListener);
+    await expect(a.poll(1, 0)).rejects.toThrow('commit failed in onRevoked');
+    // Not given up: still a's, so b cannot have it yet.
+    expect(a.assignment()).toHaveLength(2);
+    await b.poll(1, 0);
+    expect(b.assignment()).toEqual([]);
+    await a.poll(1, 0);
+    expect(revokes).toEqual(['1', '1']);
+    expect(a.assignment()).toEqual([{ topic: 'flaky', partition: 0 }]);
+    await b.poll(1, 0);
+    expect(b.assignment()).toEqual([{ topic: 'flaky', partition: 1 }]);
+    await a.close();
+    await b.close();
+  });
+
   it('refuses the commit of a member that lost the partition (CommitFencedError), records and offsets alike', async () => {
     await log.ensureTopic('fence-in', { partitions: 1 });
     await log.ensureTopic('fence-out', { partitions: 1 });
