@@ -21,6 +21,8 @@ export interface StartSequenceOptions {
   registry: Registry;
   pipelineConfig: PipelineConfig;
   landingPartitions: number;
+  /** The stream thread this runs in (app/threads/): its global tables get their own directory. */
+  threadName?: string;
   /** Pause between attempts while the broker does not answer (doubles up to 8x). */
   retryDelayMs?: number;
 }
@@ -72,6 +74,7 @@ export class StartSequence {
       this.streams = new StreamsApp(builder.build(), log, {
         applicationId: config.applicationId,
         stateDir: path.join(config.dataDir, 'state'),
+        ...(options.threadName ? { globalStateDir: path.join(config.dataDir, 'state', config.applicationId, `global-${options.threadName}`) } : {}),
         commitIntervalMs: config.commitIntervalMs,
         dlqTopic: pipelineConfig.dlqTopic,
         defaultPartitions: config.defaultPartitions,

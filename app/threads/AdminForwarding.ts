@@ -68,7 +68,9 @@ export class AdminForwarding {
     }
     if (forwarded.method === 'GET' && INTERACTIVE_QUERY.test(pathOf(forwarded.url))) {
       const answers = await Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
-      return this.send(reply, Promise.resolve(answers.find((answer) => answer.statusCode === 200) ?? answers[0]!));
+      // The thread that knows the key, else one still restoring or rebalancing (503: retry, the key may be there), else the 404.
+      const answer = answers.find((a) => a.statusCode === 200) ?? answers.find((a) => a.statusCode === 503) ?? answers[0]!;
+      return this.send(reply, Promise.resolve(answer));
     }
     return this.send(reply, first!.forward(forwarded));
   }

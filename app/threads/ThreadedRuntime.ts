@@ -77,7 +77,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     let logThread: EmbeddedLogThread | undefined;
     let log: Log;
     if (config.logMode === 'embedded') {
-      logThread = await EmbeddedLogThread.start({ ...embeddedLogOptions(config, env), memory: options.memory.log });
+      logThread = await EmbeddedLogThread.start({ ...embeddedLogOptions(config, env), memory: options.memory.log, logLevel: config.logLevel });
       log = await logThread.connect();
       // Before the workers: they would all create them at once otherwise.
       await ensurePipelineTopics(log, options.pipelineConfig, options.landingPartitions);
@@ -102,7 +102,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
         wantsSink ? startWorker('sink', ['sink'], options.serveQueries) : undefined,
       ]);
       const runtime = new ThreadedRuntime(log, logThread, streamWorkers, sinkWorker);
-      includeWorkerMetrics(options.registry, runtime.workers());
+      includeWorkerMetrics(options.registry, logThread ? [logThread, ...runtime.workers()] : runtime.workers());
       logger.info({ streamThreads: streamWorkers.length, sink: sinkWorker !== undefined, log: logThread ? 'log thread' : 'kafka' }, 'pipeline threads started');
       return runtime;
     } catch (error) {

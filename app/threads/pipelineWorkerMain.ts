@@ -41,11 +41,14 @@ async function start(): Promise<void> {
   log = data.logPort ? await RemoteLog.connect(data.logPort) : await openLog(config, env, logger, registry);
   const ingressConfig = readIngressConfig(env);
   const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
-  sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions });
+  sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions, threadName: data.name });
   // A failure after start (the sink's late start, a broker that never came back) ends the process, as single-threaded.
   sequence.done.then(
     () => post({ type: 'done' }),
-    (error: unknown) => post({ type: 'fatal', message: `${data.name}: ${(error as Error).message ?? String(error)}` }),
+    (error: unknown) => {
+      logger.error({ err: error }, 'the start failed');
+      post({ type: 'fatal', message: `${data.name}: ${(error as Error).message ?? String(error)}` });
+    },
   );
   sequence.streams?.on('commit', (event: { records: number }) => post({ type: 'commit', records: event.records }));
   await sequence.start();

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { EmbeddedLogOptions } from '../embedded/index.js';
 import type { LogDatabaseMemory } from '../embedded/LogDatabase.js';
 import type { LogThreadCommand, LogThreadEvent } from './embeddedLogThreadMain.js';
@@ -13,6 +14,8 @@ export type LogThreadOptions = Omit<EmbeddedLogOptions, 'registry' | 'logger'> &
    * starting thread does not reach the log thread, so it travels here.
    */
   memory?: LogDatabaseMemory;
+  /** pino level of the thread's own logger (the log reports failed group commits). Default info. */
+  logLevel?: string;
 };
 
 /**
@@ -56,6 +59,24 @@ export class EmbeddedLogThread {
     }
     return thread;
   }
+
+  /** The log's metrics (streamline_log_*), registered in the log thread. */
+  async metrics(): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+    if (this.exitReason) return [];
+    const id = this.nextMetricsId++;
+    const answer = new Promise<Array<MetricObjectWithValues<MetricValue<string>>>>((resolve) => {
+      const onMessage = (event: LogThreadEvent) => {
+        if (event.type !== 'metrics' || event.id !== id) return;
+        this.worker.off('message', onMessage);
+        resolve(event.metrics);
+      };
+      this.worker.on('message', onMessage);
+    });
+    this.worker.postMessage({ type: 'metrics', id } satisfies LogThreadCommand);
+    return answer;
+  }
+
+  private nextMetricsId = 1;
 
   /** A new port served by the log thread; transfer it to the thread that will use it. */
   port(): MessagePort {

@@ -28,14 +28,15 @@ export class GlobalStateUpdater {
   constructor(
     private readonly log: Log,
     private readonly applicationId: string,
-    private readonly stateDir: string,
+    /** The directory of every global store's RocksDB and positions file. */
+    private readonly dir: string,
     private readonly defs: GlobalStoreDef[],
   ) {}
 
   async start(): Promise<Map<string, StateStore>> {
     const stores = new Map<string, StateStore>();
     for (const def of this.defs) {
-      const dir = path.join(this.stateDir, this.applicationId, 'global');
+      const dir = this.dir;
       const store = def.store.build(this.applicationId);
       await store.open(dir);
       let state: GlobalStoreState;

@@ -68,7 +68,7 @@ export class StreamsApp extends EventEmitter {
       for (const sub of plan.subtopologies) {
         for (const topic of plan.sourceTopicsOf(sub)) this.subtopologyByTopic.set(topic, sub);
       }
-      this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.stateDir, this.topology.allGlobalStores());
+      this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.globalStateDir, this.topology.allGlobalStores());
       this.globalStores = await this.globals.start();
       const globals = this.globals;
       this.threads = [

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TopicPartitionOffset } from '../../log/Log.js';
@@ -7,6 +8,12 @@ export interface StreamsConfig {
   applicationId: string;
   /** Local stores live under <stateDir>/<applicationId>/<taskId>/<store>; global ones under .../global/<store>. */
   stateDir: string;
+  /**
+   * Where global stores live, default <stateDir>/<applicationId>/global. Each StreamsApp keeps its
+   * own copy of every global table, so two in one process (the stream threads of app/threads/)
+   * need two directories: RocksDB opens a directory once.
+   */
+  globalStateDir?: string;
   /** Kafka Streams' default under exactly-once. */
   commitIntervalMs?: number;
   maxPollRecords?: number;
@@ -39,6 +46,7 @@ export function resolveStreamsConfig(config: StreamsConfig, randomId: () => stri
   return {
     applicationId: config.applicationId,
     stateDir: config.stateDir,
+    globalStateDir: config.globalStateDir ?? path.join(config.stateDir, config.applicationId, 'global'),
     commitIntervalMs: config.commitIntervalMs ?? 100,
     maxPollRecords: config.maxPollRecords ?? 5000,
     dlqTopic: config.dlqTopic ?? `${config.applicationId}-dlq`,
