@@ -120,6 +120,7 @@ export class StreamThread {
   async shutdown(options: { commit: boolean }): Promise<void> {
     if (this.currentState === 'RUNNING') this.currentState = 'PENDING_SHUTDOWN';
     await this.loop?.catch(() => undefined);
+    await this.taskManager.rebalancesSettled();
     await this.lag.idle();
     if (options.commit && this.failure === undefined) {
       await this.commit().catch((error) => this.context.logger?.error({ err: error }, 'final commit failed'));

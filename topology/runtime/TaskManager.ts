@@ -36,7 +36,7 @@ export interface TaskManagerHooks {
 export class TaskManager {
   private readonly byId = new Map<string, StreamTask>();
   private readonly restoring = new Set<string>();
-  private rebalancesInFlight = 0;
+  private readonly rebalancesInFlight = new Set<Promise<void>>();
   private corrupted = false;
   private assignedOnce = false;
 
@@ -58,7 +58,16 @@ export class TaskManager {
 
   /** A rebalance callback (assign, revoke, lose, rebuild) is running: stores may be half restored or closing. */
   get rebalancing(): boolean {
-    return this.rebalancesInFlight > 0;
+    return this.rebalancesInFlight.size > 0;
+  }
+
+  /**
+   * Resolves when no rebalance callback runs. A poll that fails (the log gone) can leave one
+   * running, opening or restoring stores: shutdown waits for it before closing the tasks, so no
+   * store is left open behind a closed app.
+   */
+  async rebalancesSettled(): Promise<void> {
+    while (this.rebalancesInFlight.size > 0) await Promise.all([...this.rebalancesInFlight]);
   }
 
   /** Stores being restored right now, for InvalidStateStoreError's message. */
@@ -123,12 +132,15 @@ export class TaskManager {
   }
 
   private async duringRebalance(work: () => Promise<void>): Promise<void> {
-    this.rebalancesInFlight++;
+    let settle!: () => void;
+    const running = new Promise<void>((resolve) => (settle = resolve));
+    this.rebalancesInFlight.add(running);
     this.hooks.rebalancing();
     try {
       await work();
     } finally {
-      this.rebalancesInFlight--;
+      this.rebalancesInFlight.delete(running);
+      settle();
     }
   }
 
