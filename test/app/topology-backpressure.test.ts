@@ -1,0 +1,100 @@
+/**
+ * Issue 13 part 3: past MAX_TOPOLOGY_LAG unprocessed landing records, intake answers 503 +
+ * Retry-After and /ready says why; below half the bound it accepts again. On a real embedded
+ * log: the lag is what the landing topic holds past the group's committed offsets.
+ */
+import Fastify from 'fastify';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { readMaxTopologyLag, TopologyBackpressure } from '../../app/TopologyBackpressure.js';
+import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
+
+const LANDING = 'events.raw';
+const GROUP = 'streamline';
+
+describe('TopologyBackpressure', () => {
+  let dir: string;
+  let log: EmbeddedLog;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-backpressure-'));
+    log = await openEmbeddedLog({ dir });
+    await log.ensureTopic(LANDING, { partitions: 2 });
+  });
+
+  afterEach(async () => {
+    await log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const append = (n: number, partition: number) =>
+    log.produce(Array.from({ length: n }, (_, i) => ({ topic: LANDING, partition, key: Buffer.from(`k${i}`), value: Buffer.from('{}') })));
+
+  async function commitUpTo(offsets: Array<{ partition: number; offset: number }>): Promise<void> {
+    const consumer = log.createConsumer({ groupId: GROUP, autoOffsetReset: 'earliest' });
+    await consumer.subscribe([LANDING], { onAssigned: async () => undefined, onRevoked: async () => undefined });
+    await consumer.commitOffsets(offsets.map(({ partition, offset }) => ({ topic: LANDING, partition, offset })));
+    await consumer.close();
+  }
+
+  test('refuses intake with 503 + Retry-After over the bound, says why on /ready, accepts again under half', async () => {
+    const registry = new Registry();
+    const guard = new TopologyBackpressure({ log, groupId: GROUP, landingTopic: LANDING, maxLag: 10, retryAfterSeconds: 2, registry });
+    const http = Fastify();
+    http.addHook('onRequest', guard.hook());
+    http.post('/events', async () => ({ accepted: true }));
+    http.put('/processor/filters', async () => ({ replaced: true }));
+    http.get('/health', async () => ({ ok: true }));
+    const address = await http.listen({ host: '127.0.0.1', port: 0 });
+    const send = async (method: string, url: string) => {
+      const response = await fetch(address + url, { method, ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+      return { statusCode: response.status, headers: { 'retry-after': response.headers.get('retry-after') ?? undefined }, body: await response.text() };
+    };
+
+    await append(6, 0);
+    await guard.sample();
+    expect(guard.backlog).toBe(6);
+    expect((await send('POST', '/events')).statusCode).toBe(200);
+
+    await append(6, 1);
+    await guard.sample();
+    expect(guard.backlog).toBe(12);
+    expect(guard.refusing).toBe(true);
+    const refused = await send('POST', '/events');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('2');
+    expect(refused.body).toContain('12 events behind (MAX_TOPOLOGY_LAG=10)');
+    // Reads and operators' routes keep answering.
+    expect((await send('GET', '/health')).statusCode).toBe(200);
+    expect((await send('PUT', '/processor/filters')).statusCode).toBe(200);
+    const ready = guard.readinessCheck();
+    expect(await ready.check()).toBe(false);
+    expect(ready.waitingFor!()).toContain('12 events behind');
+    expect(await registry.getSingleMetricAsString('streamline_topology_backlog_records')).toContain('streamline_topology_backlog_records 12');
+
+    // Down to 6 (over half of 10): still refused, no flapping at the line.
+    await commitUpTo([{ partition: 0, offset: 6 }]);
+    await guard.sample();
+    expect(guard.backlog).toBe(6);
+    expect(guard.refusing).toBe(true);
+
+    // Down to 2: accepted again.
+    await commitUpTo([{ partition: 1, offset: 4 }]);
+    await guard.sample();
+    expect(guard.backlog).toBe(2);
+    expect(guard.refusing).toBe(false);
+    expect((await send('POST', '/events')).statusCode).toBe(200);
+    expect(await ready.check()).toBe(true);
+    expect(await registry.getSingleMetricAsString('streamline_topology_backpressure_refusals_total')).toContain('streamline_topology_backpressure_refusals_total 1');
+    await guard.stop();
+    await http.close();
+  });
+
+  test('MAX_TOPOLOGY_LAG: default 20000, 0 turns it off, garbage is refused at start', () => {
+    expect(readMaxTopologyLag({})).toBe(20_000);
+    expect(readMaxTopologyLag({ MAX_TOPOLOGY_LAG: '0' })).toBe(0);
+    expect(() => readMaxTopologyLag({ MAX_TOPOLOGY_LAG: 'lots' })).toThrow(/MAX_TOPOLOGY_LAG/);
+  });
+});
