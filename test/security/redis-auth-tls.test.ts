@@ -2,12 +2,18 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import os from 'node:os';
 import { Writable } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../../app/env.js';
 import { openIngressRedis, readRedisTls } from '../../app/redis-client.js';
+import { registerIngress } from '../../ingress/buildIngress.js';
+import { ingressConfig } from '../../ingress/ingress-config.js';
+import { openEmbeddedLog } from '../../log/embedded/index.js';
+import { call } from '../app/support/http-client.js';
 import { tempDir } from '../support/streams.js';
 
 /**
@@ -196,5 +202,54 @@ describe('the ingress Redis over TLS (rediss://)', () => {
     expect(() => readRedisTls({ REDIS_TLS_CA_FILE: file('good-ca.key') }, 'rediss://127.0.0.1:6379')).toThrow(/no PEM certificate/);
     expect(readRedisTls({}, 'redis://127.0.0.1:6379')).toBeUndefined();
     expect(readRedisTls({}, 'rediss://127.0.0.1:6379')).toEqual({ rejectUnauthorized: true });
+  });
+});
+
+describe('the ingress on a rediss:// Redis with a password', () => {
+  /** registerIngress as the app runs it (its Redis client passed in), or opening its own from the URL. */
+  async function withIngress(redisUrl: string, own: boolean, body: (address: string) => Promise<void>): Promise<void> {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-redis-tls-ingress-'));
+    const log = await openEmbeddedLog({ dir: path.join(work, 'log') });
+    const app = Fastify() as unknown as FastifyInstance;
+    const prefix = `test:tls:${process.pid}:${Date.now()}:`;
+    const redis = own ? undefined : open(redisUrl, { REDIS_TLS_CA_FILE: file('good-ca.pem') }).redis;
+    const config = ingressConfig({ spool: { dir: path.join(work, 'spool') } as never, redisUrl, redisKeyPrefix: prefix });
+    const runtime = await registerIngress(app, { log, config, registry: new Registry(), logger: pino({ level: 'silent' }), redis });
+    try {
+      await body(await app.listen({ host: '127.0.0.1', port: 0 }));
+      // The idempotency keys are in the TLS Redis, under the ingress's prefix.
+      const check = open(`rediss://:${PASSWORD}@127.0.0.1:${tlsPort}`, { REDIS_TLS_CA_FILE: file('good-ca.pem') }).redis;
+      expect((await check.keys(`${prefix}*`)).length).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+      await (runtime as { close?: () => Promise<void> }).close?.();
+      await log.close();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  const event = (id: string) => ({ event_id: id, event_name: 'product_view', channel: 'web', user_id: 'user-tls', timestamp: 1708732800000 });
+
+  test.each([
+    ['the app\'s client (openIngressRedis)', false],
+    ['its own client (registerIngress without the app)', true],
+  ])('%s: a repeated event id is answered as a duplicate through Redis', async (_name, own) => {
+    const url = `rediss://:${PASSWORD}@127.0.0.1:${tlsPort}`;
+    const saved = process.env.REDIS_TLS_CA_FILE;
+    process.env.REDIS_TLS_CA_FILE = file('good-ca.pem');
+    try {
+      await withIngress(url, own, async (address) => {
+        const id = `tls-${own ? 'own' : 'app'}-${Date.now()}`;
+        const first = await call(address, '/events', { body: event(id) });
+        expect(first.status).toBe(202);
+        expect(first.headers['x-duplicate']).toBeUndefined();
+        const second = await call(address, '/events', { body: event(id) });
+        expect(second.status).toBe(202);
+        expect(second.headers['x-duplicate']).toBe('true');
+      });
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_TLS_CA_FILE;
+      else process.env.REDIS_TLS_CA_FILE = saved;
+    }
   });
 });
