@@ -148,6 +148,34 @@ export class EmbeddedGroup {
   }
 }
 
+/**
+ * Fencing of offset commits by partition ownership (Kafka refuses a stale generation's commits
+ * with ILLEGAL_GENERATION): captures now who owns each partition, and returns the check the
+ * write runs. An offset is refused (CommitFencedError, the whole commit unit with it) when the
+ * committing member owned the partition then and does not hold that same ownership any more
+ * (revoked, or the member left or its session was released), or when it did not own it and
+ * another member does by then. Partitions nobody owns (a group without live members, tools)
+ * commit freely.
+ */
+export function ownershipGuard(
+  groups: ReadonlyMap<string, EmbeddedGroup>,
+  groupId: string,
+  partitions: TopicPartition[],
+  member: { claimOf(key: string): Ownership | undefined } | undefined,
+): () => void {
+  const captured = partitions.map((tp): [string, Ownership | undefined] => {
+    const key = partitionKey(tp);
+    return [key, member?.claimOf(key)];
+  });
+  return () => {
+    const group = groups.get(groupId);
+    for (const [key, mine] of captured) {
+      const owner = group?.owner(key);
+      if (mine ? owner !== mine : owner !== undefined) throw new CommitFencedError(groupId, key);
+    }
+  };
+}
+
 function parseKey(key: string): TopicPartition {
   const at = key.lastIndexOf(':');
   return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };

@@ -2,7 +2,6 @@ import {
   UnknownTopicError,
   type ConsumerOptions,
   type Log,
-  partitionKey,
   type LogConsumer,
   type LogRecord,
   type ProducerRecord,
@@ -17,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { partitionForKey } from '../murmur2.js';
 import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
-import { CommitFencedError, EmbeddedGroup, type Ownership } from './EmbeddedGroup.js';
+import { EmbeddedGroup, ownershipGuard } from './EmbeddedGroup.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
 import { FORMAT_KEY, committedOffsetKey, readOffset } from './keys.js';
@@ -316,31 +315,11 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     this.consumers.delete(consumer);
   }
 
-  /**
-   * Fencing of offset commits by partition ownership (Kafka refuses a stale generation's
-   * commits with ILLEGAL_GENERATION): captures, now, who owns each partition of the group, and
-   * returns the check the write runs. An offset is refused (CommitFencedError, the whole commit
-   * unit with it) when the committing member owned the partition then and does not hold that same
-   * ownership any more (it was revoked, or the member left or its session was released), or when
-   * it did not own it and another member does by then. Partitions nobody owns (a group without
-   * live members, tools) commit freely. undefined: nothing to check (no group of that id).
-   */
+  /** Commit fencing by partition ownership: see ownershipGuard in EmbeddedGroup.ts. */
   ownershipGuard(consumer: LogConsumer, partitions: TopicPartition[]): (() => void) | undefined {
-    const groupId = consumer.groupId;
-    const group = this.groups.get(groupId);
-    if (!group && !(consumer instanceof EmbeddedConsumer)) return undefined;
-    const captured: Array<[string, Ownership | undefined]> = partitions.map((tp) => {
-      const key = partitionKey(tp);
-      const mine = consumer instanceof EmbeddedConsumer ? consumer.claimOf(key) : undefined;
-      return [key, mine];
-    });
-    return () => {
-      const current = this.groups.get(groupId);
-      for (const [key, mine] of captured) {
-        const owner = current?.owner(key);
-        if (mine ? owner !== mine : owner !== undefined) throw new CommitFencedError(groupId, key);
-      }
-    };
+    const member = consumer instanceof EmbeddedConsumer ? consumer : undefined;
+    if (!member && !this.groups.has(consumer.groupId)) return undefined;
+    return ownershipGuard(this.groups, consumer.groupId, partitions, member);
   }
 
   async createTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
