@@ -115,6 +115,25 @@ describe('embedded log: a consumer group with several members in one process', (
     await expectExactlyOnce(log, 'out3', inputs, expected, groupId);
   });
 
+  it('a subscribed topic created later joins each member on the numbers it already has, nothing revoked', async () => {
+    await log.ensureTopic('early', { partitions: 4 });
+    const journal: JournalEntry[] = [];
+    const a = new GroupMember('A', log, 'late-topic', ['early', 'late'], 'late-out', journal);
+    const b = new GroupMember('B', log, 'late-topic', ['early', 'late'], 'late-out', journal);
+    await log.ensureTopic('late-out', { partitions: 1 });
+    await a.start();
+    await b.start();
+    await until(() => a.owned.size === 2 && b.owned.size === 2, 'a 2/2 split of early');
+    const revokesBefore = journal.filter((e) => e.kind === '-').length;
+    await log.ensureTopic('late', { partitions: 4 });
+    await until(() => a.owned.size === 4 && b.owned.size === 4, 'late assigned');
+    expectCoPartitioned([a, b], ['early', 'late'], 4);
+    expect(journal.filter((e) => e.kind === '-').length).toBe(revokesBefore);
+    await a.close();
+    await b.close();
+    expect(journalProblems(journal)).toEqual([]);
+  });
+
   it('a listener that fails in onRevoked fails that poll; the next poll revokes again and the partition moves', async () => {
     await log.ensureTopic('flaky', { partitions: 2 });
     const revokes: string[] = [];
