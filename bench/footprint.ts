@@ -8,7 +8,9 @@
  * GET /ready 200, then reports `du` (blocks reserved on disk, not apparent size: RocksDB
  * preallocates its write-ahead log and MANIFEST) of DATA_DIR by part (log, state, chdb, buffer = the spool,
  * other), the number of RocksDB instances (directories holding a CURRENT file), and the RSS of the
- * service. The same after posting N seed-004-like events and letting the pipeline settle.
+ * service: anonymous vs file-backed (mapped libraries, shared and reclaimable), the largest
+ * mappings, the V8 heap the service reports and its CPU time so far. The same after posting N
+ * seed-004-like events and letting the pipeline settle.
  * Everything runs on 127.0.0.1 and stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -57,17 +59,72 @@ function rocksInstances(dir: string): number {
 
 /** Resident set of the service: the start script's node child (npm start spawns dist/app/main.js). */
 function rssBytes(pid: number): number {
-  const pids = [pid, ...childPids(pid)];
-  let max = 0;
-  for (const p of pids) {
-    try {
-      const line = fs.readFileSync(`/proc/${p}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-      max = Math.max(max, Number(line?.split(/\s+/)[1] ?? 0) * 1024);
-    } catch {
-      // gone
-    }
+  return servicePid(pid) === undefined ? 0 : statusKb(servicePid(pid)!, 'VmRSS') * 1024;
+}
+
+/** The process with the largest RSS among the start script and its children: the service. */
+function servicePid(pid: number): number | undefined {
+  let best: number | undefined;
+  let max = -1;
+  for (const p of [pid, ...childPids(pid)]) {
+    const rss = statusKb(p, 'VmRSS');
+    if (rss > max) [best, max] = [p, rss];
   }
-  return max;
+  return best;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    return Number(line?.split(/\s+/)[1] ?? 0);
+  } catch {
+    return 0; // gone
+  }
+}
+
+/**
+ * Where the RSS is: anonymous memory (heaps, caches, buffers: what a budget can bound) and
+ * file-backed pages (mapped libraries: clean, shared with other processes mapping the same
+ * file, and reclaimable by the kernel under pressure), the largest mappings by file, and the V8
+ * heap (from the service's own metrics: per thread where it reports threads).
+ */
+function rssParts(pid: number): string {
+  const p = servicePid(pid);
+  if (p === undefined) return '';
+  const byFile = new Map<string, number>();
+  try {
+    let file = '';
+    for (const line of fs.readFileSync(`/proc/${p}/smaps`, 'utf8').split('\n')) {
+      const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+      if (mapping) file = mapping[1]!.startsWith('/') ? path.basename(mapping[1]!) : '';
+      else if (file && line.startsWith('Rss:')) byFile.set(file, (byFile.get(file) ?? 0) + Number(line.split(/\s+/)[1]) * 1024);
+    }
+  } catch {
+    // smaps unreadable: the totals still print
+  }
+  const top = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ');
+  return `anon ${mb(statusKb(p, 'RssAnon') * 1024)} MB, file-backed ${mb(statusKb(p, 'RssFile') * 1024)} MB (${top}); threads ${statusKb(p, 'Threads')}; CPU ${cpuSeconds(p).toFixed(1)} s so far`;
+}
+
+/** User + system CPU time of the process so far (/proc/<pid>/stat utime + stime, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The V8 heap(s) the service reports on /metrics/prometheus (nodejs_heap_size_used_bytes, any labels). */
+async function heapParts(metricsUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const lines = text.split('\n').filter((l) => l.startsWith('nodejs_heap_size_used_bytes') || l.startsWith('nodejs_heap_size_total_bytes'));
+    return lines.map((l) => { const [series, value] = l.split(' '); return `${series} ${mb(Number(value))}`; }).join('; ');
+  } catch {
+    return '(metrics unavailable)';
+  }
 }
 
 function childPids(pid: number): number[] {
@@ -121,13 +178,15 @@ async function load(base: string, count: number): Promise<void> {
 
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
-function report(label: string, dataDir: string, pid: number): void {
+async function report(label: string, dataDir: string, pid: number): Promise<void> {
   const parts = ['log', 'state', 'chdb', 'buffer'];
   const sizes = Object.fromEntries(parts.map((part) => [part, du(path.join(dataDir, part))]));
   const total = du(dataDir);
   const other = total - Object.values(sizes).reduce((a, b) => a + b, 0);
   const line = parts.map((part) => `${part} ${mb(sizes[part]!)}`).join(', ');
   console.log(`${label}: DATA_DIR ${mb(total)} MB reserved (${line}, other ${mb(other)}); RocksDB instances ${rocksInstances(dataDir)}; RSS ${mb(rssBytes(pid))} MB`);
+  console.log(`  RSS: ${rssParts(pid)}`);
+  console.log(`  V8 heap (MB): ${await heapParts(`${base}/metrics/prometheus`)}`);
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-footprint-'));
@@ -171,15 +230,15 @@ try {
     if (now !== instances) [instances, stableSince] = [now, Date.now()];
   }
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  report('idle after start', dataDir, child.pid!);
+  await report('idle after start', dataDir, child.pid!);
   if (EVENTS > 0) {
     const started = performance.now();
     await load(base, EVENTS);
     const seconds = (performance.now() - started) / 1000;
     console.log(`posted ${EVENTS} events in ${seconds.toFixed(1)} s (${Math.round(EVENTS / seconds)}/s)`);
-    report('right after the last event', dataDir, child.pid!);
+    await report('right after the last event', dataDir, child.pid!);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    report(`${SETTLE_MS / 1000} s later`, dataDir, child.pid!);
+    await report(`${SETTLE_MS / 1000} s later`, dataDir, child.pid!);
   }
 } finally {
   await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { compileCondition, conditionSchema, valueAt, type CompiledCondition, type Condition } from './RuleConditions.js';
@@ -102,9 +103,21 @@ const fileSchema = {
   ],
 };
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-ajv.addSchema(conditionSchema);
-const validateFile = ajv.compile(fileSchema);
+/**
+ * The file schema's validator, compiled on first use: a process or worker thread that imports the
+ * processors without loading a rules file (the sink, the HTTP thread) never loads ajv or
+ * generates its code (~4 MB per compiled schema set, per thread). The built-in rules skip it.
+ */
+let validateFile: ValidateFunction | undefined;
+function fileValidator(): ValidateFunction {
+  if (!validateFile) {
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    ajv.addSchema(conditionSchema);
+    validateFile = ajv.compile(fileSchema);
+  }
+  return validateFile;
+}
 
 /** Seed 002's five default filters. */
 export const DEFAULT_FILTER_RULES: FilterRule[] = [
@@ -148,7 +161,7 @@ export const DEFAULT_FILTER_RULES: FilterRule[] = [
 ];
 
 function formatAjvErrors(): string {
-  return (validateFile.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
+  return (fileValidator().errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
 }
 
 /** Validates and compiles rules; throws FilterRuleError naming the problem. */
@@ -156,7 +169,8 @@ export function compileFilterRules(input: unknown): CompiledRule[] {
   // Before ajv: its $ref recursion overflows the stack on a 20k-deep condition.
   const deep = tooDeepAt(input, MAX_RULE_DEPTH);
   if (deep !== undefined) throw new FilterRuleError(`invalid filter rules: nested deeper than ${MAX_RULE_DEPTH} levels (at ${deep})`);
-  if (!validateFile(input)) throw new FilterRuleError(`invalid filter rules: ${formatAjvErrors()}`);
+  // The built-in rules are constants, checked against the schema by the tests (test/processors/lazy-rule-validation.test.ts).
+  if (input !== DEFAULT_FILTER_RULES && !fileValidator()(input)) throw new FilterRuleError(`invalid filter rules: ${formatAjvErrors()}`);
   const rules = Array.isArray(input) ? (input as FilterRule[]) : (input as { rules: FilterRule[] }).rules;
   const seen = new Set<string>();
   const compiled: CompiledRule[] = [];

@@ -1,4 +1,5 @@
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { ConfigError, readList, readString, type Env } from '../app/env.js';
 import type { RecordHeaders } from '../log/Log.js';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
@@ -84,9 +85,25 @@ export function defaultRoutingRules(topics: OutputTopics): RoutingRule[] {
   ];
 }
 
-const ajv = new Ajv({ strict: false });
-ajv.addSchema(conditionSchema);
-const validateRule = ajv.compile({
+/**
+ * The rule schema's validator, compiled on first use (the first rule added): a process or worker
+ * thread that imports the processors without building a routing table (the sink, the HTTP thread)
+ * never loads ajv or generates its code.
+ */
+let validateRuleFn: ValidateFunction | undefined;
+function validateRule(rule: unknown): boolean {
+  validateRuleFn ??= compileRuleValidator();
+  return validateRuleFn(rule);
+}
+
+function compileRuleValidator(): ValidateFunction {
+  const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
+  const ajv = new Ajv({ strict: false });
+  ajv.addSchema(conditionSchema);
+  return ajv.compile(RULE_SCHEMA);
+}
+
+const RULE_SCHEMA = {
   type: 'object',
   required: ['id', 'priority', 'topics'],
   additionalProperties: false,
@@ -100,7 +117,7 @@ const validateRule = ajv.compile({
     topics: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' } },
     format: { enum: OUTPUT_FORMATS },
   },
-});
+};
 
 interface CompiledRoute {
   rule: RoutingRule;
@@ -148,7 +165,7 @@ export class RoutingTable {
     if (deep !== undefined) throw new RoutingRuleError(`invalid routing rule: nested deeper than ${MAX_RULE_DEPTH} levels (at ${deep})`);
     const rule: RoutingRule = { ...input, enabled: input.enabled ?? true };
     if (!validateRule(rule)) {
-      throw new RoutingRuleError(`invalid routing rule: ${(validateRule.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
+      throw new RoutingRuleError(`invalid routing rule: ${(validateRuleFn?.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
     }
     const refused = rule.topics.filter((topic) => !this.allowed.has(topic));
     if (refused.length > 0) {

@@ -1,6 +1,8 @@
 export { type AnalyticsStore, type Row, type InsertOptions, type QueryParams } from './AnalyticsStore.js';
 export { ChdbStore, type ChdbStoreOptions } from './ChdbStore.js';
-export { ClickHouseServerStore, type ClickHouseServerStoreOptions, MIN_SERVER_VERSION } from './ClickHouseServerStore.js';
+// Types only: importing the sink must not load @clickhouse/client in a process on chDB
+// (openAnalyticsStore loads the store module it opens). Import ClickHouseServerStore from its file.
+export type { ClickHouseServerStore, ClickHouseServerStoreOptions } from './ClickHouseServerStore.js';
 export { analyticsStoreConfigFromEnv, openAnalyticsStore, type AnalyticsStoreConfig } from './openAnalyticsStore.js';
 export { migrate, type MigrationResult } from './Migrator.js';
 export { migrations, DEDUP_WINDOW, type Migration } from './schema.js';
