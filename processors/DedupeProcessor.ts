@@ -1,6 +1,7 @@
 import { stringSerde, jsonSerde } from '../state/Serde.js';
-import type { KeyValueStore } from '../state/StateStore.js';
-import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import type { IndexedKeyValueStore } from '../state/StateStore.js';
+import { keyValueStore } from '../state/Stores.js';
+import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
 
 /** Seed 002's TTLs per event type; other types use defaultTtlMs. */
@@ -34,11 +35,15 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0'
  * attempts by client_attempt_id 24 h, sessions by session_id 12 h, placements by placement_id
  * 7 d), counting them as `duplicate`.
  *
- * One RocksDB key-value store with changelog, two key families:
- *   s:<type>:<id>                 → expiry (ms)
- *   x:<expiry, 15 digits>:<type>:<id> → 1, the expiry index
+ * One RocksDB key-value store, two key families:
+ *   s:<type>:<id>                 → expiry (ms), changelogged
+ *   x:<expiry, 15 digits>:<type>:<id> → 1, the expiry index: local only (IndexedKeyValueStore),
+ *                                   rebuilt from the s: records when the store is restored
  * A stream-time punctuation range-scans x: up to the current stream time and deletes both keys,
  * so the store holds only ids still inside their TTL and a purge touches only what expired.
+ * The index is not changelogged because it follows from the s: entries: one changelog record
+ * per unique event instead of two. (Changelogs written before still hold x: records; a restore
+ * applies them as entries of the index, which is what they are.)
  *
  * Why stream time, not wall-clock: the decision "duplicate or not" compares the stored expiry
  * with the record's own time, and the purge runs on the same clock, so a replay after a crash
@@ -55,7 +60,7 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0'
  */
 export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
   private context!: ProcessorContext<K, V>;
-  private store!: KeyValueStore<string, number>;
+  private store!: IndexedKeyValueStore<string, number>;
   private readonly ttls: Readonly<Record<string, number>>;
   private readonly defaultTtlMs: number;
   /** Expiries up to here are purged; 0 after a (re)start, so the first purge scans everything. */
@@ -86,7 +91,7 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
       this.context.count('duplicate');
       return;
     }
-    if (expiry !== undefined) this.store.delete(`${EXPIRY}${pad(expiry)}:${identity.type}:${identity.id}`);
+    if (expiry !== undefined) this.store.deleteUnlogged(`${EXPIRY}${pad(expiry)}:${identity.type}:${identity.id}`);
     const newExpiry = now + (this.ttls[identity.type] ?? this.defaultTtlMs);
     if (newExpiry <= this.purgedUpTo) {
       // Older than its TTL behind stream time: its index entry would sit below the purge scan.
@@ -96,7 +101,7 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
       return;
     }
     this.store.put(seenKey, newExpiry);
-    this.store.put(`${EXPIRY}${pad(newExpiry)}:${identity.type}:${identity.id}`, 1);
+    this.store.putUnlogged(`${EXPIRY}${pad(newExpiry)}:${identity.type}:${identity.id}`, 1);
     this.context.count('unique');
     this.context.forward(record);
   }
@@ -113,8 +118,9 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
       const rest = key.slice(EXPIRY.length + 16);
       const expiry = Number(key.slice(EXPIRY.length, EXPIRY.length + 15));
       if (expiry > streamTime) continue;
-      this.store.delete(key);
-      // Only when the id was not seen again since (a newer expiry replaced it).
+      this.store.deleteUnlogged(key);
+      // Only when the id was not seen again since (a newer expiry replaced it; or, after a
+      // restore, the entry is a stale index of an id deleted or renewed meanwhile).
       if (this.store.get(`${SEEN}${rest}`) === expiry) this.store.delete(`${SEEN}${rest}`);
     }
     if (expired.length > 0) this.context.count('expired', expired.length);
@@ -130,8 +136,13 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
 export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & { name?: string }): KStream<K, V> {
   const name = options.name ?? 'dedupe';
   const result = stream.processValues<V>(() => new DedupeProcessor<K, V>(options), { name });
-  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), name);
+  stream.builder.topology.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { indexOnRestore: expiryIndexOf }), name);
   return result;
+}
+
+/** The expiry index entry of a restored s: entry (DedupeProcessor's layout). */
+function expiryIndexOf(key: string, value: number): { key: string; value: number } | undefined {
+  return key.startsWith(SEEN) ? { key: `${EXPIRY}${pad(value)}:${key.slice(SEEN.length)}`, value: 1 } : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RecordHeaders } from '../log/Log.js';
-import type { KeyValue, KeyValueStore } from './StateStore.js';
+import type { IndexedKeyValueStore, KeyValue } from './StateStore.js';
 import type { Serde } from './Serde.js';
 import type { EngineBatch } from './RocksDBEngine.js';
 import { ChangelogBackedStore, type ChangelogBackedStoreOptions } from './ChangelogBackedStore.js';
@@ -9,20 +9,24 @@ import { overlay, type BufferedWrite } from './WriteBuffer.js';
 export interface RocksDBKeyValueStoreOptions<K, V> extends ChangelogBackedStoreOptions {
   keySerde: Serde<K>;
   valueSerde: Serde<V>;
+  /** The unlogged entry a changelogged one implies (IndexedKeyValueStore), rebuilt on restore. */
+  indexOnRestore?: (key: K, value: V) => KeyValue<K, V> | undefined;
 }
 
 /**
  * A key-value store: serialized key → serialized value, the changelog key being the serialized
  * key itself. Reads go buffer first, then RocksDB (sync point reads and iterators).
  */
-export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements KeyValueStore<K, V> {
+export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements IndexedKeyValueStore<K, V> {
   private readonly keySerde: Serde<K>;
   private readonly valueSerde: Serde<V>;
+  private readonly indexOnRestore: ((key: K, value: V) => KeyValue<K, V> | undefined) | undefined;
 
   constructor(options: RocksDBKeyValueStoreOptions<K, V>) {
     super(options);
     this.keySerde = options.keySerde;
     this.valueSerde = options.valueSerde;
+    this.indexOnRestore = options.indexOnRestore;
   }
 
   get(key: K): V | undefined {
@@ -49,6 +53,20 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
     this.buffer.write(this.keySerde.serialize(key), null);
   }
 
+  /** Stored with the commit, never changelogged: see IndexedKeyValueStore. */
+  putUnlogged(key: K, value: V): void {
+    if (value === null || value === undefined) return this.deleteUnlogged(key);
+    this.assertOpen();
+    this.counters.puts++;
+    this.buffer.writeUnlogged(this.keySerde.serialize(key), this.valueSerde.serialize(value));
+  }
+
+  deleteUnlogged(key: K): void {
+    this.assertOpen();
+    this.counters.deletes++;
+    this.buffer.writeUnlogged(this.keySerde.serialize(key), null);
+  }
+
   range(from: K, to: K): KeyValue<K, V>[] {
     const lo = this.keySerde.serialize(from);
     const hi = this.keySerde.serialize(to);
@@ -68,13 +86,14 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
   }
 
   protected persistWrites(batch: EngineBatch, writes: BufferedWrite[]): void {
-    for (const write of writes) this.restoreRecord(batch, write.key, write.value);
+    for (const write of writes) writeEntry(batch, write.key, write.value);
   }
 
   protected restoreRecord(batch: EngineBatch, key: Buffer, value: Buffer | null, _headers?: RecordHeaders): void {
-    const dataKey = inKeyspace(Keyspace.Data, key);
-    if (value === null) batch.delete(dataKey);
-    else batch.put(dataKey, value);
+    writeEntry(batch, key, value);
+    if (this.indexOnRestore === undefined || value === null) return;
+    const derived = this.indexOnRestore(this.keySerde.deserialize(key), this.valueSerde.deserialize(value));
+    if (derived !== undefined) writeEntry(batch, this.keySerde.serialize(derived.key), this.valueSerde.serialize(derived.value));
   }
 
   private *scanData(range: { gte: Buffer; lte?: Buffer; lt?: Buffer }): Generator<[Buffer, Buffer]> {
@@ -88,4 +107,10 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
     }
     return out;
   }
+}
+
+function writeEntry(batch: EngineBatch, key: Buffer, value: Buffer | null): void {
+  const dataKey = inKeyspace(Keyspace.Data, key);
+  if (value === null) batch.delete(dataKey);
+  else batch.put(dataKey, value);
 }

@@ -29,6 +29,19 @@ export interface KeyValueStore<K, V> extends StateStore {
   approximateNumEntries(): number;
 }
 
+/**
+ * A key-value store with entries derived from its changelogged ones: written to the local store
+ * with the commit (atomically, with the checkpoint) but never to the changelog, and rebuilt from
+ * the changelogged entries when the store is restored (the builder's indexOnRestore). For a
+ * secondary index, e.g. dedupe's expiry index: one changelog record per id instead of two.
+ * A derived entry may outlive its source after a restore (the restore does not know what a
+ * tombstone's old value indexed): readers check the source entry, as an index lookup would.
+ */
+export interface IndexedKeyValueStore<K, V> extends KeyValueStore<K, V> {
+  putUnlogged(key: K, value: V): void;
+  deleteUnlogged(key: K): void;
+}
+
 export interface WindowedKey<K> {
   key: K;
   windowStart: number;

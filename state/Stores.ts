@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { CleanupPolicy, TopicConfig } from '../log/Log.js';
-import type { KeyValueStore, StoreLifecycle, WindowStore } from './StateStore.js';
+import type { KeyValue, KeyValueStore, StoreLifecycle, WindowStore } from './StateStore.js';
 import type { Serde } from './Serde.js';
 import { RocksDBKeyValueStore } from './RocksDBKeyValueStore.js';
 import { RocksDBWindowStore } from './RocksDBWindowStore.js';
@@ -47,7 +47,7 @@ export function keyValueStore<K, V>(
   name: string,
   keySerde: Serde<K>,
   valueSerde: Serde<V>,
-  options: StoreBuilderOptions = {},
+  options: StoreBuilderOptions & { indexOnRestore?: (key: K, value: V) => KeyValue<K, V> | undefined } = {},
 ): KeyValueStoreBuilder<K, V> {
   validateName(name);
   return {
@@ -64,6 +64,7 @@ export function keyValueStore<K, V>(
         restoreBatchSize: options.restoreBatchSize,
         syncWrites: options.syncWrites,
         readCacheEntries: options.readCacheEntries,
+        indexOnRestore: options.indexOnRestore,
       }),
   };
 }

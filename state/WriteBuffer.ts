@@ -21,6 +21,8 @@ export interface BufferedWrite {
    * same few windows for every record between two commits). Never mutated (state/Serde.ts).
    */
   object?: unknown;
+  /** Written to RocksDB at flush but left out of the changelog (IndexedKeyValueStore.putUnlogged). */
+  unlogged?: true;
 }
 
 export class WriteBuffer {
@@ -29,6 +31,11 @@ export class WriteBuffer {
 
   write(key: Buffer, value: Buffer | null, object?: unknown): void {
     this.writeId(key.toString('latin1'), key, value, object);
+  }
+
+  /** A write for RocksDB only: drain() leaves it out of the changelog records, flush writes it. */
+  writeUnlogged(key: Buffer, value: Buffer | null): void {
+    this.pending.set(key.toString('latin1'), { key, value, unlogged: true });
   }
 
   /** write() by the key's latin1 id, for callers that already computed it. */
@@ -49,12 +56,14 @@ export class WriteBuffer {
   }
 
   /**
-   * Hands the pending writes (last write per key) to the changelog and keeps them, as drained,
-   * until flush. Draining twice before a flush merges into one drained generation.
+   * Hands the pending writes (last write per key; unlogged ones excepted) to the changelog and
+   * keeps them all, as drained, until flush. Draining twice before a flush merges into one
+   * drained generation.
    */
   drain(): BufferedWrite[] {
-    const out = [...this.pending.values()];
+    const out: BufferedWrite[] = [];
     for (const [id, write] of this.pending) {
+      if (write.unlogged === undefined) out.push(write);
       this.drained.delete(id);
       this.drained.set(id, write);
     }

@@ -93,6 +93,28 @@ describe('DedupeProcessor', () => {
     expect(jsonValues<Ev>(await readAll(h.log, 'unique')).map((e) => e.n).sort()).toEqual([1, 3]);
   });
 
+  test('the expiry index is not changelogged and is rebuilt on restore: restored ids are still purged when they expire', async () => {
+    const onOne = (n: number, timestamp: number) => ({ ...rec('u1', 'product', `id-${n}`, n, timestamp), partition: 0 });
+    await h.log.produce(Array.from({ length: 10 }, (_, n) => onOne(n, T0 + n * 1000)));
+    const first = await h.run(topology(10 * 60_000), ['events'], { applicationId: 'dedupe-index' });
+    await first.close();
+    const changelog = await readAll(h.log, 'dedupe-index-seen-changelog');
+    // One record per unique id (the s: entry); the old layout also wrote an x: record for each.
+    expect(changelog.map((r) => r.key!.toString()).sort()).toEqual(Array.from({ length: 10 }, (_, n) => `s:product:id-${n}`).sort());
+
+    const { rmSync } = await import('node:fs');
+    rmSync(`${h.dir}/state`, { recursive: true, force: true });
+    // Two hours later (default TTL 1 h): the restored ids expire, which only the rebuilt index can tell the purge.
+    await h.log.produce([onOne(10, T0 + 2 * HOUR), onOne(0, T0 + 2 * HOUR + 1000)]);
+    const app = await h.run(topology(10 * 60_000), ['events'], { applicationId: 'dedupe-index' });
+    const entries = app.localStores<KeyValueStore<string, number>>('seen').flatMap((store) => store.all());
+    expect(entries.filter((kv) => kv.key.startsWith('s:')).map((kv) => kv.key).sort()).toEqual(['s:product:id-0', 's:product:id-10']);
+    expect(entries.filter((kv) => kv.key.startsWith('x:'))).toHaveLength(2);
+    expect(await h.outcome('dedupe', 'expired')).toBe(10);
+    // id-0 came back after its TTL: it passes again.
+    expect(jsonValues<Ev>(await readAll(h.log, 'unique')).map((e) => e.n).sort((a, b) => a - b)).toEqual([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
   test('LearningEvent identity: type, user and client id; ids the ingress assigned are not deduped', () => {
     const event = { event_type: 'attempt', event_id: 'a1', user_id: 'u1', id_assigned: false } as LearningEvent;
     expect(learningEventIdentity(event)).toEqual({ type: 'attempt', id: '2:u1:a1' });

@@ -149,6 +149,39 @@ describe('RocksDBKeyValueStore', () => {
     expect(store.drainChangelog(3, '43')).toEqual([]);
   });
 
+  test('unlogged writes (IndexedKeyValueStore): stored with the commit, left out of the changelog, rebuilt by indexOnRestore', async () => {
+    const indexed = () => {
+      const store = keyValueStore('counts', stringSerde, jsonSerde<number>(), { indexOnRestore: (key, value) => (key.startsWith('s:') ? { key: `i:${value}`, value: 0 } : undefined) }).build('app');
+      open.push(store as RocksDBKeyValueStore<string, unknown>);
+      return store;
+    };
+    const changelog = new MemoryChangelog();
+    const dir = dirs.make();
+    const store = indexed();
+    await store.open(dir);
+    store.put('s:a', 7);
+    store.putUnlogged('i:7', 0);
+    store.putUnlogged('i:gone', 0);
+    store.deleteUnlogged('i:gone');
+    expect(store.get('i:7')).toBe(0);
+    const records = store.drainChangelog(0, '1');
+    expect(records.map((r) => r.key!.toString())).toEqual(['s:a']);
+    changelog.append(records);
+    await store.flush(changelog.endOffset);
+    await store.close();
+    // The local copy has both (flushed with the checkpoint), the changelog only the logged one.
+    expect(await store.open(dir)).toBe(1);
+    expect(store.all()).toEqual([{ key: 'i:7', value: 0 }, { key: 's:a', value: 7 }]);
+    await store.close();
+
+    // Restored into an empty directory: the unlogged entry comes back from its source.
+    const restored = indexed();
+    expect(await restored.open(dirs.make())).toBeUndefined();
+    await restored.restore(changelog.records);
+    await restored.finishRestore(changelog.endOffset);
+    expect(restored.all()).toEqual([{ key: 'i:7', value: 0 }, { key: 's:a', value: 7 }]);
+  });
+
   test('checkpoint is written with the data and returned by open()', async () => {
     const dir = dirs.make();
     const store = newStore();
