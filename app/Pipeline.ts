@@ -7,6 +7,7 @@ import type { Log } from '../log/Log.js';
 import { createQueryLayer, readQueryListenerConfig, type QueryListenerConfig } from '../query/index.js';
 import { readPipelineConfig, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
+import type { QueryParams } from '../sink/AnalyticsStore.js';
 import type { StreamsApp } from '../topology/index.js';
 import { readAdminConfig } from './admin-config.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
@@ -44,7 +45,7 @@ export interface RunningPipeline {
   /** Rejects when a pipeline thread dies or fails after the start: the process should end (app/main.ts). */
   failed: Promise<never>;
   /** Rows of a query on the analytics store (chDB or the ClickHouse server), in whichever thread the sink runs. */
-  analyticsSql<T>(sql: string): Promise<T[]>;
+  analyticsSql<T>(sql: string, params?: QueryParams): Promise<T[]>;
   stop(): Promise<void>;
 }
 
@@ -176,11 +177,11 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
       started: roles.started,
       threads: roles.threads,
       failed: roles.failed,
-      analyticsSql: async <T>(sql: string): Promise<T[]> => {
-        if (roles.threads) return roles.threads.sql<T>(sql);
+      analyticsSql: async <T>(sql: string, params?: QueryParams): Promise<T[]> => {
+        if (roles.threads) return roles.threads.sql<T>(sql, params);
         const store = roles.analyticsRuntime?.()?.store;
         if (!store) throw new Error('the analytics store is not started (ROLES without sink, or the start is not done)');
-        return store.query<T>(sql);
+        return store.query<T>(sql, params);
       },
       stop,
     };

@@ -28,6 +28,9 @@ export interface ReadResult {
  * The connection also keeps its own current database (USE events_db), so unqualified names work
  * for readers without touching the sink's session.
  */
+/** How long a read waits for the sink to open the store after a start before answering 503. */
+const STORE_START_WAIT_MS = 15_000;
+
 export class ChdbReader {
   private session: Session | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -78,7 +81,12 @@ export class ChdbReader {
 
   private async open(): Promise<Session> {
     if (this.session) return this.session;
-    const dataPath = this.dataPath();
+    // Right after a start the sink may still be opening the store (its thread starts chDB and runs
+    // migrations after the listeners open): a read then waits for it a little instead of failing.
+    let dataPath = this.dataPath();
+    for (const deadline = Date.now() + STORE_START_WAIT_MS; !dataPath && !this.closed && Date.now() < deadline; dataPath = this.dataPath()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     if (!dataPath) {
       throw new ClickHouseHttpError(210, 'NETWORK_ERROR', 'the embedded analytics store is not started yet (GET /ready on the service says what it waits for)', 503);
     }

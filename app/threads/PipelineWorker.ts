@@ -131,8 +131,8 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   }
 
   /** Rows of a query on the sink thread's analytics store (chDB has one engine per process: other threads ask it). */
-  sql<T>(sql: string): Promise<T[]> {
-    return this.call({ op: 'sql', sql });
+  sql<T>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+    return this.call({ op: 'sql', sql, ...(params ? { params } : {}) });
   }
 
   /** The worker's last commit and close, then the thread ends. */

@@ -67,9 +67,9 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
   }
 
   /** Rows of a query on the analytics store, which lives in the sink's thread. */
-  sql<T>(sql: string): Promise<T[]> {
+  sql<T>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
     if (!this.sinkWorker) return Promise.reject(new Error('this process runs no sink (ROLES)'));
-    return this.sinkWorker.sql<T>(sql);
+    return this.sinkWorker.sql<T>(sql, params);
   }
 
   static async start(options: ThreadedRuntimeOptions): Promise<ThreadedRuntime> {
@@ -88,7 +88,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     // chDB's addon has to be loaded by this thread first: loaded only by a worker, the process
     // crashes (SIGSEGV) when that worker or the process ends (tried with chdb 3.4 on Node 20).
     // Loaded here, it stays loaded until the process ends and the worker's sessions work as usual.
-    if (wantsSink && !env.CLICKHOUSE_URL) await import('chdb');
+    const chdbLoaded = wantsSink && !env.CLICKHOUSE_URL ? import('chdb') : undefined;
     const started: PipelineWorker[] = [];
     const startWorker = async (name: string, roles: Array<'topology' | 'sink'>, serveQueries: boolean) => {
       const worker = await PipelineWorker.start({ name, env, roles, serveQueries, ...(logThread ? { logPort: logThread.port() } : {}) });
@@ -99,7 +99,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
       const wantsTopology = config.roles.includes('topology');
       const [streamWorkers, sinkWorker] = await Promise.all([
         Promise.all(wantsTopology ? Array.from({ length: threads.streamThreads }, (_, i) => startWorker(`stream-${i + 1}`, ['topology'], false)) : []),
-        wantsSink ? startWorker('sink', ['sink'], options.serveQueries) : undefined,
+        wantsSink ? (chdbLoaded ?? Promise.resolve()).then(() => startWorker('sink', ['sink'], options.serveQueries)) : undefined,
       ]);
       const runtime = new ThreadedRuntime(log, logThread, streamWorkers, sinkWorker);
       includeWorkerMetrics(options.registry, logThread ? [logThread, ...runtime.workers()] : runtime.workers());

@@ -95,7 +95,7 @@ async function answer(call: WorkerCall): Promise<unknown> {
     case 'sql': {
       const store = sequence?.analytics?.store;
       if (!store) throw new Error(`${data.name} runs no analytics store (yet)`);
-      return store.query(call.sql);
+      return store.query(call.sql, call.params as never);
     }
     case 'stop':
       return stop();

@@ -40,7 +40,7 @@ export type WorkerCall =
   | { id: number; op: 'readiness' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'analytics'; query: Record<string, string> }
-  | { id: number; op: 'sql'; sql: string }
+  | { id: number; op: 'sql'; sql: string; params?: Record<string, unknown> }
   | { id: number; op: 'stop' };
 
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };

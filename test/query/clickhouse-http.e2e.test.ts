@@ -334,7 +334,7 @@ GROUP BY event_name, channel ORDER BY total_events DESC, channel ASC`;
       const metrics = await fetch(`${running.address}/metrics?event_name=${EVENT}&from=0&to=${Math.floor(now / 1000) + 3600}`);
       expect(metrics.status).toBe(200);
       expect((await metricsOf(metrics)).total_events).toBe(TOTAL);
-      const rows = await running.analytics!.store.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw WHERE event_name = {e:String}', { e: EVENT });
+      const rows = await running.analyticsSql<{ n: number }>('SELECT count() AS n FROM events_db.events_raw WHERE event_name = {e:String}', { e: EVENT });
       expect(rows).toEqual([{ n: TOTAL }]);
     }
   });
