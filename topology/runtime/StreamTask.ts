@@ -27,6 +27,8 @@ interface Queued {
 interface InputQueue {
   topic: string;
   source: SourceNode;
+  /** The source's runtime node, set once the nodes are built. */
+  node?: RuntimeNode;
   records: Queued[];
   head: number;
   /** Offset after the last record processed from this queue; undefined until one is. */
@@ -82,6 +84,11 @@ export class StreamTask {
   private readonly catchUp = new Map<string, number>();
   private catchUpDeadline = 0;
 
+  /** advanceStreamTime of the stores that have one (window stores), bound once: not a lookup per store and record. */
+  private readonly streamTimeListeners: Array<(streamTime: number) => void> = [];
+  /** Punctuations run through this one function instead of a closure made per record. */
+  private readonly runPunctuation = (nodeName: string, fire: () => void): void => this.runAs(nodeName, fire);
+
   private readonly streamTimeStore: KeyValueStore<string, number> | undefined;
   private persistedStreamTime = Number.NEGATIVE_INFINITY;
 
@@ -97,8 +104,12 @@ export class StreamTask {
       if (node.kind !== 'source') continue;
       for (const topic of node.topics) {
         const resolved = resolveTopicName(options.applicationId, topic, node.internal);
-        this.queues.set(resolved, { topic: resolved, source: node, records: [], head: 0, nextOffset: undefined });
+        this.queues.set(resolved, { topic: resolved, source: node, node: this.nodes.get(node.name), records: [], head: 0, nextOffset: undefined });
       }
+    }
+    for (const store of options.stores.values()) {
+      const advance = store.advanceStreamTime;
+      if (typeof advance === 'function') this.streamTimeListeners.push(advance.bind(store));
     }
   }
 
@@ -208,12 +219,12 @@ export class StreamTask {
         throw new PoisonRecordError(`invalid timestamp ${timestamp}`);
       }
       if (timestamp > this.streamTime) this.streamTime = timestamp;
-      this.nodes.get(source.name)!.process({ key, value, timestamp, headers: record.headers });
-      this.punctuations.fireStreamTime(this.streamTime, (nodeName, fire) => this.runAs(nodeName, fire));
+      queue.node!.process({ key, value, timestamp, headers: record.headers });
+      this.punctuations.fireStreamTime(this.streamTime, this.runPunctuation);
       // After processing, so a window that this record's time closed is emitted before it expires.
       if (this.streamTime > this.storesAdvancedTo) {
         this.storesAdvancedTo = this.streamTime;
-        for (const store of this.options.stores.values()) store.advanceStreamTime?.(this.streamTime);
+        for (const advance of this.streamTimeListeners) advance(this.streamTime);
       }
     } catch (error) {
       // A poison record must never stop the partition: drop what it half produced, keep the
@@ -230,7 +241,7 @@ export class StreamTask {
   }
 
   punctuateWallClock(now: number): void {
-    this.punctuations.fireWallClock(now, (nodeName, fire) => this.runAs(nodeName, fire));
+    this.punctuations.fireWallClock(now, this.runPunctuation);
     this.lastValue.clear();
   }
 
