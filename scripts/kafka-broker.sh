@@ -20,6 +20,8 @@
 #                         SCRAM credentials are written when the storage is formatted (first start)
 #   KAFKA_TLS_DIR         where the JDK's keytool makes the test CA and the broker's certificate
 #                         (<state>/tls; made once): clients trust <dir>/ca.pem
+#   KAFKA_SSL_PORT        adds an SSL listener (no SASL) that requires a client certificate signed
+#                         by the test CA: <dir>/client.pem and <dir>/client.key are made for it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +36,7 @@ PID_FILE="$STATE_DIR/broker.pid"
 LOG_FILE="$STATE_DIR/broker.log"
 PROPS="$STATE_DIR/server.properties"
 SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+SSL_PORT="${KAFKA_SSL_PORT:-}"
 SASL_USERS="${KAFKA_SASL_USERS:-streamline:streamline-secret}"
 TLS_DIR="${KAFKA_TLS_DIR:-$STATE_DIR/tls}"
 # The keystores hold throwaway test certificates only; this password guards nothing secret.
@@ -106,6 +109,46 @@ ensure_tls() {
   fi
 }
 
+# For the mutual-TLS listener: a truststore holding the CA, and a client certificate signed by it
+# (client.pem, client.key in PEM for Node; keytool cannot write a PEM key, openssl converts it).
+ensure_client_tls() {
+  [[ -f "$TLS_DIR/truststore.p12" && -f "$TLS_DIR/client.key" ]] && return 0
+  command -v openssl >/dev/null 2>&1 || die "openssl is not on PATH: it writes the test client key as PEM"
+  local pw="$TLS_STORE_PASSWORD" tmp="$TLS_DIR/client.tmp.$$"
+  local kt=(keytool -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC -J-Xshare:auto)
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  {
+    "${kt[@]}" -importcert -alias ca -file "$TLS_DIR/ca.pem" -keystore "$tmp/truststore.p12" -storetype PKCS12 -storepass "$pw" -noprompt &&
+      "${kt[@]}" -genkeypair -alias client -keyalg EC -groupname secp256r1 -dname "CN=streamline-client" -validity 30 \
+        -keystore "$tmp/client.p12" -storetype PKCS12 -storepass "$pw" -keypass "$pw" &&
+      "${kt[@]}" -certreq -alias client -keystore "$tmp/client.p12" -storepass "$pw" -file "$tmp/client.csr" &&
+      "${kt[@]}" -gencert -alias ca -keystore "$TLS_DIR/ca.p12" -storepass "$pw" -infile "$tmp/client.csr" -outfile "$tmp/client.pem" -rfc -validity 30 \
+        -ext EKU=clientAuth &&
+      openssl pkcs12 -in "$tmp/client.p12" -passin "pass:$pw" -nocerts -nodes -out "$tmp/client.key"
+  } >"$tmp/keytool.log" 2>&1 || { cat "$tmp/keytool.log" >&2; rm -rf "$tmp"; die "could not make the test client certificate"; }
+  mv "$tmp/client.pem" "$tmp/client.key" "$TLS_DIR/"
+  mv "$tmp/truststore.p12" "$TLS_DIR/truststore.p12"
+  rm -rf "$tmp"
+}
+
+# The SSL (mutual TLS) listener's part of server.properties (nothing without KAFKA_SSL_PORT).
+ssl_config() {
+  [[ -n "$SSL_PORT" ]] || return 0
+  cat <<EOF
+
+# SSL listener (KAFKA_SSL_PORT): TLS only, a client certificate signed by the test CA required.
+listener.name.ssl.ssl.client.auth=required
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$TLS_DIR/broker.p12
+listener.name.ssl.ssl.keystore.password=$TLS_STORE_PASSWORD
+listener.name.ssl.ssl.key.password=$TLS_STORE_PASSWORD
+listener.name.ssl.ssl.truststore.type=PKCS12
+listener.name.ssl.ssl.truststore.location=$TLS_DIR/truststore.p12
+listener.name.ssl.ssl.truststore.password=$TLS_STORE_PASSWORD
+EOF
+}
+
 # The SASL_SSL listener's part of server.properties (nothing without KAFKA_SASL_SSL_PORT).
 sasl_ssl_config() {
   [[ -n "$SASL_SSL_PORT" ]] || return 0
@@ -134,6 +177,13 @@ write_config() {
     ensure_tls
     listeners+=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
     protocols+=",SASL_SSL:SASL_SSL"
+  fi
+  if [[ -n "$SSL_PORT" ]]; then
+    [[ "$SSL_PORT" =~ ^[0-9]+$ ]] || die "KAFKA_SSL_PORT=$SSL_PORT is not a port"
+    ensure_tls
+    ensure_client_tls
+    listeners+=",SSL://127.0.0.1:$SSL_PORT"
+    protocols+=",SSL:SSL"
   fi
   cat >"$PROPS" <<EOF
 # Written by scripts/kafka-broker.sh on every start; edit the script, not this file.
@@ -182,6 +232,7 @@ log.cleaner.threads=1
 log.cleaner.backoff.ms=1000
 log.retention.check.interval.ms=60000
 $(sasl_ssl_config)
+$(ssl_config)
 EOF
   cat >"$STATE_DIR/log4j2.properties" <<'EOF'
 # Console only (the script sends it to broker.log); WARN keeps the file short, kafka.server INFO

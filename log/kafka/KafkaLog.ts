@@ -1,4 +1,4 @@
-import { Admin, compressionsAlgorithms, Consumer, Producer, ProduceAcks } from '@platformatic/kafka';
+import { Admin, compressionsAlgorithms, Connection, Consumer, metadataV12, Producer, ProduceAcks } from '@platformatic/kafka';
 import { ConfigError } from '../../app/env.js';
 import {
   partitionKey,
@@ -16,7 +16,7 @@ import {
 import { partitionForKey } from '../murmur2.js';
 import type { KafkaLogOptions } from './kafka-config.js';
 import { closeForcefully, decodeFetchedPartition, explainKafkaError, hasKafkaError, headersToKafka, splitForSend, withDeadline } from './kafka-records.js';
-import { guardKafkaConnections } from './connection-errors.js';
+import { guardConnection, guardKafkaConnections } from './connection-errors.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
 import { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import { committedGroupOffsets, EARLIEST, LATEST, listPartitionOffsets } from './kafka-offsets.js';
@@ -435,24 +435,40 @@ export class KafkaLog implements Log {
   async verifySecurity(): Promise<void> {
     const security = this.options.security;
     if (!security) return;
-    const timeoutMs = this.options.connectTimeoutMs + this.options.requestTimeoutMs;
-    const probe = new Admin({
-      ...this.clientSecurity(),
-      clientId: `${this.options.clientId}-security-check`,
-      bootstrapBrokers: this.options.brokers,
-      connectTimeout: this.options.connectTimeoutMs,
-      timeout: this.options.requestTimeoutMs,
-      retries: 0,
-    });
-    try {
-      await withDeadline(probe.metadata({ topics: [], forceUpdate: true }), timeoutMs, 'Kafka security check');
-    } catch (error) {
-      const explained = explainSecurityFailure(error, security, this.options.brokers);
-      if (explained) throw explained;
-      this.options.logger?.warn({ err: (error as Error).message, security }, 'Kafka did not answer the start-up security check; carrying on (requests retry)');
-    } finally {
-      await probe.close().catch(() => undefined);
+    let lastError: unknown;
+    for (const broker of this.options.brokers) {
+      const separator = broker.lastIndexOf(':');
+      // A raw connection, not a client: its socket's own error (a TLS alert such as "certificate
+      // required" arrives after the handshake looked done) is kept, where a client request would
+      // only say "Connection closed".
+      const connection = guardConnection(
+        new Connection(`${this.options.clientId}-security-check`, {
+          ...this.clientSecurity(),
+          connectTimeout: this.options.connectTimeoutMs,
+          requestTimeout: this.options.requestTimeoutMs,
+        }),
+      );
+      const socketErrors: Error[] = [];
+      connection.on('error', (error: Error) => socketErrors.push(error));
+      try {
+        await withDeadline(
+          (async () => {
+            await connection.connect(broker.slice(0, separator), Number(broker.slice(separator + 1)));
+            await metadataV12.api.async(connection, []);
+          })(),
+          this.options.connectTimeoutMs + this.options.requestTimeoutMs,
+          'Kafka security check',
+        );
+        return;
+      } catch (error) {
+        const explained = explainSecurityFailure({ message: (error as Error).message, cause: error, errors: socketErrors }, security, this.options.brokers);
+        if (explained) throw explained;
+        lastError = error;
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
     }
+    this.options.logger?.warn({ err: (lastError as Error | undefined)?.message, security }, 'Kafka did not answer the start-up security check; carrying on (requests retry)');
   }
 
   async close(): Promise<void> {

@@ -223,6 +223,15 @@ export function explainSecurityFailure(error: unknown, security: KafkaSecurity |
         `check KAFKA_SSL_CA_FILE (${security?.caSource ?? "unset: Node's bundled CAs"}) and that the certificate names the host in KAFKA_BROKERS`,
     );
   }
+  // TLS 1.3: the broker judges the client certificate after the client saw the handshake done,
+  // and says so with an alert on the socket (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, ...).
+  const alert = chain.find((item) => /^ERR_SSL_.*ALERT/.test(item.code ?? '') || /alert (certificate required|bad certificate|unknown ca|certificate unknown|certificate expired)/i.test(item.message ?? ''));
+  if (security?.tls && alert) {
+    return new ConfigError(
+      `Kafka at ${where} refused this process's TLS client certificate (${alert.code ?? alert.message}): ` +
+        `set KAFKA_SSL_CERT_FILE / KAFKA_SSL_KEY_FILE to a certificate signed by a CA the listener trusts${security.client.tls?.cert ? '' : ' (none is set)'}`,
+    );
+  }
   if (security?.tls && chain.some((item) => /TLS handshake failed|wrong version number|EPROTO/i.test(`${item.code ?? ''} ${item.message ?? ''}`))) {
     return new ConfigError(`TLS handshake with Kafka at ${where} failed: is that a TLS listener? (KAFKA_SECURITY_PROTOCOL=${security.protocol})`);
   }

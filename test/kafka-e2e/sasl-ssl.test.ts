@@ -71,7 +71,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 beforeAll(async () => {
   dir = tempDir('kafka-sasl-ssl');
-  broker = await startSaslSslKafkaBroker({ users: { [USER]: PASSWORD } });
+  broker = await startSaslSslKafkaBroker({ users: { [USER]: PASSWORD }, mutualTls: true });
 }, 240_000);
 
 afterAll(async () => {
@@ -171,6 +171,41 @@ describe('SASL_SSL refusals', () => {
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/TLS handshake with Kafka at .* failed: is that a TLS listener\?/);
+  }, 60_000);
+});
+
+describe('SSL with a client certificate (mutual TLS, no SASL)', () => {
+  const sslEnv = (overrides: Record<string, string> = {}) => ({
+    KAFKA_BROKERS: broker.sslBrokers!,
+    KAFKA_SECURITY_PROTOCOL: 'SSL',
+    KAFKA_SSL_CA_FILE: broker.caFile,
+    KAFKA_SSL_CERT_FILE: broker.clientCertFile!,
+    KAFKA_SSL_KEY_FILE: broker.clientKeyFile!,
+    KAFKA_CONNECT_TIMEOUT: '2s',
+    KAFKA_REQUEST_TIMEOUT: '5s',
+    ...overrides,
+  });
+
+  test('the client certificate gets in: produce and read back', async () => {
+    const log = await open(sslEnv(), 'mtls');
+    const topic = `mtls-${randomUUID().slice(0, 8)}`;
+    await log.ensureTopic(topic, { partitions: 1 });
+    await log.produce([{ topic, key: Buffer.from('k'), value: Buffer.from('over mutual TLS') }]);
+    expect(values(await readAll(log, topic))).toEqual(['over mutual TLS']);
+  }, 60_000);
+
+  test('without a client certificate the broker refuses it: a clear start error, not a hang', async () => {
+    const started = Date.now();
+    const env = sslEnv();
+    delete (env as Record<string, string | undefined>).KAFKA_SSL_CERT_FILE;
+    delete (env as Record<string, string | undefined>).KAFKA_SSL_KEY_FILE;
+    const error = await open(env, 'mtls-no-cert').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^Kafka at .* refused this process's TLS client certificate \(ERR_SSL_\w+_ALERT_\w+\): set KAFKA_SSL_CERT_FILE \/ KAFKA_SSL_KEY_FILE .* \(none is set\)$/);
+    expect(Date.now() - started).toBeLessThan(15_000);
   }, 60_000);
 });
 

@@ -123,6 +123,11 @@ export interface SaslSslKafkaBroker extends KafkaBroker {
   readonly caFile: string;
   /** user -> password accepted on the SASL_SSL listener. */
   readonly users: Readonly<Record<string, string>>;
+  /** With mutualTls: "127.0.0.1:<port>" of an SSL listener that requires a client certificate. */
+  readonly sslBrokers?: string;
+  /** With mutualTls: a client certificate and key (PEM) signed by the test CA. */
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 /**
@@ -130,17 +135,24 @@ export interface SaslSslKafkaBroker extends KafkaBroker {
  * kafka-broker.sh with KAFKA_SASL_SSL_PORT): for TLS/SASL tests, never the run's shared broker.
  * Users get PLAIN and SCRAM credentials (user names and passwords: letters, digits, . _ -).
  */
-export async function startSaslSslKafkaBroker(options: { users?: Record<string, string> } = {}): Promise<SaslSslKafkaBroker> {
+export async function startSaslSslKafkaBroker(options: { users?: Record<string, string>; mutualTls?: boolean } = {}): Promise<SaslSslKafkaBroker> {
   const missing = kafkaToolsMissing();
   if (missing) throw new Error(missing);
   const users = options.users ?? { streamline: 'streamline-secret' };
   const port = await freeBrokerPort();
-  let saslPort = 0;
-  for (let attempt = 0; attempt < 50 && saslPort === 0; attempt++) {
-    const candidate = 20000 + Math.floor(Math.random() * 40000);
-    if (candidate !== port && candidate !== port + 1 && (await portFree(candidate))) saslPort = candidate;
-  }
-  if (saslPort === 0) throw new Error('no free port for the SASL_SSL listener');
+  const taken = new Set([port, port + 1]);
+  const extraPort = async (what: string): Promise<number> => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const candidate = 20000 + Math.floor(Math.random() * 40000);
+      if (!taken.has(candidate) && (await portFree(candidate))) {
+        taken.add(candidate);
+        return candidate;
+      }
+    }
+    throw new Error(`no free port for the ${what} listener`);
+  };
+  const saslPort = await extraPort('SASL_SSL');
+  const sslPort = options.mutualTls ? await extraPort('SSL') : undefined;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-kafka-sasl-'));
   const env = {
     KAFKA_SASL_SSL_PORT: String(saslPort),
@@ -148,6 +160,7 @@ export async function startSaslSslKafkaBroker(options: { users?: Record<string, 
       .map(([user, password]) => `${user}:${password}`)
       .join(','),
     KAFKA_TLS_DIR: path.join(stateDir, 'tls'),
+    ...(sslPort ? { KAFKA_SSL_PORT: String(sslPort) } : {}),
   };
   await runScript('start', port, stateDir, env);
   return {
@@ -155,6 +168,9 @@ export async function startSaslSslKafkaBroker(options: { users?: Record<string, 
     saslSslBrokers: `127.0.0.1:${saslPort}`,
     caFile: path.join(stateDir, 'tls', 'ca.pem'),
     users,
+    ...(sslPort
+      ? { sslBrokers: `127.0.0.1:${sslPort}`, clientCertFile: path.join(stateDir, 'tls', 'client.pem'), clientKeyFile: path.join(stateDir, 'tls', 'client.key') }
+      : {}),
     port,
     stateDir,
     start: async () => {
