@@ -55,6 +55,12 @@ export interface GlobalStoreDef {
 export interface InternalTopicDef {
   name: string;
   partitions?: number;
+  /**
+   * Sized like the other topics of the sub-topology reading it, not like the one writing it
+   * (Kafka Streams' copartitionSources): a foreign-key join's registration topic is read beside
+   * the right table, its response topic beside the left table.
+   */
+  copartitioned?: boolean;
 }
 
 /**
@@ -155,8 +161,8 @@ export class Topology {
     return this;
   }
 
-  addInternalTopic(name: string, partitions?: number): this {
-    this.internalTopics.set(name, { name, partitions });
+  addInternalTopic(name: string, partitions?: number, options: { copartitioned?: boolean } = {}): this {
+    this.internalTopics.set(name, { name, partitions, copartitioned: options.copartitioned });
     return this;
   }
 

@@ -17,12 +17,17 @@ export async function runOurs(runs: Run[]): Promise<RunOutputs> {
   try {
     const builder = new StreamsBuilder();
     const inputTopics = new Set<string>();
+    const drained: string[] = [];
     const topicOf = (index: number) => (name: string) => `r${index}-${name}`;
     for (const [index, run] of runs.entries()) {
       const topic = topicOf(index);
       for (const phase of run.phases) for (const record of phase) inputTopics.add(topic(record.topic));
       for (const out of scenarioNamed(run.scenario).outputTopics) await log.ensureTopic(topic(out), { partitions: 1 });
+      const internalBefore = builder.topology.allInternalTopics().length;
       scenarioNamed(run.scenario).build(builder, topic);
+      if (scenarioNamed(run.scenario).drainInternalTopics) {
+        for (const internal of builder.topology.allInternalTopics().slice(internalBefore)) drained.push(`conformance-${internal.name}`);
+      }
     }
     for (const topic of inputTopics) await log.ensureTopic(topic, { partitions: 1 });
     const produce = async (phase: number) => {
@@ -37,7 +42,7 @@ export async function runOurs(runs: Run[]): Promise<RunOutputs> {
     try {
       const phases = Math.max(...runs.map((run) => run.phases.length));
       // Global tables' topics are read at start, not by the group: only the others are awaited.
-      const awaited = [...inputTopics].filter((topic) => !runs.some((run, index) => run.phases[0]!.some((r) => topicOf(index)(r.topic) === topic)));
+      const awaited = [...[...inputTopics].filter((topic) => !runs.some((run, index) => run.phases[0]!.some((r) => topicOf(index)(r.topic) === topic))), ...drained];
       for (let phase = 1; phase < phases; phase++) {
         await produce(phase);
         await waitForCaughtUp(app, log, 'conformance', awaited, 120_000);

@@ -34,6 +34,9 @@ function tableUpdates(inputs: Inputs, topic: string, count: number, startMs: num
 }
 
 const user = (i: Inputs) => ({ tier: i.pick(TIERS), score: i.int(0, 99) });
+const PLAN_IDS = ['p0', 'p1', 'p2', 'p3'];
+/** A user on a plan (by id), or on none. */
+const planUser = (i: Inputs) => (i.chance(0.1) ? { tier: i.pick(TIERS) } : { tier: i.pick(TIERS), planId: i.pick(PLAN_IDS) });
 const plan = (i: Inputs) => ({ plan: i.pick(PLANS) });
 /** A user whose tier is sometimes missing: its group key is then null and the row is in no group. */
 const rankedUser = (i: Inputs) => (i.chance(0.05) ? { score: i.int(0, 99) } : user(i));
@@ -165,6 +168,28 @@ export const KTABLE_SCENARIOS: Scenario[] = [
       counts.suppress(Suppressed.untilTimeLimit(20_000, BufferConfig.unbounded())).toStream().to(t('out'));
       counts.suppress(Suppressed.untilTimeLimit(20_000, BufferConfig.maxRecords(3))).toStream().to(t('out-bounded'));
       events.toTable().suppress(Suppressed.untilTimeLimit(10_000, BufferConfig.maxRecords(2, 'emitEarlyWhenFull'))).toStream().to(t('out-table'));
+    },
+  },
+  {
+    // Foreign-key join: each user names a plan (plan id p0-p3, sometimes none); plans change
+    // too. One record a phase, so the subscription and response topics are drained between
+    // records, as TopologyTestDriver processes them.
+    name: 'foreign-key-join',
+    outputTopics: ['out-inner', 'out-left'],
+    drainInternalTopics: true,
+    inputs: (i) => {
+      const phases: Phase[] = [[]];
+      for (let round = 0; round < 4; round++) {
+        for (const record of tableUpdates(i, 'users', 12, round * 60_000, planUser)) phases.push([record]);
+        for (const record of tableUpdates(i, 'plans', 6, round * 60_000 + 20_000, plan)) phases.push([{ ...record, key: record.key === null ? null : PLAN_IDS[KEYS.indexOf(record.key) % PLAN_IDS.length]! }]);
+      }
+      return phases;
+    },
+    build: (b, t) => {
+      const users = usersOf(b, t);
+      const plans = b.table<string, Json>(t('plans'));
+      users.join(plans, (u) => text(u, 'planId'), tierAndPlan).toStream().to(t('out-inner'));
+      users.leftJoin(plans, (u) => text(u, 'planId'), tierAndPlan).toStream().to(t('out-left'));
     },
   },
 ];

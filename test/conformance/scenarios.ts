@@ -18,6 +18,11 @@ export interface Scenario {
   inputs(inputs: Inputs): Phase[];
   /** Builds the topology; topic() maps a scenario topic to this run's topic. */
   build(builder: StreamsBuilder, topic: (name: string) => string): void;
+  /**
+   * Each phase waits until the scenario's internal topics are drained too, not only its inputs
+   * (a foreign-key join's records pass through two internal topics before its output).
+   */
+  drainInternalTopics?: boolean;
 }
 
 type Json = Record<string, unknown> | null;

@@ -2,6 +2,7 @@ import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { StatelessProcessor } from './DslProcessors.js';
 import { KStream } from './KStream.js';
 import { KGroupedTable } from './KGroupedTable.js';
+import { foreignKeyJoin } from './ForeignKeyJoin.js';
 import { TableRepartitionMapProcessor, type KeyValueMapper } from './KGroupedTableProcessors.js';
 import { TableJoinSideProcessor, type TableJoinKind } from './KTableJoinProcessors.js';
 import { TableFilterProcessor, TableMapValuesProcessor, TableMaterializeProcessor, type OldValues } from './KTableProcessors.js';
@@ -74,14 +75,45 @@ export class KTable<K, V> {
     return new KTable<K, V2>(this.builder, name, storeName, this.keySerde, materialized.valueSerde);
   }
 
-  /** Inner table-table join on the key: a row exists while both sides have one. */
-  join<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2) => R, materialized: TableMaterialized<R> = {}): KTable<K, R> {
-    return this.joinTable(other, joiner as (value: V | undefined, otherValue: V2 | undefined) => R, false, false, materialized);
+  /**
+   * Inner table-table join on the key: a row exists while both sides have one. With a
+   * foreignKeyExtractor, the foreign-key join (ForeignKeyJoin.ts): each row joins the other
+   * table's row of the key it names.
+   */
+  join<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2) => R, materialized?: TableMaterialized<R>): KTable<K, R>;
+  join<KO, VO, R>(
+    other: KTable<KO, VO>,
+    foreignKeyExtractor: (value: V) => KO | null | undefined,
+    joiner: (value: V, foreignValue: VO) => R,
+    materialized?: TableMaterialized<R>,
+  ): KTable<K, R>;
+  join<KO, VO, R>(other: KTable<KO, VO>, second: (value: V, other: VO) => unknown, third?: TableMaterialized<R> | ((value: V, foreignValue: VO) => R), fourth?: TableMaterialized<R>): KTable<K, R> {
+    if (typeof third === 'function') {
+      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, false, fourth ?? {});
+    }
+    const joiner = second as (value: V | undefined, otherValue: VO | undefined) => R;
+    return this.joinTable(other as unknown as KTable<K, VO>, joiner, false, false, third ?? {});
   }
 
-  /** Left table-table join: a row exists while this side has one; the other side may be undefined. */
-  leftJoin<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2 | undefined) => R, materialized: TableMaterialized<R> = {}): KTable<K, R> {
-    return this.joinTable(other, joiner as (value: V | undefined, otherValue: V2 | undefined) => R, true, false, materialized);
+  /** Left table-table join: a row exists while this side has one; the other side may be undefined. With a foreignKeyExtractor, the left foreign-key join. */
+  leftJoin<V2, R>(other: KTable<K, V2>, joiner: (value: V, otherValue: V2 | undefined) => R, materialized?: TableMaterialized<R>): KTable<K, R>;
+  leftJoin<KO, VO, R>(
+    other: KTable<KO, VO>,
+    foreignKeyExtractor: (value: V) => KO | null | undefined,
+    joiner: (value: V, foreignValue: VO | undefined) => R,
+    materialized?: TableMaterialized<R>,
+  ): KTable<K, R>;
+  leftJoin<KO, VO, R>(
+    other: KTable<KO, VO>,
+    second: (value: V, other: VO | undefined) => unknown,
+    third?: TableMaterialized<R> | ((value: V, foreignValue: VO | undefined) => R),
+    fourth?: TableMaterialized<R>,
+  ): KTable<K, R> {
+    if (typeof third === 'function') {
+      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, true, fourth ?? {});
+    }
+    const joiner = second as (value: V | undefined, otherValue: VO | undefined) => R;
+    return this.joinTable(other as unknown as KTable<K, VO>, joiner, true, false, third ?? {});
   }
 
   /** Outer table-table join: a row exists while either side has one; the missing side is undefined. */

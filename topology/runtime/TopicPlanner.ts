@@ -24,6 +24,7 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
   const internalPartitions = new Map<string, number>(
     topology.allInternalTopics().filter((t) => t.partitions).map((t) => [resolveTopicName(applicationId, t.name, true), t.partitions!]),
   );
+  const copartitioned = new Set(topology.allInternalTopics().filter((t) => t.copartitioned && !t.partitions).map((t) => resolveTopicName(applicationId, t.name, true)));
   const partitionsOf = new Map<number, number>();
   const allTopics = new Set<string>();
   const sourceTopicsOf = (sub: Subtopology) => sub.sourceTopics.map((s) => resolveTopicName(applicationId, s.topic, s.internal));
@@ -44,9 +45,12 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
     for (const sub of pending) {
       const counts: Array<[string, number]> = [];
       let unresolved = false;
+      const waitingForReaders: string[] = [];
       for (const source of sub.sourceTopics) {
         const topic = resolveTopicName(applicationId, source.topic, source.internal);
-        if (source.internal) {
+        if (source.internal && copartitioned.has(topic) && !internalPartitions.has(topic)) {
+          waitingForReaders.push(topic);
+        } else if (source.internal) {
           const count = internalPartitions.get(topic);
           if (count === undefined) unresolved = true;
           else counts.push([topic, count]);
@@ -54,9 +58,14 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
           counts.push([topic, await ensureUserTopic(topic)]);
         }
       }
-      if (unresolved) {
+      if (unresolved || (waitingForReaders.length > 0 && counts.length === 0)) {
         next.push(sub);
         continue;
+      }
+      // A co-partitioned internal topic takes the partition count of the topics read beside it.
+      for (const topic of waitingForReaders) {
+        internalPartitions.set(topic, counts[0]![1]);
+        counts.push([topic, counts[0]![1]]);
       }
       const distinct = new Set(counts.map(([, count]) => count));
       if (distinct.size > 1) {
@@ -70,7 +79,7 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
       for (const node of sub.nodes) {
         if (node.kind === 'sink' && node.internal && typeof node.topic === 'string') {
           const topic = resolveTopicName(applicationId, node.topic, true);
-          if (!internalPartitions.has(topic)) internalPartitions.set(topic, partitions);
+          if (!internalPartitions.has(topic) && !copartitioned.has(topic)) internalPartitions.set(topic, partitions);
         }
       }
     }

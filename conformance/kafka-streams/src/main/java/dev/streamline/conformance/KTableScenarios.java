@@ -50,7 +50,7 @@ final class KTableScenarios {
     }
 
     static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins", "ktable-groupby-aggregate",
-        "suppress-until-window-closes", "suppress-until-time-limit");
+        "suppress-until-window-closes", "suppress-until-time-limit", "foreign-key-join");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -92,6 +92,13 @@ final class KTableScenarios {
                     .toStream()
                     .to("out-rekeyed", OUT);
                 return List.of("out", "out-rekeyed");
+            }
+            case "foreign-key-join" -> {
+                KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
+                KTable<String, JsonNode> plans = builder.table("plans", Scenarios.JSON_IN);
+                users.join(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan).toStream().to("out-inner", OUT);
+                users.leftJoin(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan).toStream().to("out-left", OUT);
+                return List.of("out-inner", "out-left");
             }
             case "table-table-joins" -> {
                 KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
