@@ -53,7 +53,9 @@ export function inMemoryTimestampedKeyValueStoreBuilder<K, V>(
         valueSerde: valueAndTimestampSerde(valueSerde),
         loggingEnabled,
       });
-      const timestamped: TimestampedKeyValueStore<K, V> & RuntimeStore = {
+      // loggingEnabled is read by the restore (StateRestorer.ts): a store without a changelog is not restored.
+      const timestamped: TimestampedKeyValueStore<K, V> & RuntimeStore & { readonly loggingEnabled: boolean } = {
+        loggingEnabled,
         get name() {
           return store.name;
         },

@@ -22,6 +22,13 @@ const RESTORE_BATCH = 10_000;
 /** dir is the task directory; the store opens its own sub-directory in it. */
 export async function restoreStore(log: Log, store: RuntimeStore, dir: string, partition: number): Promise<RestoreResult> {
   const started = Date.now();
+  if ((store as { loggingEnabled?: boolean }).loggingEnabled === false) {
+    // No changelog (withLoggingDisabled): nothing to restore from, the store starts as it opens
+    // (empty for an in-memory store), as in Kafka Streams after losing local state.
+    await store.open(dir);
+    await store.finishRestore(0);
+    return { store: store.name, fromOffset: 0, toOffset: 0, records: 0, durationMs: Date.now() - started };
+  }
   const tp = { topic: store.changelogTopic, partition };
   let checkpoint = await store.open(dir);
   const end = await log.endOffset(tp);

@@ -99,6 +99,8 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
     const builders = sub.stores.map((storeName) => topology.storeBuilder(storeName));
     if (needsPersistedStreamTime(sub)) builders.push(taskStreamTimeStore(sub));
     for (const builder of builders) {
+      // withLoggingDisabled: no changelog at all, as Kafka Streams creates none for such a store.
+      if (builder.loggingEnabled === false) continue;
       const changelog = changelogTopic(applicationId, builder.name);
       await log.ensureTopic(changelog, { partitions, cleanupPolicy: builder.changelogCleanupPolicy, retentionMs: builder.changelogRetentionMs });
       allTopics.add(changelog);
