@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- [--quick] [--profile] [scenario ...]]`: runs the scenarios (all by default:
- * ingress, seeds, pipeline, micro, kafka), prints one table and writes bench/results/latest.json.
+ * threads, ingress, seeds, pipeline, micro, kafka), prints one table and writes bench/results/latest.json.
  * Every service runs in a child process on 127.0.0.1; every load is bounded in time.
  *   --quick    every duration x 0.25 (a smoke run, not for BENCHMARKS.md)
  *   --profile  the ingress and pipeline services run with --cpu-prof into bench/results/profiles/
@@ -16,9 +16,10 @@ import { kafkaScenario } from './scenarios/kafka.js';
 import { microScenarios } from './scenarios/micro.js';
 import { pipelineScenario } from './scenarios/pipeline.js';
 import { seedScenarios } from './scenarios/seeds.js';
+import { threadsScenario } from './scenarios/threads.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const scenarios: Record<string, Scenario> = { ingress: ingressScenarios, seeds: seedScenarios, pipeline: pipelineScenario, micro: microScenarios, kafka: kafkaScenario };
+const scenarios: Record<string, Scenario> = { threads: threadsScenario, ingress: ingressScenarios, seeds: seedScenarios, pipeline: pipelineScenario, micro: microScenarios, kafka: kafkaScenario };
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
