@@ -53,7 +53,9 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
    * slot (key serde, window key buffer, latin1 id) cost more than the two map lookups that find it.
    * Emptied at each drain, so it holds at most the slots of one commit interval.
    */
-  private slots = new Map<unknown, Map<number, Slot>>();
+  private slots = new Map<unknown, Slot | Map<number, Slot>>();
+  /** The slot used last: an aggregation's put follows its fetch of the same window. */
+  private lastSlot: Slot | undefined;
 
   constructor(options: RocksDBWindowStoreOptions<K, V>) {
     super(options);
@@ -109,21 +111,26 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
    * object key is equal by identity only, and would keep its object alive.
    */
   private slotOf(key: K, windowStart: number): Slot {
+    const last = this.lastSlot;
+    // The put after a fetch of the same window: no map lookup at all.
+    if (last !== undefined && last.windowStart === windowStart && last.key === key) return last;
     const primitive = typeof key !== 'object' || key === null;
-    let byStart: Map<number, Slot> | undefined;
-    if (primitive) {
-      byStart = this.slots.get(key);
-      const found = byStart?.get(windowStart);
-      if (found !== undefined) return found;
+    // A key's first window is kept as the slot itself; a Map only once the key has a second one.
+    const known = primitive ? this.slots.get(key) : undefined;
+    if (known !== undefined) {
+      const found = known instanceof Map ? known.get(windowStart) : known.windowStart === windowStart ? known : undefined;
+      if (found !== undefined) return (this.lastSlot = found);
     }
     const bytes = windowKey(this.keySerde.serialize(key), windowStart);
-    const slot: Slot = { bytes, id: bytes.toString('latin1') };
+    const slot: Slot = { key, windowStart, bytes, id: bytes.toString('latin1') };
     if (primitive) {
-      if (byStart === undefined) this.slots.set(key, (byStart = new Map()));
-      byStart.set(windowStart, slot);
+      if (known === undefined) this.slots.set(key, slot);
+      else if (known instanceof Map) known.set(windowStart, slot);
+      else this.slots.set(key, new Map([[known.windowStart, known], [windowStart, slot]]));
     }
-    return slot;
+    return (this.lastSlot = slot);
   }
+
 
   fetchRange(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[] {
     this.counters.gets++;
@@ -189,11 +196,13 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
     this.drainedStreamTime = this.observedStreamTime;
     this.diskCutoff = this.observedStreamTime - this.retentionMs;
     this.slots = new Map();
+    this.lastSlot = undefined;
   }
 
   protected override onDrain(): void {
     this.drainedStreamTime = this.observedStreamTime;
     this.slots = new Map();
+    this.lastSlot = undefined;
   }
 
   protected override changelogHeaders(): RecordHeaders {
@@ -269,6 +278,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** A window's changelog key and its latin1 id (the write buffer's and read cache's key). */
 interface Slot {
+  key: unknown;
+  windowStart: number;
   bytes: Buffer;
   id: string;
 }
