@@ -4,6 +4,10 @@
  * start to the commit that covers the last input.
  *
  *   npx tsx bench/topology-embedded.ts [events=200000]
+ *
+ * Also reports the process's CPU µs per event (user + system, RocksDB's threads included) from
+ * start to that commit: on a shared machine a steadier figure than events/s. For an A/B, run it
+ * from two checkouts alternately (A B B A ...) and compare the medians.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +61,7 @@ deduped.filter((_k, a: Attempt) => a.correct).to('correct-attempts');
 deduped.groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000)).count({ name: 'per-minute' });
 
 const app = new StreamsApp(builder.build(), log, { applicationId: 'bench', stateDir: `${dir}/state` });
+const cpuBefore = process.cpuUsage();
 const started = performance.now();
 let processed = 0;
 const done = new Promise<void>((resolve) => {
@@ -69,7 +74,8 @@ const done = new Promise<void>((resolve) => {
 await app.start();
 await done;
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 await app.close();
 await log.close();
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(JSON.stringify({ scenario: 'topology-embedded', events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(EVENTS / seconds) }));
+console.log(JSON.stringify({ scenario: 'topology-embedded', events: EVENTS, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(EVENTS / seconds), cpuMicrosPerEvent: Number(((cpu.user + cpu.system) / EVENTS).toFixed(1)), loadavg1: Number(os.loadavg()[0]!.toFixed(2)) }));
