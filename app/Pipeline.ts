@@ -129,7 +129,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     // Opened here, not by the ingress, so its errors are counted and logged at a human rate; closed
     // after the listeners (stops run in reverse). ioredis is loaded only when a URL is set.
     const redis = ingressConfig.redisUrl
-      ? (await import('./redis-client.js')).openIngressRedis(ingressConfig.redisUrl, logger.child({ component: 'redis' }), registry)
+      ? (await import('./redis-client.js')).openIngressRedis(ingressConfig.redisUrl, logger.child({ component: 'redis' }), registry, env)
       : undefined;
     // QUIT on a client that never connected would wait in its offline queue: just disconnect it.
     if (redis) stopping.push(async () => (redis.status === 'ready' ? void (await redis.quit().catch(() => redis.disconnect())) : redis.disconnect()));
