@@ -35,6 +35,6 @@ describe('rule validation compiles on first use', () => {
     const topics = readOutputTopics({});
     const table = new RoutingTable(defaultRoutingRules(topics), { allowedTopics: Object.values(topics) });
     expect(table.rules().length).toBe(defaultRoutingRules(topics).length);
-    expect(() => table.add({ id: 'bad', priority: 1, topics: ['no spaces allowed'] })).toThrow(/invalid routing rule: .*pattern/);
+    expect(() => table.add({ id: 'bad', priority: 1, enabled: true, topics: ['no spaces allowed'] })).toThrow(/invalid routing rule: .*pattern/);
   });
 });
