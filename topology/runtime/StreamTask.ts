@@ -153,6 +153,21 @@ export class StreamTask {
     this.catchUpDeadline = Math.max(this.catchUpDeadline, deadline);
   }
 
+  /** Inputs still being caught up (see waitForInput): the thread reports the consumer's position of each. */
+  catchingUp(): Iterable<string> {
+    return this.catchUp.keys();
+  }
+
+  /**
+   * The consumer's position of an input, after its polled records were added: once it reaches the
+   * end captured at assignment, every record before that end is buffered (the position also
+   * moves past transaction markers, which never show up as records), so catch-up of that input is over.
+   */
+  inputPosition(topic: string, position: number): void {
+    const target = this.catchUp.get(topic);
+    if (target !== undefined && position >= target) this.catchUp.delete(topic);
+  }
+
   private waitingForInput(): boolean {
     if (this.catchUp.size === 0) return false;
     if (Date.now() >= this.catchUpDeadline) {

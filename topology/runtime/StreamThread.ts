@@ -159,6 +159,7 @@ export class StreamThread {
         }
         const busyFrom = performance.now();
         this.route(records);
+        this.reportCatchUp(consumer);
         this.processBuffered();
         context.metrics.recordProcessing(performance.now() - busyFrom);
         const now = Date.now();
@@ -176,6 +177,16 @@ export class StreamThread {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.currentState = 'DEAD';
       this.options.listener.failed(this.failure);
+    }
+  }
+
+  /** New tasks wait for their other inputs' existing records (StreamTask.waitForInput) until the consumer's position shows them read. */
+  private reportCatchUp(consumer: LogConsumer): void {
+    for (const task of this.tasks.values()) {
+      for (const topic of task.catchingUp()) {
+        const position = consumer.position({ topic, partition: task.partition });
+        if (position !== undefined) task.inputPosition(topic, position);
+      }
     }
   }
 

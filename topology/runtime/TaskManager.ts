@@ -8,8 +8,14 @@ import type { StreamThreadContext } from './StreamThreadContext.js';
 import { StreamTask } from './StreamTask.js';
 import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
 
-/** How long a new task with several inputs waits for each to be read up to its end (StreamTask.waitForInput). */
-const MAX_TASK_CATCH_UP_MS = 10_000;
+/**
+ * How long a new task with several inputs waits at most for each to be read up to its end
+ * (StreamTask.waitForInput). Catch-up normally ends when the consumer's position reaches that
+ * end (StreamThread.reportCatchUp), as Kafka Streams waits while it knows an input has data
+ * (KIP-695); this only bounds a stall. 10 s was too short on a loaded machine: events were
+ * joined against a reference table not yet read and lost their enrichment.
+ */
+const MAX_TASK_CATCH_UP_MS = 120_000;
 
 /** What the task manager needs from its stream thread, and tells it. */
 export interface TaskManagerHooks {
