@@ -26,7 +26,7 @@ export const SEED_ENV_TABLE: SeedVariable[] = [
   { seed: 'REDIS_ENRICHMENT_DB', from: '002', ours: 'REF_USERS_TOPIC, REF_ITEMS_TOPIC', effect: 'warning: reference data lives in local RocksDB tables fed by topics, not in Redis' },
   { seed: 'REDIS_AGGREGATION_DB', from: '002', ours: 'AGGREGATES_TOPIC', effect: 'warning: aggregations live in local window stores (GET /processor/aggregation), not in Redis' },
   { seed: 'EVENT_PROCESSOR_ENABLED', from: '002', ours: 'ROLES', effect: 'false removes topology from ROLES (no processing in this process); true changes nothing' },
-  { seed: 'EVENT_PROCESSOR_WORKERS', from: '002', ours: 'STREAM_THREADS (issue 13)', effect: 'warning unless 1: one stream thread today; it will set STREAM_THREADS once stream threads exist' },
+  { seed: 'EVENT_PROCESSOR_WORKERS', from: '002', ours: 'STREAM_THREADS', effect: 'stream threads (worker threads running the topology\'s tasks); more than a sub-topology has tasks sit idle' },
   { seed: 'EVENT_PROCESSOR_BUFFER_SIZE', from: '002', ours: 'MAX_POLL_RECORDS', effect: 'records the stream loop takes per poll (default 5000)' },
   { seed: 'SERVER_PORT', from: '004', ours: 'PORT', effect: 'the public listener port (PORT wins when both are set)' },
   { seed: 'SERVER_READ_TIMEOUT', from: '000, 004', ours: 'SERVER_READ_TIMEOUT', effect: "Node's requestTimeout: the whole request must arrive within it (408 otherwise); default 5m" },
@@ -69,8 +69,7 @@ export function translateSeedEnv(given: Env): TranslatedEnv {
     if (roles.length === 0) throw new ConfigError('EVENT_PROCESSOR_ENABLED=false leaves ROLES empty: add ingress or sink to ROLES');
     env.ROLES = roles.join(',');
   }
-  const workers = readInteger(given, 'EVENT_PROCESSOR_WORKERS', 1, 1, 1024);
-  if (workers !== 1) ignored.push({ name: 'EVENT_PROCESSOR_WORKERS', instead: 'nothing yet: one stream thread per process (STREAM_THREADS with issue 13); scale out with more processes' });
+  if (set('EVENT_PROCESSOR_WORKERS') && !set('STREAM_THREADS')) env.STREAM_THREADS = String(readInteger(given, 'EVENT_PROCESSOR_WORKERS', 1, 1, 64));
   const buffer = readOptionalString(given, 'EVENT_PROCESSOR_BUFFER_SIZE');
   if (buffer !== undefined && readOptionalString(given, 'MAX_POLL_RECORDS') === undefined) env.MAX_POLL_RECORDS = String(readInteger(given, 'EVENT_PROCESSOR_BUFFER_SIZE', 5000, 1, 1_000_000));
 

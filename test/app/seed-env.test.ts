@@ -69,7 +69,7 @@ describe('seed env vars', () => {
     expect(readIngressConfig({ SERVER_PORT: '9099', PORT: '8088' }).port).toBe(8088);
   }, 60_000);
 
-  test('event processor group: ENABLED=false runs no topology, BUFFER_SIZE sets records per poll, WORKERS and the unsupported ones in one warning line', async () => {
+  test('event processor group: ENABLED=false runs no topology, BUFFER_SIZE sets records per poll, WORKERS sets STREAM_THREADS, the unsupported ones in one warning line', async () => {
     const run = await start({
       EVENT_PROCESSOR_ENABLED: 'false',
       EVENT_PROCESSOR_WORKERS: '4',
@@ -89,11 +89,14 @@ describe('seed env vars', () => {
     expect(readMaxPollRecords(translateSeedEnv({ EVENT_PROCESSOR_BUFFER_SIZE: '1000', MAX_POLL_RECORDS: '200' }).env)).toBe(200);
     const warnings = run.lines.filter((line) => String(line.msg).startsWith('seed settings with no effect here'));
     expect(warnings).toHaveLength(1);
-    for (const name of ['EVENT_PROCESSOR_WORKERS', 'GO_ENV', 'REDIS_POOL_SIZE', 'REDIS_ENRICHMENT_DB', 'REDIS_AGGREGATION_DB', 'KAFKA_MAX_IN_FLIGHT', 'KAFKA_PRODUCER_BATCH_SIZE', 'KAFKA_PRODUCER_BATCH_TIMEOUT']) {
+    expect(translateSeedEnv({ EVENT_PROCESSOR_WORKERS: '4' }).env.STREAM_THREADS).toBe('4');
+    expect(translateSeedEnv({ EVENT_PROCESSOR_WORKERS: '4', STREAM_THREADS: '2' }).env.STREAM_THREADS).toBe('2');
+    for (const name of ['GO_ENV', 'REDIS_POOL_SIZE', 'REDIS_ENRICHMENT_DB', 'REDIS_AGGREGATION_DB', 'KAFKA_MAX_IN_FLIGHT', 'KAFKA_PRODUCER_BATCH_SIZE', 'KAFKA_PRODUCER_BATCH_TIMEOUT']) {
       expect(warnings[0]!.msg).toContain(`${name} -> `);
     }
     expect(warnings[0]!.msg).toContain('GO_ENV -> LOG_LEVEL');
     expect(warnings[0]!.msg).not.toContain('EVENT_PROCESSOR_BUFFER_SIZE');
+    expect(warnings[0]!.msg).not.toContain('EVENT_PROCESSOR_WORKERS');
   }, 60_000);
 
   test('Kafka group: KAFKA_MAX_IN_FLIGHT=1 is what the producer does (no warning); nothing set, no warning at all', () => {
