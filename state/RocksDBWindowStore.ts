@@ -51,9 +51,16 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
    * aggregation fetches and puts the same few windows again and again between commits (every
    * record of a low-cardinality key, and a hopping window's overlapping starts), and encoding a
    * slot (key serde, window key buffer, latin1 id) cost more than the two map lookups that find it.
-   * Emptied at each drain, so it holds at most the slots of one commit interval.
+   * Emptied at each drain, so it holds at most the slots of one commit interval. A store whose
+   * windows are mostly used once per interval (a window per user) gains nothing from it and pays
+   * a map insert per window: when fewer than a fifth of an interval's lookups hit, the next
+   * SLOT_PROBE_EVERY intervals go without it, then it is tried again.
    */
   private slots = new Map<unknown, Slot | Map<number, Slot>>();
+  private slotHits = 0;
+  private slotMisses = 0;
+  /** Intervals left without the slot map; 0 while it is in use. */
+  private slotsOffFor = 0;
   /** The slot used last: an aggregation's put follows its fetch of the same window. */
   private lastSlot: Slot | undefined;
 
@@ -114,16 +121,20 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
     const last = this.lastSlot;
     // The put after a fetch of the same window: no map lookup at all.
     if (last !== undefined && last.windowStart === windowStart && last.key === key) return last;
-    const primitive = typeof key !== 'object' || key === null;
+    const primitive = this.slotsOffFor === 0 && (typeof key !== 'object' || key === null);
     // A key's first window is kept as the slot itself; a Map only once the key has a second one.
     const known = primitive ? this.slots.get(key) : undefined;
     if (known !== undefined) {
       const found = known instanceof Map ? known.get(windowStart) : known.windowStart === windowStart ? known : undefined;
-      if (found !== undefined) return (this.lastSlot = found);
+      if (found !== undefined) {
+        this.slotHits++;
+        return (this.lastSlot = found);
+      }
     }
     const bytes = windowKey(this.keySerde.serialize(key), windowStart);
     const slot: Slot = { key, windowStart, bytes, id: bytes.toString('latin1') };
     if (primitive) {
+      this.slotMisses++;
       if (known === undefined) this.slots.set(key, slot);
       else if (known instanceof Map) known.set(windowStart, slot);
       else this.slots.set(key, new Map([[known.windowStart, known], [windowStart, slot]]));
@@ -201,6 +212,9 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
 
   protected override onDrain(): void {
     this.drainedStreamTime = this.observedStreamTime;
+    if (this.slotsOffFor > 0) this.slotsOffFor--;
+    else if (this.slotHits * 4 < this.slotMisses) this.slotsOffFor = SLOT_PROBE_EVERY;
+    this.slotHits = this.slotMisses = 0;
     this.slots = new Map();
     this.lastSlot = undefined;
   }
@@ -275,6 +289,9 @@ export class RocksDBWindowStore<K, V> extends ChangelogBackedStore implements Wi
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Commit intervals a store goes without its slot map after one where it hardly hit. */
+const SLOT_PROBE_EVERY = 16;
 
 /** A window's changelog key and its latin1 id (the write buffer's and read cache's key). */
 interface Slot {
