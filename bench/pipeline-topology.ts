@@ -11,6 +11,7 @@
  *   node --cpu-prof --import tsx bench/pipeline-topology.ts 30000        (a profile of it)
  *   npx tsx bench/pipeline-topology.ts 20000 --ab /path/to/treeA /path/to/treeB [rounds=6]
  *   BENCH_COUNT_RECORDS=1 BENCH_COUNT_JSON=1 npx tsx bench/pipeline-topology.ts 20000   (exact counts per event)
+ *   BENCH_AGGREGATORS=none|local|all npx tsx bench/pipeline-topology.ts 40000            (what the aggregations cost)
  *
  * --ab loads the pipeline modules of two source trees (e.g. `git worktree add` of two commits)
  * into this one process and runs them alternately, A B A B ..., on fresh logs: on a shared,
@@ -38,6 +39,14 @@ function countJsonCalls(): () => void {
     JSON.stringify = stringify;
     JSON.parse = parse;
   };
+}
+// BENCH_AGGREGATORS=none | local | all (default): which of the six windowed aggregations run;
+// `local` keeps the two that need no repartition topic. What each part of the pipeline costs.
+const AGGREGATORS = process.env.BENCH_AGGREGATORS ?? 'all';
+if (!['none', 'local', 'all'].includes(AGGREGATORS)) throw new Error(`BENCH_AGGREGATORS must be none, local or all, not ${AGGREGATORS}`);
+function aggregatorsOf(tree: Tree): typeof tree.DEFAULT_AGGREGATORS {
+  if (AGGREGATORS === 'none') return [];
+  return AGGREGATORS === 'local' ? tree.DEFAULT_AGGREGATORS.filter((spec) => !spec.keyOf) : tree.DEFAULT_AGGREGATORS;
 }
 const USERS = 5000;
 const ITEMS = 500;
@@ -99,18 +108,20 @@ interface Tree {
   loadReferenceData: typeof import('../processors/ReferenceData.js').loadReferenceData;
   StreamsApp: typeof import('../topology/index.js').StreamsApp;
   StreamsBuilder: typeof import('../topology/index.js').StreamsBuilder;
+  DEFAULT_AGGREGATORS: typeof import('../processors/AggregationSpecs.js').DEFAULT_AGGREGATORS;
 }
 
 async function loadTree(root: string): Promise<Tree> {
   const load = (file: string) => import(pathToFileURL(path.join(root, file)).href);
-  const [embedded, pipeline, config, reference, topology] = await Promise.all([
+  const [embedded, pipeline, config, reference, topology, specs] = await Promise.all([
     load('log/embedded/index.ts'),
     load('processors/DefaultPipeline.ts'),
     load('processors/PipelineConfig.ts'),
     load('processors/ReferenceData.ts'),
     load('topology/index.ts'),
+    load('processors/AggregationSpecs.ts'),
   ]);
-  return { root, ...embedded, ...pipeline, ...config, ...reference, ...topology } as Tree;
+  return { root, ...embedded, ...pipeline, ...config, ...reference, ...topology, DEFAULT_AGGREGATORS: specs.DEFAULT_AGGREGATORS } as Tree;
 }
 
 interface RunResult {
@@ -140,7 +151,7 @@ async function runOnce(tree: Tree, variant: string, records: ProducerRecord[]): 
   for (let i = 0; i < records.length; i += 5000) await log.produce(records.slice(i, i + 5000));
 
   const builder = new tree.StreamsBuilder();
-  const pipeline = tree.buildDefaultPipeline(builder, config);
+  const pipeline = tree.buildDefaultPipeline(builder, config, { aggregators: aggregatorsOf(tree) });
   const app = new tree.StreamsApp(builder.build(), log, { applicationId: APP_ID, stateDir: `${dir}/state`, dlqTopic: config.dlqTopic });
   const inputs: TopicPartition[] = [];
   for (const topic of [config.landingTopic, ...pipeline.aggregations.filter((h) => h.spec.keyOf).map((h) => `${APP_ID}-${h.spec.name}-by-key-repartition`)]) {
@@ -234,7 +245,7 @@ const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floo
 const records = landingRecords();
 if (!AB) {
   const tree = await loadTree(path.resolve(path.dirname(new URL(import.meta.url).pathname), '..'));
-  console.log(JSON.stringify({ scenario: 'pipeline-topology', events: EVENTS, ...(await runOnce(tree, process.env.BENCH_VARIANT ?? '', records)) }));
+  console.log(JSON.stringify({ scenario: 'pipeline-topology', events: EVENTS, aggregators: AGGREGATORS, ...(await runOnce(tree, process.env.BENCH_VARIANT ?? '', records)) }));
 } else {
   const a = await loadTree(path.resolve(AB.a));
   const b = await loadTree(path.resolve(AB.b));
