@@ -21,6 +21,7 @@ export { keyValueStoreBuilder, windowStoreBuilder, inMemoryKeyValueStore, inMemo
 export { InMemoryKeyValueStore } from '../state/InMemoryKeyValueStore.js';
 export { Repartitioned } from './dsl/Repartitioned.js';
 export { CogroupedKStream } from './dsl/CogroupedKStream.js';
+export { TimeWindowedCogroupedKStream, SessionWindowedCogroupedKStream } from './dsl/WindowedCogroupedKStream.js';
 export type { EmitStrategy } from './dsl/DslProcessors.js';
 export { NO_TIMESTAMP, type ValueAndTimestamp, type TimestampedKeyValueStore, type TimestampedWindowStore } from './dsl/TimestampedStores.js';
 export { Topology, type TopicNameExtractor, type TimestampExtractor } from './Topology.js';

@@ -24,6 +24,8 @@ const CLASSES: Array<[string, string]> = [
   ['SessionWindowedKStream.ts', 'SessionWindowedKStream'],
   ['SlidingWindowedKStream.ts', 'SlidingWindowedKStream'],
   ['CogroupedKStream.ts', 'CogroupedKStream'],
+  ['WindowedCogroupedKStream.ts', 'TimeWindowedCogroupedKStream'],
+  ['WindowedCogroupedKStream.ts', 'SessionWindowedCogroupedKStream'],
   ['TimeWindows.ts', 'TimeWindows'],
   ['SessionWindows.ts', 'SessionWindows'],
   ['SlidingWindows.ts', 'SlidingWindows'],

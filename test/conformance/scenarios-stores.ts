@@ -1,4 +1,4 @@
-import { inMemoryKeyValueStore, Repartitioned, type KGroupedStream, type KStream, type StreamsBuilder } from '../../topology/index.js';
+import { inMemoryKeyValueStore, Repartitioned, SessionWindows, SlidingWindows, TimeWindows, type KGroupedStream, type KStream, type StreamsBuilder, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
@@ -73,6 +73,30 @@ export const STORE_SCENARIOS: Scenario[] = [
         .aggregate(() => ({ clicks: 0, spent: 0 }))
         .toStream()
         .to(t('out'));
+    },
+  },
+  {
+    // CogroupedKStream.windowedBy: the same two streams over tumbling, sliding and session
+    // windows; each input's aggregation has its own stream time (late records differ per input).
+    name: 'cogroup-windowed',
+    outputTopics: ['out-time', 'out-sliding', 'out-session'],
+    inputs: (i) => [[], keyed(i, 'clicks', 60, 0), keyed(i, 'orders', 60, 0), keyed(i, 'clicks', 60, 200_000), keyed(i, 'orders', 60, 200_000)],
+    build: (b, t) => {
+      const clicks = b.stream<string | null, Json>(t('clicks')).groupByKey() as unknown as KGroupedStream<string, Json>;
+      const orders = b.stream<string | null, Json>(t('orders')).groupByKey() as unknown as KGroupedStream<string, Json>;
+      type Agg = { clicks: number; spent: number };
+      const cogroup = () =>
+        clicks.cogroup<Agg>((_k, _v, agg) => ({ clicks: agg.clicks + 1, spent: agg.spent })).cogroup(orders, (_k, v, agg) => ({ clicks: agg.clicks, spent: agg.spent + num(v, 'n') }));
+      const init = () => ({ clicks: 0, spent: 0 });
+      const windowedKey = (w: Windowed<string>) => `${w.key}@${w.windowStart}/${w.windowEnd}`;
+      cogroup().windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000)).aggregate(init).toStream().selectKey(windowedKey).to(t('out-time'));
+      cogroup().windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10_000, 5_000)).aggregate(init).toStream().selectKey(windowedKey).to(t('out-sliding'));
+      cogroup()
+        .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+        .aggregate(init, (_k, a, b2) => ({ clicks: a.clicks + b2.clicks, spent: a.spent + b2.spent }))
+        .toStream()
+        .selectKey(windowedKey)
+        .to(t('out-session'));
     },
   },
 ];

@@ -4,10 +4,10 @@ import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { materializedKeyValueStore } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
 
-interface CogroupedInput<K, A> {
-  group: KGroupedStream<K, unknown>;
-  aggregator: Aggregator<K, unknown, A>;
-}
+import { SessionWindows } from './SessionWindows.js';
+import type { SlidingWindows } from './SlidingWindows.js';
+import type { TimeWindows } from './TimeWindows.js';
+import { SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream, type CogroupedInput } from './WindowedCogroupedKStream.js';
 
 /**
  * Several grouped streams aggregated into one table (Kafka Streams' CogroupedKStream), built as
@@ -29,6 +29,14 @@ export class CogroupedKStream<K, A> {
     }
     this.inputs.push({ group: group as KGroupedStream<unknown, unknown>, aggregator: aggregator as Aggregator<unknown, unknown, A> });
     return this;
+  }
+
+  /** Kafka Streams' CogroupedKStream.windowedBy: the cogroup aggregated per time, sliding or session window. */
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedCogroupedKStream<K, A>;
+  windowedBy(windows: SessionWindows): SessionWindowedCogroupedKStream<K, A>;
+  windowedBy(windows: TimeWindows | SlidingWindows | SessionWindows): TimeWindowedCogroupedKStream<K, A> | SessionWindowedCogroupedKStream<K, A> {
+    if (windows instanceof SessionWindows) return new SessionWindowedCogroupedKStream<K, A>(this.inputs, windows);
+    return new TimeWindowedCogroupedKStream<K, A>(this.inputs, windows);
   }
 
   aggregate(initializer: Initializer<A>, materialized: Materialized<K, A> = {}): KTable<K, A> {

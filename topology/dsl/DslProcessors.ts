@@ -114,7 +114,15 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
     private readonly aggregator: Aggregator<K, V, A>,
     private readonly emitStrategy: EmitStrategy,
     private readonly emittedStoreName: string | undefined,
+    /**
+     * A windowed cogroup's aggregations share one store but each has its own stream time, as
+     * each KStreamWindowAggregate of Kafka Streams' cogroup has: kept in memory, from nothing at
+     * start, as there; the store's stream time is then the largest window start written to it.
+     */
+    private readonly ownStreamTime = false,
   ) {}
+
+  private observedStreamTime = -1;
 
   init(context: ProcessorContext<Windowed<K>, A>): void {
     this.context = context;
@@ -124,7 +132,8 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
 
   process(record: StreamRecord<K, V>): void {
     if (dropsNullKey(this.context as ProcessorContext<unknown, unknown>, record.key)) return;
-    const streamTime = Math.max(this.store.streamTime, record.timestamp);
+    if (this.ownStreamTime) this.observedStreamTime = Math.max(this.observedStreamTime, record.timestamp);
+    const streamTime = this.ownStreamTime ? this.observedStreamTime : Math.max(this.store.streamTime, record.timestamp);
     const { sizeMs, graceMs } = this.windows;
     let late = false;
     for (const start of this.windows.windowStartsFor(record.timestamp)) {
@@ -136,6 +145,8 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
       const old = this.store.fetchWithTimestamp(record.key, start);
       const aggregate = this.aggregator(record.key, record.value, old ? old.value : this.initializer());
       const timestamp = old ? Math.max(old.timestamp, record.timestamp) : record.timestamp;
+      // A cogroup's shared store expires by the window starts written to it, as Kafka Streams' segmented store.
+      if (this.ownStreamTime) this.store.observeStreamTime(start);
       this.store.putWithTimestamp(record.key, aggregate, timestamp, start);
       if (this.emitStrategy === 'onUpdate') {
         this.context.forward({ key: { key: record.key, windowStart: start, windowEnd: end }, value: aggregate, timestamp, headers: record.headers });
@@ -144,7 +155,7 @@ export class WindowAggregateProcessor<K, V, A> implements Processor<K, V, Window
     if (late) this.context.count('late');
     if (this.emitStrategy === 'onWindowClose') this.emitClosedWindows(streamTime);
     // After emitting, so a window this record closed is emitted before the store expires it.
-    this.store.observeStreamTime(streamTime);
+    if (!this.ownStreamTime) this.store.observeStreamTime(streamTime);
   }
 
   private emitClosedWindows(streamTime: number): void {

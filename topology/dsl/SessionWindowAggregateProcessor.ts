@@ -5,6 +5,9 @@ import type { Aggregator, Initializer } from './DslProcessors.js';
 import type { SessionWindows } from './SessionWindows.js';
 import type { Windowed } from './TimeWindows.js';
 
+/** Per store instance (one per task), the largest session end written to it. */
+const storeStreamTimes = new WeakMap<object, number>();
+
 /** Combines two sessions' aggregates when a record bridges them (Kafka Streams' Merger). */
 export type Merger<K, A> = (key: K, aggregate1: A, aggregate2: A) => A;
 
@@ -26,9 +29,16 @@ export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V,
   /**
    * The largest session end written to the store (Kafka Streams' segmented store's own stream
    * time): sessions ending at or before it - retention are expired there and no longer found,
-   * so a record does not merge into them. Recovered from the store on the first record.
+   * so a record does not merge into them. Recovered from the store on the first record; shared
+   * by the aggregations writing one store (a windowed cogroup), as the store's own time is.
    */
-  private storeStreamTime: number | undefined;
+  private get storeStreamTime(): number | undefined {
+    return storeStreamTimes.get(this.store);
+  }
+
+  private set storeStreamTime(time: number | undefined) {
+    if (time !== undefined) storeStreamTimes.set(this.store, time);
+  }
 
   constructor(
     private readonly storeName: string,

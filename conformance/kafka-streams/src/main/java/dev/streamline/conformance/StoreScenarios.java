@@ -3,7 +3,13 @@ package dev.streamline.conformance;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.CogroupedKStream;
 import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.KeyValue;
+import java.time.Duration;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -20,7 +26,7 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -71,6 +77,25 @@ final class StoreScenarios {
                     .aggregate(() -> clicksAndSpent(0, 0), Materialized.with(Serdes.String(), Json.SERDE))
                     .toStream().to("out", Scenarios.JSON_OUT);
                 return List.of("out");
+            }
+            case "cogroup-windowed" -> {
+                KGroupedStream<String, JsonNode> clicks = builder.stream("clicks", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
+                KGroupedStream<String, JsonNode> orders = builder.stream("orders", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
+                java.util.function.Supplier<CogroupedKStream<String, JsonNode>> cogroup = () -> clicks
+                    .<JsonNode>cogroup((k, v, agg) -> clicksAndSpent(Json.number(agg, "clicks") + 1, Json.number(agg, "spent")))
+                    .cogroup(orders, (k, v, agg) -> clicksAndSpent(Json.number(agg, "clicks"), Json.number(agg, "spent") + Json.number(v, "n")));
+                cogroup.get().windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(60), Duration.ofSeconds(10)))
+                    .aggregate(() -> clicksAndSpent(0, 0), Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-time", Scenarios.JSON_OUT);
+                cogroup.get().windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                    .aggregate(() -> clicksAndSpent(0, 0), Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-sliding", Scenarios.JSON_OUT);
+                cogroup.get().windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                    .aggregate(() -> clicksAndSpent(0, 0),
+                        (k, a, b) -> clicksAndSpent(Json.number(a, "clicks") + Json.number(b, "clicks"), Json.number(a, "spent") + Json.number(b, "spent")),
+                        Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-session", Scenarios.JSON_OUT);
+                return List.of("out-time", "out-sliding", "out-session");
             }
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
