@@ -6,6 +6,7 @@ import { analyticsStoreConfigFromEnv } from '../../sink/openAnalyticsStore.js';
 import { runFixture } from './child.js';
 import { expectedMetrics, generateEvents, tempDir } from './generate.js';
 import { runStoreScenario, type ScenarioResult } from './storeScenario.js';
+import { startChdbHttpProcess, type ChdbHttpProcess } from '../support/chdb-http-process.js';
 
 const NOW = Date.now();
 const SEED = 5;
@@ -71,12 +72,53 @@ describe('configuration from seed 004 variables', () => {
   });
 });
 
+describe('ClickHouseServerStore over real HTTP against the ClickHouse engine (chDB behind test/support/chdb-http-server.ts)', () => {
+  const dir = tempDir('server-http');
+  let server: ChdbHttpProcess;
+  beforeAll(async () => {
+    server = await startChdbHttpProcess(path.join(dir, 'chdb'));
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the scenario: migrations, every batch replayed under its insert_deduplication_token (table and view deduplicated), refused rows isolated', async () => {
+    const store = await ClickHouseServerStore.open({ url: server.url, database: 'events_db' });
+    try {
+      expectScenario(await runStoreScenario(store, NOW, SEED));
+      // The server answered with the engine's version, so the version gate ran for real.
+      const [row] = await store.query<{ v: string }>('SELECT version() AS v');
+      expect(Number(row!.v.split('.')[0])).toBeGreaterThanOrEqual(22);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  test('a token reused for other rows inserts nothing; a new token inserts; errors arrive as ClickHouseError codes', async () => {
+    const store = await ClickHouseServerStore.open({ url: server.url, database: 'tokens_db' });
+    try {
+      await store.exec('CREATE TABLE tokens_db.t (k String, v UInt32) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100');
+      await store.insert('t', [{ k: "it's", v: 1 }], { dedupToken: 'batch-1' });
+      await store.insert('t', [{ k: 'other', v: 2 }], { dedupToken: 'batch-1' });
+      await store.insert('t', [{ k: 'other', v: 2 }], { dedupToken: 'batch-2' });
+      expect(await store.query('SELECT k, v FROM tokens_db.t ORDER BY k')).toEqual([{ k: "it's", v: 1 }, { k: 'other', v: 2 }]);
+      // The token is the insert's alone: a later insert without one is not deduplicated against it.
+      await store.insert('t', [{ k: 'third', v: 3 }], { dedupToken: 'batch-3' });
+      expect(await store.query<{ k: string }>('SELECT k FROM tokens_db.t WHERE v = {v:UInt32}', { v: 3 })).toEqual([{ k: 'third' }]);
+      await expect(store.query('SELECT missing FROM tokens_db.t')).rejects.toMatchObject({ code: '47', type: 'UNKNOWN_IDENTIFIER' });
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
+
 const serverUrl = process.env.CLICKHOUSE_URL;
 const NOT_RUN =
-  'NOT RUN: no usable ClickHouse server on this machine (CLICKHOUSE_URL is unset). Debian offers only ' +
-  'clickhouse-server 18.16.1 (2018): it installs and answers over HTTP, but rejects the schema (no DateTime64, ' +
-  'no insert_deduplication_token), and ClickHouseServerStore.open refuses it. So the server path over real HTTP ' +
-  'is untested here; set CLICKHOUSE_URL=http://host:8123 (ClickHouse >= 22.3) to run it.';
+  'NOT RUN: no ClickHouse server on this machine (CLICKHOUSE_URL is unset). Debian offers only ' +
+  'clickhouse-server 18.16.1 (2018), which rejects the schema. The server path over real HTTP runs above against ' +
+  'the ClickHouse engine in chDB behind test/support/chdb-http-server.ts; set CLICKHOUSE_URL=http://host:8123 ' +
+  '(ClickHouse >= 22.3) to run it against a real server too.';
 if (!serverUrl) console.warn(`[test/sink/server-store] ${NOT_RUN}`);
 
 (serverUrl ? describe : describe.skip)(serverUrl ? `a real ClickHouse server at ${serverUrl}` : NOT_RUN, () => {
