@@ -151,18 +151,23 @@ export class TaskManager {
   }
 
   /**
-   * Retried with backoff: the log can be briefly away right when partitions arrive (the group
-   * rejoins after a broker restart), and a failure here would otherwise leave the consumer's
-   * poll, and the topology, with an error. Each attempt keeps the tasks already built. A log
-   * that is gone for good (its server thread ended) is not waited for.
+   * Retried with backoff: the log can be away right when partitions arrive (the group rejoins
+   * after a broker restart), and a failure here would otherwise leave the consumer's poll, and
+   * the topology, with an error. Each attempt keeps the tasks already built. As for commits,
+   * only failures with the log answering count towards giving up: an outage is waited out
+   * (counting every attempt stopped the topology ~30 s into a broker outage). A log that is gone
+   * for good (its server thread ended) is not waited for.
    */
   private async assignWithRetry(partitions: TopicPartition[]): Promise<void> {
+    let failuresWithLogReachable = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.assign(partitions);
       } catch (error) {
-        if (attempt >= this.context.config.maxFailedCommits || !this.hooks.isRunning() || isFatalLogError(error)) throw error;
-        this.context.logger?.warn({ err: error, attempt }, 'setting up assigned tasks failed; retrying');
+        if (!this.hooks.isRunning() || isFatalLogError(error)) throw error;
+        const logReachable = await this.context.log.isHealthy().catch(() => false);
+        if (logReachable && ++failuresWithLogReachable >= this.context.config.maxFailedCommits) throw error;
+        this.context.logger?.warn({ err: error, attempt, logReachable }, logReachable ? 'setting up assigned tasks failed; retrying' : 'setting up assigned tasks failed; the log is unreachable, waiting for it');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
       }
     }
