@@ -44,11 +44,14 @@ interface EntryLocation {
   /** Payload length. */
   length: number;
   records: number;
+  /** See append(): the outcome of a timed-out produce of these same records (memory only). */
+  landed?: Promise<boolean>;
 }
 
 interface PendingAppend {
   entry: Buffer;
   records: number;
+  landed: Promise<boolean> | undefined;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -119,14 +122,19 @@ export class DiskSpool {
     return this.options.maxBytes;
   }
 
-  /** Resolves once the records are fsynced; rejects with SpoolFullError when they do not fit. */
-  append(records: ProducerRecord[]): Promise<void> {
+  /**
+   * Resolves once the records are fsynced; rejects with SpoolFullError when they do not fit.
+   * `landed`: these records were given to the log by a produce that timed out but may still land;
+   * resolves true when it did (kept in memory with the entry, for the drainer; not on disk, so a
+   * restart forgets it).
+   */
+  append(records: ProducerRecord[], landed?: Promise<boolean>): Promise<void> {
     if (this.closed) return Promise.reject(new Error('disk spool is closed'));
     const entry = encodeEntry(records, Date.now());
     if (this.bytes + entry.length > this.options.maxBytes) return Promise.reject(new SpoolFullError(this.options.maxBytes));
     this.reservedBytes += entry.length;
     return new Promise<void>((resolve, reject) => {
-      this.appendQueue.push({ entry, records: records.length, resolve, reject });
+      this.appendQueue.push({ entry, records: records.length, landed, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
   }
@@ -136,18 +144,33 @@ export class DiskSpool {
     while (this.flushing) await this.flushing;
   }
 
-  /** The oldest entries, up to about maxRecords records (at least one entry), in append order. */
-  async peek(maxRecords: number): Promise<{ records: ProducerRecord[]; entries: number }> {
+  /**
+   * The oldest entries, up to about maxRecords records (at least one entry), in append order.
+   * An entry whose records a timed-out produce may have landed (append's `landed`) comes alone,
+   * with that outcome, so the drainer can decide on it before sending anything behind it.
+   */
+  async peek(maxRecords: number): Promise<{ records: ProducerRecord[]; entries: number; landed?: Promise<boolean> }> {
     const records: ProducerRecord[] = [];
     let entries = 0;
+    const head = this.queue[this.queueHead];
+    if (head?.landed) {
+      for (const record of decodePayload(await this.readPayload(head))) records.push(record);
+      return { records, entries: 1, landed: head.landed };
+    }
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const location = this.queue[i]!;
-      if (entries > 0 && records.length + location.records > maxRecords) break;
+      if (entries > 0 && (location.landed || records.length + location.records > maxRecords)) break;
       const payload = await this.readPayload(location);
       for (const record of decodePayload(payload)) records.push(record);
       entries++;
     }
     return { records, entries };
+  }
+
+  /** The oldest entry's records were not landed by their timed-out produce: it drains as any other. */
+  forgetLanded(): void {
+    const head = this.queue[this.queueHead];
+    if (head) delete head.landed;
   }
 
   /** Marks the oldest `entries` entries as drained; deletes segments nothing points into any more. */
@@ -220,7 +243,9 @@ export class DiskSpool {
     let offset = this.activeSize;
     for (const item of batch) {
       const length = item.entry.length - ENTRY_HEADER_BYTES;
-      this.queue.push({ segment: this.activeSegment, offset, length, records: item.records });
+      const location: EntryLocation = { segment: this.activeSegment, offset, length, records: item.records };
+      if (item.landed) location.landed = item.landed;
+      this.queue.push(location);
       offset += item.entry.length;
       this.reservedBytes -= item.entry.length;
       this.pendingBytes += item.entry.length;

@@ -25,13 +25,31 @@ export interface LandingWriterOptions {
   dlqTopic?: string;
   /** Creates the topics written to; retried before the next produce after any failure. */
   prepareTopics?: () => Promise<void>;
+  /**
+   * How long the drainer waits, from the start of a produce that timed out, for it to answer
+   * before sending its records again (at-least-once past it). Only a safety net: both logs settle
+   * every produce by themselves (embedded: always; Kafka: KAFKA_PRODUCER_TIMEOUT, default 30 s,
+   * retries included). Default 120 s.
+   */
+  lateProduceWaitMs?: number;
+  /** A timed-out produce was found to have landed after all: its records were not sent again. */
+  onLandedLate?: (records: number) => void;
 }
+
+const DEFAULT_LATE_PRODUCE_WAIT_MS = 120_000;
 
 /** Consecutive failed drains of one batch, with the log reporting healthy, before isolating a poison record. */
 const POISON_AFTER_FAILURES = 5;
 
 class ProduceTimeoutError extends Error {
-  constructor(ms: number) {
+  constructor(
+    ms: number,
+    /**
+     * The produce is still in flight and may yet land: resolves true when it does, false when it
+     * fails, or false once the wait bound (lateProduceWaitMs from its start) has passed.
+     */
+    readonly landed: Promise<boolean>,
+  ) {
     super(`log.produce did not answer within ${ms} ms`);
     this.name = 'ProduceTimeoutError';
   }
@@ -49,6 +67,12 @@ class ProduceTimeoutError extends Error {
  *   drainer has moved it all to the log, oldest first. A request sent after an earlier one was
  *   answered therefore never overtakes it. (Requests in flight at the same time have no order
  *   between them to keep.)
+ * - Exactly once past a timeout: a produce slower than produceTimeoutMs is spooled (the caller
+ *   gets its 2xx) but keeps running, and often lands after all. Its spool entry remembers the
+ *   produce's outcome; the drainer waits for it before sending that entry or anything behind it,
+ *   and only acknowledges the entry when the produce landed. The same for the drainer's own
+ *   timed-out batches. Only a crash loses those outcomes: the spool is then replayed as is
+ *   (at-least-once across a crash; see README).
  */
 export class LandingWriter {
   private inFlight = 0;
@@ -58,9 +82,15 @@ export class LandingWriter {
   private wake: (() => void) | null = null;
   private readonly drainBatchRecords: number;
   private topicsReady = false;
+  private readonly lateProduceWaitMs: number;
+  /** Resolves when stop() begins: a wait for a late produce must not hold up shutdown. */
+  private readonly stopping: Promise<false>;
+  private signalStop!: () => void;
 
   constructor(private readonly options: LandingWriterOptions) {
     this.drainBatchRecords = options.drainBatchRecords ?? 5000;
+    this.lateProduceWaitMs = options.lateProduceWaitMs ?? DEFAULT_LATE_PRODUCE_WAIT_MS;
+    this.stopping = new Promise<false>((resolve) => (this.signalStop = () => resolve(false)));
     if (!options.spool.isEmpty()) this.startDrain();
   }
 
@@ -82,7 +112,8 @@ export class LandingWriter {
       breaker.failure();
       this.options.onProduceError?.(error as Error);
       this.options.logger.warn({ err: error, records: records.length, breaker: breaker.state }, 'landing write failed; spooling');
-      return this.spool(records);
+      // Still in flight: the entry keeps its outcome so the drainer does not send it twice.
+      return this.spool(records, error instanceof ProduceTimeoutError ? error.landed : undefined);
     } finally {
       if (--this.inFlight === 0) for (const waiter of this.idleWaiters.splice(0)) waiter();
     }
@@ -95,6 +126,7 @@ export class LandingWriter {
       await Promise.race([this.draining, new Promise((resolve) => setTimeout(resolve, drainDeadlineMs).unref())]);
     }
     this.stopped = true;
+    this.signalStop();
     this.wake?.();
     await this.whenNoneInFlight();
     if (this.draining) await this.draining;
@@ -106,8 +138,8 @@ export class LandingWriter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async spool(records: ProducerRecord[]): Promise<WriteResult> {
-    await this.options.spool.append(records);
+  private async spool(records: ProducerRecord[], landed?: Promise<boolean>): Promise<WriteResult> {
+    await this.options.spool.append(records, landed);
     this.options.onSpooled?.(records.length);
     this.startDrain();
     return { spooled: true };
@@ -124,11 +156,12 @@ export class LandingWriter {
   private produceWithTimeout(records: ProducerRecord[]): Promise<RecordMetadata[]> {
     const ms = this.options.produceTimeoutMs;
     return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const produce = this.produceOnce(records);
       const timer = setTimeout(() => {
         this.topicsReady = false;
-        reject(new ProduceTimeoutError(ms));
+        reject(new ProduceTimeoutError(ms, this.lateOutcome(produce, this.lateProduceWaitMs - ms)));
       }, ms);
-      this.produceOnce(records).then(
+      produce.then(
         (metadata) => {
           clearTimeout(timer);
           resolve(metadata);
@@ -140,6 +173,29 @@ export class LandingWriter {
         },
       );
     });
+  }
+
+  /** Only on a timeout, so the normal path pays nothing for it. */
+  private lateOutcome(produce: Promise<RecordMetadata[]>, waitMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.options.logger.warn({ waitMs: this.lateProduceWaitMs }, 'a timed-out produce has still not answered; its records will be sent again');
+        resolve(false);
+      }, Math.max(0, waitMs));
+      timer.unref();
+    });
+    const outcome = produce.then(
+      () => true,
+      () => false,
+    );
+    void outcome.then(() => clearTimeout(timer));
+    return Promise.race([outcome, bound]);
+  }
+
+  /** The late outcome, or false at once when stop() begins (the entry then stays in the spool). */
+  private awaitLanded(landed: Promise<boolean>): Promise<boolean> {
+    return Promise.race([landed, this.stopping]);
   }
 
   private startDrain(): void {
@@ -179,17 +235,42 @@ export class LandingWriter {
         if (spool.isEmpty()) return;
         continue;
       }
+      const batch = await spool.peek(this.drainBatchRecords);
+      if (batch.landed) {
+        // A write that timed out: its produce may have landed meanwhile. Decide before sending it
+        // or anything behind it (order), and never send it twice (exactly once).
+        const landed = await this.awaitLanded(batch.landed);
+        if (this.stopped) return;
+        if (landed) {
+          await spool.ack(batch.entries);
+          this.options.onLandedLate?.(batch.records.length);
+          this.options.onDrained?.(batch.records.length);
+          continue;
+        }
+        spool.forgetLanded();
+      }
       if (!breaker.tryAcquire()) {
         await this.sleep(Math.max(50, breaker.remainingOpenMs()));
         continue;
       }
-      const batch = await spool.peek(this.drainBatchRecords);
       try {
         await this.produceWithTimeout(batch.records);
       } catch (error) {
+        // Timed out: the batch is still in flight. Retrying now would land it twice if it then
+        // succeeds, so wait for its answer (bounded by lateProduceWaitMs) and keep it if it landed.
+        if (error instanceof ProduceTimeoutError && (await this.awaitLanded(error.landed))) {
+          breaker.failure();
+          this.options.onProduceError?.(error);
+          this.options.onLandedLate?.(batch.records.length);
+          failures = 0;
+          await spool.ack(batch.entries);
+          this.options.onDrained?.(batch.records.length);
+          continue;
+        }
         breaker.failure();
         this.options.onProduceError?.(error as Error);
         logger.debug({ err: error }, 'spool drain: log still failing');
+        if (this.stopped) return;
         // A timeout is not a refusal: the produce may yet land (a retried copy is dropped by the
         // topology's dedupe, events carrying ids), so it never counts towards poison isolation.
         if (!(error instanceof ProduceTimeoutError)) failures++;
@@ -226,8 +307,12 @@ export class LandingWriter {
       try {
         await this.produceWithTimeout([record]);
       } catch (error) {
-        // Timed out, not refused: the batch stays in the spool and is retried whole.
-        if (error instanceof ProduceTimeoutError) return false;
+        if (error instanceof ProduceTimeoutError) {
+          // Landed late: on to the next record. Otherwise the batch stays in the spool and is
+          // retried whole (timed out, not refused).
+          if (await this.awaitLanded(error.landed)) continue;
+          return false;
+        }
         const reason = error instanceof Error ? error.message : String(error);
         logger.error({ err: error, topic: record.topic }, 'spool drain: record refused by a healthy log; sent to the DLQ');
         try {
