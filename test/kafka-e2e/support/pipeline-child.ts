@@ -8,6 +8,8 @@ const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '
 export class PipelineChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   commits = 0;
+  /** The stream threads seen committing. */
+  readonly committingThreads = new Set<string>();
   /** Topics, topology and sink run (later than 'ready' when started without a broker). */
   isStarted = false;
   private countId = 0;
@@ -17,7 +19,10 @@ export class PipelineChild {
   ) {
     this.exited = new Promise((resolve) => process.once('exit', (code, signal) => resolve({ code, signal })));
     process.on('message', (message: ChildMessage) => {
-      if (message.type === 'commit') this.commits++;
+      if (message.type === 'commit') {
+        this.commits++;
+        if (message.thread) this.committingThreads.add(message.thread);
+      }
       if (message.type === 'started') this.isStarted = true;
     });
   }
