@@ -9,6 +9,7 @@
  *   streamline ref load <users|items> <file>  reference data from NDJSON into ref.users / ref.items
  *   streamline produce <file.ndjson | ->      events onto the landing topic (backfills)
  *   streamline reset [--yes]                  drop the application's local state
+ *   streamline reprocess --from earliest|<time> [--yes]  process the retained history again, tables rebuilt once
  *
  * Settings come from the same environment variables as the service (DATA_DIR, KAFKA_BROKERS,
  * APPLICATION_ID, ...); --data-dir overrides DATA_DIR. Commands that read the log open the
@@ -19,6 +20,7 @@ import { describeCommand } from './commands/describe.js';
 import { dlqCommand } from './commands/dlq.js';
 import { produceCommand } from './commands/produce.js';
 import { refCommand } from './commands/ref.js';
+import { reprocessCommand } from './commands/reprocess.js';
 import { resetCommand } from './commands/reset.js';
 import { startCommand } from './commands/start.js';
 import { topicsCommand } from './commands/topics.js';
@@ -30,6 +32,10 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   dlq: { run: dlqCommand, help: 'dlq list [--limit n] [--json] | dlq replay [--reason regex] [--limit n]: dead letters, replayed to original_topic' },
   ref: { run: refCommand, help: 'ref load <users|items> <file.ndjson>: reference rows into ref.users / ref.items' },
   produce: { run: produceCommand, help: 'produce <file.ndjson | -> [--batch n] [--url service]: events onto the landing topic (Kafka directly; embedded through the running service)' },
+  reprocess: {
+    run: reprocessCommand,
+    help: 'reprocess --from earliest|<ISO time> [--yes] [--dry-run]: with the service stopped, process the retained input history again (offsets reset, internal topics and local state deleted, the ClickHouse tables rebuilt so nothing is doubled)',
+  },
   reset: { run: resetCommand, help: 'delete the local state stores (restored from changelogs on the next start); asks first, or --yes' },
 };
 

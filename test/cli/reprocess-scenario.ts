@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { pino } from 'pino';
+import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import type { Log, TopicPartition } from '../../log/Log.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const CLI = path.join(ROOT, 'bin', 'streamline.ts');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a user runs it, without a terminal. */
+export function streamline(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const HOUR = 3_600_000;
+const EVENT_NAMES = ['product_view', 'add_to_cart', 'purchase', 'search'];
+const CHANNELS = ['web', 'mobile', 'api', 'email'];
+
+/**
+ * Landing-topic envelopes as the ingress writes them: product events over six hours, `users`
+ * users, and every 50th event sent twice (a client retry the topology's dedupe drops). Returns
+ * the records and the number of distinct events.
+ */
+export function landingEvents(count: number, endMs: number, users = 400): { values: Array<{ key: string; value: string; timestamp: number }>; distinct: number } {
+  const values: Array<{ key: string; value: string; timestamp: number }> = [];
+  for (let i = 0; i < count; i++) {
+    const user = `u-${(i * 7919) % users}`;
+    const ts = endMs - 6 * HOUR + Math.floor((i / count) * 6 * HOUR);
+    const envelope = {
+      v: 1,
+      event_id: `ev-${i}`,
+      id_assigned: false,
+      event_type: 'product',
+      source: 'product',
+      received_at: ts + 5,
+      payload: { event_name: EVENT_NAMES[i % EVENT_NAMES.length], channel: CHANNELS[(i >> 2) % CHANNELS.length], user_id: user, timestamp: ts, properties: { i } },
+    };
+    const value = JSON.stringify(envelope);
+    values.push({ key: user, value, timestamp: ts });
+    if (i % 50 === 49) values.push({ key: user, value, timestamp: ts });
+  }
+  return { values, distinct: count };
+}
+
+export async function produceLanding(log: Log, topic: string, events: ReturnType<typeof landingEvents>, partitions = 4): Promise<void> {
+  await log.ensureTopic(topic, { partitions });
+  for (let i = 0; i < events.values.length; i += 5000) {
+    await log.produce(events.values.slice(i, i + 5000).map((e) => ({ topic, key: Buffer.from(e.key), value: Buffer.from(e.value), timestamp: e.timestamp })));
+  }
+}
+
+async function lagOf(log: Log, group: string, topics: string[]): Promise<number> {
+  let lag = 0;
+  for (const topic of topics) {
+    const tps: TopicPartition[] = Array.from({ length: await log.partitionCount(topic) }, (_, partition) => ({ topic, partition }));
+    const committed = await log.committedOffsets(group, tps);
+    for (const tp of tps) lag += (await log.endOffset(tp)) - (committed.get(`${topic}:${tp.partition}`) ?? 0);
+  }
+  return lag;
+}
+
+const TABLES = ['events_raw', 'attempts', 'sessions', 'placements', 'window_aggregates'];
+/** Columns that say where and when a row was written, not what it holds: a reprocess writes the same rows from other offsets. */
+const PROVENANCE = new Set(['topic', 'partition', 'offset', 'emitted_at']);
+
+export type Snapshot = Record<string, { rows: number; hash: string }>;
+
+/**
+ * Every table the sink owns as (row count, order-free hash of the rows without provenance
+ * columns): window_aggregates read FINAL (one row per window, the last update), the hourly view's
+ * target merged per (event_name, channel, hour). Two runs with equal snapshots hold the same rows
+ * the same number of times.
+ */
+export async function snapshotTables(sql: <T>(query: string) => Promise<T[]>): Promise<Snapshot> {
+  const snapshot: Snapshot = {};
+  for (const table of TABLES) {
+    const columns = (await sql<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'events_db' AND table = '${table}' ORDER BY position`))
+      .map((c) => c.name)
+      .filter((name) => !PROVENANCE.has(name));
+    const final = table === 'window_aggregates' ? ' FINAL' : '';
+    const [row] = await sql<{ rows: number | string; hash: string }>(
+      `SELECT count() AS rows, toString(sum(cityHash64(${columns.map((c) => `\`${c}\``).join(', ')}))) AS hash FROM events_db.${table}${final}`,
+    );
+    snapshot[table] = { rows: Number(row!.rows), hash: row!.hash };
+  }
+  const [hourly] = await sql<{ rows: number | string; hash: string; total: number | string }>(
+    `SELECT count() AS rows, toString(sum(cityHash64(event_name, channel, hour, t, u))) AS hash, toUInt64(sum(t)) AS total FROM (
+       SELECT event_name, channel, hour, sum(total_events) AS t, uniqExactMerge(unique_users) AS u FROM events_db.event_metrics_hourly GROUP BY event_name, channel, hour)`,
+  );
+  snapshot.event_metrics_hourly = { rows: Number(hourly!.rows), hash: `${hourly!.hash}/${hourly!.total}` };
+  return snapshot;
+}
+
+export interface PipelineTopics {
+  landing: string;
+  clean: string;
+  aggregates: string;
+  applicationId: string;
+  sinkGroup: string;
+}
+
+/**
+ * Starts the service in this process and waits until it has processed everything on the landing
+ * topic and the sink has written everything the topology produced: both groups without lag, and
+ * events_raw at `distinct` rows. Buffered aggregates are flushed with the topology's commit that
+ * covers their input, so no lag means their rows are in the tables too.
+ */
+export async function runUntilCaughtUp(env: Record<string, string>, topics: PipelineTopics, distinct: number, timeoutMs: number): Promise<{ snapshot: Snapshot; cpuMs: number }> {
+  const cpuStart = process.cpuUsage();
+  const running: RunningPipeline = await startPipeline(env, pino({ level: 'warn' }));
+  try {
+    await running.started;
+    const deadline = Date.now() + timeoutMs;
+    const count = async () => Number((await running.analyticsSql<{ n: number | string }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
+    for (;;) {
+      const topologyLag = await lagOf(running.log, topics.applicationId, [topics.landing]);
+      const sinkLag = await lagOf(running.log, topics.sinkGroup, [topics.clean, topics.aggregates]);
+      const rows = await count();
+      if (topologyLag === 0 && sinkLag === 0 && rows >= distinct) break;
+      if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs} ms: topology lag ${topologyLag}, sink lag ${sinkLag}, events_raw ${rows}/${distinct}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const snapshot = await snapshotTables((query) => running.analyticsSql(query));
+    const cpu = process.cpuUsage(cpuStart);
+    return { snapshot, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+  } finally {
+    await running.stop();
+  }
+}

@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { openEmbeddedLog } from '../../log/embedded/index.js';
+import { tempDir } from '../support/streams.js';
+import { landingEvents, produceLanding, runUntilCaughtUp, streamline, type PipelineTopics } from './reprocess-scenario.js';
+
+/** REPROCESS_EVENTS overrides the count (the issue asks 50k; see docs/REPROCESSING.md for what was measured). */
+const COUNT = Number(process.env.REPROCESS_EVENTS ?? 20_000);
+const TOPICS: PipelineTopics = { landing: 'events.raw', clean: 'events.clean', aggregates: 'processor.aggregates', applicationId: 'streamline', sinkGroup: 'clickhouse-sink' };
+
+describe('streamline reprocess on the embedded log: the tables equal the from-scratch run, nothing doubled', () => {
+  const dataDir = tempDir('reprocess');
+  const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms' };
+  const events = landingEvents(COUNT, Date.now());
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  test(`${COUNT} events processed, reprocessed from earliest, processed again`, async () => {
+    const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
+    await produceLanding(log, TOPICS.landing, events);
+    await log.close();
+
+    // The from-scratch run: a fresh data directory processing the retained history once.
+    const first = await runUntilCaughtUp(env, TOPICS, events.distinct, 600_000);
+    expect(first.snapshot.events_raw!.rows).toBe(events.distinct);
+    expect(first.snapshot.window_aggregates!.rows).toBeGreaterThan(0);
+    expect(first.snapshot.event_metrics_hourly!.hash.endsWith(`/${events.distinct}`)).toBe(true);
+    console.log(`[reprocess embedded] first run ${COUNT} events: ${first.cpuMs} ms CPU`);
+
+    const dry = await streamline(['reprocess', '--from', 'earliest', '--dry-run'], env);
+    expect(dry.stderr).toBe('');
+    expect(dry.stdout).toContain(`input events.raw: ${events.values.length} retained records, oldest ${new Date(events.values[0]!.timestamp).toISOString()}`);
+    expect(dry.stdout).toMatch(/delete \d+ internal topics: streamline-/);
+
+    const unconfirmed = await streamline(['reprocess', '--from', 'earliest'], env);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toMatch(/confirm with --yes/);
+
+    const reprocess = await streamline(['reprocess', '--from', 'earliest', '--yes'], env);
+    expect(reprocess.stderr).toBe('');
+    expect(reprocess.code).toBe(0);
+    expect(reprocess.stdout).toMatch(new RegExp(`events_raw ${events.distinct} -> 0`));
+    expect(fs.existsSync(path.join(dataDir, 'state', 'streamline'))).toBe(false);
+
+    const second = await runUntilCaughtUp(env, TOPICS, events.distinct, 600_000);
+    console.log(`[reprocess embedded] reprocess of ${COUNT} events: ${second.cpuMs} ms CPU`);
+    // Not doubled, and equal to the from-scratch run table by table.
+    expect(second.snapshot.events_raw!.rows).toBe(events.distinct);
+    expect(second.snapshot).toEqual(first.snapshot);
+  }, 1_500_000);
+});
