@@ -32,8 +32,11 @@ export interface LandingWriterOptions {
    * retries included). Default 120 s.
    */
   lateProduceWaitMs?: number;
-  /** A timed-out produce was found to have landed after all: its records were not sent again. */
-  onLandedLate?: (records: number) => void;
+  /**
+   * A timed-out produce was found to have landed after all, so its records were not sent again:
+   * a write's produce (its records had been spooled) or one of the drainer's batches.
+   */
+  onLandedLate?: (records: number, by: 'write' | 'drain') => void;
 }
 
 const DEFAULT_LATE_PRODUCE_WAIT_MS = 120_000;
@@ -243,7 +246,7 @@ export class LandingWriter {
         if (this.stopped) return;
         if (landed) {
           await spool.ack(batch.entries);
-          this.options.onLandedLate?.(batch.records.length);
+          this.options.onLandedLate?.(batch.records.length, 'write');
           this.options.onDrained?.(batch.records.length);
           continue;
         }
@@ -261,7 +264,7 @@ export class LandingWriter {
         if (error instanceof ProduceTimeoutError && (await this.awaitLanded(error.landed))) {
           breaker.failure();
           this.options.onProduceError?.(error);
-          this.options.onLandedLate?.(batch.records.length);
+          this.options.onLandedLate?.(batch.records.length, 'drain');
           failures = 0;
           await spool.ack(batch.entries);
           this.options.onDrained?.(batch.records.length);

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { CircuitBreaker } from '../../ingress/CircuitBreaker.js';
+import { DiskSpool } from '../../ingress/DiskSpool.js';
+import { LandingWriter } from '../../ingress/LandingWriter.js';
+import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
+import type { ProducerRecord } from '../../log/Log.js';
+import { uniqueName } from '../log/log-contract.js';
+import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { readTopic, tempDir, waitFor } from './ingress-harness.js';
+
+/**
+ * On a real broker, with an INGRESS_PRODUCE_TIMEOUT far below what a produce takes here: most
+ * writes time out, are spooled for their 2xx, and then land anyway (the producer keeps going).
+ * Each record must still be in the landing topic exactly once, and per key in the order written.
+ */
+describe('late landing on a real Kafka broker', () => {
+  let log: KafkaLog;
+  let dir: string;
+
+  beforeAll(async () => {
+    log = await openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('late-landing') });
+    dir = tempDir('late-landing-kafka-');
+  });
+
+  afterAll(async () => {
+    await log?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test.each([2, 20])('a %i ms produce timeout under load: every record once, per key in order', async (timeoutMs) => {
+    const topic = uniqueName('landing');
+    await log.ensureTopic(topic, { partitions: 4 });
+    // Warm the producer (metadata, connections), so that the first writes are not all slow.
+    await log.produce([0, 1, 2, 3].map((partition) => ({ topic, partition, key: Buffer.from('warm-up'), value: Buffer.from('warm-up') })));
+    const spool = await DiskSpool.open({ dir: path.join(dir, `spool-${timeoutMs}`), maxBytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 });
+    const counts = { landedLate: 0, byWrite: 0, byDrain: 0, spooled: 0, drained: 0, produceErrors: 0 };
+    const writer = new LandingWriter({
+      log,
+      spool,
+      breaker: new CircuitBreaker({ threshold: 5, timeoutMs: 100, maxRequests: 3 }),
+      logger: pino({ level: 'silent' }),
+      produceTimeoutMs: timeoutMs,
+      // Small drain batches: many drains, the spool emptying between them and writes going to the log directly again.
+      drainBatchRecords: 24,
+      onLandedLate: (n, by) => {
+        counts.landedLate += n;
+        if (by === 'write') counts.byWrite += n;
+        else counts.byDrain += n;
+      },
+      onSpooled: (n) => (counts.spooled += n),
+      onDrained: (n) => (counts.drained += n),
+      onProduceError: () => counts.produceErrors++,
+    });
+    try {
+      const written = new Map<string, string[]>();
+      const cpuStart = process.cpuUsage();
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, k) => {
+          const key = `user-${k}`;
+          const values: string[] = [];
+          written.set(key, values);
+          for (let seq = 0; seq < 40; seq++) {
+            const batch: ProducerRecord[] = Array.from({ length: 1 + (seq % 3) }, (_, i) => ({
+              topic,
+              key: Buffer.from(key),
+              value: Buffer.from(`${key}#${seq}.${i}`),
+              timestamp: 1_700_000_000_000 + seq,
+            }));
+            // The next request for this key is sent once this one is answered (its 2xx).
+            await writer.write(batch);
+            for (const r of batch) values.push(r.value!.toString());
+          }
+        }),
+      );
+      await waitFor(() => spool.isEmpty() && !writer.isDraining, 120_000, 'spool drained');
+      const cpu = process.cpuUsage(cpuStart);
+
+      // The timeout really was hit, and late landings really were recognised.
+      expect(counts.produceErrors).toBeGreaterThan(0);
+      expect(counts.spooled).toBeGreaterThan(0);
+      expect(counts.landedLate).toBeGreaterThan(0);
+      expect(counts.drained).toBe(counts.spooled);
+
+      const landed = (await readTopic(log, topic)).filter((r) => r.key!.toString() !== 'warm-up');
+      const all = landed.map((r) => r.value!.toString());
+      const expected = [...written.values()].flat();
+      expect(all.length).toBe(expected.length);
+      expect(new Set(all)).toEqual(new Set(expected));
+      for (const [key, values] of written) {
+        expect(landed.filter((r) => r.key!.toString() === key).map((r) => r.value!.toString())).toEqual(values);
+      }
+      // For the report: how much of the traffic went through the timeout path.
+      console.log(
+        `late-landing kafka, ${timeoutMs} ms timeout: ${expected.length} records, ${expected.length - counts.spooled} acknowledged by the log, ` +
+          `${counts.spooled} spooled: ${counts.byWrite} landed late by their write's own produce (not re-sent), ${counts.byDrain} by a drain batch that timed out ` +
+          `(not retried), ${counts.drained - counts.landedLate} drained in time; ${counts.produceErrors} timeouts; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`,
+      );
+    } finally {
+      await writer.stop();
+      await spool.close();
+    }
+  }, 180_000);
+});
