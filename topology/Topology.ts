@@ -29,6 +29,16 @@ export interface ProcessorNodeDef {
   stores: string[];
 }
 
+/**
+ * Kafka Streams' StreamPartitioner.partitions(topic, key, value, numPartitions): the partitions
+ * a record goes to. null or undefined (Optional.empty()): the default partitioner, murmur2 of
+ * the key bytes; an empty array: the record goes nowhere; several: one copy to each (multicast).
+ */
+export type StreamPartitioner<K, V> = {
+  // Method syntax: bivariant parameters, so a KStream<K, V> stays assignable to KStream<unknown, unknown>.
+  partitions(topic: string, key: K, value: V, numPartitions: number): number[] | null | undefined;
+}['partitions'];
+
 export interface SinkNode {
   kind: 'sink';
   name: string;
@@ -37,6 +47,30 @@ export interface SinkNode {
   keySerde: Serde<unknown>;
   valueSerde: Serde<unknown>;
   parents: string[];
+  partitioner?: StreamPartitioner<unknown, unknown>;
+  /** The sink topic's partition count, set by the topic planner for a sink with a partitioner. */
+  partitionCount?: number;
+  /** A repartition topic's sink: records with a null key are dropped (Kafka Streams' repartition filter). */
+  dropsNullKeys?: boolean;
+}
+
+/**
+ * The partitions a sink with a partitioner sends a record to; undefined for the default
+ * partitioner (no explicit partition). A partition outside the topic fails the record.
+ */
+export function sinkPartitions(sink: SinkNode, topic: string, key: unknown, value: unknown): number[] | undefined {
+  if (sink.dropsNullKeys && (key === null || key === undefined)) return [];
+  if (!sink.partitioner) return undefined;
+  const count = sink.partitionCount;
+  if (count === undefined) throw new Error(`sink "${sink.name}": the partition count of "${topic}" is not known (the topology was not planned)`);
+  const chosen = sink.partitioner(topic, key, value, count);
+  if (chosen === null || chosen === undefined) return undefined;
+  for (const partition of chosen) {
+    if (!(Number.isInteger(partition) && partition >= 0 && partition < count)) {
+      throw new RangeError(`sink "${sink.name}": the partitioner chose partition ${partition} of "${topic}", which has ${count}`);
+    }
+  }
+  return [...new Set(chosen)];
 }
 
 export type NodeDef = SourceNode | ProcessorNodeDef | SinkNode;
@@ -112,9 +146,12 @@ export class Topology {
   addSink<K, V>(
     name: string,
     topic: string | TopicNameExtractor<K, V>,
-    options: { keySerde: Serde<K>; valueSerde: Serde<V>; internal?: boolean },
+    options: { keySerde: Serde<K>; valueSerde: Serde<V>; internal?: boolean; partitioner?: StreamPartitioner<K, V>; dropsNullKeys?: boolean },
     ...parentNames: string[]
   ): this {
+    if (options.partitioner && typeof topic !== 'string') {
+      throw new Error(`sink "${name}": a StreamPartitioner needs a fixed topic (the topics of a TopicNameExtractor are not known when the topology is planned)`);
+    }
     this.claimName(name);
     this.requireParents(name, parentNames);
     this.nodes.set(name, {
@@ -125,6 +162,8 @@ export class Topology {
       keySerde: options.keySerde as Serde<unknown>,
       valueSerde: options.valueSerde as Serde<unknown>,
       parents: parentNames,
+      partitioner: options.partitioner as StreamPartitioner<unknown, unknown> | undefined,
+      dropsNullKeys: options.dropsNullKeys,
     });
     return this;
   }

@@ -99,6 +99,21 @@ export const STORE_SCENARIOS: Scenario[] = [
         .to(t('out-session'));
     },
   },
+  {
+    // Produced.streamPartitioner and Repartitioned.streamPartitioner: a partitioner that sends a
+    // record nowhere (empty set) drops it; otherwise to partition n % numPartitions (one here,
+    // as in the driver); a null value gets the default partitioner.
+    name: 'stream-partitioner',
+    outputTopics: ['out', 'out-repartitioned'],
+    inputs: (i) => [[], i.timestamps(300).map((timestamp) => ({ topic: 'events', key: i.chance(0.05) ? null : i.pick(KEYS), value: i.chance(0.05) ? null : { n: i.int(0, 99) }, timestamp }))],
+    build: (b, t) => {
+      const dropEvery = (d: number) => (_topic: string, _key: string, value: Json, numPartitions: number) =>
+        value === null || value === undefined ? null : num(value, 'n') % d === 0 ? [] : [num(value, 'n') % numPartitions];
+      const events = eventsOf(b, t);
+      events.to(t('out'), { streamPartitioner: dropEvery(7) });
+      events.repartition({ streamPartitioner: dropEvery(5) }).to(t('out-repartitioned'));
+    },
+  },
 ];
 
 /** Records of one topic keyed by user (some null keys and values), timestamps out of order from startMs. */

@@ -1,7 +1,7 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import type { ProcessorSupplier } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
-import type { TopicNameExtractor } from '../Topology.js';
+import type { StreamPartitioner, TopicNameExtractor } from '../Topology.js';
 import { StatelessProcessor, StreamGlobalTableJoinProcessor, StreamTableJoinProcessor, type ValueJoiner } from './DslProcessors.js';
 import type { GlobalKTable } from './GlobalKTable.js';
 import { KGroupedStream } from './KGroupedStream.js';
@@ -17,6 +17,8 @@ import { validateRepartitioned, type Repartitioned } from './Repartitioned.js';
 export interface Produced<K, V> extends Named {
   keySerde?: Serde<K>;
   valueSerde?: Serde<V>;
+  /** Produced.streamPartitioner: which partitions of the topic each record goes to (a fixed topic only). */
+  streamPartitioner?: StreamPartitioner<K, V>;
 }
 
 export interface Grouped<K, V> extends Named {
@@ -167,7 +169,11 @@ export class KStream<K, V> {
     this.builder.topology.addSink(
       name,
       topic,
-      { keySerde: requireKeySerde(produced.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), name), valueSerde: produced.valueSerde ?? this.valueSerde ?? jsonSerde<V>() },
+      {
+        keySerde: requireKeySerde(produced.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), name),
+        valueSerde: produced.valueSerde ?? this.valueSerde ?? jsonSerde<V>(),
+        partitioner: produced.streamPartitioner,
+      },
       this.nodeName,
     );
   }
@@ -184,7 +190,8 @@ export class KStream<K, V> {
     const keySerde = requireKeySerde(options.keySerde ?? this.keySerde ?? (stringSerde as unknown as Serde<K>), `${base}-sink`);
     const valueSerde = options.valueSerde ?? this.valueSerde ?? jsonSerde<V>();
     this.builder.topology.addInternalTopic(topic, options.numberOfPartitions);
-    this.builder.topology.addSink(`${base}-sink`, topic, { keySerde, valueSerde, internal: true }, this.nodeName);
+    // Null keys are dropped on the way in, as Kafka Streams' repartition filter does.
+    this.builder.topology.addSink(`${base}-sink`, topic, { keySerde, valueSerde, internal: true, partitioner: options.streamPartitioner, dropsNullKeys: true }, this.nodeName);
     this.builder.topology.addSource(`${base}-source`, [topic], { keySerde, valueSerde, internal: true });
     return new KStream(this.builder, `${base}-source`, keySerde, valueSerde, false);
   }

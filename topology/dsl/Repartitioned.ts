@@ -1,4 +1,5 @@
 import type { Serde } from '../../state/Serde.js';
+import type { StreamPartitioner } from '../Topology.js';
 import type { Named } from './Naming.js';
 
 /**
@@ -11,12 +12,15 @@ export interface Repartitioned<K, V> extends Named {
   keySerde?: Serde<K>;
   valueSerde?: Serde<V>;
   numberOfPartitions?: number;
+  /** Repartitioned.streamPartitioner: which partitions of the repartition topic each record goes to. */
+  streamPartitioner?: StreamPartitioner<K, V>;
 }
 
 export const Repartitioned = {
   as: <K, V>(name: string): Repartitioned<K, V> => ({ name }),
   numberOfPartitions: <K, V>(numberOfPartitions: number): Repartitioned<K, V> => ({ numberOfPartitions }),
   with: <K, V>(keySerde: Serde<K>, valueSerde: Serde<V>): Repartitioned<K, V> => ({ keySerde, valueSerde }),
+  streamPartitioner: <K, V>(streamPartitioner: StreamPartitioner<K, V>): Repartitioned<K, V> => ({ streamPartitioner }),
 };
 
 export function validateRepartitioned(options: Repartitioned<unknown, unknown>): void {

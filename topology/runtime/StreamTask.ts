@@ -4,7 +4,7 @@ import type { Cancellable, Processor, ProcessorContext, PunctuationType, Punctua
 import type { RecordMetadata, StreamRecord } from '../processor/Record.js';
 import type { RuntimeStore } from '../StoreBuilder.js';
 import type { SinkNode, SourceNode, Topology } from '../Topology.js';
-import { resolveTopicName } from '../Topology.js';
+import { resolveTopicName, sinkPartitions } from '../Topology.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { deadLetterFor } from './DeadLetters.js';
 import { Punctuations } from './Punctuations.js';
@@ -396,13 +396,17 @@ export class StreamTask {
       name: def.name,
       process: (record) => {
         const topic = fixedTopic ?? (def.topic as (r: StreamRecord<unknown, unknown>) => string)(record);
-        this.collector.send({
+        const out = {
           topic,
           key: record.key === null || record.key === undefined ? null : def.keySerde.serialize(record.key),
           value: record.value === null || record.value === undefined ? null : this.lastValue.bytesOf(def.valueSerde, record.value),
           headers: record.headers,
           timestamp: record.timestamp,
-        });
+        };
+        // A StreamPartitioner (Produced / Repartitioned) picks the partitions ([]: none); undefined: the default.
+        const partitions = def.partitioner || def.dropsNullKeys ? sinkPartitions(def, topic, record.key, record.value) : undefined;
+        if (partitions === undefined) this.collector.send(out);
+        else for (const partition of partitions) this.collector.send({ ...out, partition });
       },
     };
   }

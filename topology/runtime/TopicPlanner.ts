@@ -107,8 +107,13 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
     }
     for (const node of sub.nodes) {
       if (node.kind === 'sink' && !node.internal && typeof node.topic === 'string') {
-        await ensureUserTopic(node.topic);
+        const count = await ensureUserTopic(node.topic);
         allTopics.add(node.topic);
+        if (node.partitioner) node.partitionCount = count;
+      }
+      // A sink's StreamPartitioner is given the partition count of its topic.
+      if (node.kind === 'sink' && node.internal && node.partitioner && typeof node.topic === 'string') {
+        node.partitionCount = internalPartitions.get(resolveTopicName(applicationId, node.topic, true));
       }
     }
   }

@@ -10,6 +10,10 @@ import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.KeyValue;
 import java.time.Duration;
+import java.util.Optional;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.StreamPartitioner;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -26,10 +30,19 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed", "stream-partitioner");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
+    }
+
+    /** No partition for values whose n divides by d (the record is dropped), else n % numPartitions; null values: the default partitioner. */
+    static StreamPartitioner<String, JsonNode> dropEvery(long d) {
+        return (topic, key, value, numPartitions) -> {
+            if (value == null) return Optional.empty();
+            long n = Json.number(value, "n");
+            return n % d == 0 ? Optional.of(Set.<Integer>of()) : Optional.of(Set.of((int) (n % numPartitions)));
+        };
     }
 
     static JsonNode clicksAndSpent(long clicks, long spent) {
@@ -77,6 +90,13 @@ final class StoreScenarios {
                     .aggregate(() -> clicksAndSpent(0, 0), Materialized.with(Serdes.String(), Json.SERDE))
                     .toStream().to("out", Scenarios.JSON_OUT);
                 return List.of("out");
+            }
+            case "stream-partitioner" -> {
+                KStream<String, JsonNode> events = Scenarios.events(builder);
+                events.to("out", Produced.with(Serdes.String(), Json.SERDE, dropEvery(7)));
+                events.repartition(Repartitioned.<String, JsonNode>with(Serdes.String(), Json.SERDE).withStreamPartitioner(dropEvery(5)))
+                    .to("out-repartitioned", Scenarios.JSON_OUT);
+                return List.of("out", "out-repartitioned");
             }
             case "cogroup-windowed" -> {
                 KGroupedStream<String, JsonNode> clicks = builder.stream("clicks", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
