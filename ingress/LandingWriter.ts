@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Log, ProducerRecord, RecordMetadata } from '../log/Log.js';
 import type { CircuitBreaker } from './CircuitBreaker.js';
 import type { DiskSpool } from './DiskSpool.js';
+import { findLandedCopies, type LandedCopiesOptions, recordFingerprint } from './LandedCopies.js';
 
 export interface WriteResult {
   /** True when the records were fsynced to the disk spool instead of acknowledged by the log. */
@@ -36,7 +37,13 @@ export interface LandingWriterOptions {
    * A timed-out produce was found to have landed after all, so its records were not sent again:
    * a write's produce (its records had been spooled) or one of the drainer's batches.
    */
-  onLandedLate?: (records: number, by: 'write' | 'drain') => void;
+  onLandedLate?: (records: number, by: 'write' | 'drain' | 'restart') => void;
+  /**
+   * Before replaying a spool recovered at start, look for its first records in the landing
+   * topics' tails (LandedCopies), so a produce that landed just before a crash is not written
+   * again. Default on; false replays everything (at-least-once across a crash).
+   */
+  checkLandedOnRecovery?: boolean | LandedCopiesOptions;
 }
 
 const DEFAULT_LATE_PRODUCE_WAIT_MS = 120_000;
@@ -89,11 +96,16 @@ export class LandingWriter {
   /** Resolves when stop() begins: a wait for a late produce must not hold up shutdown. */
   private readonly stopping: Promise<false>;
   private signalStop!: () => void;
+  /** Entries recovered from disk at start still to drain, whose records may have landed before a crash. */
+  private recoveredEntries = 0;
+  /** Fingerprints of recovered records found in the log; null until searched. */
+  private landedBeforeRestart: Set<string> | null = null;
 
   constructor(private readonly options: LandingWriterOptions) {
     this.drainBatchRecords = options.drainBatchRecords ?? 5000;
     this.lateProduceWaitMs = options.lateProduceWaitMs ?? DEFAULT_LATE_PRODUCE_WAIT_MS;
     this.stopping = new Promise<false>((resolve) => (this.signalStop = () => resolve(false)));
+    if (options.checkLandedOnRecovery !== false) this.recoveredEntries = options.spool.entries;
     if (!options.spool.isEmpty()) this.startDrain();
   }
 
@@ -245,7 +257,7 @@ export class LandingWriter {
         const landed = await this.awaitLanded(batch.landed);
         if (this.stopped) return;
         if (landed) {
-          await spool.ack(batch.entries);
+          await this.ackDrained(batch.entries);
           this.options.onLandedLate?.(batch.records.length, 'write');
           this.options.onDrained?.(batch.records.length);
           continue;
@@ -256,8 +268,31 @@ export class LandingWriter {
         await this.sleep(Math.max(50, breaker.remainingOpenMs()));
         continue;
       }
+      let records = batch.records;
+      if (this.recoveredEntries > 0) {
+        try {
+          records = await this.withoutLandedBeforeRestart(records);
+        } catch (error) {
+          breaker.failure();
+          this.options.onProduceError?.(error as Error);
+          logger.warn({ err: error }, 'spool drain: could not read the landing topic to check the recovered spool; retrying');
+          await this.sleep(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 5000);
+          continue;
+        }
+        if (this.stopped) return;
+        if (records.length < batch.records.length) {
+          this.options.onLandedLate?.(batch.records.length - records.length, 'restart');
+          if (records.length === 0) {
+            breaker.success();
+            await this.ackDrained(batch.entries);
+            this.options.onDrained?.(batch.records.length);
+            continue;
+          }
+        }
+      }
       try {
-        await this.produceWithTimeout(batch.records);
+        await this.produceWithTimeout(records);
       } catch (error) {
         // Timed out: the batch is still in flight. Retrying now would land it twice if it then
         // succeeds, so wait for its answer (bounded by lateProduceWaitMs) and keep it if it landed.
@@ -266,7 +301,7 @@ export class LandingWriter {
           this.options.onProduceError?.(error);
           this.options.onLandedLate?.(batch.records.length, 'drain');
           failures = 0;
-          await spool.ack(batch.entries);
+          await this.ackDrained(batch.entries);
           this.options.onDrained?.(batch.records.length);
           continue;
         }
@@ -280,9 +315,9 @@ export class LandingWriter {
         // A log that says it is healthy yet keeps refusing this batch: some record in it is
         // poison (e.g. too large for the broker). Isolate it rather than block the spool forever.
         if (failures >= POISON_AFTER_FAILURES && (await this.options.log.isHealthy().catch(() => false))) {
-          if (await this.isolatePoison(batch.records)) {
+          if (await this.isolatePoison(records)) {
             failures = 0;
-            await spool.ack(batch.entries);
+            await this.ackDrained(batch.entries);
             this.options.onDrained?.(batch.records.length);
             continue;
           }
@@ -294,9 +329,37 @@ export class LandingWriter {
       breaker.success();
       failures = 0;
       backoffMs = 100;
-      await spool.ack(batch.entries);
+      await this.ackDrained(batch.entries);
       this.options.onDrained?.(batch.records.length);
     }
+  }
+
+  private async ackDrained(entries: number): Promise<void> {
+    await this.options.spool.ack(entries);
+    if (this.recoveredEntries > 0) {
+      this.recoveredEntries = Math.max(0, this.recoveredEntries - entries);
+      if (this.recoveredEntries === 0) this.landedBeforeRestart = null;
+    }
+  }
+
+  /**
+   * The batch without the records found in the landing topics: searched once, for the first
+   * drainBatchRecords recovered records (what can have been in flight at a crash: the drain batch
+   * and the timed-out writes, which queue everything behind them).
+   */
+  private async withoutLandedBeforeRestart(records: ProducerRecord[]): Promise<ProducerRecord[]> {
+    if (!this.landedBeforeRestart) {
+      const first = await this.options.spool.peek(this.drainBatchRecords);
+      const check = this.options.checkLandedOnRecovery;
+      const found = await Promise.race([findLandedCopies(this.options.log, first.records, typeof check === 'object' ? check : {}), this.stopping]);
+      if (found === false) return records;
+      this.landedBeforeRestart = found;
+      this.recoveredEntries = Math.min(this.recoveredEntries, first.entries);
+      if (found.size > 0) this.options.logger.warn({ records: found.size }, 'recovered spool: records already in the landing topic are not sent again');
+    }
+    const landed = this.landedBeforeRestart;
+    if (landed.size === 0) return records;
+    return records.filter((r) => !landed.has(recordFingerprint(r.topic, r.key, r.value, r.timestamp)));
   }
 
   /**
