@@ -1,85 +1,82 @@
 /**
  * Our contender in the Kafka bench (bench/scenarios/kafka.ts): the same work as the Kafka Streams
  * peer (bench/peer/), built with our DSL on the KafkaLog, exactly-once, in its own process so it
- * shares an event loop with neither the bench nor the JVM.
+ * shares an event loop with neither the bench nor the JVM. The topology is in
+ * kafka-topology-member.ts.
  *
- *   landing (key = user, value = JSON {id, user, correct, ts, sentAt?})
- *     -> dedupe by id (Processor API, persistent RocksDB key-value store "seen-ids", changelogged)
- *     -> output topic (the deduped events, JSON)
- *     -> groupByKey, tumbling 1-minute windows with 10 s grace, count() into "per-minute"
+ * threads=N (default 1) is Kafka Streams' num.stream.threads: N members of one consumer group
+ * (application.id), each a StreamsApp with its own KafkaLog (consumer + transactional producer).
+ * threads=1 runs its one member on the main thread, as before this option existed, so the
+ * earlier single-thread figures stay comparable; threads>1 runs one member per worker thread
+ * (kafka-topology-thread.ts) and the main thread only starts and stops them.
  *
- * The dedupe keeps the key, so its stream is grouped without a repartition topic (the peer uses
- * processValues for that; our DSL has no processValues, so the stream is rebuilt on the node with
- * "no repartition needed", which is what processValues means).
- *
- *   node --import tsx bench/kafka-topology.ts bootstrap=... input=... output=... application.id=... state.dir=... [commit.interval.ms=100]
- * Prints "state RUNNING" once started; stops cleanly on SIGTERM or when stdin closes.
+ *   node --import tsx bench/kafka-topology.ts bootstrap=... input=... output=... application.id=... state.dir=... [commit.interval.ms=100] [threads=1]
+ * Prints "state RUNNING" once every member runs; stops cleanly on SIGTERM or when stdin closes.
  */
-import { readKafkaConfig } from '../log/kafka/kafka-config.js';
-import { openKafkaLog } from '../log/kafka/KafkaLog.js';
-import type { KeyValueStore } from '../state/StateStore.js';
-import { jsonSerde, stringSerde } from '../state/Serde.js';
-import { StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../log/remote/startModuleWorker.js';
+import { parseSettings, startMember, type MemberSettings } from './kafka-topology-member.js';
+import type { ThreadEvent } from './kafka-topology-thread.js';
 
-interface LandingEvent {
-  id: string;
-  user: string;
-  correct: boolean;
-  ts: number;
-  sentAt?: number;
-}
-
-const settings = new Map(process.argv.slice(2).map((arg) => [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] as [string, string]));
-function setting(key: string, fallback?: string): string {
-  const value = settings.get(key) ?? fallback;
-  if (value === undefined) throw new Error(`missing setting ${key}=...`);
-  return value;
-}
-
-class Dedupe implements Processor<string, LandingEvent> {
-  private context!: ProcessorContext<string, LandingEvent>;
-  private seen!: KeyValueStore<string, number>;
-  init(context: ProcessorContext<string, LandingEvent>): void {
-    this.context = context;
-    this.seen = context.getStateStore('seen-ids');
-  }
-  process(record: StreamRecord<string, LandingEvent>): void {
-    const id = record.value?.id;
-    if (id === undefined || this.seen.get(id) !== undefined) return;
-    this.seen.put(id, record.timestamp);
-    this.context.forward(record);
-  }
-}
-
-const kafka = readKafkaConfig({ ...process.env, KAFKA_BROKERS: setting('bootstrap') })!;
-const log = await openKafkaLog({ ...kafka, clientId: 'bench-ours' });
-const builder = new StreamsBuilder();
-const landing = builder.stream<string, LandingEvent>(setting('input'), { keySerde: stringSerde, valueSerde: jsonSerde<LandingEvent>() });
-// processValues: the key stays, so the windowed count needs no repartition topic (like the peer's processValues).
-const deduped = landing.processValues(() => new Dedupe(), { name: 'dedupe' });
-builder.topology.addStateStore(keyValueStoreBuilder('seen-ids', stringSerde, jsonSerde<number>()), 'dedupe');
-deduped.to(setting('output'));
-deduped.groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000)).count({ name: 'per-minute' });
-
-const app = new StreamsApp(builder.build(), log, {
+const setting = parseSettings(process.argv.slice(2));
+const threads = Number(setting('threads', '1'));
+if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads=${setting('threads')}: a whole number >= 1`);
+const base: Omit<MemberSettings, 'memberName'> = {
+  bootstrap: setting('bootstrap'),
+  input: setting('input'),
+  output: setting('output'),
   applicationId: setting('application.id'),
   stateDir: setting('state.dir'),
   commitIntervalMs: Number(setting('commit.interval.ms', '100')),
-});
+};
+
+/** What the main thread stops: one member here, or N worker threads. */
+let closeAll: () => Promise<void> = async () => undefined;
 let stopping: Promise<void> | undefined;
 const stop = (code: number) =>
   (stopping ??= (async () => {
-    await app.close().catch((error: unknown) => console.error(error));
-    await log.close().catch(() => undefined);
+    await closeAll().catch((error: unknown) => console.error(error));
     process.exit(code);
   })());
-app.on('error', (error: Error) => {
-  console.error(`ours: topology failed: ${error.stack ?? error.message}`);
+const fail = (message: string) => {
+  console.error(`ours: topology failed: ${message}`);
   void stop(1);
-});
+};
 process.on('SIGTERM', () => void stop(0));
 // The bench holds stdin open; EOF means it is gone.
 process.stdin.on('end', () => void stop(0));
 process.stdin.resume();
-await app.start();
-console.log('state RUNNING');
+
+if (threads === 1) {
+  const member = await startMember({ ...base, memberName: 'main' }, (error) => fail(error.stack ?? error.message));
+  closeAll = () => member.close();
+} else {
+  const workers: Worker[] = [];
+  const running: Promise<void>[] = [];
+  const stopped: Promise<void>[] = [];
+  for (let n = 0; n < threads; n++) {
+    const worker = startModuleWorker(new URL('./kafka-topology-thread.js', import.meta.url), { workerData: { ...base, memberName: `t${n}` } satisfies MemberSettings });
+    workers.push(worker);
+    let resolveRunning!: () => void;
+    running.push(new Promise((resolve) => (resolveRunning = resolve)));
+    // A worker is stopped once it said so or exited (after a failure it may exit first).
+    stopped.push(
+      new Promise((resolve) => {
+        worker.on('message', (event: ThreadEvent) => {
+          if (event.type === 'running') resolveRunning();
+          else if (event.type === 'failed') fail(`thread t${n}: ${event.message}`);
+          else resolve();
+        });
+        worker.once('exit', () => resolve());
+      }),
+    );
+    worker.on('error', (error) => fail(`thread t${n}: ${error.stack ?? error.message}`));
+  }
+  closeAll = async () => {
+    for (const worker of workers) worker.postMessage({ type: 'stop' });
+    await Promise.all(stopped);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  };
+  await Promise.all(running);
+}
+if (!stopping) console.log(`state RUNNING (${threads} thread${threads === 1 ? '' : 's'})`);

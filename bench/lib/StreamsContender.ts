@@ -3,7 +3,8 @@
  * - ours: bench/kafka-topology.ts (our DSL + StreamsApp on the KafkaLog), under node --import tsx;
  * - peer: bench/peer (Kafka Streams 4.1.1), a shaded jar built once with Maven and reused.
  * Both take the same settings (bootstrap, input, output, application.id, state.dir,
- * commit.interval.ms), print "state RUNNING" when started, and stop on SIGTERM or stdin EOF.
+ * commit.interval.ms, threads = Kafka Streams' num.stream.threads), print "state RUNNING" when
+ * started, and stop on SIGTERM or stdin EOF.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +25,8 @@ export interface ContenderSettings {
   applicationId: string;
   stateDir: string;
   commitIntervalMs: number;
+  /** Stream threads: ours runs one StreamsApp per worker thread (one consumer group), the peer num.stream.threads. */
+  threads: number;
   /** stdout and stderr of the process go here. */
   logFile: string;
 }
@@ -140,6 +143,7 @@ export function startContender(name: ContenderName, settings: ContenderSettings)
     `application.id=${settings.applicationId}`,
     `state.dir=${settings.stateDir}`,
     `commit.interval.ms=${settings.commitIntervalMs}`,
+    `threads=${settings.threads}`,
   ];
   // stdin stays a pipe the bench never closes: its EOF (the bench died) stops the contender.
   const child =

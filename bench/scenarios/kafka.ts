@@ -4,9 +4,15 @@
  *
  * 1. Topology, ours vs Kafka Streams 4.1.1 (bench/kafka-topology.ts vs bench/peer/): the same
  *    dedupe by id + tumbling 1-minute count, exactly-once (v2), commit interval 100 ms, one
- *    process each, run one after the other.
+ *    process each, at each stream thread count of BENCH_KAFKA_THREADS (default "1,2"; issue 13):
+ *    ours runs that many StreamsApps (one per worker thread beyond 1, one consumer group), the
+ *    peer num.stream.threads. Ours and the peer run one after the other, interleaved: at the
+ *    first thread count ours first, at the second the peer first (and so on), so neither always
+ *    gets the quieter slot of a loaded machine. Each row says its thread count and the 1-minute
+ *    load average; ours' notes give ours/peer at the same count.
  *    - throughput: N events (BENCH_KAFKA_EVENTS, default 200k; 4 partitions, keyed by user, 5 %
- *      re-sent ids) are in a fresh landing topic before the contender starts; events/s =
+ *      re-sent ids) are in one fresh landing topic before the first contender starts (every run
+ *      reads the same records with its own group); events/s =
  *      events committed / time, from the first commit the bench sees (polling the group's
  *      committed offsets every 100 ms) until the committed input offsets cover all N, so JVM and
  *      module start-up are not counted (both are reported in the note). The deduped output is
@@ -20,7 +26,8 @@
  *    steady rate is BENCH_KAFKA_STEADY_EPS, default 1k events/s: at the embedded 5k/s the Kafka
  *    pipeline fell behind (1.4k/s end to end, load average ~11), so the steady row measured a
  *    growing backlog and the capacity phase's events queued behind it (0 queryable). The
- *    capacity phase's drain is 30 s so the group stays within ~7 minutes.
+ *    capacity phase's drain is 30 s. BENCH_KAFKA_PIPELINE=off leaves this part out (the
+ *    topology rows alone).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,6 +47,14 @@ const LATENCY_EPS = Number(process.env.BENCH_KAFKA_LATENCY_EPS ?? 3_000);
 const PARTITIONS = 4;
 const COMMIT_INTERVAL_MS = 100;
 const TOPOLOGY_TARGET = 30_000;
+const THREAD_COUNTS = (process.env.BENCH_KAFKA_THREADS ?? '1,2').split(',').map((value) => {
+  const threads = Number(value.trim());
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`BENCH_KAFKA_THREADS=${process.env.BENCH_KAFKA_THREADS}: thread counts >= 1, comma separated`);
+  return threads;
+});
+/** Issue 13: ahead of the peer at equal thread counts, aiming for 1.2x. */
+const AIM_RATIO = 1.2;
+const CONTENDERS: ContenderName[] = ['ours', 'peer'];
 const LABEL: Record<ContenderName, string> = { ours: 'ours (DSL + StreamsApp on KafkaLog)', peer: 'Kafka Streams 4.1.1 peer' };
 const ROUTE = 'landing topic -> dedupe (RocksDB KV) -> deduped topic + 1-min window count, EOS v2';
 
@@ -55,6 +70,16 @@ interface Throughput {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const threadLabel = (threads: number) => `${threads} thread${threads === 1 ? '' : 's'}`;
+const loadAverage = () => os.loadavg()[0].toFixed(1);
+const logFile = (context: BenchContext, name: ContenderName, threads: number) => path.join(context.resultsDir, `kafka-${name}-t${threads}.log`);
+
+/** Round n of the thread sweep: ours first on even rounds, the peer first on odd ones. */
+function contendersInOrder(peerError: string | undefined, round: number): ContenderName[] {
+  if (peerError) return ['ours'];
+  return round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+}
 
 function stateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-bench-streams-'));
@@ -75,11 +100,11 @@ async function withContender<T>(name: ContenderName, settings: Parameters<typeof
   }
 }
 
-async function throughput(context: BenchContext, log: Log, brokers: string, name: ContenderName, run: string, events: number, distinct: number): Promise<Throughput> {
-  const input = `bench-${run}-${name}-landing`;
-  const output = `bench-${run}-${name}-deduped`;
-  const applicationId = `bench-${run}-${name}-throughput`;
-  const settings = { bootstrap: brokers, input, output, applicationId, stateDir: stateDir(), commitIntervalMs: COMMIT_INTERVAL_MS, logFile: path.join(context.resultsDir, `kafka-${name}.log`) };
+async function throughput(context: BenchContext, log: Log, brokers: string, name: ContenderName, threads: number, run: string, input: string, events: number, distinct: number): Promise<Throughput> {
+  const output = `bench-${run}-${name}-t${threads}-deduped`;
+  await log.ensureTopic(output, { partitions: PARTITIONS });
+  const applicationId = `bench-${run}-${name}-t${threads}-throughput`;
+  const settings = { bootstrap: brokers, input, output, applicationId, stateDir: stateDir(), commitIntervalMs: COMMIT_INTERVAL_MS, threads, logFile: logFile(context, name, threads) };
   return withContender(name, settings, async (contender) => {
     const spawnedAt = performance.now();
     const timeoutAt = spawnedAt + Math.max(120_000, (events / 2_000) * 1000);
@@ -87,7 +112,7 @@ async function throughput(context: BenchContext, log: Log, brokers: string, name
     let doneAt = 0;
     let cpuAtDone = 0;
     while (performance.now() < timeoutAt) {
-      if (!contender.alive) throw new Error(`${name} exited while processing (see bench/results/kafka-${name}.log)`);
+      if (!contender.alive) throw new Error(`${name} exited while processing (see ${settings.logFile})`);
       const committed = await committedSum(log, applicationId, input);
       const at = performance.now();
       if (!first && committed > 0) first = { at, committed, cpu: contender.usage().cpuSeconds };
@@ -116,18 +141,20 @@ async function throughput(context: BenchContext, log: Log, brokers: string, name
       outputRecords: reader.count,
       expected: distinct,
     };
-    context.log(`kafka: ${name} throughput ${result.eventsPerSecond} events/s (${result.processSeconds} s after the first commit at ${result.startSeconds} s; CPU ${result.cpuPercent} %); output ${reader.count}/${distinct}`);
+    context.log(
+      `kafka: ${name} ${threads}t throughput ${result.eventsPerSecond} events/s (${result.processSeconds} s after the first commit at ${result.startSeconds} s; CPU ${result.cpuPercent} %; load ${loadAverage()}); output ${reader.count}/${distinct}`,
+    );
     return result;
   });
 }
 
-async function latency(context: BenchContext, log: Log, brokers: string, name: ContenderName, run: string): Promise<Row> {
-  const input = `bench-${run}-${name}-lat-landing`;
-  const output = `bench-${run}-${name}-lat-deduped`;
+async function latency(context: BenchContext, log: Log, brokers: string, name: ContenderName, threads: number, run: string): Promise<Row> {
+  const input = `bench-${run}-${name}-t${threads}-lat-landing`;
+  const output = `bench-${run}-${name}-t${threads}-lat-deduped`;
   await log.ensureTopic(input, { partitions: PARTITIONS });
   await log.ensureTopic(output, { partitions: PARTITIONS });
-  const applicationId = `bench-${run}-${name}-latency`;
-  const settings = { bootstrap: brokers, input, output, applicationId, stateDir: stateDir(), commitIntervalMs: COMMIT_INTERVAL_MS, logFile: path.join(context.resultsDir, `kafka-${name}.log`) };
+  const applicationId = `bench-${run}-${name}-t${threads}-latency`;
+  const settings = { bootstrap: brokers, input, output, applicationId, stateDir: stateDir(), commitIntervalMs: COMMIT_INTERVAL_MS, threads, logFile: logFile(context, name, threads) };
   const warmupCapMs = 30_000;
   const measureMs = Math.max(3_000, Math.round(15_000 * context.scale));
   return withContender(name, settings, async (contender) => {
@@ -141,7 +168,8 @@ async function latency(context: BenchContext, log: Log, brokers: string, name: C
     try {
       // Warm-up at the same rate until the output has caught up with the input (less than 1 s
       // of events behind, twice in a row): "running" comes seconds before the first output
-      // (group join, changelog topics, transactions), and that backlog is not steady-state latency.
+      // (group join, changelog topics, transactions, and with 2 threads the rebalance as the
+      // second member joins), and that backlog is not steady-state latency.
       const warmStarted = performance.now();
       let warm = 0;
       let caughtUp = 0;
@@ -158,9 +186,9 @@ async function latency(context: BenchContext, log: Log, brokers: string, name: C
       const cpuPercent = Math.round((100 * (contender.usage().cpuSeconds - cpuBefore)) / ((performance.now() - measuredAt) / 1000));
       const l = latencies.summary();
       const missing = sent - latencies.size;
-      context.log(`kafka: ${name} latency at ${LATENCY_EPS}/s: p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms (${latencies.size}/${sent} seen)`);
+      context.log(`kafka: ${name} ${threads}t latency at ${LATENCY_EPS}/s: p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} / max ${l.max} ms (${latencies.size}/${sent} seen; load ${loadAverage()})`);
       return {
-        scenario: `kafka topology latency ${LATENCY_EPS / 1000}k/s: ${LABEL[name]}`,
+        scenario: `kafka topology latency ${LATENCY_EPS / 1000}k/s, ${threadLabel(threads)}: ${LABEL[name]}`,
         route: ROUTE,
         eventsPerSecond: Math.round(sent / (measureMs / 1000)),
         p50Ms: l.p50,
@@ -168,13 +196,44 @@ async function latency(context: BenchContext, log: Log, brokers: string, name: C
         p99Ms: l.p99,
         serviceCpuPercent: cpuPercent,
         servicePeakRssMb: contender.usage().peakRssMb,
-        note: `${sent} events at ${LATENCY_EPS}/s for ${measureMs / 1000} s after ${(warmupMs / 1000).toFixed(1)} s warm-up (${caughtUp >= 2 ? 'caught up' : 'NOT caught up: latency includes the start-up backlog'}); produce -> deduped topic read_committed; max ${l.max} ms${all ? '' : `; ${missing} not read within 20 s`}`,
-        detail: { sent, seen: latencies.size, latencyMs: l, warmupEvents: warm, warmupMs, caughtUp: caughtUp >= 2 },
+        note: `${sent} events at ${LATENCY_EPS}/s for ${measureMs / 1000} s after ${(warmupMs / 1000).toFixed(1)} s warm-up (${caughtUp >= 2 ? 'caught up' : 'NOT caught up: latency includes the start-up backlog'}); produce -> deduped topic read_committed; max ${l.max} ms${all ? '' : `; ${missing} not read within 20 s`}; load ${loadAverage()}`,
+        detail: { threads, sent, seen: latencies.size, latencyMs: l, warmupEvents: warm, warmupMs, caughtUp: caughtUp >= 2, loadAverage1m: os.loadavg()[0] },
       };
     } finally {
       await reader.stop();
     }
   });
+}
+
+function throughputRow(name: ContenderName, threads: number, events: number, r: Throughput, peer: Throughput | undefined, peerError: string | undefined): Row {
+  const exact = r.outputRecords === r.expected;
+  const ratio = name === 'ours' && peer ? r.eventsPerSecond / peer.eventsPerSecond : undefined;
+  return {
+    scenario: `kafka topology throughput, ${threadLabel(threads)}: ${LABEL[name]}`,
+    route: ROUTE,
+    eventsPerSecond: r.eventsPerSecond,
+    serviceCpuPercent: r.cpuPercent,
+    servicePeakRssMb: r.peakRssMb,
+    ...(name === 'ours'
+      ? {
+          target: `>= ${TOPOLOGY_TARGET / 1000}k events/s and >= ${AIM_RATIO}x the peer at ${threadLabel(threads)}`,
+          met: r.eventsPerSecond >= TOPOLOGY_TARGET && ratio !== undefined && ratio >= AIM_RATIO && exact,
+        }
+      : {}),
+    note:
+      `${events} events, 4 partitions; ${r.processSeconds} s from the first commit (seen ${r.startSeconds} s after the process started) to all committed; ` +
+      `${r.wallEventsPerSecond} events/s counting start-up; output ${r.outputRecords} records for ${r.expected} distinct ids${exact ? '' : ' (MISMATCH)'}` +
+      (ratio !== undefined ? `; ours/peer = ${ratio.toFixed(2)}` : '') +
+      (name === 'ours' && peerError ? `; peer not run: ${peerError}` : ''),
+    detail: { threads, ...r, ratioOursToPeer: ratio },
+  };
+}
+
+/** Ours vs the peer's p99 at the same thread count, on our latency row. */
+function compareLatency(ours: Row, peer: Row | undefined): Row {
+  if (ours.p99Ms === undefined || peer?.p99Ms === undefined) return ours;
+  const ratio = ours.p99Ms / peer.p99Ms;
+  return { ...ours, target: "p99 below the peer's at the same thread count", met: ratio < 1, note: `${ours.note}; p99 ours/peer = ${ratio.toFixed(2)}`, detail: { ...(ours.detail as object), p99RatioOursToPeer: ratio } };
 }
 
 async function topologyRows(context: BenchContext, brokers: string, peerError: string | undefined): Promise<Row[]> {
@@ -183,54 +242,43 @@ async function topologyRows(context: BenchContext, brokers: string, peerError: s
   try {
     const run = Date.now().toString(36);
     const events = Math.max(20_000, Math.round(EVENTS * Math.min(1, context.scale * 4)));
-    const contenders: ContenderName[] = peerError ? ['ours'] : ['ours', 'peer'];
-    let distinct = 0;
-    for (const name of contenders) {
-      await log.ensureTopic(`bench-${run}-${name}-landing`, { partitions: PARTITIONS });
-      await log.ensureTopic(`bench-${run}-${name}-deduped`, { partitions: PARTITIONS });
-      const loaded = await preload(log, `bench-${run}-${name}-landing`, events);
-      distinct = loaded.distinct;
-      context.log(`kafka: ${events} landing events for ${name} produced in ${loaded.seconds.toFixed(1)} s`);
-    }
-    const results: Partial<Record<ContenderName, Throughput>> = {};
-    for (const name of contenders) {
-      try {
-        results[name] = await throughput(context, log, brokers, name, run, events, distinct);
-      } catch (error) {
-        context.log(`kafka: ${name} throughput failed: ${(error as Error).message}`);
-        rows.push({ scenario: `kafka topology throughput: ${LABEL[name]}`, route: ROUTE, note: `failed: ${(error as Error).message}`, met: false });
+    // One landing topic for every throughput run: each contender and thread count reads the
+    // same records (its own consumer group from the earliest offset, its own output topic).
+    const input = `bench-${run}-landing`;
+    await log.ensureTopic(input, { partitions: PARTITIONS });
+    const loaded = await preload(log, input, events);
+    context.log(`kafka: ${events} landing events produced in ${loaded.seconds.toFixed(1)} s`);
+    const rounds = THREAD_COUNTS.map((threads, n) => ({ threads, order: contendersInOrder(peerError, n) }));
+
+    for (const { threads, order } of rounds) {
+      const results: Partial<Record<ContenderName, Throughput>> = {};
+      for (const name of order) {
+        try {
+          results[name] = await throughput(context, log, brokers, name, threads, run, input, events, loaded.distinct);
+        } catch (error) {
+          context.log(`kafka: ${name} ${threads}t throughput failed: ${(error as Error).message}`);
+          rows.push({ scenario: `kafka topology throughput, ${threadLabel(threads)}: ${LABEL[name]}`, route: ROUTE, note: `failed: ${(error as Error).message}`, met: false });
+        }
       }
-    }
-    const ratio = results.ours && results.peer ? results.ours.eventsPerSecond / results.peer.eventsPerSecond : undefined;
-    for (const name of contenders) {
-      const r = results[name];
-      if (!r) continue;
-      const exact = r.outputRecords === r.expected;
-      rows.push({
-        scenario: `kafka topology throughput: ${LABEL[name]}`,
-        route: ROUTE,
-        eventsPerSecond: r.eventsPerSecond,
-        serviceCpuPercent: r.cpuPercent,
-        servicePeakRssMb: r.peakRssMb,
-        ...(name === 'ours'
-          ? { target: `>= ${TOPOLOGY_TARGET / 1000}k events/s and ahead of the peer`, met: r.eventsPerSecond >= TOPOLOGY_TARGET && (ratio === undefined || ratio >= 1) && exact }
-          : {}),
-        note:
-          `${events} events, 4 partitions; ${r.processSeconds} s from the first commit (seen ${r.startSeconds} s after the process started) to all committed; ` +
-          `${r.wallEventsPerSecond} events/s counting start-up; output ${r.outputRecords} records for ${r.expected} distinct ids${exact ? '' : ' (MISMATCH)'}` +
-          (name === 'ours' && ratio !== undefined ? `; ours/peer = ${ratio.toFixed(2)}` : '') +
-          (name === 'peer' && peerError ? `; ${peerError}` : ''),
-        detail: { ...r, ratioOursToPeer: ratio },
-      });
+      for (const name of CONTENDERS) {
+        const r = results[name];
+        if (r) rows.push(throughputRow(name, threads, events, r, results.peer, peerError));
+      }
     }
     if (peerError) rows.push({ scenario: `kafka topology: ${LABEL.peer}`, route: ROUTE, note: `not run: ${peerError}`, met: false });
-    for (const name of contenders) {
-      try {
-        rows.push(await latency(context, log, brokers, name, run));
-      } catch (error) {
-        context.log(`kafka: ${name} latency failed: ${(error as Error).message}`);
-        rows.push({ scenario: `kafka topology latency: ${LABEL[name]}`, route: ROUTE, note: `failed: ${(error as Error).message}`, met: false });
+
+    for (const { threads, order } of rounds) {
+      const results: Partial<Record<ContenderName, Row>> = {};
+      for (const name of order) {
+        try {
+          results[name] = await latency(context, log, brokers, name, threads, run);
+        } catch (error) {
+          context.log(`kafka: ${name} ${threads}t latency failed: ${(error as Error).message}`);
+          rows.push({ scenario: `kafka topology latency, ${threadLabel(threads)}: ${LABEL[name]}`, route: ROUTE, note: `failed: ${(error as Error).message}`, met: false });
+        }
       }
+      if (results.ours) rows.push(compareLatency(results.ours, results.peer));
+      if (results.peer) rows.push(results.peer);
     }
   } finally {
     await log.close();
@@ -250,6 +298,7 @@ export const kafkaScenario: Scenario = async (context) => {
   const broker = await startBenchBroker(context.log);
   try {
     const rows = await topologyRows(context, broker.brokers, peerError);
+    if (process.env.BENCH_KAFKA_PIPELINE === 'off') return rows;
     context.log('kafka: full pipeline with KAFKA_BROKERS set');
     rows.push(
       ...(await pipelinePhases(context, {
