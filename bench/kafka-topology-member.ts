@@ -18,7 +18,7 @@ import { openKafkaLog } from '../log/kafka/KafkaLog.js';
 import type { Log } from '../log/Log.js';
 import type { KeyValueStore } from '../state/StateStore.js';
 import { jsonSerde, stringSerde } from '../state/Serde.js';
-import { StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { StreamsApp, type CommitEvent, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
 
 interface LandingEvent {
   id: string;
@@ -90,11 +90,20 @@ export async function startMember(settings: MemberSettings, onError: (error: Err
     commitIntervalMs: settings.commitIntervalMs,
   });
   app.on('error', onError);
+  // What this member did, printed at close: with threads=N every member should have had tasks.
+  let written = 0;
+  let commits = 0;
+  app.on('commit', (event: CommitEvent) => {
+    commits++;
+    written += event.records; // outputs and changelog records
+  });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      const tasks = app.taskIds().join(',') || 'none';
       await app.close().catch((error: unknown) => console.error(error));
       await log.close().catch(() => undefined);
+      console.log(`member ${settings.memberName}: ${commits} commits, ${written} records written (outputs + changelogs), tasks at close ${tasks}`);
     })());
   try {
     await app.start();
