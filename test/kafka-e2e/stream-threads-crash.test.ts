@@ -43,12 +43,21 @@ describe('SIGKILL while several stream threads commit', () => {
   }
 
   async function killMidCommitAndRestart(env: Record<string, string>, tag: string) {
-    const events = productEvents(6000, tag);
     const first = await start({ ...env, COMMIT_INTERVAL_MS: '20' });
-    await sendEvents(first.address, events);
-    // Both stream threads hold tasks and commit: the kill lands among their commits.
-    while (first.committingThreads.size < 2) await first.whenCommitted(1);
-    await first.whenCommitted(4);
+    // Events go in batches until both stream threads hold tasks and commit (the second may join
+    // the group after the first has taken every partition and worked through what was there).
+    await first.started();
+    const events: ReturnType<typeof productEvents> = [];
+    const deadline = Date.now() + 120_000;
+    for (let batch = 0; batch < 12 || (first.committingThreads.size < 2 && Date.now() < deadline); batch++) {
+      const more = productEvents(500, `${tag}${batch}`);
+      events.push(...more);
+      await sendEvents(first.address, more);
+      // Paced after the first batches, so the backlog stays under MAX_TOPOLOGY_LAG while a slow start catches up.
+      if (batch >= 12) await first.whenCommitted(1, 10_000).catch(() => undefined);
+    }
+    expect(first.committingThreads.size).toBe(2);
+    // Killed at once: both threads are working through the backlog, committing every 20 ms.
     const killed = (await first.kill()) as { signal: NodeJS.Signals | null };
     expect(killed.signal).toBe('SIGKILL');
 
