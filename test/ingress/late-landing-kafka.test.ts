@@ -103,4 +103,49 @@ describe('late landing on a real Kafka broker', () => {
       await spool.close();
     }
   }, 180_000);
+
+  test('after a crash, the recovered spool records already in the Kafka landing topic are not sent again', async () => {
+    const topic = uniqueName('landing-restart');
+    await log.ensureTopic(topic, { partitions: 3 });
+    const now = Date.now();
+    const rec = (key: string, i: number): ProducerRecord => ({
+      topic,
+      key: Buffer.from(key),
+      value: Buffer.from(`{"event_id":"${key}-${i}-${now}","id_assigned":true}`),
+      timestamp: now + i,
+    });
+    const entries = [[rec('a', 1), rec('b', 2), rec('c', 3)], [rec('a', 4)], [rec('b', 5), rec('a', 6)]];
+    const spoolDir = path.join(dir, 'spool-restart');
+    let spool = await DiskSpool.open({ dir: spoolDir, maxBytes: 16 * 1024 * 1024, segmentBytes: 1024 * 1024 });
+    for (const entry of entries) await spool.append(entry);
+    // What a crash leaves when the first two entries had been produced but not acknowledged.
+    await log.produce([...entries[0]!, ...entries[1]!]);
+    await spool.close();
+
+    spool = await DiskSpool.open({ dir: spoolDir, maxBytes: 16 * 1024 * 1024, segmentBytes: 1024 * 1024 });
+    let restart = 0;
+    const writer = new LandingWriter({
+      log,
+      spool,
+      breaker: new CircuitBreaker({ threshold: 5, timeoutMs: 100, maxRequests: 3 }),
+      logger: pino({ level: 'silent' }),
+      produceTimeoutMs: 10_000,
+      onLandedLate: (n, by) => {
+        if (by === 'restart') restart += n;
+      },
+    });
+    try {
+      await waitFor(() => spool.isEmpty() && !writer.isDraining, 60_000, 'recovered spool drained');
+      expect(restart).toBe(4);
+      const landed = await readTopic(log, topic);
+      const values = landed.map((r) => r.value!.toString());
+      expect(values.sort()).toEqual(entries.flat().map((r) => r.value!.toString()).sort());
+      expect(landed.filter((r) => r.key!.toString() === 'a').map((r) => r.value!.toString())).toEqual(
+        [entries[0]![0]!, entries[1]![0]!, entries[2]![1]!].map((r) => r.value!.toString()),
+      );
+    } finally {
+      await writer.stop();
+      await spool.close();
+    }
+  }, 120_000);
 });
