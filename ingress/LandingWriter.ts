@@ -93,9 +93,11 @@ export class LandingWriter {
   private readonly drainBatchRecords: number;
   private topicsReady = false;
   private readonly lateProduceWaitMs: number;
-  /** Resolves when stop() begins: a wait for a late produce must not hold up shutdown. */
-  private readonly stopping: Promise<false>;
-  private signalStop!: () => void;
+  /**
+   * Waits cut short when stop() begins (a late produce must not hold up shutdown). A set rather
+   * than one promise everyone races against: that would keep a reaction per wait until stop.
+   */
+  private readonly stopListeners = new Set<() => void>();
   /** Entries recovered from disk at start still to drain, whose records may have landed before a crash. */
   private recoveredEntries = 0;
   /** Fingerprints of recovered records found in the log; null until searched. */
@@ -104,7 +106,6 @@ export class LandingWriter {
   constructor(private readonly options: LandingWriterOptions) {
     this.drainBatchRecords = options.drainBatchRecords ?? 5000;
     this.lateProduceWaitMs = options.lateProduceWaitMs ?? DEFAULT_LATE_PRODUCE_WAIT_MS;
-    this.stopping = new Promise<false>((resolve) => (this.signalStop = () => resolve(false)));
     if (options.checkLandedOnRecovery !== false) this.recoveredEntries = options.spool.entries;
     if (!options.spool.isEmpty()) this.startDrain();
   }
@@ -141,7 +142,7 @@ export class LandingWriter {
       await Promise.race([this.draining, new Promise((resolve) => setTimeout(resolve, drainDeadlineMs).unref())]);
     }
     this.stopped = true;
-    this.signalStop();
+    for (const listener of [...this.stopListeners]) listener();
     this.wake?.();
     await this.whenNoneInFlight();
     if (this.draining) await this.draining;
@@ -209,8 +210,30 @@ export class LandingWriter {
   }
 
   /** The late outcome, or false at once when stop() begins (the entry then stays in the spool). */
-  private awaitLanded(landed: Promise<boolean>): Promise<boolean> {
-    return Promise.race([landed, this.stopping]);
+  private async awaitLanded(landed: Promise<boolean>): Promise<boolean> {
+    return (await this.untilStopped(landed)) === true;
+  }
+
+  /** The promise's value, or false as soon as stop() begins. */
+  private untilStopped<T>(promise: Promise<T>): Promise<T | false> {
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise<T | false>((resolve, reject) => {
+      const onStop = () => {
+        this.stopListeners.delete(onStop);
+        resolve(false);
+      };
+      this.stopListeners.add(onStop);
+      promise.then(
+        (value) => {
+          this.stopListeners.delete(onStop);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.stopListeners.delete(onStop);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
   private startDrain(): void {
@@ -351,7 +374,7 @@ export class LandingWriter {
     if (!this.landedBeforeRestart) {
       const first = await this.options.spool.peek(this.drainBatchRecords);
       const check = this.options.checkLandedOnRecovery;
-      const found = await Promise.race([findLandedCopies(this.options.log, first.records, typeof check === 'object' ? check : {}), this.stopping]);
+      const found = await this.untilStopped(findLandedCopies(this.options.log, first.records, typeof check === 'object' ? check : {}));
       if (found === false) return records;
       this.landedBeforeRestart = found;
       this.recoveredEntries = Math.min(this.recoveredEntries, first.entries);
