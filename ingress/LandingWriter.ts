@@ -81,8 +81,9 @@ class ProduceTimeoutError extends Error {
  *   gets its 2xx) but keeps running, and often lands after all. Its spool entry remembers the
  *   produce's outcome; the drainer waits for it before sending that entry or anything behind it,
  *   and only acknowledges the entry when the produce landed. The same for the drainer's own
- *   timed-out batches. Only a crash loses those outcomes: the spool is then replayed as is
- *   (at-least-once across a crash; see README).
+ *   timed-out batches. A crash loses those outcomes: before replaying a recovered spool, its
+ *   first records are looked for in the landing topics (LandedCopies) and those found are not
+ *   sent again (bounded; see README for what it does not cover).
  */
 export class LandingWriter {
   private inFlight = 0;
@@ -332,8 +333,8 @@ export class LandingWriter {
         this.options.onProduceError?.(error as Error);
         logger.debug({ err: error }, 'spool drain: log still failing');
         if (this.stopped) return;
-        // A timeout is not a refusal: the produce may yet land (a retried copy is dropped by the
-        // topology's dedupe, events carrying ids), so it never counts towards poison isolation.
+        // A timeout is not a refusal (here: it failed late, or had not answered within
+        // lateProduceWaitMs, and may still land: at-least-once), so it never counts towards poison isolation.
         if (!(error instanceof ProduceTimeoutError)) failures++;
         // A log that says it is healthy yet keeps refusing this batch: some record in it is
         // poison (e.g. too large for the broker). Isolate it rather than block the spool forever.
