@@ -197,6 +197,22 @@ describe('a landing write that times out but lands is not sent again', () => {
     expectExactlyOnceInOrder(await readTopic(r.log.inner, TOPIC), written);
   }, 90_000);
 
+  test('a timed-out produce that never answers is waited for only lateProduceWaitMs, then its records are sent again', async () => {
+    r = await rig({ lateProduceWaitMs: 300 });
+    r.log.lateMs = 60_000;
+    r.log.plan = (call) => (call === 1 ? 'late-land' : 'now');
+    const started = process.hrtime.bigint();
+    expect((await r.writer.write([record('k', 1)])).spooled).toBe(true);
+    expect((await r.writer.write([record('k', 2)])).spooled).toBe(true);
+    await waitFor(drained(r), 10_000, 'spool drained');
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(10_000);
+    expect(r.landedLate).toBe(0);
+    // The hung produce has not landed (it is cancelled when the test ends): one copy each, in order.
+    expectExactlyOnceInOrder(await readTopic(r.log.inner, TOPIC), new Map([['k', ['k#1', 'k#2']]]));
+  });
+
   test('stop() does not wait for a late produce; its entry stays in the spool', async () => {
     r = await rig({ lateProduceWaitMs: 600_000 });
     r.log.lateMs = 60_000;
