@@ -132,3 +132,22 @@ describe.each([1, 2])('STREAM_THREADS=%i on embedded defaults', (streamThreads) 
     await until(async () => ((await call(pipeline.address, '/metrics?event_name=attempt')).body as { total_events?: number }).total_events === users.length * perUser, 'seed 004 analytics');
   }, 60_000);
 });
+
+describe('a pipeline thread that dies', () => {
+  test('fails the process (RunningPipeline.failed names the thread); stop() still completes', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-threads-die-'));
+    const pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PORT: 'off', CLICKHOUSE_HTTP_PORT: 'off', LOG_LEVEL: 'silent', ROLES: 'ingress,topology' }, pino({ level: 'silent' }));
+    try {
+      await pipeline.started;
+      let settled = false;
+      void pipeline.failed.catch(() => (settled = true));
+      expect(settled).toBe(false);
+      // A real thread ends abruptly, as a native crash or an uncaught error in it would end it.
+      await (pipeline.threads!.streamWorkers[0] as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+      await expect(pipeline.failed).rejects.toThrow(/stream-1 exited/);
+    } finally {
+      await pipeline.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
