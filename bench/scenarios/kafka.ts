@@ -67,6 +67,7 @@ interface Throughput {
   peakRssMb: number;
   outputRecords: number;
   expected: number;
+  loadAverage1m: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,11 +76,15 @@ const threadLabel = (threads: number) => `${threads} thread${threads === 1 ? '' 
 const loadAverage = () => os.loadavg()[0].toFixed(1);
 const logFile = (context: BenchContext, name: ContenderName, threads: number) => path.join(context.resultsDir, `kafka-${name}-t${threads}.log`);
 
-/** Round n of the thread sweep: ours first on even rounds, the peer first on odd ones. */
+/** Round n of the thread sweep: ours first on even rounds, the peer first on odd ones (the other way round with BENCH_KAFKA_ORDER=peer-first). */
 function contendersInOrder(peerError: string | undefined, round: number): ContenderName[] {
   if (peerError) return ['ours'];
-  return round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+  const oursFirst = (round % 2 === 0) !== (process.env.BENCH_KAFKA_ORDER === 'peer-first');
+  return oursFirst ? ['ours', 'peer'] : ['peer', 'ours'];
 }
+
+/** Events per CPU-second of the contender's process (all its threads) over the measured window. */
+const perCpuSecond = (r: Throughput) => (r.cpuPercent > 0 ? Math.round((r.eventsPerSecond * 100) / r.cpuPercent) : 0);
 
 function stateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-bench-streams-'));
@@ -140,6 +145,7 @@ async function throughput(context: BenchContext, log: Log, brokers: string, name
       peakRssMb: usage.peakRssMb,
       outputRecords: reader.count,
       expected: distinct,
+      loadAverage1m: Number(loadAverage()),
     };
     context.log(
       `kafka: ${name} ${threads}t throughput ${result.eventsPerSecond} events/s (${result.processSeconds} s after the first commit at ${result.startSeconds} s; CPU ${result.cpuPercent} %; load ${loadAverage()}); output ${reader.count}/${distinct}`,
@@ -208,6 +214,8 @@ async function latency(context: BenchContext, log: Log, brokers: string, name: C
 function throughputRow(name: ContenderName, threads: number, events: number, r: Throughput, peer: Throughput | undefined, peerError: string | undefined): Row {
   const exact = r.outputRecords === r.expected;
   const ratio = name === 'ours' && peer ? r.eventsPerSecond / peer.eventsPerSecond : undefined;
+  // On a loaded machine the share of the 2 cores a process gets moves the events/s; per CPU-second it does less.
+  const cpuRatio = name === 'ours' && peer && perCpuSecond(peer) > 0 ? perCpuSecond(r) / perCpuSecond(peer) : undefined;
   return {
     scenario: `kafka topology throughput, ${threadLabel(threads)}: ${LABEL[name]}`,
     route: ROUTE,
@@ -222,10 +230,11 @@ function throughputRow(name: ContenderName, threads: number, events: number, r: 
       : {}),
     note:
       `${events} events, 4 partitions; ${r.processSeconds} s from the first commit (seen ${r.startSeconds} s after the process started) to all committed; ` +
-      `${r.wallEventsPerSecond} events/s counting start-up; output ${r.outputRecords} records for ${r.expected} distinct ids${exact ? '' : ' (MISMATCH)'}` +
+      `load ${r.loadAverage1m}; ${r.wallEventsPerSecond} events/s counting start-up; ${perCpuSecond(r)} events per CPU-second; output ${r.outputRecords} records for ${r.expected} distinct ids${exact ? '' : ' (MISMATCH)'}` +
       (ratio !== undefined ? `; ours/peer = ${ratio.toFixed(2)}` : '') +
+      (cpuRatio !== undefined ? ` (per CPU-second ${cpuRatio.toFixed(2)})` : '') +
       (name === 'ours' && peerError ? `; peer not run: ${peerError}` : ''),
-    detail: { threads, ...r, ratioOursToPeer: ratio },
+    detail: { threads, ...r, eventsPerCpuSecond: perCpuSecond(r), ratioOursToPeer: ratio, perCpuSecondRatioOursToPeer: cpuRatio, loadAverage1m: r.loadAverage1m },
   };
 }
 
