@@ -10,12 +10,14 @@
  *   streamline produce <file.ndjson | ->      events onto the landing topic (backfills)
  *   streamline reset [--yes]                  drop the application's local state
  *   streamline reprocess --from earliest|<time> [--yes]  process the retained history again, tables rebuilt once
+ *   streamline backfill --aggregator <name> [--yes]       a new aggregator over the retained history
  *
  * Settings come from the same environment variables as the service (DATA_DIR, KAFKA_BROKERS,
  * APPLICATION_ID, ...); --data-dir overrides DATA_DIR. Commands that read the log open the
  * embedded log directly, so they need the service stopped (RocksDB lock), or KAFKA_BROKERS.
  */
 import { CliError, type CliContext, type Command } from './commands/cli-support.js';
+import { backfillCommand } from './commands/backfill.js';
 import { describeCommand } from './commands/describe.js';
 import { dlqCommand } from './commands/dlq.js';
 import { produceCommand } from './commands/produce.js';
@@ -35,6 +37,10 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   reprocess: {
     run: reprocessCommand,
     help: 'reprocess --from earliest|<ISO time> [--yes] [--dry-run]: with the service stopped, process the retained input history again (offsets reset, internal topics and local state deleted, the ClickHouse tables rebuilt so nothing is doubled)',
+  },
+  backfill: {
+    run: backfillCommand,
+    help: 'backfill --aggregator <name> [--yes]: with the service stopped, run one newly added aggregator over the retained landing history and hand its state over (docs/REPROCESSING.md)',
   },
   reset: { run: resetCommand, help: 'delete the local state stores (restored from changelogs on the next start); asks first, or --yes' },
 };

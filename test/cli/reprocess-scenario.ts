@@ -89,13 +89,14 @@ export type Snapshot = Record<string, { rows: number; hash: string }>;
  * target merged per (event_name, channel, hour). Two runs with equal snapshots hold the same rows
  * the same number of times.
  */
-export async function snapshotTables(sql: <T>(query: string) => Promise<T[]>): Promise<Snapshot> {
+export async function snapshotTables(sql: <T>(query: string) => Promise<T[]>, options: { windowsEndingBy?: number } = {}): Promise<Snapshot> {
   const snapshot: Snapshot = {};
   for (const table of TABLES) {
     const columns = (await sql<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'events_db' AND table = '${table}' ORDER BY position`))
       .map((c) => c.name)
       .filter((name) => !PROVENANCE.has(name));
-    const final = table === 'window_aggregates' ? ' FINAL' : '';
+    const until = options.windowsEndingBy === undefined ? '' : ` WHERE window_end <= fromUnixTimestamp64Milli(${options.windowsEndingBy}, 'UTC')`;
+    const final = table === 'window_aggregates' ? ` FINAL${until}` : '';
     const [row] = await sql<{ rows: number | string; hash: string }>(
       `SELECT count() AS rows, toString(sum(cityHash64(${columns.map((c) => `\`${c}\``).join(', ')}))) AS hash FROM events_db.${table}${final}`,
     );
@@ -107,6 +108,15 @@ export async function snapshotTables(sql: <T>(query: string) => Promise<T[]>): P
   );
   snapshot.event_metrics_hourly = { rows: Number(hourly!.rows), hash: `${hourly!.hash}/${hourly!.total}` };
   return snapshot;
+}
+
+/** window_aggregates FINAL per aggregator: "rows/order-free hash" without provenance. */
+export async function perAggregator(sql: <T>(query: string) => Promise<T[]>): Promise<Record<string, string>> {
+  const rows = await sql<{ aggregator: string; n: number | string; h: string }>(
+    `SELECT aggregator, count() AS n, toString(sum(cityHash64(aggregator, key, window_start, window_end, count, sum, min, max, fields))) AS h
+     FROM events_db.window_aggregates FINAL GROUP BY aggregator ORDER BY aggregator`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.aggregator, `${r.n}/${r.h}`]));
 }
 
 export interface PipelineTopics {
@@ -123,7 +133,13 @@ export interface PipelineTopics {
  * events_raw at `distinct` rows. Buffered aggregates are flushed with the topology's commit that
  * covers their input, so no lag means their rows are in the tables too.
  */
-export async function runUntilCaughtUp(env: Record<string, string>, topics: PipelineTopics, distinct: number, timeoutMs: number): Promise<{ snapshot: Snapshot; cpuMs: number }> {
+export async function runUntilCaughtUp(
+  env: Record<string, string>,
+  topics: PipelineTopics,
+  distinct: number,
+  timeoutMs: number,
+  snapshotOptions: { windowsEndingBy?: number } = {},
+): Promise<{ snapshot: Snapshot; aggregators: Record<string, string>; cpuMs: number }> {
   const cpuStart = process.cpuUsage();
   const running: RunningPipeline = await startPipeline(env, pino({ level: 'warn' }));
   try {
@@ -138,9 +154,10 @@ export async function runUntilCaughtUp(env: Record<string, string>, topics: Pipe
       if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs} ms: topology lag ${topologyLag}, sink lag ${sinkLag}, events_raw ${rows}/${distinct}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const snapshot = await snapshotTables((query) => running.analyticsSql(query));
+    const snapshot = await snapshotTables((query) => running.analyticsSql(query), snapshotOptions);
+    const aggregators = await perAggregator((query) => running.analyticsSql(query));
     const cpu = process.cpuUsage(cpuStart);
-    return { snapshot, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+    return { snapshot, aggregators, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
   } finally {
     await running.stop();
   }
