@@ -77,6 +77,35 @@ describe('DiskSpool', () => {
     expect(reopened.bytes).toBe(0);
   });
 
+  test('an entry appended with a late produce outcome is peeked alone, batches stop before it, and a restart forgets the outcome', async () => {
+    const dir = fresh();
+    let spool = await open(dir);
+    const landed = Promise.resolve(true);
+    await spool.append([record(1)]);
+    await spool.append([record(2)]);
+    await spool.append([record(3), record(4)], landed);
+    await spool.append([record(5)]);
+    // The batch before it stops at it, even with room for more.
+    const first = await spool.peek(100);
+    expect([values(first.records), first.entries, first.landed]).toEqual([[1, 2], 2, undefined]);
+    await spool.ack(first.entries);
+    // Then it comes alone, with its outcome.
+    const second = await spool.peek(100);
+    expect(values(second.records)).toEqual([3, 4]);
+    expect(second.entries).toBe(1);
+    expect(second.landed).toBe(landed);
+    // Forgotten (the produce failed): it batches as any other entry.
+    spool.forgetLanded();
+    const third = await spool.peek(100);
+    expect([values(third.records), third.entries, third.landed]).toEqual([[3, 4, 5], 2, undefined]);
+    // The outcome lives in memory only: after a restart the entry is an ordinary one.
+    await spool.append([record(6)], landed);
+    await spool.close();
+    spool = await open(dir);
+    const recovered = await spool.peek(100);
+    expect([values(recovered.records), recovered.entries, recovered.landed]).toEqual([[3, 4, 5, 6], 3, undefined]);
+  });
+
   test('a torn tail (half-written last entry) is detected and skipped on recovery', async () => {
     const dir = fresh();
     const spool = await open(dir);
