@@ -34,6 +34,18 @@ class HeldLog extends FaultyLog {
   }
 }
 
+/** A real log whose first `failures` listTopics calls fail, as a broker still down at start would. */
+class SlowStartLog extends FaultyLog {
+  failures = 2;
+  override listTopics(): Promise<string[]> {
+    if (this.failures > 0) {
+      this.failures--;
+      return Promise.reject(new Error('broker unreachable (injected fault)'));
+    }
+    return super.listTopics();
+  }
+}
+
 function record(key: string, seq: number): ProducerRecord {
   return { topic: TOPIC, key: Buffer.from(key), value: Buffer.from(`{"event_id":"${key}-${seq}","id_assigned":true}`), timestamp: Date.now() + seq };
 }
@@ -115,6 +127,18 @@ describe('a spool replayed after a crash does not write again what had landed', 
     expect(values(landed).sort()).toEqual([...written].sort());
     // Per key in order: k's first record (landed before the crash) before its second (drained after).
     expect(values(landed.filter((r) => r.key!.toString() === 'k'))).toEqual([written[0], written[2]]);
+  });
+
+  test('a log that cannot be read at first: the check is retried before anything is sent, then finds the copies', async () => {
+    dir = tempDir('late-landing-restart-');
+    const { log, written } = await crashAfterLateLanding();
+    const slow = new SlowStartLog(log);
+    const spool = await openSpool();
+    const { w, counts } = writer(slow, spool);
+    await waitFor(() => spool.isEmpty() && !w.isDraining, 20_000, 'recovered spool drained');
+    expect(slow.failures).toBe(0);
+    expect(counts.restart).toBe(2);
+    expect(values(await readTopic(log, TOPIC)).sort()).toEqual([...written].sort());
   });
 
   test('without the check (checkLandedOnRecovery: false) they land twice: at-least-once across a crash', async () => {
