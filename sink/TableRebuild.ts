@@ -9,6 +9,7 @@ import { assertIdentifier, type AnalyticsStore } from './AnalyticsStore.js';
  * of other topics (none by default) stay.
  */
 export const MV_TARGET = 'event_metrics_hourly';
+const WINDOWS_TABLE = 'window_aggregates';
 
 /** Where a table's rows start to be stale: per source topic partition, the first offset to drop. */
 export type CutOffsets = ReadonlyMap<string, ReadonlyMap<number, number>>;
@@ -49,12 +50,13 @@ export async function truncateSinkTables(store: AnalyticsStore, tables: readonly
 
 /**
  * From a point in time (reprocess --from <time>): rows made from source records at or past the
- * cut are deleted (every route table keeps the source topic, partition and offset of its rows),
+ * cut are deleted (every route table keeps the source topic, partition and offset of its rows;
+ * window_aggregates: the windows ending after the time),
  * the rest stay; the view's target is rebuilt from what events_raw keeps (a materialized view only
  * ever adds, so it cannot be cut back row by row). Rows events_raw's TTL already dropped are no
  * longer counted there after this.
  */
-export async function cutSinkTables(store: AnalyticsStore, tables: readonly string[], cuts: CutOffsets): Promise<RebuildResult> {
+export async function cutSinkTables(store: AnalyticsStore, tables: readonly string[], cuts: CutOffsets, fromMs: number): Promise<RebuildResult> {
   const db = store.database;
   const before: Record<string, number> = {};
   const after: Record<string, number> = {};
@@ -67,8 +69,12 @@ export async function cutSinkTables(store: AnalyticsStore, tables: readonly stri
   for (const table of tables.map((t) => assertIdentifier(t, 'table'))) {
     if (!(await exists(store, table))) continue;
     before[table] = await count(store, table);
+    // Window rows are cut by window, not by offset: the aggregates topic is written in emit order,
+    // not time order, and every window ending after the time is computed again (from the time on).
+    const where =
+      table === WINDOWS_TABLE ? `window_end > fromUnixTimestamp64Milli(toInt64(${Math.floor(fromMs)}), 'UTC')` : conditions.length > 0 ? conditions.join(' OR ') : undefined;
     // mutations_sync = 1: the statement returns once the rows are gone, so the counts below (and the view's rebuild) see it.
-    if (conditions.length > 0) await store.exec(`ALTER TABLE ${db}.${table} DELETE WHERE ${conditions.join(' OR ')} SETTINGS mutations_sync = 1`);
+    if (where) await store.exec(`ALTER TABLE ${db}.${table} DELETE WHERE ${where} SETTINGS mutations_sync = 1`);
     after[table] = await count(store, table);
   }
   if (await exists(store, MV_TARGET)) {

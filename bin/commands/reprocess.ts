@@ -84,7 +84,7 @@ export const reprocessCommand: Command = async (args, context: CliContext) => {
   });
   let result: RebuildResult;
   try {
-    result = from.kind === 'earliest' ? await truncateSinkTables(store, plan.tables) : await cutSinkTables(store, plan.tables, plan.cuts);
+    result = from.kind === 'earliest' ? await truncateSinkTables(store, plan.tables) : await cutSinkTables(store, plan.tables, plan.cuts, from.ms);
   } finally {
     await store.close();
   }

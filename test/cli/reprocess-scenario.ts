@@ -72,7 +72,12 @@ async function lagOf(log: Log, group: string, topics: string[]): Promise<number>
   for (const topic of topics) {
     const tps: TopicPartition[] = Array.from({ length: await log.partitionCount(topic) }, (_, partition) => ({ topic, partition }));
     const committed = await log.committedOffsets(group, tps);
-    for (const tp of tps) lag += (await log.endOffset(tp)) - (committed.get(`${topic}:${tp.partition}`) ?? 0);
+    for (const tp of tps) {
+      const at = committed.get(`${topic}:${tp.partition}`) ?? 0;
+      const end = await log.endOffset(tp);
+      // On Kafka a transactional topic ends with a commit marker: an offset no consumer is given.
+      if (at < end && (await log.read(tp, at, 1)).some((record) => record.offset < end)) lag += end - at;
+    }
   }
   return lag;
 }
