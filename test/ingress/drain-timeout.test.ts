@@ -67,7 +67,8 @@ describe('spool drain when the log answers after the produce timeout', () => {
       wrapLog: (inner) => (log = new LateLandingLog(inner, 'events.raw')),
       config: { landingTopic: 'events.raw', produceTimeoutMs: 100 },
     });
-    log.hangLandingMs = 300;
+    // Lands 2 s late: long after its 100 ms timeout, and after the next request is answered.
+    log.hangLandingMs = 2_000;
     // No event_id: the ingress assigns one, so the topology's dedupe could not hide a second copy.
     const { event_id: _omitted, ...withoutId } = productEvent(1);
     expect((await h.inject({ url: '/events', payload: withoutId })).statusCode).toBe(202);
