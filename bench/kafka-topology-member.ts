@@ -18,7 +18,7 @@ import { openKafkaLog } from '../log/kafka/KafkaLog.js';
 import type { Log } from '../log/Log.js';
 import type { KeyValueStore } from '../state/StateStore.js';
 import { jsonSerde, stringSerde } from '../state/Serde.js';
-import { StreamsApp, type CommitEvent, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { StreamsApp, type CommitEvent, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord } from '../topology/index.js';
 
 interface LandingEvent {
   id: string;
@@ -49,14 +49,14 @@ export function parseSettings(argv: string[]): (key: string, fallback?: string) 
   };
 }
 
-class Dedupe implements Processor<string, LandingEvent> {
-  private context!: ProcessorContext<string, LandingEvent>;
+class Dedupe implements FixedKeyProcessor<string, LandingEvent> {
+  private context!: FixedKeyProcessorContext<string, LandingEvent>;
   private seen!: KeyValueStore<string, number>;
-  init(context: ProcessorContext<string, LandingEvent>): void {
+  init(context: FixedKeyProcessorContext<string, LandingEvent>): void {
     this.context = context;
     this.seen = context.getStateStore('seen-ids');
   }
-  process(record: StreamRecord<string, LandingEvent>): void {
+  process(record: FixedKeyRecord<string, LandingEvent>): void {
     const id = record.value?.id;
     if (id === undefined || this.seen.get(id) !== undefined) return;
     this.seen.put(id, record.timestamp);

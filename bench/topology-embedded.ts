@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openEmbeddedLog } from '../log/embedded/index.js';
 import type { KeyValueStore } from '../state/StateStore.js';
-import { StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { StreamsApp, StreamsBuilder, TimeWindows, keyValueStoreBuilder, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord } from '../topology/index.js';
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 
 const EVENTS = Number(process.argv[2] ?? 200_000);
@@ -27,14 +27,14 @@ interface Attempt {
   ts: number;
 }
 
-class SeenBefore implements Processor<string, Attempt> {
-  private context!: ProcessorContext<string, Attempt>;
+class SeenBefore implements FixedKeyProcessor<string, Attempt> {
+  private context!: FixedKeyProcessorContext<string, Attempt>;
   private seen!: KeyValueStore<string, number>;
-  init(context: ProcessorContext<string, Attempt>): void {
+  init(context: FixedKeyProcessorContext<string, Attempt>): void {
     this.context = context;
     this.seen = context.getStateStore('seen-ids');
   }
-  process(record: StreamRecord<string, Attempt>): void {
+  process(record: FixedKeyRecord<string, Attempt>): void {
     if (this.seen.get(record.value.id) !== undefined) return;
     this.seen.put(record.value.id, record.timestamp);
     this.context.forward(record);

@@ -131,7 +131,7 @@ export class AggregateRowBuffer<R> implements Processor<string, PendingWindow, s
 }
 
 export function bufferAggregateRows<R>(stream: KStream<string, PendingWindow>, options: AggregateRowBufferOptions<R> & { name: string }): KStream<string, R> {
-  const result = stream.processValues<R>(() => new AggregateRowBuffer<R>(options), { name: options.name, stores: [options.windowStore] });
-  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingEntry>()), options.name);
-  return result;
+  stream.builder.addStateStore(keyValueStoreBuilder(options.pendingStore, stringSerde, jsonSerde<PendingEntry>()));
+  // process(), not processValues(): rows go out under their row key (rowKeyOf), not the group key they came in with.
+  return stream.process<string, R>(() => new AggregateRowBuffer<R>(options), { name: options.name, stores: [options.windowStore, options.pendingStore] });
 }

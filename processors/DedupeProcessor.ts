@@ -1,7 +1,7 @@
 import { stringSerde, jsonSerde } from '../state/Serde.js';
 import type { IndexedKeyValueStore } from '../state/StateStore.js';
 import { keyValueStore } from '../state/Stores.js';
-import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
+import type { FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, KStream, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
 
 /** Seed 002's TTLs per event type; other types use defaultTtlMs. */
@@ -58,8 +58,8 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0'
  *     timeOf: (event) => event.received_at,
  *   });
  */
-export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
-  private context!: ProcessorContext<K, V>;
+export class DedupeProcessor<K, V> implements FixedKeyProcessor<K, V, V> {
+  private context!: FixedKeyProcessorContext<K, V>;
   private store!: IndexedKeyValueStore<string, number>;
   private readonly ttls: Readonly<Record<string, number>>;
   private readonly defaultTtlMs: number;
@@ -71,20 +71,20 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
     this.defaultTtlMs = options.defaultTtlMs ?? 24 * 3_600_000;
   }
 
-  init(context: ProcessorContext<K, V>): void {
+  init(context: FixedKeyProcessorContext<K, V>): void {
     this.context = context;
     this.store = context.getStateStore(this.options.storeName);
     context.schedule(this.options.purgeIntervalMs ?? 60_000, 'stream-time', (streamTime) => this.purge(streamTime));
   }
 
-  process(record: StreamRecord<K, V>): void {
+  process(record: FixedKeyRecord<K, V>): void {
     const identity = this.options.idOf(record.value);
     if (identity === undefined) {
       this.context.count('no_id');
       this.context.forward(record);
       return;
     }
-    const now = this.options.timeOf ? this.options.timeOf(record.value, record as StreamRecord<unknown, V>) : record.timestamp;
+    const now = this.options.timeOf ? this.options.timeOf(record.value, record) : record.timestamp;
     const seenKey = `${SEEN}${identity.type}:${identity.id}`;
     const expiry = this.store.get(seenKey);
     if (expiry !== undefined && expiry > now) {
@@ -135,9 +135,8 @@ export class DedupeProcessor<K, V> implements Processor<K, V, K, V> {
  */
 export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & { name?: string }): KStream<K, V> {
   const name = options.name ?? 'dedupe';
-  const result = stream.processValues<V>(() => new DedupeProcessor<K, V>(options), { name });
-  stream.builder.topology.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { indexOnRestore: expiryIndexOf }), name);
-  return result;
+  stream.builder.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { indexOnRestore: expiryIndexOf }));
+  return stream.processValues<V>(() => new DedupeProcessor<K, V>(options), { name, stores: [options.storeName] });
 }
 
 /** The expiry index entry of a restored s: entry (DedupeProcessor's layout). */

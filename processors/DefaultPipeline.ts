@@ -31,12 +31,26 @@ export interface DefaultPipeline {
   routes: RoutingTable;
   aggregations: AggregatorHandle[];
   nodes: typeof PIPELINE_NODES;
+  /** The main path's streams, for extensions (PIPELINE_EXTENSIONS, docs/EXTENDING.md) to add nodes to. */
+  streams: PipelineStreams;
   /** Seed 002's failure rules: what was skipped, let through or left unenriched, and whether it persists (processors/ProcessingFailures.ts). */
   failures: ProcessingFailures;
   /** Interactive query of an aggregator on a running app. */
   query(app: StreamsApp, query: AggregationQuery): AggregateRow[];
   /** Stops watching the rule file. */
   close(): void;
+}
+
+/** The default pipeline's named streams, each keyed by user id. */
+export interface PipelineStreams {
+  /** Every landing record that parses (before dedupe). */
+  parsed: KStream<string, LearningEvent>;
+  /** Duplicates removed. */
+  deduped: KStream<string, LearningEvent>;
+  /** With the user, item and derived enrichment. */
+  enriched: KStream<string, LearningEvent>;
+  /** What the filter rules let through: what the outputs, the clean topic and the aggregations see. */
+  filtered: KStream<string, LearningEvent>;
 }
 
 export interface PipelineOptions {
@@ -109,7 +123,9 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
   const decoder = options.landing ?? new LandingDecoder(readLandingContract(process.env));
-  const parsed: KStream<string, LearningEvent> = landing.processValues(() => new ParseProcessor(decoder), { name: PIPELINE_NODES.parse }) as unknown as KStream<string, LearningEvent>;
+  // process(): the parse keys each event by its user id. The ingress already keys landing records
+  // by it, so they sit on the right partition: markAsPartitioned() spares the users join a repartition.
+  const parsed: KStream<string, LearningEvent> = landing.process(() => new ParseProcessor(decoder), { name: PIPELINE_NODES.parse }).markAsPartitioned();
   const unique = dedupe(parsed, {
     name: PIPELINE_NODES.dedupe,
     storeName: DEDUPE_STORE,
@@ -139,6 +155,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     routes,
     aggregations,
     nodes: PIPELINE_NODES,
+    streams: { parsed, deduped: unique, enriched, filtered: kept },
     failures,
     query: (app, query) => queryAggregation(app, query, aggregations),
     close: () => filters.unwatch(),

@@ -1,6 +1,6 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 import type { KeyValueStore } from '../state/StateStore.js';
-import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
+import { fixedKeyRecord, keyValueStoreBuilder, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type KStream, type TimeWindows } from '../topology/index.js';
 
 /** A value and whether its member (e.g. a user id) is seen for the first time in its window and key. */
 export interface Marked<V> {
@@ -24,8 +24,8 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0'
  * @example
  *   const marked = markDistinct(byEventAndChannel, { storeName: 'seen-users', windows, memberOf: (e) => e.user_id });
  */
-export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
-  private context!: ProcessorContext<K, Marked<V>>;
+export class DistinctMarker<K, V> implements FixedKeyProcessor<K, V, Marked<V>> {
+  private context!: FixedKeyProcessorContext<K, Marked<V>>;
   private store!: KeyValueStore<string, number>;
   /** Window starts up to here are purged; 0 after a (re)start. */
   private purgedUpTo = 0;
@@ -38,13 +38,13 @@ export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
     if (windows.advanceMs !== windows.sizeMs) throw new Error('DistinctMarker needs tumbling windows');
   }
 
-  init(context: ProcessorContext<K, Marked<V>>): void {
+  init(context: FixedKeyProcessorContext<K, Marked<V>>): void {
     this.context = context;
     this.store = context.getStateStore(this.storeName);
     context.schedule(Math.min(this.windows.sizeMs, 600_000), 'stream-time', (streamTime) => this.purge(streamTime));
   }
 
-  process(record: StreamRecord<K, V>): void {
+  process(record: FixedKeyRecord<K, V>): void {
     const member = this.memberOf(record.value);
     let first = false;
     const start = this.windows.windowStartsFor(record.timestamp)[0]!;
@@ -57,7 +57,7 @@ export class DistinctMarker<K, V> implements Processor<K, V, K, Marked<V>> {
         first = true;
       }
     }
-    this.context.forward({ key: record.key, value: { value: record.value, first }, timestamp: record.timestamp, headers: record.headers });
+    this.context.forward(fixedKeyRecord(record, { value: record.value, first }));
   }
 
   /** Windows whose start + size + grace <= stream time are closed: their members are no longer needed. */
@@ -74,7 +74,6 @@ export function markDistinct<K, V>(
   stream: KStream<K, V>,
   options: { name: string; storeName: string; windows: TimeWindows; memberOf: (value: V) => string | undefined },
 ): KStream<K, Marked<V>> {
-  const result = stream.processValues<Marked<V>>(() => new DistinctMarker<K, V>(options.storeName, options.windows, options.memberOf), { name: options.name });
-  stream.builder.topology.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()), options.name);
-  return result;
+  stream.builder.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()));
+  return stream.processValues<Marked<V>>(() => new DistinctMarker<K, V>(options.storeName, options.windows, options.memberOf), { name: options.name, stores: [options.storeName] });
 }

@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '../state/StateStore.js';
-import type { GlobalKTable, KStream, KTable, Processor, ProcessorContext, StreamRecord, StreamsBuilder } from '../topology/index.js';
+import { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type GlobalKTable, type KStream, type KTable, type StreamsBuilder } from '../topology/index.js';
 import type { DerivedEnrichment, LearningEvent } from './LandingEvent.js';
 import { toEpochMs } from './LandingEvent.js';
 import { emptyDerivedEnrichment, lookupOrEmpty, LOOKUP_FAILED } from './EnrichmentFallback.js';
@@ -28,8 +28,8 @@ const NEW_USER_MS = 7 * 86_400_000;
  *   const { users, items } = referenceTables(builder);
  *   const enriched = enrich(events, users, items);
  */
-export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, LearningEvent> {
-  private context!: ProcessorContext<K, LearningEvent>;
+export class EnrichProcessor<K> implements FixedKeyProcessor<K, LearningEvent, LearningEvent> {
+  private context!: FixedKeyProcessorContext<K, LearningEvent>;
   private users!: KeyValueStore<string, UserProfile>;
   private items!: KeyValueStore<string, ItemProfile>;
 
@@ -43,7 +43,7 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
   private userFailures: FailureTracker | undefined;
   private itemFailures: FailureTracker | undefined;
 
-  init(context: ProcessorContext<K, LearningEvent>): void {
+  init(context: FixedKeyProcessorContext<K, LearningEvent>): void {
     this.context = context;
     this.users = context.getStateStore(this.usersStore);
     this.items = context.getStateStore(this.itemsStore);
@@ -51,7 +51,7 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
     this.itemFailures = this.failures?.tracker('enrichment', 'items');
   }
 
-  process(record: StreamRecord<K, LearningEvent>): void {
+  process(record: FixedKeyRecord<K, LearningEvent>): void {
     const event = record.value;
     // Kafka Streams' stream-table joins skip a record with a null value (nothing to enrich).
     if (event === null || event === undefined) return this.context.count('null_value_dropped');
@@ -73,7 +73,7 @@ export class EnrichProcessor<K> implements Processor<K, LearningEvent, K, Learni
       derived = emptyDerivedEnrichment(event);
     }
     const enriched: LearningEvent = { ...event, enrichment: { user, item, derived } };
-    this.context.forward({ key: record.key, value: enriched, timestamp: record.timestamp, headers: record.headers });
+    this.context.forward(fixedKeyRecord(record, enriched));
   }
 }
 

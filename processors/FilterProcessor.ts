@@ -1,36 +1,43 @@
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
-import { KStream, type Processor, type ProcessorContext, type StreamRecord } from '../topology/index.js';
+import { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type KStream, type ProcessorContext } from '../topology/index.js';
 import { deadLetterRecord } from './DeadLetter.js';
 import { toLandingEnvelope, type LearningEvent } from './LandingEvent.js';
 import type { FilterDecision, FilterRuleSet } from './FilterRules.js';
 import type { FailureTracker, ProcessingFailures } from './ProcessingFailures.js';
 
+/** A blocked event on its way to the DLQ: its landing envelope (the record carries the DLQ headers). */
+export class BlockedEvent {
+  constructor(readonly envelope: unknown) {}
+}
+
+/** What the filter node forwards: the (possibly changed) event when it passes, a BlockedEvent when a rule blocks it. */
+export type FilterOutcome = LearningEvent | BlockedEvent;
+
 /**
  * Applies a FilterRuleSet to each event: passing events (possibly flagged, hinted or
- * transformed) go to the `passed` child; blocked ones go to the `deadLetters` child as their
- * landing envelope with the DLQ headers, so a replay after a rule fix re-enters the pipeline.
+ * transformed) are forwarded as they are; blocked ones as a BlockedEvent holding their landing
+ * envelope, with the DLQ headers, so a replay after a rule fix re-enters the pipeline.
+ * filterEvents() splits the two.
  * Counts passed, blocked, flagged, hinted, transformed. Seed 002: "Filter failures: default to
  * allowing events through": a rule set that throws lets the event through unchanged, counted
  * `failed_open` and on the failures tracker (filter_failures_total{filter="rules"}).
  */
-export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknown> {
-  private context!: ProcessorContext<K, unknown>;
+export class FilterProcessor<K> implements FixedKeyProcessor<K, LearningEvent, FilterOutcome> {
+  private context!: FixedKeyProcessorContext<K, FilterOutcome>;
 
   constructor(
     private readonly rules: FilterRuleSet,
-    private readonly passedChild: string,
-    private readonly deadLetterChild: string,
     private readonly failures?: ProcessingFailures,
   ) {}
 
   private tracker: FailureTracker | undefined;
 
-  init(context: ProcessorContext<K, unknown>): void {
+  init(context: FixedKeyProcessorContext<K, FilterOutcome>): void {
     this.context = context;
     this.tracker = this.failures?.tracker('filter', 'rules');
   }
 
-  process(record: StreamRecord<K, LearningEvent>): void {
+  process(record: FixedKeyRecord<K, LearningEvent>): void {
     const before = record.value;
     let decision: FilterDecision<LearningEvent>;
     const ruleErrorsBefore = this.rules.ruleErrors;
@@ -44,13 +51,13 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
       this.tracker.failed(error, this.context.partition);
       this.context.count('failed_open');
       this.context.count('passed');
-      this.context.forward({ key: record.key, value: before, timestamp: record.timestamp, headers: record.headers }, this.passedChild);
+      this.context.forward(record);
       return;
     }
     if (decision.blockedBy !== undefined) {
       this.context.count('blocked');
       const letter = deadLetterRecord(this.context as ProcessorContext<unknown, unknown>, record, decision.reason!);
-      this.context.forward({ ...letter, value: toLandingEnvelope(before) }, this.deadLetterChild);
+      this.context.forward(fixedKeyRecord(record, new BlockedEvent(toLandingEnvelope(before)), { headers: letter.headers }));
       return;
     }
     const after = decision.event;
@@ -60,7 +67,7 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
       if (after.payload !== before.payload || after.enrichment !== before.enrichment) this.context.count('transformed');
     }
     this.context.count('passed');
-    this.context.forward({ key: record.key, value: after, timestamp: record.timestamp, headers: record.headers }, this.passedChild);
+    this.context.forward(after === before ? record : fixedKeyRecord(record, after));
   }
 }
 
@@ -74,22 +81,24 @@ export class FilterProcessor<K> implements Processor<K, LearningEvent, K, unknow
  */
 export function filterEvents<K>(stream: KStream<K, LearningEvent>, rules: FilterRuleSet, options: { dlqTopic: string; name?: string; keySerde?: Serde<K>; failures?: ProcessingFailures }): KStream<K, LearningEvent> {
   const name = options.name ?? 'filter';
-  const passed = `${name}-passed`;
-  const deadLetters = `${name}-dlq`;
-  const topology = stream.builder.topology;
-  topology.addProcessor(name, () => new FilterProcessor<K>(rules, passed, deadLetters, options.failures), stream.nodeName);
-  topology.addProcessor(passed, () => passThrough(), name);
   const keySerde = options.keySerde ?? stream.keySerde ?? (stringSerde as unknown as Serde<K>);
-  topology.addSink(deadLetters, options.dlqTopic, { keySerde, valueSerde: jsonSerde<unknown>() }, name);
-  return new KStream<K, LearningEvent>(stream.builder, passed, stream.keySerde, undefined, stream.repartitionRequired);
+  const outcomes = stream.processValues<FilterOutcome>(() => new FilterProcessor<K>(rules, options.failures), { name });
+  const branches = outcomes.split([
+    { name: 'passed', predicate: (_key, outcome) => !(outcome instanceof BlockedEvent) },
+    { name: 'blocked', predicate: () => true },
+  ], { name: `${name}-split` });
+  branches.get('blocked')!
+    .mapValues(blockedEnvelope, { name: `${name}-envelope` })
+    .to(options.dlqTopic, { name: `${name}-dlq`, keySerde, valueSerde: jsonSerde<unknown>() });
+  return branches.get('passed')!.mapValues(passedEvent, { name: `${name}-passed` });
 }
 
-function passThrough<K, V>(): Processor<K, V, K, V> {
-  let context: ProcessorContext<K, V>;
-  return {
-    init: (c) => {
-      context = c;
-    },
-    process: (record) => context.forward(record),
-  };
+function blockedEnvelope(outcome: FilterOutcome): unknown {
+  if (!(outcome instanceof BlockedEvent)) throw new Error('a passing event reached the blocked branch');
+  return outcome.envelope;
+}
+
+function passedEvent(outcome: FilterOutcome): LearningEvent {
+  if (outcome instanceof BlockedEvent) throw new Error('a blocked event reached the passed branch');
+  return outcome;
 }

@@ -4,7 +4,7 @@ import { ConfigError, readList, readString, type Env } from '../app/env.js';
 import type { RecordHeaders } from '../log/Log.js';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
-import type { KStream, Processor, ProcessorContext, StreamRecord } from '../topology/index.js';
+import { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type KStream } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
 import { enrichedEventSerde, OUTPUT_FORMATS, PROTOBUF_OUTPUT_CONTENT_TYPE, type OutputFormat } from './OutputFormats.js';
 import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
@@ -238,8 +238,8 @@ export const ROUTE_TOPIC_HEADER = 'streamline_route_topic';
  * TopicNameExtractor reads (the header stays on the output record: it documents the route).
  * Events no rule takes are counted `unrouted` and dropped.
  */
-export class RouteProcessor<K> implements Processor<K, LearningEvent, K, LearningEvent> {
-  private context!: ProcessorContext<K, LearningEvent>;
+export class RouteProcessor<K> implements FixedKeyProcessor<K, LearningEvent, LearningEvent> {
+  private context!: FixedKeyProcessorContext<K, LearningEvent>;
 
   /** sinks: the child sink node of each output format. */
   constructor(
@@ -247,11 +247,11 @@ export class RouteProcessor<K> implements Processor<K, LearningEvent, K, Learnin
     private readonly sinks?: Readonly<Record<OutputFormat, string>>,
   ) {}
 
-  init(context: ProcessorContext<K, LearningEvent>): void {
+  init(context: FixedKeyProcessorContext<K, LearningEvent>): void {
     this.context = context;
   }
 
-  process(record: StreamRecord<K, LearningEvent>): void {
+  process(record: FixedKeyRecord<K, LearningEvent>): void {
     const destinations = this.table.routesOf(record.value);
     if (destinations.length === 0) {
       this.table.unrouted++;
@@ -262,7 +262,7 @@ export class RouteProcessor<K> implements Processor<K, LearningEvent, K, Learnin
       this.context.count('routed');
       const headers: RecordHeaders = { ...record.headers, [ROUTE_TOPIC_HEADER]: topic };
       if (format === 'protobuf') headers['content-type'] = PROTOBUF_OUTPUT_CONTENT_TYPE;
-      this.context.forward({ key: record.key, value: record.value, timestamp: record.timestamp, headers }, this.sinks?.[format]);
+      this.context.forward(fixedKeyRecord(record, record.value, { headers }), this.sinks?.[format]);
     }
   }
 }

@@ -4,7 +4,6 @@ import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js'
 import { markDistinct, type Marked } from './DistinctMarker.js';
 import { bufferAggregateRows, type PendingWindow } from './AggregateRowBuffer.js';
 import type { LearningEvent } from './LandingEvent.js';
-import { processorOwningStore } from './StreamNodes.js';
 
 /** A row of the aggregate topic and of queryAggregation: what the ClickHouse window_aggregates table stores. */
 export interface AggregateRow extends Record<string, unknown> {
@@ -115,7 +114,7 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
     );
   }
   rows.to(options.topic, { name: `${n}-sink` });
-  return { spec, storeName, processorName: processorOwningStore(events as KStream<unknown, unknown>, storeName), windows, emit };
+  return { spec, storeName, processorName: events.builder.nodeOwningStore(storeName), windows, emit };
 }
 
 function toRow(spec: AggregatorSpec, key: string, windowStart: number, windowEnd: number, aggregate: unknown): AggregateRow {

@@ -28,6 +28,7 @@ export { Topology, type TopicNameExtractor, type TimestampExtractor } from './To
 export { describeTopology, topologyMermaid } from './TopologyDescription.js';
 export type { Processor, ProcessorContext, ProcessorSupplier, Punctuator, PunctuationType, Cancellable } from './processor/Processor.js';
 export type { StreamRecord, RecordMetadata } from './processor/Record.js';
+export { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyProcessorSupplier, type FixedKeyRecord } from './processor/FixedKeyProcessor.js';
 export { StreamsApp, type StreamsConfig, type StreamsState, type CommitEvent } from './runtime/StreamsApp.js';
 export { changelogTopic } from './runtime/TopicPlanner.js';
 export * from './runtime/DeadLetters.js';

@@ -40,7 +40,7 @@ describe('enrichment joins', () => {
 
     const builder = new StreamsBuilder();
     const landing = builder.stream<string | null, Buffer | null>('landing', { keySerde: stringSerde, valueSerde: bufferSerde });
-    const parsed = landing.processValues(() => new ParseProcessor(), { name: 'parse' }) as unknown as KStream<string, LearningEvent>;
+    const parsed: KStream<string, LearningEvent> = landing.process(() => new ParseProcessor(), { name: 'parse' }).markAsPartitioned();
     const { users, items } = referenceTables(builder);
     enrich(parsed, users, items).to('enriched');
     await h.run(builder, ['landing', 'ref.users']);

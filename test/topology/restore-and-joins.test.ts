@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
-import { StreamsApp, StreamsBuilder, type Processor, type ProcessorContext } from '../../topology/index.js';
+import { StreamsApp, StreamsBuilder, type FixedKeyProcessor, type FixedKeyProcessorContext, type Processor, type ProcessorContext } from '../../topology/index.js';
 import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -161,10 +161,19 @@ describe('stores, restore and joins', () => {
         },
       };
     };
+    const keepOnlyEvenValues = (): FixedKeyProcessor<string, { n: number }> => {
+      let context!: FixedKeyProcessorContext<string, { n: number }>;
+      return {
+        init: (c) => (context = c),
+        process: (record) => {
+          if (record.value.n % 2 === 0) context.forward(record);
+        },
+      };
+    };
     const counting = (useProcessValues: boolean) => {
       const builder = new StreamsBuilder();
       const events = builder.stream<string, { n: number }>('numbers');
-      const kept = useProcessValues ? events.processValues(keepOnlyEven, { name: 'even' }) : events.process(keepOnlyEven, { name: 'even' });
+      const kept = useProcessValues ? events.processValues(keepOnlyEvenValues, { name: 'even' }) : events.process(keepOnlyEven, { name: 'even' });
       kept.groupByKey().count({ name: 'evens' });
       return builder.build();
     };

@@ -1,5 +1,6 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import type { ProcessorSupplier } from '../processor/Processor.js';
+import type { FixedKeyProcessorSupplier } from '../processor/FixedKeyProcessor.js';
 import type { StreamRecord } from '../processor/Record.js';
 import type { StreamPartitioner, TopicNameExtractor } from '../Topology.js';
 import { StatelessProcessor, StreamGlobalTableJoinProcessor, StreamTableJoinProcessor, type ValueJoiner } from './DslProcessors.js';
@@ -143,7 +144,17 @@ export class KStream<K, V> {
     return new KStream(this.builder, name, this.keySerde, this.valueSerde, this.repartitionRequired || other.repartitionRequired);
   }
 
-  /** A custom Processor API node, connected to the named stores. */
+  /**
+   * Says the stream is partitioned as wanted although a key-changing operation came before, so
+   * grouping or joining after it needs no repartition topic (Kafka Streams' markAsPartitioned,
+   * KIP-759). Adds no node. For keys the producer already partitioned by: e.g. a parse step that
+   * reads the key from the value when the landing key is that same value.
+   */
+  markAsPartitioned(): KStream<K, V> {
+    return this.repartitionRequired ? new KStream<K, V>(this.builder, this.nodeName, this.keySerde, this.valueSerde, false) : this;
+  }
+
+  /** A custom Processor API node, connected to the named stores (added with StreamsBuilder.addStateStore). */
   process<K2, V2>(supplier: ProcessorSupplier<K, V, K2, V2>, options: Named & { stores?: string[] } = {}): KStream<K2, V2> {
     const name = options.name ?? this.builder.names.next('KSTREAM-PROCESSOR');
     this.builder.topology.addProcessor(name, supplier, this.nodeName);
@@ -156,9 +167,10 @@ export class KStream<K, V> {
    * may change values, drop or multiply records, but forwards them under the key they came with,
    * so a groupByKey() after it needs no repartition topic (after process() it does).
    */
-  processValues<V2>(supplier: ProcessorSupplier<K, V, K, V2>, options: Named & { stores?: string[] } = {}): KStream<K, V2> {
+  processValues<V2>(supplier: FixedKeyProcessorSupplier<K, V, V2>, options: Named & { stores?: string[] } = {}): KStream<K, V2> {
     const name = options.name ?? this.builder.names.next('KSTREAM-PROCESSVALUES');
-    this.builder.topology.addProcessor(name, supplier, this.nodeName);
+    // At runtime a FixedKeyRecord is a StreamRecord (its brand is a type only) and the context is the same object.
+    this.builder.topology.addProcessor(name, supplier as unknown as ProcessorSupplier<K, V, K, V2>, this.nodeName);
     for (const store of options.stores ?? []) this.builder.topology.connectProcessorAndStateStores(store, name);
     return new KStream<K, V2>(this.builder, name, this.keySerde, undefined, this.repartitionRequired);
   }

@@ -1,4 +1,5 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
+import type { StoreBuilder } from '../StoreBuilder.js';
 import { Topology, type TimestampExtractor } from '../Topology.js';
 import { TableSourceProcessor } from './DslProcessors.js';
 import { GlobalKTable } from './GlobalKTable.js';
@@ -49,6 +50,28 @@ export class StreamsBuilder {
     const storeName = consumed.storeName ?? `${topic}-GLOBAL-STORE`;
     this.topology.addGlobalStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), topic);
     return new GlobalKTable<K, V>(storeName, topic);
+  }
+
+  /**
+   * Registers a state store for process()/processValues() nodes to connect to by name with their
+   * `stores` option (Kafka Streams' StreamsBuilder.addStateStore). Its changelog topic is planned
+   * like the DSL's own stores'.
+   *
+   * @example
+   *   builder.addStateStore(keyValueStoreBuilder('seen', stringSerde, jsonSerde<number>()));
+   *   events.processValues(() => new Seen(), { name: 'seen', stores: ['seen'] });
+   */
+  addStateStore(storeBuilder: StoreBuilder): this {
+    this.topology.addStateStore(storeBuilder);
+    return this;
+  }
+
+  /** The processor node a store is connected to first (the node a DSL operation named, e.g. for its late counts). */
+  nodeOwningStore(storeName: string): string | undefined {
+    for (const node of this.topology.allNodes()) {
+      if (node.kind === 'processor' && node.stores[0] === storeName) return node.name;
+    }
+    return undefined;
   }
 
   build(): Topology {
