@@ -21,7 +21,7 @@ type Sql = <T>(query: string) => Promise<T[]>;
 describe('streamline backfill: a new aggregation over the retained events, the old tables unchanged', () => {
   const dataDir = tempDir('backfill');
   const scratchDir = tempDir('backfill-scratch');
-  const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms', SINGLE_THREAD: 'true' };
+  const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms', SINGLE_THREAD: 'true', AGGREGATION_GRACE: '24h' };
   const events = landingEvents(COUNT, Date.now());
   afterAll(() => {
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -26,7 +26,7 @@ describe('streamline reprocess on Kafka: the tables equal the from-scratch run, 
 
   test(`${COUNT} events processed, reprocessed from earliest, processed again`, async () => {
     const brokers = testKafkaBrokers();
-    env = { ...isolated, KAFKA_BROKERS: brokers, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms' };
+    env = { ...isolated, KAFKA_BROKERS: brokers, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms', AGGREGATION_GRACE: '24h' };
     const log = await openKafkaLog({ brokers: brokers.split(','), clientId: `${tag}-producer` });
     try {
       await produceLanding(log, topics.landing, events);
