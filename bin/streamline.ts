@@ -34,6 +34,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   dlq: { run: dlqCommand, help: 'dlq list [--limit n] [--json] | dlq replay [--reason regex] [--limit n]: dead letters, replayed to original_topic' },
   ref: { run: refCommand, help: 'ref load <users|items> <file.ndjson>: reference rows into ref.users / ref.items' },
   produce: { run: produceCommand, help: 'produce <file.ndjson | -> [--batch n] [--url service]: events onto the landing topic (Kafka directly; embedded through the running service)' },
+  reset: { run: resetCommand, help: 'delete the local state stores (restored from changelogs on the next start); asks first, or --yes' },
   reprocess: {
     run: reprocessCommand,
     help: 'reprocess --from earliest|<ISO time> [--yes] [--dry-run]: with the service stopped, process the retained input history again (offsets reset, internal topics and local state deleted, the ClickHouse tables rebuilt so nothing is doubled)',
@@ -42,7 +43,6 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
     run: backfillCommand,
     help: 'backfill --aggregator <name> [--yes]: with the service stopped, run one newly added aggregator over the retained landing history and hand its state over (docs/REPROCESSING.md)',
   },
-  reset: { run: resetCommand, help: 'delete the local state stores (restored from changelogs on the next start); asks first, or --yes' },
 };
 
 function help(): string {

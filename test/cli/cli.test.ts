@@ -82,10 +82,10 @@ describe('streamline CLI', () => {
   test('--help lists the commands; an unknown command is a usage error', async () => {
     const help = await streamline(['--help']);
     expect(help.code).toBe(0);
-    for (const name of ['start', 'describe', 'topics', 'dlq', 'ref', 'produce', 'reset']) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['start', 'describe', 'topics', 'dlq', 'ref', 'produce', 'reset', 'reprocess', 'backfill']) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     const bad = await streamline(['frobnicate']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual(['streamline: unknown command "frobnicate"; commands: start, describe, topics, dlq, ref, produce, reset (streamline --help)']);
+    expect(bad.stderr.trim().split('\n')).toEqual(['streamline: unknown command "frobnicate"; commands: start, describe, topics, dlq, ref, produce, reset, reprocess, backfill (streamline --help)']);
   });
 
   test('describe prints the default topology as text and as Mermaid', async () => {
