@@ -7,7 +7,9 @@ import { readProcessingFailures } from '../processors/ProcessingFailures.js';
 import { registerSeedMetrics } from '../processors/SeedMetrics.js';
 import { readMaxPollRecords } from './stream-config.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
+import { applyPipelineExtensions, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
 import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
+import { defaultSinkRoutes } from '../sink/sinkConfig.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
 import { StreamsApp, StreamsBuilder } from '../topology/index.js';
 import type { AppConfig } from './app-config.js';
@@ -55,6 +57,9 @@ export class StartSequence {
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private readonly wantsSink: boolean;
+  private readonly builder: StreamsBuilder | undefined;
+  /** PIPELINE_EXTENSIONS, loaded (and applied to the builder) once, at the first step. */
+  private extensions: PipelineExtensionModule[] | undefined;
   /** Embedded log: start() returns once the topology runs; the sink finishes in the background. */
   private sinkInBackground = false;
   private sinkStarting: Promise<void> | undefined;
@@ -70,6 +75,7 @@ export class StartSequence {
     this.wantsSink = config.roles.includes('sink');
     if (config.roles.includes('topology')) {
       const builder = new StreamsBuilder();
+      this.builder = builder;
       this.pipeline = buildDefaultPipeline(builder, pipelineConfig, { logger: logger.child({ component: 'processors' }), failures: readProcessingFailures(options.env) });
       this.streams = new StreamsApp(builder.build(), log, {
         applicationId: config.applicationId,
@@ -181,7 +187,17 @@ export class StartSequence {
   private async runSteps(): Promise<void> {
     const { log, pipelineConfig, landingPartitions, env, config, registry, logger } = this.options;
     if (this.step === 'topics') {
-      await ensurePipelineTopics(log, pipelineConfig, landingPartitions);
+      const partitions = await ensurePipelineTopics(log, pipelineConfig, landingPartitions);
+      // Extensions add their nodes here, before the StreamsApp plans the topology at its start
+      // (it reads the topology then, not when constructed): loading a module is asynchronous.
+      if (!this.extensions) {
+        const modules = await loadPipelineExtensions(env);
+        if (this.builder && this.pipeline && modules.length > 0) {
+          const created = await applyPipelineExtensions(modules, this.builder, this.pipeline.streams, { config: pipelineConfig, env, log, partitions });
+          logger.info({ extensions: modules.map((m) => m.source), topics: created }, 'pipeline extensions added');
+        }
+        this.extensions = modules;
+      }
       this.step = 'topology';
     }
     const startSink = async () => {
@@ -192,7 +208,11 @@ export class StartSequence {
         log,
         registry,
         logger: logger.child({ component: 'sink' }),
-        topics: { rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic },
+        routes: [
+          ...defaultSinkRoutes({ rawEvents: pipelineConfig.cleanEventsTopic, aggregates: pipelineConfig.aggregatesTopic }),
+          ...(this.extensions ?? []).flatMap((m) => m.clickhouse.map(({ topic, table, map }) => ({ topic, table, map }))),
+        ],
+        tables: (this.extensions ?? []).flatMap((m) => m.clickhouse.map((table) => table.create)),
         dlqTopic: pipelineConfig.dlqTopic,
       });
     };

@@ -20,6 +20,11 @@ export interface AnalyticsOptions {
   topics?: SinkTopics;
   routes?: SinkRoute[];
   /**
+   * Tables beyond the schema's (pipeline extensions' ClickHouse tables): each gives idempotent
+   * CREATE statements for the database, run after the migrations on every start.
+   */
+  tables?: Array<(database: string) => string[]>;
+  /**
    * Where the sink dead-letters records it cannot write (a row ClickHouse refuses, a value that
    * is not JSON, a mapper that throws): the pipeline's DLQ. Default: DLQ_TOPIC, else events-dlq.
    */
@@ -49,7 +54,8 @@ export async function startAnalytics(options: AnalyticsOptions): Promise<Analyti
   const store = await openAnalyticsStore(config);
   try {
     const migrated = await migrate(store, { eventsTtlDays: settings.eventsTtlDays });
-    options.logger.info({ store: config.kind, database: store.database, applied: migrated.applied }, 'analytics schema ready');
+    for (const create of options.tables ?? []) for (const statement of create(store.database)) await store.exec(statement);
+    options.logger.info({ store: config.kind, database: store.database, applied: migrated.applied, extensionTables: options.tables?.length ?? 0 }, 'analytics schema ready');
   } catch (error) {
     await store.close();
     throw error;
