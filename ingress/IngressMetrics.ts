@@ -75,6 +75,8 @@ export class IngressMetrics {
   readonly duplicates: Counter<'route'>;
   readonly rateLimited: Counter<'scope'>;
   readonly spooled: Counter;
+  /** Spooled records found already landed (a timed-out write that landed late), so not sent again. */
+  readonly landedLate: Counter;
   readonly drained: Counter;
   readonly dlq: Counter;
   readonly produceErrors: Counter;
@@ -116,6 +118,12 @@ export class IngressMetrics {
     this.duplicates = new Counter({ name: 'streamline_ingress_events_duplicate_total', help: 'Events answered as duplicates by the idempotency fast path', labelNames: ['route'], registers });
     this.rateLimited = new Counter({ name: 'streamline_ingress_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['scope'], registers });
     this.spooled = new Counter({ name: 'streamline_ingress_events_spooled_total', help: 'Records written to the disk spool', registers });
+    this.landedLate = new Counter({
+      name: 'streamline_ingress_events_landed_late_total',
+      help: 'Spooled records whose timed-out write landed after all, acknowledged without sending them again, by where it was found',
+      labelNames: ['by'],
+      registers,
+    });
     this.drained = new Counter({ name: 'streamline_ingress_events_drained_total', help: 'Records moved from the disk spool to the log', registers });
     this.dlq = new Counter({ name: 'streamline_ingress_events_dlq_total', help: 'Invalid batch events written to the DLQ topic', registers });
     this.produceErrors = new Counter({ name: 'streamline_ingress_produce_errors_total', help: 'Failed or timed-out log.produce calls', registers });

@@ -99,6 +99,7 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
       await log.ensureTopic(config.landingTopic, { partitions: config.landingPartitions });
       await log.ensureTopic(config.dlqTopic, { partitions: 1 });
     },
+    onLandedLate: (records, by) => metrics.landedLate.inc({ by }, records),
     onSpooled: (records) => {
       metrics.spooled.inc(records);
       metrics.totals.spooled += records;
