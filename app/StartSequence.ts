@@ -7,7 +7,7 @@ import { readProcessingFailures } from '../processors/ProcessingFailures.js';
 import { registerSeedMetrics } from '../processors/SeedMetrics.js';
 import { readMaxPollRecords } from './stream-config.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
-import { applyPipelineExtensions, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
+import { applyPipelineExtensions, ensureExtensionTopics, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
 import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
 import { defaultSinkRoutes } from '../sink/sinkConfig.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
@@ -60,6 +60,8 @@ export class StartSequence {
   private readonly builder: StreamsBuilder | undefined;
   /** PIPELINE_EXTENSIONS, loaded (and applied to the builder) once, at the first step. */
   private extensions: PipelineExtensionModule[] | undefined;
+  /** Topics the extensions' sinks write (created at the topics step, retried with it on Kafka). */
+  private extensionTopics: string[] = [];
   /** Embedded log: start() returns once the topology runs; the sink finishes in the background. */
   private sinkInBackground = false;
   private sinkStarting: Promise<void> | undefined;
@@ -193,11 +195,12 @@ export class StartSequence {
       if (!this.extensions) {
         const modules = await loadPipelineExtensions(env);
         if (this.builder && this.pipeline && modules.length > 0) {
-          const created = await applyPipelineExtensions(modules, this.builder, this.pipeline.streams, { config: pipelineConfig, env, log, partitions });
-          logger.info({ extensions: modules.map((m) => m.source), topics: created }, 'pipeline extensions added');
+          this.extensionTopics = applyPipelineExtensions(modules, this.builder, this.pipeline.streams, { config: pipelineConfig, env });
+          logger.info({ extensions: modules.map((m) => m.source), topics: this.extensionTopics }, 'pipeline extensions added');
         }
         this.extensions = modules;
       }
+      await ensureExtensionTopics(log, this.extensionTopics, partitions);
       this.step = 'topology';
     }
     const startSink = async () => {

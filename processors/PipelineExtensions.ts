@@ -68,20 +68,19 @@ function isTable(value: unknown): value is ClickHouseTable {
 }
 
 /**
- * Runs each extension on the builder, then creates the topics their sinks write (those the
- * topology had not before), with `partitions` partitions. Returns the topics created.
+ * Runs each extension on the builder (once: a second run would add its nodes again). Returns
+ * the topics their sinks write that the topology did not write before: ensureExtensionTopics()
+ * creates them.
  */
-export async function applyPipelineExtensions(
-  modules: PipelineExtensionModule[],
-  builder: StreamsBuilder,
-  streams: PipelineStreams,
-  context: { config: PipelineConfig; env: Env; log: Log; partitions: number },
-): Promise<string[]> {
+export function applyPipelineExtensions(modules: PipelineExtensionModule[], builder: StreamsBuilder, streams: PipelineStreams, context: { config: PipelineConfig; env: Env }): string[] {
   const before = new Set(sinkTopics(builder));
-  for (const module of modules) module.extend(builder, streams, { config: context.config, env: context.env });
-  const added = sinkTopics(builder).filter((topic) => !before.has(topic));
-  for (const topic of added) await context.log.ensureTopic(topic, { partitions: context.partitions });
-  return added;
+  for (const module of modules) module.extend(builder, streams, context);
+  return sinkTopics(builder).filter((topic) => !before.has(topic));
+}
+
+/** Creates the extensions' output topics like the pipeline's outputs: the landing topic's partition count. */
+export async function ensureExtensionTopics(log: Log, topics: string[], partitions: number): Promise<void> {
+  for (const topic of topics) await log.ensureTopic(topic, { partitions });
 }
 
 /** The fixed topics the topology's non-internal sinks write. */

@@ -16,5 +16,5 @@ export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from '
 export { compileSafePattern, PatternError, MAX_SUBJECT_CHARS, type SafePattern } from './SafePattern.js';
 export { quarantineTopic, dlqReplayCounter, DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions, type PipelineStreams } from './DefaultPipeline.js';
-export { loadPipelineExtensions, applyPipelineExtensions, type PipelineExtension, type PipelineExtensionModule, type ClickHouseTable } from './PipelineExtensions.js';
+export { loadPipelineExtensions, applyPipelineExtensions, ensureExtensionTopics, type PipelineExtension, type PipelineExtensionModule, type ClickHouseTable } from './PipelineExtensions.js';
 export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';
