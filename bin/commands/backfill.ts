@@ -41,7 +41,7 @@ async function repartitionLag(log: Log, groupId: string): Promise<number> {
 }
 
 /** Keys whose latest changelog record is not a tombstone. */
-async function liveKeys(log: Log, topic: string): Promise<number> {
+export async function liveKeys(log: Log, topic: string): Promise<number> {
   if (!(await log.listTopics()).includes(topic)) return 0;
   const live = new Map<string, boolean>();
   for (const tp of await partitionsOf(log, topic)) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
 import type { Log, TopicPartition } from '../../log/Log.js';
+import { liveKeys } from '../../bin/commands/backfill.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CLI = path.join(ROOT, 'bin', 'streamline.ts');
@@ -135,8 +136,7 @@ export interface PipelineTopics {
 /**
  * Starts the service in this process and waits until it has processed everything on the landing
  * topic and the sink has written everything the topology produced: both groups without lag, and
- * events_raw at `distinct` rows. Buffered aggregates are flushed with the topology's commit that
- * covers their input, so no lag means their rows are in the tables too.
+ * events_raw at `distinct` rows, and no buffered aggregate window left unemitted.
  */
 export async function runUntilCaughtUp(
   env: Record<string, string>,
@@ -153,10 +153,17 @@ export async function runUntilCaughtUp(
     const count = async () => Number((await running.analyticsSql<{ n: number | string }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
     for (;;) {
       const topologyLag = await lagOf(running.log, topics.applicationId, [topics.landing]);
+      // Buffered aggregate rows leave at the wall-clock emit after the commit that covered their
+      // input; the emit deletes the pending entries in the commit that writes the rows. So: no
+      // pending window left, then (checked after) the sink through everything written.
+      let pending = 0;
+      for (const topic of (await running.log.listTopics()).filter((t) => t.startsWith(`${topics.applicationId}-agg-`) && t.endsWith('-pending-changelog'))) {
+        pending += await liveKeys(running.log, topic);
+      }
       const sinkLag = await lagOf(running.log, topics.sinkGroup, [topics.clean, topics.aggregates]);
       const rows = await count();
-      if (topologyLag === 0 && sinkLag === 0 && rows >= distinct) break;
-      if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs} ms: topology lag ${topologyLag}, sink lag ${sinkLag}, events_raw ${rows}/${distinct}`);
+      if (topologyLag === 0 && pending === 0 && sinkLag === 0 && rows >= distinct) break;
+      if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs} ms: topology lag ${topologyLag}, pending windows ${pending}, sink lag ${sinkLag}, events_raw ${rows}/${distinct}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const snapshot = await snapshotTables((query) => running.analyticsSql(query), snapshotOptions);
