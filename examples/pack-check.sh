@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 16 part 3's check: packs the package (npm pack, which builds on prepack), unpacks the
+# tarball into a temporary project outside the source tree, and runs there
+#   (a) word-count/word-count.mjs on the embedded log, against its exact expected output;
+#   (b) the service with service-extension/campaign-funnel.mjs as PIPELINE_EXTENSIONS, whose
+#       windowed node's rows are read back from ClickHouse, against exact expected rows;
+#   (c) `streamline describe` from the package's bin.
+# The temporary project gets the package's dependencies as links to this checkout's
+# node_modules (chdb and RocksDB are native and large: no registry download), never its sources.
+# Needs package.json's "exports", "files" and the prepack build (see docs/EXTENDING.md).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/streamline-pack-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+(cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
+project="$work/project"
+mkdir -p "$project/node_modules"
+for dep in "$root"/node_modules/* "$root"/node_modules/@*; do ln -sfn "$dep" "$project/node_modules/"; done
+rm -f "$project/node_modules/streamline-events"
+tar -xzf "$work"/streamline-events-*.tgz -C "$work"
+mv "$work/package" "$project/node_modules/streamline-events"
+echo '{ "type": "module" }' > "$project/package.json"
+cp "$root"/examples/word-count/*.mjs "$root"/examples/service-extension/*.mjs "$project/"
+cd "$project"
+resolved=$(node --input-type=module -e "console.log(import.meta.resolve('streamline-events'))")
+case "$resolved" in "file://$project/"*) ;; *) echo "FAIL: streamline-events resolves to $resolved"; exit 1 ;; esac
+expect() { if [ "$2" != "$3" ]; then echo "FAIL $1: got $2, expected $3"; exit 1; fi; echo "ok $1"; }
+expect word-count "$(node word-count.mjs "$work/wc")" '{"brown":1,"dog":2,"fox":1,"jumps":1,"lazy":1,"over":1,"quick":1,"sleeps":1,"the":3}'
+expect extension "$(node run-funnel.mjs | tail -1)" '[{"campaign_id":"camp-a","impressions":2,"clicks":1,"signups":1},{"campaign_id":"camp-b","impressions":1,"clicks":0,"signups":0}]'
+described=$(node node_modules/streamline-events/dist/bin/streamline.js describe)
+case "$described" in *"Processor: filter-passed"*) echo "ok describe" ;; *) echo "FAIL describe"; exit 1 ;; esac
