@@ -4,7 +4,8 @@
 #   (a) word-count/word-count.mjs on the embedded log, against its exact expected output;
 #   (b) the service with service-extension/campaign-funnel.mjs as PIPELINE_EXTENSIONS, whose
 #       windowed node's rows are read back from ClickHouse, against exact expected rows;
-#   (c) `streamline describe` from the package's bin.
+#   (c) `streamline describe` from the package's bin, listing the extension's node and its
+#       store's changelog topic.
 # The temporary project gets the package's dependencies as links to this checkout's
 # node_modules (chdb and RocksDB are native and large: no registry download), never its sources.
 # Needs package.json's "exports", "files" and the prepack build (see docs/EXTENDING.md).
@@ -27,5 +28,5 @@ case "$resolved" in "file://$project/"*) ;; *) echo "FAIL: streamline-events res
 expect() { if [ "$2" != "$3" ]; then echo "FAIL $1: got $2, expected $3"; exit 1; fi; echo "ok $1"; }
 expect word-count "$(node word-count.mjs "$work/wc")" '{"brown":1,"dog":2,"fox":1,"jumps":1,"lazy":1,"over":1,"quick":1,"sleeps":1,"the":3}'
 expect extension "$(node run-funnel.mjs | tail -1)" '[{"campaign_id":"camp-a","impressions":2,"clicks":1,"signups":1},{"campaign_id":"camp-b","impressions":1,"clicks":0,"signups":0}]'
-described=$(node node_modules/streamline-events/dist/bin/streamline.js describe)
-case "$described" in *"Processor: filter-passed"*) echo "ok describe" ;; *) echo "FAIL describe"; exit 1 ;; esac
+described=$(PIPELINE_EXTENSIONS=campaign-funnel.mjs node node_modules/streamline-events/dist/bin/streamline.js describe)
+case "$described" in *"Processor: funnel-select"*"Store: campaign-funnel (changelog: streamline-campaign-funnel-changelog)"*) echo "ok describe" ;; *) echo "FAIL describe"; exit 1 ;; esac

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { readIngressConfig } from '../../ingress/index.js';
-import { buildDefaultPipeline, readPipelineConfig } from '../../processors/index.js';
+import { applyPipelineExtensions, buildDefaultPipeline, loadPipelineExtensions, readPipelineConfig } from '../../processors/index.js';
 import { describeTopology, StreamsBuilder, topologyMermaid, type Topology } from '../../topology/index.js';
 import type { Env } from '../../app/env.js';
 import { appConfig, CliError, type Command, parseCommand } from './cli-support.js';
@@ -9,6 +9,20 @@ const USAGE = 'streamline describe [--mermaid] [--url http://127.0.0.1:8081]';
 
 /** The default topology `npm start` runs, built from the same configuration (no log, no state). */
 export function defaultTopology(env: Env): Topology {
+  return defaultPipelineBuilder(env).builder.build();
+}
+
+/** As defaultTopology, with the PIPELINE_EXTENSIONS modules' nodes (docs/EXTENDING.md). */
+export async function extendedTopology(env: Env): Promise<Topology> {
+  const { builder, streams, config } = defaultPipelineBuilder(env);
+  const modules = await loadPipelineExtensions(env).catch((error: unknown) => {
+    throw new CliError(`configuration error: ${(error as Error).message}`);
+  });
+  applyPipelineExtensions(modules, builder, streams, { config, env });
+  return builder.build();
+}
+
+function defaultPipelineBuilder(env: Env) {
   let config;
   try {
     // As app/Pipeline.ts: the ingress's landing and DLQ topics are the pipeline's.
@@ -21,7 +35,7 @@ export function defaultTopology(env: Env): Topology {
   const builder = new StreamsBuilder();
   const pipeline = buildDefaultPipeline(builder, { ...config, filterRulesFile: undefined }, { logger: pino({ level: 'silent' }) });
   pipeline.close();
-  return builder.build();
+  return { builder, streams: pipeline.streams, config };
 }
 
 /**
@@ -48,6 +62,6 @@ export const describeCommand: Command = async (args, context) => {
     return;
   }
   const { applicationId } = appConfig(env);
-  const topology = defaultTopology(env);
+  const topology = await extendedTopology(env);
   context.out(values.mermaid ? topologyMermaid(topology, applicationId) : describeTopology(topology, applicationId));
 };
