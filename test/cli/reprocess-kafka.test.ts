@@ -7,7 +7,7 @@ import { isolatedEnv } from '../kafka-e2e/support/product-load.js';
 import { landingEvents, produceLanding, runUntilCaughtUp, streamline, type PipelineTopics } from './reprocess-scenario.js';
 
 /** REPROCESS_EVENTS overrides the count (the issue asks 50k; see docs/REPROCESSING.md for what was measured). */
-const COUNT = Number(process.env.REPROCESS_EVENTS ?? 20_000);
+const COUNT = Number(process.env.REPROCESS_EVENTS ?? 50_000);
 
 describe('streamline reprocess on Kafka: the tables equal the from-scratch run, nothing doubled', () => {
   const tag = `rp-${randomUUID().slice(0, 8)}`;
