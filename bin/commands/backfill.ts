@@ -35,7 +35,12 @@ async function repartitionLag(log: Log, groupId: string): Promise<number> {
   for (const topic of (await log.listTopics()).filter((t) => t.startsWith(`${groupId}-`) && t.endsWith('-repartition'))) {
     const tps = await partitionsOf(log, topic);
     const committed = await log.committedOffsets(groupId, tps);
-    for (const tp of tps) lag += (await log.endOffset(tp)) - (committed.get(`${topic}:${tp.partition}`) ?? 0);
+    for (const tp of tps) {
+      const at = committed.get(`${topic}:${tp.partition}`) ?? 0;
+      const end = await log.endOffset(tp);
+      // On Kafka the topic is written in transactions: its last offset can be a commit marker, never delivered.
+      if (at < end && (await log.read(tp, at, 1)).some((record) => record.offset < end)) lag += end - at;
+    }
   }
   return lag;
 }
@@ -88,7 +93,8 @@ export async function backfillAggregator(options: { env: Env; config: AppConfig;
   let records = 0;
   for (const tp of landing) {
     const offset = committed.get(`${tp.topic}:${tp.partition}`) ?? 0;
-    lag += (await log.endOffset(tp)) - offset;
+    const end = await log.endOffset(tp);
+    if (offset < end && (await log.read(tp, offset, 1)).some((record) => record.offset < end)) lag += end - offset;
     records += offset - (await log.beginningOffset(tp));
     upTo.push({ ...tp, offset });
   }
