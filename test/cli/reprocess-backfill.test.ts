@@ -8,6 +8,7 @@ import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
 import { startAnalytics } from '../../sink/startAnalytics.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { pipelineConfigFor } from '../../bin/commands/reprocess-plan.js';
+import { liveKeys } from '../../bin/commands/backfill.js';
 import { tempDir } from '../support/streams.js';
 import { landingEvents, perAggregator, produceLanding, runUntilCaughtUp, snapshotTables, streamline, type PipelineTopics } from './reprocess-scenario.js';
 
@@ -61,7 +62,13 @@ describe('streamline backfill: a new aggregation over the retained events, the o
           return total;
         };
         const deadline = Date.now() + 600_000;
-        while ((await lag('streamline', [TOPICS.landing])) > 0 || (await lag('clickhouse-sink', [TOPICS.clean, TOPICS.aggregates])) > 0) {
+        // As runUntilCaughtUp: topology through its input, no buffered window left, then the sink through everything.
+        const pending = async () => {
+          let live = 0;
+          for (const topic of (await log.listTopics()).filter((t) => t.startsWith('streamline-agg-') && t.endsWith('-pending-changelog'))) live += await liveKeys(log, topic);
+          return live;
+        };
+        while ((await lag('streamline', [TOPICS.landing])) > 0 || (await pending()) > 0 || (await lag('clickhouse-sink', [TOPICS.clean, TOPICS.aggregates])) > 0) {
           if (Date.now() > deadline) throw new Error('the previous version did not catch up');
           await new Promise((resolve) => setTimeout(resolve, 250));
         }
