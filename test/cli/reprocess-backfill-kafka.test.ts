@@ -17,7 +17,7 @@ import { tempDir } from '../support/streams.js';
 import { landingEvents, perAggregator, produceLanding, runUntilCaughtUp, snapshotTables, streamline, type PipelineTopics } from './reprocess-scenario.js';
 
 /** REPROCESS_EVENTS overrides the count (the issue asks 50k; see docs/REPROCESSING.md for what was measured). */
-const COUNT = Number(process.env.REPROCESS_EVENTS ?? 20_000);
+const COUNT = Number(process.env.REPROCESS_EVENTS ?? 50_000);
 const NEW = 'event_channel_hourly';
 
 function namespace(tag: string): { env: Record<string, string>; topics: PipelineTopics } {
