@@ -157,20 +157,19 @@ export class SubscriptionSendProcessor<K, V, KO> implements Processor<K, V | nul
 }
 
 /**
- * SubscriptionReceiveProcessorSupplier and SubscriptionJoinProcessorSupplier in one node: the
- * subscription is stored (or deleted) under (foreign key, primary key), then answered with the
- * right table's row for the foreign key, at the later timestamp of the two.
+ * The two processors that read and write the subscription store and the right table's copy (both
+ * sides of the join meet there): the stores, the key serdes and their lookup at init.
  */
-export class SubscriptionReceiveProcessor<K, KO, VO> implements Processor<KO | null, SubscriptionWrapper<K>, K, SubscriptionResponseWrapper<VO>> {
-  private context!: ProcessorContext<K, SubscriptionResponseWrapper<VO>>;
-  private subscriptions!: TimestampedKeyValueStore<Buffer, SubscriptionWrapper<K>>;
-  private foreign!: TimestampedKeyValueStore<KO, VO>;
+abstract class SubscriptionStoresProcessor<K, KO, VO, KIn, VIn> implements Processor<KIn, VIn, K, SubscriptionResponseWrapper<VO>> {
+  protected context!: ProcessorContext<K, SubscriptionResponseWrapper<VO>>;
+  protected subscriptions!: TimestampedKeyValueStore<Buffer, SubscriptionWrapper<K>>;
+  protected foreign!: TimestampedKeyValueStore<KO, VO>;
 
   constructor(
     private readonly subscriptionStoreName: string,
     private readonly foreignCopyStoreName: string,
-    private readonly foreignKeySerde: Serde<KO>,
-    private readonly primaryKeySerde: Serde<K>,
+    protected readonly foreignKeySerde: Serde<KO>,
+    protected readonly primaryKeySerde: Serde<K>,
   ) {}
 
   init(context: ProcessorContext<K, SubscriptionResponseWrapper<VO>>): void {
@@ -179,6 +178,15 @@ export class SubscriptionReceiveProcessor<K, KO, VO> implements Processor<KO | n
     this.foreign = context.getStateStore(this.foreignCopyStoreName);
   }
 
+  abstract process(record: StreamRecord<KIn, VIn>): void;
+}
+
+/**
+ * SubscriptionReceiveProcessorSupplier and SubscriptionJoinProcessorSupplier in one node: the
+ * subscription is stored (or deleted) under (foreign key, primary key), then answered with the
+ * right table's row for the foreign key, at the later timestamp of the two.
+ */
+export class SubscriptionReceiveProcessor<K, KO, VO> extends SubscriptionStoresProcessor<K, KO, VO, KO | null, SubscriptionWrapper<K>> {
   process(record: StreamRecord<KO | null, SubscriptionWrapper<K>>): void {
     const subscription = record.value;
     const noForeignKey = isNull(record.key);
@@ -216,24 +224,7 @@ export class SubscriptionReceiveProcessor<K, KO, VO> implements Processor<KO | n
  * (a prefix scan of the subscription store, in key order), with the update's timestamp. It also
  * keeps the timestamped copy of the right table the subscription side reads.
  */
-export class ForeignTableJoinProcessor<K, KO, VO> implements Processor<KO, VO | null, K, SubscriptionResponseWrapper<VO>> {
-  private context!: ProcessorContext<K, SubscriptionResponseWrapper<VO>>;
-  private subscriptions!: TimestampedKeyValueStore<Buffer, SubscriptionWrapper<K>>;
-  private foreign!: TimestampedKeyValueStore<KO, VO>;
-
-  constructor(
-    private readonly subscriptionStoreName: string,
-    private readonly foreignCopyStoreName: string,
-    private readonly foreignKeySerde: Serde<KO>,
-    private readonly primaryKeySerde: Serde<K>,
-  ) {}
-
-  init(context: ProcessorContext<K, SubscriptionResponseWrapper<VO>>): void {
-    this.context = context;
-    this.subscriptions = context.getStateStore(this.subscriptionStoreName);
-    this.foreign = context.getStateStore(this.foreignCopyStoreName);
-  }
-
+export class ForeignTableJoinProcessor<K, KO, VO> extends SubscriptionStoresProcessor<K, KO, VO, KO, VO | null> {
   process(record: StreamRecord<KO, VO | null>): void {
     if (isNull(record.key)) return this.context.count('null_key_dropped');
     const foreignValue = isNull(record.value) ? null : record.value;
