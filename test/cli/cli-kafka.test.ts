@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -6,26 +5,10 @@ import { openKafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { Log } from '../../log/Log.js';
 import { deadLetterFor } from '../../topology/index.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { runStreamline } from '../support/cli-runner.js';
 import { readAll, tempDir } from '../support/streams.js';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const CLI = path.join(ROOT, 'bin', 'streamline.ts');
-
-function streamline(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const streamline = runStreamline;
 
 /** The same commands with KAFKA_BROKERS set: they talk to the broker, not to a data dir. */
 describe('streamline CLI against Kafka', () => {

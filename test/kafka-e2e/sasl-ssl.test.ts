@@ -7,6 +7,7 @@ import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { LogRecord, TopicPartition } from '../../log/Log.js';
 import { startSaslSslKafkaBroker, type SaslSslKafkaBroker } from '../support/kafka-broker.js';
+import { runStreamline } from '../support/cli-runner.js';
 import { readAll, tempDir } from '../support/streams.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
 import { ProductTraffic } from './support/product-traffic.js';
@@ -17,7 +18,6 @@ import { ProductTraffic } from './support/product-traffic.js';
  * format). Everything goes through readKafkaConfig(env), as the service and the CLI do.
  */
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const CLI = path.join(ROOT, 'bin', 'streamline.ts');
 const USER = 'streamline';
 const PASSWORD = 'sasl-test-Pw.1';
 
@@ -52,22 +52,7 @@ function values(records: LogRecord[]): string[] {
   return records.map((record) => record.value!.toString()).sort();
 }
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+const run = runStreamline;
 
 beforeAll(async () => {
   dir = tempDir('kafka-sasl-ssl');
