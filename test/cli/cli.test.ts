@@ -7,33 +7,16 @@ import { readIngressConfig } from '../../ingress/index.js';
 import type { Log } from '../../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics, readPipelineConfig } from '../../processors/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
+import { runStreamline, type CliRun } from '../support/cli-runner.js';
 import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
 
 const DLQ = readIngressConfig({}).dlqTopic;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const CLI = path.join(ROOT, 'bin', 'streamline.ts');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a user runs it, with no terminal attached (no prompts, no progress bar). */
-function streamline(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** The CLI as a user runs it, at LOG_LEVEL warn unless `env` says otherwise. */
+function streamline(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runStreamline(args, { LOG_LEVEL: 'warn', ...env });
 }
 
 const landing = (i: number, user: string) =>

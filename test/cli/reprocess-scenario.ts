@@ -1,34 +1,14 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { pino } from 'pino';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
 import type { Log, TopicPartition } from '../../log/Log.js';
 import { liveKeys } from '../../bin/commands/backfill.js';
+import { runStreamline, type CliRun } from '../support/cli-runner.js';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const CLI = path.join(ROOT, 'bin', 'streamline.ts');
+export type Run = CliRun;
 
-export interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a user runs it, without a terminal. */
+/** The CLI as a user runs it, without a terminal, at LOG_LEVEL warn unless `env` says otherwise. */
 export function streamline(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runStreamline(args, { LOG_LEVEL: 'warn', ...env });
 }
 
 const HOUR = 3_600_000;
