@@ -174,7 +174,7 @@ export async function ensurePipelineTopics(log: Log, config: PipelineConfig, lan
     partitions = await log.partitionCount(config.landingTopic);
   } catch (error) {
     if (!(error instanceof UnknownTopicError)) throw error;
-    await log.ensureTopic(config.landingTopic, { partitions: landingPartitions });
+    await log.ensureTopic(config.landingTopic, { partitions: landingPartitions, ...config.landingRetention });
     partitions = landingPartitions;
   }
   await ensureReferenceTopic(log, config.referenceTopics.users, partitions);

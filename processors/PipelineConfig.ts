@@ -10,6 +10,13 @@ import type { AggregateEmit } from './WindowedAggregations.js';
 export interface PipelineConfig {
   /** The ingress's landing topic (KAFKA_TOPIC, default events.raw). */
   landingTopic: string;
+  /**
+   * The landing topic's retention when the pipeline creates it (LANDING_RETENTION_MS,
+   * LANDING_RETENTION_BYTES per partition): the history `streamline reprocess` and backfills can
+   * replay. Unset: the log's defaults (embedded: kept until LOG_RETENTION_BYTES; Kafka: the
+   * broker's log.retention.*). An existing topic keeps its own.
+   */
+  landingRetention: { retentionMs?: number; retentionBytes?: number };
   /** DLQ_TOPIC, default events-dlq (seed 001 names the variable and this default; seed 003's dlq.events is one setting away). */
   dlqTopic: string;
   outputTopics: OutputTopics;
@@ -60,10 +67,18 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   AGGREGATION_GRACE              default 5m
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
  */
+function readLandingRetention(env: Env): PipelineConfig['landingRetention'] {
+  const retention: PipelineConfig['landingRetention'] = {};
+  if (readOptionalString(env, 'LANDING_RETENTION_MS') !== undefined) retention.retentionMs = readDurationMs(env, 'LANDING_RETENTION_MS', 0);
+  if (readOptionalString(env, 'LANDING_RETENTION_BYTES') !== undefined) retention.retentionBytes = readInteger(env, 'LANDING_RETENTION_BYTES', -1, -1, Number.MAX_SAFE_INTEGER);
+  return retention;
+}
+
 export function readPipelineConfig(env: Env = process.env): PipelineConfig {
   const outputTopics = readOutputTopics(env);
   const config: PipelineConfig = {
     landingTopic: readString(env, 'KAFKA_TOPIC', 'events.raw'),
+    landingRetention: readLandingRetention(env),
     dlqTopic: readString(env, 'DLQ_TOPIC', DEFAULT_DLQ_TOPIC),
     outputTopics,
     routeTopics: readRouteTopics(env, outputTopics),
