@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Log } from '../../log/Log.js';
+import type { AnalyticsStore } from '../../sink/AnalyticsStore.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
 import { queryEventMetrics } from '../../sink/EventMetricsQuery.js';
 import { runFixture } from './child.js';
@@ -17,6 +18,28 @@ export interface CrashMode {
   childEnv: Record<string, string>;
 }
 
+/**
+ * Where crashScenario's sinks write, when not chDB in the scenario's dir: a ClickHouse server
+ * started before the test (the server path's crash test), its URL handed to the sink child.
+ */
+export interface CrashAnalytics {
+  start(dir: string): Promise<void>;
+  stop(): Promise<void>;
+  openStore(): Promise<AnalyticsStore>;
+  /** Read after start(): what the sink child needs to reach the same server. */
+  childEnv(): Record<string, string>;
+}
+
+export interface CrashOptions {
+  /** The describe title; by default one naming the log mode. */
+  title?: string;
+  analytics?: CrashAnalytics;
+  seed?: number;
+  /** Per sink child run (runFixture's own default otherwise). */
+  childTimeoutMs?: number;
+  testTimeoutMs?: number;
+}
+
 const PARTITIONS = 3;
 const COUNT = 6000;
 /** Three sink processes, each opening chDB: well under a minute on an idle machine, minutes on a loaded one. */
@@ -27,23 +50,33 @@ const CHILD_RUNS_TIMEOUT_MS = 300_000;
  * twice (the second restart with other batch settings, so only the recorded cuts can rebuild the
  * replayed batch), then run to the end: raw rows, view totals and seed 004 answers must be exact.
  */
-export function crashScenario(mode: CrashMode): void {
-  describe(`a sink SIGKILLed between the ClickHouse insert and the offset commit (${mode.name} log)`, () => {
+export function crashScenario(mode: CrashMode, options: CrashOptions = {}): void {
+  const { analytics } = options;
+  const title = options.title ?? `a sink SIGKILLed between the ClickHouse insert and the offset commit (${mode.name} log)`;
+  describe(title, () => {
     const dir = tempDir(`crash-${mode.name}`);
     const now = Date.now();
-    const events = generateEvents(COUNT, now, 30, 99);
+    const events = generateEvents(COUNT, now, 30, options.seed ?? 99);
     const tps = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: mode.topic, partition }));
-    const env = (extra: Record<string, string>) => ({ SINK_DIR: dir, SINK_TOPIC: mode.topic, SINK_GROUP: mode.groupId, ...mode.childEnv, ...extra });
-    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const env = (extra: Record<string, string>) => ({
+      SINK_DIR: dir, SINK_TOPIC: mode.topic, SINK_GROUP: mode.groupId, ...mode.childEnv, ...analytics?.childEnv(), ...extra,
+    });
+    const childRun = (extra: { stdinData?: string } = {}) => ({ ...extra, ...(options.childTimeoutMs ? { timeoutMs: options.childTimeoutMs } : {}) });
+    if (analytics) beforeAll(() => analytics.start(dir), 60_000);
+    afterAll(async () => {
+      await analytics?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
 
     /** Committed offsets and table counts, read while no sink process runs. */
     async function inspect() {
       const log = await mode.openLog(dir);
       const committed = [...(await log.committedOffsets(mode.groupId, tps)).values()].reduce((a, b) => a + b, 0);
       await log.close();
-      const store = await ChdbStore.open({ path: path.join(dir, 'chdb') });
+      const store = analytics ? await analytics.openStore() : await ChdbStore.open({ path: path.join(dir, 'chdb') });
       try {
-        const one = async (sql: string) => (await store.query<{ n: number }>(sql))[0]!.n;
+        // Number(): the server path answers 64-bit counts as strings.
+        const one = async (sql: string) => Number((await store.query<{ n: number | string }>(sql))[0]!.n);
         const counts = {
           raw: await one('SELECT count() AS n FROM events_db.events_raw'),
           distinct: await one('SELECT uniqExact(event_id) AS n FROM events_db.events_raw'),
@@ -68,7 +101,7 @@ export function crashScenario(mode: CrashMode): void {
       await log.close();
 
       // 1st run: killed after its 3rd batch is in ClickHouse, before that batch is committed.
-      const first = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), { stdinData: '(1)\n' });
+      const first = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), childRun({ stdinData: '(1)\n' }));
       expect(first.signal).toBe('SIGKILL');
       expect(first.stdout).toMatch(/CRASHING .+:\d:\d+-\d+/);
       const afterCrash = await inspect();
@@ -77,14 +110,14 @@ export function crashScenario(mode: CrashMode): void {
       expect(afterCrash.counts.raw).toBe(afterCrash.counts.distinct);
 
       // 2nd run, other batch settings (its replay must follow the recorded cuts): killed again.
-      const second = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '5', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }));
+      const second = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '5', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }), childRun());
       expect(second.signal).toBe('SIGKILL');
       const afterSecond = await inspect();
       expect(afterSecond.counts.raw).toBeGreaterThan(afterSecond.committed);
       expect(afterSecond.counts.raw).toBe(afterSecond.counts.distinct);
 
       // 3rd run finishes.
-      const third = await runFixture('sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }));
+      const third = await runFixture('sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }), childRun());
       expect(third.stderr).toBe('');
       expect(third.code).toBe(0);
       expect(third.stdout).toContain('DONE');
@@ -99,7 +132,7 @@ export function crashScenario(mode: CrashMode): void {
         const groups = new Map(answer.data.map((g) => [g.group, { total_events: g.total_events, unique_users: g.unique_users }]));
         expect(groups).toEqual(answer.grouped_by === 'channel' ? expected.byChannel : expected.byHour);
       }
-    }, CHILD_RUNS_TIMEOUT_MS);
+    }, options.testTimeoutMs ?? CHILD_RUNS_TIMEOUT_MS);
   });
 }
 
