@@ -48,7 +48,8 @@ export async function produceLanding(log: Log, topic: string, events: ReturnType
   }
 }
 
-async function lagOf(log: Log, group: string, topics: string[]): Promise<number> {
+/** Committed lag of `group` over `topics`, transaction markers (Kafka) not counted as records. */
+export async function lagOf(log: Log, group: string, topics: string[]): Promise<number> {
   let lag = 0;
   for (const topic of topics) {
     const tps: TopicPartition[] = Array.from({ length: await log.partitionCount(topic) }, (_, partition) => ({ topic, partition }));
@@ -61,6 +62,19 @@ async function lagOf(log: Log, group: string, topics: string[]): Promise<number>
     }
   }
   return lag;
+}
+
+/**
+ * Buffered aggregate windows not emitted yet: live keys of the application's pending changelogs.
+ * Buffered rows leave at the wall-clock emit after the commit that covered their input, and the
+ * emit deletes the pending entries in the commit that writes the rows.
+ */
+export async function pendingWindows(log: Log, applicationId: string): Promise<number> {
+  let pending = 0;
+  for (const topic of (await log.listTopics()).filter((t) => t.startsWith(`${applicationId}-agg-`) && t.endsWith('-pending-changelog'))) {
+    pending += await liveKeys(log, topic);
+  }
+  return pending;
 }
 
 const TABLES = ['events_raw', 'attempts', 'sessions', 'placements', 'window_aggregates'];
@@ -133,13 +147,8 @@ export async function runUntilCaughtUp(
     const count = async () => Number((await running.analyticsSql<{ n: number | string }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
     for (;;) {
       const topologyLag = await lagOf(running.log, topics.applicationId, [topics.landing]);
-      // Buffered aggregate rows leave at the wall-clock emit after the commit that covered their
-      // input; the emit deletes the pending entries in the commit that writes the rows. So: no
-      // pending window left, then (checked after) the sink through everything written.
-      let pending = 0;
-      for (const topic of (await running.log.listTopics()).filter((t) => t.startsWith(`${topics.applicationId}-agg-`) && t.endsWith('-pending-changelog'))) {
-        pending += await liveKeys(running.log, topic);
-      }
+      // No pending window left, then (checked after) the sink through everything written.
+      const pending = await pendingWindows(running.log, topics.applicationId);
       const sinkLag = await lagOf(running.log, topics.sinkGroup, [topics.clean, topics.aggregates]);
       const rows = await count();
       if (topologyLag === 0 && pending === 0 && sinkLag === 0 && rows >= distinct) break;
