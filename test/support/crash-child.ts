@@ -30,3 +30,31 @@ export function runCrashChild(app: string, env: Record<string, string>, killAfte
     });
   });
 }
+
+/**
+ * The shape of the crash-recovery tests: the same input written into two directories under
+ * `root`; one run uninterrupted, the other SIGKILLed after `killAfterCommits[0]` (default 4) and
+ * then `killAfterCommits[1]` (default 10) commits and finished by a third run. Returns what `collect` reads from each, for the caller to compare.
+ */
+export async function uninterruptedAndKilledTwice<T>(
+  root: string,
+  steps: {
+    writeInput: (dir: string) => Promise<unknown>;
+    runChild: (dir: string, killAfterCommits?: number) => Promise<boolean>;
+    collect: (dir: string) => Promise<T>;
+    killAfterCommits?: [number, number];
+  },
+): Promise<{ expected: T; actual: T }> {
+  const uninterrupted = `${root}/uninterrupted`;
+  const crashed = `${root}/crashed`;
+  const [firstKill, secondKill] = steps.killAfterCommits ?? [4, 10];
+  await steps.writeInput(uninterrupted);
+  await steps.writeInput(crashed);
+
+  expect(await steps.runChild(uninterrupted)).toBe(true);
+  expect(await steps.runChild(crashed, firstKill)).toBe(false);
+  expect(await steps.runChild(crashed, secondKill)).toBe(false);
+  expect(await steps.runChild(crashed)).toBe(true);
+
+  return { expected: await steps.collect(uninterrupted), actual: await steps.collect(crashed) };
+}

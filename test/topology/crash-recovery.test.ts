@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 import { INPUT_TOPIC, OUTPUT_TOPICS, type Reading } from './fixtures/crash-topology.js';
 
 const RECORDS = 100_000;
@@ -71,18 +71,7 @@ describe('exactly-once across SIGKILL (embedded log)', () => {
   });
 
   test('a run killed twice mid-stream and restarted ends with exactly the outputs and stores of an uninterrupted run', async () => {
-    const uninterrupted = `${root}/uninterrupted`;
-    const crashed = `${root}/crashed`;
-    await writeInput(uninterrupted);
-    await writeInput(crashed);
-
-    expect(await runChild(uninterrupted)).toBe(true);
-    expect(await runChild(crashed, 5)).toBe(false);
-    expect(await runChild(crashed, 15)).toBe(false);
-    expect(await runChild(crashed)).toBe(true);
-
-    const expected = await collect(uninterrupted);
-    const actual = await collect(crashed);
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect, killAfterCommits: [5, 15] });
     expect(actual.stores).toEqual(expected.stores);
     // Every input produced its outputs exactly once.
     expect(expected.outputs['kept-readings']).toHaveLength(RECORDS - RECORDS / 5);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 import { writeOrdersAndPayments } from './fixtures/orders-and-payments.js';
 
 const RECORDS = 20_000;
@@ -43,18 +43,7 @@ describe('stream-stream join stores: exactly-once across SIGKILL (embedded log)'
   });
 
   test('killed twice mid-stream and restarted, both join stores and the join results equal an uninterrupted run', async () => {
-    const uninterrupted = `${root}/uninterrupted`;
-    const crashed = `${root}/crashed`;
-    await writeInput(uninterrupted);
-    await writeInput(crashed);
-
-    expect(await runChild(uninterrupted)).toBe(true);
-    expect(await runChild(crashed, 4)).toBe(false);
-    expect(await runChild(crashed, 10)).toBe(false);
-    expect(await runChild(crashed)).toBe(true);
-
-    const expected = await collect(uninterrupted);
-    const actual = await collect(crashed);
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect });
     // Pairs joined; nothing expired (a day of grace), so each store holds every record of its side.
     expect(expected.outputs.length).toBeGreaterThan(1000);
     expect(expected.stores.orders.length).toBe(RECORDS / 2);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 import { writeOrdersAndPayments } from './fixtures/orders-and-payments.js';
 
 const RECORDS = 20_000;
@@ -58,18 +58,7 @@ describe('stream-stream leftJoin outer-join store: exactly-once across SIGKILL (
   });
 
   test('killed twice mid-stream and restarted, the pairs and the orders without a partner equal an uninterrupted run, each once', async () => {
-    const uninterrupted = `${root}/uninterrupted`;
-    const crashed = `${root}/crashed`;
-    await writeInput(uninterrupted);
-    await writeInput(crashed);
-
-    expect(await runChild(uninterrupted)).toBe(true);
-    expect(await runChild(crashed, 4)).toBe(false);
-    expect(await runChild(crashed, 10)).toBe(false);
-    expect(await runChild(crashed)).toBe(true);
-
-    const expected = await collect(uninterrupted);
-    const actual = await collect(crashed);
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect });
     expect(expected.pairs.size).toBeGreaterThan(100);
     expect(expected.waiting.length).toBeGreaterThan(100);
     expect(actual.pairs).toEqual(expected.pairs);

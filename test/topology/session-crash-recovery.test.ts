@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
 import { readAll, tempDir } from '../support/streams.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 
 const RECORDS = 20_000;
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'session-crash-app.ts');
@@ -57,18 +57,7 @@ describe('session store: exactly-once across SIGKILL (embedded log)', () => {
   });
 
   test('killed twice mid-stream and restarted, the session store and its outputs equal an uninterrupted run', async () => {
-    const uninterrupted = `${root}/uninterrupted`;
-    const crashed = `${root}/crashed`;
-    await writeInput(uninterrupted);
-    await writeInput(crashed);
-
-    expect(await runChild(uninterrupted)).toBe(true);
-    expect(await runChild(crashed, 4)).toBe(false);
-    expect(await runChild(crashed, 10)).toBe(false);
-    expect(await runChild(crashed)).toBe(true);
-
-    const expected = await collect(uninterrupted);
-    const actual = await collect(crashed);
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect });
     // Sessions merged: fewer sessions than records, and tombstones among the outputs.
     expect(expected.sessions.length).toBeGreaterThan(100);
     expect(expected.sessions.length).toBeLessThan(RECORDS / 2);
