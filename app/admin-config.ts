@@ -1,6 +1,5 @@
-import fs from 'node:fs';
 import net from 'node:net';
-import { ConfigError, type Env, readBoolean, readOptionalString, readString } from './env.js';
+import { ConfigError, type Env, readBoolean, readFileSetting, readOptionalString, readString } from './env.js';
 
 /** A certificate chain and its private key, read at start (PEM). */
 export interface TlsFiles {
@@ -62,14 +61,7 @@ function readTlsFiles(env: Env, certName: string, keyName: string): TlsFiles | u
   const keyFile = readOptionalString(env, keyName);
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new ConfigError(`${certFile ? keyName : certName} is missing: TLS needs both ${certName} and ${keyName}`);
-  const read = (name: string, file: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (error) {
-      throw new ConfigError(`${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  };
-  return { cert: read(certName, certFile), key: read(keyName, keyFile) };
+  return { cert: readFileSetting(env, certName)!, key: readFileSetting(env, keyName)! };
 }
 
 function readAdminPort(env: Env, publicPort: number): { mode: AdminListenerMode; port: number } {

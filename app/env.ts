@@ -3,6 +3,8 @@
  * own settings with these readers; a bad value stops the start with one clear line naming the
  * variable, the value and what was expected.
  */
+import fs from 'node:fs';
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -23,6 +25,17 @@ export function readString(env: Env, name: string, fallback: string): string {
 
 export function readOptionalString(env: Env, name: string): string | undefined {
   return raw(env, name);
+}
+
+/** The contents of the file a variable names (certificates, key lists), or undefined when unset; an unreadable file is a ConfigError naming both. */
+export function readFileSetting(env: Env, name: string): Buffer | undefined {
+  const file = raw(env, name);
+  if (file === undefined) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(`${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }
 
 export function readInteger(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {

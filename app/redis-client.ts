@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ConfigError, readOptionalString, type Env } from './env.js';
+import { ConfigError, readFileSetting, readOptionalString, type Env } from './env.js';
 
 /** While Redis stays unreachable, how often its connection error is logged again. */
 const REPEAT_WARNING_MS = 30_000;
@@ -64,16 +63,6 @@ export function redactedUrl(url: string): string {
     return parsed.toString();
   } catch {
     return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
-}
-
-function readFileSetting(env: Env, name: string): Buffer | undefined {
-  const file = readOptionalString(env, name);
-  if (file === undefined) return undefined;
-  try {
-    return fs.readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { checkSecret } from '../app/admin-config.js';
-import { ConfigError, type Env, readInteger, readOptionalString } from '../app/env.js';
+import { ConfigError, type Env, readFileSetting, readInteger, readOptionalString } from '../app/env.js';
 import { HttpError } from './HttpError.js';
 import type { IngressMetrics, RejectReason } from './IngressMetrics.js';
 import { type BucketSpec, MemoryRateLimiter, type RateLimiter } from './RateLimiter.js';
@@ -54,15 +53,7 @@ export function readIngestKeys(env: Env): IngestKeysConfig | undefined {
   if (inline && file) throw new ConfigError('INGEST_API_KEYS and INGEST_API_KEYS_FILE are both set: use one');
   let keys: Map<string, string> | undefined;
   if (inline) keys = parseEntries(inline, 'INGEST_API_KEYS', /,/);
-  if (file) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`INGEST_API_KEYS_FILE=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    keys = parseEntries(text, `INGEST_API_KEYS_FILE ${file}`, /\r?\n/);
-  }
+  if (file) keys = parseEntries(readFileSetting(env, 'INGEST_API_KEYS_FILE')!.toString('utf8'), `INGEST_API_KEYS_FILE ${file}`, /\r?\n/);
   if (!keys) return undefined;
   if (keys.size === 0) throw new ConfigError(`${inline ? 'INGEST_API_KEYS' : `INGEST_API_KEYS_FILE ${file}`} names no key`);
   const requestsPerMinute = readInteger(env, 'INGEST_KEY_RATE_LIMIT_PER_MINUTE', 0, 0);

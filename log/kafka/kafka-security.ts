@@ -1,7 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import fs from 'node:fs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ConfigError, readBoolean, readEnum, readOptionalString, type Env } from '../../app/env.js';
+import { ConfigError, readBoolean, readEnum, readFileSetting, readOptionalString, type Env } from '../../app/env.js';
 
 /**
  * How the process talks to Kafka: TLS and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), read once
@@ -62,16 +61,6 @@ export class KafkaSecurity {
       ...(this.client.sasl ? { saslMechanism: this.client.sasl.mechanism, saslUsername: this.client.sasl.username } : {}),
       ...(this.client.tls ? { ca: this.caSource ?? 'bundled', clientCertificate: this.client.tls.cert !== undefined } : {}),
     };
-  }
-}
-
-function readFileSetting(env: Env, name: string): Buffer | undefined {
-  const file = readOptionalString(env, name);
-  if (file === undefined) return undefined;
-  try {
-    return fs.readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 
