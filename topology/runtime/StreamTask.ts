@@ -11,6 +11,7 @@ import { Punctuations } from './Punctuations.js';
 import { RecordCollector } from './RecordCollector.js';
 import { SerializedValueMemo } from './SerializedValueMemo.js';
 import { readStreamTime, writeStreamTime } from './TaskStreamTime.js';
+import { TaskIdling } from './TaskIdling.js';
 
 /** What a task reports to the runtime's metrics. */
 export interface TaskObserver {
@@ -77,12 +78,13 @@ export class StreamTask {
   private commitRequested = false;
   private processedSinceCommit = 0;
 
-  /**
-   * Inputs to read up to an offset (their end when the task was created) before the task picks
-   * records by timestamp: see waitForInput. Emptied when reached or at the deadline.
-   */
-  private readonly catchUp = new Map<string, number>();
-  private catchUpDeadline = 0;
+  /** Inputs to read up to their end before the task picks records by timestamp (see waitForInput). */
+  private readonly idling = new TaskIdling();
+  /** Bound once: processOne asks per record. */
+  private readonly inputEmpty = (topic: string): boolean => {
+    const queue = this.queues.get(topic)!;
+    return queue.head >= queue.records.length;
+  };
 
   /** advanceStreamTime of the stores that have one (window stores), bound once: not a lookup per store and record. */
   private readonly streamTimeListeners: Array<(streamTime: number) => void> = [];
@@ -135,50 +137,23 @@ export class StreamTask {
         }
       }
       queue.records.push({ record, timestamp });
-      const target = this.catchUp.get(record.topic);
-      if (target !== undefined && record.offset + 1 >= target) this.catchUp.delete(record.topic);
+      this.idling.reached(record.topic, record.offset + 1);
     }
   }
 
-  /**
-   * Kafka Streams' task idling (KIP-695), for a new task with several inputs: it processes only
-   * while every input it has not yet read up to `endOffset` has a record buffered, so a
-   * co-partitioned table's existing rows (reference data) are in its store before the stream
-   * records they enrich, whatever order the consumer fetches them in. Bounded by the deadline
-   * (an input whose end is a transaction marker never shows a record at endOffset - 1).
-   */
+  /** Task idling (KIP-695, topology/runtime/TaskIdling.ts): read `topic` up to `endOffset` before processing by timestamp, until `deadline`. */
   waitForInput(topic: string, endOffset: number, deadline: number): void {
-    if (!this.queues.has(topic)) return;
-    this.catchUp.set(topic, endOffset);
-    this.catchUpDeadline = Math.max(this.catchUpDeadline, deadline);
+    if (this.queues.has(topic)) this.idling.waitFor(topic, endOffset, deadline);
   }
 
   /** Inputs still being caught up (see waitForInput): the thread reports the consumer's position of each. */
   catchingUp(): Iterable<string> {
-    return this.catchUp.keys();
+    return this.idling.topics();
   }
 
-  /**
-   * The consumer's position of an input, after its polled records were added: once it reaches the
-   * end captured at assignment, every record before that end is buffered (the position also
-   * moves past transaction markers, which never show up as records), so catch-up of that input is over.
-   */
+  /** The consumer's position of an input, after its polled records were added. */
   inputPosition(topic: string, position: number): void {
-    const target = this.catchUp.get(topic);
-    if (target !== undefined && position >= target) this.catchUp.delete(topic);
-  }
-
-  private waitingForInput(): boolean {
-    if (this.catchUp.size === 0) return false;
-    if (Date.now() >= this.catchUpDeadline) {
-      this.catchUp.clear();
-      return false;
-    }
-    for (const topic of this.catchUp.keys()) {
-      const queue = this.queues.get(topic)!;
-      if (queue.head >= queue.records.length) return true;
-    }
-    return false;
+    this.idling.reached(topic, position);
   }
 
   buffered(): number {
@@ -192,7 +167,7 @@ export class StreamTask {
    * and windows see time advance as evenly as the inputs allow. Returns false when nothing is buffered.
    */
   processOne(): boolean {
-    if (this.waitingForInput()) return false;
+    if (this.idling.waiting(this.inputEmpty)) return false;
     let chosen: InputQueue | undefined;
     let chosenTimestamp = Number.POSITIVE_INFINITY;
     for (const queue of this.queues.values()) {
