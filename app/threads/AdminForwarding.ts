@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PipelineWorker } from './PipelineWorker.js';
+import { MERGED_STATS } from './StatsMerging.js';
 import type { ForwardedRequest, ForwardedResponse } from './worker-protocol.js';
 
 /** Admin routes that change every stream thread's in-memory rules: sent to all of them. */
@@ -22,8 +23,9 @@ function isRuleChange(method: string, url: string): boolean {
  * their errors are the single-threaded ones. With several stream threads: rule changes go to
  * every thread (each runs the filters and routes over its own tasks) and answer with the first
  * failure or the first answer; an interactive query asks every thread and answers with the one
- * that knows the key (200; the others answer 404); everything else (stats, reference data, DLQ replay) goes to the first
- * stream thread, so writes to the log happen once.
+ * that knows the key (200; the others answer 404); the statistics routes ask every thread and
+ * combine their answers (app/threads/StatsMerging.ts); everything else (reference data, DLQ replay)
+ * goes to the first stream thread, so writes to the log happen once.
  */
 export class AdminForwarding {
   constructor(
@@ -72,6 +74,11 @@ export class AdminForwarding {
       const answer = answers.find((a) => a.statusCode === 200) ?? answers.find((a) => a.statusCode === 503) ?? answers[0]!;
       return this.send(reply, Promise.resolve(answer));
     }
+    const merge = forwarded.method === 'GET' ? MERGED_STATS.get(pathOf(forwarded.url)) : undefined;
+    if (merge) {
+      const answers = await Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
+      return this.send(reply, Promise.resolve(mergedAnswer(answers, merge)));
+    }
     return this.send(reply, first!.forward(forwarded));
   }
 
@@ -79,6 +86,25 @@ export class AdminForwarding {
     const response = await answer;
     return reply.code(response.statusCode).headers(response.headers).send(Buffer.from(response.body));
   }
+}
+
+/**
+ * One answer from every thread's: their JSON bodies merged, with the worst status code (a 503 from
+ * /processor/status while a thread is unhealthy); an answer that is not JSON (an error page) wins as is.
+ */
+function mergedAnswer(answers: ForwardedResponse[], merge: (bodies: Record<string, unknown>[]) => Record<string, unknown>): ForwardedResponse {
+  const bodies: Record<string, unknown>[] = [];
+  for (const answer of answers) {
+    if (answer.statusCode !== 200 && answer.statusCode !== 503) return answer;
+    try {
+      bodies.push(JSON.parse(Buffer.from(answer.body).toString('utf8')) as Record<string, unknown>);
+    } catch {
+      return answer;
+    }
+  }
+  const worst = answers.reduce((a, b) => (b.statusCode > a.statusCode ? b : a));
+  const { 'content-length': _length, ...headers } = worst.headers;
+  return { statusCode: worst.statusCode, headers, body: new Uint8Array(Buffer.from(JSON.stringify(merge(bodies)))) };
 }
 
 function requestOf(request: FastifyRequest): ForwardedRequest {

@@ -93,6 +93,25 @@ describe.each([1, 2])('STREAM_THREADS=%i on embedded defaults', (streamThreads) 
     expect(Number(row!.u)).toBe(users.length * perUser);
   }, 120_000);
 
+  test("seed 002's statistics routes count every stream thread's tasks", async () => {
+    await processed(pipeline, users.length * perUser);
+    const ask = async (url: string) => {
+      const perThread = await Promise.all(pipeline.threads!.streamWorkers.map((worker) => worker.forward({ method: 'GET', url, headers: {} })));
+      const answer = await call(pipeline.adminAddress!, url, { headers: auth });
+      return { whole: answer.body as Record<string, unknown>, parts: perThread.map((p) => JSON.parse(Buffer.from(p.body).toString('utf8')) as Record<string, unknown>) };
+    };
+    const metrics = await ask('/metrics/processor');
+    expect(metrics.whole.events_parsed_total).toBe(users.length * perUser);
+    expect(metrics.whole.events_parsed_total).toBe(metrics.parts.reduce((total, part) => total + (part.events_parsed_total as number), 0));
+    const status = await ask('/processor/status');
+    const tasks = metrics.parts.length > 0 ? status.parts.flatMap((part) => part.tasks as string[]).sort() : [];
+    expect(status.whole.tasks).toEqual(tasks);
+    expect(new Set(tasks).size).toBe(tasks.length);
+    const filters = await ask('/processor/filters');
+    expect(filters.whole.passed).toBe(filters.parts.reduce((total, part) => total + (part.passed as number), 0));
+    expect(filters.whole.passed).toBe(users.length * perUser);
+  }, 60_000);
+
   test('interactive queries find every key, whichever thread runs its task', async () => {
     await processed(pipeline, users.length * perUser);
     for (const user of users) {
