@@ -1,13 +1,13 @@
 /**
  * The Kafka broker of the kafka bench group: the one given in BENCH_KAFKA_BROKERS, or our own,
- * started through scripts/kafka-broker.sh (the script behind `npm run kafka`) on a free pair of
+ * started through scripts/kafka-broker/kafka-broker.sh (the script behind `npm run kafka`) on a free pair of
  * ports with a temp state dir, and stopped (dir deleted) at the end. Never a broker someone else
  * started: a test run's broker is loaded by its tests, and stopping it would break them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-// The same start/stop through scripts/kafka-broker.sh the tests use (free port pair, owner pid watchdog).
+// The same start/stop through scripts/kafka-broker/kafka-broker.sh the tests use (free port pair, owner pid watchdog).
 import { startKafkaBroker } from '../../test/support/kafka-broker.js';
 
 export interface BenchBroker {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * A real Apache Kafka broker for tests, started through scripts/kafka-broker.sh (the same script
+ * A real Apache Kafka broker for tests, started through scripts/kafka-broker/kafka-broker.sh (the same script
  * as `npm run kafka`) on a free port with its own state dir.
  *
  * Global setup starts one per jest run when a Kafka test is in it and KAFKA_BROKERS is unset, and
@@ -20,7 +20,7 @@ import path from 'node:path';
 function findRoot(): string {
   let dir = process.cwd();
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'scripts/kafka-broker.sh'))) return dir;
+    if (fs.existsSync(path.join(dir, 'scripts/kafka-broker/kafka-broker.sh'))) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) return process.cwd();
     dir = parent;
@@ -28,7 +28,7 @@ function findRoot(): string {
 }
 
 const ROOT = findRoot();
-const SCRIPT = path.join(ROOT, 'scripts/kafka-broker.sh');
+const SCRIPT = path.join(ROOT, 'scripts/kafka-broker/kafka-broker.sh');
 const LIB_JAR = path.join(ROOT, '.kafka/lib/kafka_2.13-4.1.1.jar');
 
 export interface KafkaBroker {
@@ -87,7 +87,7 @@ function runScript(command: 'start' | 'stop', port: number, stateDir: string, ex
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code === 0) resolve(stdout.trim());
-      else reject(new Error(`scripts/kafka-broker.sh ${command} failed (exit ${code}):\n${stderr.trim()}`));
+      else reject(new Error(`scripts/kafka-broker/kafka-broker.sh ${command} failed (exit ${code}):\n${stderr.trim()}`));
     });
   });
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka 4.1 broker (KRaft, broker+controller) on 127.0.0.1 for development
-# and tests, built from the jars on Maven Central (kafka/pom.xml) instead of Docker or a tarball.
+# and tests, built from the jars on Maven Central (pom.xml beside this script) instead of Docker or a tarball.
 #
 #   npm run kafka [-- start]   copy jars if needed, format, start in the background, wait until it answers
 #   npm run kafka -- stop      stop the broker this state dir started (by its pid), wait for it to exit
@@ -24,7 +24,8 @@
 #                         by the test CA: <dir>/client.pem and <dir>/client.key are made for it
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT=$((PORT + 1))
 STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.kafka/broker-$PORT}"
@@ -60,7 +61,7 @@ ensure_jars() {
   local tmp="$LIB_DIR.tmp.$$"
   rm -rf "$tmp"
   mkdir -p "$(dirname "$LIB_DIR")"
-  if ! mvn -q -B -f "$ROOT/kafka/pom.xml" dependency:copy-dependencies -Dkafka.lib.dir="$tmp" >&2; then
+  if ! mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -Dkafka.lib.dir="$tmp" >&2; then
     rm -rf "$tmp"
     die "mvn dependency:copy-dependencies failed (see above)"
   fi
@@ -186,7 +187,7 @@ write_config() {
     protocols+=",SSL:SSL"
   fi
   cat >"$PROPS" <<EOF
-# Written by scripts/kafka-broker.sh on every start; edit the script, not this file.
+# Written by scripts/kafka-broker/kafka-broker.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 listeners=$listeners
@@ -293,7 +294,7 @@ running_pid() {
 # Readiness means the broker answers a metadata request listing itself (asked by the Node client).
 wait_ready() {
   local pid="$1"
-  if ! node --import tsx "$ROOT/scripts/kafka-ready.ts" "127.0.0.1:$PORT" "$READY_TIMEOUT_S" "$pid"; then
+  if ! node --import tsx "$HERE/kafka-ready.ts" "127.0.0.1:$PORT" "$READY_TIMEOUT_S" "$pid"; then
     tail -n 40 "$LOG_FILE" >&2 || true
     die "broker did not answer on 127.0.0.1:$PORT (log: $LOG_FILE)"
   fi
@@ -347,7 +348,7 @@ stop() {
 
 status() {
   local pid
-  if pid="$(running_pid)" && node --import tsx "$ROOT/scripts/kafka-ready.ts" "127.0.0.1:$PORT" 5 "$pid" 2>/dev/null; then
+  if pid="$(running_pid)" && node --import tsx "$HERE/kafka-ready.ts" "127.0.0.1:$PORT" 5 "$pid" 2>/dev/null; then
     echo "127.0.0.1:$PORT (pid $pid)"
     return 0
   fi

@@ -1,8 +1,8 @@
 /**
  * Waits until a Kafka broker answers a metadata request that lists at least one broker.
- * Used by scripts/kafka-broker.sh: readiness is asked of the broker, never guessed by sleeping.
+ * Used by kafka-broker.sh beside it: readiness is asked of the broker, never guessed by sleeping.
  *
- *   node --import tsx scripts/kafka-ready.ts <host:port> [timeoutSeconds=60] [pid]
+ *   node --import tsx scripts/kafka-broker/kafka-ready.ts <host:port> [timeoutSeconds=60] [pid]
  *
  * With a pid, gives up as soon as that process has exited (the broker failed to start).
  * Exits 0 when ready, 1 otherwise.
