@@ -2,6 +2,7 @@ import { Producer, ProduceAcks, type Consumer, type Message } from '@platformati
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
 import { KafkaConsumer } from './KafkaConsumer.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
+import type { KafkaMessage } from './KafkaPartitioner.js';
 import { closeForcefully, explainKafkaError, splitForSend } from './kafka-records.js';
 import type { KafkaClientSecurity } from './kafka-security.js';
 
@@ -15,9 +16,9 @@ export interface TransactionalSettings {
   retryBackoffMs: number;
   /** TLS / SASL options (kafka-security.ts), spread into the client's. */
   security?: KafkaClientSecurity;
-  /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */
   metrics?: KafkaLogMetrics;
-  toMessages: (records: ProducerRecord[]) => Promise<{ topic: string; partition: number; key?: Buffer; value?: Buffer; headers?: Map<Buffer, Buffer>; timestamp: bigint }[]>;
+  /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */
+  toMessages: (records: ProducerRecord[]) => Promise<KafkaMessage[]>;
 }
 
 /**
