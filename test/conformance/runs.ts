@@ -26,6 +26,17 @@ export function scenarioNamed(name: string): Scenario {
   return scenario;
 }
 
+/**
+ * The scenarios a run of the suite covers: all of them, or those CONFORMANCE_SCENARIOS names
+ * (comma-separated; for working on one operator: the JVM and our side then run only those).
+ * An unknown name fails rather than silently running nothing.
+ */
+export function selectedScenarios(env: NodeJS.ProcessEnv = process.env): Scenario[] {
+  const names = env.CONFORMANCE_SCENARIOS?.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  if (!names || names.length === 0) return SCENARIOS;
+  return names.map(scenarioNamed);
+}
+
 export function planRuns(scenarios: Scenario[] = SCENARIOS, seeds: number[] = SEEDS): Run[] {
   return scenarios.flatMap((scenario) =>
     seeds.map((seed) => ({ id: `${scenario.name}#${seed}`, scenario: scenario.name, seed, phases: scenario.inputs(new Inputs(seed * 7919 + scenario.name.length)) })),

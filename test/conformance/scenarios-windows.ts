@@ -135,6 +135,35 @@ export const WINDOW_SCENARIOS: Scenario[] = [
     },
   },
   {
+    // EmitStrategy.onWindowClose on sliding windows: each window once, when stream time passes
+    // its end + grace; records before the time difference (processEarly) emit nothing themselves.
+    name: 'sliding-on-close',
+    outputTopics: ['out-count', 'out-aggregate'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) => {
+      const events = eventsOf(b, t) as KStream<string, Json>;
+      events
+        .groupByKey()
+        .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10_000, 5_000))
+        .emit('onWindowClose')
+        .count()
+        .toStream()
+        .map((windowed, count): [string, Json] => [windowedKey(windowed), asJson(count)])
+        .to(t('out-count'));
+      events
+        .groupByKey()
+        .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(8_000))
+        .emit('onWindowClose')
+        .aggregate<{ count: number; max: number }>(
+          () => ({ count: 0, max: 0 }),
+          (_k, v, agg) => ({ count: agg.count + 1, max: Math.max(agg.max, num(v, 'n')) }),
+        )
+        .toStream()
+        .selectKey((w) => windowedKey(w))
+        .to(t('out-aggregate'));
+    },
+  },
+  {
     name: 'stream-stream-inner-join',
     outputTopics: ['out'],
     inputs: twoStreams,

@@ -1,6 +1,7 @@
+import type { KeyValueStore } from '../../state/StateStore.js';
 import type { Processor, ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
-import type { Aggregator, Initializer } from './DslProcessors.js';
+import type { Aggregator, EmitStrategy, Initializer } from './DslProcessors.js';
 import type { SlidingWindows } from './SlidingWindows.js';
 import type { Windowed } from './TimeWindows.js';
 import type { TimestampedWindowStore, ValueAndTimestamp } from './TimestampedStores.js';
@@ -21,7 +22,20 @@ import type { TimestampedWindowStore, ValueAndTimestamp } from './TimestampedSto
  * The aggregation's own stream time (which closes windows) is the largest record timestamp
  * seen; after a restart it resumes from the store's stream time - 1, never above the real one
  * (Kafka Streams restarts it from nothing).
+ *
+ * onWindowClose (KStreamSlidingWindowAggregate with EmitStrategy.onWindowClose) forwards no
+ * update; after each record that is neither late nor early (before d: Kafka Streams' processEarly
+ * returns before its maybeForwardFinalResult), the windows that closed since the last emit are
+ * forwarded once, final, ordered by window start then key, each with its largest record
+ * timestamp: those starting in [lastEmitCloseTime - d, closeTime - d - 1] (both ends of a
+ * sliding window are inclusive, so a window is closed once its end is below closeTime). The last
+ * emit's close time is kept in a changelogged store (Kafka Streams: the processor metadata
+ * committed with the offsets), so a restart neither repeats nor skips a window.
  */
+const LAST_EMIT_CLOSE_TIME_KEY = 'last-emit-window-close-time';
+/** ConsumerRecord.NO_TIMESTAMP: nothing emitted yet. */
+const NO_EMIT = -1;
+
 export class SlidingWindowAggregateProcessor<K, V, A> implements Processor<K, V, Windowed<K>, A> {
   private context!: ProcessorContext<Windowed<K>, A>;
   private store!: TimestampedWindowStore<K, A>;
@@ -32,11 +46,16 @@ export class SlidingWindowAggregateProcessor<K, V, A> implements Processor<K, V,
     private readonly windows: SlidingWindows,
     private readonly initializer: Initializer<A>,
     private readonly aggregator: Aggregator<K, V, A>,
+    private readonly emitStrategy: EmitStrategy = 'onUpdate',
+    private readonly emittedStoreName?: string,
   ) {}
+
+  private emitted: KeyValueStore<string, number> | undefined;
 
   init(context: ProcessorContext<Windowed<K>, A>): void {
     this.context = context;
     this.store = context.getStateStore(this.storeName);
+    if (this.emitStrategy === 'onWindowClose') this.emitted = context.getStateStore<KeyValueStore<string, number>>(this.emittedStoreName!);
     if (Number.isFinite(this.store.streamTime)) this.observedStreamTime = this.store.streamTime - 1;
   }
 
@@ -48,8 +67,26 @@ export class SlidingWindowAggregateProcessor<K, V, A> implements Processor<K, V,
     const d = this.windows.timeDifferenceMs;
     // Even the record's right window has closed.
     if (record.timestamp + d < closeTime) return this.context.count('late');
-    if (record.timestamp < d) this.processEarly(record, closeTime);
-    else this.processReverse(record, closeTime);
+    if (record.timestamp < d) return this.processEarly(record, closeTime);
+    this.processReverse(record, closeTime);
+    if (this.emitStrategy === 'onWindowClose') this.emitClosedWindows(closeTime);
+  }
+
+  /** AbstractKStreamTimeWindowAggregateProcessor.maybeForwardFinalResult with the sliding bounds, not throttled by wall-clock time. */
+  private emitClosedWindows(closeTime: number): void {
+    const d = this.windows.timeDifferenceMs;
+    const lastEmitCloseTime = this.emitted!.get(LAST_EMIT_CLOSE_TIME_KEY) ?? NO_EMIT;
+    if (lastEmitCloseTime !== NO_EMIT && lastEmitCloseTime >= closeTime) return;
+    const upper = closeTime - d - 1;
+    if (upper < 0) return;
+    const lower = lastEmitCloseTime === NO_EMIT ? 0 : Math.max(0, lastEmitCloseTime - d);
+    // Ordered by window start, then key: Kafka Streams' time-ordered store for emit-on-close.
+    for (const { key, value } of this.store.fetchAllWithTimestamp(lower, upper)) {
+      const windowed = { key: key.key, windowStart: key.windowStart, windowEnd: key.windowStart + d };
+      // No headers: Kafka Streams passes on those of the record that happened to close the window.
+      this.context.forward({ key: windowed, value: value.value, timestamp: value.timestamp, headers: {} });
+    }
+    this.emitted!.put(LAST_EMIT_CLOSE_TIME_KEY, closeTime);
   }
 
   private processReverse(record: StreamRecord<K, V>, closeTime: number): void {
@@ -178,6 +215,7 @@ export class SlidingWindowAggregateProcessor<K, V, A> implements Processor<K, V,
   }
 
   private forward(record: StreamRecord<K, V>, start: number, value: A, timestamp: number): void {
+    if (this.emitStrategy === 'onWindowClose') return;
     const key = { key: record.key, windowStart: start, windowEnd: start + this.windows.timeDifferenceMs };
     this.context.forward({ key, value, timestamp, headers: record.headers });
   }

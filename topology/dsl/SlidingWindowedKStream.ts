@@ -1,8 +1,9 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
-import type { Aggregator, Initializer } from './DslProcessors.js';
+import type { Aggregator, EmitStrategy, Initializer } from './DslProcessors.js';
 import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
 import { SlidingWindowAggregateProcessor } from './SlidingWindowAggregateProcessor.js';
+import { keyValueStoreBuilder } from './Stores.js';
 import type { SlidingWindows } from './SlidingWindows.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { Windowed } from './TimeWindows.js';
@@ -14,10 +15,18 @@ import { windowedKeyWithoutSerde } from './WindowedSerdes.js';
  * windowStart + timeDifference, both inclusive.
  */
 export class SlidingWindowedKStream<K, V> {
+  private emitStrategy: EmitStrategy = 'onUpdate';
+
   constructor(
     private readonly grouped: KGroupedStream<K, V>,
     readonly windows: SlidingWindows,
   ) {}
+
+  /** onUpdate (default) forwards every change; onWindowClose forwards each window once, final (Kafka Streams' emitStrategy). */
+  emit(strategy: EmitStrategy): this {
+    this.emitStrategy = strategy;
+    return this;
+  }
 
   aggregate<A>(initializer: Initializer<A>, aggregator: Aggregator<K, V, A>, materialized: Materialized<K, A> = {}): KTable<Windowed<K>, A> {
     const builder = this.grouped.stream.builder;
@@ -32,12 +41,19 @@ export class SlidingWindowedKStream<K, V> {
     if (materialized.loggingEnabled === false) throw new Error(`store "${storeName}": loggingEnabled: false is supported on in-memory key-value stores only`);
     const retentionMs = materialized.retentionMs ?? windows.retentionMs();
     const name = builder.names.next('KSTREAM-SLIDINGWINDOWAGGREGATE');
-    builder.topology.addProcessor(name, () => new SlidingWindowAggregateProcessor<K, V, A>(storeName, windows, initializer, aggregator), this.grouped.stream.nodeName);
+    const strategy = this.emitStrategy;
+    const emittedStore = strategy === 'onWindowClose' ? `${storeName}-emitted` : undefined;
+    builder.topology.addProcessor(
+      name,
+      () => new SlidingWindowAggregateProcessor<K, V, A>(storeName, windows, initializer, aggregator, strategy, emittedStore),
+      this.grouped.stream.nodeName,
+    );
     // Retention - 1: our store keeps starts >= streamTime - retention, Kafka Streams' > streamTime - retention.
     builder.topology.addStateStore(
       timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.timeDifferenceMs, retentionMs: retentionMs - 1 }, keySerde, valueSerde),
       name,
     );
+    if (emittedStore) builder.topology.addStateStore(keyValueStoreBuilder(emittedStore, stringSerde, jsonSerde<number>()), name);
     return new KTable<Windowed<K>, A>(builder, name, storeName, windowedKeyWithoutSerde<Windowed<K>>(name), valueSerde);
   }
 

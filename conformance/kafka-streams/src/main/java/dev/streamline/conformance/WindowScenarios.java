@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -29,7 +30,7 @@ final class WindowScenarios {
     private WindowScenarios() {}
 
     static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "sliding-count",
-        "sliding-reduce-aggregate-no-grace", "stream-stream-inner-join",
+        "sliding-reduce-aggregate-no-grace", "sliding-on-close", "stream-stream-inner-join",
         "stream-stream-left-join", "stream-stream-outer-join");
 
     static boolean handles(String scenario) {
@@ -85,6 +86,25 @@ final class WindowScenarios {
                     return sum;
                 }).toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-reduce", Scenarios.JSON_OUT);
                 windowed.aggregate(
+                        () -> countAndMax(0, 0),
+                        (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
+                        Materialized.with(Serdes.String(), Json.SERDE))
+                    .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
+            }
+            case "sliding-on-close" -> {
+                outputs = List.of("out-count", "out-aggregate");
+                KStream<String, JsonNode> events = Scenarios.events(builder);
+                Scenarios.grouped(events)
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count()
+                    .toStream()
+                    .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : (JsonNode) Json.NODES.numberNode(count)))
+                    .to("out-count", Scenarios.JSON_OUT);
+                Scenarios.grouped(events)
+                    .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(8)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .aggregate(
                         () -> countAndMax(0, 0),
                         (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
                         Materialized.with(Serdes.String(), Json.SERDE))
