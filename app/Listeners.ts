@@ -21,7 +21,7 @@ export interface ListenersOptions {
   logger: Logger;
   analytics?: AnalyticsQuery;
   readinessChecks: ReadinessCheck[];
-  /** The ingress's shared state (rate limits, idempotency keys), opened by the app (app/redis-client.ts); memory without it. */
+  /** The ingress's shared state (rate limits, idempotency keys), opened by the app (ingress/IngressRedis.ts); memory without it. */
   redis?: Redis;
   /** Hooks that refuse intake with 503 + Retry-After (over the memory budget, the topology too far behind). */
   intakeGuards?: onRequestHookHandler[];

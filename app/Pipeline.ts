@@ -11,12 +11,12 @@ import type { QueryParams } from '../sink/AnalyticsStore.js';
 import type { StreamsApp } from '../topology/index.js';
 import { readAdminConfig } from './admin-config.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
-import type { Env } from './env.js';
+import { readMemoryPlan, readTopicNames, type Env } from '../config/index.js';
 import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
 import { openLog } from './open-log.js';
 import { StartSequence } from './StartSequence.js';
-import { applyMemoryPlan, readMemoryPlan } from './MemoryBudget.js';
+import { applyMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';
 import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure.js';
 import { readThreadConfig } from './threads/thread-config.js';
@@ -64,14 +64,15 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
   const memory = readMemoryPlan(rawEnv);
   applyMemoryPlan(memory);
   const env = withDataDirDefaults({ INGRESS_MAX_IN_FLIGHT_BYTES: String(memory.ingressInFlightBytes), ...rawEnv }, config);
-  const ingressConfig = readIngressConfig(env);
+  // One landing topic and one DLQ for the ingress, the runtime and the filters.
+  const topics = readTopicNames(env);
+  const ingressConfig = readIngressConfig(env, topics);
   // Before anything opens: a refused admin door or a bad key file stops the start here.
   const adminConfig = readAdminConfig(env, ingressConfig);
   const ingestKeys = readIngestKeys(env);
   // Issue 15: the ClickHouse HTTP interface over chDB (query/); refused before anything opens when unsafe.
   const queryListenerConfig = readQueryListenerConfig(env, config.roles);
-  // One DLQ for the ingress, the runtime and the filters.
-  const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
+  const pipelineConfig = readPipelineConfig(env, topics);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // At a budget the operator set, intake answers 503 + Retry-After instead of memory growing
@@ -129,7 +130,7 @@ export async function startPipeline(givenEnv: Env, logger: Logger): Promise<Runn
     // Opened here, not by the ingress, so its errors are counted and logged at a human rate; closed
     // after the listeners (stops run in reverse). ioredis is loaded only when a URL is set.
     const redis = ingressConfig.redisUrl
-      ? (await import('./redis-client.js')).openIngressRedis(ingressConfig.redisUrl, logger.child({ component: 'redis' }), registry, env)
+      ? (await import('../ingress/IngressRedis.js')).openIngressRedis(ingressConfig.redisUrl, logger.child({ component: 'redis' }), registry, env)
       : undefined;
     // QUIT on a client that never connected would wait in its offline queue: just disconnect it.
     if (redis) stopping.push(async () => (redis.status === 'ready' ? void (await redis.quit().catch(() => redis.disconnect())) : redis.disconnect()));

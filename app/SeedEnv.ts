@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConfigError, type Env, readBoolean, readInteger, readList, readOptionalString } from './env.js';
+import { ConfigError, type Env, readBoolean, readInteger, readList, readOptionalString } from '../config/index.js';
 
 /**
  * The environment variables the five seed services define that we do not read under the same

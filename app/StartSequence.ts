@@ -13,7 +13,7 @@ import { defaultSinkRoutes } from '../sink/sinkConfig.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
 import { StreamsApp, StreamsBuilder } from '../topology/index.js';
 import type { AppConfig } from './app-config.js';
-import { ConfigError, type Env } from './env.js';
+import { ConfigError, type Env } from '../config/index.js';
 
 export interface StartSequenceOptions {
   config: AppConfig;

@@ -3,7 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { HttpError } from '../ingress/HttpError.js';
 import type { Log, TopicPartition } from '../log/Log.js';
 import type { ExplainedReadinessCheck } from './StartSequence.js';
-import { type Env, readInteger } from './env.js';
+import { type Env, readInteger } from '../config/index.js';
 
 export interface TopologyBackpressureOptions {
   log: Log;

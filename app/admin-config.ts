@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConfigError, type Env, readBoolean, readFileSetting, readOptionalString, readString } from './env.js';
+import { checkSecret, ConfigError, type Env, readBoolean, readFileSetting, readOptionalString, readString } from '../config/index.js';
 
 /** A certificate chain and its private key, read at start (PEM). */
 export interface TlsFiles {
@@ -32,7 +32,6 @@ export interface AdminConfig {
 }
 
 export const DEFAULT_ADMIN_PORT = 8081;
-const MIN_SECRET_LENGTH = 16;
 
 const LOOPBACK = new net.BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -45,15 +44,6 @@ export function isLoopbackHost(host: string): boolean {
   if (net.isIPv4(bare)) return LOOPBACK.check(bare, 'ipv4');
   if (net.isIPv6(bare)) return LOOPBACK.check(bare, 'ipv6');
   return false;
-}
-
-/** A secret that travels in an HTTP header: visible ASCII, long enough not to be guessed. */
-export function checkSecret(name: string, value: string): string {
-  if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError(`${name} must be visible ASCII without spaces (it travels in an HTTP header)`);
-  if (value.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`${name} is ${value.length} characters; use at least ${MIN_SECRET_LENGTH} (e.g. openssl rand -hex 24)`);
-  }
-  return value;
 }
 
 function readTlsFiles(env: Env, certName: string, keyName: string): TlsFiles | undefined {

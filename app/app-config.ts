@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Env, readEnum, readInteger, readList, readOptionalString, readString } from './env.js';
+import { type Env, readEnum, readInteger, readList, readOptionalString, readString } from '../config/index.js';
 
 /**
  * Settings of the whole process that no single component owns. Component settings (ingress,

@@ -6,7 +6,7 @@ import { openEmbeddedLog, type EmbeddedLogOptions } from '../log/embedded/index.
 import { readLogRetentionBytes } from '../log/embedded/LogCleaner.js';
 import { readKafkaConfig } from '../log/kafka/kafka-config.js';
 import type { AppConfig } from './app-config.js';
-import type { Env } from './env.js';
+import type { Env } from '../config/index.js';
 
 /** The one place that picks the mode: Kafka when brokers are configured, the embedded log otherwise. */
 export async function openLog(config: AppConfig, env: Env, logger?: Logger, registry?: Registry): Promise<Log> {

@@ -1,4 +1,4 @@
-import { ConfigError, type Env } from './env.js';
+import { ConfigError, type Env } from '../config/index.js';
 
 /**
  * Why the start failed and what to do, in one line (issue 21 item 5). A broker that is down is not

@@ -1,4 +1,4 @@
-import { type Env, readInteger } from './env.js';
+import { type Env, readInteger } from '../config/index.js';
 
 /**
  * MAX_POLL_RECORDS: records the stream loop takes from the log per poll (Kafka's

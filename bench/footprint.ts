@@ -207,7 +207,7 @@ const env = {
   // the service's modules run (a no-op once main does it too). No spaces: NODE_OPTIONS splits on them.
   NODE_OPTIONS: [
     process.env.NODE_OPTIONS ?? '',
-    `--import=data:text/javascript,import{applyMemoryPlan,readMemoryPlan}from%22${new URL('../dist/app/MemoryBudget.js', import.meta.url).href}%22;applyMemoryPlan(readMemoryPlan(process.env))`,
+    `--import=data:text/javascript,import{applyMemoryPlan}from%22${new URL('../dist/app/MemoryBudget.js', import.meta.url).href}%22;import{readMemoryPlan}from%22${new URL('../dist/config/index.js', import.meta.url).href}%22;applyMemoryPlan(readMemoryPlan(process.env))`,
   ].join(' ').trim(),
 };
 // The service's log (warnings and errors) goes to DATA_DIR/../footprint-service.log: a crash is explained there.

@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { checkSecret } from '../app/admin-config.js';
-import { ConfigError, type Env, readFileSetting, readInteger, readOptionalString } from '../app/env.js';
+import { checkSecret, ConfigError, type Env, readFileSetting, readInteger, readOptionalString } from '../config/index.js';
 import { HttpError } from './HttpError.js';
 import type { IngressMetrics, RejectReason } from './IngressMetrics.js';
 import { type BucketSpec, MemoryRateLimiter, type RateLimiter } from './RateLimiter.js';

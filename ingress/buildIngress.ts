@@ -65,11 +65,11 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
   let ownedRedis: Redis | undefined;
   let redis = options.redis;
   if (!redis && config.redisUrl) {
-    // Embedded use without the app (which passes its own client, app/redis-client.ts). Loaded
+    // Embedded use without the app (which passes its own client, ingress/IngressRedis.ts). Loaded
     // only here: importing ioredis costs ~0.2 s of start-up CPU that a Redis-less start need not pay.
     const { Redis } = await import('ioredis');
-    // rediss:// and its REDIS_TLS_* files, as the app's client (app/redis-client.ts).
-    const { readRedisTls } = await import('../app/redis-client.js');
+    // rediss:// and its REDIS_TLS_* files, as the app's client (ingress/IngressRedis.ts).
+    const { readRedisTls } = await import('./IngressRedis.js');
     const tls = readRedisTls(process.env, config.redisUrl);
     ownedRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false, ...(tls ? { tls } : {}) });
     ownedRedis.on('error', (error) => logger.warn({ err: error }, 'ingress redis error'));

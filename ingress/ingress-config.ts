@@ -7,7 +7,9 @@ import {
   readList,
   readOptionalString,
   readString,
-} from '../app/env.js';
+  readTopicNames,
+  type TopicNames,
+} from '../config/index.js';
 import { parseCidr } from './ClientAddress.js';
 
 /**
@@ -91,7 +93,8 @@ export interface IngressConfig {
 
 const MB = 1024 * 1024;
 
-export function readIngressConfig(env: Env = process.env): IngressConfig {
+/** topics: the names the pipeline shares (config/TopicNames.ts); the composition root reads them once for both. */
+export function readIngressConfig(env: Env = process.env, topics: TopicNames = readTopicNames(env)): IngressConfig {
   const port = readInteger(env, 'PORT', readInteger(env, 'SERVER_PORT', 8080, 0, 65535), 0, 65535);
   const maxBodyBytes = readInteger(env, 'INGRESS_MAX_BODY_BYTES', 10 * MB, 1024);
   const maxEventBytes = readInteger(env, 'INGRESS_MAX_EVENT_BYTES', 64 * 1024, 256);
@@ -102,9 +105,9 @@ export function readIngressConfig(env: Env = process.env): IngressConfig {
   return {
     host: readString(env, 'HOST', '0.0.0.0'),
     port,
-    landingTopic: readString(env, 'KAFKA_TOPIC', 'events.raw'),
+    landingTopic: topics.landing,
     landingPartitions: readInteger(env, 'INGRESS_LANDING_PARTITIONS', 4, 1, 10_000),
-    dlqTopic: readString(env, 'DLQ_TOPIC', 'events-dlq'),
+    dlqTopic: topics.dlq,
     maxBodyBytes,
     maxEventBytes,
     maxEventDepth: readInteger(env, 'INGRESS_MAX_EVENT_DEPTH', 32, 2, 10_000),

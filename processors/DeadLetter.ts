@@ -1,9 +1,6 @@
 import { deadLetterHeaders } from '../topology/index.js';
 import type { ProcessorContext, StreamRecord } from '../topology/index.js';
 
-/** Failed and refused events go to DLQ_TOPIC: seed 001's default events-dlq (seed 003 called it dlq.events). */
-export const DEFAULT_DLQ_TOPIC = 'events-dlq';
-
 /**
  * A dead letter made inside a processor (an event refused by policy, e.g. a block rule), with
  * the headers the runtime puts on poison records: dlq_reason, dlq_timestamp, original_topic,

@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { ConfigError, readBoolean, readOptionalString, type Env } from '../app/env.js';
+import { ConfigError, readBoolean, readOptionalString, type Env } from '../config/index.js';
 import { defaultSchemaCatalog, fieldErrors, type EventSource, type SchemaCatalog } from '../ingress/SchemaCatalog.js';
 import type { RecordHeaders } from '../log/Log.js';
 import { looksConfluentFramed, readConfluentFrame, WireFormatError } from './ConfluentWireFormat.js';

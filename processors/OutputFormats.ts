@@ -1,4 +1,4 @@
-import { ConfigError, readList, readOptionalString, type Env } from '../app/env.js';
+import { ConfigError, readList, readOptionalString, type Env } from '../config/index.js';
 import { protobufSerde } from '../state/ProtobufSerde.js';
 import type { Serde } from '../state/Serde.js';
 import { confluentFraming } from './ConfluentWireFormat.js';

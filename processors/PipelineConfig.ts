@@ -1,5 +1,4 @@
-import { ConfigError, readDurationMs, readEnum, readInteger, readOptionalString, readString, type Env } from '../app/env.js';
-import { DEFAULT_DLQ_TOPIC } from './DeadLetter.js';
+import { ConfigError, readDurationMs, readEnum, readInteger, readOptionalString, readString, readTopicNames, type Env, type TopicNames } from '../config/index.js';
 import { DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
 import { DEFAULT_DEDUPE_TTLS } from './DedupeProcessor.js';
 import { DEFAULT_REFERENCE_TOPICS, type ReferenceTopics } from './ReferenceData.js';
@@ -74,12 +73,13 @@ function readLandingRetention(env: Env): PipelineConfig['landingRetention'] {
   return retention;
 }
 
-export function readPipelineConfig(env: Env = process.env): PipelineConfig {
+/** topics: the names the ingress shares (config/TopicNames.ts); the composition root reads them once for both. */
+export function readPipelineConfig(env: Env = process.env, topics: TopicNames = readTopicNames(env)): PipelineConfig {
   const outputTopics = readOutputTopics(env);
   const config: PipelineConfig = {
-    landingTopic: readString(env, 'KAFKA_TOPIC', 'events.raw'),
+    landingTopic: topics.landing,
     landingRetention: readLandingRetention(env),
-    dlqTopic: readString(env, 'DLQ_TOPIC', DEFAULT_DLQ_TOPIC),
+    dlqTopic: topics.dlq,
     outputTopics,
     routeTopics: readRouteTopics(env, outputTopics),
     dlqMaxReplays: readInteger(env, 'DLQ_MAX_REPLAYS', DEFAULT_MAX_REPLAYS, 1, 1000),

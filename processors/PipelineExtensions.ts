@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, readList, type Env } from '../app/env.js';
+import { ConfigError, readList, type Env } from '../config/index.js';
 import type { Log } from '../log/Log.js';
 import type { RowMapper } from '../sink/RowMappers.js';
 import type { StreamsBuilder } from '../topology/index.js';

@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import { readDurationMs, type Env } from '../app/env.js';
+import { readDurationMs, type Env } from '../config/index.js';
 
 /**
  * Seed 002's failure rules, in one place:

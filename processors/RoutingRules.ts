@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
-import { ConfigError, readList, readString, type Env } from '../app/env.js';
+import { ConfigError, readList, readString, type Env } from '../config/index.js';
 import type { RecordHeaders } from '../log/Log.js';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';

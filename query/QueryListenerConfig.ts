@@ -1,4 +1,4 @@
-import { ConfigError, readDurationMs, readInteger, readOptionalString, readString, type Env } from '../app/env.js';
+import { ConfigError, readDurationMs, readInteger, readOptionalString, readString, type Env } from '../config/index.js';
 import type { QueryLimits } from './QuerySettings.js';
 
 export interface QueryListenerConfig {

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { type Env, ConfigError, readInteger, readOptionalString, readString, readDurationMs } from '../app/env.js';
-import { readMemoryPlan } from '../app/MemoryBudget.js';
+import { type Env, ConfigError, readInteger, readOptionalString, readString, readDurationMs, readMemoryPlan } from '../config/index.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
 
 // Each store's module is loaded when a store of its kind opens: a process on chDB never loads

@@ -1,5 +1,4 @@
-import { type Env, readDurationMs, readInteger, readString } from '../app/env.js';
-import { readMemoryPlan } from '../app/MemoryBudget.js';
+import { type Env, readDurationMs, readInteger, readString, readMemoryPlan } from '../config/index.js';
 import type { SinkRoute } from './ClickHouseSink.js';
 import {
   attemptMapper,

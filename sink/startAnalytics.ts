@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Env } from '../app/env.js';
+import type { Env } from '../config/index.js';
 import type { Log } from '../log/Log.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import { ClickHouseSink, type SinkRoute } from './ClickHouseSink.js';

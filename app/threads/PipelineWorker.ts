@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
-import { ConfigError } from '../env.js';
+import { ConfigError } from '../../config/index.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
 
 type CallWithoutId = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;

@@ -16,7 +16,8 @@ import { processorRoutes, readPipelineConfig } from '../../processors/index.js';
 import { createQueryLayer, readQueryListenerConfig, type QueryLayer } from '../../query/index.js';
 import { liveRoutes } from '../../console/LiveRoutes.js';
 import { readAppConfig } from '../app-config.js';
-import { applyMemoryPlan, readMemoryPlan } from '../MemoryBudget.js';
+import { readMemoryPlan, readTopicNames } from '../../config/index.js';
+import { applyMemoryPlan } from '../MemoryBudget.js';
 import { openLog } from '../open-log.js';
 import { StartSequence } from '../StartSequence.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
@@ -39,8 +40,9 @@ async function start(): Promise<void> {
   // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
   applyMemoryPlan(readMemoryPlan(env));
   log = data.logPort ? await RemoteLog.connect(data.logPort) : await openLog(config, env, logger, registry);
-  const ingressConfig = readIngressConfig(env);
-  const pipelineConfig = { ...readPipelineConfig(env), landingTopic: ingressConfig.landingTopic, dlqTopic: ingressConfig.dlqTopic };
+  const topics = readTopicNames(env);
+  const ingressConfig = readIngressConfig(env, topics);
+  const pipelineConfig = readPipelineConfig(env, topics);
   sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions, threadName: data.name });
   // A failure after start (the sink's late start, a broker that never came back) ends the process, as single-threaded.
   sequence.done.then(

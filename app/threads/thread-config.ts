@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { type Env, readBoolean, readInteger } from '../env.js';
+import { type Env, readBoolean, readInteger } from '../../config/index.js';
 
 /** How the process spreads its roles over threads (docs/ARCHITECTURE.md §1). */
 export interface ThreadConfig {

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { Env } from '../env.js';
+import type { Env } from '../../config/index.js';
 
 /** What a pipeline worker thread runs (app/threads/pipelineWorkerMain.ts). */
 export interface PipelineWorkerData {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { AppConfig } from '../../app/app-config.js';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 import type { Log, TopicPartition, TopicPartitionOffset } from '../../log/Log.js';
 import { buildDefaultPipeline, type PipelineConfig } from '../../processors/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from '../../processors/AggregationSpecs.js';

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
 import { readAppConfig, type AppConfig } from '../../app/app-config.js';
-import { ConfigError, type Env } from '../../app/env.js';
+import { ConfigError, type Env } from '../../config/index.js';
 import { openLog } from '../../app/open-log.js';
 import type { Log } from '../../log/Log.js';
 

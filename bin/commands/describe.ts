@@ -1,8 +1,7 @@
 import { pino } from 'pino';
-import { readIngressConfig } from '../../ingress/index.js';
 import { applyPipelineExtensions, buildDefaultPipeline, loadPipelineExtensions, readPipelineConfig } from '../../processors/index.js';
 import { describeTopology, StreamsBuilder, topologyMermaid, type Topology } from '../../topology/index.js';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 import { appConfig, CliError, type Command, parseCommand } from './cli-support.js';
 
 const USAGE = 'streamline describe [--mermaid] [--url http://127.0.0.1:8081]';
@@ -25,9 +24,7 @@ export async function extendedTopology(env: Env): Promise<Topology> {
 function defaultPipelineBuilder(env: Env) {
   let config;
   try {
-    // As app/Pipeline.ts: the ingress's landing and DLQ topics are the pipeline's.
-    const ingress = readIngressConfig(env);
-    config = { ...readPipelineConfig(env), landingTopic: ingress.landingTopic, dlqTopic: ingress.dlqTopic };
+    config = readPipelineConfig(env);
   } catch (error) {
     throw new CliError(`configuration error: ${(error as Error).message}`);
   }

@@ -1,25 +1,17 @@
-import { readIngressConfig } from '../../ingress/index.js';
 import type { Log, LogRecord } from '../../log/Log.js';
 import { UnknownTopicError } from '../../log/Log.js';
 import { readPipelineConfig } from '../../processors/index.js';
 import { quarantineTopic, replayDeadLetters } from '../../processors/DeadLetterReplay.js';
 import { compileSafePattern, type SafePattern } from '../../processors/SafePattern.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../../topology/index.js';
-import type { Env } from '../../app/env.js';
+import { readTopicNames, type Env } from '../../config/index.js';
 import { CliError, type CliContext, type Command, parseCommand, progressBar, withLog } from './cli-support.js';
 
 const USAGE = 'streamline dlq list [--topic <t>] [--limit <n>] [--json] | streamline dlq replay [--topic <t>] [--reason <re2 pattern>] [--limit <n>] [--include-rejected] [--from-beginning]';
 
-/**
- * The DLQ topics: the topology's (DLQ_TOPIC, default dlq.events) and the ingress's rejected batch
- * events (DLQ_TOPIC, default events-dlq); with DLQ_TOPIC set they are one.
- */
+/** The DLQ the ingress and the topology share (DLQ_TOPIC, default events-dlq; config/TopicNames.ts). */
 function dlqTopics(env: Env): string[] {
-  try {
-    return [...new Set([readPipelineConfig(env).dlqTopic, readIngressConfig(env).dlqTopic])];
-  } catch (error) {
-    throw new CliError(`configuration error: ${(error as Error).message}`);
-  }
+  return [readTopicNames(env).dlq];
 }
 
 async function existingTopics(log: Log, topics: string[]): Promise<string[]> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { AppConfig } from '../../app/app-config.js';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 import { LogDatabase, type WriteOp } from '../../log/embedded/LogDatabase.js';
 import {
   COMMITTED_PREFIX,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 import { readIngressConfig } from '../../ingress/index.js';
 import { UnknownTopicError, type ProducerRecord } from '../../log/Log.js';
 import { bareEventType } from '../../processors/LandingEvent.js';

@@ -1,9 +1,8 @@
-import { readIngressConfig } from '../../ingress/index.js';
 import type { Log, TopicPartition, TopicPartitionOffset } from '../../log/Log.js';
 import { readPipelineConfig, type PipelineConfig } from '../../processors/index.js';
 import { defaultSinkRoutes } from '../../sink/sinkConfig.js';
 import type { Topology } from '../../topology/index.js';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 import { CliError } from './cli-support.js';
 
 /** Where to start again: the beginning of the retained history, or the first record at or after a time. */
@@ -21,8 +20,7 @@ export function parseFrom(value: unknown): ReprocessFrom {
 
 export function pipelineConfigFor(env: Env): PipelineConfig {
   try {
-    const ingress = readIngressConfig(env);
-    return { ...readPipelineConfig(env), landingTopic: ingress.landingTopic, dlqTopic: ingress.dlqTopic };
+    return readPipelineConfig(env);
   } catch (error) {
     throw new CliError(`configuration error: ${(error as Error).message}`);
   }

@@ -7,7 +7,7 @@ import { appConfig, CliError, type CliContext, type Command, confirm, parseComma
 import { defaultTopology } from './describe.js';
 import { EmbeddedLogAdmin, KafkaLogAdmin, type LogAdmin } from './log-admin.js';
 import { parseFrom, planReprocess, type ReprocessPlan } from './reprocess-plan.js';
-import type { Env } from '../../app/env.js';
+import type { Env } from '../../config/index.js';
 
 const USAGE = 'streamline reprocess --from earliest|<ISO time> [--yes] [--dry-run] [--data-dir <dir>]';
 

@@ -1,4 +1,4 @@
-import { readString } from '../../app/env.js';
+import { readString } from '../../config/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
 import { type Command, parseCommand, table, withLog } from './cli-support.js';
 

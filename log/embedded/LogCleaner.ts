@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { readInteger, type Env } from '../../app/env.js';
+import { readInteger, type Env } from '../../config/index.js';
 import { recordKey, recordKeyOffset } from './keys.js';
 import type { LogDatabase, WriteOp } from './LogDatabase.js';
 import { forEachInBatch, RECORD_OVERHEAD, rewriteBatch, type BatchEntry } from './recordBatch.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../app/env.js';
+import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../config/index.js';
 import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 
 /**

@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ConfigError, readBoolean, readEnum, readFileSetting, readOptionalString, type Env } from '../../app/env.js';
+import { ConfigError, readBoolean, readEnum, readFileSetting, readOptionalString, type Env } from '../../config/index.js';
 
 /**
  * How the process talks to Kafka: TLS and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), read once

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { planMemory } from '../../app/MemoryBudget.js';
+import { planMemory } from '../../config/index.js';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
 
 function metricValue(text: string, series: string): number | undefined {

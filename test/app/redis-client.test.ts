@@ -2,7 +2,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { openIngressRedis, redactedUrl } from '../../app/redis-client.js';
+import { openIngressRedis, redactedUrl } from '../../ingress/IngressRedis.js';
 
 /** Issue 21 item 5: with REDIS_URL set and Redis down, reconnect errors are counted, not logged every time. */
 describe('the ingress Redis connection', () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { buildDefaultPipeline, defaultPipelineConfig } from '../../processors/index.js';
 import { applyPipelineExtensions, loadPipelineExtensions } from '../../processors/PipelineExtensions.js';
 import { StreamsBuilder } from '../../topology/index.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { CircuitBreaker } from '../../ingress/CircuitBreaker.js';
 import { readIngressConfig } from '../../ingress/ingress-config.js';
 import { parseLandingEnvelope, EnvelopeError } from '../../ingress/LandingEnvelope.js';

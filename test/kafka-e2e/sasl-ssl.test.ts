@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { LogRecord, TopicPartition } from '../../log/Log.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
 

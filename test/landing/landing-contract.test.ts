@@ -1,4 +1,4 @@
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { readConfluentFrame, writeConfluentFrame } from '../../processors/ConfluentWireFormat.js';
 import { LandingDecoder, readLandingContract, withoutLandingHeaders } from '../../processors/LandingContract.js';
 import { positionEventId, UnparseableEventError } from '../../processors/LandingEvent.js';

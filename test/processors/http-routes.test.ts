@@ -3,7 +3,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
 import { processorRoutes } from '../../processors/http/processorRoutes.js';
-import { DEFAULT_DLQ_TOPIC } from '../../processors/DeadLetter.js';
+import { DEFAULT_DLQ_TOPIC } from '../../config/index.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { DLQ_REASON, StreamsBuilder } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';

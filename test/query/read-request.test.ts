@@ -1,4 +1,4 @@
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import { ClickHouseHttpError } from '../../query/ClickHouseErrors.js';
 import { readQueryListenerConfig } from '../../query/QueryListenerConfig.js';
 import { parameterSql, unescapeEscaped } from '../../query/QueryParameters.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { planMemory } from '../../app/MemoryBudget.js';
+import { planMemory } from '../../config/index.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type LogRecord, type TopicPartition } from '../../log/Log.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';

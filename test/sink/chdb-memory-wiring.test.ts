@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { planMemory } from '../../app/MemoryBudget.js';
+import { planMemory } from '../../config/index.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { startAnalytics, type AnalyticsRuntime } from '../../sink/index.js';
 import { tempDir } from './generate.js';

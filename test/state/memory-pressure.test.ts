@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { MemoryPressure } from '../../app/MemoryPressure.js';
-import { planMemory, readMemoryPlan } from '../../app/MemoryBudget.js';
+import { planMemory, readMemoryPlan } from '../../config/index.js';
 import { buildIngress } from '../../ingress/buildIngress.js';
 import { ingressConfig } from '../../ingress/ingress-config.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
@@ -85,7 +85,7 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
   test('the plan divides MEMORY_LIMIT_MB and refuses settings below the minimum', () => {
     const plan = planMemory(512);
     const stores = 86;
-    // Write buffers in steady state: 2 of budget / 4 (see MemoryBudget.ts).
+    // Write buffers in steady state: 2 of budget / 4 (see config/MemoryPlan.ts).
     const rocksdbStores = stores * (plan.stores.blockCacheBytes + plan.stores.memtableBudgetBytes * 0.5);
     const readCaches = stores * plan.stores.readCacheEntries * 512;
     const log = plan.log.blockCacheBytes + plan.log.memtableBudgetBytes * 0.5;

@@ -2,7 +2,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ConfigError, readFileSetting, readOptionalString, type Env } from './env.js';
+import { ConfigError, readFileSetting, readOptionalString, type Env } from '../config/index.js';
 
 /** While Redis stays unreachable, how often its connection error is logged again. */
 const REPEAT_WARNING_MS = 30_000;

@@ -1,0 +1,137 @@
+import { readInteger, type Env } from './EnvReaders.js';
+
+/**
+ * One memory budget for the process (MEMORY_LIMIT_MB, issue 21 item 1), divided ahead of time
+ * among what can hold memory in proportion to load: RocksDB block caches and write buffers (state
+ * stores and the embedded log), the stores' read caches, the ingress's in-flight bodies, sink
+ * batches and chDB's query memory. The rest is the runtime's fixed base (Node/V8 and, when
+ * ClickHouse is embedded, chDB's engine, ~210 MB resident on its own) and headroom for garbage.
+ *
+ * The bounds are planned, not enforced by one allocator: @nxtedition/rocksdb has no block cache
+ * or WriteBufferManager shared across column families, so each store gets a fixed slice for
+ * PLANNED_STORES stores (the default pipeline opens 86). What enforces the limit is the memory
+ * pressure check (app/MemoryPressure.ts): at the budget the ingress refuses with 503 +
+ * Retry-After, so intake slows instead of memory growing.
+ */
+export const DEFAULT_MEMORY_LIMIT_MB = 512;
+export const MIN_MEMORY_LIMIT_MB = 384;
+/** Node/V8 with the service's modules loaded. */
+const NODE_BASE_MB = 90;
+/** chDB's engine, resident once loaded (measured in a bare Node process). */
+const CHDB_BASE_MB = 210;
+/** Store instances the per-store slices are sized for (default pipeline: 86). */
+export const PLANNED_STORES = 96;
+/** A read cache entry: key, bytes and decoded object of a typical aggregate. */
+const READ_CACHE_ENTRY_BYTES = 512;
+
+/**
+ * Sink batches the plan counts at once: two per partition (one buffered behind the one being
+ * written) for the four partitions of the default pipeline's clean-events topic. More partitions
+ * hold more; the pressure check (MemoryPressure) covers what the plan does not.
+ */
+const SINK_BATCHES_HELD = 8;
+/**
+ * What chDB allocates to insert a batch, per byte of its records: the rows as JSONEachRow are ~2x
+ * the records (the payload column is the event as escaped JSON), the insert ~13x that (the
+ * statement text, its parsed literal, format()'s blocks). Measured at 2,000-20,000 rows.
+ */
+export const INSERT_MEMORY_PER_RECORD_BYTE = 28;
+/** Headroom in chDB's tracked total for its caches (marks, uncompressed blocks, query results). */
+const CHDB_CACHES_MB = 64;
+
+const MB = 1024 * 1024;
+
+/** A state store's slice of the plan, bytes (the shape state/StoreMemory.ts's setStoreMemory takes). */
+export interface StoreMemoryShare {
+  blockCacheBytes: number;
+  memtableBudgetBytes: number;
+  readCacheEntries: number;
+}
+
+/** The embedded log's slice of the plan, bytes (the shape log/embedded/LogDatabase.ts's setLogDatabaseMemory takes). */
+export interface LogMemoryShare {
+  blockCacheBytes: number;
+  memtableBudgetBytes: number;
+}
+
+export interface MemoryPlan {
+  limitBytes: number;
+  /** Runtime base not under any setting: Node/V8 (+ chDB's engine when embedded). */
+  baseBytes: number;
+  /** Each state store's slice (state/StoreMemory.ts applies it). */
+  stores: StoreMemoryShare;
+  /** The embedded log's slice (log/embedded/LogDatabase.ts applies it). */
+  log: LogMemoryShare;
+  /** Request bodies the ingress holds at once (INGRESS_MAX_IN_FLIGHT_BYTES's default). */
+  ingressInFlightBytes: number;
+  /**
+   * Record bytes of one sink batch (SINK_BATCH_MAX_BYTES's default). The sink holds up to two
+   * batches per partition buffered and one being written, so its share is SINK_BATCHES_HELD of these.
+   */
+  sinkBatchBytes: number;
+  /**
+   * chDB's settings (CHDB_MAX_MEMORY_USAGE / CHDB_MAX_SERVER_MEMORY_USAGE): max_memory_usage, what
+   * one query or insert may allocate, at least what inserting a full sink batch takes; and
+   * max_server_memory_usage, the engine's tracked total (queries, merges, caches: not its ~210 MB
+   * of code and static data, which the engine's tracker does not count). 0 when ClickHouse is a server.
+   */
+  chdb: { maxServerMemoryUsageBytes: number; maxMemoryUsageBytes: number };
+  /** RSS at which the ingress starts refusing, and below which it accepts again. */
+  pressure: { refuseAboveBytes: number; resumeBelowBytes: number };
+}
+
+export function planMemory(limitMb: number, options: { embeddedChdb: boolean } = { embeddedChdb: true }): MemoryPlan {
+  const limitBytes = limitMb * MB;
+  const baseBytes = (NODE_BASE_MB + (options.embeddedChdb ? CHDB_BASE_MB : 0)) * MB;
+  const rest = Math.max(limitBytes - baseBytes, 64 * MB);
+  const share = (fraction: number) => Math.floor(rest * fraction);
+
+  // 20% to the state stores' RocksDB: a third block cache, the rest write buffers. The binding
+  // keeps 2 write buffers of budget / 4 in steady state (0.5x the budget), up to 6 (1.5x) while
+  // flushes lag; the plan counts the steady state, the pressure check covers the rest.
+  const perStore = share(0.2) / PLANNED_STORES;
+  const stores: StoreMemoryShare = {
+    blockCacheBytes: clamp(Math.floor(perStore / 3), 128 * 1024, 64 * MB),
+    memtableBudgetBytes: clamp(Math.floor(((perStore * 2) / 3) / 0.5), 512 * 1024, 64 * MB),
+    // 10% to the read caches of decoded values.
+    readCacheEntries: clamp(Math.floor(share(0.1) / PLANNED_STORES / READ_CACHE_ENTRY_BYTES), 500, 100_000),
+  };
+  // 10% to the embedded log's RocksDB (appends, and the topology's reads of fresh records). Its
+  // write buffer stays >= 4 MB (16 MB budget): every event is appended there, and smaller
+  // buffers turn into a flush and an L0 compaction every second under load.
+  const logShare = share(0.1);
+  const log: LogMemoryShare = {
+    blockCacheBytes: clamp(Math.floor(logShare / 2), 4 * MB, 256 * MB),
+    memtableBudgetBytes: clamp(logShare, 16 * MB, 512 * MB),
+  };
+  // 10% to request bodies in flight, 8% to sink batches; 15% to chDB's queries and inserts, or
+  // what inserting one full batch takes when that is more (~28x its record bytes, measured:
+  // BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes..."): 26% at the default 512 MB. The
+  // rest is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
+  const sinkBatchBytes = clamp(Math.floor(share(0.08) / SINK_BATCHES_HELD), 512 * 1024, 8 * MB);
+  const chdbQueryBytes = Math.max(share(0.15), INSERT_MEMORY_PER_RECORD_BYTE * sinkBatchBytes, 32 * MB);
+  return {
+    limitBytes,
+    baseBytes,
+    stores,
+    log,
+    ingressInFlightBytes: Math.max(share(0.1), 4 * MB),
+    sinkBatchBytes,
+    // Inserts run one at a time on chDB's connection (measured: queries on one session are
+    // serialised), so the total is one insert, a background merge of similar size and caches.
+    chdb: options.embeddedChdb
+      ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
+      : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
+    pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9) },
+  };
+}
+
+/** MEMORY_LIMIT_MB (default 512, at least 384); embedded chDB unless CLICKHOUSE_URL names a server. */
+export function readMemoryPlan(env: Env): MemoryPlan {
+  const limitMb = readInteger(env, 'MEMORY_LIMIT_MB', DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB, 1024 * 1024);
+  return planMemory(limitMb, { embeddedChdb: !env.CLICKHOUSE_URL });
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
