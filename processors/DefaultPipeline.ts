@@ -10,9 +10,8 @@ import { filterEvents } from './FilterProcessor.js';
 import { FilterRuleSet } from './FilterRules.js';
 import { guardAggregator } from './GuardedAggregator.js';
 import { ProcessingFailures } from './ProcessingFailures.js';
-import { LandingDecoder, readLandingContract, withoutLandingHeaders } from './LandingContract.js';
+import { LandingDecoder, withoutLandingHeaders } from './LandingContract.js';
 import { STRINGS_REPAIRED_OUTCOME, UnparseableEventError, type LearningEvent } from './LandingEvent.js';
-import { readOutputFormats } from './OutputFormats.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 import { ensureReferenceTopic } from './ReferenceData.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
@@ -60,7 +59,7 @@ export interface PipelineOptions {
   logger?: Logger;
   /** Default: a one-minute degraded window; the app passes readProcessingFailures(env) (PROCESSOR_DEGRADED_AFTER). */
   failures?: ProcessingFailures;
-  /** How landing records are read; default readLandingContract(process.env) (LANDING_* settings). */
+  /** How landing records are read; default from config.landing (LANDING_* settings). */
   landing?: LandingDecoder;
 }
 
@@ -118,11 +117,10 @@ export class ParseProcessor implements Processor<string | null, Buffer | null, s
 export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineConfig = readPipelineConfig(), options: PipelineOptions = {}): DefaultPipeline {
   const filters = options.filters ?? new FilterRuleSet();
   if (!options.filters && config.filterRulesFile) filters.watch(config.filterRulesFile, options.logger);
-  const outputFormats = readOutputFormats(process.env, config.routeTopics);
-  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics, protobufTopics: outputFormats.protobufTopics });
+  const routes = options.routes ?? new RoutingTable(defaultRoutingRules(config.outputTopics), { allowedTopics: config.routeTopics, protobufTopics: config.outputFormats.protobufTopics });
 
   const landing = builder.stream<string | null, Buffer | null>(config.landingTopic, { name: 'landing', keySerde: stringSerde, valueSerde: bufferSerde });
-  const decoder = options.landing ?? new LandingDecoder(readLandingContract(process.env));
+  const decoder = options.landing ?? new LandingDecoder(config.landing);
   // process(): the parse keys each event by its user id. The ingress already keys landing records
   // by it, so they sit on the right partition: markAsPartitioned() spares the users join a repartition.
   const parsed: KStream<string, LearningEvent> = landing.process(() => new ParseProcessor(decoder), { name: PIPELINE_NODES.parse }).markAsPartitioned();
@@ -140,7 +138,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
   const { users, items } = referenceTables(builder, config.referenceTopics);
   const enriched = enrich(unique, users, items, PIPELINE_NODES.enrich, failures);
   const kept = filterEvents(enriched, filters, { dlqTopic: config.dlqTopic, name: PIPELINE_NODES.filter, keySerde: stringSerde, failures });
-  routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde, protobufSchemaId: outputFormats.schemaId });
+  routeEvents(kept, routes, { name: PIPELINE_NODES.route, keySerde: stringSerde, protobufSchemaId: config.outputFormats.schemaId });
   kept.to(config.cleanEventsTopic, { name: 'clean-events', keySerde: stringSerde });
   const guarded = (options.aggregators ?? DEFAULT_AGGREGATORS).map((spec) => guardAggregator(spec, failures.tracker('aggregation', spec.name)) as AggregatorSpec);
   const aggregations = addWindowedAggregations(kept, guarded, {

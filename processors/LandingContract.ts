@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { ConfigError, readBoolean, readOptionalString, type Env } from '../config/index.js';
+import type { LandingContractConfig } from './PipelineConfig.js';
 import { defaultSchemaCatalog, fieldErrors, type EventSource, type SchemaCatalog } from '../ingress/SchemaCatalog.js';
 import type { RecordHeaders } from '../log/Log.js';
 import { looksConfluentFramed, readConfluentFrame, WireFormatError } from './ConfluentWireFormat.js';
@@ -22,28 +22,6 @@ export const LANDING_HEADERS = {
 } as const;
 
 export const PROTOBUF_CONTENT_TYPES: readonly string[] = ['application/x-protobuf', 'application/protobuf', 'application/vnd.google.protobuf'];
-
-export interface LandingContractConfig {
-  /** LANDING_PROTOBUF_SCHEMA_ID: the schema id Confluent-framed records must carry; unset refuses them. */
-  protobufSchemaId?: number;
-  /**
-   * LANDING_VALIDATE_ENVELOPES (default false): also check ingress envelopes against the JSON
-   * Schemas. The ingress checked them already; a producer writing envelopes itself takes that on.
-   */
-  validateEnvelopes: boolean;
-}
-
-export function readLandingContract(env: Env = process.env): LandingContractConfig {
-  const rawId = readOptionalString(env, 'LANDING_PROTOBUF_SCHEMA_ID');
-  let protobufSchemaId: number | undefined;
-  if (rawId !== undefined) {
-    protobufSchemaId = Number(rawId);
-    if (!/^\d+$/.test(rawId) || !Number.isSafeInteger(protobufSchemaId) || protobufSchemaId > 0x7fffffff) {
-      throw new ConfigError(`LANDING_PROTOBUF_SCHEMA_ID must be a schema registry id (an integer from 0 to 2147483647), got "${rawId}"`);
-    }
-  }
-  return { protobufSchemaId, validateEnvelopes: readBoolean(env, 'LANDING_VALIDATE_ENVELOPES', false) };
-}
 
 const SOURCE_OF_TYPE: Readonly<Record<string, EventSource>> = {
   attempt: 'seed000',
@@ -83,7 +61,7 @@ export interface LandingRecord {
  * answers, naming each field).
  *
  * @example
- *   const decoder = new LandingDecoder(readLandingContract(process.env));
+ *   const decoder = new LandingDecoder(readPipelineConfig(env).landing);
  *   const event = decoder.decode(record, context.recordMetadata());
  */
 export class LandingDecoder {
@@ -91,7 +69,7 @@ export class LandingDecoder {
   private readonly validate: (eventType: string, payload: Record<string, unknown>, enveloped: boolean) => string | undefined;
 
   constructor(
-    private readonly config: LandingContractConfig = readLandingContract(),
+    private readonly config: LandingContractConfig = { validateEnvelopes: false },
     catalog: SchemaCatalog = defaultSchemaCatalog(),
   ) {
     this.validate = (eventType, payload, enveloped) => {

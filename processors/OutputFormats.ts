@@ -1,4 +1,3 @@
-import { ConfigError, readList, readOptionalString, type Env } from '../config/index.js';
 import { protobufSerde } from '../state/ProtobufSerde.js';
 import type { Serde } from '../state/Serde.js';
 import { confluentFraming } from './ConfluentWireFormat.js';
@@ -8,7 +7,7 @@ import { ENRICHED_MESSAGE, fromJsonObject, protoSchemas, toJsonObject } from './
 /**
  * How routed output topics are written: JSON (the default: JSON.stringify of the LearningEvent)
  * or Protobuf (a streamline.v1.EnrichedEvent, proto/streamline/v1/enriched.proto). A topic's
- * format comes from PROTOBUF_OUTPUT_TOPICS; a routing rule's own `format` overrides it for the
+ * format comes from PROTOBUF_OUTPUT_TOPICS (PipelineConfig.outputFormats); a routing rule's own `format` overrides it for the
  * records that rule routes.
  */
 export type OutputFormat = 'json' | 'protobuf';
@@ -16,25 +15,6 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'protobuf'];
 
 /** The content-type header on Protobuf output records, so a consumer of a mixed topic can tell. */
 export const PROTOBUF_OUTPUT_CONTENT_TYPE = `application/x-protobuf; messageType=${ENRICHED_MESSAGE}`;
-
-export interface OutputFormatConfig {
-  /** Routed topics written as Protobuf (PROTOBUF_OUTPUT_TOPICS); every other one is JSON. */
-  protobufTopics: string[];
-  /** PROTOBUF_OUTPUT_SCHEMA_ID: when set, Protobuf output is framed in the Confluent wire format with this id. */
-  schemaId?: number;
-}
-
-/** Reads PROTOBUF_OUTPUT_TOPICS (each must be a route topic) and PROTOBUF_OUTPUT_SCHEMA_ID. */
-export function readOutputFormats(env: Env, routeTopics: readonly string[]): OutputFormatConfig {
-  const protobufTopics = readList(env, 'PROTOBUF_OUTPUT_TOPICS', []);
-  const unknown = protobufTopics.filter((topic) => !routeTopics.includes(topic));
-  if (unknown.length > 0) throw new ConfigError(`PROTOBUF_OUTPUT_TOPICS names ${unknown.join(', ')}, which routing rules cannot target; route topics (ROUTE_TOPICS): ${routeTopics.join(', ')}`);
-  const rawId = readOptionalString(env, 'PROTOBUF_OUTPUT_SCHEMA_ID');
-  if (rawId === undefined) return { protobufTopics };
-  const schemaId = Number(rawId);
-  if (!/^\d+$/.test(rawId) || schemaId > 0x7fffffff) throw new ConfigError(`PROTOBUF_OUTPUT_SCHEMA_ID must be a schema registry id (an integer from 0 to 2147483647), got "${rawId}"`);
-  return { protobufTopics, schemaId };
-}
 
 const PROTO3_DEFAULTS = { v: 0, event_id: '', id_assigned: false, event_type: '', kind: '', source: '', received_at: 0, event_time: 0, user_id: '', payload: {} };
 

@@ -1,4 +1,4 @@
-import { ConfigError, readDurationMs, readEnum, readInteger, readOptionalString, readString, readTopicNames, type Env, type TopicNames } from '../config/index.js';
+import { ConfigError, readBoolean, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, readTopicNames, type Env, type TopicNames } from '../config/index.js';
 import { DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
 import { DEFAULT_DEDUPE_TTLS } from './DedupeProcessor.js';
 import { DEFAULT_REFERENCE_TOPICS, type ReferenceTopics } from './ReferenceData.js';
@@ -43,7 +43,54 @@ export interface PipelineConfig {
   };
   /** FILTER_RULES_FILE: JSON rule file; the five default rules when unset. */
   filterRulesFile?: string;
+  /** Which routed topics are written as Protobuf (PROTOBUF_OUTPUT_TOPICS, PROTOBUF_OUTPUT_SCHEMA_ID). */
+  outputFormats: OutputFormatConfig;
+  /** How landing records are read (LANDING_PROTOBUF_SCHEMA_ID, LANDING_VALIDATE_ENVELOPES; docs/LANDING.md). */
+  landing: LandingContractConfig;
 }
+
+export interface OutputFormatConfig {
+  /** Routed topics written as Protobuf (PROTOBUF_OUTPUT_TOPICS); every other one is JSON. */
+  protobufTopics: string[];
+  /** PROTOBUF_OUTPUT_SCHEMA_ID: when set, Protobuf output is framed in the Confluent wire format with this id. */
+  schemaId?: number;
+}
+
+/** Reads PROTOBUF_OUTPUT_TOPICS (each must be a route topic) and PROTOBUF_OUTPUT_SCHEMA_ID. */
+export function readOutputFormats(env: Env, routeTopics: readonly string[]): OutputFormatConfig {
+  const protobufTopics = readList(env, 'PROTOBUF_OUTPUT_TOPICS', []);
+  const unknown = protobufTopics.filter((topic) => !routeTopics.includes(topic));
+  if (unknown.length > 0) throw new ConfigError(`PROTOBUF_OUTPUT_TOPICS names ${unknown.join(', ')}, which routing rules cannot target; route topics (ROUTE_TOPICS): ${routeTopics.join(', ')}`);
+  const rawId = readOptionalString(env, 'PROTOBUF_OUTPUT_SCHEMA_ID');
+  if (rawId === undefined) return { protobufTopics };
+  const schemaId = Number(rawId);
+  if (!/^\d+$/.test(rawId) || schemaId > 0x7fffffff) throw new ConfigError(`PROTOBUF_OUTPUT_SCHEMA_ID must be a schema registry id (an integer from 0 to 2147483647), got "${rawId}"`);
+  return { protobufTopics, schemaId };
+}
+
+export interface LandingContractConfig {
+  /** LANDING_PROTOBUF_SCHEMA_ID: the schema id Confluent-framed records must carry; unset refuses them. */
+  protobufSchemaId?: number;
+  /**
+   * LANDING_VALIDATE_ENVELOPES (default false): also check ingress envelopes against the JSON
+   * Schemas. The ingress checked them already; a producer writing envelopes itself takes that on.
+   */
+  validateEnvelopes: boolean;
+}
+
+/** LANDING_PROTOBUF_SCHEMA_ID and LANDING_VALIDATE_ENVELOPES: how the landing topic's records are read (processors/LandingContract.ts). */
+export function readLandingContract(env: Env): LandingContractConfig {
+  const rawId = readOptionalString(env, 'LANDING_PROTOBUF_SCHEMA_ID');
+  let protobufSchemaId: number | undefined;
+  if (rawId !== undefined) {
+    protobufSchemaId = Number(rawId);
+    if (!/^\d+$/.test(rawId) || !Number.isSafeInteger(protobufSchemaId) || protobufSchemaId > 0x7fffffff) {
+      throw new ConfigError(`LANDING_PROTOBUF_SCHEMA_ID must be a schema registry id (an integer from 0 to 2147483647), got "${rawId}"`);
+    }
+  }
+  return { protobufSchemaId, validateEnvelopes: readBoolean(env, 'LANDING_VALIDATE_ENVELOPES', false) };
+}
+
 
 export function defaultPipelineConfig(): PipelineConfig {
   return readPipelineConfig({});
@@ -65,6 +112,8 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   AGGREGATION_EMIT_INTERVAL      default 1s (buffered)
  *   AGGREGATION_GRACE              default 5m
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
+ *   PROTOBUF_OUTPUT_TOPICS, PROTOBUF_OUTPUT_SCHEMA_ID   routed topics written as Protobuf, and their Confluent schema id
+ *   LANDING_PROTOBUF_SCHEMA_ID, LANDING_VALIDATE_ENVELOPES   the landing contract (docs/LANDING.md)
  */
 function readLandingRetention(env: Env): PipelineConfig['landingRetention'] {
   const retention: PipelineConfig['landingRetention'] = {};
@@ -76,12 +125,13 @@ function readLandingRetention(env: Env): PipelineConfig['landingRetention'] {
 /** topics: the names the ingress shares (config/TopicNames.ts); the composition root reads them once for both. */
 export function readPipelineConfig(env: Env = process.env, topics: TopicNames = readTopicNames(env)): PipelineConfig {
   const outputTopics = readOutputTopics(env);
+  const routeTopics = readRouteTopics(env, outputTopics);
   const config: PipelineConfig = {
     landingTopic: topics.landing,
     landingRetention: readLandingRetention(env),
     dlqTopic: topics.dlq,
     outputTopics,
-    routeTopics: readRouteTopics(env, outputTopics),
+    routeTopics,
     dlqMaxReplays: readInteger(env, 'DLQ_MAX_REPLAYS', DEFAULT_MAX_REPLAYS, 1, 1000),
     referenceTopics: {
       users: readString(env, 'REF_USERS_TOPIC', DEFAULT_REFERENCE_TOPICS.users),
@@ -104,6 +154,8 @@ export function readPipelineConfig(env: Env = process.env, topics: TopicNames = 
       graceMs: readDurationMs(env, 'AGGREGATION_GRACE', 5 * 60_000),
     },
     filterRulesFile: readOptionalString(env, 'FILTER_RULES_FILE'),
+    outputFormats: readOutputFormats(env, routeTopics),
+    landing: readLandingContract(env),
   };
   if (config.dedupe.purgeIntervalMs < 1) throw new ConfigError('DEDUPE_PURGE_INTERVAL must be at least 1ms');
   if (config.aggregation.emitIntervalMs < 1) throw new ConfigError('AGGREGATION_EMIT_INTERVAL must be at least 1ms');

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../config/index.js';
 import { readConfluentFrame, writeConfluentFrame } from '../../processors/ConfluentWireFormat.js';
-import { LandingDecoder, readLandingContract, withoutLandingHeaders } from '../../processors/LandingContract.js';
+import { LandingDecoder, withoutLandingHeaders } from '../../processors/LandingContract.js';
+import { readLandingContract } from '../../processors/PipelineConfig.js';
 import { positionEventId, UnparseableEventError } from '../../processors/LandingEvent.js';
 import { fromJsonObject, protoSchemas } from '../../processors/ProtobufEvents.js';
 
