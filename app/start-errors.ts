@@ -13,7 +13,7 @@ export function explainStartError(error: unknown, env: Env): string {
 
   if (error instanceof ConfigError || findIn(error, (e) => e instanceof ConfigError)) {
     const config = (error instanceof ConfigError ? error : findIn(error, (e) => e instanceof ConfigError)) as ConfigError;
-    return `configuration error: ${config.message}: correct it (README "Configuration" lists every setting with its default)`;
+    return `configuration error: ${config.message}: correct it (docs/CONFIG.md lists every setting with its default)`;
   }
   if (code === 'EADDRINUSE') {
     const address = /address already in use (\S+)/.exec(message)?.[1] ?? `${env.HOST ?? '0.0.0.0'}:${env.PORT ?? '8080'}`;

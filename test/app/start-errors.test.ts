@@ -19,7 +19,7 @@ describe('fatal start errors', () => {
 
   test('a bad setting names the variable and where the settings are documented', () => {
     const error = capture(() => readInteger({ PORT: 'eighty' }, 'PORT', 8080));
-    expect(explainStartError(error, {})).toBe('configuration error: PORT="eighty" is not an integer: correct it (README "Configuration" lists every setting with its default)');
+    expect(explainStartError(error, {})).toBe('configuration error: PORT="eighty" is not an integer: correct it (docs/CONFIG.md lists every setting with its default)');
   });
 
   test('a port in use names the address and the setting to change', async () => {
