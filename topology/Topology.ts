@@ -56,12 +56,13 @@ export interface SinkNode {
 
 /**
  * The partitions a sink with a partitioner sends a record to; undefined for the default
- * partitioner (no explicit partition). A partition outside the topic fails the record.
+ * partitioner (no explicit partition). A partition outside the topic fails the record. count:
+ * the topic's partition count, the planned one for a fixed topic; a TopicNameExtractor's topic
+ * passes the count the commit looked up (runtime/DeferredPlacement.ts).
  */
-export function sinkPartitions(sink: SinkNode, topic: string, key: unknown, value: unknown): number[] | undefined {
+export function sinkPartitions(sink: SinkNode, topic: string, key: unknown, value: unknown, count = sink.partitionCount): number[] | undefined {
   if (sink.dropsNullKeys && (key === null || key === undefined)) return [];
   if (!sink.partitioner) return undefined;
-  const count = sink.partitionCount;
   if (count === undefined) throw new Error(`sink "${sink.name}": the partition count of "${topic}" is not known (the topology was not planned)`);
   const chosen = sink.partitioner(topic, key, value, count);
   if (chosen === null || chosen === undefined) return undefined;
@@ -149,9 +150,6 @@ export class Topology {
     options: { keySerde: Serde<K>; valueSerde: Serde<V>; internal?: boolean; partitioner?: StreamPartitioner<K, V>; dropsNullKeys?: boolean },
     ...parentNames: string[]
   ): this {
-    if (options.partitioner && typeof topic !== 'string') {
-      throw new Error(`sink "${name}": a StreamPartitioner needs a fixed topic (the topics of a TopicNameExtractor are not known when the topology is planned)`);
-    }
     this.claimName(name);
     this.requireParents(name, parentNames);
     this.nodes.set(name, {

@@ -114,6 +114,20 @@ export const STORE_SCENARIOS: Scenario[] = [
       events.repartition({ streamPartitioner: dropEvery(5) }).to(t('out-repartitioned'));
     },
   },
+  {
+    // to(TopicNameExtractor, Produced.streamPartitioner): the topic picked per record (by the
+    // value's parity; null values to out-null), then the partitioner drops some of them and keeps
+    // the default for null values. The partition count reaches the partitioner at commit here.
+    name: 'topic-extractor-partitioner',
+    outputTopics: ['out-even', 'out-odd', 'out-null'],
+    inputs: (i) => [[], i.timestamps(300).map((timestamp) => ({ topic: 'events', key: i.chance(0.05) ? null : i.pick(KEYS), value: i.chance(0.05) ? null : { n: i.int(0, 99) }, timestamp }))],
+    build: (b, t) => {
+      const parity = (value: Json) => (value === null || value === undefined ? 'null' : num(value, 'n') % 2 === 0 ? 'even' : 'odd');
+      eventsOf(b, t).to((record) => t(`out-${parity(record.value)}`), {
+        streamPartitioner: (_topic, _key, value: Json, numPartitions) => (value === null || value === undefined ? null : num(value, 'n') % 7 === 0 ? [] : [num(value, 'n') % numPartitions]),
+      });
+    },
+  },
 ];
 
 /** Records of one topic keyed by user (some null keys and values), timestamps out of order from startMs. */

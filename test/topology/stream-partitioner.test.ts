@@ -74,9 +74,30 @@ describe('stream partitioner', () => {
     expect(repartitioned.flat().filter((k) => k === 'c' || k === 'null')).toEqual([]);
   });
 
-  test('a partitioner with a topic name extractor is refused when the topology is built', () => {
+  test('with a topic name extractor, the partitioner gets the partition count of each record\'s topic (a new topic: created first)', async () => {
+    await log.ensureTopic('routed-eu', { partitions: 4 });
+    const counts = new Map<string, number>();
     const builder = new StreamsBuilder();
-    expect(() => builder.stream<string, Event>('events').to(() => 'routed', { streamPartitioner: byRegion })).toThrow(/needs a fixed topic/);
+    builder.stream<string, Event>('events').to((record) => `routed-${record.value.region}`, {
+      streamPartitioner: (topic, _key, value, numPartitions) => {
+        counts.set(topic, numPartitions);
+        return value.n < 0 ? [numPartitions] : [value.n % numPartitions];
+      },
+    });
+    const json = (key: string, value: Event) => ({ topic: 'events', key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), timestamp: 1000 });
+    await log.produce([json('a', { region: 'eu', n: 3 }), json('b', { region: 'eu', n: 6 }), json('c', { region: 'us', n: 4 }), json('bad', { region: 'eu', n: -1 })]);
+    const app = new StreamsApp(builder.build(), log, { applicationId: 'route3', stateDir: `${dir}/state3`, commitIntervalMs: 50, defaultPartitions: 2 });
+    await app.start();
+    await waitForCaughtUp(app, log, 'route3', ['events']);
+    await app.close();
+
+    // routed-us did not exist: the commit created it (2 partitions, the app's default) before asking.
+    expect(counts).toEqual(new Map([['routed-eu', 4], ['routed-us', 2]]));
+    expect(await keysByPartition('routed-eu')).toEqual([[], [], ['b'], ['a']]);
+    expect(await keysByPartition('routed-us')).toEqual([['c'], []]);
+    // A partition outside the topic: the record goes to the dead letter topic with the reason, the others go on.
+    const dead = await log.read({ topic: 'route3-dlq', partition: 0 }, 0, 10);
+    expect(dead.map((r) => [r.key?.toString(), r.headers.dlq_reason])).toEqual([['bad', expect.stringMatching(/routed-eu.*partition 4/)]]);
   });
 
   test('a partition outside the topic fails the record (dead-lettered), the others go on', async () => {

@@ -18,7 +18,10 @@ import { validateRepartitioned, type Repartitioned } from './Repartitioned.js';
 export interface Produced<K, V> extends Named {
   keySerde?: Serde<K>;
   valueSerde?: Serde<V>;
-  /** Produced.streamPartitioner: which partitions of the topic each record goes to (a fixed topic only). */
+  /**
+   * Produced.streamPartitioner: which partitions of the topic each record goes to. With a
+   * TopicNameExtractor it is given the partition count of the record's topic, looked up at commit.
+   */
   streamPartitioner?: StreamPartitioner<K, V>;
 }
 

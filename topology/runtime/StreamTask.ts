@@ -7,6 +7,7 @@ import type { SinkNode, SourceNode, Topology } from '../Topology.js';
 import { resolveTopicName, sinkPartitions } from '../Topology.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { deadLetterFor } from './DeadLetters.js';
+import { deferPlacement } from './DeferredPlacement.js';
 import { Punctuations } from './Punctuations.js';
 import { RecordCollector } from './RecordCollector.js';
 import { SerializedValueMemo } from './SerializedValueMemo.js';
@@ -365,8 +366,7 @@ export class StreamTask {
   }
 
   private sinkNode(def: SinkNode): RuntimeNode {
-    const { applicationId } = this.options;
-    const fixedTopic = typeof def.topic === 'string' ? resolveTopicName(applicationId, def.topic, def.internal) : undefined;
+    const fixedTopic = typeof def.topic === 'string' ? resolveTopicName(this.options.applicationId, def.topic, def.internal) : undefined;
     return {
       name: def.name,
       process: (record) => {
@@ -378,7 +378,8 @@ export class StreamTask {
           headers: record.headers,
           timestamp: record.timestamp,
         };
-        // A StreamPartitioner (Produced / Repartitioned) picks the partitions ([]: none); undefined: the default.
+        // A StreamPartitioner picks the partitions ([]: none; undefined: the default); an extractor's topic at commit.
+        if (def.partitioner && !fixedTopic) return this.collector.send(deferPlacement(out, (count) => sinkPartitions(def, topic, record.key, record.value, count)));
         const partitions = def.partitioner || def.dropsNullKeys ? sinkPartitions(def, topic, record.key, record.value) : undefined;
         if (partitions === undefined) this.collector.send(out);
         else for (const partition of partitions) this.collector.send({ ...out, partition });

@@ -1,4 +1,5 @@
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../../log/Log.js';
+import { hasDeferredPlacement, placeDeferred } from './DeferredPlacement.js';
 import type { CommitEvent } from './StreamsConfig.js';
 import type { StreamThreadContext } from './StreamThreadContext.js';
 import type { StreamTask } from './StreamTask.js';
@@ -43,6 +44,8 @@ export class TaskCommitter {
     try {
       // Step 3. Create the topics that records are routed to at run time and that do not exist yet.
       await this.createMissingTopics(batch.records);
+      // A StreamPartitioner behind a TopicNameExtractor places its records now that their topics exist.
+      if (hasDeferredPlacement(batch.records)) batch.records = await placeDeferred(batch.records, (topic) => this.partitionCount(topic), this.context.config.dlqTopic);
       // Step 4. Begin the transaction.
       transaction = await this.beginTransaction();
       // Step 5. Produce outputs and changelogs into it.
@@ -95,7 +98,19 @@ export class TaskCommitter {
     }
   }
 
-  private beginTransaction(): Promise<Transaction> {
+  /** Partition counts of topics a TopicNameExtractor routes to, asked once per topic (Kafka Streams: the producer's metadata). */
+  private readonly partitionCounts = new Map<string, number>();
+
+  private async partitionCount(topic: string): Promise<number> {
+    let count = this.partitionCounts.get(topic);
+    if (count === undefined) {
+      count = await this.context.log.partitionCount(topic);
+      this.partitionCounts.set(topic, count);
+    }
+    return count;
+  }
+
+    private beginTransaction(): Promise<Transaction> {
     return this.producer.begin();
   }
 

@@ -30,7 +30,7 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed", "stream-partitioner");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed", "stream-partitioner", "topic-extractor-partitioner");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -97,6 +97,12 @@ final class StoreScenarios {
                 events.repartition(Repartitioned.<String, JsonNode>with(Serdes.String(), Json.SERDE).withStreamPartitioner(dropEvery(5)))
                     .to("out-repartitioned", Scenarios.JSON_OUT);
                 return List.of("out", "out-repartitioned");
+            }
+            case "topic-extractor-partitioner" -> {
+                Scenarios.events(builder).to(
+                    (k, v, context) -> "out-" + (v == null ? "null" : Json.number(v, "n") % 2 == 0 ? "even" : "odd"),
+                    Produced.with(Serdes.String(), Json.SERDE, dropEvery(7)));
+                return List.of("out-even", "out-odd", "out-null");
             }
             case "cogroup-windowed" -> {
                 KGroupedStream<String, JsonNode> clicks = builder.stream("clicks", Scenarios.JSON_IN).groupByKey(Grouped.with(Serdes.String(), Json.SERDE));
