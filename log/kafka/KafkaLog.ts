@@ -1,5 +1,5 @@
 import { Admin, compressionsAlgorithms, Consumer } from '@platformatic/kafka';
-import { ConfigError } from '../../app/env.js';
+import { ConfigError } from '../../config/index.js';
 import type {
   ConsumerOptions,
   Log,
