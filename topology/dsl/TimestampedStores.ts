@@ -1,8 +1,10 @@
+import type { LogRecord, ProducerRecord } from '../../log/Log.js';
 import type { Serde } from '../../state/Serde.js';
-import type { KeyValue, KeyValueStore, WindowStore, WindowedKey } from '../../state/StateStore.js';
+import type { KeyValue, KeyValueStore, StoreLifecycle, WindowStore, WindowedKey } from '../../state/StateStore.js';
 import { keyValueStore, windowStore, type WindowStoreSpec } from '../../state/Stores.js';
+import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import type { RocksDBWindowStore } from '../../state/RocksDBWindowStore.js';
-import type { RuntimeStore, StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../StoreBuilder.js';
 
 /**
  * An aggregate and the largest timestamp of the records it holds (Kafka Streams'
@@ -75,17 +77,108 @@ const unwrap = <V>(stored: ValueAndTimestamp<V> | undefined): V | undefined => s
 const unwrapAll = <K, V>(entries: KeyValue<K, ValueAndTimestamp<V>>[]): KeyValue<K, V>[] => entries.map(({ key, value }) => ({ key, value: value.value }));
 
 /**
- * Wraps a built store: the listed methods replace the store's, everything else (the runtime's
- * lifecycle calls, getters) reaches the store itself, bound to it.
+ * The runtime's lifecycle calls, passed to the built store. The facades below are plain classes
+ * rather than a Proxy over the store: an aggregation calls fetchWithTimestamp / putWithTimestamp
+ * for every record and window, and a proxy's get trap (plus a bound function per access) on
+ * each of those calls showed in the default pipeline's profile.
  */
-function facade<S extends object>(store: S, overrides: Record<string, unknown>): S {
-  return new Proxy(store, {
-    get(target, property) {
-      if (typeof property === 'string' && Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property];
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+abstract class DelegatingStore<S extends StoreLifecycle> implements StoreLifecycle {
+  constructor(protected readonly store: S) {}
+
+  get name(): string {
+    return this.store.name;
+  }
+  get changelogTopic(): string {
+    return this.store.changelogTopic;
+  }
+  open(dir: string): Promise<number | undefined> {
+    return this.store.open(dir);
+  }
+  restore(records: LogRecord[]): Promise<void> {
+    return this.store.restore(records);
+  }
+  finishRestore(changelogOffset: number): Promise<void> {
+    return this.store.finishRestore(changelogOffset);
+  }
+  drainChangelog(partition: number, sourceOffsetHeader: string): ProducerRecord[] {
+    return this.store.drainChangelog(partition, sourceOffsetHeader);
+  }
+  flush(changelogOffset: number | undefined): Promise<void> {
+    return this.store.flush(changelogOffset);
+  }
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+/** The values of a key-value store of ValueAndTimestamp: plain to readers, with timestamps to aggregations. */
+class TimestampedKeyValueFacade<K, V> extends DelegatingStore<RocksDBKeyValueStore<K, ValueAndTimestamp<V>>> implements TimestampedKeyValueStore<K, V> {
+  get(key: K): V | undefined {
+    return unwrap(this.store.get(key));
+  }
+  put(key: K, value: V): void {
+    this.store.put(key, value === null || value === undefined ? (value as never) : { value, timestamp: NO_TIMESTAMP });
+  }
+  delete(key: K): void {
+    this.store.delete(key);
+  }
+  range(from: K, to: K): KeyValue<K, V>[] {
+    return unwrapAll(this.store.range(from, to));
+  }
+  all(): KeyValue<K, V>[] {
+    return unwrapAll(this.store.all());
+  }
+  approximateNumEntries(): number {
+    return this.store.approximateNumEntries();
+  }
+  getWithTimestamp(key: K): ValueAndTimestamp<V> | undefined {
+    return this.store.get(key);
+  }
+  putWithTimestamp(key: K, value: V, timestamp: number): void {
+    this.store.put(key, { value, timestamp });
+  }
+}
+
+/** The same for a window store, whose stream time the aggregation moves, not the task. */
+class TimestampedWindowFacade<K, V> extends DelegatingStore<RocksDBWindowStore<K, ValueAndTimestamp<V>>> implements TimestampedWindowStore<K, V> {
+  get windowSizeMs(): number {
+    return this.store.windowSizeMs;
+  }
+  get retentionMs(): number {
+    return this.store.retentionMs;
+  }
+  get streamTime(): number {
+    return this.store.streamTime;
+  }
+  put(key: K, value: V, windowStart: number): void {
+    this.store.put(key, value === null || value === undefined ? null : { value, timestamp: NO_TIMESTAMP }, windowStart);
+  }
+  fetch(key: K, windowStart: number): V | undefined {
+    return unwrap(this.store.fetch(key, windowStart));
+  }
+  fetchRange(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[] {
+    return unwrapAll(this.store.fetchRange(key, timeFrom, timeTo));
+  }
+  fetchAll(timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, V>[] {
+    return unwrapAll(this.store.fetchAll(timeFrom, timeTo));
+  }
+  fetchWithTimestamp(key: K, windowStart: number): ValueAndTimestamp<V> | undefined {
+    return this.store.fetch(key, windowStart);
+  }
+  putWithTimestamp(key: K, value: V, timestamp: number, windowStart: number): void {
+    this.store.put(key, { value, timestamp }, windowStart);
+  }
+  fetchAllWithTimestamp(timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, ValueAndTimestamp<V>>[] {
+    return this.store.fetchAll(timeFrom, timeTo);
+  }
+  fetchRangeWithTimestamp(key: K, timeFrom: number, timeTo: number): KeyValue<WindowedKey<K>, ValueAndTimestamp<V>>[] {
+    return this.store.fetchRange(key, timeFrom, timeTo);
+  }
+  observeStreamTime(streamTime: number): void {
+    this.store.advanceStreamTime(streamTime);
+  }
+  /** The task's stream time is not this store's: the aggregation moves it (observeStreamTime). */
+  advanceStreamTime(): void {}
 }
 
 export function timestampedKeyValueStoreBuilder<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>): StoreBuilder {
@@ -94,18 +187,7 @@ export function timestampedKeyValueStoreBuilder<K, V>(name: string, keySerde: Se
     name,
     changelogCleanupPolicy: inner.changelogCleanupPolicy,
     changelogRetentionMs: inner.changelogRetentionMs,
-    build: (applicationId) => {
-      const store = inner.build(applicationId);
-      const overrides: Partial<TimestampedKeyValueStore<K, V>> = {
-        get: (key) => unwrap(store.get(key)),
-        put: (key, value) => store.put(key, value === null || value === undefined ? (value as never) : { value, timestamp: NO_TIMESTAMP }),
-        range: (from, to) => unwrapAll(store.range(from, to)),
-        all: () => unwrapAll(store.all()),
-        getWithTimestamp: (key) => store.get(key),
-        putWithTimestamp: (key, value, timestamp) => store.put(key, { value, timestamp }),
-      };
-      return facade(store, overrides) as unknown as RuntimeStore;
-    },
+    build: (applicationId) => new TimestampedKeyValueFacade<K, V>(inner.build(applicationId)),
   };
 }
 
@@ -115,23 +197,6 @@ export function timestampedWindowStoreBuilder<K, V>(name: string, spec: WindowSt
     name,
     changelogCleanupPolicy: inner.changelogCleanupPolicy,
     changelogRetentionMs: inner.changelogRetentionMs,
-    build: (applicationId) => {
-      const store: RocksDBWindowStore<K, ValueAndTimestamp<V>> = inner.build(applicationId);
-      const overrides: Partial<TimestampedWindowStore<K, V>> & { advanceStreamTime: (streamTime: number) => void } = {
-        put: (key, value, windowStart) =>
-          store.put(key, value === null || value === undefined ? (value as never) : { value, timestamp: NO_TIMESTAMP }, windowStart),
-        fetch: (key, windowStart) => unwrap(store.fetch(key, windowStart)),
-        fetchRange: (key, timeFrom, timeTo) => unwrapAll(store.fetchRange(key, timeFrom, timeTo)),
-        fetchAll: (timeFrom, timeTo) => unwrapAll(store.fetchAll(timeFrom, timeTo)),
-        fetchWithTimestamp: (key, windowStart) => store.fetch(key, windowStart),
-        putWithTimestamp: (key, value, timestamp, windowStart) => store.put(key, { value, timestamp }, windowStart),
-        fetchAllWithTimestamp: (timeFrom, timeTo) => store.fetchAll(timeFrom, timeTo),
-        fetchRangeWithTimestamp: (key, timeFrom, timeTo) => store.fetchRange(key, timeFrom, timeTo),
-        observeStreamTime: (streamTime) => store.advanceStreamTime(streamTime),
-        // The task's stream time is not this store's: the aggregation moves it (observeStreamTime).
-        advanceStreamTime: () => undefined,
-      };
-      return facade(store, overrides) as unknown as RuntimeStore;
-    },
+    build: (applicationId) => new TimestampedWindowFacade<K, V>(inner.build(applicationId)),
   };
 }
