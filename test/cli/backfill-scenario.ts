@@ -8,7 +8,7 @@ import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
 import { startAnalytics } from '../../sink/startAnalytics.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { pipelineConfigFor } from '../../bin/commands/reprocess-plan.js';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { lagOf, landingEvents, pendingWindows, perAggregator, produceLanding, runUntilCaughtUp, snapshotTables, streamline, type PipelineTopics } from './reprocess-scenario.js';
 
 /** REPROCESS_EVENTS overrides the count (the issue asks 50k; see docs/REPROCESSING.md for what was measured). */

@@ -6,7 +6,8 @@ import type { Log } from '../../log/Log.js';
 import { deadLetterFor } from '../../topology/index.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
 import { runStreamline } from '../support/cli-runner.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const streamline = runStreamline;
 

@@ -8,7 +8,8 @@ import type { Log } from '../../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics, readPipelineConfig } from '../../processors/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { runStreamline, type CliRun } from '../support/cli-runner.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const DLQ = readIngressConfig({}).dlqTopic;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');

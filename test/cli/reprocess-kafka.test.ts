@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { openKafkaLog } from '../../log/kafka/KafkaLog.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { isolatedEnv } from '../kafka-e2e/support/product-load.js';
 import { landingEvents, produceLanding, runUntilCaughtUp, streamline, type PipelineTopics } from './reprocess-scenario.js';
 

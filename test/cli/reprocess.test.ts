@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { landingEvents, produceLanding, runUntilCaughtUp, streamline, type PipelineTopics, type Snapshot } from './reprocess-scenario.js';
 
 /** REPROCESS_EVENTS overrides the count (the issue asks 50k; see docs/REPROCESSING.md for what was measured). */

@@ -3,7 +3,8 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde } from '../../state/Serde.js';
 import { NO_TIMESTAMP, valueAndTimestampSerde } from '../../topology/dsl/TimestampedStores.js';
 import { StreamsApp, StreamsBuilder, TimeWindows, type Windowed } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Aggregates carry the largest timestamp of their records (issue 19 part 2), kept beside the

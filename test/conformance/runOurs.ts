@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { scenarioNamed, type OutputRecord, type Run, type RunOutputs } from './runs.js';
 
 const json = (value: unknown) => (value === null || value === undefined ? null : Buffer.from(JSON.stringify(value)));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ProducerRecord } from '../../log/Log.js';
 import { DiskSpool, SpoolFullError } from '../../ingress/DiskSpool.js';
 import { ENTRY_HEADER_BYTES } from '../../ingress/SpoolCodec.js';
-import { tempDir } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const record = (i: number, extra: Partial<ProducerRecord> = {}): ProducerRecord => ({
   topic: 'events.raw',
@@ -29,7 +29,7 @@ describe('DiskSpool', () => {
     return spool;
   };
   const fresh = () => {
-    const dir = tempDir('spool-');
+    const dir = tempDir('spool');
     dirs.push(dir);
     return dir;
   };

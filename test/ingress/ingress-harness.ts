@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -8,6 +7,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, LogRecord } from '../../log/Log.js';
+import { tempDir } from '../support/temp-dir.js';
 import { buildIngress, type IngressOptions } from '../../ingress/buildIngress.js';
 import { type IngressConfig, ingressConfig } from '../../ingress/ingress-config.js';
 import { type LandingEnvelope, parseLandingEnvelope } from '../../ingress/LandingEnvelope.js';
@@ -87,10 +87,6 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
 export async function readTopic(log: Log, topic: string): Promise<LogRecord[]> {
   const topics = await log.listTopics();
   if (!topics.includes(topic)) return [];
@@ -121,7 +117,7 @@ export async function startIngress(
     extra?: Partial<IngressOptions>;
   } = {},
 ): Promise<Harness> {
-  const dir = options.dir ?? tempDir('ingress-');
+  const dir = options.dir ?? tempDir('ingress');
   const embedded = await openEmbeddedLog({ dir: path.join(dir, 'log') });
   const log = options.wrapLog ? options.wrapLog(embedded) : embedded;
   const overrides = options.config ?? {};

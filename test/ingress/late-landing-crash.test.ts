@@ -7,7 +7,8 @@ import { CircuitBreaker } from '../../ingress/CircuitBreaker.js';
 import { DiskSpool } from '../../ingress/DiskSpool.js';
 import { LandingWriter } from '../../ingress/LandingWriter.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
-import { readTopic, tempDir, waitFor } from './ingress-harness.js';
+import { readTopic, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'late-landing-crash-child.ts');
 
@@ -45,7 +46,7 @@ describe('SIGKILL after a timed-out write landed: the replayed spool does not wr
   });
 
   test('each record once in the landing topic after the restart, per key in order', async () => {
-    dir = tempDir('late-landing-crash-');
+    dir = tempDir('late-landing-crash');
     const now = Date.now();
     const requests = [
       [

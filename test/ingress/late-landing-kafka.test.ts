@@ -9,7 +9,8 @@ import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { ProducerRecord } from '../../log/Log.js';
 import { uniqueName } from '../log/log-contract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readTopic, tempDir, waitFor } from './ingress-harness.js';
+import { readTopic, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * On a real broker, with an INGRESS_PRODUCE_TIMEOUT far below what a produce takes here: most
@@ -22,7 +23,7 @@ describe('late landing on a real Kafka broker', () => {
 
   beforeAll(async () => {
     log = await openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('late-landing') });
-    dir = tempDir('late-landing-kafka-');
+    dir = tempDir('late-landing-kafka');
   });
 
   afterAll(async () => {

@@ -8,7 +8,8 @@ import { LandingWriter } from '../../ingress/LandingWriter.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, LogRecord, ProducerRecord, RecordMetadata } from '../../log/Log.js';
 import { FaultyLog } from './FaultyLog.js';
-import { readTopic, tempDir, waitFor } from './ingress-harness.js';
+import { readTopic, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const TOPIC = 'events.raw';
 
@@ -115,7 +116,7 @@ describe('a spool replayed after a crash does not write again what had landed', 
   }
 
   test('the recovered spool is checked against the landing topic: the records that landed before the crash are not sent again', async () => {
-    dir = tempDir('late-landing-restart-');
+    dir = tempDir('late-landing-restart');
     const { log, written } = await crashAfterLateLanding();
     const spool = await openSpool();
     expect(spool.recovery.records).toBe(3);
@@ -130,7 +131,7 @@ describe('a spool replayed after a crash does not write again what had landed', 
   });
 
   test('a log that cannot be read at first: the check is retried before anything is sent, then finds the copies', async () => {
-    dir = tempDir('late-landing-restart-');
+    dir = tempDir('late-landing-restart');
     const { log, written } = await crashAfterLateLanding();
     const slow = new SlowStartLog(log);
     const spool = await openSpool();
@@ -142,7 +143,7 @@ describe('a spool replayed after a crash does not write again what had landed', 
   });
 
   test('without the check (checkLandedOnRecovery: false) they land twice: at-least-once across a crash', async () => {
-    dir = tempDir('late-landing-restart-');
+    dir = tempDir('late-landing-restart');
     const { log, written } = await crashAfterLateLanding();
     const spool = await openSpool();
     const { w, counts } = writer(log, spool, false);
@@ -152,7 +153,7 @@ describe('a spool replayed after a crash does not write again what had landed', 
   });
 
   test('a drain batch that landed but was not acknowledged before the crash is not sent again; what was not in it is', async () => {
-    dir = tempDir('late-landing-restart-');
+    dir = tempDir('late-landing-restart');
     const log = await openLog();
     let spool = await openSpool();
     const entries = [[record('a', 1), record('b', 2)], [record('a', 3)], [record('c', 4)]];

@@ -8,7 +8,8 @@ import { LandingWriter } from '../../ingress/LandingWriter.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord, ProducerRecord, RecordMetadata } from '../../log/Log.js';
 import { FaultyLog } from './FaultyLog.js';
-import { readTopic, tempDir, waitFor } from './ingress-harness.js';
+import { readTopic, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const TOPIC = 'events.raw';
 
@@ -74,7 +75,7 @@ interface Rig {
 }
 
 async function rig(options: { produceTimeoutMs?: number; breakerThreshold?: number; lateProduceWaitMs?: number } = {}): Promise<Rig> {
-  const dir = tempDir('late-landing-');
+  const dir = tempDir('late-landing');
   const embedded = await openEmbeddedLog({ dir: path.join(dir, 'log') });
   await embedded.ensureTopic(TOPIC, { partitions: 4 });
   const log = new LateLog(embedded);

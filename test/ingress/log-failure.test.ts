@@ -2,7 +2,8 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FaultyLog } from './FaultyLog.js';
-import { type Harness, productEvent, startIngress, tempDir, waitFor } from './ingress-harness.js';
+import { type Harness, productEvent, startIngress, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * The real EmbeddedLog behind a fault-injecting decorator: the breaker opens, events go to the
@@ -105,7 +106,7 @@ describe('ingress when the log fails', () => {
   });
 
   test('spooled events survive a restart (with a torn tail entry) and drain in order on the next start', async () => {
-    const dir = tempDir('ingress-restart-');
+    const dir = tempDir('ingress-restart');
     dirs.push(dir);
     h = await start({ dir });
     faulty.down = true;

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SchemaCatalog, defaultSchemaCatalog } from '../../ingress/SchemaCatalog.js';
-import { type Harness, startIngress, tempDir } from './ingress-harness.js';
+import { type Harness, startIngress } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Issue 21 item 6: the start no longer compiles every event kind's validator (each kind compiles
@@ -18,7 +19,7 @@ describe('SchemaCatalog compiled on first use', () => {
   });
 
   test('a kind compiles when first validated; a schema that does not compile names its file then, and in compileAll()', () => {
-    const dir = tempDir('schemas-lazy-');
+    const dir = tempDir('schemas-lazy');
     dirs.push(dir);
     const kind = (id: string, extra: Record<string, unknown>) => ({
       $id: id, 'x-source': 'product', 'x-event-type': id, type: 'object', required: ['user_id'], properties: { user_id: { type: 'string' } }, ...extra,

@@ -6,7 +6,8 @@ import { CircuitBreaker } from '../../ingress/CircuitBreaker.js';
 import { readIngressConfig } from '../../ingress/ingress-config.js';
 import { parseLandingEnvelope, EnvelopeError } from '../../ingress/LandingEnvelope.js';
 import { SchemaCatalog, defaultSchemaDir, fieldErrors } from '../../ingress/SchemaCatalog.js';
-import { startIngress, tempDir } from './ingress-harness.js';
+import { startIngress } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 describe('SchemaCatalog', () => {
   const catalog = new SchemaCatalog();
@@ -29,7 +30,7 @@ describe('SchemaCatalog', () => {
   });
 
   test('adding an event type is adding a schema file', async () => {
-    const dir = tempDir('schemas-');
+    const dir = tempDir('schemas');
     try {
       fs.cpSync(defaultSchemaDir(), dir, { recursive: true });
       fs.writeFileSync(
@@ -61,7 +62,7 @@ describe('SchemaCatalog', () => {
   });
 
   test('a broken schema file stops the start with its name', () => {
-    const dir = tempDir('schemas-bad-');
+    const dir = tempDir('schemas-bad');
     try {
       fs.writeFileSync(path.join(dir, 'broken.json'), '{ "$id": "x", ');
       expect(() => new SchemaCatalog([dir])).toThrow(/broken\.json is not valid JSON/);

@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { ProducerRecord } from '../../log/Log.js';
 import { DiskSpool, SpoolDiskFullError } from '../../ingress/DiskSpool.js';
 import { FaultyLog } from './FaultyLog.js';
-import { type Harness, productEvent, startIngress, tempDir, waitFor } from './ingress-harness.js';
+import { type Harness, productEvent, startIngress, waitFor } from './ingress-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Issue 12: the spool survives real filesystem faults. A failed segment roll used to leave a
@@ -27,7 +28,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 const fresh = () => {
-  const dir = tempDir('spool-fault-');
+  const dir = tempDir('spool-fault');
   dirs.push(dir);
   return dir;
 };
@@ -61,7 +62,7 @@ describe('DiskSpool segment roll failure', () => {
 
 /** A 2 MB tmpfs at a fresh directory, or the reason it cannot be made here. */
 function mountTmpfs(): { dir: string } | { reason: string } {
-  const dir = tempDir('spool-tmpfs-');
+  const dir = tempDir('spool-tmpfs');
   const result = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { encoding: 'utf8' });
   if (result.status !== 0) {
     fs.rmSync(dir, { recursive: true, force: true });

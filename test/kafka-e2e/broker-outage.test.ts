@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
 
 /**

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
 import { eventCounts, expectedCounts, isolatedEnv, productEvents, reached, sendEvents, waitForAggregates, type ProductEvent } from './support/product-load.js';
 

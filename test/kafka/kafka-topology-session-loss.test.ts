@@ -3,7 +3,8 @@ import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { StreamsApp, StreamsBuilder, type Topology } from '../../topology/index.js';
 import { uniqueName } from '../log/log-contract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const INPUTS = 6_000;
 const KEYS = 23;

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { Producer } from '@platformatic/kafka';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { LandingChild } from './landing-child.js';
 import { LANDING_SCHEMA_ID, landingTraffic, type LandingRecordSpec } from './landing-traffic.js';
 

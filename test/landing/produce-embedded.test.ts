@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { LandingChild } from './landing-child.js';
 
 /**

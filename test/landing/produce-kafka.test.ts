@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import { LandingDecoder } from '../../processors/LandingContract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * `streamline produce` with KAFKA_BROKERS: each line goes to the landing topic as it is, a bare

@@ -1,6 +1,6 @@
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { noopListener, pollUntil, readAll } from './log-contract.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 const HOUR = 60 * 60 * 1000;
 

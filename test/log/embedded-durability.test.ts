@@ -1,6 +1,7 @@
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import { readAll } from './log-contract.js';
-import { removeDir, runFixture, tempDir } from './support.js';
+import { startFixture } from '../support/fixture-process.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 describe('EmbeddedLog durability', () => {
   let dir: string;
@@ -50,7 +51,7 @@ describe('EmbeddedLog durability', () => {
   });
 
   it('keeps every record whose produce() resolved when the process is SIGKILLed', async () => {
-    const child = runFixture('produce-until-killed.ts', [dir, 'landing']);
+    const child = startFixture('test/log/fixtures/produce-until-killed.ts', [dir, 'landing']);
     try {
       await child.waitForLines(2_000);
     } finally {
@@ -77,7 +78,7 @@ describe('EmbeddedLog durability', () => {
 
   it('applies a transaction all-or-nothing when the process is SIGKILLed mid-commit', async () => {
     const RECORDS_PER_TX = 50;
-    const child = runFixture('commit-until-killed.ts', [dir, 'tx-in', 'tx-out', 'tx-group']);
+    const child = startFixture('test/log/fixtures/commit-until-killed.ts', [dir, 'tx-in', 'tx-out', 'tx-group']);
     try {
       await child.waitForLines(200);
     } finally {

@@ -6,7 +6,7 @@ import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
 import { noopListener, pollUntil, uniqueName } from './log-contract.js';
 import { expectCoPartitioned, expectExactlyOnce, GroupMember, journalProblems, produceRound, until, type JournalEntry } from './support/group-member.js';
 import type { WorkerReport } from './support/group-member-worker.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 /**
  * Consumer groups with several members on the embedded log (issue 13: each stream thread is a

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { UnknownTopicError, type TopicPartition } from '../../log/Log.js';
 import { openEmbeddedLog, ProducerFencedError, type EmbeddedLog } from '../../log/embedded/index.js';
 import { describeLogContract, noopListener, pollUntil, readAll } from './log-contract.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 describeLogContract('EmbeddedLog', async () => {
   const dir = tempDir('embedded-log-contract');

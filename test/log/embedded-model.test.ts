@@ -1,7 +1,7 @@
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionForKey } from '../../log/murmur2.js';
 import { readAll } from './log-contract.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 /**
  * Randomised check against an in-memory model: produce (plain and transactional), abort,

@@ -9,7 +9,7 @@ import { LogServerGoneError } from '../../log/remote/RemoteErrors.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
 import { describeLogContract, noopListener, pollUntil, readAll, uniqueName } from './log-contract.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 /** An EmbeddedLog in this thread served to a RemoteLog over a MessageChannel. */
 async function servedInThread(prefix: string): Promise<{ log: EmbeddedLog; server: LogServer; connect(): Promise<RemoteLog>; cleanup(): Promise<void> }> {

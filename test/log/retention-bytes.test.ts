@@ -2,7 +2,7 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { readLogRetentionBytes } from '../../log/embedded/LogCleaner.js';
 import type { TopicPartition } from '../../log/Log.js';
 import { noopListener, pollUntil, readAll } from './log-contract.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/temp-dir.js';
 
 const VALUE_BYTES = 1000;
 /** A stored record: the value, its key, timestamp and framing; at least the value, at most +64 bytes. */

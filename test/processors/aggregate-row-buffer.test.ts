@@ -1,8 +1,8 @@
 import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { addWindowedAggregations, allAggregateRows, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
-import { StreamsBuilder, type StreamsApp } from '../../topology/index.js';
-import { jsonValues, readAll } from '../support/streams.js';
+import { StreamsBuilder } from '../../topology/index.js';
+import { afterCommitWhen, jsonValues, readAll } from '../support/streams.js';
 import { harness } from './support.js';
 
 const HOUR = 3_600_000;
@@ -27,39 +27,6 @@ function attempt(i: number): LearningEvent {
     payload: { item_id: 'i1', correct: i % 2 === 0, time_taken_ms: 1000 + i },
     enrichment: { user: null, item: null, derived: { local_hour: 0, time_of_day: 'night', timezone: 'UTC' } },
   };
-}
-
-/** Resolves after the first commit at which check() holds. */
-function afterCommitWhen(app: StreamsApp, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let running = false;
-    let again = false;
-    const timer = setTimeout(() => finish(new Error('condition not met after commits')), timeoutMs);
-    const finish = (error?: Error) => {
-      clearTimeout(timer);
-      app.off('commit', onCommit);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onCommit = () => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      again = false;
-      check().then(
-        (ok) => {
-          running = false;
-          if (ok) finish();
-          else if (again) onCommit();
-        },
-        finish,
-      );
-    };
-    app.on('commit', onCommit);
-    onCommit();
-  });
 }
 
 describe('buffered aggregate rows (AggregateRowBuffer)', () => {

@@ -1,9 +1,8 @@
 import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { addWindowedAggregations, AggregationQueryError, allAggregateRows, queryAggregation, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
-import type { StreamsApp } from '../../topology/index.js';
 import { StreamsBuilder } from '../../topology/index.js';
-import { jsonValues, readAll } from '../support/streams.js';
+import { afterCommitWhen, jsonValues, readAll } from '../support/streams.js';
 import { harness, type Harness } from './support.js';
 
 const MIN = 60_000;
@@ -133,40 +132,6 @@ describe('windowed aggregations', () => {
     expect(query('user_hourly_attempts', 'user:nobody')).toEqual([]);
   });
 });
-
-/** Resolves when check() holds after a commit (rows of a wall-clock punctuation become visible at commits). */
-function afterCommitWhen(app: StreamsApp, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error('condition not met after commits')), timeoutMs);
-    let running = false;
-    let again = false;
-    const finish = (error?: Error) => {
-      clearTimeout(timer);
-      app.off('commit', onCommit);
-      if (error) reject(error);
-      else resolve();
-    };
-    // A commit landing while a check runs gets its own check afterwards, or the last one could be missed.
-    const onCommit = () => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      again = false;
-      check().then(
-        (ok) => {
-          running = false;
-          if (ok) finish();
-          else if (again) onCommit();
-        },
-        finish,
-      );
-    };
-    app.on('commit', onCommit);
-    onCommit();
-  });
-}
 
 describe('buffered emission', () => {
   test('emits the latest row per window once per interval: fewer rows, the same final values', async () => {

@@ -5,7 +5,8 @@ import { DEFAULT_FILTER_RULES, FilterRuleError, FilterRuleSet, type FilterRule }
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { compileCondition, type Condition } from '../../processors/RuleConditions.js';
 import { StreamsBuilder, DLQ_REASON, ORIGINAL_TOPIC, ORIGINAL_OFFSET, ORIGINAL_PARTITION, DLQ_TIMESTAMP } from '../../topology/index.js';
-import { jsonValues, readAll, tempDir } from '../support/streams.js';
+import { jsonValues, readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { harness } from './support.js';
 
 const event = (overrides: Partial<LearningEvent> & { payload?: Record<string, unknown> }): LearningEvent => ({

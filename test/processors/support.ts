@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, ProducerRecord } from '../../log/Log.js';
 import { StreamsApp, type StreamsBuilder } from '../../topology/index.js';
-import { tempDir, waitForCaughtUp } from '../support/streams.js';
+import { waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** A landing record as the ingress writes it: envelope value, user id key, received_at timestamp. */
 export function landingRecord(

@@ -14,7 +14,7 @@ import { registerIngress } from '../../ingress/buildIngress.js';
 import { ingressConfig } from '../../ingress/ingress-config.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import { call } from '../app/support/http-client.js';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Issue 12 part 9, Redis: AUTH (requirepass and an ACL user, credentials in REDIS_URL) and TLS

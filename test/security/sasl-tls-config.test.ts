@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../../config/index.js';
 import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
 import { explainSecurityFailure, readKafkaSecurity } from '../../log/kafka/kafka-security.js';
-import { tempDir } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Issue 12 part 9: the broker-side settings are read and checked at start (no broker needed here;

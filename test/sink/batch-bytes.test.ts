@@ -9,7 +9,8 @@ import { migrate } from '../../sink/Migrator.js';
 import { PartitionBatcher, recordBytes } from '../../sink/PartitionBatcher.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { sinkSettingsFromEnv } from '../../sink/sinkConfig.js';
-import { envelope, generateEvents, tempDir } from './generate.js';
+import { envelope, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 
 const tp = { topic: 't', partition: 0 };

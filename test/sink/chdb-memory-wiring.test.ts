@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { planMemory } from '../../config/index.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { startAnalytics, type AnalyticsRuntime } from '../../sink/index.js';
-import { tempDir } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** MEMORY_LIMIT_MB reaches chDB through the sink's own start (startAnalytics), as in a sink thread. */
 describe('startAnalytics opens chDB under the memory plan', () => {

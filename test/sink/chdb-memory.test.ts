@@ -10,7 +10,8 @@ import { clickHouseErrorCode } from '../../sink/InsertErrors.js';
 import { migrate } from '../../sink/Migrator.js';
 import { analyticsStoreConfigFromEnv } from '../../sink/openAnalyticsStore.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
-import { envelope, generateEvents, tempDir } from './generate.js';
+import { envelope, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 
 const MB = 1024 * 1024;

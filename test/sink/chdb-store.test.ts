@@ -4,7 +4,8 @@ import { migrate } from '../../sink/Migrator.js';
 import { DEDUP_WINDOW } from '../../sink/schema.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
-import { asLogRecord, envelope, generateEvents, tempDir } from './generate.js';
+import { asLogRecord, envelope, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const TABLES = ['attempts', 'event_metrics_hourly', 'events_raw', 'placements', 'sessions', 'sink_batches', 'window_aggregates'];
 

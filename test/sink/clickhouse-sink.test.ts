@@ -8,7 +8,8 @@ import { migrate } from '../../sink/Migrator.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js';
 import { ClickHouseServerStore } from '../../sink/ClickHouseServerStore.js';
-import { envelope, generateEvents, tempDir } from './generate.js';
+import { envelope, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { FlakyStore, waitFor } from './FlakyStore.js';
 
 const TOPIC = 'events.raw';

@@ -4,8 +4,9 @@ import type { Log } from '../../log/Log.js';
 import type { AnalyticsStore } from '../../sink/AnalyticsStore.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
 import { queryEventMetrics } from '../../sink/EventMetricsQuery.js';
-import { runFixture } from './child.js';
-import { envelope, EVENT_NAMES, expectedMetrics, generateEvents, poisonCases, tempDir } from './generate.js';
+import { runFixture } from '../support/fixture-process.js';
+import { envelope, EVENT_NAMES, expectedMetrics, generateEvents, poisonCases } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { DLQ_REASON, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../../topology/runtime/DeadLetters.js';
 
 export interface CrashMode {
@@ -101,7 +102,7 @@ export function crashScenario(mode: CrashMode, options: CrashOptions = {}): void
       await log.close();
 
       // 1st run: killed after its 3rd batch is in ClickHouse, before that batch is committed.
-      const first = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), childRun({ stdinData: '(1)\n' }));
+      const first = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), childRun({ stdinData: '(1)\n' }));
       expect(first.signal).toBe('SIGKILL');
       expect(first.stdout).toMatch(/CRASHING .+:\d:\d+-\d+/);
       const afterCrash = await inspect();
@@ -110,14 +111,14 @@ export function crashScenario(mode: CrashMode, options: CrashOptions = {}): void
       expect(afterCrash.counts.raw).toBe(afterCrash.counts.distinct);
 
       // 2nd run, other batch settings (its replay must follow the recorded cuts): killed again.
-      const second = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '5', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }), childRun());
+      const second = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_AFTER_BATCHES: '5', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }), childRun());
       expect(second.signal).toBe('SIGKILL');
       const afterSecond = await inspect();
       expect(afterSecond.counts.raw).toBeGreaterThan(afterSecond.committed);
       expect(afterSecond.counts.raw).toBe(afterSecond.counts.distinct);
 
       // 3rd run finishes.
-      const third = await runFixture('sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }), childRun());
+      const third = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }), childRun());
       expect(third.stderr).toBe('');
       expect(third.code).toBe(0);
       expect(third.stdout).toContain('DONE');
@@ -190,7 +191,7 @@ export function poisonCrashScenario(mode: CrashMode): void {
       const placed = [...firstHalf, ...secondHalf];
 
       // 1st run: killed after its 3rd isolation insert: part of a refused block is in ClickHouse.
-      const first = await runFixture('sink-child.ts', env({ SINK_CRASH_AFTER_ISOLATION_STEPS: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), { stdinData: '(1)\n', timeoutMs: 120_000 });
+      const first = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_AFTER_ISOLATION_STEPS: '3', SINK_MAX_BATCH: '500', SINK_LINGER_MS: '20' }), { stdinData: '(1)\n', timeoutMs: 120_000 });
       expect(first.signal).toBe('SIGKILL');
       expect(first.stdout).toMatch(/CRASHING mid-isolation .+:\d:\d+-\d+(\/\d+)?\/rows:\d+-\d+/);
       const afterFirst = await inspect();
@@ -198,7 +199,7 @@ export function poisonCrashScenario(mode: CrashMode): void {
 
       // 2nd run, other batch settings: the replay follows the recorded cut, walks the same blocks,
       // and is killed once that batch is in ClickHouse, before its dead letters are committed.
-      const second = await runFixture('sink-child.ts', env({ SINK_CRASH_AT_DEAD_LETTERS: '1', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }), { timeoutMs: 120_000 });
+      const second = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_AT_DEAD_LETTERS: '1', SINK_MAX_BATCH: '300', SINK_LINGER_MS: '1' }), { timeoutMs: 120_000 });
       expect(second.signal).toBe('SIGKILL');
       expect(second.stdout).toMatch(/CRASHING .+ dead letters [1-9]/);
       const afterSecond = await inspect();
@@ -208,7 +209,7 @@ export function poisonCrashScenario(mode: CrashMode): void {
       expect(afterSecond.letters).toHaveLength(afterFirst.letters.length);
 
       // 3rd run finishes.
-      const third = await runFixture('sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }), { timeoutMs: 120_000 });
+      const third = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_MAX_BATCH: '800', SINK_LINGER_MS: '50' }), { timeoutMs: 120_000 });
       expect(third.stderr).toBe('');
       expect(third.code).toBe(0);
       expect(third.stdout).toContain('DONE');

@@ -4,7 +4,8 @@ import { migrate } from '../../sink/Migrator.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { createAnalyticsHandler, queryEventMetrics, type EventMetricsResponse } from '../../sink/EventMetricsQuery.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
-import { asLogRecord, CHANNELS, envelope, EVENT_NAMES, expectedMetrics, generateEvents, tempDir, type ProductEvent } from './generate.js';
+import { asLogRecord, CHANNELS, envelope, EVENT_NAMES, expectedMetrics, generateEvents, type ProductEvent } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const NOW = Date.now();
 const NOW_S = Math.floor(NOW / 1000);

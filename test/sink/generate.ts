@@ -1,13 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { LogRecord } from '../../log/Log.js';
 import type { SinkRoute } from '../../sink/ClickHouseSink.js';
 import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
-
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `streamline-sink-${prefix}-`));
-}
 
 export const CHANNELS = ['web', 'mobile', 'api', 'email', 'push', ''];
 export const EVENT_NAMES = ['product_view', 'add_to_cart', 'purchase'];

@@ -9,7 +9,8 @@ import { ClickHouseSink } from '../../sink/ClickHouseSink.js';
 import { queryEventMetrics } from '../../sink/EventMetricsQuery.js';
 import { uniqueName } from '../log/log-contract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { envelope, EVENT_NAMES, expectedMetrics, generateEvents, tempDir, type ProductEvent } from './generate.js';
+import { envelope, EVENT_NAMES, expectedMetrics, generateEvents, type ProductEvent } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 import { crashScenario, poisonCrashScenario } from './crashScenario.js';
 

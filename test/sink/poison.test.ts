@@ -12,7 +12,8 @@ import { insertIsolatingPoison, type IsolationStep } from '../../sink/PoisonIsol
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../../topology/runtime/DeadLetters.js';
 import { FlakyStore, waitFor } from './FlakyStore.js';
-import { asLogRecord, envelope, generateEvents, poisonCases, poisonRoutes, tempDir } from './generate.js';
+import { asLogRecord, envelope, generateEvents, poisonCases, poisonRoutes } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const TOPIC = 'events.clean';
 const DLQ = 'sink-dlq';

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { ClickHouseServerStore, assertSupportedVersion } from '../../sink/ClickHouseServerStore.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
 import { analyticsStoreConfigFromEnv } from '../../sink/openAnalyticsStore.js';
-import { runFixture } from './child.js';
-import { expectedMetrics, generateEvents, tempDir } from './generate.js';
+import { runFixture } from '../support/fixture-process.js';
+import { expectedMetrics, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { runStoreScenario, type ScenarioResult } from './storeScenario.js';
 import { startChdbHttpProcess, type ChdbHttpProcess } from '../support/chdb-http-process.js';
 
@@ -43,7 +44,7 @@ describe('the same DDL, inserts and queries on both stores', () => {
   });
 
   test('ClickHouseServerStore (@clickhouse/client, its transport swapped for chDB in-process) runs the scenario', async () => {
-    const result = await runFixture('server-store-child.ts', { STORE_DIR: path.join(dir, 'client'), NOW_MS: String(NOW), SEED: String(SEED) }, { stdin: 'ignore' });
+    const result = await runFixture('test/sink/fixtures/server-store-child.ts', { STORE_DIR: path.join(dir, 'client'), NOW_MS: String(NOW), SEED: String(SEED) }, { stdin: 'ignore' });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expectScenario(JSON.parse(result.stdout.trim()) as ScenarioResult);

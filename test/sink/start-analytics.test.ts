@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { startAnalytics, type AnalyticsRuntime } from '../../sink/index.js';
-import { envelope, generateEvents, tempDir } from './generate.js';
+import { envelope, generateEvents } from './generate.js';
+import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -5,7 +5,8 @@ import { keyValueStore, windowStore } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import type { RocksDBWindowStore } from '../../state/RocksDBWindowStore.js';
 import { decodeWindowKey } from '../../state/WindowKeySchema.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 /**
  * Buffered writes keep the value object they were serialized from, so reads between commits

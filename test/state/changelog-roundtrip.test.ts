@@ -4,7 +4,7 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore, windowStore } from '../../state/Stores.js';
 import type { ChangelogBackedStore } from '../../state/ChangelogBackedStore.js';
-import { TempDirs } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 /**
  * The store against a real log, driven the way the runtime drives it: drain into a transaction,
@@ -15,7 +15,7 @@ const dirs = new TempDirs();
 let log: EmbeddedLog;
 
 beforeEach(async () => {
-  log = await openEmbeddedLog({ dir: dirs.make('streamline-state-log-') });
+  log = await openEmbeddedLog({ dir: dirs.make('state-log') });
 });
 
 afterEach(async () => {

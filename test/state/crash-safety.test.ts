@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore } from '../../state/Stores.js';
-import { TempDirs } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 const KEYS = 100; // as in fixtures/crash-writer.ts
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,8 @@ import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { changelogTopicName, keyValueStore } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import type { StoreBuilder as RuntimeStoreBuilder } from '../../topology/StoreBuilder.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 const dirs = new TempDirs();
 const open: RocksDBKeyValueStore<string, unknown>[] = [];

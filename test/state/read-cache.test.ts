@@ -2,7 +2,8 @@ import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore } from '../../state/Stores.js';
 import { NOT_DECODED, ReadCache } from '../../state/ReadCache.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 const dirs = new TempDirs();
 const open: RocksDBKeyValueStore<string, { n: number }>[] = [];

@@ -3,7 +3,8 @@ import { windowStore } from '../../state/Stores.js';
 import { RocksDBEngine } from '../../state/RocksDBEngine.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log } from '../../log/Log.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 /**
  * Issue 21 item 2: what retention and TTLs promise, measured as the bytes the stores and the log

@@ -1,22 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { LogRecord, ProducerRecord } from '../../log/Log.js';
-
-/** A fresh temp dir per test; removeAll() in afterEach cleans every one. */
-export class TempDirs {
-  private readonly dirs: string[] = [];
-
-  make(prefix = 'streamline-state-'): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    this.dirs.push(dir);
-    return dir;
-  }
-
-  removeAll(): void {
-    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A changelog partition in memory: appends produced records and assigns offsets like a log. */
 export class MemoryChangelog {

@@ -4,7 +4,8 @@ import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore } from '../../state/Stores.js';
 import { TASK_DATABASE_DIR } from '../../state/TaskDatabase.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 /** The stores of one task share one RocksDB (a column family each): issue 21 item 2. */
 const dirs = new TempDirs();

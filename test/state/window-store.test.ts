@@ -6,7 +6,8 @@ import type { RocksDBWindowStore } from '../../state/RocksDBWindowStore.js';
 import { decodeTimeIndexKey, decodeWindowKey, encodeTime, windowKey } from '../../state/WindowKeySchema.js';
 import { RocksDBEngine } from '../../state/RocksDBEngine.js';
 import { Keyspace, keyspaceRange } from '../../state/StoreKeyspace.js';
-import { MemoryChangelog, TempDirs } from './support.js';
+import { MemoryChangelog } from './support.js';
+import { TempDirs } from '../support/temp-dir.js';
 
 const dirs = new TempDirs();
 const open: RocksDBWindowStore<string, number>[] = [];

@@ -1,12 +1,8 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { partitionKey, type Log, type LogRecord, type TopicPartition, type TopicPartitionOffset } from '../../log/Log.js';
 import type { CommitEvent, StreamsApp } from '../../topology/index.js';
 
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `streamline-${prefix}-`));
-}
+// Until the last importers move to temp-dir.js (files other work had open at the time).
+export { tempDir } from './temp-dir.js';
 
 export async function partitionsOf(log: Log, topic: string): Promise<TopicPartition[]> {
   const count = await log.partitionCount(topic);
@@ -108,4 +104,41 @@ export async function readAll(log: Log, topic: string): Promise<LogRecord[]> {
 
 export function jsonValues<T>(records: LogRecord[]): T[] {
   return records.map((record) => JSON.parse(record.value!.toString('utf8')) as T);
+}
+
+/**
+ * Resolves after the first commit at which check() holds (what a wall-clock punctuation wrote
+ * becomes visible at a commit), checking once right away too.
+ */
+export function afterCommitWhen(app: StreamsApp, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error('condition not met after commits')), timeoutMs);
+    let running = false;
+    let again = false;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      app.off('commit', onCommit);
+      if (error) reject(error);
+      else resolve();
+    };
+    // A commit landing while a check runs gets its own check afterwards, or the last one could be missed.
+    const onCommit = () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      again = false;
+      check().then(
+        (ok) => {
+          running = false;
+          if (ok) finish();
+          else if (again) onCommit();
+        },
+        finish,
+      );
+    };
+    app.on('commit', onCommit);
+    onCommit();
+  });
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { SessionWindows, SlidingWindows, StreamsApp, StreamsBuilder, TimeWindows, type Topology, type Windowed } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 

@@ -3,7 +3,8 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, Transaction, TransactionalProducer } from '../../log/Log.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** The real embedded log, with a switch that makes the next N transaction commits fail before writing. */
 function withFailingCommits(log: EmbeddedLog): Log & { failNextCommits(n: number): void } {

@@ -3,7 +3,8 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { Log } from '../../log/Log.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 interface Visit {
   region: string;

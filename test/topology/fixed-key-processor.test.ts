@@ -13,7 +13,8 @@ import {
   type FixedKeyProcessorContext,
   type FixedKeyRecord,
 } from '../../topology/index.js';
-import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { jsonValues, readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 

@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 type Learner = { name: string; course?: string };
 type Course = { title: string };

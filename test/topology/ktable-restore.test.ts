@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { BufferConfig, StreamsApp, StreamsBuilder, Suppressed, type Topology } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const json = (value: unknown) => (value === null ? null : Buffer.from(JSON.stringify(value)));
 

@@ -7,7 +7,8 @@ import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
 import { LogServerGoneError } from '../../log/remote/RemoteErrors.js';
 import type { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * A StreamsApp over a RemoteLog whose server (the embedded log's worker thread) goes away. The

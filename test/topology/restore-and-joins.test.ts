@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { StreamsApp, StreamsBuilder, type FixedKeyProcessor, type FixedKeyProcessorContext, type Processor, type ProcessorContext } from '../../topology/index.js';
-import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { jsonValues, readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 

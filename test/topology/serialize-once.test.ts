@@ -3,7 +3,8 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, type Serde } from '../../state/Serde.js';
 import { SerializedValueMemo } from '../../topology/runtime/SerializedValueMemo.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 function countingSerde(): Serde<unknown> & { calls: number } {
   const serde = {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 
 const RECORDS = 20_000;

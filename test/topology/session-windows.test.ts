@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { Registry } from 'prom-client';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { SessionWindows, StreamsApp, StreamsBuilder, type SessionStore, type Windowed } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** A learning platform's study sessions: a user's activity with gaps under 10 s is one session. */
 describe('session windows', () => {

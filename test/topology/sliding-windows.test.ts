@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { Registry } from 'prom-client';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { SlidingWindows, StreamsApp, StreamsBuilder, type TimestampedWindowStore, type Windowed } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * Sliding windows (Kafka Streams' SlidingWindows): a learner's answers within 10 s of each

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { DLQ_REASON, ORIGINAL_OFFSET, ORIGINAL_TOPIC } from '../../topology/index.js';
-import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { jsonValues, readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 interface Click {
   user: string;

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { JoinWindows, StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 type N = { n: number };
 const show = (order: N | undefined, payment: N | undefined) => ({ order: order?.n ?? null, payment: payment?.n ?? null });

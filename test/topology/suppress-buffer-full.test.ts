@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { BufferConfig, DLQ_REASON, StreamsApp, StreamsBuilder, Suppressed } from '../../topology/index.js';
-import { readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * suppress() with shutDownWhenFull: the record that would overfill the buffer fails and is

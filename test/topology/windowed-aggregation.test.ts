@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { WindowStore } from '../../state/StateStore.js';
 import { StreamsApp, StreamsBuilder, TimeWindows, type Windowed } from '../../topology/index.js';
-import { jsonValues, readAll, tempDir, waitForCaughtUp } from '../support/streams.js';
+import { jsonValues, readAll, waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 describe('windowed aggregation', () => {
   let dir: string;
