@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- [--quick] [--profile] [scenario ...]]`: runs the scenarios (all by default:
- * threads, ingress, seeds, pipeline, micro, kafka), prints one table and writes bench/results/latest.json.
+ * threads, ingress, seeds, pipeline, micro, kafka; `soak`, 40+ minutes, only when named), prints one
+ * table and writes bench/results/latest.json.
  * Every service runs in a child process on 127.0.0.1; every load is bounded in time.
  *   --quick    every duration x 0.25 (a smoke run, not for BENCHMARKS.md)
  *   --profile  the ingress and pipeline services run with --cpu-prof into bench/results/profiles/
@@ -16,10 +17,13 @@ import { kafkaScenario } from './scenarios/kafka.js';
 import { microScenarios } from './scenarios/micro.js';
 import { pipelineScenario } from './scenarios/pipeline.js';
 import { seedScenarios } from './scenarios/seeds.js';
+import { soakScenario } from './scenarios/soak.js';
 import { threadsScenario } from './scenarios/threads.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const scenarios: Record<string, Scenario> = { threads: threadsScenario, ingress: ingressScenarios, seeds: seedScenarios, pipeline: pipelineScenario, micro: microScenarios, kafka: kafkaScenario };
+const scenarios: Record<string, Scenario> = { threads: threadsScenario, ingress: ingressScenarios, seeds: seedScenarios, pipeline: pipelineScenario, micro: microScenarios, kafka: kafkaScenario, soak: soakScenario };
+/** Run only when named: the soak alone takes 40+ minutes (bench/scenarios/soak.ts). */
+const onlyWhenNamed = new Set(['soak']);
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -77,7 +81,7 @@ const before = machine();
 const rows: Row[] = [];
 // The machine may be shared: the 1-minute load average around each scenario says how much.
 const loadAverage: Record<string, { before: number; after: number }> = {};
-for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {
+for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios).filter((n) => !onlyWhenNamed.has(n))) {
   const loadBefore = Number(os.loadavg()[0].toFixed(2));
   try {
     rows.push(...(await scenarios[name](context)));
