@@ -189,8 +189,8 @@ describe('SSL with a client certificate (mutual TLS, no SASL)', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ConfigError);
-    // The alert's code is OpenSSL's reason text: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED on Node 20
-    // (OpenSSL 3.0), ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE on Node 24 (OpenSSL 3.5), hence the slash.
+    // The alert's code is built from OpenSSL's reason text, which OpenSSL 3.2 renamed ("sslv3 alert ..."
+    // -> "ssl/tls alert ..."): Node 24 (OpenSSL 3.5) says ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE, hence the slash.
     expect((error as Error).message).toMatch(/^Kafka at .* refused this process's TLS client certificate \(ERR_SSL_[\w/]+_ALERT_\w+\): set KAFKA_SSL_CERT_FILE \/ KAFKA_SSL_KEY_FILE .* \(none is set\)$/);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 60_000);
