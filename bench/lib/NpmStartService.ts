@@ -1,5 +1,5 @@
 /**
- * The service started the way users start it: `node scripts/start.mjs` (what `npm start` runs:
+ * The service started the way users start it: package.json's start script (what `npm start` runs:
  * the compiled dist/, built first when the sources are newer) on embedded defaults, every role,
  * on 127.0.0.1 with free ports, a fresh DATA_DIR, and what a soak needs to watch from outside:
  * the service's pid (the start script's node child), its RSS from /proc, its CPU time, and `du`
@@ -61,6 +61,18 @@ function childPids(pid: number): number[] {
   }
 }
 
+/**
+ * What `npm start` runs in `tree`: package.json's "start" script (today `node scripts/start.mjs`
+ * or a launcher such as `sh scripts/start.sh` that execs node in the same process), run directly
+ * rather than through npm, so the spawned pid is the service's (or its parent, see `pid`).
+ */
+export function npmStartCommand(tree: string): { command: string; args: string[] } {
+  const script = (JSON.parse(fs.readFileSync(path.join(tree, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts?.start;
+  if (!script || /[|&;<>$`"']/.test(script)) throw new Error(`${tree}/package.json: the start script "${script}" is not a plain command this bench can run`);
+  const [command, ...args] = script.trim().split(/\s+/);
+  return { command: command === 'node' ? process.execPath : command!, args };
+}
+
 export const DATA_DIR_PARTS = ['log', 'state', 'chdb', 'buffer'] as const;
 export type DataDirPart = (typeof DATA_DIR_PARTS)[number];
 
@@ -73,13 +85,14 @@ export class NpmStartService {
     readonly logFile: string,
   ) {}
 
-  /** Starts `tree`/scripts/start.mjs and resolves once GET /ready answers 200. */
+  /** Starts `tree`'s `npm start` command and resolves once GET /ready answers 200. */
   static async start(tree: string, env: Record<string, string> = {}): Promise<NpmStartService> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-soak-'));
     const [port, adminPort, clickhousePort] = [await freePort(), await freePort(), await freePort()];
     const logFile = `${dataDir}.service.log`;
     const serviceLog = fs.openSync(logFile, 'w');
-    const child = spawn(process.execPath, [path.join(tree, 'scripts/start.mjs')], {
+    const { command, args } = npmStartCommand(tree);
+    const child = spawn(command, args, {
       cwd: tree,
       env: {
         ...process.env,
