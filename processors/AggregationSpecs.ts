@@ -20,8 +20,23 @@ export interface AggregatorSpec<P = unknown, A = unknown> {
   project: (event: LearningEvent) => P;
   /** Counted exactly per window and key (tumbling windows only): e.g. unique users. */
   distinctMember?: (projection: P) => string | undefined;
+  /**
+   * distinctMember is the event's user id, the key the stream is partitioned by: every event of
+   * a member is in one input partition, so members can be counted before the repartition
+   * (pre-aggregation, processors/PreAggregator.ts). Without it a distinct aggregator is not
+   * pre-aggregated.
+   */
+  distinctMemberIsStreamKey?: boolean;
   init: () => A;
   add: (aggregate: A, projection: P, firstOfMember: boolean) => A;
+  /**
+   * Combines a partial aggregate (init() plus add() of some events, firstOfMember false) into an
+   * aggregate: merge(a, partial of events e1..en, k) equals add(...add(a, e1, ·)..., en, ·) where k
+   * of the events were first of their member. Pure, like add. With keyOf, the partials are built
+   * before the repartition (one record per key and window advance per commit instead of one per
+   * event; processors/PreAggregator.ts); an aggregator without merge is aggregated per event.
+   */
+  merge?: (aggregate: A, partial: A, firstMembers: number) => A;
   /** Fields of the output row besides aggregator, key, window_start, window_end. Always has count. */
   row: (aggregate: A) => Record<string, unknown> & { count: number };
   /** How long windows stay queryable by default. */
@@ -66,6 +81,13 @@ function addAttempt(agg: ResponseStats, p: AttemptProjection): ResponseStats {
   return next;
 }
 
+const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+function mergeResponseStats(agg: ResponseStats, p: ResponseStats): ResponseStats {
+  return { count: agg.count + p.count, correct: agg.correct + p.correct, timed: agg.timed + p.timed, sum: agg.sum + p.sum, min: minOf(agg.min, p.min), max: maxOf(agg.max, p.max) };
+}
+
 const responseRow = (agg: ResponseStats) => ({
   count: agg.count,
   correct: agg.correct,
@@ -87,6 +109,7 @@ export const userHourlyAttempts: AggregatorSpec<AttemptProjection, ResponseStats
   project: attemptProjection,
   init: initResponseStats,
   add: addAttempt,
+  merge: mergeResponseStats,
   row: responseRow,
   retentionMs: 7 * DAY,
 };
@@ -101,6 +124,7 @@ export const itemHourlyPerformance: AggregatorSpec<AttemptProjection, ResponseSt
   project: attemptProjection,
   init: initResponseStats,
   add: addAttempt,
+  merge: mergeResponseStats,
   row: responseRow,
   retentionMs: 7 * DAY,
 };
@@ -143,6 +167,7 @@ export const userDailySessions: AggregatorSpec<SessionProjection, SessionStats> 
     timed: agg.timed + (p.duration === null ? 0 : 1),
     duration: agg.duration + (p.duration ?? 0),
   }),
+  merge: (agg, p) => ({ count: agg.count + p.count, items: agg.items + p.items, correct: agg.correct + p.correct, timed: agg.timed + p.timed, duration: agg.duration + p.duration }),
   row: (agg) => ({
     count: agg.count,
     items_attempted: agg.items,
@@ -171,6 +196,11 @@ export const systemThroughput: AggregatorSpec<string, Throughput> = {
   project: (event) => event.event_type,
   init: () => ({ count: 0, by_type: {} }),
   add: (agg, type) => ({ count: agg.count + 1, by_type: { ...agg.by_type, [type]: (agg.by_type[type] ?? 0) + 1 } }),
+  merge: (agg, p) => {
+    const byType = { ...agg.by_type };
+    for (const [type, count] of Object.entries(p.by_type)) byType[type] = (byType[type] ?? 0) + count;
+    return { count: agg.count + p.count, by_type: byType };
+  },
   row: (agg) => ({ count: agg.count, events_per_second: Math.round((agg.count / 300) * 1000) / 1000, by_type: agg.by_type }),
   retentionMs: DAY,
 };
@@ -205,6 +235,7 @@ export const jurisdictionDaily: AggregatorSpec<JurisdictionProjection, Jurisdict
   select: () => true,
   project: (event) => ({ user: event.user_id, kind: event.kind, correct: event.payload.correct === true }),
   distinctMember: (p) => p.user,
+  distinctMemberIsStreamKey: true,
   init: () => ({ count: 0, attempts: 0, correct: 0, sessions: 0, placements: 0, users: 0 }),
   add: (agg, p, first) => ({
     count: agg.count + 1,
@@ -213,6 +244,14 @@ export const jurisdictionDaily: AggregatorSpec<JurisdictionProjection, Jurisdict
     sessions: agg.sessions + (p.kind === 'session' ? 1 : 0),
     placements: agg.placements + (p.kind === 'placement' ? 1 : 0),
     users: agg.users + (first ? 1 : 0),
+  }),
+  merge: (agg, p, firstMembers) => ({
+    count: agg.count + p.count,
+    attempts: agg.attempts + p.attempts,
+    correct: agg.correct + p.correct,
+    sessions: agg.sessions + p.sessions,
+    placements: agg.placements + p.placements,
+    users: agg.users + firstMembers,
   }),
   row: (agg) => ({ ...agg, accuracy: ratio(agg.correct, agg.attempts), unique_users: agg.users }),
   retentionMs: 35 * DAY,
@@ -238,8 +277,16 @@ export const eventChannelHourly: AggregatorSpec<ProductProjection, { count: numb
     channel: typeof event.payload.channel === 'string' ? event.payload.channel : '',
   }),
   distinctMember: (p) => p.user,
+  distinctMemberIsStreamKey: true,
   init: () => ({ count: 0, unique_users: 0, event_name: '', channel: '' }),
   add: (agg, p, first) => ({ count: agg.count + 1, unique_users: agg.unique_users + (first ? 1 : 0), event_name: p.event_name, channel: p.channel }),
+  // The names are the key's: every event of a partial carries the same ones (none when every add failed).
+  merge: (agg, p, firstMembers) => ({
+    count: agg.count + p.count,
+    unique_users: agg.unique_users + firstMembers,
+    event_name: p.count > 0 ? p.event_name : agg.event_name,
+    channel: p.count > 0 ? p.channel : agg.channel,
+  }),
   row: (agg) => ({ ...agg }),
   retentionMs: 35 * DAY,
 };

@@ -10,6 +10,18 @@ export interface Marked<V> {
 
 const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(15, '0');
 
+/** The seen-set key of a member in (window, key): window start first, so closed windows are one range. */
+export const seenKey = (windowStart: number, key: string, member: string) => `${pad(windowStart)}|${key}|${member}`;
+
+/**
+ * Deletes the members of windows starting in [fromStart, closedUpTo] (closed ones: their
+ * members are no longer needed). Callers start from where their last purge ended: below are
+ * only tombstones (see DedupeProcessor.purge).
+ */
+export function purgeSeen(store: KeyValueStore<string, number>, fromStart: number, closedUpTo: number): void {
+  for (const { key } of store.range(pad(fromStart), `${pad(closedUpTo)}|\uffff`)) store.delete(key);
+}
+
 /**
  * Exact distinct counting per tumbling window, O(1) per record: before a windowed aggregation,
  * marks each record `first` when its member was not yet seen in (window, key); the aggregation
@@ -51,9 +63,9 @@ export class DistinctMarker<K, V> implements FixedKeyProcessor<K, V, Marked<V>> 
     // A closed window's record is late: the aggregation drops it, and its key would sit below the purge scan.
     const closed = start + this.windows.sizeMs + this.windows.graceMs <= this.context.currentStreamTimeMs();
     if (member !== undefined && !closed) {
-      const seenKey = `${pad(start)}|${String(record.key)}|${member}`;
-      if (this.store.get(seenKey) === undefined) {
-        this.store.put(seenKey, 1);
+      const seen = seenKey(start, String(record.key), member);
+      if (this.store.get(seen) === undefined) {
+        this.store.put(seen, 1);
         first = true;
       }
     }
@@ -64,8 +76,7 @@ export class DistinctMarker<K, V> implements FixedKeyProcessor<K, V, Marked<V>> 
   private purge(streamTime: number): void {
     const closedUpTo = streamTime - this.windows.sizeMs - this.windows.graceMs;
     if (closedUpTo < 0) return;
-    // From where the last purge ended: below are only tombstones (see DedupeProcessor.purge).
-    for (const { key } of this.store.range(pad(this.purgedUpTo), `${pad(closedUpTo)}|\uffff`)) this.store.delete(key);
+    purgeSeen(this.store, this.purgedUpTo, closedUpTo);
     this.purgedUpTo = Math.max(this.purgedUpTo, closedUpTo);
   }
 }

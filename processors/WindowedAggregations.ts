@@ -4,6 +4,9 @@ import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js'
 import { markDistinct, type Marked } from './DistinctMarker.js';
 import { bufferAggregateRows, type PendingWindow } from './AggregateRowBuffer.js';
 import type { LearningEvent } from './LandingEvent.js';
+import { preAggregates } from './PartialAggregate.js';
+import { preAggregate } from './PreAggregator.js';
+import { mergePartials } from './PartialMerger.js';
 
 /** A row of the aggregate topic and of queryAggregation: what the ClickHouse window_aggregates table stores. */
 export interface AggregateRow extends Record<string, unknown> {
@@ -30,6 +33,12 @@ export interface AggregationOptions {
   graceMs?: number;
   /** Per aggregator name: emit mode, grace and query retention overrides. */
   overrides?: Record<string, { emit?: AggregateEmit; graceMs?: number; retentionMs?: number }>;
+  /**
+   * Pre-aggregate repartitioned aggregators before their repartition topic (default true;
+   * AGGREGATION_PREAGGREGATE): one record per group key and window advance per commit instead
+   * of one per event, lateness judged per input partition. See processors/PreAggregator.ts.
+   */
+  preaggregate?: boolean;
 }
 
 /** What the HTTP route and the pipeline handle know about each wired aggregator. */
@@ -40,6 +49,8 @@ export interface AggregatorHandle {
   processorName: string | undefined;
   windows: TimeWindows;
   emit: AggregateEmit;
+  /** Partials cross the repartition topic (PreAggregator), not events. */
+  preaggregated: boolean;
 }
 
 export const aggregateStoreName = (name: string) => `agg-${name}`;
@@ -49,6 +60,9 @@ export const aggregateStoreName = (name: string) => `agg-${name}`;
  * repartition topic when the group key is not the user id) → (exact distinct marking) →
  * windowedBy(tumbling or hopping, with grace).aggregate → rows to the aggregate topic.
  * Records later than window end + grace are counted `late` by the aggregate node and dropped.
+ * A repartitioned aggregator with a merge is pre-aggregated instead (options.preaggregate):
+ * filter → pre-aggregate (partials per key and window advance, lateness and distinct members
+ * judged here) → repartition → merge into the windows → rows.
  *
  * @example
  *   const handles = addWindowedAggregations(kept, DEFAULT_AGGREGATORS, { topic: 'processor.aggregates', graceMs: 300_000 });
@@ -68,30 +82,14 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
   const n = spec.name;
 
   const selected = events.filter((_key, event) => spec.select(event), { name: `${n}-select` });
-  let keyed: KStream<string, unknown>;
-  if (spec.keyOf) {
-    const keyOf = spec.keyOf;
-    keyed = selected
-      .map((_key, event): [string, unknown] => [keyOf(event), spec.project(event)], { name: `${n}-project` })
-      .repartition({ name: `${n}-by-key` });
+  const preaggregated = options.preaggregate !== false && preAggregates(spec, windows, emit);
+  let updates: KStream<Windowed<string>, unknown>;
+  if (preaggregated) {
+    const partials = preAggregate(selected, { name: `${n}-preaggregate`, storeName: `${storeName}-partial`, spec, windows }).repartition({ name: `${n}-by-key` });
+    updates = mergePartials(partials, { name: `${n}-merge`, storeName, spec, windows, retentionMs: override.retentionMs ?? spec.retentionMs });
   } else {
-    keyed = selected.mapValues((event) => spec.project(event), { name: `${n}-project` });
+    updates = aggregatePerEvent(selected, spec, windows, emit, storeName, override.retentionMs ?? spec.retentionMs);
   }
-  let marked: KStream<string, Marked<unknown>>;
-  if (spec.distinctMember) {
-    marked = markDistinct(keyed, { name: `${n}-distinct`, storeName: `${storeName}-distinct`, windows, memberOf: spec.distinctMember });
-  } else {
-    marked = keyed.mapValues((value) => ({ value, first: false }), { name: `${n}-unmarked` });
-  }
-  const table = marked
-    .groupByKey()
-    .windowedBy(windows)
-    .emit(emit === 'buffered' ? 'onUpdate' : emit)
-    .aggregate<unknown>(spec.init, (_key, input, aggregate) => spec.add(aggregate, input.value, input.first), {
-      name: storeName,
-      retentionMs: override.retentionMs ?? spec.retentionMs,
-    });
-  const updates = table.toStream({ name: `${n}-rows` });
   const rowKey = (windowed: Windowed<string>) => `${n}|${windowed.key}|${windowed.windowStart}`;
   let rows: KStream<string, AggregateRow>;
   if (emit === 'buffered') {
@@ -114,7 +112,41 @@ function addAggregation(events: KStream<string, LearningEvent>, spec: Aggregator
     );
   }
   rows.to(options.topic, { name: `${n}-sink` });
-  return { spec, storeName, processorName: events.builder.nodeOwningStore(storeName), windows, emit };
+  const processorName = preaggregated ? `${n}-preaggregate` : events.builder.nodeOwningStore(storeName);
+  return { spec, storeName, processorName, windows, emit, preaggregated };
+}
+
+/** The per-event path: (repartition →) (distinct marking →) the DSL's windowed aggregate, late records dropped there. */
+function aggregatePerEvent(
+  selected: KStream<string, LearningEvent>,
+  spec: AggregatorSpec,
+  windows: TimeWindows,
+  emit: AggregateEmit,
+  storeName: string,
+  retentionMs: number,
+): KStream<Windowed<string>, unknown> {
+  const n = spec.name;
+  let keyed: KStream<string, unknown>;
+  if (spec.keyOf) {
+    const keyOf = spec.keyOf;
+    keyed = selected
+      .map((_key, event): [string, unknown] => [keyOf(event), spec.project(event)], { name: `${n}-project` })
+      .repartition({ name: `${n}-by-key` });
+  } else {
+    keyed = selected.mapValues((event) => spec.project(event), { name: `${n}-project` });
+  }
+  let marked: KStream<string, Marked<unknown>>;
+  if (spec.distinctMember) {
+    marked = markDistinct(keyed, { name: `${n}-distinct`, storeName: `${storeName}-distinct`, windows, memberOf: spec.distinctMember });
+  } else {
+    marked = keyed.mapValues((value) => ({ value, first: false }), { name: `${n}-unmarked` });
+  }
+  const table = marked
+    .groupByKey()
+    .windowedBy(windows)
+    .emit(emit === 'buffered' ? 'onUpdate' : emit)
+    .aggregate<unknown>(spec.init, (_key, input, aggregate) => spec.add(aggregate, input.value, input.first), { name: storeName, retentionMs });
+  return table.toStream({ name: `${n}-rows` });
 }
 
 function toRow(spec: AggregatorSpec, key: string, windowStart: number, windowEnd: number, aggregate: unknown): AggregateRow {
