@@ -8,17 +8,18 @@ import tseslint from 'typescript-eslint';
  * (import()), so a wrong import fails `npm run lint`. app/ composes the service, bin/ is the CLI.
  */
 export const ROOMS = {
-  config: [],
-  log: ['config'],
-  state: ['config', 'log'],
-  topology: ['config', 'log', 'state'],
-  ingress: ['config', 'log'],
-  sink: ['config', 'log', 'topology'],
-  processors: ['config', 'log', 'state', 'topology', 'ingress', 'sink'],
-  query: ['config', 'sink'],
-  console: ['config', 'ingress'],
-  app: ['config', 'log', 'state', 'topology', 'ingress', 'sink', 'processors', 'query', 'console'],
-  bin: ['config', 'log', 'state', 'topology', 'ingress', 'sink', 'processors', 'query', 'console', 'app'],
+  errors: [],
+  config: ['errors'],
+  log: ['errors', 'config'],
+  state: ['errors', 'config', 'log'],
+  topology: ['errors', 'config', 'log', 'state'],
+  ingress: ['errors', 'config', 'log'],
+  sink: ['errors', 'config', 'log', 'topology'],
+  processors: ['errors', 'config', 'log', 'state', 'topology', 'ingress', 'sink'],
+  query: ['errors', 'config', 'sink'],
+  console: ['errors', 'config', 'ingress'],
+  app: ['errors', 'config', 'log', 'state', 'topology', 'ingress', 'sink', 'processors', 'query', 'console'],
+  bin: ['errors', 'config', 'log', 'state', 'topology', 'ingress', 'sink', 'processors', 'query', 'console', 'app'],
 };
 
 /** A relative import that climbs out of the file's room into one of `rooms`. */

@@ -4,13 +4,9 @@
  * variable, the value and what was expected.
  */
 import fs from 'node:fs';
+import { NamedError } from '../errors/NamedError.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export class ConfigError extends NamedError {}
 
 export type Env = Record<string, string | undefined>;
 

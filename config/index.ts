@@ -1,7 +1,7 @@
 /**
  * The bottom room: reading and validating configuration (env readers, ConfigError), the topic
  * names the ingress and the topology share, the memory plan and the secret check. It imports
- * nothing of ours, so every other room may use it (docs/ARCHITECTURE.md "Rooms").
+ * only errors/ (ConfigError's base), so every other room may use it (docs/ARCHITECTURE.md "Rooms").
  */
 export * from './EnvReaders.js';
 export * from './MemoryPlan.js';

@@ -4,11 +4,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ProducerRecord } from '../log/Log.js';
 import { ENTRY_HEADER_BYTES, ENTRY_MAGIC, decodePayload, encodeEntry, validEntryAt } from './SpoolCodec.js';
+import { NamedError } from '../errors/NamedError.js';
 
-export class SpoolFullError extends Error {
+export class SpoolFullError extends NamedError {
   constructor(readonly maxBytes: number) {
     super(`disk spool is full (${maxBytes} bytes)`);
-    this.name = 'SpoolFullError';
   }
 }
 

@@ -1,8 +1,9 @@
 import type { FieldError } from './SchemaCatalog.js';
 import type { RejectReason } from './IngressMetrics.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /** An error answered with a status; each seed adapter renders it in its own body shape. */
-export class HttpError extends Error {
+export class HttpError extends NamedError {
   /** Set when the rejection was already counted in the metrics (by the ingest core). */
   counted = false;
 
@@ -14,7 +15,6 @@ export class HttpError extends Error {
     readonly retryAfterSeconds?: number,
   ) {
     super(message);
-    this.name = 'HttpError';
   }
 }
 

@@ -1,4 +1,5 @@
 import type { EventSource } from './SchemaCatalog.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * The value of every record the ingress writes to the landing topic: the client's event,
@@ -49,12 +50,7 @@ export function kindFragment(eventType: string, source: EventSource): string {
   return ',"event_type":' + JSON.stringify(eventType) + ',"source":' + JSON.stringify(source);
 }
 
-export class EnvelopeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EnvelopeError';
-  }
-}
+export class EnvelopeError extends NamedError {}
 
 /** Parses and checks a landing record value; throws EnvelopeError naming what is wrong. */
 export function parseLandingEnvelope(value: Buffer | string | null): LandingEnvelope {

@@ -1,3 +1,4 @@
+import { NamedError } from '../errors/NamedError.js';
 /**
  * The log: topics split into partitions of keyed, timestamped records, addressed by offset.
  *
@@ -173,10 +174,9 @@ export interface Log {
   close(): Promise<void>;
 }
 
-export class UnknownTopicError extends Error {
+export class UnknownTopicError extends NamedError {
   constructor(readonly topic: string) {
     super(`unknown topic "${topic}"`);
-    this.name = 'UnknownTopicError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { NamedError } from '../errors/NamedError.js';
 /**
  * The Confluent Schema Registry wire format for Protobuf, as its serializers write it:
  *
@@ -19,12 +20,7 @@ export interface ConfluentFrame {
   message: Buffer;
 }
 
-export class WireFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WireFormatError';
-  }
-}
+export class WireFormatError extends NamedError {}
 
 function readZigzagVarint(bytes: Buffer, at: number): { value: number; next: number } {
   let result = 0;

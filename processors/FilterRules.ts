@@ -5,6 +5,7 @@ import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { compileCondition, conditionSchema, valueAt, type CompiledCondition, type Condition } from './RuleConditions.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * Seed 002's filter rules. A rule matches an event (optionally only some event types) by a
@@ -62,12 +63,7 @@ export interface FilterRuleStats {
   matched: number;
 }
 
-export class FilterRuleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FilterRuleError';
-  }
-}
+export class FilterRuleError extends NamedError {}
 
 const ruleSchema = {
   type: 'object',

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ItemProfile, UserProfile } from './ReferenceData.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * The typed event every processor after the parser sees: the ingress's landing envelope
@@ -58,14 +59,13 @@ export interface LearningEvent {
 }
 
 /** A landing record that cannot become a LearningEvent. Thrown from processors, so the runtime dead-letters it. */
-export class UnparseableEventError extends Error {
+export class UnparseableEventError extends NamedError {
   /** invalid: the record decoded but broke its JSON Schema; unparseable: anything else. */
   constructor(
     message: string,
     readonly kind: 'invalid' | 'unparseable' = 'unparseable',
   ) {
     super(message);
-    this.name = 'UnparseableEventError';
   }
 }
 

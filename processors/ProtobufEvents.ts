@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * The Protocol Buffers schemas of the landing contract (proto/streamline/v1/landing.proto) and
@@ -128,12 +129,7 @@ export function fromJsonObject(type: protobuf.Type, json: Record<string, unknown
 }
 
 /** Thrown when bytes are not a message of the expected type; the message names the type. */
-export class ProtobufDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtobufDecodeError';
-  }
-}
+export class ProtobufDecodeError extends NamedError {}
 
 /**
  * A landing Protobuf message (a LandingEvent or one of the event messages) as the bare JSON event

@@ -1,5 +1,6 @@
 import type { Log, ProducerRecord } from '../log/Log.js';
 import { tooDeepAt } from './JsonDepth.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * Reference data the enrichment joins read: users on a compacted topic co-partitioned with the
@@ -51,12 +52,7 @@ export interface ReferenceTopics {
 
 export const DEFAULT_REFERENCE_TOPICS: ReferenceTopics = { users: 'ref.users', items: 'ref.items' };
 
-export class ReferenceDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReferenceDataError';
-  }
-}
+export class ReferenceDataError extends NamedError {}
 
 /** Parses NDJSON (one object per line, blank lines ignored), naming the bad line. */
 export function parseNdjson(text: string): Record<string, unknown>[] {

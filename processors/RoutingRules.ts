@@ -8,6 +8,7 @@ import { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, 
 import type { LearningEvent } from './LandingEvent.js';
 import { enrichedEventSerde, OUTPUT_FORMATS, PROTOBUF_OUTPUT_CONTENT_TYPE, type OutputFormat } from './OutputFormats.js';
 import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /** seed 003's topics, named by KAFKA_TOPIC_* with the seed's defaults. */
 export interface OutputTopics {
@@ -59,12 +60,7 @@ export interface RoutingRule {
   format?: OutputFormat;
 }
 
-export class RoutingRuleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RoutingRuleError';
-  }
-}
+export class RoutingRuleError extends NamedError {}
 
 /** seed 003's default rules, plus collector and product events to the activities topic. */
 export function defaultRoutingRules(topics: OutputTopics): RoutingRule[] {

@@ -1,5 +1,6 @@
 import { MAX_RULE_DEPTH, tooDeepAt } from './JsonDepth.js';
 import { compileSafePattern, type SafePattern } from './SafePattern.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * Conditions shared by filter rules and routing rules (seed 002's filter conditions): a leaf
@@ -22,12 +23,7 @@ export type Condition = LeafCondition | { all: Condition[] } | { any: Condition[
 
 export type CompiledCondition = (target: unknown) => boolean;
 
-export class ConditionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConditionError';
-  }
-}
+export class ConditionError extends NamedError {}
 
 /** The value at a dotted path; undefined when any step is missing. */
 export function valueAt(target: unknown, path: readonly string[]): unknown {

@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * Regular expressions from users (filter and routing rule conditions, DLQ replay's reason) run on
@@ -21,12 +22,7 @@ export const MAX_SUBJECT_CHARS = 8192;
 /** JavaScript flags accepted: i, m, s map to RE2's; u is RE2's default; g and d change nothing for a test. */
 const FLAG_BITS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL, u: 0, g: 0, d: 0 };
 
-export class PatternError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PatternError';
-  }
-}
+export class PatternError extends NamedError {}
 
 export interface SafePattern {
   readonly source: string;

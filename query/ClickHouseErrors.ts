@@ -1,10 +1,11 @@
+import { NamedError } from '../errors/NamedError.js';
 /**
  * Errors as a ClickHouse server reports them over HTTP, because clients parse them: the body
  * "Code: N. DB::Exception: message. (NAME) (version V)", the X-ClickHouse-Exception-Code header,
  * and the HTTP status ClickHouse picks for the code (@clickhouse/client matches the body with
  * /(Code|Error): (\d+).*Exception: (.+?)\(([A-Z0-9_]+)\)/ and throws a ClickHouseError with them).
  */
-export class ClickHouseHttpError extends Error {
+export class ClickHouseHttpError extends NamedError {
   constructor(
     readonly code: number,
     readonly codeName: string,
@@ -13,7 +14,6 @@ export class ClickHouseHttpError extends Error {
     readonly httpStatus: number = statusForCode(code),
   ) {
     super(message);
-    this.name = 'ClickHouseHttpError';
   }
 }
 

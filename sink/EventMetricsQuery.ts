@@ -1,4 +1,5 @@
 import type { AnalyticsStore } from './AnalyticsStore.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /**
  * Seed 004's GET /metrics?event_name=&from=&to=&group_by=channel|hour, answered from the
@@ -37,12 +38,8 @@ export interface EventMetricsResponse {
   data: EventMetricsGroup[];
 }
 
-export class BadRequestError extends Error {
+export class BadRequestError extends NamedError {
   readonly statusCode = 400;
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadRequestError';
-  }
 }
 
 const DAY_SECONDS = 86_400;

@@ -7,15 +7,15 @@ import { readAppConfig, type AppConfig } from '../../app/app-config.js';
 import { ConfigError, type Env } from '../../config/index.js';
 import { openLog } from '../../app/open-log.js';
 import type { Log } from '../../log/Log.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /** A failure the user can act on: printed as one line, exit code 1 (2 for usage errors). */
-export class CliError extends Error {
+export class CliError extends NamedError {
   constructor(
     message: string,
     readonly exitCode = 1,
   ) {
     super(message);
-    this.name = 'CliError';
   }
 }
 

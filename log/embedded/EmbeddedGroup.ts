@@ -1,6 +1,7 @@
 import { partitionKey, type TopicPartition } from '../Log.js';
 import { assignPartitionNumbers, type MemberSubscription } from '../task-assignor.js';
 import type { TopicCatalog } from './TopicCatalog.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /** What the group needs of a member (an EmbeddedConsumer). */
 export interface GroupMember {
@@ -21,7 +22,7 @@ export interface Ownership {
 }
 
 /** Kafka's CommitFailedException / ILLEGAL_GENERATION for the embedded log. */
-export class CommitFencedError extends Error {
+export class CommitFencedError extends NamedError {
   constructor(
     readonly groupId: string,
     readonly partition: string,
@@ -29,7 +30,6 @@ export class CommitFencedError extends Error {
     super(
       `group "${groupId}": the committing member does not own ${partition} any more (it was reassigned in a rebalance), so its offsets and the transaction carrying them are refused`,
     );
-    this.name = 'CommitFencedError';
   }
 }
 

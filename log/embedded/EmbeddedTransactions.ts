@@ -7,6 +7,7 @@ import type {
   TransactionalProducer,
 } from '../Log.js';
 import type { CommitUnit, PendingOffset, PendingRecord } from './GroupCommitWriter.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /** What a transaction needs from its EmbeddedLog. */
 export interface TransactionHost {
@@ -19,10 +20,9 @@ export interface TransactionHost {
   submit(unit: CommitUnit): void;
 }
 
-export class ProducerFencedError extends Error {
+export class ProducerFencedError extends NamedError {
   constructor(readonly transactionalId: string) {
     super(`transactional producer "${transactionalId}" was fenced by a newer instance with the same id`);
-    this.name = 'ProducerFencedError';
   }
 }
 

@@ -24,17 +24,18 @@ async function roomMessages(file: string, source: string): Promise<string[]> {
 describe('rooms: which folder may import which (docs/ARCHITECTURE.md "Rooms")', () => {
   test('a wrong import fails lint with the rule message naming the rooms it may import', async () => {
     const messages = await roomMessages('ingress/WrongImport.ts', "import { readAppConfig } from '../app/app-config.js';\nexport const config = readAppConfig({});\n");
-    expect(messages).toEqual([expect.stringContaining('ingress/ may import only config/, log/ (docs/ARCHITECTURE.md "Rooms")')]);
+    expect(messages).toEqual([expect.stringContaining('ingress/ may import only errors/, config/, log/ (docs/ARCHITECTURE.md "Rooms")')]);
   });
 
   test('a dynamic import() from a subfolder and a type-only import are refused the same way', async () => {
     expect(await roomMessages('ingress/routes/WrongImport.ts', "export const load = () => import('../../app/app-config.js');\n")).toEqual([
-      'ingress/ may import only config/, log/ (docs/ARCHITECTURE.md "Rooms")',
+      'ingress/ may import only errors/, config/, log/ (docs/ARCHITECTURE.md "Rooms")',
     ]);
     expect(await roomMessages('topology/dsl/WrongImport.ts', "import type { PipelineConfig } from '../../processors/index.js';\nexport type Config = PipelineConfig;\n")).toEqual([
-      expect.stringContaining('topology/ may import only config/, log/, state/'),
+      expect.stringContaining('topology/ may import only errors/, config/, log/, state/'),
     ]);
-    expect(await roomMessages('config/WrongImport.ts', "export { UnknownTopicError } from '../log/Log.js';\n")).toEqual([expect.stringContaining('config/ imports nothing of ours')]);
+    expect(await roomMessages('config/WrongImport.ts', "export { UnknownTopicError } from '../log/Log.js';\n")).toEqual([expect.stringContaining('config/ may import only errors/ (')]);
+    expect(await roomMessages('errors/WrongImport.ts', "export { ConfigError } from '../config/index.js';\n")).toEqual([expect.stringContaining('errors/ imports nothing of ours')]);
   });
 
   test('every room may import exactly the rooms listed for it', async () => {

@@ -4,6 +4,7 @@ import type { Processor, ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
 import type { BufferConfig } from './Suppressed.js';
 import type { Windowed } from './TimeWindows.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /** A buffered update: its place in the buffer (time), the latest value and that value's record timestamp. */
 export interface BufferedUpdate<V> {
@@ -30,7 +31,7 @@ export function bufferedUpdateSerde<V>(inner: Serde<V>): Serde<BufferedUpdate<V>
   };
 }
 
-export class BufferFullError extends Error {}
+export class BufferFullError extends NamedError {}
 
 interface Entry<K, V> {
   key: K;

@@ -1,4 +1,5 @@
 import type { StreamsState } from './StreamsApp.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /**
  * Kafka Streams' InvalidStateStoreException: a store cannot be queried right now because the app
@@ -6,7 +7,7 @@ import type { StreamsState } from './StreamsApp.js';
  * restoring their stores. Retriable: the same query answers once the app is RUNNING again, which
  * is why HTTP routes map it to 503 + Retry-After rather than 500.
  */
-export class InvalidStateStoreError extends Error {
+export class InvalidStateStoreError extends NamedError {
   constructor(
     readonly storeName: string,
     /** The app's state; REBALANCING while tasks are being assigned, revoked or restored. */
@@ -19,6 +20,5 @@ export class InvalidStateStoreError extends Error {
         ? `store "${storeName}" is not queryable while a rebalance is in progress${restoring.length ? ` (restoring ${restoring.join(', ')})` : ''}; retry shortly`
         : `store "${storeName}" is not queryable while the app is ${state}; retry shortly`,
     );
-    this.name = 'InvalidStateStoreError';
   }
 }

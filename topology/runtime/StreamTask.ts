@@ -13,6 +13,7 @@ import { RecordCollector } from './RecordCollector.js';
 import { SerializedValueMemo } from './SerializedValueMemo.js';
 import { readStreamTime, writeStreamTime } from './TaskStreamTime.js';
 import { TaskIdling } from './TaskIdling.js';
+import { NamedError } from '../../errors/NamedError.js';
 
 /** What a task reports to the runtime's metrics. */
 export interface TaskObserver {
@@ -388,12 +389,7 @@ export class StreamTask {
   }
 }
 
-export class PoisonRecordError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PoisonRecordError';
-  }
-}
+export class PoisonRecordError extends NamedError {}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
