@@ -4,13 +4,14 @@
  *
  *   npx tsx bench/footprint.ts        (BENCH_FOOTPRINT_EVENTS=50000, MEMORY_LIMIT_MB as the service's default)
  *
- * Starts the service as `npm start` does (node scripts/start.mjs) on a fresh DATA_DIR, waits for
+ * Starts the service as `npm start` does (scripts/start.sh) on a fresh DATA_DIR, waits for
  * GET /ready 200, then reports `du` (blocks reserved on disk, not apparent size: RocksDB
  * preallocates its write-ahead log and MANIFEST) of DATA_DIR by part (log, state, chdb, buffer = the spool,
  * other), the number of RocksDB instances (directories holding a CURRENT file), and the RSS of the
  * service: anonymous vs file-backed (mapped libraries, shared and reclaimable), the largest
  * mappings, the V8 heap the service reports and its CPU time so far. The same after posting N
- * seed-004-like events and letting the pipeline settle.
+ * seed-004-like events and letting the pipeline settle. The service applies MEMORY_LIMIT_MB's plan
+ * itself (app/Pipeline.ts).
  * Everything runs on 127.0.0.1 and stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { npmStartCommand } from './lib/npm-start-command.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
@@ -203,16 +205,11 @@ const env = {
   KAFKA_BOOTSTRAP_SERVERS: '',
   CLICKHOUSE_URL: '',
   REDIS_URL: '',
-  // Until app/main.ts applies the budget itself, the bench applies MEMORY_LIMIT_MB's plan before
-  // the service's modules run (a no-op once main does it too). No spaces: NODE_OPTIONS splits on them.
-  NODE_OPTIONS: [
-    process.env.NODE_OPTIONS ?? '',
-    `--import=data:text/javascript,import{applyMemoryPlan}from%22${new URL('../dist/app/MemoryBudget.js', import.meta.url).href}%22;import{readMemoryPlan}from%22${new URL('../dist/config/index.js', import.meta.url).href}%22;applyMemoryPlan(readMemoryPlan(process.env))`,
-  ].join(' ').trim(),
 };
 // The service's log (warnings and errors) goes to DATA_DIR/../footprint-service.log: a crash is explained there.
 const serviceLog = fs.openSync(`${dataDir}.service.log`, 'w');
-const child = spawn(process.execPath, [path.join(root, 'scripts/start.mjs')], { cwd: root, env, stdio: ['ignore', serviceLog, serviceLog] });
+const { command, args } = npmStartCommand(root);
+const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', serviceLog, serviceLog] });
 child.once('exit', (code, signal) => {
   if (code !== 0 && signal !== 'SIGTERM') console.error(`the service exited (code ${code}, signal ${signal}); its log: ${dataDir}.service.log`);
 });

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/restart.ts            (BENCH_RESTART_RUNS=7, BENCH_RESTART_EVENTS=20000)
  *
- * Starts the service as `npm start` does (node scripts/start.mjs: the compiled dist, built first if
+ * Starts the service as `npm start` does (scripts/start.sh: the compiled dist, built first if
  * the sources are newer) on a fresh DATA_DIR, loads seed 004 events, then, per run: SIGKILL, start
  * again on the same DATA_DIR, and times spawn -> GET /ready 200 (and spawn -> first HTTP answer).
  * Between runs more events are posted so every restart has fresh state to recover. Prints each
@@ -17,6 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { npmStartCommand } from './lib/npm-start-command.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RESTART_RUNS ?? 7);
@@ -55,7 +56,8 @@ function cpuMsOf(pid: number | undefined): number {
 
 async function startService(env: Record<string, string>, base: string, tree = root): Promise<Started> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [path.join(tree, 'scripts/start.mjs')], { cwd: tree, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const { command, args } = npmStartCommand(tree);
+  const child = spawn(command, args, { cwd: tree, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   let exited = false;
   child.once('exit', () => (exited = true));
   let listeningMs = 0;
