@@ -13,6 +13,7 @@ export { JoinWindows } from './dsl/JoinWindows.js';
 export type { StreamJoined } from './dsl/StreamStreamJoin.js';
 export { sessionStore, type SessionStore } from '../state/RocksDBSessionStore.js';
 export { KTable, type TableMaterialized } from './dsl/KTable.js';
+export { TableJoined } from './dsl/TableJoined.js';
 export { KGroupedTable } from './dsl/KGroupedTable.js';
 export { Suppressed, BufferConfig, type BufferFullStrategy } from './dsl/Suppressed.js';
 export { GlobalKTable } from './dsl/GlobalKTable.js';

@@ -30,6 +30,7 @@ const CLASSES: Array<[string, string]> = [
   ['SessionWindows.ts', 'SessionWindows'],
   ['SlidingWindows.ts', 'SlidingWindows'],
   ['JoinWindows.ts', 'JoinWindows'],
+  ['TableJoined.ts', 'TableJoined'],
 ];
 
 /** Factory objects (Kafka Streams' static builders), listed from the exports at run time. */

@@ -1,4 +1,4 @@
-import { BufferConfig, Suppressed, TimeWindows, type KStream, type KTable, type StreamsBuilder, type Windowed } from '../../topology/index.js';
+import { BufferConfig, Suppressed, TableJoined, TimeWindows, type KStream, type KTable, type StreamsBuilder, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
@@ -192,4 +192,29 @@ export const KTABLE_SCENARIOS: Scenario[] = [
       users.leftJoin(plans, (u) => text(u, 'planId'), tierAndPlan).toStream().to(t('out-left'));
     },
   },
-];
+  {
+    // TableJoined.with(partitioner, otherPartitioner).withName(...): on one partition the
+    // partitioners choose partition 0 or leave it to the default (null); the results must be
+    // the foreign-key join's. Placement on several partitions: test/topology/foreign-key-join-table-joined.test.ts.
+    name: 'foreign-key-join-table-joined',
+    outputTopics: ['out-inner', 'out-left'],
+    drainInternalTopics: true,
+    inputs: (i) => {
+      const phases: Phase[] = [[]];
+      for (let round = 0; round < 4; round++) {
+        for (const record of tableUpdates(i, 'users', 12, round * 60_000, planUser)) phases.push([record]);
+        for (const record of tableUpdates(i, 'plans', 6, round * 60_000 + 20_000, plan)) phases.push([{ ...record, key: record.key === null ? null : PLAN_IDS[KEYS.indexOf(record.key) % PLAN_IDS.length]! }]);
+      }
+      return phases;
+    },
+    build: (b, t) => {
+      const users = usersOf(b, t);
+      const plans = b.table<string, Json>(t('plans'));
+      // A left join registers rows without a foreign key too: the partitioner then sees a null key.
+      const lastCharParity = (_topic: string, key: string | null, _value: null, numPartitions: number) =>
+        key === null || key.charCodeAt(key.length - 1) % 2 === 0 ? null : [numPartitions - 1];
+      const joined = (name: string) => TableJoined.with<string, string | null>(lastCharParity, lastCharParity).withName(t(name));
+      users.join(plans, (u) => text(u, 'planId'), tierAndPlan, joined('user-plan')).toStream().to(t('out-inner'));
+      users.leftJoin(plans, (u) => text(u, 'planId'), tierAndPlan, joined('user-plan-left')).toStream().to(t('out-left'));
+    },
+  },];

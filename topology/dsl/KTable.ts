@@ -12,6 +12,7 @@ import type { StreamsBuilder } from './StreamsBuilder.js';
 import { keyValueStoreBuilder } from './Stores.js';
 import { suppressTable } from './Suppress.js';
 import type { Suppressed } from './Suppressed.js';
+import { TableJoined } from './TableJoined.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 
 /** Where a KTable operation keeps its result: the store name (queryable, changelog name) and value serde. */
@@ -87,9 +88,23 @@ export class KTable<K, V> {
     joiner: (value: V, foreignValue: VO) => R,
     materialized?: TableMaterialized<R>,
   ): KTable<K, R>;
-  join<KO, VO, R>(other: KTable<KO, VO>, second: (value: V, other: VO) => unknown, third?: TableMaterialized<R> | ((value: V, foreignValue: VO) => R), fourth?: TableMaterialized<R>): KTable<K, R> {
+  join<KO, VO, R>(
+    other: KTable<KO, VO>,
+    foreignKeyExtractor: (value: V) => KO | null | undefined,
+    joiner: (value: V, foreignValue: VO) => R,
+    tableJoined: TableJoined<K, KO>,
+    materialized?: TableMaterialized<R>,
+  ): KTable<K, R>;
+  join<KO, VO, R>(
+    other: KTable<KO, VO>,
+    second: (value: V, other: VO) => unknown,
+    third?: TableMaterialized<R> | ((value: V, foreignValue: VO) => R),
+    fourth?: TableMaterialized<R> | TableJoined<K, KO>,
+    fifth?: TableMaterialized<R>,
+  ): KTable<K, R> {
     if (typeof third === 'function') {
-      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, false, fourth ?? {});
+      const [tableJoined, materialized] = fourth instanceof TableJoined ? [fourth, fifth] : [undefined, fourth];
+      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, false, materialized ?? {}, tableJoined);
     }
     const joiner = second as (value: V | undefined, otherValue: VO | undefined) => R;
     return this.joinTable(other as unknown as KTable<K, VO>, joiner, false, false, third ?? {});
@@ -105,12 +120,21 @@ export class KTable<K, V> {
   ): KTable<K, R>;
   leftJoin<KO, VO, R>(
     other: KTable<KO, VO>,
+    foreignKeyExtractor: (value: V) => KO | null | undefined,
+    joiner: (value: V, foreignValue: VO | undefined) => R,
+    tableJoined: TableJoined<K, KO>,
+    materialized?: TableMaterialized<R>,
+  ): KTable<K, R>;
+  leftJoin<KO, VO, R>(
+    other: KTable<KO, VO>,
     second: (value: V, other: VO | undefined) => unknown,
     third?: TableMaterialized<R> | ((value: V, foreignValue: VO | undefined) => R),
-    fourth?: TableMaterialized<R>,
+    fourth?: TableMaterialized<R> | TableJoined<K, KO>,
+    fifth?: TableMaterialized<R>,
   ): KTable<K, R> {
     if (typeof third === 'function') {
-      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, true, fourth ?? {});
+      const [tableJoined, materialized] = fourth instanceof TableJoined ? [fourth, fifth] : [undefined, fourth];
+      return foreignKeyJoin(this, other, second as (value: V) => KO, third as (value: V | undefined, foreignValue: VO | undefined) => R, true, materialized ?? {}, tableJoined);
     }
     const joiner = second as (value: V | undefined, otherValue: VO | undefined) => R;
     return this.joinTable(other as unknown as KTable<K, VO>, joiner, true, false, third ?? {});

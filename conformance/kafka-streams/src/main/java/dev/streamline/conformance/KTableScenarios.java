@@ -13,6 +13,10 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.Suppressed.BufferConfig;
+import org.apache.kafka.streams.kstream.TableJoined;
+import org.apache.kafka.streams.processor.StreamPartitioner;
+import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.streams.kstream.TimeWindows;
 
 import java.time.Duration;
@@ -50,7 +54,7 @@ final class KTableScenarios {
     }
 
     static final java.util.Set<String> NAMES = java.util.Set.of("ktable-filter-mapvalues-to-stream", "stream-to-table", "table-table-joins", "ktable-groupby-aggregate",
-        "suppress-until-window-closes", "suppress-until-time-limit", "foreign-key-join");
+        "suppress-until-window-closes", "suppress-until-time-limit", "foreign-key-join", "foreign-key-join-table-joined");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -98,6 +102,19 @@ final class KTableScenarios {
                 KTable<String, JsonNode> plans = builder.table("plans", Scenarios.JSON_IN);
                 users.join(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan).toStream().to("out-inner", OUT);
                 users.leftJoin(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan).toStream().to("out-left", OUT);
+                return List.of("out-inner", "out-left");
+            }
+            case "foreign-key-join-table-joined" -> {
+                KTable<String, JsonNode> users = builder.table("users", Scenarios.JSON_IN);
+                KTable<String, JsonNode> plans = builder.table("plans", Scenarios.JSON_IN);
+                StreamPartitioner<String, Void> lastCharParity = (topic, key, value, numPartitions) ->
+                    key == null || key.charAt(key.length() - 1) % 2 == 0 ? Optional.empty() : Optional.of(Set.of(numPartitions - 1));
+                users.join(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan,
+                        TableJoined.with(lastCharParity, lastCharParity).withName("user-plan"))
+                    .toStream().to("out-inner", OUT);
+                users.leftJoin(plans, u -> Json.text(u, "planId"), KTableScenarios::tierAndPlan,
+                        TableJoined.with(lastCharParity, lastCharParity).withName("user-plan-left"))
+                    .toStream().to("out-left", OUT);
                 return List.of("out-inner", "out-left");
             }
             case "table-table-joins" -> {
