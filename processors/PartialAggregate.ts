@@ -47,7 +47,7 @@ export function firstWindowOf(windows: TimeWindows, bucket: number): number {
  * bucket lies inside every window containing it (size a multiple of the advance); distinct
  * members, if counted, are the stream key (see AggregatorSpec.distinctMemberIsStreamKey); and
  * rows are not emitted on window close, whose final row needs every partial of a window to have
- * arrived before the merging node closes it (docs/ARCHITECTURE.md, "Pre-aggregation").
+ * arrived before the merging node closes it (docs/PREAGGREGATION.md).
  */
 export function preAggregates(spec: AggregatorSpec, windows: TimeWindows, emit: string): boolean {
   if (!spec.keyOf || !spec.merge || emit === 'onWindowClose') return false;
