@@ -8,6 +8,8 @@ import { type Batch, PartitionBatcher } from './PartitionBatcher.js';
 import type { IsolationStep } from './PoisonIsolation.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
 import { SinkCommitter } from './SinkCommitter.js';
+import { SinkHealth } from './SinkHealth.js';
+import { reportSinkLag } from './SinkLag.js';
 import { SinkMetrics } from './SinkMetrics.js';
 
 /** Records of `topic` become rows of `table` through `map`. A topic may feed several tables. */
@@ -68,7 +70,8 @@ export interface ClickHouseSinkOptions {
  * materialized views) drop the repeated block.
  *
  * While ClickHouse fails, the sink keeps its pending batches, pauses every partition (input stays
- * in the log, memory stays bounded), retries with exponential backoff and reports not ready.
+ * in the log, memory stays bounded), retries with exponential backoff and reports not ready
+ * (SinkHealth).
  * A row ClickHouse refuses for its data does not stop it: the refused rows are isolated, the
  * rest inserted, and their records go to the DLQ in one log transaction with the offset commit
  * (BatchWriter, PoisonIsolation, SinkCommitter).
@@ -81,26 +84,19 @@ export class ClickHouseSink {
   private readonly maxBatchRecords: number;
   private readonly maxBatchBytes: number;
   private readonly lingerMs: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
-  private readonly healthCheckIntervalMs: number;
   private readonly logger?: Logger;
   private readonly onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
   private readonly metrics: SinkMetrics;
   private readonly cuts: SinkBatchLog;
   private readonly writer: BatchWriter;
   private readonly committer: SinkCommitter;
+  private readonly health: SinkHealth;
   private readonly work = new Map<string, PartitionBatcher>();
   private consumer: LogConsumer | null = null;
   private loop: Promise<void> | null = null;
   private running = false;
-  private failing = false;
-  private backoffMs: number;
-  private retryAt = 0;
-  private lastContactAt = 0;
   private paused = new Set<string>();
   private flushing: Promise<void> | null = null;
-  private lastError: string | null = null;
 
   constructor(options: ClickHouseSinkOptions) {
     this.log = options.log;
@@ -116,13 +112,16 @@ export class ClickHouseSink {
     this.maxBatchRecords = options.maxBatchRecords ?? 10_000;
     this.maxBatchBytes = options.maxBatchBytes ?? Infinity;
     this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (sinkConfig.ts)
-    this.retryInitialMs = options.retryInitialMs ?? 100;
-    this.retryMaxMs = options.retryMaxMs ?? 30_000;
-    this.healthCheckIntervalMs = options.healthCheckIntervalMs ?? 5_000;
-    this.backoffMs = this.retryInitialMs;
     this.logger = options.logger;
     this.onBatchInserted = options.onBatchInserted;
     this.metrics = new SinkMetrics(options.registry, this.groupId);
+    this.health = new SinkHealth({
+      retryInitialMs: options.retryInitialMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 30_000,
+      healthCheckIntervalMs: options.healthCheckIntervalMs ?? 5_000,
+      metrics: this.metrics,
+      logger: this.logger,
+    });
     this.cuts = new SinkBatchLog(this.store, this.groupId);
     this.writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
     this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? 'events-dlq', this.metrics, this.logger);
@@ -132,15 +131,15 @@ export class ClickHouseSink {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.contact();
-    if (await this.store.ping()) this.setReady(true);
+    this.health.contact();
+    if (await this.store.ping()) this.health.setReady(true);
     else this.fail('ping', new Error('ClickHouse does not answer'));
     try {
       this.consumer = this.log.createConsumer({ groupId: this.groupId, autoOffsetReset: 'earliest' });
       await this.subscribe(this.consumer);
     } catch (error) {
       this.running = false;
-      this.setReady(false);
+      this.health.setReady(false);
       await this.consumer?.close().catch(() => undefined);
       this.consumer = null;
       throw error;
@@ -148,7 +147,7 @@ export class ClickHouseSink {
     this.loop = this.run().catch((error: unknown) => {
       this.logger?.error({ err: error }, 'ClickHouse sink loop stopped');
       this.running = false;
-      this.setReady(false);
+      this.health.setReady(false);
     });
   }
 
@@ -170,13 +169,13 @@ export class ClickHouseSink {
    * not backing off. For /ready.
    */
   isReady(): boolean {
-    return this.running && !this.failing;
+    return this.running && !this.health.failing;
   }
 
   status(): { ready: boolean; failing: boolean; lastError: string | null; partitions: number; buffered: number } {
     let buffered = 0;
     for (const w of this.work.values()) buffered += w.buffer.length + (w.pending?.records.length ?? 0);
-    return { ready: this.isReady(), failing: this.failing, lastError: this.lastError, partitions: this.work.size, buffered };
+    return { ready: this.isReady(), failing: this.health.failing, lastError: this.health.lastError, partitions: this.work.size, buffered };
   }
 
   /** Stops the loop; with flush (default) writes what is buffered first, if ClickHouse answers. */
@@ -185,7 +184,7 @@ export class ClickHouseSink {
     this.running = false;
     await this.loop;
     this.loop = null;
-    if (options.flush !== false && !this.failing) {
+    if (options.flush !== false && !this.health.failing) {
       try {
         await this.flushDue(true);
       } catch (error) {
@@ -195,7 +194,7 @@ export class ClickHouseSink {
     await this.consumer?.close();
     this.consumer = null;
     await this.committer.close();
-    this.setReady(false);
+    this.health.setReady(false);
   }
 
   /**
@@ -207,14 +206,14 @@ export class ClickHouseSink {
     const consumer = this.consumer!;
     while (this.running) {
       const now = Date.now();
-      let waitMs = this.failing ? this.retryAt - now : this.nextDeadline(now) - now;
+      let waitMs = this.health.failing ? this.health.retryAt - now : this.nextDeadline(now) - now;
       if (this.flushing) waitMs = Math.min(waitMs, 5); // come back soon to start the next flush
       const records = await consumer.poll(this.maxBatchRecords, Math.max(1, Math.min(waitMs, this.lingerMs)));
       for (const record of records) this.buffer(record);
-      if (this.flushing || (this.failing && Date.now() < this.retryAt)) continue;
+      if (this.flushing || this.health.backingOff()) continue;
       this.flushing = this.flushDue(false)
         .then(() => this.healthCheck())
-        .then(() => this.updateLag())
+        .then(() => reportSinkLag(this.log, this.consumer, this.work.values(), this.metrics))
         .catch((error: unknown) => this.logger?.error({ err: error }, 'ClickHouse sink flush failed unexpectedly'))
         .finally(() => {
           this.flushing = null;
@@ -259,7 +258,7 @@ export class ClickHouseSink {
         // A concurrent load (assignment inside poll while a flush runs) may have won, and cuts
         // recorded since then are in its map only.
         work.cuts ??= loaded;
-        this.contact();
+        this.health.contact();
       } catch (error) {
         this.fail('sink_batches', error);
         return;
@@ -269,7 +268,7 @@ export class ClickHouseSink {
 
   private cut(work: PartitionBatcher, now: number, force: boolean): Batch | null {
     const batch = work.cut(now, force);
-    if (batch && !work.overfull() && !this.failing) this.resume([work.tp]);
+    if (batch && !work.overfull() && !this.health.failing) this.resume([work.tp]);
     return batch;
   }
 
@@ -280,8 +279,8 @@ export class ClickHouseSink {
    * only while some partition still holds a full batch (catching up).
    */
   private async flushDue(force: boolean): Promise<void> {
-    if (this.failing && Date.now() < this.retryAt) return;
-    const contactBefore = this.lastContactAt;
+    if (this.health.backingOff()) return;
+    const contactBefore = this.health.lastContactAt;
     await this.loadCuts();
     await this.commit(); // what an earlier failed commit left
     let failed = [...this.work.values()].some((work) => !work.cuts);
@@ -314,10 +313,10 @@ export class ClickHouseSink {
       });
       await this.commit();
     }
-    if (failed || !this.failing) return;
+    if (failed || !this.health.failing) return;
     // Recover only on proof that ClickHouse answers: with nothing to write, ask it.
-    if (this.lastContactAt === contactBefore) {
-      this.contact();
+    if (this.health.lastContactAt === contactBefore) {
+      this.health.contact();
       if (!(await this.store.ping())) {
         this.fail('ping', new Error('ClickHouse does not answer'));
         return;
@@ -343,7 +342,7 @@ export class ClickHouseSink {
 
   private async write(work: PartitionBatcher, batch: Batch) {
     const written = await this.writer.write(work.tp, this.routes.get(work.tp.topic) ?? [], batch);
-    this.contact();
+    this.health.contact();
     await this.onBatchInserted?.({
       topic: work.tp.topic,
       partition: work.tp.partition,
@@ -357,53 +356,21 @@ export class ClickHouseSink {
     return written.deadLetters;
   }
 
+  /** ClickHouse failed: every partition pauses (input stays in the log) until it answers again. */
   private fail(what: string, error: unknown): void {
-    this.lastError = `${what}: ${(error as Error)?.message ?? String(error)}`;
-    if (!this.failing) this.logger?.warn({ err: error }, 'ClickHouse unreachable or failing; sink paused, retrying with backoff');
-    else this.backoffMs = Math.min(this.backoffMs * 2, this.retryMaxMs);
-    this.failing = true;
-    this.retryAt = Date.now() + this.backoffMs;
-    this.setReady(false);
+    this.health.fail(what, error);
     this.pause([...this.work.values()].map((w) => w.tp));
   }
 
   private recover(): void {
-    this.logger?.info('ClickHouse answers again; sink resumed');
-    this.failing = false;
-    this.backoffMs = this.retryInitialMs;
-    this.lastError = null;
-    this.setReady(true);
+    this.health.recover();
     this.resume([...this.work.values()].filter((w) => !w.overfull()).map((w) => w.tp));
   }
 
-  private contact(): void {
-    this.lastContactAt = Date.now();
-  }
-
   private async healthCheck(): Promise<void> {
-    if (this.failing || Date.now() - this.lastContactAt < this.healthCheckIntervalMs) return;
-    this.contact();
+    if (!this.health.pingDue()) return;
+    this.health.contact();
     if (!(await this.store.ping())) this.fail('ping', new Error('ClickHouse does not answer'));
-  }
-
-  private async updateLag(): Promise<void> {
-    const now = Date.now();
-    for (const work of this.work.values()) {
-      if (now - work.lagCheckedAt < 1_000) continue;
-      work.lagCheckedAt = now;
-      try {
-        const end = await this.log.endOffset(work.tp);
-        // With nothing held, whatever lies between the committed offset and the consumer's
-        // position is transaction markers (Kafka), not records: not lag. The commits themselves
-        // stay at last record + 1, where the recorded batch cuts start.
-        const idle = work.buffer.length === 0 && work.pending === null && work.written === null;
-        const position = idle ? this.consumer?.position(work.tp) : undefined;
-        const lag = Math.max(0, end - Math.max(work.committed ?? 0, position ?? 0));
-        this.metrics.lag.set({ sink: this.groupId, topic: work.tp.topic, partition: String(work.tp.partition) }, lag);
-      } catch {
-        // lag is best effort; the log's own health is reported elsewhere
-      }
-    }
   }
 
   private pause(tps: TopicPartition[]): void {
@@ -418,9 +385,5 @@ export class ClickHouseSink {
     if (held.length === 0 || !this.consumer) return;
     for (const tp of held) this.paused.delete(partitionKey(tp));
     this.consumer.resume(held);
-  }
-
-  private setReady(ready: boolean): void {
-    this.metrics.ready.set({ sink: this.groupId }, ready ? 1 : 0);
   }
 }
