@@ -2,6 +2,7 @@
  * Seeded inputs shared by both sides of the conformance suite: generated here and handed to the
  * JVM as JSON, so Kafka Streams and our DSL see the same records in the same order.
  */
+import { seededRandom } from '../support/seeded-random.js';
 
 export interface InputRecord {
   topic: string;
@@ -18,18 +19,6 @@ export interface InputRecord {
  * the lowest timestamp among them).
  */
 export type Phase = InputRecord[];
-
-/** mulberry32: small, fast, and the same sequence for a seed on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Inputs {
   private readonly random: () => number;

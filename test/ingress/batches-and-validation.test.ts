@@ -1,17 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { type Harness, productEvent, startIngress } from './ingress-harness.js';
-
-const collectorEvent = (id: string, extra: Record<string, unknown> = {}) => ({
-  event_id: id,
-  learner_id: 'learner-1',
-  tenant_id: 't',
-  event_type: 'assessment',
-  priority: 'high',
-  timestamp: '2024-01-15T10:30:00Z',
-  source_service: 'quiz',
-  event_data: { score: 8, max_score: 10, passed: true },
-  ...extra,
-});
+import { collectorEvent, type Harness, productEvent, startIngress } from './ingress-harness.js';
 
 describe('batches and validation', () => {
   let h: Harness;

@@ -1,18 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import zlib from 'node:zlib';
 import { type Harness, productEvent, startIngress } from './ingress-harness.js';
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random.js';
 
 const ROUTES = ['/api/v1/events/attempt', '/api/v1/events/session', '/api/v1/events/placement', '/api/v1/events/batch', '/api/v1/collect', '/events', '/events/bulk'];
 
@@ -35,7 +24,7 @@ describe('fuzz: random and truncated bodies', () => {
   });
 
   test('thousands of malformed requests: the server stays up, never answers 5xx, answers 4xx to garbage', async () => {
-    const random = prng(20260101);
+    const random = seededRandom(20260101);
     const int = (n: number) => Math.floor(random() * n);
     const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
 

@@ -170,3 +170,18 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
 export function productEvent(i: number, user = 'user-1', extra: Record<string, unknown> = {}) {
   return { event_id: `evt-${i}`, event_name: 'product_view', channel: 'web', user_id: user, timestamp: 1708732800000 + i, ...extra };
 }
+
+/** A valid seed 001 collector event (an assessment) with id `id`. */
+export function collectorEvent(id: string, extra: Record<string, unknown> = {}) {
+  return {
+    event_id: id,
+    learner_id: 'learner-1',
+    tenant_id: 't',
+    event_type: 'assessment',
+    priority: 'high',
+    timestamp: '2024-01-15T10:30:00Z',
+    source_service: 'quiz',
+    event_data: { score: 8, max_score: 10, passed: true },
+    ...extra,
+  };
+}

@@ -1,23 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { eventShapeError } from '../../ingress/EventShape.js';
-import { type Harness, productEvent, startIngress } from './ingress-harness.js';
+import { collectorEvent, type Harness, productEvent, startIngress } from './ingress-harness.js';
 
 /**
  * Issue 12, parts 3 and 4 (ingress side): strings that are not well-formed UTF-16, deep JSON and
  * huge events are refused before anything is written, naming the field, and the DLQ copies of
  * refused collector events stay within the event size limit.
  */
-const collectorEvent = (id: string, extra: Record<string, unknown> = {}) => ({
-  event_id: id,
-  learner_id: 'learner-1',
-  tenant_id: 't',
-  event_type: 'assessment',
-  priority: 'high',
-  timestamp: '2024-01-15T10:30:00Z',
-  source_service: 'quiz',
-  event_data: { score: 8, max_score: 10, passed: true },
-  ...extra,
-});
 const attempt = (id: string, extra: Record<string, unknown> = {}) => ({ user_id: 'u-1', item_id: 'item-1', client_attempt_id: id, correct: true, ...extra });
 
 /** JSON text with a lone surrogate escape in place of the marker string (JSON.stringify would escape the backslash). */

@@ -1,19 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { rawElementTexts } from '../../ingress/RawEventText.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random.js';
 
 describe('rawElementTexts: each event\'s text as it arrived', () => {
-  const random = prng(7);
+  const random = seededRandom(7);
   const int = (n: number) => Math.floor(random() * n);
   const nasty = ['"', '\\', '[', ']', '{', '}', ',', ':', '\n', '\u2028', 'é', '😀', '\\"', ' '];
   const value = (depth: number): unknown => {

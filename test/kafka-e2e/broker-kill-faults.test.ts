@@ -5,7 +5,8 @@ import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import { readAll } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
-import { ProductTraffic, seededRandom } from './support/product-traffic.js';
+import { ProductTraffic } from './support/product-traffic.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * Issue 21 item 3: the broker's JVM is SIGKILLed at random moments (seeded), again and again,

@@ -1,6 +1,7 @@
 import type { LogRecord } from '../../log/Log.js';
 import type { SinkRoute } from '../../sink/ClickHouseSink.js';
 import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 export const CHANNELS = ['web', 'mobile', 'api', 'email', 'push', ''];
 export const EVENT_NAMES = ['product_view', 'add_to_cart', 'purchase'];
@@ -13,21 +14,9 @@ export interface ProductEvent {
   timestamp: number;
 }
 
-/** A small deterministic PRNG so a failing run can be reproduced from its seed. */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Seed 004 product events spread over `hours` hours ending at endMs, with repeat users. */
 export function generateEvents(count: number, endMs: number, hours: number, seed = 42): ProductEvent[] {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   const events: ProductEvent[] = [];
   for (let i = 0; i < count; i++) {

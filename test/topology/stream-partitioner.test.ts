@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
-import { tempDir, waitForCaughtUp } from '../support/streams.js';
+import { waitForCaughtUp } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 
 type Event = { region: string; n: number };
 
