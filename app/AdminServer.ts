@@ -5,7 +5,7 @@ import { type LiveRoute, registerConsole } from '../console/index.js';
 import type { Log } from '../log/Log.js';
 import { processorRoutes, type DefaultPipeline } from '../processors/index.js';
 import type { StreamsApp } from '../topology/index.js';
-import type { TlsFiles } from './admin-config.js';
+import type { TlsFiles } from './AdminConfig.js';
 import { adminTokenHook } from './AdminToken.js';
 
 export interface AdminRoutesOptions {

@@ -9,7 +9,7 @@ import type { IngestKeysConfig } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
 import type { DefaultPipeline } from '../processors/index.js';
 import type { StreamsApp } from '../topology/index.js';
-import type { AdminConfig } from './admin-config.js';
+import type { AdminConfig } from './AdminConfig.js';
 import { buildAdminServer, registerAdminRoutes } from './AdminServer.js';
 
 export interface ListenersOptions {

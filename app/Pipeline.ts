@@ -9,8 +9,8 @@ import { readPipelineConfig, type DefaultPipeline, type PipelineConfig } from '.
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { QueryParams } from '../sink/AnalyticsStore.js';
 import type { StreamsApp } from '../topology/index.js';
-import { readAdminConfig } from './admin-config.js';
-import { readAppConfig, withDataDirDefaults, type AppConfig } from './app-config.js';
+import { readAdminConfig } from './AdminConfig.js';
+import { readAppConfig, withDataDirDefaults, type AppConfig } from './AppConfig.js';
 import { readMemoryPlan, readTopicNames, type Env } from '../config/index.js';
 import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
@@ -19,7 +19,7 @@ import { StartSequence } from './StartSequence.js';
 import { applyMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';
 import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure.js';
-import { readThreadConfig } from './threads/thread-config.js';
+import { readThreadConfig } from './threads/ThreadConfig.js';
 import { ThreadedRuntime } from './threads/ThreadedRuntime.js';
 
 export interface RunningPipeline {

@@ -5,14 +5,14 @@ import type { ReadinessCheck } from '../ingress/index.js';
 import type { Log } from '../log/Log.js';
 import { readProcessingFailures } from '../processors/ProcessingFailures.js';
 import { registerSeedMetrics } from '../processors/SeedMetrics.js';
-import { readMaxPollRecords } from './stream-config.js';
+import { readMaxPollRecords } from './StreamConfig.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
 import { applyPipelineExtensions, ensureExtensionTopics, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
 import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
-import { defaultSinkRoutes } from '../sink/sinkConfig.js';
+import { defaultSinkRoutes } from '../sink/SinkConfig.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
 import { StreamsApp, StreamsBuilder } from '../topology/index.js';
-import type { AppConfig } from './app-config.js';
+import type { AppConfig } from './AppConfig.js';
 import { ConfigError, type Env } from '../config/index.js';
 
 export interface StartSequenceOptions {

@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Log } from '../log/Log.js';
 import { openEmbeddedLog, type EmbeddedLogOptions } from '../log/embedded/index.js';
 import { readLogRetentionBytes } from '../log/embedded/LogCleaner.js';
-import { readKafkaConfig } from '../log/kafka/kafka-config.js';
-import type { AppConfig } from './app-config.js';
+import { readKafkaConfig } from '../log/kafka/KafkaConfig.js';
+import type { AppConfig } from './AppConfig.js';
 import type { Env } from '../config/index.js';
 
 /** The one place that picks the mode: Kafka when brokers are configured, the embedded log otherwise. */

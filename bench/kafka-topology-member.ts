@@ -13,7 +13,7 @@
  * The dedupe keeps the key (processValues, as the peer's), so its stream is grouped without a
  * repartition topic.
  */
-import { readKafkaConfig } from '../log/kafka/kafka-config.js';
+import { readKafkaConfig } from '../log/kafka/KafkaConfig.js';
 import { openKafkaLog } from '../log/kafka/KafkaLog.js';
 import type { Log } from '../log/Log.js';
 import type { KeyValueStore } from '../state/StateStore.js';

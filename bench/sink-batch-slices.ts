@@ -10,7 +10,7 @@
  */
 import { batchRows } from '../sink/BatchRows.js';
 import { jsonEachRowLiteral, sqlString } from '../sink/ChdbStore.js';
-import { defaultSinkRoutes } from '../sink/sinkConfig.js';
+import { defaultSinkRoutes } from '../sink/SinkConfig.js';
 import type { LogRecord } from '../log/Log.js';
 
 const count = Number(process.argv[2] ?? 10_000);

@@ -16,7 +16,7 @@ import type { ProducerRecord } from '../log/Log.js';
 import { ChdbStore } from '../sink/ChdbStore.js';
 import { ClickHouseSink } from '../sink/ClickHouseSink.js';
 import { migrate } from '../sink/Migrator.js';
-import { defaultSinkRoutes } from '../sink/sinkConfig.js';
+import { defaultSinkRoutes } from '../sink/SinkConfig.js';
 
 const lingerMs = Number(process.argv[2] ?? 1000);
 const seconds = Number(process.argv[3] ?? 20);

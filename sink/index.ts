@@ -8,7 +8,7 @@ export { migrate, type MigrationResult } from './Migrator.js';
 export { migrations, DEDUP_WINDOW, type Migration } from './schema.js';
 export { ClickHouseSink, type ClickHouseSinkOptions, type SinkRoute, type SinkBatchInfo } from './ClickHouseSink.js';
 export * from './RowMappers.js';
-export { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics, type SinkSettings } from './sinkConfig.js';
+export { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics, type SinkSettings } from './SinkConfig.js';
 export {
   queryEventMetrics,
   parseEventMetricsQuery,

@@ -7,7 +7,7 @@ import { ClickHouseSink, type SinkRoute } from './ClickHouseSink.js';
 import { createAnalyticsHandler, type AnalyticsHandler } from './EventMetricsQuery.js';
 import { migrate } from './Migrator.js';
 import { analyticsStoreConfigFromEnv, openAnalyticsStore } from './openAnalyticsStore.js';
-import { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics } from './sinkConfig.js';
+import { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics } from './SinkConfig.js';
 
 export interface AnalyticsOptions {
   env: Env;

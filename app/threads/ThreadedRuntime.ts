@@ -5,14 +5,14 @@ import type { AnalyticsQuery } from '../../ingress/routes/metrics-routes.js';
 import type { Log } from '../../log/Log.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
 import { ensurePipelineTopics, type PipelineConfig } from '../../processors/index.js';
-import type { AppConfig } from '../app-config.js';
+import type { AppConfig } from '../AppConfig.js';
 import type { Env } from '../../config/index.js';
 import type { MemoryPlan } from '../../config/index.js';
 import { embeddedLogOptions, openLog } from '../open-log.js';
 import type { ExplainedReadinessCheck } from '../StartSequence.js';
 import { AdminForwarding } from './AdminForwarding.js';
 import { PipelineWorker } from './PipelineWorker.js';
-import type { ThreadConfig } from './thread-config.js';
+import type { ThreadConfig } from './ThreadConfig.js';
 import { includeWorkerMetrics } from './WorkerMetrics.js';
 import type { WorkerReadiness } from './worker-protocol.js';
 

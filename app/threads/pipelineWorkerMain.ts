@@ -15,7 +15,7 @@ import { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { processorRoutes, readPipelineConfig } from '../../processors/index.js';
 import { createQueryLayer, readQueryListenerConfig, type QueryLayer } from '../../query/index.js';
 import { liveRoutes } from '../../console/LiveRoutes.js';
-import { readAppConfig } from '../app-config.js';
+import { readAppConfig } from '../AppConfig.js';
 import { readMemoryPlan, readTopicNames } from '../../config/index.js';
 import { applyMemoryPlan } from '../MemoryBudget.js';
 import { openLog } from '../open-log.js';

@@ -32,7 +32,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
+import { readKafkaConfig } from '../../log/kafka/KafkaConfig.js';
 import { openKafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { Log } from '../../log/Log.js';
 import { startBenchBroker } from '../lib/BenchBroker.js';

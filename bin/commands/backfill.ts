@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import type { AppConfig } from '../../app/app-config.js';
+import type { AppConfig } from '../../app/AppConfig.js';
 import type { Env } from '../../config/index.js';
 import type { Log, TopicPartition, TopicPartitionOffset } from '../../log/Log.js';
 import { buildDefaultPipeline, type PipelineConfig } from '../../processors/index.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
-import { readAppConfig, type AppConfig } from '../../app/app-config.js';
+import { readAppConfig, type AppConfig } from '../../app/AppConfig.js';
 import { ConfigError, type Env } from '../../config/index.js';
 import { openLog } from '../../app/open-log.js';
 import type { Log } from '../../log/Log.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AppConfig } from '../../app/app-config.js';
+import type { AppConfig } from '../../app/AppConfig.js';
 import type { Env } from '../../config/index.js';
 import { LogDatabase, type WriteOp } from '../../log/embedded/LogDatabase.js';
 import {
@@ -143,7 +143,7 @@ export class KafkaLogAdmin implements LogAdmin {
   private constructor(private readonly admin: import('@platformatic/kafka').Admin) {}
 
   static async open(env: Env): Promise<KafkaLogAdmin> {
-    const { readKafkaConfig } = await import('../../log/kafka/kafka-config.js');
+    const { readKafkaConfig } = await import('../../log/kafka/KafkaConfig.js');
     const { Admin } = await import('@platformatic/kafka');
     const kafka = readKafkaConfig(env);
     if (!kafka) throw new CliError('KAFKA_BROKERS is not set');

@@ -1,6 +1,6 @@
 import type { Log, TopicPartition, TopicPartitionOffset } from '../../log/Log.js';
 import { readPipelineConfig, type PipelineConfig } from '../../processors/index.js';
-import { defaultSinkRoutes } from '../../sink/sinkConfig.js';
+import { defaultSinkRoutes } from '../../sink/SinkConfig.js';
 import type { Topology } from '../../topology/index.js';
 import type { Env } from '../../config/index.js';
 import { CliError } from './cli-support.js';

@@ -11,7 +11,7 @@ import type {
   TopicPartition,
   TransactionalProducer,
 } from '../Log.js';
-import type { KafkaLogOptions } from './kafka-config.js';
+import type { KafkaLogOptions } from './KafkaConfig.js';
 import { withDeadline } from './kafka-records.js';
 import { guardKafkaConnections } from './connection-errors.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';

@@ -1,7 +1,7 @@
 import { Producer, ProduceAcks } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { ProducerRecord, RecordMetadata } from '../Log.js';
-import type { KafkaAcks, KafkaCompression } from './kafka-config.js';
+import type { KafkaAcks, KafkaCompression } from './KafkaConfig.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import type { KafkaMessage } from './KafkaPartitioner.js';
 import { closeForcefully, explainKafkaError, hasKafkaError, splitForSend, withDeadline } from './kafka-records.js';

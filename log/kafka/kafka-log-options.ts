@@ -1,4 +1,4 @@
-import type { KafkaLogOptions } from './kafka-config.js';
+import type { KafkaLogOptions } from './KafkaConfig.js';
 
 /** KafkaLogOptions with every default filled in (logger, registry and security stay optional). */
 export type ResolvedKafkaLogOptions = Required<Omit<KafkaLogOptions, 'logger' | 'registry' | 'security'>> & Pick<KafkaLogOptions, 'logger' | 'registry' | 'security'>;

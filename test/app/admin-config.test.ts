@@ -1,4 +1,4 @@
-import { DEFAULT_ADMIN_PORT, isLoopbackHost, readAdminConfig } from '../../app/admin-config.js';
+import { DEFAULT_ADMIN_PORT, isLoopbackHost, readAdminConfig } from '../../app/AdminConfig.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const publicListener = { host: '0.0.0.0', port: 8080 };

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
 import { SEED_ENV_TABLE, seedEnvWarning, translateSeedEnv } from '../../app/SeedEnv.js';
-import { readMaxPollRecords } from '../../app/stream-config.js';
+import { readMaxPollRecords } from '../../app/StreamConfig.js';
 import { readIngressConfig } from '../../ingress/ingress-config.js';
 import { call } from './support/http-client.js';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { readAppConfig, withDataDirDefaults } from '../../app/app-config.js';
+import { readAppConfig, withDataDirDefaults } from '../../app/AppConfig.js';
 import { StartSequence } from '../../app/StartSequence.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { readPipelineConfig } from '../../processors/index.js';

@@ -28,7 +28,7 @@ describe('rooms: which folder may import which (docs/ARCHITECTURE.md "Rooms")', 
   });
 
   test('a dynamic import() from a subfolder and a type-only import are refused the same way', async () => {
-    expect(await roomMessages('ingress/routes/WrongImport.ts', "export const load = () => import('../../app/app-config.js');\n")).toEqual([
+    expect(await roomMessages('ingress/routes/WrongImport.ts', "export const load = () => import('../../app/AppConfig.js');\n")).toEqual([
       'ingress/ may import only errors/, config/, log/ (docs/ARCHITECTURE.md "Rooms")',
     ]);
     expect(await roomMessages('topology/dsl/WrongImport.ts', "import type { PipelineConfig } from '../../processors/index.js';\nexport type Config = PipelineConfig;\n")).toEqual([

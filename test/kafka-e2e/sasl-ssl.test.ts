@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/index.js';
-import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
+import { readKafkaConfig } from '../../log/kafka/KafkaConfig.js';
 import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { LogRecord, TopicPartition } from '../../log/Log.js';
 import { startSaslSslKafkaBroker, type SaslSslKafkaBroker } from '../support/kafka-broker.js';

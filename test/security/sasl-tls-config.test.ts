@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/index.js';
-import { readKafkaConfig } from '../../log/kafka/kafka-config.js';
+import { readKafkaConfig } from '../../log/kafka/KafkaConfig.js';
 import { explainSecurityFailure, readKafkaSecurity } from '../../log/kafka/kafka-security.js';
 import { tempDir } from '../support/temp-dir.js';
 

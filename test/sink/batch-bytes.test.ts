@@ -8,7 +8,7 @@ import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js
 import { migrate } from '../../sink/Migrator.js';
 import { PartitionBatcher, recordBytes } from '../../sink/PartitionBatcher.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
-import { sinkSettingsFromEnv } from '../../sink/sinkConfig.js';
+import { sinkSettingsFromEnv } from '../../sink/SinkConfig.js';
 import { envelope, generateEvents } from './generate.js';
 import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';

@@ -3,7 +3,7 @@ import type { LogRecord } from '../../log/Log.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
 import { batchRows } from '../../sink/BatchRows.js';
 import { jsonEachRowLiteral, sqlString } from '../../sink/ChdbStore.js';
-import { defaultSinkRoutes } from '../../sink/sinkConfig.js';
+import { defaultSinkRoutes } from '../../sink/SinkConfig.js';
 import { asLogRecord, envelope, generateEvents } from './generate.js';
 
 // Slicing (EventLoopSlices) must not change a byte: replays rely on the same rows in the same order.

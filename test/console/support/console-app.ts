@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { readAdminConfig } from '../../../app/admin-config.js';
+import { readAdminConfig } from '../../../app/AdminConfig.js';
 import { startListeners } from '../../../app/Listeners.js';
 import { readIngressConfig } from '../../../ingress/index.js';
 import { openEmbeddedLog } from '../../../log/embedded/index.js';
