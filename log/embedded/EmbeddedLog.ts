@@ -13,7 +13,6 @@ import {
 } from '../Log.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { partitionForKey } from '../murmur2.js';
 import { AppendSignal } from './AppendSignal.js';
 import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
 import { EmbeddedGroup, ownershipGuard } from './EmbeddedGroup.js';
@@ -23,6 +22,7 @@ import { FORMAT_KEY, committedOffsetKey, readOffset } from './keys.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
 import { readPartition } from './PartitionReader.js';
+import { placeRecords } from './recordPlacement.js';
 import { EmbeddedLogMetrics } from './EmbeddedLogMetrics.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
 
@@ -179,50 +179,16 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   }
 
   resolveRecords(records: ProducerRecord[]): PendingRecord[] {
-    const now = Date.now();
-    const out: PendingRecord[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      const topic = this.topicForProduce(r.topic);
-      // undefined is taken as null: plain-JS callers often leave the key out.
-      const key = r.key ?? null;
-      const value = r.value ?? null;
-      if (key !== null && !(key instanceof Uint8Array)) throw new TypeError(`record ${i}: key must be a Buffer or null`);
-      if (value !== null && !(value instanceof Uint8Array)) throw new TypeError(`record ${i}: value must be a Buffer or null`);
-      const partition = this.choosePartition(topic, r.partition, key);
-      out[i] = {
-        partition,
-        key: asBuffer(key),
-        value: asBuffer(value),
-        headers: r.headers,
-        timestamp: r.timestamp ?? now,
-      };
-    }
-    return out;
+    return placeRecords(records, this.topicForProduce);
   }
 
-  private topicForProduce(name: string): TopicState {
+  /** An arrow bound once: produce is hot, and a closure per call would be garbage per call. */
+  private readonly topicForProduce = (name: string): TopicState => {
     const topic = this.catalog.get(name);
     if (topic) return topic;
     if (!this.autoCreateTopics) throw new UnknownTopicError(name);
     return this.catalog.ensure(name, { partitions: this.defaultPartitions });
-  }
-
-  private choosePartition(topic: TopicState, explicit: number | undefined, key: Uint8Array | null): PartitionState {
-    const count = topic.partitions.length;
-    let p: number;
-    if (explicit !== undefined) {
-      p = explicit;
-      if (!Number.isInteger(p) || p < 0 || p >= count) {
-        throw new RangeError(`topic "${topic.name}" has ${count} partitions, no partition ${p}`);
-      }
-    } else if (key !== null) {
-      p = partitionForKey(key, count);
-    } else {
-      p = topic.nextRoundRobin++ % count;
-    }
-    return topic.partitions[p];
-  }
+  };
 
   submit(unit: CommitUnit): void {
     try {
@@ -391,11 +357,6 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
     }
     return this.closing;
   }
-}
-
-function asBuffer(bytes: Uint8Array | null): Buffer | null {
-  if (bytes === null || Buffer.isBuffer(bytes)) return bytes;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function openEmbeddedLog(options: EmbeddedLogOptions): Promise<EmbeddedLog> {
