@@ -1,6 +1,5 @@
 import { jsonSerde, stringSerde, type Serde } from '../state/Serde.js';
-import { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type KStream, type ProcessorContext } from '../topology/index.js';
-import { deadLetterRecord } from './DeadLetter.js';
+import { deadLetterRecord, fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyRecord, type KStream, type ProcessorContext } from '../topology/index.js';
 import { toLandingEnvelope, type LearningEvent } from './LandingEvent.js';
 import type { FilterDecision, FilterRuleSet } from './FilterRules.js';
 import type { FailureTracker, ProcessingFailures } from './ProcessingFailures.js';

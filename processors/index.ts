@@ -11,12 +11,13 @@ export { DistinctMarker, markDistinct, type Marked } from './DistinctMarker.js';
 export { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
 export { addWindowedAggregations, queryAggregation, allAggregateRows, aggregateStoreName, AggregationQueryError, type AggregateRow, type AggregationQuery, type AggregatorHandle, type AggregateEmit } from './WindowedAggregations.js';
 export { AggregateRowBuffer, bufferAggregateRows } from './AggregateRowBuffer.js';
-export { deadLetterRecord, replayDeadLetters } from './DeadLetter.js';
 // Failed and refused events go to DLQ_TOPIC; its default is config's, shared with the ingress.
 export { DEFAULT_DLQ_TOPIC } from '../config/index.js';
 export { readPipelineConfig, defaultPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
 export { compileSafePattern, PatternError, MAX_SUBJECT_CHARS, type SafePattern } from './SafePattern.js';
-export { quarantineTopic, dlqReplayCounter, DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
+export { replayDeadLetters, quarantineTopic, dlqReplayCounter, DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
+// Made by the runtime's DeadLetters (topology/), where poison records get the same headers; kept here for processors' users.
+export { deadLetterRecord } from '../topology/index.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions, type PipelineStreams } from './DefaultPipeline.js';
 export { loadPipelineExtensions, applyPipelineExtensions, ensureExtensionTopics, type PipelineExtension, type PipelineExtensionModule, type ClickHouseTable } from './PipelineExtensions.js';
 export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';

@@ -1,4 +1,6 @@
 import type { LogRecord, ProducerRecord, RecordHeaders } from '../../log/Log.js';
+import type { ProcessorContext } from '../processor/Processor.js';
+import type { StreamRecord } from '../processor/Record.js';
 
 /** Headers every dead letter carries (DESIGN.md "Guarantees"; seed 003's DLQ headers). */
 export const DLQ_REASON = 'dlq_reason';
@@ -35,5 +37,19 @@ export function deadLetterFor(record: LogRecord, dlqTopic: string, reason: strin
     value: record.value,
     timestamp: record.timestamp,
     headers: deadLetterHeaders(record.headers, record, reason, now),
+  };
+}
+
+/**
+ * A dead letter made inside a processor (an event refused by policy, e.g. a block rule), with
+ * the headers the runtime puts on poison records. dlq_timestamp is the record's time, not
+ * Date.now(), so a replay after a crash writes the same record.
+ */
+export function deadLetterRecord<K, V>(context: ProcessorContext<unknown, unknown>, record: StreamRecord<K, V>, reason: string): StreamRecord<K, V> {
+  return {
+    key: record.key,
+    value: record.value,
+    timestamp: record.timestamp,
+    headers: deadLetterHeaders(record.headers, context.recordMetadata(), reason, record.timestamp),
   };
 }
