@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 
 /**
- * Runs a crash-test app (a TypeScript fixture, configured by `env`, that reports each commit and
+ * Runs a crash-test app (a TypeScript fixture calling runCrashApp of crash-app.ts, configured by `env`, that reports each commit and
  * its end over IPC) in a child process. With killAfterCommits > 0 the child is
  * SIGKILLed right after that commit; with killAfterRecords > 0, after the commit that brings the
  * input records it processed to that many (commit messages carry `records`: a point in the work,
