@@ -43,6 +43,31 @@ export const STORE_SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Materialized.withLoggingDisabled() on RocksDB stores: a count, a tumbling-window count and
+    // a session count. The driver never restarts, so this checks the operators are the same with
+    // the option; what it changes (no changelog, state lost with a crash) is test/topology/logging-disabled-*.test.ts.
+    name: 'rocksdb-logging-disabled',
+    outputTopics: ['out-count', 'out-windowed', 'out-session'],
+    inputs: (i) => [[], events(i, 300)],
+    build: (b, t) => {
+      const group = eventsOf(b, t).groupByKey();
+      const windowedKey = (w: Windowed<string>) => `${w.key}@${w.windowStart}/${w.windowEnd}`;
+      group.count({ name: t('count-unlogged'), loggingEnabled: false }).toStream().to(t('out-count'));
+      group
+        .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000))
+        .count({ name: t('windowed-unlogged'), loggingEnabled: false })
+        .toStream()
+        .selectKey(windowedKey)
+        .to(t('out-windowed'));
+      group
+        .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+        .count({ name: t('session-unlogged'), loggingEnabled: false })
+        .toStream()
+        .selectKey(windowedKey)
+        .to(t('out-session'));
+    },
+  },
+  {
     // Three tasks read the repartition topic here, one in Kafka Streams' driver: records of
     // different keys may interleave differently, so each key is written to its own topic and
     // compared there (value, order and timestamp per key). Placement: test/topology/repartition-partitions.test.ts.

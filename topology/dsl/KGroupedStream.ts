@@ -10,6 +10,7 @@ import { SlidingWindowedKStream } from './SlidingWindowedKStream.js';
 import { SlidingWindows } from './SlidingWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
 import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './Stores.js';
+import { loggedAsMaterialized } from './LoggingDisabled.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 import type { StoreBuilder } from '../StoreBuilder.js';
 import type { TimeWindows } from './TimeWindows.js';
@@ -22,7 +23,11 @@ export interface Materialized<K, A> extends Named {
   retentionMs?: number;
   /** Key-value aggregations: 'in_memory' keeps the store in JS memory, restored from its changelog at each start. Default 'rocksdb'. */
   storeType?: StoreType;
-  /** false (withLoggingDisabled): no changelog, so the state is lost on restart or crash. In-memory stores only. Default true. */
+  /**
+   * false (withLoggingDisabled): no changelog. An in-memory store then starts empty at every
+   * start; a RocksDB store keeps its state across clean restarts, not across a crash or the loss
+   * of its directory (topology/dsl/LoggingDisabled.ts). Default true.
+   */
   loggingEnabled?: boolean;
   /** Accepted for Kafka Streams parity (withCachingDisabled): there is no record cache, every update is forwarded. */
   cachingEnabled?: boolean;
@@ -78,8 +83,5 @@ export function materializedKeyValueStore<K, A>(storeName: string, keySerde: Ser
   if (materialized.storeType === 'in_memory') {
     return inMemoryTimestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde, { loggingEnabled: materialized.loggingEnabled });
   }
-  if (materialized.loggingEnabled === false) {
-    throw new Error(`store "${storeName}": loggingEnabled: false is supported on in-memory stores only (storeType: 'in_memory')`);
-  }
-  return timestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde);
+  return loggedAsMaterialized(timestampedKeyValueStoreBuilder(storeName, keySerde, valueSerde), materialized);
 }

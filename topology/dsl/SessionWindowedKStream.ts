@@ -7,6 +7,7 @@ import { SessionWindowAggregateProcessor, type Merger } from './SessionWindowAgg
 import type { SessionWindows } from './SessionWindows.js';
 import type { Windowed } from './TimeWindows.js';
 import { windowedKeyWithoutSerde } from './WindowedSerdes.js';
+import { loggedAsMaterialized } from './LoggingDisabled.js';
 
 /**
  * A grouped stream cut into sessions (Kafka Streams' SessionWindowedKStream). The result is a
@@ -33,7 +34,7 @@ export class SessionWindowedKStream<K, V> {
       () => new SessionWindowAggregateProcessor<K, V, A>(storeName, windows, initializer, aggregator, merger, retentionMs),
       this.grouped.stream.nodeName,
     );
-    builder.topology.addStateStore(sessionStore(storeName, keySerde, valueSerde), name);
+    builder.topology.addStateStore(loggedAsMaterialized(sessionStore(storeName, keySerde, valueSerde), materialized), name);
     return new KTable<Windowed<K>, A | null>(builder, name, storeName, windowedKeyWithoutSerde<Windowed<K>>(name), valueSerde as Serde<A | null>);
   }
 

@@ -3,6 +3,7 @@ import type { Aggregator, EmitStrategy, Initializer } from './DslProcessors.js';
 import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
 import { SlidingWindowAggregateProcessor } from './SlidingWindowAggregateProcessor.js';
+import { loggedAsMaterialized } from './LoggingDisabled.js';
 import { keyValueStoreBuilder } from './Stores.js';
 import type { SlidingWindows } from './SlidingWindows.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
@@ -38,7 +39,6 @@ export class SlidingWindowedKStream<K, V> {
       // As SlidingWindowStoreMaterializer: older windows are needed to create new ones.
       throw new Error(`store "${storeName}": retention ${materialized.retentionMs} ms is below 2 x timeDifference + grace (${windows.retentionMs()} ms)`);
     }
-    if (materialized.loggingEnabled === false) throw new Error(`store "${storeName}": loggingEnabled: false is supported on in-memory key-value stores only`);
     const retentionMs = materialized.retentionMs ?? windows.retentionMs();
     const name = builder.names.next('KSTREAM-SLIDINGWINDOWAGGREGATE');
     const strategy = this.emitStrategy;
@@ -50,7 +50,7 @@ export class SlidingWindowedKStream<K, V> {
     );
     // Retention - 1: our store keeps starts >= streamTime - retention, Kafka Streams' > streamTime - retention.
     builder.topology.addStateStore(
-      timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.timeDifferenceMs, retentionMs: retentionMs - 1 }, keySerde, valueSerde),
+      loggedAsMaterialized(timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.timeDifferenceMs, retentionMs: retentionMs - 1 }, keySerde, valueSerde), materialized),
       name,
     );
     if (emittedStore) builder.topology.addStateStore(keyValueStoreBuilder(emittedStore, stringSerde, jsonSerde<number>()), name);

@@ -2,6 +2,7 @@ import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { WindowAggregateProcessor, type Aggregator, type EmitStrategy, type Initializer } from './DslProcessors.js';
 import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
+import { loggedAsMaterialized } from './LoggingDisabled.js';
 import { keyValueStoreBuilder } from './Stores.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
@@ -37,7 +38,7 @@ export class TimeWindowedKStream<K, V> {
       () => new WindowAggregateProcessor<K, V, A>(storeName, windows, initializer, aggregator, strategy, emittedStore),
       this.grouped.stream.nodeName,
     );
-    builder.topology.addStateStore(timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.sizeMs, retentionMs }, keySerde, valueSerde), name);
+    builder.topology.addStateStore(loggedAsMaterialized(timestampedWindowStoreBuilder(storeName, { windowSizeMs: windows.sizeMs, retentionMs }, keySerde, valueSerde), materialized), name);
     if (emittedStore) builder.topology.addStateStore(keyValueStoreBuilder(emittedStore, stringSerde, jsonSerde<number>()), name);
     return new KTable<Windowed<K>, A>(builder, name, storeName, windowedKeyWithoutSerde<Windowed<K>>(name), valueSerde);
   }

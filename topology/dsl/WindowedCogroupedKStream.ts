@@ -12,6 +12,7 @@ import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
 import { windowedKeyWithoutSerde } from './WindowedSerdes.js';
 import type { StoreBuilder } from '../StoreBuilder.js';
+import { loggedAsMaterialized } from './LoggingDisabled.js';
 
 export interface CogroupedInput<K, A> {
   group: KGroupedStream<K, unknown>;
@@ -35,13 +36,12 @@ function buildWindowedCogroup<K, A, Out>(
   const storeName = materialized.name ?? builder.names.next(storeNamePrefix);
   const keySerde = materialized.keySerde ?? first.keySerde ?? (stringSerde as unknown as Serde<K>);
   const valueSerde = materialized.valueSerde ?? jsonSerde<A>();
-  if (materialized.loggingEnabled === false) throw new Error(`store "${storeName}": loggingEnabled: false is supported on in-memory key-value stores only`);
   const nodes = inputs.map(({ group, aggregator }) => {
     const name = builder.names.next('COGROUPKSTREAM-AGGREGATE');
     builder.topology.addProcessor(name, processor(storeName, aggregator as Aggregator<K, unknown, A>), group.stream.nodeName);
     return name;
   });
-  builder.topology.addStateStore(store(storeName, keySerde, valueSerde), ...nodes);
+  builder.topology.addStateStore(loggedAsMaterialized(store(storeName, keySerde, valueSerde), materialized), ...nodes);
   const merge = builder.names.next('COGROUPKSTREAM-MERGE');
   builder.topology.addProcessor(merge, () => new StatelessProcessor<Windowed<K>, Out, Windowed<K>, Out>((record, forward) => forward(record)), ...nodes);
   return new KTable<Windowed<K>, Out>(builder, merge, storeName, windowedKeyWithoutSerde<Windowed<K>>(merge), valueSerde as unknown as Serde<Out>);

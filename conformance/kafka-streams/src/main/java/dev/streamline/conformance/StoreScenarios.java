@@ -19,6 +19,10 @@ import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.SessionStore;
+import org.apache.kafka.streams.state.WindowStore;
+import org.apache.kafka.common.utils.Bytes;
 
 import java.util.List;
 import java.util.Set;
@@ -30,7 +34,7 @@ import java.util.Set;
 final class StoreScenarios {
     private StoreScenarios() {}
 
-    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed", "stream-partitioner", "topic-extractor-partitioner");
+    static final Set<String> NAMES = Set.of("aggregate-in-memory-store", "repartition-named-partitions", "cogroup-aggregate", "cogroup-windowed", "stream-partitioner", "topic-extractor-partitioner", "rocksdb-logging-disabled");
 
     static boolean handles(String scenario) {
         return NAMES.contains(scenario);
@@ -71,6 +75,18 @@ final class StoreScenarios {
                         .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()).withLoggingDisabled())
                     .toStream().mapValues(KTableScenarios::number).to("out-no-logging", Scenarios.JSON_OUT);
                 return List.of("out-in-memory", "out-no-logging");
+            }
+            case "rocksdb-logging-disabled" -> {
+                KGroupedStream<String, JsonNode> grouped = Scenarios.grouped(Scenarios.events(builder));
+                grouped.count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("count-unlogged").withLoggingDisabled())
+                    .toStream().mapValues(KTableScenarios::number).to("out-count", Scenarios.JSON_OUT);
+                grouped.windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(60), Duration.ofSeconds(10)))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("windowed-unlogged").withLoggingDisabled())
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), KTableScenarios.number(count))).to("out-windowed", Scenarios.JSON_OUT);
+                grouped.windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                    .count(Materialized.<String, Long, SessionStore<Bytes, byte[]>>as("session-unlogged").withLoggingDisabled())
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : KTableScenarios.number(count))).to("out-session", Scenarios.JSON_OUT);
+                return List.of("out-count", "out-windowed", "out-session");
             }
             case "repartition-named-partitions" -> {
                 Scenarios.events(builder)
