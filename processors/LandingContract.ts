@@ -69,7 +69,7 @@ export class LandingDecoder {
   private readonly validate: (eventType: string, payload: Record<string, unknown>, enveloped: boolean) => string | undefined;
 
   constructor(
-    private readonly config: LandingContractConfig = { validateEnvelopes: false },
+    private readonly config: LandingContractConfig = { validateEnvelopes: true },
     catalog: SchemaCatalog = defaultSchemaCatalog(),
   ) {
     this.validate = (eventType, payload, enveloped) => {

@@ -72,8 +72,10 @@ export interface LandingContractConfig {
   /** LANDING_PROTOBUF_SCHEMA_ID: the schema id Confluent-framed records must carry; unset refuses them. */
   protobufSchemaId?: number;
   /**
-   * LANDING_VALIDATE_ENVELOPES (default false): also check ingress envelopes against the JSON
-   * Schemas. The ingress checked them already; a producer writing envelopes itself takes that on.
+   * LANDING_VALIDATE_ENVELOPES (default true): check ingress envelopes against the JSON Schemas
+   * too, as bare and Protobuf events are, so an envelope another producer wrote is held to the
+   * HTTP routes' contract (a validation costs ~0.1 µs of the ~130 µs an event costs the topology).
+   * false trusts envelopes (the ingress checked them already).
    */
   validateEnvelopes: boolean;
 }
@@ -88,7 +90,7 @@ export function readLandingContract(env: Env): LandingContractConfig {
       throw new ConfigError(`LANDING_PROTOBUF_SCHEMA_ID must be a schema registry id (an integer from 0 to 2147483647), got "${rawId}"`);
     }
   }
-  return { protobufSchemaId, validateEnvelopes: readBoolean(env, 'LANDING_VALIDATE_ENVELOPES', false) };
+  return { protobufSchemaId, validateEnvelopes: readBoolean(env, 'LANDING_VALIDATE_ENVELOPES', true) };
 }
 
 

@@ -52,11 +52,13 @@ describe('the landing contract', () => {
     expect(refusal(() => decoder.decode({ key: 'u1', value: json({ user_id: 'u1' }), timestamp: T, headers: { 'event-type': 'teleport' } }, at(7)))).toBe('unknown event_type "teleport"');
   });
 
-  test('envelopes are trusted by default (the ingress checked them) and checked with LANDING_VALIDATE_ENVELOPES=true', () => {
+  test('envelopes are checked against the JSON Schemas by default; LANDING_VALIDATE_ENVELOPES=false trusts them', () => {
     const envelope = json({ v: 1, event_id: 'e1', id_assigned: false, event_type: 'product', source: 'product', received_at: T, payload: { event_name: 'x', user_id: 'u1' } });
+    expect(refusal(() => new LandingDecoder(readLandingContract({})).decode({ key: 'u1', value: envelope, timestamp: T }, at(8)))).toBe('timestamp is required');
+    expect(refusal(() => new LandingDecoder().decode({ key: 'u1', value: envelope, timestamp: T }, at(8)))).toBe('timestamp is required');
+    const trusting = new LandingDecoder(readLandingContract({ LANDING_VALIDATE_ENVELOPES: 'false' }));
+    expect(trusting.decode({ key: 'u1', value: envelope, timestamp: T }, at(8))).toMatchObject({ event_id: 'e1' });
     expect(decoder.decode({ key: 'u1', value: envelope, timestamp: T }, at(8))).toMatchObject({ event_id: 'e1' });
-    const strict = new LandingDecoder(readLandingContract({ LANDING_VALIDATE_ENVELOPES: 'true' }));
-    expect(refusal(() => strict.decode({ key: 'u1', value: envelope, timestamp: T }, at(8)))).toBe('timestamp is required');
   });
 
   describe('Protobuf', () => {

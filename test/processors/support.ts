@@ -6,6 +6,26 @@ import { StreamsApp, type StreamsBuilder } from '../../topology/index.js';
 import { waitForCaughtUp } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 
+/**
+ * The fields the HTTP route's JSON Schema requires and a test does not care about, derived from
+ * the event: the ingress would have refused the event without them, and the topology checks
+ * envelopes against the same schemas (LANDING_VALIDATE_ENVELOPES, default true).
+ */
+function requiredFields(event: { event_id: string; event_type: string; received_at: number }): Record<string, unknown> {
+  switch (event.event_type) {
+    case 'attempt':
+      return { client_attempt_id: event.event_id };
+    case 'session':
+      return { session_id: event.event_id, start_time: new Date(event.received_at).toISOString() };
+    case 'placement':
+      return { placement_id: event.event_id };
+    case 'product':
+      return { timestamp: event.received_at };
+    default: // seed 001's collector types
+      return { tenant_id: 'tenant_test', event_type: event.event_type, timestamp: new Date(event.received_at).toISOString(), source_service: 'test-service' };
+  }
+}
+
 /** A landing record as the ingress writes it: envelope value, user id key, received_at timestamp. */
 export function landingRecord(
   topic: string,
@@ -13,7 +33,8 @@ export function landingRecord(
   key: string,
 ): ProducerRecord {
   const source = event.source ?? (['attempt', 'session', 'placement'].includes(event.event_type) ? 'seed000' : event.event_type === 'product' ? 'product' : 'collector');
-  const envelope: Record<string, unknown> = { v: 1, event_id: event.event_id, id_assigned: false, event_type: event.event_type, source, received_at: event.received_at, payload: event.payload };
+  const payload = { ...requiredFields(event), ...event.payload };
+  const envelope: Record<string, unknown> = { v: 1, event_id: event.event_id, id_assigned: false, event_type: event.event_type, source, received_at: event.received_at, payload };
   if (event.user_agent) envelope.user_agent = event.user_agent;
   return { topic, key: Buffer.from(key), value: Buffer.from(JSON.stringify(envelope)), timestamp: event.received_at };
 }
