@@ -4,13 +4,13 @@
  * move the parts onto real services.
  */
 import { pino } from 'pino';
-import { startPipeline } from './Pipeline.js';
+import { startService } from './Service.js';
 import { explainStartError } from './start-errors.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
-  const pipeline = await startPipeline(process.env, logger);
+  const pipeline = await startService(process.env, logger);
   // Started without a broker, part of the start goes on after listening: its failure is as fatal.
   pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));
   // A pipeline thread that dies (app/threads/) ends the process: a supervisor restarts it and

@@ -11,7 +11,7 @@
  * service: anonymous vs file-backed (mapped libraries, shared and reclaimable), the largest
  * mappings, the V8 heap the service reports and its CPU time so far. The same after posting N
  * seed-004-like events and letting the pipeline settle. The service applies MEMORY_LIMIT_MB's plan
- * itself (app/Pipeline.ts).
+ * itself (app/Service.ts).
  * Everything runs on 127.0.0.1 and stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * The whole pipeline on embedded defaults (startPipeline, temp DATA_DIR): ingress -> landing
+ * The whole pipeline on embedded defaults (startService, temp DATA_DIR): ingress -> landing
  * topic -> default topology (parse, dedupe, enrich, filter, route, aggregate) -> events.clean ->
  * ClickHouse sink on chDB -> seed 004's GET /metrics.
  *

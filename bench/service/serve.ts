@@ -2,7 +2,7 @@
  * The service under test, run in its own process so the load generator never shares its event
  * loop. Modes:
  *   baseline  a bare fastify route: parse + ajv-validate the seed 004 product event, answer 202
- *   pipeline  app/Pipeline.ts startPipeline (ROLES from the environment; DATA_DIR a temp dir)
+ *   pipeline  app/Service.ts startService (ROLES from the environment; DATA_DIR a temp dir)
  * Talks to the parent over IPC: {type:'ready', address} once listening; answers {type:'stats'}
  * with CPU, memory and the landing topic's end offsets; {type:'stop'} shuts down and exits
  * (which also writes the --cpu-prof profile when one was asked for).
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { StreamsApp } from '../../topology/index.js';
 
 const mode = process.argv[2];
@@ -51,7 +51,7 @@ if (experimentMaxPoll) {
   };
 }
 
-let pipeline: RunningPipeline | undefined;
+let pipeline: RunningService | undefined;
 let close: () => Promise<void>;
 let address: string;
 if (mode === 'baseline') {
@@ -59,7 +59,7 @@ if (mode === 'baseline') {
 } else if (mode === 'pipeline') {
   const logFile = process.env.BENCH_SERVICE_LOG;
   const logger = logFile ? pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, sync: false })) : pino({ level: 'warn' });
-  pipeline = await startPipeline({ ...process.env, HOST: '127.0.0.1', PORT: '0' }, logger);
+  pipeline = await startService({ ...process.env, HOST: '127.0.0.1', PORT: '0' }, logger);
   address = pipeline.address;
   if (experimentMaxPoll && pipeline.streams) {
     const applied = (pipeline.streams as unknown as { config: { maxPollRecords: number } }).config.maxPollRecords;

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline } from 'streamline-events/app';
+import { startService } from 'streamline-events/app';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'funnel-'));
-const pipeline = await startPipeline({
+const pipeline = await startService({
   DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', CLICKHOUSE_HTTP_PORT: 'off', LOG_LEVEL: 'warn', STREAM_THREADS: '2', SINK_BATCH_LINGER: '50ms',
   PIPELINE_EXTENSIONS: path.join(path.dirname(new URL(import.meta.url).pathname), 'campaign-funnel.mjs'),
 }, pino({ level: 'warn' }));

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { exampleEvents, loadEventSchemas } from '../../console/index.js';
 import { call, type Answer } from './support/http-client.js';
 
 /**
- * Issue 12's two doors on the process `npm start` runs (startPipeline, embedded defaults, a temp
+ * Issue 12's two doors on the process `npm start` runs (startService, embedded defaults, a temp
  * DATA_DIR): the operators' routes are not on the public listener, answer 401 on the admin
  * listener without the token, and work with it; ingestion answers 401 without a source key once
  * INGEST_API_KEYS is set, and 2xx with each accepted form of a key.
@@ -46,10 +46,10 @@ function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-admin-door-'));
 }
 
-async function start(env: Record<string, string>): Promise<{ pipeline: RunningPipeline; dataDir: string }> {
+async function start(env: Record<string, string>): Promise<{ pipeline: RunningService; dataDir: string }> {
   const dataDir = tempDataDir();
   // No sink: chDB allows one engine per process, and the doors do not need ClickHouse.
-  const pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ...env }, pino({ level: 'warn' }));
+  const pipeline = await startService({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ...env }, pino({ level: 'warn' }));
   return { pipeline, dataDir };
 }
 
@@ -61,7 +61,7 @@ function metricValue(text: string, series: string): number {
 const summary = (answer: Answer) => ({ status: answer.status, body: answer.body });
 
 describe('two doors: the public listener and the admin listener behind ADMIN_TOKEN', () => {
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let dataDir: string;
   let admin: string;
 
@@ -202,7 +202,7 @@ describe('two doors: the public listener and the admin listener behind ADMIN_TOK
 });
 
 describe('ADMIN_PORT=public: admin routes share the public listener behind the token', () => {
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let dataDir: string;
 
   beforeAll(async () => {
@@ -231,7 +231,7 @@ describe('refusing to start with the admin door open to the network', () => {
   const refused = async (env: Record<string, string>) => {
     const dataDir = tempDataDir();
     try {
-      const error = await startPipeline({ DATA_DIR: dataDir, PORT: '0', ROLES: 'ingress', LOG_LEVEL: 'silent', ...env }, pino({ level: 'silent' })).then(
+      const error = await startService({ DATA_DIR: dataDir, PORT: '0', ROLES: 'ingress', LOG_LEVEL: 'silent', ...env }, pino({ level: 'silent' })).then(
         async (pipeline) => {
           await pipeline.stop();
           return undefined;

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { startPipeline } from '../../app/Pipeline.js';
+import { startService } from '../../app/Service.js';
 import { buildIngress } from '../../ingress/buildIngress.js';
 import { readIngressConfig } from '../../ingress/ingress-config.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
@@ -46,7 +46,7 @@ describe('/health and /ready with a dependency down', () => {
       },
     });
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-redis-wiring-'));
-    const pipeline = await startPipeline(
+    const pipeline = await startService(
       { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress', REDIS_URL: `redis://:secret@127.0.0.1:${closedPort}` },
       pino({ level: 'info' }, sink),
     );

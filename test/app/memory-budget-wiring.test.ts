@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { planMemory } from '../../config/index.js';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 
 function metricValue(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
@@ -12,7 +12,7 @@ function metricValue(text: string, series: string): number | undefined {
 
 /** The service applies MEMORY_LIMIT_MB (issue 21 item 1): its pressure check refuses intake at the plan's line. */
 describe('MEMORY_LIMIT_MB reaches the running service', () => {
-  let pipeline: RunningPipeline | undefined;
+  let pipeline: RunningService | undefined;
   let dataDir: string;
 
   afterEach(async () => {
@@ -23,7 +23,7 @@ describe('MEMORY_LIMIT_MB reaches the running service', () => {
 
   test.each([['400'], ['2048']])('with MEMORY_LIMIT_MB=%s the intake refusal line comes from its plan', async (limitMb) => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-memory-wiring-'));
-    pipeline = await startPipeline(
+    pipeline = await startService(
       { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', MEMORY_LIMIT_MB: limitMb, CLICKHOUSE_HTTP_PORT: 'off' },
       pino({ level: 'warn' }),
     );

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { SEED_ENV_TABLE, seedEnvWarning, translateSeedEnv } from '../../app/SeedEnv.js';
 import { readMaxPollRecords } from '../../app/StreamConfig.js';
 import { readIngressConfig } from '../../ingress/ingress-config.js';
@@ -15,7 +15,7 @@ import { call } from './support/http-client.js';
  * warning line at start with what to use instead; docs/CONFIG.md's table says which. A test per
  * group, each on what the table says the variable changes.
  */
-async function start(env: Record<string, string>): Promise<{ pipeline: RunningPipeline; dataDir: string; lines: Array<Record<string, unknown>> }> {
+async function start(env: Record<string, string>): Promise<{ pipeline: RunningService; dataDir: string; lines: Array<Record<string, unknown>> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-seed-env-'));
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -24,12 +24,12 @@ async function start(env: Record<string, string>): Promise<{ pipeline: RunningPi
       done();
     },
   });
-  const pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ADMIN_PORT: '0', ...env }, pino({ level: 'warn' }, sink));
+  const pipeline = await startService({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ADMIN_PORT: '0', ...env }, pino({ level: 'warn' }, sink));
   return { pipeline, dataDir, lines };
 }
 
 describe('seed env vars', () => {
-  const started: Array<{ pipeline: RunningPipeline; dataDir: string }> = [];
+  const started: Array<{ pipeline: RunningService; dataDir: string }> = [];
   afterAll(async () => {
     for (const { pipeline, dataDir } of started) {
       await pipeline.stop();

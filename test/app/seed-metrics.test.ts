@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { call } from './support/http-client.js';
 
 /**
- * Issue 20 part 1: `npm start` (startPipeline, embedded defaults, a temp DATA_DIR), a few seed 000
+ * Issue 20 part 1: `npm start` (startService, embedded defaults, a temp DATA_DIR), a few seed 000
  * attempts, then GET /metrics/prometheus carries seed 002's seven metric names, and
  * events_processed_total and processing_duration_seconds move with the traffic.
  */
@@ -27,13 +27,13 @@ function value(text: string, series: string): number {
 }
 
 describe('seed 002 metrics on /metrics/prometheus', () => {
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let dataDir: string;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-seed-metrics-'));
     // No sink: chDB allows one engine per process, and these metrics are the topology's.
-    pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ADMIN_PORT: '0' }, pino({ level: 'warn' }));
+    pipeline = await startService({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ROLES: 'ingress,topology', LOG_LEVEL: 'warn', ADMIN_PORT: '0' }, pino({ level: 'warn' }));
     await pipeline.started;
   }, 60_000);
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { call } from './support/http-client.js';
 
 const TOKEN = 'threads-test-token';
@@ -32,7 +32,7 @@ async function postAttempts(address: string, users: string[], perUser: number): 
 }
 
 /** Waits for stream-thread commits until the topology has processed `count` attempts (seed 002's counter, summed over threads). */
-async function processed(pipeline: RunningPipeline, count: number): Promise<string> {
+async function processed(pipeline: RunningService, count: number): Promise<string> {
   for (;;) {
     const text = (await call(pipeline.address, '/metrics/prometheus')).text;
     if (value(text, 'events_processed_total{event_type="attempt"}') >= count) return text;
@@ -49,14 +49,14 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
 }
 
 describe.each([1, 2])('STREAM_THREADS=%i on embedded defaults', (streamThreads) => {
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let dataDir: string;
   const users = ['u-a', 'u-b', 'u-c', 'u-d', 'u-e', 'u-f'];
   const perUser = 3;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-threads-'));
-    pipeline = await startPipeline(
+    pipeline = await startService(
       { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PORT: '0', ADMIN_TOKEN: TOKEN, CLICKHOUSE_HTTP_PORT: 'off', LOG_LEVEL: 'warn', STREAM_THREADS: String(streamThreads), SINK_BATCH_LINGER: '50ms' },
       pino({ level: 'warn' }),
     );
@@ -153,9 +153,9 @@ describe.each([1, 2])('STREAM_THREADS=%i on embedded defaults', (streamThreads) 
 });
 
 describe('a pipeline thread that dies', () => {
-  test('fails the process (RunningPipeline.failed names the thread); stop() still completes', async () => {
+  test('fails the process (RunningService.failed names the thread); stop() still completes', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-threads-die-'));
-    const pipeline = await startPipeline({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PORT: 'off', CLICKHOUSE_HTTP_PORT: 'off', LOG_LEVEL: 'silent', ROLES: 'ingress,topology' }, pino({ level: 'silent' }));
+    const pipeline = await startService({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PORT: 'off', CLICKHOUSE_HTTP_PORT: 'off', LOG_LEVEL: 'silent', ROLES: 'ingress,topology' }, pino({ level: 'silent' }));
     try {
       await pipeline.started;
       let settled = false;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { call } from './support/http-client.js';
 
 /**
@@ -32,7 +32,7 @@ function selfSignedCertificate(dir: string, name: string): { certFile: string; k
 
 describe('TLS on the public and the admin listener', () => {
   let dataDir: string;
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let publicCert: Buffer;
   let adminCert: Buffer;
 
@@ -42,7 +42,7 @@ describe('TLS on the public and the admin listener', () => {
     const adminFiles = selfSignedCertificate(dataDir, 'admin');
     publicCert = publicFiles.cert;
     adminCert = adminFiles.cert;
-    pipeline = await startPipeline(
+    pipeline = await startService(
       {
         DATA_DIR: path.join(dataDir, 'data'),
         PORT: '0',

@@ -42,7 +42,7 @@ describe('streamline CLI', () => {
     // A data dir as a stopped service leaves it: the default pipeline ran over 10 events and a
     // poison record (now in the DLQ), committed, and closed.
     const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log'), defaultPartitions: 2 });
-    // As app/Pipeline.ts: one DLQ for the ingress and the topology.
+    // As app/Service.ts: one DLQ for the ingress and the topology.
     const config = { ...readPipelineConfig({}), dlqTopic: DLQ };
     const builder = new StreamsBuilder();
     const pipeline = buildDefaultPipeline(builder, config, { logger: pino({ level: 'silent' }) });

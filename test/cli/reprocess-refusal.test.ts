@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline } from '../../app/Pipeline.js';
+import { startService } from '../../app/Service.js';
 import { streamline } from './reprocess-scenario.js';
 
 test('reprocess and backfill refuse while the service runs on the same DATA_DIR, and change nothing', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-reprocess-refusal-'));
   const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PORT: 'off', CLICKHOUSE_HTTP_PORT: 'off', ROLES: 'ingress,topology' };
-  const service = await startPipeline(env, pino({ level: 'silent' }));
+  const service = await startService(env, pino({ level: 'silent' }));
   try {
     await service.started;
     const accepted = await fetch(`${service.address}/events`, {

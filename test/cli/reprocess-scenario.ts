@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import type { Log, TopicPartition } from '../../log/Log.js';
 import { liveKeys } from '../../bin/commands/backfill.js';
 import { runStreamline, type CliRun } from '../support/cli-runner.js';
@@ -140,7 +140,7 @@ export async function runUntilCaughtUp(
   snapshotOptions: { windowsEndingBy?: number } = {},
 ): Promise<{ snapshot: Snapshot; aggregators: Record<string, string>; cpuMs: number }> {
   const cpuStart = process.cpuUsage();
-  const running: RunningPipeline = await startPipeline(env, pino({ level: 'warn' }));
+  const running: RunningService = await startService(env, pino({ level: 'warn' }));
   try {
     await running.started;
     const deadline = Date.now() + timeoutMs;

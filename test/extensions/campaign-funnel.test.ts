@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { call } from '../app/support/http-client.js';
 
 const EXTENSION = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../examples/extensions/campaign-funnel.ts');
@@ -23,12 +23,12 @@ interface FunnelRow {
 }
 
 describe('PIPELINE_EXTENSIONS: the campaign funnel example in the running service', () => {
-  let pipeline: RunningPipeline;
+  let pipeline: RunningService;
   let dataDir: string;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-extension-'));
-    pipeline = await startPipeline(
+    pipeline = await startService(
       {
         DATA_DIR: dataDir,
         PORT: '0',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createClient, ClickHouseError, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import { expandMacros, loadDashboard } from './support/grafana.js';
 
 /**
@@ -48,7 +48,7 @@ async function refusal(promise: Promise<unknown>): Promise<ClickHouseError> {
 
 describe('the read-only ClickHouse HTTP interface over the embedded store', () => {
   let dataDir: string;
-  let running: RunningPipeline;
+  let running: RunningService;
   let client: ClickHouseClient;
   let base: string;
   const now = Date.now();
@@ -59,7 +59,7 @@ describe('the read-only ClickHouse HTTP interface over the embedded store', () =
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-query-http-'));
-    running = await startPipeline(
+    running = await startService(
       {
         DATA_DIR: dataDir,
         PORT: '0',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startPipeline, type RunningPipeline } from '../../app/Pipeline.js';
+import { startService, type RunningService } from '../../app/Service.js';
 import type { LogRecord } from '../../log/Log.js';
 import { DLQ_REASON, ORIGINAL_TOPIC } from '../../topology/runtime/DeadLetters.js';
 import { waitFor } from './FlakyStore.js';
@@ -16,11 +16,11 @@ import { waitFor } from './FlakyStore.js';
  */
 describe('poison on the landing topic, through the whole embedded pipeline', () => {
   let dataDir: string;
-  let running: RunningPipeline;
+  let running: RunningService;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-sink-poison-e2e-'));
-    running = await startPipeline(
+    running = await startService(
       { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', SINK_BATCH_LINGER: '50ms' },
       pino({ level: 'warn' }),
     );

@@ -27,7 +27,7 @@ export interface ConsoleApp {
 }
 
 /**
- * The service as app/Pipeline.ts composes it — embedded log, the default topology, optionally the
+ * The service as app/Service.ts composes it — embedded log, the default topology, optionally the
  * ClickHouse sink on chDB with seed 004's query, and its two listeners (app/Listeners.ts): the
  * ingress on the public one; seed 002's processor routes, GET /topology and the console on the
  * admin one — on a temp data dir and free ports.

@@ -4,7 +4,7 @@ import type { ChildMessage, ClickHouseCounts, ParentMessage } from '../fixtures/
 
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'pipeline-process.ts');
 
-/** The whole app (startPipeline) in a child process, driven over IPC. */
+/** The whole app (startService) in a child process, driven over IPC. */
 export class PipelineChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   commits = 0;

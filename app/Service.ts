@@ -22,7 +22,7 @@ import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure
 import { readThreadConfig } from './threads/ThreadConfig.js';
 import { ThreadedRuntime } from './threads/ThreadedRuntime.js';
 
-export interface RunningPipeline {
+export interface RunningService {
   config: AppConfig;
   log: Log;
   http: FastifyInstance;
@@ -55,7 +55,7 @@ export interface RunningPipeline {
  * HTTP listeners (app/Listeners.ts). Stops in the reverse order: HTTP first so nothing new is
  * accepted, then the topology (its last commit), the sink, the log.
  */
-export async function startPipeline(givenEnv: Env, logger: Logger): Promise<RunningPipeline> {
+export async function startService(givenEnv: Env, logger: Logger): Promise<RunningService> {
   // The seeds' variables (REDIS_ADDRESS, EVENT_PROCESSOR_*, ...) in ours; one warning line for those with no effect.
   const rawEnv = applySeedEnv(givenEnv, logger);
   const config = readAppConfig(rawEnv);
