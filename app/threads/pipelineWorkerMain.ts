@@ -9,16 +9,18 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { readIngressConfig } from '../../ingress/index.js';
+// Modules, not the ingress's and query layer's indexes: an index would load the ingress's request
+// path and the query listener into every worker's V8 heap (issue 21 item 1: idle RSS per thread).
+import { readIngressConfig } from '../../ingress/ingress-config.js';
 import type { Log } from '../../log/Log.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { processorRoutes, readPipelineConfig } from '../../processors/index.js';
-import { createQueryLayer, readQueryListenerConfig, type QueryLayer } from '../../query/index.js';
+import type { QueryLayer } from '../../query/QueryLayer.js';
+import { readQueryListenerConfig } from '../../query/QueryListenerConfig.js';
 import { liveRoutes } from '../../console/LiveRoutes.js';
 import { readAppConfig } from '../AppConfig.js';
 import { readMemoryPlan, readTopicNames } from '../../config/index.js';
 import { applyMemoryPlan } from '../MemoryBudget.js';
-import { openLog } from '../open-log.js';
 import { StartSequence } from '../StartSequence.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
 
@@ -39,7 +41,8 @@ async function start(): Promise<void> {
   const config = { ...readAppConfig(env), roles: data.roles };
   // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
   applyMemoryPlan(readMemoryPlan(env));
-  log = data.logPort ? await RemoteLog.connect(data.logPort) : await openLog(config, env, logger, registry);
+  // The embedded log is the log thread's: this worker loads the log's own modules only in Kafka mode.
+  log = data.logPort ? await RemoteLog.connect(data.logPort) : await (await import('../open-log.js')).openLog(config, env, logger, registry);
   const topics = readTopicNames(env);
   const ingressConfig = readIngressConfig(env, topics);
   const pipelineConfig = readPipelineConfig(env, topics);
@@ -65,6 +68,7 @@ async function start(): Promise<void> {
   const queryConfig = data.serveQueries ? readQueryListenerConfig(env, ['sink']) : undefined;
   if (queryConfig) {
     const started = sequence;
+    const { createQueryLayer } = await import('../../query/QueryLayer.js');
     queryLayer = createQueryLayer({ config: queryConfig, store: () => started.analytics?.store, registry, logger });
     await queryLayer.registerDashboardRoute(admin);
   }
