@@ -8,7 +8,8 @@ import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
 import type { LogRecord, TopicPartition } from '../../log/Log.js';
 import { startSaslSslKafkaBroker, type SaslSslKafkaBroker } from '../support/kafka-broker.js';
 import { runStreamline } from '../support/cli-runner.js';
-import { readAll, tempDir } from '../support/streams.js';
+import { readAll } from '../support/streams.js';
+import { tempDir } from '../support/temp-dir.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
 import { ProductTraffic } from './support/product-traffic.js';
 

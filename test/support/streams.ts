@@ -1,9 +1,6 @@
 import { partitionKey, type Log, type LogRecord, type TopicPartition, type TopicPartitionOffset } from '../../log/Log.js';
 import type { CommitEvent, StreamsApp } from '../../topology/index.js';
 
-// Until the last importers move to temp-dir.js (files other work had open at the time).
-export { tempDir } from './temp-dir.js';
-
 export async function partitionsOf(log: Log, topic: string): Promise<TopicPartition[]> {
   const count = await log.partitionCount(topic);
   return Array.from({ length: count }, (_, partition) => ({ topic, partition }));
