@@ -1,7 +1,8 @@
 import type { RocksDBKeyValueStore } from './RocksDBKeyValueStore.js';
 import type { Serde } from './Serde.js';
 import type { KeyValueStore, StoreLifecycle } from './StateStore.js';
-import { keyValueStore, type StoreBuilder, type StoreBuilderOptions } from './Stores.js';
+import type { StoreBuilder } from './StoreBuilder.js';
+import { keyValueStore, type StoreBuilderOptions } from './Stores.js';
 
 /** One stored record of a join side: its time, key and an insertion number (duplicates are kept). */
 interface JoinEntryKey<K> {
@@ -56,7 +57,6 @@ export function joinWindowStore<K, V>(name: string, retentionMs: number, keySerd
     name,
     changelogCleanupPolicy: inner.changelogCleanupPolicy,
     changelogRetentionMs: inner.changelogRetentionMs,
-    changelogTopicConfig: inner.changelogTopicConfig,
     build: (applicationId) => withJoinMethods(inner.build(applicationId), keySerde, retentionMs),
   };
 }

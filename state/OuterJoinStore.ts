@@ -1,7 +1,8 @@
 import type { RocksDBKeyValueStore } from './RocksDBKeyValueStore.js';
 import type { Serde } from './Serde.js';
 import type { KeyValueStore, StoreLifecycle } from './StateStore.js';
-import { keyValueStore, type StoreBuilder, type StoreBuilderOptions } from './Stores.js';
+import type { StoreBuilder } from './StoreBuilder.js';
+import { keyValueStore, type StoreBuilderOptions } from './Stores.js';
 
 /** Kafka Streams' TimestampedKeyAndJoinSide: a not-yet-joined record's time, side and key. */
 export interface TimestampedKeyAndJoinSide<K> {
@@ -101,7 +102,6 @@ export function outerJoinStore<K, V1, V2>(name: string, keySerde: Serde<K>, left
     name,
     changelogCleanupPolicy: inner.changelogCleanupPolicy,
     changelogRetentionMs: inner.changelogRetentionMs,
-    changelogTopicConfig: inner.changelogTopicConfig,
     build: (applicationId) => withOuterJoinMethods(inner.build(applicationId)),
   };
 }

@@ -1,7 +1,8 @@
 import type { RocksDBKeyValueStore } from './RocksDBKeyValueStore.js';
 import type { Serde } from './Serde.js';
 import type { KeyValue, KeyValueStore, StoreLifecycle } from './StateStore.js';
-import { keyValueStore, type StoreBuilder, type StoreBuilderOptions } from './Stores.js';
+import type { StoreBuilder } from './StoreBuilder.js';
+import { keyValueStore, type StoreBuilderOptions } from './Stores.js';
 
 /** A key and its session, [start, end] both inclusive (the shape of the DSL's Windowed). */
 export interface Windowed<K> {
@@ -66,7 +67,6 @@ export function sessionStore<K, V>(name: string, keySerde: Serde<K>, valueSerde:
     name,
     changelogCleanupPolicy: inner.changelogCleanupPolicy,
     changelogRetentionMs: inner.changelogRetentionMs,
-    changelogTopicConfig: inner.changelogTopicConfig,
     build: (applicationId) => withSessionMethods(inner.build(applicationId), keySerde),
   };
 }

@@ -1,15 +1,10 @@
 import type { Registry } from 'prom-client';
-import type { CleanupPolicy, TopicConfig } from '../log/Log.js';
 import type { KeyValue, KeyValueStore, StoreLifecycle, WindowStore } from './StateStore.js';
+import { changelogTopicName, type StoreBuilder } from './StoreBuilder.js';
 import type { Serde } from './Serde.js';
 import { RocksDBKeyValueStore } from './RocksDBKeyValueStore.js';
 import { RocksDBWindowStore } from './RocksDBWindowStore.js';
 import { StoreMetrics } from './StoreMetrics.js';
-
-/** Kafka Streams' changelog naming: `<application id>-<store>-changelog`. */
-export function changelogTopicName(applicationId: string, storeName: string): string {
-  return `${applicationId}-${storeName}-changelog`;
-}
 
 /** Kafka Streams' windowstore.changelog.additional.retention.ms default: one day. */
 export const DEFAULT_CHANGELOG_ADDITIONAL_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -23,18 +18,6 @@ export interface StoreBuilderOptions {
   syncWrites?: boolean;
   /** LRU read cache of committed values per store instance. Default from the memory budget (state/StoreMemory.ts); 0 disables. */
   readCacheEntries?: number;
-}
-
-/**
- * Makes one store per task (the shape topology/StoreBuilder.ts expects). The runtime creates the
- * changelog with changelogTopicConfig(partitions of the sub-topology's input).
- */
-export interface StoreBuilder<S extends StoreLifecycle> {
-  readonly name: string;
-  readonly changelogCleanupPolicy: CleanupPolicy;
-  readonly changelogRetentionMs?: number;
-  changelogTopicConfig(partitions: number): TopicConfig;
-  build(applicationId: string): S;
 }
 
 export type KeyValueStoreBuilder<K, V> = StoreBuilder<RocksDBKeyValueStore<K, V>>;
@@ -53,7 +36,6 @@ export function keyValueStore<K, V>(
   return {
     name,
     changelogCleanupPolicy: 'compact',
-    changelogTopicConfig: (partitions) => ({ partitions, cleanupPolicy: 'compact' }),
     build: (applicationId) =>
       new RocksDBKeyValueStore<K, V>({
         name,
@@ -95,7 +77,6 @@ export function windowStore<K, V>(
     name,
     changelogCleanupPolicy: 'compact,delete',
     changelogRetentionMs,
-    changelogTopicConfig: (partitions) => ({ partitions, cleanupPolicy: 'compact,delete', retentionMs: changelogRetentionMs }),
     build: (applicationId) =>
       new RocksDBWindowStore<K, V>({
         name,

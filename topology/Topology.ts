@@ -1,7 +1,7 @@
 import type { Serde } from '../state/Serde.js';
 import type { ProcessorSupplier } from './processor/Processor.js';
 import type { StreamRecord } from './processor/Record.js';
-import type { StoreBuilder } from './StoreBuilder.js';
+import type { StoreBuilder } from '../state/StoreBuilder.js';
 import { assignSubtopologies, type Subtopology } from './Subtopologies.js';
 import { describeTopology } from './TopologyDescription.js';
 

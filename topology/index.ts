@@ -31,5 +31,5 @@ export type { Processor, ProcessorContext, ProcessorSupplier, Punctuator, Punctu
 export type { StreamRecord, RecordMetadata } from './processor/Record.js';
 export { fixedKeyRecord, type FixedKeyProcessor, type FixedKeyProcessorContext, type FixedKeyProcessorSupplier, type FixedKeyRecord } from './processor/FixedKeyProcessor.js';
 export { StreamsApp, type StreamsConfig, type StreamsState, type CommitEvent } from './runtime/StreamsApp.js';
-export { changelogTopic } from './runtime/TopicPlanner.js';
+export { changelogTopicName } from '../state/StoreBuilder.js';
 export * from './runtime/DeadLetters.js';

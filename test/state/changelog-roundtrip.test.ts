@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore, windowStore } from '../../state/Stores.js';
+import { changelogTopicConfig } from '../../state/StoreBuilder.js';
 import type { ChangelogBackedStore } from '../../state/ChangelogBackedStore.js';
 import { TempDirs } from '../support/temp-dir.js';
 
@@ -53,7 +54,7 @@ async function restoreFromLog(store: ChangelogBackedStore, dir: string, partitio
 
 test('key-value store: committed changelog restores the same contents into an empty directory', async () => {
   const builder = keyValueStore('profiles', stringSerde, jsonSerde<{ visits: number }>());
-  await log.ensureTopic('app-profiles-changelog', builder.changelogTopicConfig(2));
+  await log.ensureTopic('app-profiles-changelog', changelogTopicConfig(builder, 2));
   const dir = dirs.make();
   const store = builder.build('app');
   await restoreFromLog(store, dir, 1);
@@ -82,7 +83,7 @@ test('key-value store: committed changelog restores the same contents into an em
 
 test('window store: restore from the log keeps live windows only', async () => {
   const builder = windowStore('hits', { windowSizeMs: 1000, retentionMs: 3000 }, stringSerde, jsonSerde<number>());
-  await log.ensureTopic('app-hits-changelog', builder.changelogTopicConfig(1));
+  await log.ensureTopic('app-hits-changelog', changelogTopicConfig(builder, 1));
   const dir = dirs.make();
   const store = builder.build('app');
   await restoreFromLog(store, dir, 0);

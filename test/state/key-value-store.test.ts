@@ -2,9 +2,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
-import { changelogTopicName, keyValueStore } from '../../state/Stores.js';
+import { keyValueStore } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
-import type { StoreBuilder as RuntimeStoreBuilder } from '../../topology/StoreBuilder.js';
+import { changelogTopicConfig, changelogTopicName, type StoreBuilder } from '../../state/StoreBuilder.js';
 import { MemoryChangelog } from './support.js';
 import { TempDirs } from '../support/temp-dir.js';
 
@@ -33,10 +33,10 @@ describe('RocksDBKeyValueStore', () => {
     expect(changelogTopicName('app', 'counts')).toBe('app-counts-changelog');
     expect(builder.build('app').changelogTopic).toBe('app-counts-changelog');
     expect(builder.changelogCleanupPolicy).toBe('compact');
-    expect(builder.changelogTopicConfig(4)).toEqual({ partitions: 4, cleanupPolicy: 'compact' });
+    expect(changelogTopicConfig(builder, 4)).toEqual({ partitions: 4, cleanupPolicy: 'compact' });
     expect(() => keyValueStore('bad/name', stringSerde, stringSerde)).toThrow(/store name/);
     // The runtime's builder contract (checked by tsc): our builders plug straight into it.
-    const forRuntime: RuntimeStoreBuilder = builder;
+    const forRuntime: StoreBuilder = builder;
     expect(forRuntime.build('app').name).toBe('counts');
   });
 

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { windowStore } from '../../state/Stores.js';
+import { changelogTopicConfig } from '../../state/StoreBuilder.js';
 import type { RocksDBWindowStore } from '../../state/RocksDBWindowStore.js';
 import { decodeTimeIndexKey, decodeWindowKey, encodeTime, windowKey } from '../../state/WindowKeySchema.js';
 import { RocksDBEngine } from '../../state/RocksDBEngine.js';
@@ -66,7 +67,7 @@ describe('WindowKeySchema', () => {
 describe('RocksDBWindowStore', () => {
   test('builder asks for a compact,delete changelog retained beyond the store retention', () => {
     expect(builder.changelogCleanupPolicy).toBe('compact,delete');
-    expect(builder.changelogTopicConfig(2)).toEqual({
+    expect(changelogTopicConfig(builder, 2)).toEqual({
       partitions: 2,
       cleanupPolicy: 'compact,delete',
       retentionMs: RETENTION + 24 * 3600 * 1000,

@@ -4,7 +4,7 @@ import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import {
-  changelogTopic,
+  changelogTopicName,
   fixedKeyRecord,
   keyValueStoreBuilder,
   StreamsApp,
@@ -70,7 +70,7 @@ describe('StreamsBuilder.addStateStore, processValues with stores, FixedKeyProce
     await waitForCaughtUp(first, log, 'numbering', ['clicks']);
     await first.close();
     // A fresh state directory: the counts come back from the changelog.
-    expect((await readAll(log, changelogTopic('numbering', 'per-user-counts'))).length).toBeGreaterThan(0);
+    expect((await readAll(log, changelogTopicName('numbering', 'per-user-counts'))).length).toBeGreaterThan(0);
     await log.produce(clicks(9, 12));
     const second = new StreamsApp(topology(), log, { applicationId: 'numbering', stateDir: `${dir}/state-2` });
     await second.start();

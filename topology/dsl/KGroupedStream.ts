@@ -12,7 +12,7 @@ import { TimeWindowedKStream } from './TimeWindowedKStream.js';
 import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './Stores.js';
 import { loggedAsMaterialized } from './LoggingDisabled.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
-import type { StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../../state/StoreBuilder.js';
 import type { TimeWindows } from './TimeWindows.js';
 
 /** Where an aggregation keeps its state: the store name (queryable, changelog name) and its serdes. */

@@ -1,4 +1,4 @@
-import type { RuntimeStore, StoreBuilder } from '../StoreBuilder.js';
+import type { RuntimeStore, StoreBuilder } from '../../state/StoreBuilder.js';
 
 /**
  * Materialized.withLoggingDisabled() on a RocksDB (persistent) store: no changelog topic (the

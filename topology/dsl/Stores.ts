@@ -1,7 +1,8 @@
 import type { Serde } from '../../state/Serde.js';
 import { InMemoryKeyValueStore } from '../../state/InMemoryKeyValueStore.js';
-import { changelogTopicName, keyValueStore, windowStore } from '../../state/Stores.js';
-import type { RuntimeStore, StoreBuilder } from '../StoreBuilder.js';
+import { changelogTopicName } from '../../state/StoreBuilder.js';
+import { keyValueStore, windowStore } from '../../state/Stores.js';
+import type { RuntimeStore, StoreBuilder } from '../../state/StoreBuilder.js';
 import { NO_TIMESTAMP, valueAndTimestampSerde, type TimestampedKeyValueStore, type ValueAndTimestamp } from './TimestampedStores.js';
 
 /** Store builders the DSL materializes into (state/Stores.ts: RocksDB, write buffer, read cache, changelog). */

@@ -1,5 +1,5 @@
 import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
-import type { StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../../state/StoreBuilder.js';
 import { Topology, type TimestampExtractor } from '../Topology.js';
 import { TableSourceProcessor } from './DslProcessors.js';
 import { GlobalKTable } from './GlobalKTable.js';

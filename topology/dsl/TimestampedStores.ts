@@ -4,7 +4,7 @@ import type { KeyValue, KeyValueStore, StoreLifecycle, WindowStore, WindowedKey 
 import { keyValueStore, windowStore, type WindowStoreSpec } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import type { RocksDBWindowStore } from '../../state/RocksDBWindowStore.js';
-import type { StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../../state/StoreBuilder.js';
 
 /**
  * An aggregate and the largest timestamp of the records it holds (Kafka Streams'

@@ -11,7 +11,7 @@ import { SlidingWindows } from './SlidingWindows.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
 import { windowedKeyWithoutSerde } from './WindowedSerdes.js';
-import type { StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../../state/StoreBuilder.js';
 import { loggedAsMaterialized } from './LoggingDisabled.js';
 
 export interface CogroupedInput<K, A> {

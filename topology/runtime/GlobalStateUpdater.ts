@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Log } from '../../log/Log.js';
 import type { StateStore } from '../../state/StateStore.js';
-import type { RuntimeStore } from '../StoreBuilder.js';
+import type { RuntimeStore } from '../../state/StoreBuilder.js';
 import type { GlobalStoreDef } from '../Topology.js';
 
 const READ_BATCH = 10_000;

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Log } from '../../log/Log.js';
-import type { RuntimeStore } from '../StoreBuilder.js';
+import type { RuntimeStore } from '../../state/StoreBuilder.js';
 
 export interface RestoreResult {
   store: string;

@@ -2,7 +2,7 @@ import type { LogRecord, ProducerRecord, TopicPartitionOffset } from '../../log/
 import type { KeyValueStore, StateStore } from '../../state/StateStore.js';
 import type { Cancellable, Processor, ProcessorContext, PunctuationType, Punctuator } from '../processor/Processor.js';
 import type { RecordMetadata, StreamRecord } from '../processor/Record.js';
-import type { RuntimeStore } from '../StoreBuilder.js';
+import type { RuntimeStore } from '../../state/StoreBuilder.js';
 import type { SinkNode, SourceNode, Topology } from '../Topology.js';
 import { resolveTopicName, sinkPartitions } from '../Topology.js';
 import type { Subtopology } from '../Subtopologies.js';

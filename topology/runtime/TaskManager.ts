@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { LogConsumer, TopicPartition } from '../../log/Log.js';
-import type { RuntimeStore } from '../StoreBuilder.js';
+import type { RuntimeStore } from '../../state/StoreBuilder.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { isFatalLogError } from './FatalLogErrors.js';
 import { restoreStore } from './StateRestorer.js';

@@ -1,7 +1,7 @@
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { keyValueStore } from '../../state/Stores.js';
-import type { StoreBuilder } from '../StoreBuilder.js';
+import type { StoreBuilder } from '../../state/StoreBuilder.js';
 import type { Subtopology } from '../Subtopologies.js';
 
 const KEY = 'stream-time';

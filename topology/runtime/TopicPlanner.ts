@@ -1,5 +1,5 @@
 import type { Log } from '../../log/Log.js';
-import { changelogTopicName } from '../../state/Stores.js';
+import { changelogTopicConfig, changelogTopicName } from '../../state/StoreBuilder.js';
 import { UnknownTopicError } from '../../log/Log.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { resolveTopicName, type Topology } from '../Topology.js';
@@ -101,8 +101,8 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
     for (const builder of builders) {
       // withLoggingDisabled: no changelog at all, as Kafka Streams creates none for such a store.
       if (builder.loggingEnabled === false) continue;
-      const changelog = changelogTopic(applicationId, builder.name);
-      await log.ensureTopic(changelog, { partitions, cleanupPolicy: builder.changelogCleanupPolicy, retentionMs: builder.changelogRetentionMs });
+      const changelog = changelogTopicName(applicationId, builder.name);
+      await log.ensureTopic(changelog, changelogTopicConfig(builder, partitions));
       allTopics.add(changelog);
     }
     for (const node of sub.nodes) {
@@ -123,6 +123,3 @@ export async function planTopics(topology: Topology, log: Log, applicationId: st
   }
   return { subtopologies, partitionsOf, allTopics: [...allTopics], sourceTopicsOf };
 }
-
-/** Kafka Streams' changelog naming. */
-export const changelogTopic = changelogTopicName;
