@@ -18,7 +18,7 @@ export { KGroupedTable } from './dsl/KGroupedTable.js';
 export { Suppressed, BufferConfig, type BufferFullStrategy } from './dsl/Suppressed.js';
 export { GlobalKTable } from './dsl/GlobalKTable.js';
 export { TimeWindows, type Windowed } from './dsl/TimeWindows.js';
-export { keyValueStoreBuilder, windowStoreBuilder, inMemoryKeyValueStore, inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './dsl/Stores.js';
+export { keyValueStoreBuilder, windowStoreBuilder, inMemoryKeyValueStore, inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './dsl/MaterializedStores.js';
 export { InMemoryKeyValueStore } from '../state/InMemoryKeyValueStore.js';
 export { Repartitioned } from './dsl/Repartitioned.js';
 export { CogroupedKStream } from './dsl/CogroupedKStream.js';

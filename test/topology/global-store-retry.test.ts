@@ -6,7 +6,7 @@ import { type EmbeddedLog, openEmbeddedLog } from '../../log/embedded/index.js';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
 import { TaskDatabase } from '../../state/TaskDatabase.js';
-import { keyValueStoreBuilder } from '../../topology/dsl/Stores.js';
+import { keyValueStoreBuilder } from '../../topology/dsl/MaterializedStores.js';
 import { GlobalStateUpdater } from '../../topology/runtime/GlobalStateUpdater.js';
 
 /**

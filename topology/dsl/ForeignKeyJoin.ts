@@ -10,7 +10,7 @@ import {
 } from './ForeignKeyJoinProcessors.js';
 import type { KTable, TableMaterialized } from './KTable.js';
 import { TableMaterializeProcessor } from './KTableProcessors.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 import { singlePartition, type TableJoined } from './TableJoined.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 

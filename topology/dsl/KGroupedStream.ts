@@ -9,7 +9,7 @@ import { SessionWindows } from './SessionWindows.js';
 import { SlidingWindowedKStream } from './SlidingWindowedKStream.js';
 import { SlidingWindows } from './SlidingWindows.js';
 import { TimeWindowedKStream } from './TimeWindowedKStream.js';
-import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './Stores.js';
+import { inMemoryTimestampedKeyValueStoreBuilder, type StoreType } from './MaterializedStores.js';
 import { loggedAsMaterialized } from './LoggingDisabled.js';
 import { timestampedKeyValueStoreBuilder } from './TimestampedStores.js';
 import type { StoreBuilder } from '../../state/StoreBuilder.js';

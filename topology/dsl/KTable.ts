@@ -9,7 +9,7 @@ import { TableFilterProcessor, TableMapValuesProcessor, TableMaterializeProcesso
 import type { Grouped } from './KStream.js';
 import type { Named } from './Naming.js';
 import type { StreamsBuilder } from './StreamsBuilder.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 import { suppressTable } from './Suppress.js';
 import type { Suppressed } from './Suppressed.js';
 import { TableJoined } from './TableJoined.js';

@@ -4,7 +4,7 @@ import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
 import { SlidingWindowAggregateProcessor } from './SlidingWindowAggregateProcessor.js';
 import { loggedAsMaterialized } from './LoggingDisabled.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 import type { SlidingWindows } from './SlidingWindows.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { Windowed } from './TimeWindows.js';

@@ -2,7 +2,7 @@ import { jsonSerde, stringSerde, type Serde } from '../../state/Serde.js';
 import { TableSourceProcessor } from './DslProcessors.js';
 import type { KStream } from './KStream.js';
 import { KTable, type TableMaterialized } from './KTable.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 
 /**
  * KStreamImpl.toTable: the stream read as a changelog (latest value per key, a null value

@@ -6,7 +6,7 @@ import { GlobalKTable } from './GlobalKTable.js';
 import { KStream } from './KStream.js';
 import { KTable } from './KTable.js';
 import { NameGenerator, type Named } from './Naming.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 
 export interface Consumed<K, V> extends Named {
   keySerde?: Serde<K>;

@@ -1,6 +1,6 @@
 import { jsonSerde, type Serde } from '../../state/Serde.js';
 import { KTable } from './KTable.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 import type { Suppressed } from './Suppressed.js';
 import { bufferedUpdateSerde, SuppressProcessor } from './SuppressProcessor.js';
 import type { Windowed } from './TimeWindows.js';

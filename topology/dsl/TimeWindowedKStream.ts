@@ -3,7 +3,7 @@ import { WindowAggregateProcessor, type Aggregator, type EmitStrategy, type Init
 import type { KGroupedStream, Materialized } from './KGroupedStream.js';
 import { KTable } from './KTable.js';
 import { loggedAsMaterialized } from './LoggingDisabled.js';
-import { keyValueStoreBuilder } from './Stores.js';
+import { keyValueStoreBuilder } from './MaterializedStores.js';
 import { timestampedWindowStoreBuilder } from './TimestampedStores.js';
 import type { TimeWindows, Windowed } from './TimeWindows.js';
 import { windowedKeyWithoutSerde } from './WindowedSerdes.js';

@@ -5,7 +5,7 @@ import { keyValueStore, windowStore } from '../../state/Stores.js';
 import type { RuntimeStore, StoreBuilder } from '../../state/StoreBuilder.js';
 import { NO_TIMESTAMP, valueAndTimestampSerde, type TimestampedKeyValueStore, type ValueAndTimestamp } from './TimestampedStores.js';
 
-/** Store builders the DSL materializes into (state/Stores.ts: RocksDB, write buffer, read cache, changelog). */
+/** Store builders the DSL materializes into (state/Stores.ts: RocksDB, write buffer, read cache, changelog), by Kafka Streams' Stores names. */
 export function keyValueStoreBuilder<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>): StoreBuilder {
   return keyValueStore(name, keySerde, valueSerde);
 }
