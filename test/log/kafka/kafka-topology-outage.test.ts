@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import type { TopicPartition } from '../../log/Log.js';
-import { StreamsApp, StreamsBuilder, type Topology } from '../../topology/index.js';
-import { uniqueName } from '../log/log-contract.js';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
-import { partitionsOf, readAll, waitForCaughtUp } from '../support/streams.js';
-import { tempDir } from '../support/temp-dir.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import type { TopicPartition } from '../../../log/Log.js';
+import { StreamsApp, StreamsBuilder, type Topology } from '../../../topology/index.js';
+import { uniqueName } from '../log-contract.js';
+import { startKafkaBroker, type KafkaBroker } from '../../support/kafka-broker.js';
+import { partitionsOf, readAll, waitForCaughtUp } from '../../support/streams.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const INPUTS = 20_000;
 const USERS = 37;

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Admin } from '@platformatic/kafka';
-import type { LogRecord } from '../../log/Log.js';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { noopListener, pollUntil, readAll, uniqueName } from '../log/log-contract.js';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
+import type { LogRecord } from '../../../log/Log.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { noopListener, pollUntil, readAll, uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
 
 const values = (records: LogRecord[]) => records.map((r) => r.value!.toString()).sort();
 
@@ -143,7 +143,7 @@ describe('exactly-once across a crash, on a real broker', () => {
     const inputs = Array.from({ length: 120 }, (_, i) => `event-${i}`);
     await log.produce(inputs.map((v) => ({ topic: input, key: Buffer.from(v), value: Buffer.from(v) })));
 
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/kafka/fixtures/txn-member.ts', brokers, input, output, groupId, uniqueName('eos-child'), '1'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/txn-member.ts', brokers, input, output, groupId, uniqueName('eos-child'), '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -226,7 +226,7 @@ describe('zombie members under EOS v2 (generation fencing), on a real broker', (
     await log.produce(inputs.map((v) => ({ topic: input, key: Buffer.from(v), value: Buffer.from(v) })));
 
     // Distinct transactional ids: only the group generation can fence the zombie (EOS v2).
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/kafka/fixtures/frozen-member.ts', brokers, input, output, groupId, uniqueName('zm-zombie')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/frozen-member.ts', brokers, input, output, groupId, uniqueName('zm-zombie')], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';

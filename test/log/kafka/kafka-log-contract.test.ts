@@ -1,6 +1,6 @@
-import { openKafkaLog } from '../../log/kafka/KafkaLog.js';
-import { describeLogContract, uniqueName } from '../log/log-contract.js';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { openKafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { describeLogContract, uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
 
 // The same behaviour the embedded log has, on a real Apache Kafka broker.
 describeLogContract('KafkaLog', async () => {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { StreamsApp, StreamsBuilder, type Topology } from '../../topology/index.js';
-import { uniqueName } from '../log/log-contract.js';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { readAll, waitForCaughtUp } from '../support/streams.js';
-import { tempDir } from '../support/temp-dir.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { StreamsApp, StreamsBuilder, type Topology } from '../../../topology/index.js';
+import { uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
+import { readAll, waitForCaughtUp } from '../../support/streams.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const INPUTS = 6_000;
 const KEYS = 23;

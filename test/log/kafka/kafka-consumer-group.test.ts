@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { partitionKey, type LogConsumer, type LogRecord, type TopicPartition } from '../../log/Log.js';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { uniqueName } from '../log/log-contract.js';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { partitionKey, type LogConsumer, type LogRecord, type TopicPartition } from '../../../log/Log.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
 
 /**
  * A group member that polls in a loop, commits after every batch, and checks that no record of
@@ -177,7 +177,7 @@ describe('KafkaLog consumer groups on a real broker (cooperative rebalancing)', 
     const groupId = uniqueName('group-failover-g');
     await log.ensureTopic(topic, { partitions: 4 });
 
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/kafka/fixtures/group-member.ts', brokers.join(','), topic, groupId, '3000'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/group-member.ts', brokers.join(','), topic, groupId, '3000'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const childExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

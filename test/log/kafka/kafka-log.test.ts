@@ -1,9 +1,9 @@
 import { Admin, Consumer } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { partitionForKey } from '../../log/murmur2.js';
-import { readAll, uniqueName } from '../log/log-contract.js';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { partitionForKey } from '../../../log/murmur2.js';
+import { readAll, uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
 
 /** KafkaLog specifics on a real broker, beyond the shared Log contract. */
 describe('KafkaLog on a real broker', () => {

@@ -1,5 +1,5 @@
 import { Admin } from '@platformatic/kafka';
-import { testKafkaBrokers } from '../support/kafka-broker.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
 
 describe('test Kafka broker (global setup)', () => {
   it('answers a metadata request at TEST_KAFKA_BROKERS', async () => {

@@ -1,6 +1,6 @@
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { noopListener, pollUntil, readAll, uniqueName } from '../log/log-contract.js';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { noopListener, pollUntil, readAll, uniqueName } from '../log-contract.js';
+import { startKafkaBroker, type KafkaBroker } from '../../support/kafka-broker.js';
 
 /**
  * Broker outage: this suite stops and restarts a broker of its own (never the shared one the

@@ -1,6 +1,6 @@
-import { ConfigError } from '../../config/index.js';
-import { KafkaLog } from '../../log/kafka/KafkaLog.js';
-import { readKafkaConfig } from '../../log/kafka/KafkaConfig.js';
+import { ConfigError } from '../../../config/index.js';
+import { KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { readKafkaConfig } from '../../../log/kafka/KafkaConfig.js';
 
 describe('Kafka config from the environment', () => {
   it('is undefined without KAFKA_BROKERS or KAFKA_BOOTSTRAP_SERVERS (embedded mode)', () => {
