@@ -7,7 +7,7 @@ import { SpoolFullError } from './DiskSpool.js';
 import { eventShapeError, isWellFormed, mayHoldSurrogateEscape } from './EventShape.js';
 import { HttpError } from './HttpError.js';
 import { type IdempotencyStore, MemoryIdempotencyStore } from './IdempotencyStore.js';
-import type { IngressConfig } from './ingress-config.js';
+import type { IngressConfig } from './IngressConfig.js';
 import { clipReason, ingressDeadLetterValue } from './IngressDeadLetter.js';
 import type { IngressMetrics, RejectReason, RouteMetrics } from './IngressMetrics.js';
 import { dlqHeaders, kindFragment, landingValue } from './LandingEnvelope.js';

@@ -5,7 +5,7 @@ import type { CircuitBreaker } from './CircuitBreaker.js';
 import type { DiskSpool } from './DiskSpool.js';
 import type { IdempotencyStore } from './IdempotencyStore.js';
 import type { IngestCore } from './IngestCore.js';
-import type { IngressConfig } from './ingress-config.js';
+import type { IngressConfig } from './IngressConfig.js';
 import type { IngressMetrics } from './IngressMetrics.js';
 import type { InFlightBudget } from './InFlightBudget.js';
 import type { LandingWriter } from './LandingWriter.js';

@@ -8,7 +8,7 @@ import { DiskSpool } from './DiskSpool.js';
 import { type IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore } from './IdempotencyStore.js';
 import { IngestCore } from './IngestCore.js';
 import { IngestKeyring, type IngestKeysConfig } from './IngestKeys.js';
-import { type IngressConfig, readIngressConfig } from './ingress-config.js';
+import { type IngressConfig, readIngressConfig } from './IngressConfig.js';
 import { IngressMetrics } from './IngressMetrics.js';
 import type { IngressRuntime } from './IngressRuntime.js';
 import { InFlightBudget } from './InFlightBudget.js';
@@ -180,7 +180,7 @@ export async function buildIngress(options: IngressOptions): Promise<FastifyInst
     // Per-request log lines cost more than the ingest itself at these rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    // Seeds 000/004's SERVER_READ/WRITE/IDLE_TIMEOUT (ingress-config.ts).
+    // Seeds 000/004's SERVER_READ/WRITE/IDLE_TIMEOUT (IngressConfig.ts).
     requestTimeout: config.serverTimeouts.requestMs,
     connectionTimeout: config.serverTimeouts.socketMs,
     keepAliveTimeout: config.serverTimeouts.keepAliveMs,

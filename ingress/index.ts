@@ -1,6 +1,6 @@
 /** The ingress: the seeds' HTTP APIs onto one ingest core writing to the landing topic. */
 export { buildIngress, registerIngress, type IngressOptions } from './buildIngress.js';
-export { readIngressConfig, ingressConfig, type IngressConfig } from './ingress-config.js';
+export { readIngressConfig, ingressConfig, type IngressConfig } from './IngressConfig.js';
 export type { IngressRuntime } from './IngressRuntime.js';
 export type { ReadinessCheck } from './routes/health-routes.js';
 export type { AnalyticsQuery } from './routes/metrics-routes.js';

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 // Modules, not the ingress's and query layer's indexes: an index would load the ingress's request
 // path and the query listener into every worker's V8 heap (issue 21 item 1: idle RSS per thread).
-import { readIngressConfig } from '../../ingress/ingress-config.js';
+import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import type { Log } from '../../log/Log.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { processorRoutes, readPipelineConfig } from '../../processors/index.js';

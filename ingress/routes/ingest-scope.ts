@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { registerBodyDecoding } from '../BodyDecoding.js';
 import { type HttpError, toHttpError, HttpError as HttpErrorClass } from '../HttpError.js';
 import type { IngestCore } from '../IngestCore.js';
-import type { IngressConfig } from '../ingress-config.js';
+import type { IngressConfig } from '../IngressConfig.js';
 import type { IngressMetrics, RouteMetrics } from '../IngressMetrics.js';
 import type { InFlightBudget } from '../InFlightBudget.js';
 import type { SchemaCatalog } from '../SchemaCatalog.js';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { startService } from '../../app/Service.js';
 import { buildIngress } from '../../ingress/buildIngress.js';
-import { readIngressConfig } from '../../ingress/ingress-config.js';
+import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log } from '../../log/Log.js';
 

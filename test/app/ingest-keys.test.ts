@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { registerIngress } from '../../ingress/buildIngress.js';
 import { readIngestKeys } from '../../ingress/IngestKeys.js';
-import { ingressConfig } from '../../ingress/ingress-config.js';
+import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log } from '../../log/Log.js';
 import { call } from './support/http-client.js';

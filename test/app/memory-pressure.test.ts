@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { MemoryPressure } from '../../app/MemoryPressure.js';
 import { planMemory, readMemoryPlan } from '../../config/index.js';
 import { buildIngress } from '../../ingress/buildIngress.js';
-import { ingressConfig } from '../../ingress/ingress-config.js';
+import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { send } from '../ingress/ingress-harness.js';
 

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { startService, type RunningService } from '../../app/Service.js';
 import { SEED_ENV_TABLE, seedEnvWarning, translateSeedEnv } from '../../app/SeedEnv.js';
 import { readMaxPollRecords } from '../../app/StreamConfig.js';
-import { readIngressConfig } from '../../ingress/ingress-config.js';
+import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import { call } from './support/http-client.js';
 
 /**

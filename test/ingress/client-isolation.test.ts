@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
 import { RateLimitAddresses } from '../../ingress/ClientAddress.js';
 import { type PreparedEvent, idempotencyId } from '../../ingress/IngestCore.js';
-import { readIngressConfig } from '../../ingress/ingress-config.js';
+import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import { MemoryRateLimiter } from '../../ingress/RateLimiter.js';
 import { type Harness, productEvent, startIngress, waitFor } from './ingress-harness.js';
 

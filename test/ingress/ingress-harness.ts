@@ -9,7 +9,7 @@ import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, LogRecord } from '../../log/Log.js';
 import { tempDir } from '../support/temp-dir.js';
 import { buildIngress, type IngressOptions } from '../../ingress/buildIngress.js';
-import { type IngressConfig, ingressConfig } from '../../ingress/ingress-config.js';
+import { type IngressConfig, ingressConfig } from '../../ingress/IngressConfig.js';
 import { type LandingEnvelope, parseLandingEnvelope } from '../../ingress/LandingEnvelope.js';
 
 export type ConfigOverrides = Omit<Partial<IngressConfig>, 'rateLimit' | 'breaker' | 'spool' | 'idempotency'> & {

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { ConfigError } from '../../config/index.js';
 import { openIngressRedis, readRedisTls } from '../../ingress/IngressRedis.js';
 import { registerIngress } from '../../ingress/buildIngress.js';
-import { ingressConfig } from '../../ingress/ingress-config.js';
+import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import { call } from '../app/support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';

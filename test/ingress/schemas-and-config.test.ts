@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/index.js';
 import { CircuitBreaker } from '../../ingress/CircuitBreaker.js';
-import { readIngressConfig } from '../../ingress/ingress-config.js';
+import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import { parseLandingEnvelope, EnvelopeError } from '../../ingress/LandingEnvelope.js';
 import { SchemaCatalog, defaultSchemaDir, fieldErrors } from '../../ingress/SchemaCatalog.js';
 import { startIngress } from './ingress-harness.js';
