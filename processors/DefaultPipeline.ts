@@ -146,6 +146,7 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     emit: config.aggregation.emit,
     emitIntervalMs: config.aggregation.emitIntervalMs,
     graceMs: config.aggregation.graceMs,
+    preaggregate: config.aggregation.preaggregate,
   });
   return {
     config,

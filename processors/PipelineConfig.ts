@@ -40,6 +40,8 @@ export interface PipelineConfig {
     emit: AggregateEmit;
     emitIntervalMs: number;
     graceMs: number;
+    /** AGGREGATION_PREAGGREGATE (default true): partials, not events, cross the repartition topics (docs/PREAGGREGATION.md). */
+    preaggregate: boolean;
   };
   /** FILTER_RULES_FILE: JSON rule file; the five default rules when unset. */
   filterRulesFile?: string;
@@ -113,6 +115,7 @@ export function defaultPipelineConfig(): PipelineConfig {
  *   AGGREGATION_EMIT               buffered (default: latest row per window once per interval) | onUpdate | onWindowClose
  *   AGGREGATION_EMIT_INTERVAL      default 1s (buffered)
  *   AGGREGATION_GRACE              default 5m
+ *   AGGREGATION_PREAGGREGATE       default true: pre-aggregate before repartition topics (docs/PREAGGREGATION.md)
  *   FILTER_RULES_FILE              JSON filter rules, watched and reloaded on change
  *   PROTOBUF_OUTPUT_TOPICS, PROTOBUF_OUTPUT_SCHEMA_ID   routed topics written as Protobuf, and their Confluent schema id
  *   LANDING_PROTOBUF_SCHEMA_ID, LANDING_VALIDATE_ENVELOPES   the landing contract (docs/LANDING.md)
@@ -154,6 +157,7 @@ export function readPipelineConfig(env: Env = process.env, topics: TopicNames = 
       emit: readEnum<AggregateEmit>(env, 'AGGREGATION_EMIT', ['buffered', 'onUpdate', 'onWindowClose'], 'buffered'),
       emitIntervalMs: readDurationMs(env, 'AGGREGATION_EMIT_INTERVAL', 1000),
       graceMs: readDurationMs(env, 'AGGREGATION_GRACE', 5 * 60_000),
+      preaggregate: readBoolean(env, 'AGGREGATION_PREAGGREGATE', true),
     },
     filterRulesFile: readOptionalString(env, 'FILTER_RULES_FILE'),
     outputFormats: readOutputFormats(env, routeTopics),

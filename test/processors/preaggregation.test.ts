@@ -1,4 +1,6 @@
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from '../../processors/AggregationSpecs.js';
+import { buildDefaultPipeline } from '../../processors/DefaultPipeline.js';
+import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { addWindowedAggregations, allAggregateRows, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
 import { StreamsBuilder } from '../../topology/index.js';
@@ -203,6 +205,18 @@ describe('pre-aggregation before the repartition topics', () => {
       await h.close();
     }
   }, 60_000);
+
+  test('AGGREGATION_PREAGGREGATE=false puts the default pipeline back on the per-event path; an unreadable value is refused', () => {
+    const preaggregated = (env: Record<string, string>) => {
+      const pipeline = buildDefaultPipeline(new StreamsBuilder(), readPipelineConfig(env));
+      pipeline.close();
+      return pipeline.aggregations.filter((x) => x.preaggregated).map((x) => x.spec.name);
+    };
+    expect(preaggregated({})).toEqual(REPARTITIONED);
+    expect(preaggregated({ AGGREGATION_PREAGGREGATE: 'false' })).toEqual([]);
+    expect(preaggregated({ AGGREGATION_EMIT: 'onWindowClose' })).toEqual([]);
+    expect(() => readPipelineConfig({ AGGREGATION_PREAGGREGATE: 'sometimes' })).toThrow(/AGGREGATION_PREAGGREGATE/);
+  });
 
   test('onWindowClose, and aggregators without a merge, stay on the per-event path', () => {
     const builder = new StreamsBuilder();
