@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { listenerRoutes } from '../console/index.js';
 import { buildIngress, type AnalyticsQuery, type IngressConfig, type ReadinessCheck } from '../ingress/index.js';
-import { registerOperatorReads } from '../ingress/buildIngress.js';
+import { registerOperatorReads } from '../ingress/BuildIngress.js';
 import type { IngestKeysConfig } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
 import type { DefaultPipeline } from '../processors/index.js';

@@ -14,7 +14,7 @@ import { readAppConfig, withDataDirDefaults, type AppConfig } from './AppConfig.
 import { readMemoryPlan, readTopicNames, type Env } from '../config/index.js';
 import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
-import { openLog } from './open-log.js';
+import { openLog } from './OpenLog.js';
 import { StartSequence } from './StartSequence.js';
 import { applyMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import { startService } from './Service.js';
-import { explainStartError } from './start-errors.js';
+import { explainStartError } from './StartErrors.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-/** One line naming the cause and the fix (app/start-errors.ts); the error itself rides along for details. */
+/** One line naming the cause and the fix (app/StartErrors.ts); the error itself rides along for details. */
 function fail(error: unknown, cleanUp?: () => Promise<void>): void {
   logger.fatal({ err: error }, explainStartError(error, process.env));
   void Promise.resolve(cleanUp?.())

@@ -1,5 +1,5 @@
 /** The ingress: the seeds' HTTP APIs onto one ingest core writing to the landing topic. */
-export { buildIngress, registerIngress, type IngressOptions } from './buildIngress.js';
+export { buildIngress, registerIngress, type IngressOptions } from './BuildIngress.js';
 export { readIngressConfig, ingressConfig, type IngressConfig } from './IngressConfig.js';
 export type { IngressRuntime } from './IngressRuntime.js';
 export type { ReadinessCheck } from './routes/health-routes.js';

@@ -20,4 +20,4 @@ export { replayDeadLetters, quarantineTopic, dlqReplayCounter, DEFAULT_MAX_REPLA
 export { deadLetterRecord } from '../topology/index.js';
 export { buildDefaultPipeline, ensurePipelineTopics, ParseProcessor, PIPELINE_NODES, DEDUPE_STORE, type DefaultPipeline, type PipelineOptions, type PipelineStreams } from './DefaultPipeline.js';
 export { loadPipelineExtensions, applyPipelineExtensions, ensureExtensionTopics, type PipelineExtension, type PipelineExtensionModule, type ClickHouseTable } from './PipelineExtensions.js';
-export { processorRoutes, type ProcessorRoutesOptions } from './http/processorRoutes.js';
+export { processorRoutes, type ProcessorRoutesOptions } from './http/ProcessorRoutes.js';

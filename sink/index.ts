@@ -3,7 +3,7 @@ export { ChdbStore, type ChdbStoreOptions } from './ChdbStore.js';
 // Types only: importing the sink must not load @clickhouse/client in a process on chDB
 // (openAnalyticsStore loads the store module it opens). Import ClickHouseServerStore from its file.
 export type { ClickHouseServerStore, ClickHouseServerStoreOptions } from './ClickHouseServerStore.js';
-export { analyticsStoreConfigFromEnv, openAnalyticsStore, type AnalyticsStoreConfig } from './openAnalyticsStore.js';
+export { analyticsStoreConfigFromEnv, openAnalyticsStore, type AnalyticsStoreConfig } from './OpenAnalyticsStore.js';
 export { migrate, type MigrationResult } from './Migrator.js';
 export { migrations, DEDUP_WINDOW, type Migration } from './schema.js';
 export { ClickHouseSink, type ClickHouseSinkOptions, type SinkRoute, type SinkBatchInfo } from './ClickHouseSink.js';
@@ -18,4 +18,4 @@ export {
   type EventMetricsRequest,
   type EventMetricsResponse,
 } from './EventMetricsQuery.js';
-export { startAnalytics, type AnalyticsOptions, type AnalyticsRuntime } from './startAnalytics.js';
+export { startAnalytics, type AnalyticsOptions, type AnalyticsRuntime } from './StartAnalytics.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PipelineWorker } from './PipelineWorker.js';
 import { MERGED_STATS } from './StatsMerging.js';
-import type { ForwardedRequest, ForwardedResponse } from './worker-protocol.js';
+import type { ForwardedRequest, ForwardedResponse } from './WorkerProtocol.js';
 
 /** Admin routes that change every stream thread's in-memory rules: sent to all of them. */
 const RULE_CHANGES = [/^\/processor\/filters(\/reload)?$/, /^\/processor\/routes(\/[^/]+)?$/];

@@ -3,11 +3,11 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
 import { ConfigError } from '../../config/index.js';
-import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
+import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
 
 type CallWithoutId = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
 
-/** A worker's start failure, rebuilt with the class and code the start's error explanation reads (app/start-errors.ts). */
+/** A worker's start failure, rebuilt with the class and code the start's error explanation reads (app/StartErrors.ts). */
 function startFailure(event: Extract<WorkerEvent, { type: 'start-failed' }>, thread: string): Error {
   const message = `${thread}: ${event.message}`;
   const error = event.name === 'ConfigError' ? new ConfigError(message) : new Error(message);

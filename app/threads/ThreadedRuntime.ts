@@ -8,13 +8,13 @@ import { ensurePipelineTopics, type PipelineConfig } from '../../processors/inde
 import type { AppConfig } from '../AppConfig.js';
 import type { Env } from '../../config/index.js';
 import type { MemoryPlan } from '../../config/index.js';
-import { embeddedLogOptions, openLog } from '../open-log.js';
+import { embeddedLogOptions, openLog } from '../OpenLog.js';
 import type { ExplainedReadinessCheck } from '../StartSequence.js';
 import { AdminForwarding } from './AdminForwarding.js';
 import { PipelineWorker } from './PipelineWorker.js';
 import type { ThreadConfig } from './ThreadConfig.js';
 import { includeWorkerMetrics } from './WorkerMetrics.js';
-import type { WorkerReadiness } from './worker-protocol.js';
+import type { WorkerReadiness } from './WorkerProtocol.js';
 
 export interface ThreadedRuntimeOptions {
   config: AppConfig;

@@ -2,7 +2,7 @@
  * A pipeline worker thread: the topology's tasks (a stream thread) or the ClickHouse sink, off the
  * HTTP thread (issue 13). It runs the same StartSequence as a single-threaded process, on its own
  * log client (a RemoteLog to the log thread, or its own Kafka clients) and its own metrics
- * registry, and answers the HTTP thread's calls (worker-protocol.ts): admin requests through its
+ * registry, and answers the HTTP thread's calls (WorkerProtocol.ts): admin requests through its
  * own fastify instance, readiness, metrics, seed 004's analytics query, stop.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -22,7 +22,7 @@ import { readAppConfig } from '../AppConfig.js';
 import { readMemoryPlan, readTopicNames } from '../../config/index.js';
 import { applyMemoryPlan } from '../MemoryBudget.js';
 import { StartSequence } from '../StartSequence.js';
-import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './worker-protocol.js';
+import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
@@ -42,7 +42,7 @@ async function start(): Promise<void> {
   // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
   applyMemoryPlan(readMemoryPlan(env));
   // The embedded log is the log thread's: this worker loads the log's own modules only in Kafka mode.
-  log = data.logPort ? await RemoteLog.connect(data.logPort) : await (await import('../open-log.js')).openLog(config, env, logger, registry);
+  log = data.logPort ? await RemoteLog.connect(data.logPort) : await (await import('../OpenLog.js')).openLog(config, env, logger, registry);
   const topics = readTopicNames(env);
   const ingressConfig = readIngressConfig(env, topics);
   const pipelineConfig = readPipelineConfig(env, topics);

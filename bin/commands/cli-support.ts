@@ -5,7 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
 import { readAppConfig, type AppConfig } from '../../app/AppConfig.js';
 import { ConfigError, type Env } from '../../config/index.js';
-import { openLog } from '../../app/open-log.js';
+import { openLog } from '../../app/OpenLog.js';
 import type { Log } from '../../log/Log.js';
 import { NamedError } from '../../errors/NamedError.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { analyticsStoreConfigFromEnv, openAnalyticsStore } from '../../sink/openAnalyticsStore.js';
+import { analyticsStoreConfigFromEnv, openAnalyticsStore } from '../../sink/OpenAnalyticsStore.js';
 import { sinkSettingsFromEnv } from '../../sink/SinkConfig.js';
 import { cutSinkTables, truncateSinkTables, type RebuildResult } from '../../sink/TableRebuild.js';
 import { appConfig, CliError, type CliContext, type Command, confirm, parseCommand, withLog } from './cli-support.js';

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { startService } from '../../app/Service.js';
-import { buildIngress } from '../../ingress/buildIngress.js';
+import { buildIngress } from '../../ingress/BuildIngress.js';
 import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log } from '../../log/Log.js';

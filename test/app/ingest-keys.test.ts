@@ -4,7 +4,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { registerIngress } from '../../ingress/buildIngress.js';
+import { registerIngress } from '../../ingress/BuildIngress.js';
 import { readIngestKeys } from '../../ingress/IngestKeys.js';
 import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { MemoryPressure } from '../../app/MemoryPressure.js';
 import { planMemory, readMemoryPlan } from '../../config/index.js';
-import { buildIngress } from '../../ingress/buildIngress.js';
+import { buildIngress } from '../../ingress/BuildIngress.js';
 import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { send } from '../ingress/ingress-harness.js';

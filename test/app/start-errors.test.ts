@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { explainStartError } from '../../app/start-errors.js';
+import { explainStartError } from '../../app/StartErrors.js';
 import { readInteger } from '../../config/index.js';
 
 /** Issue 21 item 5: every fatal start error is one line naming the cause and the fix. */

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import type { Log } from '../../log/Log.js';
 import { buildDefaultPipeline, ensurePipelineTopics } from '../../processors/index.js';
 import { DEFAULT_AGGREGATORS } from '../../processors/AggregationSpecs.js';
-import { startAnalytics } from '../../sink/startAnalytics.js';
+import { startAnalytics } from '../../sink/StartAnalytics.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { pipelineConfigFor } from '../../bin/commands/reprocess-plan.js';
 import { tempDir } from '../support/temp-dir.js';

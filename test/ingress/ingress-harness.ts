@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, LogRecord } from '../../log/Log.js';
 import { tempDir } from '../support/temp-dir.js';
-import { buildIngress, type IngressOptions } from '../../ingress/buildIngress.js';
+import { buildIngress, type IngressOptions } from '../../ingress/BuildIngress.js';
 import { type IngressConfig, ingressConfig } from '../../ingress/IngressConfig.js';
 import { type LandingEnvelope, parseLandingEnvelope } from '../../ingress/LandingEnvelope.js';
 

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../../config/index.js';
 import { openIngressRedis, readRedisTls } from '../../ingress/IngressRedis.js';
-import { registerIngress } from '../../ingress/buildIngress.js';
+import { registerIngress } from '../../ingress/BuildIngress.js';
 import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import { call } from '../app/support/http-client.js';

@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import type { LogRecord } from '../../log/Log.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
-import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { processorRoutes } from '../../processors/http/ProcessorRoutes.js';
 import type { AggregateRow } from '../../processors/WindowedAggregations.js';
 import { DLQ_REASON, ORIGINAL_TOPIC } from '../../topology/index.js';
 import { runCrashChild } from '../support/crash-child.js';

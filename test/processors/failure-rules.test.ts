@@ -1,7 +1,7 @@
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from '../../processors/AggregationSpecs.js';
 import { FilterRuleSet, type FilterDecision } from '../../processors/FilterRules.js';
-import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { processorRoutes } from '../../processors/http/ProcessorRoutes.js';
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { ProcessingFailures } from '../../processors/ProcessingFailures.js';

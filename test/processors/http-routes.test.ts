@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
-import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { processorRoutes } from '../../processors/http/ProcessorRoutes.js';
 import { DEFAULT_DLQ_TOPIC } from '../../config/index.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { DLQ_REASON, StreamsBuilder } from '../../topology/index.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
-import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { processorRoutes } from '../../processors/http/ProcessorRoutes.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { InvalidStateStoreError } from '../../topology/runtime/InvalidStateStoreError.js';

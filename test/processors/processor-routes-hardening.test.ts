@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { replayDeadLetters } from '../../processors/DeadLetterReplay.js';
 import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline } from '../../processors/DefaultPipeline.js';
-import { processorRoutes } from '../../processors/http/processorRoutes.js';
+import { processorRoutes } from '../../processors/http/ProcessorRoutes.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import { compileSafePattern } from '../../processors/SafePattern.js';
 import { StreamsBuilder } from '../../topology/index.js';

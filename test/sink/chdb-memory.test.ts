@@ -8,7 +8,7 @@ import { ChdbStore } from '../../sink/ChdbStore.js';
 import { ClickHouseSink } from '../../sink/ClickHouseSink.js';
 import { clickHouseErrorCode } from '../../sink/InsertErrors.js';
 import { migrate } from '../../sink/Migrator.js';
-import { analyticsStoreConfigFromEnv } from '../../sink/openAnalyticsStore.js';
+import { analyticsStoreConfigFromEnv } from '../../sink/OpenAnalyticsStore.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { envelope, generateEvents } from './generate.js';
 import { tempDir } from '../support/temp-dir.js';

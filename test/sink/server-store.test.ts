@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ClickHouseServerStore, assertSupportedVersion } from '../../sink/ClickHouseServerStore.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
-import { analyticsStoreConfigFromEnv } from '../../sink/openAnalyticsStore.js';
+import { analyticsStoreConfigFromEnv } from '../../sink/OpenAnalyticsStore.js';
 import { runFixture } from '../support/fixture-process.js';
 import { expectedMetrics, generateEvents } from './generate.js';
 import { tempDir } from '../support/temp-dir.js';

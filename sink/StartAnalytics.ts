@@ -6,7 +6,7 @@ import type { AnalyticsStore } from './AnalyticsStore.js';
 import { ClickHouseSink, type SinkRoute } from './ClickHouseSink.js';
 import { createAnalyticsHandler, type AnalyticsHandler } from './EventMetricsQuery.js';
 import { migrate } from './Migrator.js';
-import { analyticsStoreConfigFromEnv, openAnalyticsStore } from './openAnalyticsStore.js';
+import { analyticsStoreConfigFromEnv, openAnalyticsStore } from './OpenAnalyticsStore.js';
 import { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics } from './SinkConfig.js';
 
 export interface AnalyticsOptions {
