@@ -14,7 +14,7 @@
  * Prints "state RUNNING" once every member runs; stops cleanly on SIGTERM or when stdin closes.
  */
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../log/remote/startModuleWorker.js';
+import { startModuleWorker } from '../log/remote/StartModuleWorker.js';
 import { parseSettings, startMember, type MemberSettings } from './kafka-topology-member.js';
 import type { ThreadEvent } from './kafka-topology-thread.js';
 

@@ -12,7 +12,7 @@ import { NamedError } from '../errors/NamedError.js';
  * - a committed consumer offset is the offset of the NEXT record to read;
  * - endOffset is the offset the next appended record will get (the high watermark; under
  *   read_committed, the last stable offset);
- * - a record without an explicit partition goes to murmur2(key) % partitions (log/murmur2.ts),
+ * - a record without an explicit partition goes to murmur2(key) % partitions (log/Murmur2.ts),
  *   so a key lands on the same partition number in both modes.
  */
 
@@ -95,7 +95,7 @@ export interface ConsumerOptions {
  * A member of a consumer group. Offsets are never auto-committed: the owner commits through
  * commitOffsets or, for exactly-once, inside a Transaction.
  * A group may have several members in both modes (embedded: within the process that owns the
- * log, e.g. one per stream thread through RemoteLog). Both assign with log/task-assignor.ts:
+ * log, e.g. one per stream thread through RemoteLog). Both assign with log/TaskAssignor.ts:
  * partition NUMBERS (the same number of every subscribed, co-partitioned topic on one member),
  * balanced, sticky and cooperative (a member only loses what moves; onRevoked on the old owner
  * ends before onAssigned on the new one). A member alone in its group gets every partition.

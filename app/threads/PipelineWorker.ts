@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
+import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
 import { ConfigError } from '../../config/index.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
 

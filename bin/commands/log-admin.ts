@@ -14,7 +14,7 @@ import {
   recordKey,
   TOPIC_RANGE,
   topicKey,
-} from '../../log/embedded/keys.js';
+} from '../../log/embedded/KeyLayout.js';
 import type { TopicPartitionOffset } from '../../log/Log.js';
 import { CliError } from './cli-support.js';
 
@@ -44,7 +44,7 @@ interface StoredTopic {
 
 /**
  * The embedded log's RocksDB, opened directly (the caller closed its EmbeddedLog first): its key
- * layout is log/embedded/keys.ts, format version 2; any other version is refused rather than
+ * layout is log/embedded/KeyLayout.ts, format version 2; any other version is refused rather than
  * edited blind.
  */
 export class EmbeddedLogAdmin implements LogAdmin {

@@ -1,5 +1,5 @@
 import { partitionKey, type TopicPartition } from '../Log.js';
-import { assignPartitionNumbers, type MemberSubscription } from '../task-assignor.js';
+import { assignPartitionNumbers, type MemberSubscription } from '../TaskAssignor.js';
 import type { TopicCatalog } from './TopicCatalog.js';
 import { NamedError } from '../../errors/NamedError.js';
 
@@ -40,7 +40,7 @@ const NONE: readonly TopicPartition[] = [];
  * and the assignment they converge to. There is no coordinator round trip: a change (a member
  * joins, leaves, re-subscribes or revokes; a subscribed topic appears) marks the group dirty and
  * wakes every member's waiting poll; the next member to poll recomputes the assignment with the
- * task-aware cooperative assignor Kafka mode uses (log/task-assignor.ts), as one new generation,
+ * task-aware cooperative assignor Kafka mode uses (log/TaskAssignor.ts), as one new generation,
  * and each member applies its share in its own poll, running its listener there.
  *
  * Cooperative, as in Kafka: the assignor never hands a member a partition another member still

@@ -18,11 +18,11 @@ import { EmbeddedConsumer, type ConsumerHost } from './EmbeddedConsumer.js';
 import { EmbeddedGroup, ownershipGuard } from './EmbeddedGroup.js';
 import { TransactionRegistry, type TransactionHost } from './EmbeddedTransactions.js';
 import { GroupCommitWriter, type CommitUnit, type PendingOffset, type PendingRecord } from './GroupCommitWriter.js';
-import { FORMAT_KEY, committedOffsetKey, readOffset } from './keys.js';
+import { FORMAT_KEY, committedOffsetKey, readOffset } from './KeyLayout.js';
 import { LogCleaner, type CleanerResult } from './LogCleaner.js';
 import { LogDatabase } from './LogDatabase.js';
 import { readPartition } from './PartitionReader.js';
-import { placeRecords } from './recordPlacement.js';
+import { placeRecords } from './RecordPlacement.js';
 import { EmbeddedLogMetrics } from './EmbeddedLogMetrics.js';
 import { TopicCatalog, type PartitionState, type TopicState } from './TopicCatalog.js';
 
@@ -62,7 +62,7 @@ export interface EmbeddedLogOptions {
 }
 
 /**
- * The log on one local RocksDB database: the default, single-process mode. See keys.ts for the
+ * The log on one local RocksDB database: the default, single-process mode. See KeyLayout.ts for the
  * layout, GroupCommitWriter for the append path and its durability, EmbeddedConsumer for groups,
  * EmbeddedTransactions for exactly-once.
  */

@@ -1,7 +1,7 @@
 import type { RecordHeaders, RecordMetadata } from '../Log.js';
-import { committedOffsetKey, encodeOffsetValue, recordKey } from './keys.js';
+import { committedOffsetKey, encodeOffsetValue, recordKey } from './KeyLayout.js';
 import type { ChainedBatch, LogDatabase } from './LogDatabase.js';
-import { BATCH_HEADER, BATCH_MAX_BYTES, BATCH_MAX_RECORDS, batchRecordSize, encodeBatchInto } from './recordBatch.js';
+import { BATCH_HEADER, BATCH_MAX_BYTES, BATCH_MAX_RECORDS, batchRecordSize, encodeBatchInto } from './RecordBatch.js';
 import { endOffsetEntry, type PartitionState } from './TopicCatalog.js';
 
 const NO_OPTIONS = {};
@@ -72,7 +72,7 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Puts a partition's records of this group commit as record batches (recordBatch.ts), split at
+   * Puts a partition's records of this group commit as record batches (RecordBatch.ts), split at
    * BATCH_MAX_RECORDS / BATCH_MAX_BYTES so a read of one offset never decodes a huge entry.
    */
   private putBatches(batch: ChainedBatch, ps: PartitionState, records: PendingRecord[]): void {

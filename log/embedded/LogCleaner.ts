@@ -1,9 +1,9 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { readInteger, type Env } from '../../config/index.js';
-import { recordKey, recordKeyOffset } from './keys.js';
+import { recordKey, recordKeyOffset } from './KeyLayout.js';
 import type { LogDatabase, WriteOp } from './LogDatabase.js';
-import { forEachInBatch, RECORD_OVERHEAD, rewriteBatch, type BatchEntry } from './recordBatch.js';
-import { peekKeyAndTombstone, peekTimestamp } from './recordCodec.js';
+import { forEachInBatch, RECORD_OVERHEAD, rewriteBatch, type BatchEntry } from './RecordBatch.js';
+import { peekKeyAndTombstone, peekTimestamp } from './RecordCodec.js';
 import { logStartEntry, type PartitionState, type TopicCatalog, type TopicState } from './TopicCatalog.js';
 
 export interface CleanerOptions {

@@ -1,7 +1,7 @@
 import type { LogRecord } from '../Log.js';
-import { recordKey, recordKeyOffset } from './keys.js';
+import { recordKey, recordKeyOffset } from './KeyLayout.js';
 import type { LogDatabase } from './LogDatabase.js';
-import { decodeBatch, lastOffsetInBatch } from './recordBatch.js';
+import { decodeBatch, lastOffsetInBatch } from './RecordBatch.js';
 import type { PartitionState } from './TopicCatalog.js';
 
 /**

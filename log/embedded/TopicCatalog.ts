@@ -11,9 +11,9 @@ import {
   recordKey,
   recordKeyOffset,
   topicKey,
-} from './keys.js';
+} from './KeyLayout.js';
 import type { LogDatabase } from './LogDatabase.js';
-import { lastOffsetInBatch } from './recordBatch.js';
+import { lastOffsetInBatch } from './RecordBatch.js';
 
 /** In-memory state of one partition; the source of truth for readers between appends. */
 export interface PartitionState {

@@ -1,9 +1,9 @@
 import { Connection, heartbeatV4, joinGroupV9, leaveGroupV5, offsetCommitV9, syncGroupV5, type Admin } from '@platformatic/kafka';
 import type { TopicPartitionOffset } from '../Log.js';
-import { PROTOCOL_NAME } from './cooperative-assignor.js';
-import { guardConnection } from './connection-errors.js';
-import { hasKafkaError } from './kafka-records.js';
-import type { KafkaClientSecurity } from './kafka-security.js';
+import { PROTOCOL_NAME } from './CooperativeAssignor.js';
+import { guardConnection } from './ConnectionErrors.js';
+import { hasKafkaError } from './KafkaRecords.js';
+import type { KafkaClientSecurity } from './KafkaSecurity.js';
 
 export interface GroupCoordinatorSettings {
   clientId: string;
@@ -12,7 +12,7 @@ export interface GroupCoordinatorSettings {
   requestTimeoutMs: number;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
-  /** TLS / SASL options (kafka-security.ts) for the coordinator connection. */
+  /** TLS / SASL options (KafkaSecurity.ts) for the coordinator connection. */
   security?: KafkaClientSecurity;
 }
 

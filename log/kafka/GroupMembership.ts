@@ -1,7 +1,7 @@
 import { partitionKey, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
-import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Subscription } from './cooperative-assignor.js';
+import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Subscription } from './CooperativeAssignor.js';
 import { GroupCoordinator, type GroupCoordinatorSettings } from './GroupCoordinator.js';
-import { hasKafkaError } from './kafka-records.js';
+import { hasKafkaError } from './KafkaRecords.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import type { PartitionFetcher } from './PartitionFetcher.js';
 
@@ -29,7 +29,7 @@ export interface GroupMembershipSettings extends GroupCoordinatorSettings {
 
 /**
  * One consumer's membership of its group on the classic protocol, as Kafka's ConsumerCoordinator:
- * join and sync (this member assigns when it leads, see cooperative-assignor.ts), the rebalance
+ * join and sync (this member assigns when it leads, see CooperativeAssignor.ts), the rebalance
  * listener around every change of assignment, and heartbeats. The heartbeat runs in the
  * background but only flags that a rebalance is due or the session was lost; the consumer's poll
  * acts on it through ensure(), so listener callbacks never interleave with returned records.

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, type Env } from '../../config/index.js';
-import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
+import { readKafkaSecurity, type KafkaSecurity } from './KafkaSecurity.js';
 
 /**
  * Kafka settings from the environment, under the seeds' names:
@@ -16,7 +16,7 @@ import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
  *   KAFKA_CONNECT_TIMEOUT     one connection attempt's timeout (default 3s)
  *   KAFKA_SESSION_TIMEOUT     consumer group session timeout (default 10s)
  *   KAFKA_TRANSACTION_TIMEOUT transaction timeout the broker enforces on a silent producer (default 10s)
- *   KAFKA_SECURITY_PROTOCOL, KAFKA_SSL*, KAFKA_SASL*  TLS and SASL: see kafka-security.ts
+ *   KAFKA_SECURITY_PROTOCOL, KAFKA_SSL*, KAFKA_SASL*  TLS and SASL: see KafkaSecurity.ts
  */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 export type KafkaAcks = 'all' | '1' | '0';
@@ -34,7 +34,7 @@ export interface KafkaLogOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   transactionTimeoutMs?: number;
-  /** TLS / SASL for every client of the log (kafka-security.ts); unset = PLAINTEXT. */
+  /** TLS / SASL for every client of the log (KafkaSecurity.ts); unset = PLAINTEXT. */
   security?: KafkaSecurity;
   /** Timeout of the metadata request behind isHealthy(). */
   healthTimeoutMs?: number;

@@ -12,7 +12,7 @@ export interface KafkaConsumerSettings extends GroupMembershipSettings, Partitio
  * consumer: joins and rebalances happen inside poll (GroupMembership, Kafka's ConsumerCoordinator),
  * the listener runs before records of new partitions are returned, and the records come from the
  * assigned partitions' fetches (PartitionFetcher, Kafka's Fetcher). Rebalancing is cooperative
- * (see cooperative-assignor.ts). Offsets are never auto-committed. Fetches are read_committed.
+ * (see CooperativeAssignor.ts). Offsets are never auto-committed. Fetches are read_committed.
  */
 export class KafkaConsumer implements LogConsumer {
   readonly groupId: string;

@@ -12,19 +12,19 @@ import type {
   TransactionalProducer,
 } from '../Log.js';
 import type { KafkaLogOptions } from './KafkaConfig.js';
-import { withDeadline } from './kafka-records.js';
-import { guardKafkaConnections } from './connection-errors.js';
+import { withDeadline } from './KafkaRecords.js';
+import { guardKafkaConnections } from './ConnectionErrors.js';
 import { KafkaConsumer, type KafkaConsumerSettings } from './KafkaConsumer.js';
-import { resolveKafkaLogOptions, type ResolvedKafkaLogOptions } from './kafka-log-options.js';
+import { resolveKafkaLogOptions, type ResolvedKafkaLogOptions } from './KafkaLogOptions.js';
 import { KafkaLogMetrics } from './KafkaLogMetrics.js';
-import { committedGroupOffsets } from './kafka-offsets.js';
+import { committedGroupOffsets } from './KafkaOffsets.js';
 import { KafkaPartitioner, type KafkaMessage } from './KafkaPartitioner.js';
 import { KafkaPartitionReader } from './KafkaPartitionReader.js';
 import { KafkaPlainProducer } from './KafkaPlainProducer.js';
 import { KafkaTopics } from './KafkaTopics.js';
 import { KafkaTransactionalProducer } from './KafkaTransactionalProducer.js';
-import type { KafkaClientSecurity } from './kafka-security.js';
-import { verifyKafkaSecurity } from './kafka-security-check.js';
+import type { KafkaClientSecurity } from './KafkaSecurity.js';
+import { verifyKafkaSecurity } from './KafkaSecurityCheck.js';
 
 const READ_COMMITTED = 1;
 
@@ -198,7 +198,7 @@ export class KafkaLog implements Log {
     return this.options.security?.client ?? {};
   }
 
-  /** The start-up TLS / SASL check (kafka-security-check.ts); nothing to do on PLAINTEXT. */
+  /** The start-up TLS / SASL check (KafkaSecurityCheck.ts); nothing to do on PLAINTEXT. */
   verifySecurity(): Promise<void> {
     return verifyKafkaSecurity(this.options);
   }

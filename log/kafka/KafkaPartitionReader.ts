@@ -1,7 +1,7 @@
 import type { Consumer } from '@platformatic/kafka';
 import { partitionKey, UnknownTopicError, type LogRecord, type TopicPartition } from '../Log.js';
-import { decodeFetchedPartition } from './kafka-records.js';
-import { EARLIEST, LATEST, listPartitionOffsets } from './kafka-offsets.js';
+import { decodeFetchedPartition } from './KafkaRecords.js';
+import { EARLIEST, LATEST, listPartitionOffsets } from './KafkaOffsets.js';
 
 const READ_COMMITTED = 1;
 const READ_AHEAD_PARTITIONS = 8;

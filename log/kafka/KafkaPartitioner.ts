@@ -1,6 +1,6 @@
 import type { ProducerRecord } from '../Log.js';
-import { partitionForKey } from '../murmur2.js';
-import { headersToKafka } from './kafka-records.js';
+import { partitionForKey } from '../Murmur2.js';
+import { headersToKafka } from './KafkaRecords.js';
 
 /** A record as the Kafka client sends it, its partition already decided. */
 export interface KafkaMessage {
@@ -14,7 +14,7 @@ export interface KafkaMessage {
 
 /**
  * Chooses the partition of every record sent to Kafka, for plain and transactional produce alike:
- * a keyed record by murmur2 of its key (log/murmur2.ts), so a key lands on the same partition
+ * a keyed record by murmur2 of its key (log/Murmur2.ts), so a key lands on the same partition
  * number as in the embedded log and as with Kafka's Java clients; an unkeyed one round-robin.
  */
 export class KafkaPartitioner {

@@ -4,9 +4,9 @@ import type { ProducerRecord, RecordMetadata } from '../Log.js';
 import type { KafkaAcks, KafkaCompression } from './KafkaConfig.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import type { KafkaMessage } from './KafkaPartitioner.js';
-import { closeForcefully, explainKafkaError, hasKafkaError, splitForSend, withDeadline } from './kafka-records.js';
+import { closeForcefully, explainKafkaError, hasKafkaError, splitForSend, withDeadline } from './KafkaRecords.js';
 import { recordMetadata } from './KafkaTransactionalProducer.js';
-import { explainSecurityFailure, type KafkaClientSecurity, type KafkaSecurity } from './kafka-security.js';
+import { explainSecurityFailure, type KafkaClientSecurity, type KafkaSecurity } from './KafkaSecurity.js';
 
 /** Answers after which the plain idempotent producer is replaced (see sendPlain). */
 const PRODUCER_STATE_LOST = ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING'];

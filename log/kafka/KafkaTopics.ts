@@ -1,7 +1,7 @@
 import type { Admin } from '@platformatic/kafka';
 import { UnknownTopicError, type TopicConfig } from '../Log.js';
-import { explainKafkaError, hasKafkaError } from './kafka-records.js';
-import { explainSecurityFailure, type KafkaSecurity } from './kafka-security.js';
+import { explainKafkaError, hasKafkaError } from './KafkaRecords.js';
+import { explainSecurityFailure, type KafkaSecurity } from './KafkaSecurity.js';
 
 export interface KafkaTopicsSettings {
   brokers: string[];

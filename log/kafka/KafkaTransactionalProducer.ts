@@ -3,8 +3,8 @@ import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset,
 import { KafkaConsumer } from './KafkaConsumer.js';
 import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import type { KafkaMessage } from './KafkaPartitioner.js';
-import { closeForcefully, explainKafkaError, splitForSend } from './kafka-records.js';
-import type { KafkaClientSecurity } from './kafka-security.js';
+import { closeForcefully, explainKafkaError, splitForSend } from './KafkaRecords.js';
+import type { KafkaClientSecurity } from './KafkaSecurity.js';
 
 export interface TransactionalSettings {
   clientId: string;
@@ -14,7 +14,7 @@ export interface TransactionalSettings {
   transactionTimeoutMs: number;
   retries: number;
   retryBackoffMs: number;
-  /** TLS / SASL options (kafka-security.ts), spread into the client's. */
+  /** TLS / SASL options (KafkaSecurity.ts), spread into the client's. */
   security?: KafkaClientSecurity;
   metrics?: KafkaLogMetrics;
   /** Fills in partitions (murmur2 of the key) exactly as plain produce does. */

@@ -1,8 +1,8 @@
 import { Consumer, type Admin } from '@platformatic/kafka';
 import { partitionKey, type LogRecord, type TopicPartition } from '../Log.js';
-import { EARLIEST, LATEST, listPartitionOffsets, startingOffsets } from './kafka-offsets.js';
-import { decodeFetchedPartition, hasKafkaError } from './kafka-records.js';
-import type { KafkaClientSecurity } from './kafka-security.js';
+import { EARLIEST, LATEST, listPartitionOffsets, startingOffsets } from './KafkaOffsets.js';
+import { decodeFetchedPartition, hasKafkaError } from './KafkaRecords.js';
+import type { KafkaClientSecurity } from './KafkaSecurity.js';
 
 const READ_COMMITTED = 1;
 /** Longest single fetch wait, so a rebalance or pause is noticed between fetches. */
@@ -17,7 +17,7 @@ export interface PartitionFetcherSettings {
   requestTimeoutMs: number;
   retries: number;
   retryBackoffMs: number;
-  /** TLS / SASL options (kafka-security.ts) for the fetch client. */
+  /** TLS / SASL options (KafkaSecurity.ts) for the fetch client. */
   security?: KafkaClientSecurity;
 }
 

@@ -5,7 +5,7 @@ import type { EmbeddedLogOptions } from '../embedded/index.js';
 import type { LogDatabaseMemory } from '../embedded/LogDatabase.js';
 import type { LogThreadCommand, LogThreadEvent } from './embeddedLogThreadMain.js';
 import { RemoteLog } from './RemoteLog.js';
-import { startModuleWorker } from './startModuleWorker.js';
+import { startModuleWorker } from './StartModuleWorker.js';
 
 /** Options of the embedded log opened in the thread (registry and logger cannot cross threads). */
 export type LogThreadOptions = Omit<EmbeddedLogOptions, 'registry' | 'logger'> & {

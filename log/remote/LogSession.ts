@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Log, TopicPartition, Transaction, TransactionalProducer } from '../Log.js';
-import type { CallName, Calls, CastName, Casts, ClientMessage, ConsumerState, ProduceOutcome, RebalanceKind, ServerMessage } from './protocol.js';
+import type { CallName, Calls, CastName, Casts, ClientMessage, ConsumerState, ProduceOutcome, RebalanceKind, ServerMessage } from './RemoteProtocol.js';
 import { packMetadata, packRecords, transferablesOf, unpackProducerRecords, type PackedRecords } from './RecordPacking.js';
 import { ListenerFailedError, serializeError } from './RemoteErrors.js';
 import { ServedConsumer } from './ServedConsumer.js';

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { CallName, Calls, CastName, Casts, ClientMessage, ServerMessage } from './protocol.js';
+import type { CallName, Calls, CastName, Casts, ClientMessage, ServerMessage } from './RemoteProtocol.js';
 import { deserializeError, LogServerGoneError, serializeError } from './RemoteErrors.js';
 
 type CallbackMessage = Extract<ServerMessage, { type: 'callback' }>;

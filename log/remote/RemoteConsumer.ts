@@ -7,7 +7,7 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from '../Log.js';
-import type { ConsumerState, RebalanceKind } from './protocol.js';
+import type { ConsumerState, RebalanceKind } from './RemoteProtocol.js';
 import type { RemoteChannel } from './RemoteChannel.js';
 import { unpackLogRecords } from './RecordPacking.js';
 

@@ -11,7 +11,7 @@ import type {
   TransactionalProducer,
 } from '../Log.js';
 import type { Registry } from 'prom-client';
-import type { ServerMessage } from './protocol.js';
+import type { ServerMessage } from './RemoteProtocol.js';
 import { ProduceCoalescer } from './ProduceCoalescer.js';
 import { unpackLogRecords } from './RecordPacking.js';
 import { RemoteChannel } from './RemoteChannel.js';

@@ -1,5 +1,5 @@
 import type { LogConsumer, ProducerRecord, RecordMetadata, TopicPartitionOffset, Transaction, TransactionalProducer } from '../Log.js';
-import type { TransactionOffsets } from './protocol.js';
+import type { TransactionOffsets } from './RemoteProtocol.js';
 import type { RemoteChannel } from './RemoteChannel.js';
 import { RemoteConsumer } from './RemoteConsumer.js';
 import { checkRecordTypes, packRecords, transferablesOf, unpackMetadata } from './RecordPacking.js';

@@ -1,5 +1,5 @@
 import { partitionKey, type LogConsumer, type RebalanceListener, type TopicPartition } from '../Log.js';
-import type { ConsumerState, RebalanceKind } from './protocol.js';
+import type { ConsumerState, RebalanceKind } from './RemoteProtocol.js';
 
 /** Asks the client to run its listener and resolves when the client has answered. */
 export type ClientCallback = (kind: RebalanceKind, partitions: TopicPartition[], state: ConsumerState) => Promise<void>;

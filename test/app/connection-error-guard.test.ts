@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Connection, metadataV12 } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
-import { absorbedConnectionErrors, guardKafkaConnections } from '../../log/kafka/connection-errors.js';
+import { absorbedConnectionErrors, guardKafkaConnections } from '../../log/kafka/ConnectionErrors.js';
 
 /**
  * Issue 21 item 3: a Kafka connection whose socket is reset (the broker SIGKILLed) emits 'error';

@@ -103,7 +103,7 @@ describe('the whole app on Kafka while the broker is SIGKILLed again and again',
     const counts = await running.waitForCounts((c) => c.events >= accepted.size, 180_000);
     expect(counts).toMatchObject({ events: accepted.size, uniqueEvents: accepted.size, hourlyTotal: accepted.size });
 
-    // The connection errors happened and were absorbed (the guard in log/kafka/connection-errors.ts).
+    // The connection errors happened and were absorbed (the guard in log/kafka/ConnectionErrors.ts).
     const metrics = await (await fetch(`${running.address}/metrics`)).text();
     expect(Number(/^streamline_kafka_connection_errors_total (\S+)$/m.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
 

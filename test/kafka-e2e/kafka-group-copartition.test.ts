@@ -4,8 +4,8 @@ import { expectCoPartitioned, expectExactlyOnce, GroupMember, journalProblems, p
 import { testKafkaBrokers } from '../support/kafka-broker.js';
 
 /**
- * Issue 13 groundwork on the real broker: the group leader's assignor (log/task-assignor.ts via
- * cooperative-assignor.ts) hands out partition NUMBERS, so two members of one group subscribed to
+ * Issue 13 groundwork on the real broker: the group leader's assignor (log/TaskAssignor.ts via
+ * CooperativeAssignor.ts) hands out partition NUMBERS, so two members of one group subscribed to
  * two co-partitioned topics each get the same numbers of both topics (a join task's stream and
  * table partition on one member), and a rebalance moves whole numbers cooperatively.
  */

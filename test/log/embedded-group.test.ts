@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Log } from '../../log/Log.js';
 import { CommitFencedError, openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
-import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
+import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
 import { noopListener, pollUntil, uniqueName } from './log-contract.js';
 import { expectCoPartitioned, expectExactlyOnce, GroupMember, journalProblems, produceRound, until, type JournalEntry } from './support/group-member.js';
 import type { WorkerReport } from './support/group-member-worker.js';

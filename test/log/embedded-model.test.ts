@@ -1,5 +1,5 @@
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
-import { partitionForKey } from '../../log/murmur2.js';
+import { partitionForKey } from '../../log/Murmur2.js';
 import { readAll } from './log-contract.js';
 import { removeDir, tempDir } from '../support/temp-dir.js';
 

@@ -1,6 +1,6 @@
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
-import { assignCooperative } from '../../log/kafka/cooperative-assignor.js';
-import { assignPartitionNumbers, type MemberSubscription } from '../../log/task-assignor.js';
+import { assignCooperative } from '../../log/kafka/CooperativeAssignor.js';
+import { assignPartitionNumbers, type MemberSubscription } from '../../log/TaskAssignor.js';
 
 /** member -> sorted "topic:partition" list, for readable expectations. */
 function keys(result: Map<string, TopicPartition[]>): Record<string, string[]> {

@@ -8,7 +8,7 @@ import {
   type RebalanceListener,
   type TopicPartition,
 } from '../../log/Log.js';
-import { partitionForKey } from '../../log/murmur2.js';
+import { partitionForKey } from '../../log/Murmur2.js';
 
 /**
  * Behaviour every Log implementation must have (embedded and Kafka). Kept free of embedded-only

@@ -1,4 +1,4 @@
-import { murmur2, partitionForKey, toPositive } from '../../log/murmur2.js';
+import { murmur2, partitionForKey, toPositive } from '../../log/Murmur2.js';
 
 /*
  * Expected values were produced with real Kafka, not copied from another port:

@@ -7,7 +7,7 @@ import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
 import { LogServer } from '../../log/remote/LogServer.js';
 import { LogServerGoneError } from '../../log/remote/RemoteErrors.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
-import { startModuleWorker } from '../../log/remote/startModuleWorker.js';
+import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
 import { describeLogContract, noopListener, pollUntil, readAll, uniqueName } from './log-contract.js';
 import { removeDir, tempDir } from '../support/temp-dir.js';
 

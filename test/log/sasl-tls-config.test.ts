@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/index.js';
 import { readKafkaConfig } from '../../log/kafka/KafkaConfig.js';
-import { explainSecurityFailure, readKafkaSecurity } from '../../log/kafka/kafka-security.js';
+import { explainSecurityFailure, readKafkaSecurity } from '../../log/kafka/KafkaSecurity.js';
 import { tempDir } from '../support/temp-dir.js';
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
-import { partitionForKey } from '../../log/murmur2.js';
+import { partitionForKey } from '../../log/Murmur2.js';
 import { StreamsApp, StreamsBuilder, TableJoined } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';

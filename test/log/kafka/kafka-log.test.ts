@@ -1,7 +1,7 @@
 import { Admin, Consumer } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
 import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
-import { partitionForKey } from '../../../log/murmur2.js';
+import { partitionForKey } from '../../../log/Murmur2.js';
 import { readAll, uniqueName } from '../log-contract.js';
 import { testKafkaBrokers } from '../../support/kafka-broker.js';
 

@@ -1,5 +1,5 @@
 import type { fetchV17 } from '@platformatic/kafka';
-import { decodeFetchedPartition, splitForSend } from '../../../log/kafka/kafka-records.js';
+import { decodeFetchedPartition, splitForSend } from '../../../log/kafka/KafkaRecords.js';
 
 const TRANSACTIONAL = 0b1_0000;
 const CONTROL = 0b10_0000;

@@ -1,5 +1,5 @@
 import type { ProducerRecord } from '../Log.js';
-import { partitionForKey } from '../murmur2.js';
+import { partitionForKey } from '../Murmur2.js';
 import type { PendingRecord } from './GroupCommitWriter.js';
 import type { PartitionState, TopicState } from './TopicCatalog.js';
 

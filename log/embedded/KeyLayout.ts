@@ -5,7 +5,7 @@
  *
  *   0x00 "format"                                 → on-disk format version
  *   0x01 topic name                               → topic metadata (JSON)
- *   0x02 topicId u32 | partition u32 | baseOffset u64 → record batch (recordBatch.ts)
+ *   0x02 topicId u32 | partition u32 | baseOffset u64 → record batch (RecordBatch.ts)
  *   0x03 topicId u32 | partition u32 | 0x00       → end offset u64 (next offset to assign)
  *   0x03 topicId u32 | partition u32 | 0x01       → log start offset u64 (raised by retention)
  *   0x04 groupLen u16 | group | topicId u32 | partition u32 → committed offset u64

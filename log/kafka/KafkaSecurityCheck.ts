@@ -1,8 +1,8 @@
 import { Connection, metadataV12 } from '@platformatic/kafka';
 import type { Logger } from 'pino';
-import { guardConnection } from './connection-errors.js';
-import { withDeadline } from './kafka-records.js';
-import { explainSecurityFailure, type KafkaSecurity } from './kafka-security.js';
+import { guardConnection } from './ConnectionErrors.js';
+import { withDeadline } from './KafkaRecords.js';
+import { explainSecurityFailure, type KafkaSecurity } from './KafkaSecurity.js';
 
 export interface SecurityCheckSettings {
   clientId: string;

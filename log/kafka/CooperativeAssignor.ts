@@ -1,6 +1,6 @@
 import { Reader, Writer } from '@platformatic/kafka';
 import type { TopicPartition } from '../Log.js';
-import { assignPartitionNumbers } from '../task-assignor.js';
+import { assignPartitionNumbers } from '../TaskAssignor.js';
 
 /**
  * The consumer-group protocol data of a classic group ("consumer" protocol type), in Kafka's own
@@ -12,7 +12,7 @@ import { assignPartitionNumbers } from '../task-assignor.js';
  * owner revokes it and rejoins at once), and handed to its new owner in the next round. No member
  * ever gives up partitions it keeps, so only moved partitions pause. Unlike Kafka's assignor it
  * keeps the same partition number of every subscribed topic on one member (a Kafka Streams task
- * reads co-partitioned topics), see log/task-assignor.ts.
+ * reads co-partitioned topics), see log/TaskAssignor.ts.
  */
 
 export const PROTOCOL_NAME = 'cooperative-sticky';
@@ -82,7 +82,7 @@ export function decodeAssignment(buffer: Buffer | null): TopicPartition[] {
  * Leader side. members: memberId → subscription (with owned partitions); partitionCounts:
  * topic → partition count. Returns memberId → partitions to own in this generation. Assigns
  * partition NUMBERS across the subscribed topics (co-partitioned tasks stay on one member),
- * balanced, sticky and cooperative: see log/task-assignor.ts, which the embedded log uses too.
+ * balanced, sticky and cooperative: see log/TaskAssignor.ts, which the embedded log uses too.
  */
 export function assignCooperative(members: Map<string, Subscription>, partitionCounts: Map<string, number>): Map<string, TopicPartition[]> {
   return assignPartitionNumbers(members, partitionCounts);

@@ -1,5 +1,5 @@
 import type { LogRecord } from '../Log.js';
-import { decodeRecord, encodedSize, encodeRecordInto, type StoredRecord } from './recordCodec.js';
+import { decodeRecord, encodedSize, encodeRecordInto, type StoredRecord } from './RecordCodec.js';
 
 /**
  * Records are stored in batches, like Kafka's record batches: one RocksDB entry per partition per
@@ -9,7 +9,7 @@ import { decodeRecord, encodedSize, encodeRecordInto, type StoredRecord } from '
  *
  *   version u8 (1) | count u32 | (offsetDelta u32 | bodyLength u32 | body)*
  *
- * body is one record (recordCodec.ts). The offset delta is stored per record, not implied by its
+ * body is one record (RecordCodec.ts). The offset delta is stored per record, not implied by its
  * position, so compaction can drop records from a batch and the survivors keep their offsets.
  */
 

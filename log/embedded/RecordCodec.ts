@@ -1,7 +1,7 @@
 import type { LogRecord, RecordHeaders } from '../Log.js';
 
 /**
- * Stored form of one record, the body of an entry in a record batch (recordBatch.ts; topic,
+ * Stored form of one record, the body of an entry in a record batch (RecordBatch.ts; topic,
  * partition and base offset live in the RocksDB key):
  *
  *   timestamp f64 | keyLen i32 (-1 = null) | key | valueLen i32 (-1 = null) | value |

@@ -2,7 +2,7 @@ import { partitionKey, type TopicPartition } from './Log.js';
 
 /**
  * The group assignment both log modes use (Kafka: the leader's cooperative-sticky assignor in
- * log/kafka/cooperative-assignor.ts; embedded: log/embedded/EmbeddedGroup.ts). Pure: no I/O, no
+ * log/kafka/CooperativeAssignor.ts; embedded: log/embedded/EmbeddedGroup.ts). Pure: no I/O, no
  * Kafka client, so the embedded log loads nothing of Kafka's.
  *
  * Task-aware. A Kafka Streams task is (sub-topology, partition number) and reads the same
