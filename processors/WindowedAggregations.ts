@@ -7,6 +7,7 @@ import type { LearningEvent } from './LandingEvent.js';
 import { preAggregates } from './PartialAggregate.js';
 import { preAggregate } from './PreAggregator.js';
 import { mergePartials } from './PartialMerger.js';
+import { NamedError } from '../errors/NamedError.js';
 
 /** A row of the aggregate topic and of queryAggregation: what the ClickHouse window_aggregates table stores. */
 export interface AggregateRow extends Record<string, unknown> {
@@ -153,13 +154,12 @@ function toRow(spec: AggregatorSpec, key: string, windowStart: number, windowEnd
   return { aggregator: spec.name, key: `${spec.keyPrefix}${key}`, window_start: windowStart, window_end: windowEnd, ...spec.row(aggregate) };
 }
 
-export class AggregationQueryError extends Error {
+export class AggregationQueryError extends NamedError {
   constructor(
     message: string,
     readonly statusCode = 400,
   ) {
     super(message);
-    this.name = 'AggregationQueryError';
   }
 }
 

@@ -1,5 +1,5 @@
 import type { AnalyticsStore } from './AnalyticsStore.js';
-import { DEDUP_WINDOW, type SchemaOptions, eventsTtlClause, migrations } from './schema.js';
+import { DEDUP_WINDOW, type SchemaOptions, eventsTtlClause, migrations } from './SchemaMigrations.js';
 
 export interface MigrationResult {
   applied: number[];

@@ -80,7 +80,7 @@ export async function cutSinkTables(store: AnalyticsStore, tables: readonly stri
   if (await exists(store, MV_TARGET)) {
     before[MV_TARGET] = await count(store, MV_TARGET);
     await store.exec(`TRUNCATE TABLE ${db}.${MV_TARGET}`);
-    // The view's own SELECT (sink/schema.ts, migration 4) over the rows that stay.
+    // The view's own SELECT (sink/SchemaMigrations.ts, migration 4) over the rows that stay.
     await store.exec(`INSERT INTO ${db}.${MV_TARGET} SELECT event_name, channel, toStartOfHour(toDateTime(ts, 'UTC')) AS hour, toUInt64(count()) AS total_events, uniqExactState(user_id) AS unique_users FROM ${db}.events_raw GROUP BY event_name, channel, hour`);
     after[MV_TARGET] = await count(store, MV_TARGET);
   }

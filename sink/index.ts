@@ -5,7 +5,7 @@ export { ChdbStore, type ChdbStoreOptions } from './ChdbStore.js';
 export type { ClickHouseServerStore, ClickHouseServerStoreOptions } from './ClickHouseServerStore.js';
 export { analyticsStoreConfigFromEnv, openAnalyticsStore, type AnalyticsStoreConfig } from './OpenAnalyticsStore.js';
 export { migrate, type MigrationResult } from './Migrator.js';
-export { migrations, DEDUP_WINDOW, type Migration } from './schema.js';
+export { migrations, DEDUP_WINDOW, type Migration } from './SchemaMigrations.js';
 export { ClickHouseSink, type ClickHouseSinkOptions, type SinkRoute, type SinkBatchInfo } from './ClickHouseSink.js';
 export * from './RowMappers.js';
 export { defaultSinkRoutes, sinkSettingsFromEnv, type SinkTopics, type SinkSettings } from './SinkConfig.js';

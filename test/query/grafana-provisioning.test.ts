@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { migrations } from '../../sink/schema.js';
+import { migrations } from '../../sink/SchemaMigrations.js';
 import { readRequest } from '../../query/ReadRequest.js';
 import { expandMacros, GRAFANA_DIR, loadDashboard } from './support/grafana.js';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { ChdbStore } from '../../sink/ChdbStore.js';
 import { migrate } from '../../sink/Migrator.js';
-import { DEDUP_WINDOW } from '../../sink/schema.js';
+import { DEDUP_WINDOW } from '../../sink/SchemaMigrations.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
 import { asLogRecord, envelope, generateEvents } from './generate.js';
