@@ -224,11 +224,13 @@ interface PatternsLike {
 /**
  * Whether this jest run includes a Kafka test, so a run of other suites does not pay for a JVM.
  * A test counts when its path mentions "kafka" or its source names the broker (testKafkaBrokers,
- * TEST_KAFKA_BROKERS, kafka-broker, openKafkaLog, KafkaLog); TEST_KAFKA=always forces a broker.
+ * TEST_KAFKA_BROKERS, kafka-broker, openKafkaLog, KafkaLog) or runs in every log mode (logModes(),
+ * whose Kafka mode needs the broker: without it the Kafka half of such a test would not run at all);
+ * TEST_KAFKA=always forces a broker.
  * When the selection cannot be read (related/changed-file modes, an unexpected jest config
  * shape), assume it does.
  */
-const USES_BROKER = /testKafkaBrokers|TEST_KAFKA_BROKERS|kafka-broker|openKafkaLog|KafkaLog/;
+const USES_BROKER = /testKafkaBrokers|TEST_KAFKA_BROKERS|kafka-broker|openKafkaLog|KafkaLog|logModes\(/;
 
 export function runNeedsKafka(
   globalConfig: { rootDir?: string; testPathPatterns?: unknown; findRelatedTests?: boolean; onlyChanged?: boolean; watch?: boolean; watchAll?: boolean },
