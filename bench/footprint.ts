@@ -20,7 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { npmStartCommand } from './lib/npm-start-command.js';
+import { npmStartCommand } from './lib/NpmStartCommand.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
