@@ -19,6 +19,7 @@ import { StartSequence } from './StartSequence.js';
 import { applyMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';
 import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure.js';
+import { registerThreadHeapGauges } from '../log/remote/ThreadHeapGauges.js';
 import { readThreadConfig } from './threads/ThreadConfig.js';
 import { ThreadedRuntime } from './threads/ThreadedRuntime.js';
 
@@ -75,6 +76,7 @@ export async function startService(givenEnv: Env, logger: Logger): Promise<Runni
   const pipelineConfig = readPipelineConfig(env, topics);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerThreadHeapGauges(registry, 'main');
   // At a budget the operator set, intake answers 503 + Retry-After instead of memory growing
   // (app/MemoryPressure.ts). Unset, the caches are sized for the default plan but nothing is
   // refused: the default is a sizing guess, not a measured limit of the box.

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { registerThreadHeapGauges } from '../../log/remote/ThreadHeapGauges.js';
 // Modules, not the ingress's and query layer's indexes: an index would load the ingress's request
 // path and the query listener into every worker's V8 heap (issue 21 item 1: idle RSS per thread).
 import { readIngressConfig } from '../../ingress/IngressConfig.js';
@@ -35,6 +36,7 @@ let admin: FastifyInstance | undefined;
 let queryLayer: QueryLayer | undefined;
 let stopping: Promise<void> | undefined;
 const registry = new Registry();
+registerThreadHeapGauges(registry, data.name);
 
 async function start(): Promise<void> {
   const { env } = data;

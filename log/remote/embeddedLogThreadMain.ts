@@ -10,6 +10,7 @@ import { openEmbeddedLog } from '../embedded/index.js';
 import { setLogDatabaseMemory } from '../embedded/LogDatabase.js';
 import type { LogThreadOptions } from './EmbeddedLogThread.js';
 import { LogServer } from './LogServer.js';
+import { registerThreadHeapGauges } from './ThreadHeapGauges.js';
 
 export type LogThreadCommand = { type: 'serve'; port: MessagePort } | { type: 'metrics'; id: number } | { type: 'stop' };
 export type LogThreadEvent =
@@ -22,6 +23,7 @@ export type LogThreadEvent =
 const control = parentPort!;
 const { memory, logLevel, ...options } = workerData as LogThreadOptions;
 const registry = new Registry();
+registerThreadHeapGauges(registry, 'log');
 
 try {
   if (memory) setLogDatabaseMemory(memory);
