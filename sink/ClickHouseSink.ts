@@ -111,7 +111,7 @@ export class ClickHouseSink {
     if (this.routes.size === 0) throw new Error('ClickHouseSink needs at least one route');
     this.maxBatchRecords = options.maxBatchRecords ?? 10_000;
     this.maxBatchBytes = options.maxBatchBytes ?? Infinity;
-    this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (sinkConfig.ts)
+    this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (SinkConfig.ts)
     this.logger = options.logger;
     this.onBatchInserted = options.onBatchInserted;
     this.metrics = new SinkMetrics(options.registry, this.groupId);
