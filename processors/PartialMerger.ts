@@ -13,7 +13,8 @@ import { bucketOf, firstWindowOf, isPartialAggregate, type PartialAggregate } fr
  * No lateness check here: the pre-aggregating node judged every event by its own partition's
  * stream time, and a partial it sent is merged whatever other partitions have done meanwhile
  * (a window is only out of reach once the store's retention has dropped it). The store's
- * stream time, which sets that retention, is the largest partial timestamp seen.
+ * stream time, which sets that retention, is the largest partial timestamp seen. A partial
+ * for such a window is counted `expired` on this node and merged into its live windows only.
  *
  * A value that is not a partial was written to the repartition topic before pre-aggregation
  * (one event's projection): it is merged as a one-event partial, its member not counted as new.
@@ -38,7 +39,15 @@ export class PartialMerger<A> implements Processor<string, PartialAggregate<A>, 
     const partial = isPartialAggregate(record.value) ? record.value : this.fromProjection(record.value, timestamp);
     const { sizeMs, advanceMs } = this.windows;
     const merge = this.spec.merge!;
-    for (let start = Math.max(partial.f, firstWindowOf(this.windows, partial.b)); start <= partial.b; start += advanceMs) {
+    let first = Math.max(partial.f, firstWindowOf(this.windows, partial.b));
+    // A window the store's retention has dropped reads as absent and takes no put: merging into it
+    // would forward a row holding this partial alone, replacing the window's real row downstream.
+    const liveFrom = this.store.streamTime - this.store.retentionMs;
+    if (first < liveFrom) {
+      this.context.count('expired');
+      while (first < liveFrom) first += advanceMs;
+    }
+    for (let start = first; start <= partial.b; start += advanceMs) {
       const old = this.store.fetchWithTimestamp(key, start);
       const aggregate = merge(old ? old.value : this.spec.init(), partial.a as A, partial.u);
       const latest = old ? Math.max(old.timestamp, timestamp) : timestamp;

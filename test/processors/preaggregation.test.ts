@@ -196,6 +196,45 @@ describe('pre-aggregation before the repartition topics', () => {
     }
   }, 60_000);
 
+  test('a partial for a window the merging store has already expired emits no row, so it cannot replace the window\'s row downstream', async () => {
+    const item = DEFAULT_AGGREGATORS.find((spec) => spec.name === 'item_hourly_performance')!;
+    // Retention one hour (+ grace): once user "ahead" reaches H+3h, the merge store drops window H.
+    // User "behind", on another partition, then sends an event of window H: on time for its own
+    // partition, so its partial reaches the merge after window H has expired there.
+    const ahead = 'user-a';
+    const behind = 'user-b';
+    const attempt = (user: string, t: number, correct: boolean) => ev('attempt', user, t, { item_id: 'i1', correct, time_taken_ms: 1000 });
+    const h = await harness('expired-window');
+    const send = (events: LearningEvent[]) =>
+      h.log.produce(events.map((e) => ({ topic: 'events', partition: e.user_id === ahead ? 0 : 1, key: Buffer.from(e.user_id), value: Buffer.from(JSON.stringify(e)), timestamp: e.event_time })));
+    try {
+      await h.log.ensureTopic('events', { partitions: 2 });
+      await send([attempt(ahead, H + 1 * MIN, true), attempt(ahead, H + 2 * MIN, true), attempt(ahead, H + 3 * HOUR, true)]);
+      const builder = new StreamsBuilder();
+      const [handle] = addWindowedAggregations(builder.stream<string, LearningEvent>('events'), [item], {
+        topic: 'aggregates',
+        graceMs: 5 * MIN,
+        emit: 'onUpdate',
+        overrides: { item_hourly_performance: { retentionMs: HOUR } },
+      });
+      const inputs = ['events', 'expired-window-item_hourly_performance-by-key-repartition'];
+      const app = await h.run(builder, inputs);
+      const lastRowOfH = async () => finalRows(jsonValues<AggregateRow>(await readAll(h.log, 'aggregates'))).find((row) => row.window_start === H);
+      expect(await lastRowOfH()).toMatchObject({ count: 2, correct: 2 });
+
+      await send([attempt(behind, H + 4 * MIN, false)]);
+      await waitForCaughtUp(app, h.log, 'expired-window', inputs);
+      // The partial was on time upstream (not late there), but window H is gone downstream:
+      // counted there, and the row the sink keeps for window H is still the full one.
+      expect(await lastRowOfH()).toMatchObject({ count: 2, correct: 2 });
+      expect(await h.outcome('item_hourly_performance-preaggregate', 'late')).toBe(0);
+      expect(await h.outcome('item_hourly_performance-merge', 'expired')).toBe(1);
+      expect(allAggregateRows(app, [handle!]).map((row) => [row.window_start, row.count])).toEqual([[H + 3 * HOUR, 1]]);
+    } finally {
+      await h.close();
+    }
+  }, 60_000);
+
   test('hopping windows: an event late for its oldest windows still goes into the open ones, counted late once', async () => {
     const system = DEFAULT_AGGREGATORS.find((spec) => spec.name === 'system_5m_throughput')!;
     // Stream time H+10min with no grace: the windows [H+5, H+10) and older are closed; an event at
