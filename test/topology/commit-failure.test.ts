@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, Transaction, TransactionalProducer } from '../../log/Log.js';
 import type { KeyValueStore } from '../../state/StateStore.js';
-import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
+import { StreamsApp, StreamsBuilder, type Processor, type ProcessorContext, type StreamRecord } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -75,6 +75,44 @@ describe('a failed commit', () => {
     for (let n = 0; n < 200; n++) expected.set(`acct-${n % 5}`, (expected.get(`acct-${n % 5}`) ?? 0) + n);
     expect(balances).toEqual(expected);
     expect(await readAll(log, 'balances-out')).toHaveLength(200);
+    await app.close();
+  });
+
+  test('a beforeCommit that throws while the tasks are drained rebuilds them too: no task commits its offsets without the outputs drained before the throw', async () => {
+    await log.ensureTopic('orders', { partitions: 2 });
+    let failOnPartition: number | undefined;
+    /** Holds its records until the commit (as PreAggregator holds partials); throws once there when told to. */
+    class HoldUntilCommit implements Processor<string, number, string, number> {
+      private context!: ProcessorContext<string, number>;
+      private held: Array<StreamRecord<string, number>> = [];
+      init(context: ProcessorContext<string, number>): void {
+        this.context = context;
+      }
+      process(record: StreamRecord<string, number>): void {
+        this.held.push(record);
+      }
+      beforeCommit(): void {
+        if (failOnPartition === this.context.partition) {
+          failOnPartition = undefined;
+          throw new Error('injected beforeCommit failure');
+        }
+        for (const record of this.held) this.context.forward(record);
+        this.held = [];
+      }
+    }
+    const builder = new StreamsBuilder();
+    builder.stream<string, number>('orders').process(() => new HoldUntilCommit()).to('orders-out');
+    const order = (n: number, partition: number) => ({ topic: 'orders', partition, key: Buffer.from(`o${n}`), value: Buffer.from(JSON.stringify(n)) });
+    // In the log before the start: the first poll gives both tasks work, so at the first commit
+    // the task of partition 0 is drained before the one of partition 1 throws.
+    await log.produce(Array.from({ length: 40 }, (_, n) => order(n, n % 2)));
+    failOnPartition = 1;
+    const app = new StreamsApp(builder.build(), log, { applicationId: 'hold', stateDir: `${dir}/state`, commitIntervalMs: 100 });
+    await app.start();
+    await waitForCaughtUp(app, log, 'hold', ['orders']);
+    expect(failOnPartition).toBeUndefined();
+    const values = (await readAll(log, 'orders-out')).map((record) => JSON.parse(record.value!.toString()) as number);
+    expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, n) => n));
     await app.close();
   });
 });

@@ -36,8 +36,17 @@ export class TaskCommitter {
     // Step 1. Publish the processing metrics, at every commit interval even when idle.
     this.context.metrics.publish();
     const started = performance.now();
-    // Step 2. Drain the tasks: outputs, then the stores' changelog records, and the input offsets.
-    const batch = this.collect();
+    let batch: CommitBatch;
+    try {
+      // Step 2. Drain the tasks: outputs, then the stores' changelog records, and the input offsets.
+      // A processor's beforeCommit may throw here, after other tasks were drained: what they held
+      // would be lost with this batch while their offsets went into the next commit, so this too
+      // marks the tasks for a rebuild.
+      batch = this.collect();
+    } catch (error) {
+      await this.abandon(undefined);
+      throw error;
+    }
     if (batch.tasks.length === 0) return undefined;
     let transaction: Transaction | undefined;
     let changelogEnds: Map<string, number>;
