@@ -38,10 +38,13 @@ export async function placeDeferred(records: ProducerRecord[], partitionCount: (
       placed.push(record);
       continue;
     }
+    // Outside the try: a count the log cannot give now (broker away) fails the commit, which is
+    // retried; only the partitioner's own failure is the record's.
+    const count = await partitionCount(record.topic);
     choices.delete(record);
     let partitions: number[] | undefined;
     try {
-      partitions = choose(await partitionCount(record.topic));
+      partitions = choose(count);
     } catch (error) {
       const reason = `placing a record on "${record.topic}": ${error instanceof Error ? error.message : String(error)}`;
       placed.push({ ...record, topic: dlqTopic, headers: deadLetterHeaders(record.headers ?? {}, undefined, reason, Date.now()) });
