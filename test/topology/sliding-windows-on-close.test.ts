@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { SlidingWindows, StreamsApp, StreamsBuilder, type Windowed } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';
-import { tempDir } from '../support/temp-dir.js';
+import { embeddedLogPerTest } from '../support/embedded-log-per-test.js';
 
 /**
  * Sliding windows emitted on window close (KStreamSlidingWindowAggregate with
@@ -13,20 +12,7 @@ import { tempDir } from '../support/temp-dir.js';
  * repeats a window nor loses one.
  */
 describe('sliding windows emitted on close', () => {
-  let dir: string;
-  let log: EmbeddedLog;
-
-  beforeEach(async () => {
-    dir = tempDir('sliding-on-close');
-    log = await openEmbeddedLog({ dir: `${dir}/log` });
-    await log.ensureTopic('answers', { partitions: 1 });
-    await log.ensureTopic('bursts', { partitions: 1 });
-  });
-
-  afterEach(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fresh = embeddedLogPerTest('sliding-on-close', ['answers', 'bursts']);
 
   const answer = (user: string, timestamp: number) => ({ topic: 'answers', key: Buffer.from(user), value: Buffer.from('{}'), timestamp });
 
@@ -45,15 +31,15 @@ describe('sliding windows emitted on close', () => {
   };
 
   async function run(records: ReturnType<typeof answer>[]): Promise<void> {
-    if (records.length > 0) await log.produce(records);
-    const app = new StreamsApp(topology(), log, { applicationId: 'learn', stateDir: `${dir}/state` });
+    if (records.length > 0) await fresh.log.produce(records);
+    const app = new StreamsApp(topology(), fresh.log, { applicationId: 'learn', stateDir: `${fresh.dir}/state` });
     await app.start();
     await app.whenAssigned();
-    await waitForCaughtUp(app, log, 'learn', ['answers']);
+    await waitForCaughtUp(app, fresh.log, 'learn', ['answers']);
     await app.close();
   }
 
-  const emitted = async () => (await readAll(log, 'bursts')).map((r) => `${r.key!.toString()}:${r.value!.toString().replace(/"/g, '')}@${r.timestamp}`);
+  const emitted = async () => (await readAll(fresh.log, 'bursts')).map((r) => `${r.key!.toString()}:${r.value!.toString().replace(/"/g, '')}@${r.timestamp}`);
 
   // 20000: left window [10000, 20000]; 25000: 20000's right window [20001, 30001] and its own
   // left window [15000, 25000]; 40000: its left window [30000, 40000], and stream time 40000 -
@@ -76,12 +62,12 @@ describe('sliding windows emitted on close', () => {
     await run([answer('a', 20_000), answer('a', 25_000), answer('a', 40_000)]);
     expect(await emitted()).toEqual(closedBy40000);
 
-    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    fs.rmSync(`${fresh.dir}/state`, { recursive: true, force: true });
     // 41000 moves the close time to 36000: windows starting in [25000, 25999], none.
     await run([answer('a', 41_000)]);
     expect(await emitted()).toEqual(closedBy40000);
 
-    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    fs.rmSync(`${fresh.dir}/state`, { recursive: true, force: true });
     await run([answer('a', 60_000)]);
     // Close time 55000: [30000, 40000]=1, 40000's right window [40001, 50001] (41000),
     // 41000's left window [31000, 41000]=2. Ordered by start.

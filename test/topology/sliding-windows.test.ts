@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Registry } from 'prom-client';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { SlidingWindows, StreamsApp, StreamsBuilder, type TimestampedWindowStore, type Windowed } from '../../topology/index.js';
 import { readAll, waitForCaughtUp } from '../support/streams.js';
-import { tempDir } from '../support/temp-dir.js';
+import { embeddedLogPerTest } from '../support/embedded-log-per-test.js';
 
 /**
  * Sliding windows (Kafka Streams' SlidingWindows): a learner's answers within 10 s of each
@@ -11,20 +10,7 @@ import { tempDir } from '../support/temp-dir.js';
  * by hand; test/conformance's sliding-* scenarios compare with Kafka Streams itself.
  */
 describe('sliding windows', () => {
-  let dir: string;
-  let log: EmbeddedLog;
-
-  beforeEach(async () => {
-    dir = tempDir('sliding');
-    log = await openEmbeddedLog({ dir: `${dir}/log` });
-    await log.ensureTopic('answers', { partitions: 1 });
-    await log.ensureTopic('bursts', { partitions: 1 });
-  });
-
-  afterEach(async () => {
-    await log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fresh = embeddedLogPerTest('sliding', ['answers', 'bursts']);
 
   const answer = (user: string, timestamp: number) => ({ topic: 'answers', key: Buffer.from(user), value: Buffer.from('{}'), timestamp });
 
@@ -49,11 +35,11 @@ describe('sliding windows', () => {
       .sort();
 
   async function run(records: ReturnType<typeof answer>[], registry = new Registry()): Promise<StreamsApp> {
-    if (records.length > 0) await log.produce(records);
-    const app = new StreamsApp(topology(), log, { applicationId: 'learn', stateDir: `${dir}/state`, registry });
+    if (records.length > 0) await fresh.log.produce(records);
+    const app = new StreamsApp(topology(), fresh.log, { applicationId: 'learn', stateDir: `${fresh.dir}/state`, registry });
     await app.start();
     await app.whenAssigned();
-    await waitForCaughtUp(app, log, 'learn', ['answers']);
+    await waitForCaughtUp(app, fresh.log, 'learn', ['answers']);
     return app;
   }
 
@@ -62,7 +48,7 @@ describe('sliding windows', () => {
     return metric.values.filter((v) => v.labels.outcome === 'late').reduce((sum, v) => sum + v.value, 0);
   }
 
-  const emitted = async () => (await readAll(log, 'bursts')).map((r) => `${r.value!.toString().replace(/"/g, '')}@${r.timestamp}`);
+  const emitted = async () => (await readAll(fresh.log, 'bursts')).map((r) => `${r.value!.toString().replace(/"/g, '')}@${r.timestamp}`);
 
   const afterFirstRun = [
     'a@10000=1@20000',
@@ -100,12 +86,12 @@ describe('sliding windows', () => {
     expect(windowsOf(first)).toEqual(afterFirstRun);
     await first.close();
 
-    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    fs.rmSync(`${fresh.dir}/state`, { recursive: true, force: true });
     const restored = await run([]);
     expect(windowsOf(restored)).toEqual(afterFirstRun);
     await restored.close();
 
-    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    fs.rmSync(`${fresh.dir}/state`, { recursive: true, force: true });
     const before = (await emitted()).length;
     // 31000 falls in the restored [22001, 32001] and [30000, 40000]; 25000 is its predecessor.
     const next = await run([answer('a', 31_000)]);
