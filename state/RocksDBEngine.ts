@@ -27,7 +27,7 @@ export class EngineBatch {
   private count = 0;
 
   constructor(
-    database: TaskDatabase,
+    private readonly database: TaskDatabase,
     private readonly column: { column: unknown },
   ) {
     this.native = database.db._chainedBatch();
@@ -52,12 +52,14 @@ export class EngineBatch {
     try {
       this.native._writeSync({ sync });
     } finally {
-      this.native._closeSync();
+      this.discard();
     }
   }
 
   discard(): void {
     this.native._closeSync();
+    // Or the database's resource Set keeps every batch ever written (TaskDatabase's NativeDb.detachResource).
+    this.database.db.detachResource(this.native);
   }
 }
 
@@ -120,7 +122,7 @@ export class RocksDBEngine {
         if (finished) return;
       }
     } finally {
-      iterator._closeSync();
+      this.database.closeIterator(iterator);
     }
   }
 
@@ -142,7 +144,7 @@ export class RocksDBEngine {
         if (finished) return count;
       }
     } finally {
-      iterator._closeSync();
+      this.database.closeIterator(iterator);
     }
   }
 

@@ -41,6 +41,12 @@ export interface NativeDb {
   readonly columns: Record<string, unknown>;
   _getManySync(keys: Buffer[], options?: object): (Buffer | undefined | null)[];
   _chainedBatch(): NativeBatch;
+  /**
+   * abstract-level's registry of open batches and iterators, which db.close() closes. Only its
+   * async close() unregisters one: a batch or iterator closed with _closeSync() must be detached,
+   * or the Set keeps it, and with it the native WriteBatch or iterator, for the life of the database.
+   */
+  detachResource(resource: object): void;
   iterator(options: Record<string, unknown>): NativeIterator;
   clear(options: Record<string, unknown>): Promise<void>;
 }
@@ -85,12 +91,18 @@ export class TaskDatabase {
     return handle;
   }
 
+  /** Closes an iterator opened on this database and lets it go (see NativeDb.detachResource). */
+  closeIterator(iterator: NativeIterator): void {
+    iterator._closeSync();
+    this.db.detachResource(iterator);
+  }
+
   isColumnEmpty(name: string): boolean {
     const iterator = this.db.iterator({ column: this.column(name), keys: true, values: false, limit: 1, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       return iterator._nextvSync(1).rows.length === 0;
     } finally {
-      iterator._closeSync();
+      this.closeIterator(iterator);
     }
   }
 

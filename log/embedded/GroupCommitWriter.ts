@@ -150,7 +150,7 @@ export class GroupCommitWriter {
       for (const unit of units) unit.reject(err);
       return;
     } finally {
-      batch._closeSync();
+      this.db.endBatch(batch);
     }
 
     this.batches++;

@@ -24,6 +24,12 @@ interface RocksLevelInstance {
   open(): Promise<void>;
   close(): Promise<void>;
   _chainedBatch(): ChainedBatch;
+  /**
+   * abstract-level's registry of open batches and iterators, which db.close() closes. Only its
+   * async close() unregisters one: a batch or iterator closed with _closeSync() must be detached,
+   * or the Set keeps it, and with it the native WriteBatch or iterator, for the life of the database.
+   */
+  detachResource(resource: object): void;
   _getManySync(keys: Buffer[], options: object): Array<Buffer | undefined>;
   _iterator(options: object): RocksIterator;
 }
@@ -101,13 +107,19 @@ export class LogDatabase {
       }
       batch._writeSync({ sync });
     } finally {
-      batch._closeSync();
+      this.endBatch(batch);
     }
   }
 
   /** A batch the caller fills directly (the append path avoids building op objects). */
   beginBatch(): ChainedBatch {
     return this.db._chainedBatch();
+  }
+
+  /** Frees a batch from beginBatch(), written or not (see RocksLevelInstance.detachResource). */
+  endBatch(batch: ChainedBatch): void {
+    batch._closeSync();
+    this.db.detachResource(batch);
   }
 
   getMany(keys: Buffer[]): Array<Buffer | undefined> {
@@ -145,6 +157,7 @@ export class LogDatabase {
       values: true,
       ...BUFFERS,
     });
+    const db = this.db;
     let done = false;
     return {
       next(count: number) {
@@ -157,6 +170,7 @@ export class LogDatabase {
       },
       close() {
         it._closeSync();
+        db.detachResource(it);
       },
     };
   }
