@@ -169,7 +169,7 @@ describe.each(logModes())('default pipeline end to end ($name log)', (mode: LogM
     expected ??= expectedResults(stream);
 
     // Both kills come at points in the work, counted in the records each child's commits wrote
-    // (about 4 per event with pre-aggregation), not after a commit count: on Kafka a run's first
+    // (about 5 per event with pre-aggregation), not after a commit count: on Kafka a run's first
     // two commits were seen writing 5,412 and 5,661 records, so after five commits the second
     // child had fewer left than its kill point and finished (or was killed after committing all).
     expect(await runChild(mode, dir, 0, Math.floor(stream.length / 10))).toBe(false);
