@@ -75,6 +75,9 @@ describe('a failed commit', () => {
     for (let n = 0; n < 200; n++) expected.set(`acct-${n % 5}`, (expected.get(`acct-${n % 5}`) ?? 0) + n);
     expect(balances).toEqual(expected);
     expect(await readAll(log, 'balances-out')).toHaveLength(200);
+    // The records of the three aborted commits were processed again: counted once, with the commit that took them.
+    const processed = (await app.metrics.processed.get()).values.reduce((total, v) => total + v.value, 0);
+    expect(processed).toBe(200);
     await app.close();
   });
 

@@ -33,9 +33,9 @@ export class TaskCommitter {
    * changelogs and re-reads their input from the committed offsets.
    */
   async commit(): Promise<CommitEvent | undefined> {
-    // Step 1. Publish the processing metrics, at every commit interval even when idle.
-    this.context.metrics.publish();
     const started = performance.now();
+    // Step 1. Take the processing counts of the records about to be drained: published only if their transaction commits.
+    const counted = this.context.metrics.takePending();
     let batch: CommitBatch;
     try {
       // Step 2. Drain the tasks: outputs, then the stores' changelog records, and the input offsets.
@@ -47,7 +47,10 @@ export class TaskCommitter {
       await this.abandon(undefined);
       throw error;
     }
-    if (batch.tasks.length === 0) return undefined;
+    if (batch.tasks.length === 0) {
+      this.context.metrics.publishCommitted(counted);
+      return undefined;
+    }
     let transaction: Transaction | undefined;
     let changelogEnds: Map<string, number>;
     try {
@@ -64,9 +67,11 @@ export class TaskCommitter {
       // Step 7. Commit: all of it becomes visible at once, or none of it.
       changelogEnds = endOffsetsWritten(await this.commitTransaction(transaction));
     } catch (error) {
+      // The counts go with the aborted records, which are processed (and counted) again.
       await this.abandon(transaction);
       throw error;
     }
+    this.context.metrics.publishCommitted(counted);
     // Step 8. Flush the stores with the changelog offsets their data reaches (their checkpoints).
     await this.checkpointStores(batch.tasks, changelogEnds);
     // Step 9. Count the commit.

@@ -26,8 +26,6 @@ export class TopologyMetrics implements TaskObserver {
       help: 'Outcomes counted by processors (duplicate, late, miss, blocked, ...)',
       labelNames: ['processor', 'outcome'],
       registers,
-      // Scrapes and ProcessorStats read the sums of the records since the last commit too.
-      collect: () => this.publishOutcomes(),
     });
     this.commitLatency = new Histogram({ name: 'streamline_topology_commit_latency_seconds', help: 'Time to commit outputs, changelogs and offsets', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.commits = new Counter({ name: 'streamline_topology_commits_total', help: 'Commits by result', labelNames: ['result'], registers });
@@ -73,23 +71,32 @@ export class TopologyMetrics implements TaskObserver {
     time.count += records;
   }
 
-  /** Outcome totals since start (published and pending), for the seed 002 series (processors/SeedMetrics.ts). */
+  /** Committed outcome totals since start, for the seed 002 series (processors/SeedMetrics.ts). */
   outcomeTotals(): ReadonlyMap<string, ReadonlyMap<string, number>> {
-    this.publishOutcomes();
     return this.totals;
   }
 
   private readonly totals = new Map<string, Map<string, number>>();
 
-  /** Moves per-record counts into Prometheus; the runtime calls it at every commit. */
-  publish(): void {
-    for (const [task, count] of this.processedSincePublish) this.processed.inc({ task }, count);
+  /**
+   * The counts of the records processed since the last take, cleared here. The committer takes
+   * them with the records it drains and publishes them only once their transaction committed:
+   * an aborted commit's records are processed again from the committed offsets, and counting them
+   * at processing time counted them twice (every seed 002 total doubled after one abort).
+   */
+  takePending(): PendingCounts {
+    const pending: PendingCounts = { processed: new Map(this.processedSincePublish), outcomes: new Map(this.outcomesSincePublish), deadLettered: new Map(this.deadLetteredSincePublish) };
     this.processedSincePublish.clear();
-    this.publishOutcomes();
+    this.outcomesSincePublish.clear();
+    this.deadLetteredSincePublish.clear();
+    return pending;
   }
 
-  private publishOutcomes(): void {
-    for (const [processor, outcomes] of this.outcomesSincePublish) {
+  /** Moves counts taken with a committed batch into Prometheus and the totals. */
+  publishCommitted(pending: PendingCounts): void {
+    for (const [task, count] of pending.processed) this.processed.inc({ task }, count);
+    for (const [reason, count] of pending.deadLettered) this.deadLettered.inc({ reason }, count);
+    for (const [processor, outcomes] of pending.outcomes) {
       let totals = this.totals.get(processor);
       if (totals === undefined) this.totals.set(processor, (totals = new Map()));
       for (const [outcome, amount] of outcomes) {
@@ -97,20 +104,33 @@ export class TopologyMetrics implements TaskObserver {
         totals.set(outcome, (totals.get(outcome) ?? 0) + amount);
       }
     }
-    this.outcomesSincePublish.clear();
   }
 
+  /** Publishes everything pending as committed (a runtime without transactions, and tests). */
+  publish(): void {
+    this.publishCommitted(this.takePending());
+  }
+
+  private readonly deadLetteredSincePublish = new Map<string, number>();
+
   recordDeadLettered(_taskId: string, reason: string): void {
-    this.deadLettered.inc({ reason });
+    this.deadLetteredSincePublish.set(reason, (this.deadLetteredSincePublish.get(reason) ?? 0) + 1);
   }
 
   /** processor → outcome → amount since the last publish. */
   private readonly outcomesSincePublish = new Map<string, Map<string, number>>();
 
-  /** Several outcomes per record (parse, dedupe, filter, route, ...): summed here, published at commit and on every read of the counter. */
+  /** Several outcomes per record (parse, dedupe, filter, route, ...): summed here, published when their commit succeeded. */
   processorOutcome(processor: string, outcome: string, amount: number): void {
     let outcomes = this.outcomesSincePublish.get(processor);
     if (outcomes === undefined) this.outcomesSincePublish.set(processor, (outcomes = new Map()));
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + amount);
   }
+}
+
+/** Counts of processed records not yet committed (TopologyMetrics.takePending). */
+export interface PendingCounts {
+  processed: Map<string, number>;
+  outcomes: Map<string, Map<string, number>>;
+  deadLettered: Map<string, number>;
 }
