@@ -57,7 +57,7 @@ test('the embedded log database: written batches, group-commit batches and close
       batch._put(key(ROUNDS + i), Buffer.from('x'), {});
       batch._writeSync({});
       logDatabase.endBatch(batch);
-      const cursor = logDatabase.cursor({ gte: key(0), limit: 2 });
+      const cursor = logDatabase.cursor({ gte: key(0), lt: key(3 * ROUNDS), limit: 2 });
       expect(cursor.next(2).rows).toHaveLength(2);
       cursor.close();
     }
