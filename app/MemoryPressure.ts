@@ -1,6 +1,7 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HttpError } from '../ingress/HttpError.js';
+import type { ReadinessCheck } from '../ingress/routes/health-routes.js';
 
 export interface MemoryPressureOptions {
   /** RSS at which intake is refused. */
@@ -90,6 +91,19 @@ export class MemoryPressure {
 
   get rssBytes(): number {
     return this.rss;
+  }
+
+  /** For GET /ready: not ready while intake is refused, saying why (a balancer sends traffic elsewhere). */
+  readinessCheck(): ReadinessCheck {
+    const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
+    return {
+      name: 'memory',
+      check: async () => !this.over,
+      waitingFor: () =>
+        this.over
+          ? `memory under the budget: RSS ${mb(this.rss)} MB is over ${mb(this.options.refuseAboveBytes)} MB (95% of MEMORY_LIMIT_MB); intake answers 503 until it is under ${mb(this.options.resumeBelowBytes)} MB`
+          : undefined,
+    };
   }
 
   /**

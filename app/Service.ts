@@ -56,7 +56,17 @@ export interface RunningService {
  * HTTP listeners (app/Listeners.ts). Stops in the reverse order: HTTP first so nothing new is
  * accepted, then the topology (its last commit), the sink, the log.
  */
-export async function startService(givenEnv: Env, logger: Logger): Promise<RunningService> {
+export interface StartServiceOptions {
+  /**
+   * The service is the whole process (app/main.ts, `npm start`): the memory budget holds by default
+   * (MEMORY_LIMIT_MB's default, off only with MEMORY_LIMIT_MB=0). Embedded in another process (a
+   * test runner, a host application) RSS is the host's too, so only an explicit MEMORY_LIMIT_MB
+   * turns the check on.
+   */
+  ownsProcess?: boolean;
+}
+
+export async function startService(givenEnv: Env, logger: Logger, options: StartServiceOptions = {}): Promise<RunningService> {
   // The seeds' variables (REDIS_ADDRESS, EVENT_PROCESSOR_*, ...) in ours; one warning line for those with no effect.
   const rawEnv = applySeedEnv(givenEnv, logger);
   const config = readAppConfig(rawEnv);
@@ -77,11 +87,11 @@ export async function startService(givenEnv: Env, logger: Logger): Promise<Runni
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   registerThreadHeapGauges(registry, 'main');
-  // At a budget the operator set, intake answers 503 + Retry-After instead of memory growing
-  // (app/MemoryPressure.ts). Unset, the caches are sized for the default plan but nothing is
-  // refused: the default is a sizing guess, not a measured limit of the box.
-  const memoryPressure = rawEnv.MEMORY_LIMIT_MB
-    ? new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
+  // At the budget intake answers 503 + Retry-After instead of memory growing (app/MemoryPressure.ts):
+  // by default when the service is the process, as a set MEMORY_LIMIT_MB asks; never with MEMORY_LIMIT_MB=0.
+  const memoryPressure =
+    memory.enforced && (options.ownsProcess || rawEnv.MEMORY_LIMIT_MB)
+      ? new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
     : undefined;
 
   const threads = readThreadConfig(env, config.defaultPartitions);
@@ -144,7 +154,7 @@ export async function startService(givenEnv: Env, logger: Logger): Promise<Runni
       registry,
       logger,
       analytics: roles.analytics,
-      readinessChecks: backpressure ? [...roles.readinessChecks, backpressure.readinessCheck()] : roles.readinessChecks,
+      readinessChecks: [...roles.readinessChecks, ...[backpressure?.readinessCheck(), memoryPressure?.readinessCheck()].filter((check) => check !== undefined)],
       redis,
       intakeGuards: [memoryPressure?.hook(), backpressure?.hook()].filter((guard) => guard !== undefined),
       streams: roles.streams,

@@ -10,7 +10,7 @@ import { explainStartError } from './StartErrors.js';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
-  const pipeline = await startService(process.env, logger);
+  const pipeline = await startService(process.env, logger, { ownsProcess: true });
   // Started without a broker, part of the start goes on after listening: its failure is as fatal.
   pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));
   // A pipeline thread that dies (app/threads/) ends the process: a supervisor restarts it and

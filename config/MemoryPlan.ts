@@ -13,7 +13,12 @@ import { readInteger, type Env } from './EnvReaders.js';
  * pressure check (app/MemoryPressure.ts): at the budget the ingress refuses with 503 +
  * Retry-After, so intake slows instead of memory growing.
  */
-export const DEFAULT_MEMORY_LIMIT_MB = 512;
+/**
+ * 768 MB: the service measured ~580-600 MB resident at a steady 300 events/s on embedded defaults
+ * (BENCHMARKS.md "Memory growth found by the soak"), so a 512 MB budget, enforced by default,
+ * would refuse ordinary traffic; 768 leaves the pressure check (at 95%) for real pressure.
+ */
+export const DEFAULT_MEMORY_LIMIT_MB = 768;
 export const MIN_MEMORY_LIMIT_MB = 384;
 /** Node/V8 with the service's modules loaded. */
 const NODE_BASE_MB = 90;
@@ -78,6 +83,11 @@ export interface MemoryPlan {
   chdb: { maxServerMemoryUsageBytes: number; maxMemoryUsageBytes: number };
   /** RSS at which the ingress starts refusing, and below which it accepts again. */
   pressure: { refuseAboveBytes: number; resumeBelowBytes: number };
+  /**
+   * Whether the pressure check runs: true unless MEMORY_LIMIT_MB=0, which turns the refusals off
+   * (the caches keep the default plan's sizes), e.g. under a supervisor that enforces its own limit.
+   */
+  enforced: boolean;
 }
 
 export function planMemory(limitMb: number, options: { embeddedChdb: boolean } = { embeddedChdb: true }): MemoryPlan {
@@ -106,7 +116,7 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
   };
   // 10% to request bodies in flight, 8% to sink batches; 15% to chDB's queries and inserts, or
   // what inserting one full batch takes when that is more (~28x its record bytes, measured:
-  // BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes..."): 26% at the default 512 MB. The
+  // BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes..."): 26% at 512 MB. The
   // rest is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
   const sinkBatchBytes = clamp(Math.floor(share(0.08) / SINK_BATCHES_HELD), 512 * 1024, 8 * MB);
   const chdbQueryBytes = Math.max(share(0.15), INSERT_MEMORY_PER_RECORD_BYTE * sinkBatchBytes, 32 * MB);
@@ -123,13 +133,19 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
       ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
       : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
     pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9) },
+    enforced: true,
   };
 }
 
-/** MEMORY_LIMIT_MB (default 512, at least 384); embedded chDB unless CLICKHOUSE_URL names a server. */
+/**
+ * MEMORY_LIMIT_MB (default 768, at least 384; 0 turns the pressure check off and sizes the caches
+ * as for the default); embedded chDB unless CLICKHOUSE_URL names a server.
+ */
 export function readMemoryPlan(env: Env): MemoryPlan {
+  const embeddedChdb = !env.CLICKHOUSE_URL;
+  if (env.MEMORY_LIMIT_MB?.trim() === '0') return { ...planMemory(DEFAULT_MEMORY_LIMIT_MB, { embeddedChdb }), enforced: false };
   const limitMb = readInteger(env, 'MEMORY_LIMIT_MB', DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB, 1024 * 1024);
-  return planMemory(limitMb, { embeddedChdb: !env.CLICKHOUSE_URL });
+  return planMemory(limitMb, { embeddedChdb });
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -37,7 +37,7 @@ import { SoakSampler, toCsv, type SoakRow } from '../lib/SoakSampler.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The service's defaults when the environment does not set them (app/MemoryBudget.ts, app/TopologyBackpressure.ts). */
-const DEFAULT_MEMORY_LIMIT_MB = 512;
+const DEFAULT_MEMORY_LIMIT_MB = 768;
 const DEFAULT_MAX_TOPOLOGY_LAG = 20_000;
 
 function positive(name: string, fallback: number, { integer = true, allowZero = false } = {}): number {

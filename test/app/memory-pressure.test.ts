@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { MemoryPressure } from '../../app/MemoryPressure.js';
-import { planMemory, readMemoryPlan } from '../../config/index.js';
+import { DEFAULT_MEMORY_LIMIT_MB, planMemory, readMemoryPlan } from '../../config/index.js';
 import { buildIngress } from '../../ingress/BuildIngress.js';
 import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
@@ -94,7 +94,7 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
     expect(parts).toBeLessThan(plan.pressure.refuseAboveBytes);
     expect(plan.pressure.refuseAboveBytes).toBeLessThan(plan.limitBytes);
     expect(planMemory(2048).stores.readCacheEntries).toBeGreaterThan(plan.stores.readCacheEntries);
-    expect(readMemoryPlan({}).limitBytes).toBe(512 * 1024 * 1024);
+    expect(readMemoryPlan({}).limitBytes).toBe(DEFAULT_MEMORY_LIMIT_MB * 1024 * 1024);
     expect(() => readMemoryPlan({ MEMORY_LIMIT_MB: '100' })).toThrow(/MEMORY_LIMIT_MB=100 is out of range/);
   });
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { planMemory } from '../../config/index.js';
+import { DEFAULT_MEMORY_LIMIT_MB, planMemory } from '../../config/index.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type LogRecord, type TopicPartition } from '../../log/Log.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
@@ -60,7 +60,7 @@ describe('sink batches bounded in bytes', () => {
   });
 
   test('SINK_BATCH_MAX_BYTES defaults to the memory plan share and can be set', () => {
-    expect(sinkSettingsFromEnv({}).maxBatchBytes).toBe(planMemory(512).sinkBatchBytes);
+    expect(sinkSettingsFromEnv({}).maxBatchBytes).toBe(planMemory(DEFAULT_MEMORY_LIMIT_MB).sinkBatchBytes);
     expect(sinkSettingsFromEnv({ MEMORY_LIMIT_MB: '1024' }).maxBatchBytes).toBe(planMemory(1024).sinkBatchBytes);
     expect(planMemory(1024).sinkBatchBytes).toBeGreaterThan(planMemory(512).sinkBatchBytes);
     expect(sinkSettingsFromEnv({ SINK_BATCH_MAX_BYTES: '65536' }).maxBatchBytes).toBe(65_536);

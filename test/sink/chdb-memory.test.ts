@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { planMemory } from '../../config/index.js';
+import { DEFAULT_MEMORY_LIMIT_MB, planMemory } from '../../config/index.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
 import { ChdbStore } from '../../sink/ChdbStore.js';
@@ -21,7 +21,7 @@ const TP: TopicPartition = { topic: TOPIC, partition: 0 };
 /** Issue 21: chDB's share of the memory plan (max_memory_usage / max_server_memory_usage). */
 describe('chDB memory limits', () => {
   test('the store config carries the plan share, an explicit setting wins, a server gets none', () => {
-    const plan = planMemory(512);
+    const plan = planMemory(DEFAULT_MEMORY_LIMIT_MB);
     const chdb = analyticsStoreConfigFromEnv({}, '/data').config;
     expect(chdb).toMatchObject({ kind: 'chdb', maxMemoryUsageBytes: plan.chdb.maxMemoryUsageBytes, maxServerMemoryUsageBytes: plan.chdb.maxServerMemoryUsageBytes });
     // Inserting one full sink batch fits in one query's limit (~28x its record bytes, measured).
