@@ -76,7 +76,10 @@ export function prepareIngestScope(
 
   scope.setErrorHandler((error, _request, reply) => {
     const http = toHttpError(error);
-    if (http.statusCode >= 500) reply.log.error({ err: error }, 'ingest request failed');
+    // A refusal with Retry-After (memory budget, topology backlog, full spool) is the service
+    // protecting itself, counted in its own metrics: a stack per refused request would flood the log.
+    if (http.statusCode >= 500 && http.retryAfterSeconds === undefined) reply.log.error({ err: error }, 'ingest request failed');
+    else if (http.statusCode >= 500) reply.log.debug({ reason: http.reason, retryAfterSeconds: http.retryAfterSeconds }, 'ingest request refused');
     if (!http.counted) {
       route.rejected(http.reason).inc();
       deps.metrics.totals.rejected++;
