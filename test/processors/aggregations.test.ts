@@ -3,29 +3,12 @@ import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { addWindowedAggregations, AggregationQueryError, allAggregateRows, queryAggregation, type AggregateRow, type AggregatorHandle } from '../../processors/WindowedAggregations.js';
 import { StreamsBuilder } from '../../topology/index.js';
 import { afterCommitWhen, jsonValues, readAll } from '../support/streams.js';
-import { harness, type Harness } from './support.js';
+import { enrichedEvent as ev, harness, type Harness } from './support.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const H = Date.UTC(2024, 0, 15, 10); // an hour window start
 const DAY0 = Date.UTC(2024, 0, 15);
-
-let n = 0;
-function ev(kind: LearningEvent['kind'], user: string, t: number, payload: Record<string, unknown>, jurisdiction?: string): LearningEvent {
-  return {
-    v: 1,
-    event_id: `e${n++}`,
-    id_assigned: false,
-    event_type: kind === 'collector' ? 'interaction' : kind,
-    kind,
-    source: 'seed000',
-    received_at: t,
-    event_time: t,
-    user_id: user,
-    payload,
-    enrichment: { user: jurisdiction ? { user_id: user, jurisdiction } : null, item: null, derived: { local_hour: 0, time_of_day: 'night', timezone: 'UTC' } },
-  };
-}
 
 const attempt = (user: string, t: number, item: string, correct: boolean, ms: number, j?: string) => ev('attempt', user, t, { item_id: item, correct, time_taken_ms: ms }, j);
 

@@ -6,7 +6,7 @@ import { addWindowedAggregations, allAggregateRows, type AggregateRow, type Aggr
 import { Registry } from 'prom-client';
 import { StreamsApp, StreamsBuilder } from '../../topology/index.js';
 import { jsonValues, readAll, waitForCaughtUp } from '../support/streams.js';
-import { harness, type Harness } from './support.js';
+import { enrichedEvent as ev, harness, type Harness } from './support.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -16,23 +16,6 @@ const REPARTITIONED = DEFAULT_AGGREGATORS.filter((spec) => spec.keyOf).map((spec
 function lcg(seed: number): () => number {
   let state = seed;
   return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-}
-
-let n = 0;
-function ev(kind: LearningEvent['kind'], user: string, t: number, payload: Record<string, unknown>, jurisdiction?: string): LearningEvent {
-  return {
-    v: 1,
-    event_id: `e${n++}`,
-    id_assigned: false,
-    event_type: kind === 'collector' ? 'interaction' : kind,
-    kind,
-    source: 'seed000',
-    received_at: t,
-    event_time: t,
-    user_id: user,
-    payload,
-    enrichment: { user: jurisdiction ? { user_id: user, jurisdiction } : null, item: null, derived: { local_hour: 0, time_of_day: 'night', timezone: 'UTC' } },
-  };
 }
 
 /**

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Registry } from 'prom-client';
 import { openEmbeddedLog } from '../../log/embedded/index.js';
 import type { Log, ProducerRecord } from '../../log/Log.js';
+import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { StreamsApp, type StreamsBuilder } from '../../topology/index.js';
 import { waitForCaughtUp } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -78,4 +79,23 @@ export async function harness(prefix: string): Promise<Harness> {
     },
   };
   return h;
+}
+
+let enrichedEvents = 0;
+
+/** An enriched event as the aggregations receive it (unique ids per test run); jurisdiction sets the user's. */
+export function enrichedEvent(kind: LearningEvent['kind'], user: string, t: number, payload: Record<string, unknown>, jurisdiction?: string): LearningEvent {
+  return {
+    v: 1,
+    event_id: `e${enrichedEvents++}`,
+    id_assigned: false,
+    event_type: kind === 'collector' ? 'interaction' : kind,
+    kind,
+    source: 'seed000',
+    received_at: t,
+    event_time: t,
+    user_id: user,
+    payload,
+    enrichment: { user: jurisdiction ? { user_id: user, jurisdiction } : null, item: null, derived: { local_hour: 0, time_of_day: 'night', timezone: 'UTC' } },
+  };
 }
