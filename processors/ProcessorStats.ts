@@ -20,7 +20,8 @@ export async function outcomeCounts(app: StreamsApp): Promise<OutcomeCounts> {
 }
 
 const get = (counts: OutcomeCounts, processor: string | undefined, outcome: string) => (processor ? (counts.get(processor)?.get(outcome) ?? 0) : 0);
-const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 10_000) / 10_000 : null);
+/** A hit or match ratio as the statistics routes show it: 4 decimals, null when nothing was counted. */
+export const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 10_000) / 10_000 : null);
 
 async function sum(metric: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> }, filter: (labels: Record<string, string | number>) => boolean = () => true) {
   return (await metric.get()).values.filter((v) => filter(v.labels)).reduce((total, v) => total + v.value, 0);

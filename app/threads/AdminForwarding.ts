@@ -65,21 +65,25 @@ export class AdminForwarding {
     const [first, ...others] = this.streamWorkers;
     if (others.length === 0) return this.send(reply, first!.forward(forwarded));
     if (isRuleChange(forwarded.method, forwarded.url)) {
-      const answers = await Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
+      const answers = await this.askEveryThread(forwarded);
       return this.send(reply, Promise.resolve(answers.find((answer) => answer.statusCode >= 400) ?? answers[0]!));
     }
     if (forwarded.method === 'GET' && INTERACTIVE_QUERY.test(pathOf(forwarded.url))) {
-      const answers = await Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
+      const answers = await this.askEveryThread(forwarded);
       // The thread that knows the key, else one still restoring or rebalancing (503: retry, the key may be there), else the 404.
       const answer = answers.find((a) => a.statusCode === 200) ?? answers.find((a) => a.statusCode === 503) ?? answers[0]!;
       return this.send(reply, Promise.resolve(answer));
     }
     const merge = forwarded.method === 'GET' ? MERGED_STATS.get(pathOf(forwarded.url)) : undefined;
     if (merge) {
-      const answers = await Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
+      const answers = await this.askEveryThread(forwarded);
       return this.send(reply, Promise.resolve(mergedAnswer(answers, merge)));
     }
     return this.send(reply, first!.forward(forwarded));
+  }
+
+  private askEveryThread(forwarded: ForwardedRequest): Promise<ForwardedResponse[]> {
+    return Promise.all(this.streamWorkers.map((worker) => worker.forward(forwarded)));
   }
 
   private async send(reply: FastifyReply, answer: Promise<ForwardedResponse>): Promise<FastifyReply> {

@@ -1,3 +1,5 @@
+import { ratio } from '../../processors/ProcessorStats.js';
+
 /**
  * Seed 002's statistics routes, answered for the whole process when several stream threads each
  * count their own tasks: every thread answers from its own counters and rule sets, and these pure
@@ -9,7 +11,6 @@
 type Json = Record<string, unknown>;
 
 const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 10_000) / 10_000 : null);
 
 function sumFields(answers: Json[], fields: string[]): Json {
   return Object.fromEntries(fields.map((field) => [field, answers.reduce((total, answer) => total + num(answer[field]), 0)]));

@@ -17,7 +17,7 @@ describe('TopologyMetrics processor outcomes', () => {
     metrics.processorOutcome('dedupe', 'unique', 3);
     metrics.publishCommitted(taken);
     expect(await read(metrics)).toEqual({ 'dedupe/unique': 5, 'dedupe/duplicate': 2, 'filter/blocked': 1 });
-    metrics.publish();
+    metrics.publishCommitted(metrics.takePending());
     expect(await read(metrics)).toEqual({ 'dedupe/unique': 8, 'dedupe/duplicate': 2, 'filter/blocked': 1 });
     expect(await registry.metrics()).toContain('streamline_processor_events_total{processor="dedupe",outcome="unique"} 8');
     expect(metrics.outcomeTotals().get('dedupe')?.get('unique')).toBe(8);

@@ -106,11 +106,6 @@ export class TopologyMetrics implements TaskObserver {
     }
   }
 
-  /** Publishes everything pending as committed (a runtime without transactions, and tests). */
-  publish(): void {
-    this.publishCommitted(this.takePending());
-  }
-
   private readonly deadLetteredSincePublish = new Map<string, number>();
 
   recordDeadLettered(_taskId: string, reason: string): void {
