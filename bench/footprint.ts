@@ -16,28 +16,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { npmStartCommand } from './lib/NpmStartCommand.js';
+import { freePort } from './lib/NpmStartService.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
 const SETTLE_MS = Number(process.env.BENCH_FOOTPRINT_SETTLE_MS ?? 15_000);
 const BULK = 500;
 const READY_TIMEOUT_MS = 180_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Reserved bytes (du -s --block-size=1), so preallocated-but-empty files count. */
 function du(target: string): number {
