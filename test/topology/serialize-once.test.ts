@@ -45,6 +45,22 @@ describe('SerializedValueMemo', () => {
     expect(other.calls).toBe(1);
   });
 
+  test('a key is serialized once for consecutive sinks with the same serde (strings by value), again for another key, serde or after clear', () => {
+    const memo = new SerializedValueMemo();
+    const serde = countingSerde();
+    const other = countingSerde();
+    const first = memo.keyBytesOf(serde, 'user_1');
+    expect(memo.keyBytesOf(serde, ['user', '1'].join('_'))).toBe(first);
+    expect(serde.calls).toBe(1);
+    expect(memo.keyBytesOf(other, 'user_1').equals(first)).toBe(true);
+    expect(memo.keyBytesOf(serde, 'user_2').toString()).toBe('"user_2"');
+    expect(serde.calls).toBe(2);
+    memo.clear();
+    memo.keyBytesOf(serde, 'user_2');
+    expect(serde.calls).toBe(3);
+    expect(other.calls).toBe(1);
+  });
+
   test('jsonSerde() is one shared instance, so sinks built apart share the memo', () => {
     expect(jsonSerde<number>()).toBe(jsonSerde<string>());
   });
@@ -78,6 +94,11 @@ describe('one value to several sinks', () => {
     enriched.mapValues((v) => ({ n: v.n })).to('small');
     enriched.to('counted', { valueSerde: serde as unknown as Serde<{ n: number; seen: boolean }> });
     enriched.to('copy-c');
+    // Two sinks with one counting key serde: the user id is encoded once per record.
+    let keyCalls = 0;
+    const keySerde: Serde<string> = { serialize: (key) => (keyCalls++, Buffer.from(key)), deserialize: (bytes) => bytes.toString() };
+    enriched.to('keyed-a', { keySerde });
+    enriched.to('keyed-b', { keySerde });
 
     const app = new StreamsApp(builder.build(), log, { applicationId: 'serialize-once', stateDir: `${dir}/state` });
     await app.start();
@@ -90,5 +111,10 @@ describe('one value to several sinks', () => {
     for (const topic of ['copy-a', 'copy-b', 'copy-c', 'counted']) expect(byN(await readAll(log, topic))).toEqual(expected);
     expect(byN(await readAll(log, 'small'))).toEqual(new Map(inputs.map((v) => [v.n, JSON.stringify({ n: v.n })])));
     expect(serde.calls).toBe(inputs.length);
+    for (const topic of ['keyed-a', 'keyed-b', 'copy-a']) {
+      const keys = (await readAll(log, topic)).map((r) => `${r.key!.toString()}:${(JSON.parse(r.value!.toString()) as { n: number }).n}`).sort();
+      expect(keys).toEqual(inputs.map((v) => `${v.user}:${v.n}`).sort());
+    }
+    expect(keyCalls).toBe(inputs.length);
   });
 });

@@ -1,5 +1,5 @@
 import type { LogRecord, ProducerRecord } from '../../log/Log.js';
-import type { Serde } from '../../state/Serde.js';
+import { serializeWithPrefix, type Serde } from '../../state/Serde.js';
 import type { KeyValue, KeyValueStore, StoreLifecycle, WindowStore, WindowedKey } from '../../state/StateStore.js';
 import { keyValueStore, windowStore, type WindowStoreSpec } from '../../state/Stores.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
@@ -29,17 +29,27 @@ export const NO_TIMESTAMP = -1;
 const MARKER = Buffer.from([0x00, 0x54]);
 const HEADER = MARKER.length + 8;
 
+const TWO_32 = 2 ** 32;
+
 export function valueAndTimestampSerde<V>(inner: Serde<V>): Serde<ValueAndTimestamp<V>> {
   return {
+    // One buffer: the header, then the value's bytes written in place (one per aggregate update).
     serialize: ({ value, timestamp }) => {
-      const header = Buffer.allocUnsafe(HEADER);
-      MARKER.copy(header, 0);
-      header.writeBigInt64BE(BigInt(timestamp), MARKER.length);
-      return Buffer.concat([header, inner.serialize(value)]);
+      // As BigInt(timestamp) refused it, a fractional timestamp fails the update (one beyond int64 fails in writeInt32BE).
+      if (!Number.isInteger(timestamp)) throw new RangeError(`aggregate timestamp ${timestamp} is not an integer`);
+      const bytes = serializeWithPrefix(inner, value, HEADER);
+      bytes[0] = MARKER[0]!;
+      bytes[1] = MARKER[1]!;
+      // int64 big-endian as two 32-bit halves (both exact for an integer double): no BigInt per update.
+      const high = Math.floor(timestamp / TWO_32);
+      bytes.writeInt32BE(high, MARKER.length);
+      bytes.writeUInt32BE(timestamp - high * TWO_32, MARKER.length + 4);
+      return bytes;
     },
     deserialize: (bytes) => {
       if (bytes.length >= HEADER && bytes[0] === MARKER[0] && bytes[1] === MARKER[1]) {
-        return { timestamp: Number(bytes.readBigInt64BE(MARKER.length)), value: inner.deserialize(bytes.subarray(HEADER)) };
+        const timestamp = bytes.readInt32BE(MARKER.length) * TWO_32 + bytes.readUInt32BE(MARKER.length + 4);
+        return { timestamp, value: inner.deserialize(bytes.subarray(HEADER)) };
       }
       return { timestamp: NO_TIMESTAMP, value: inner.deserialize(bytes) };
     },

@@ -374,7 +374,7 @@ export class StreamTask {
         const topic = fixedTopic ?? (def.topic as (r: StreamRecord<unknown, unknown>) => string)(record);
         const out = {
           topic,
-          key: record.key === null || record.key === undefined ? null : def.keySerde.serialize(record.key),
+          key: record.key === null || record.key === undefined ? null : this.lastValue.keyBytesOf(def.keySerde, record.key),
           value: record.value === null || record.value === undefined ? null : this.lastValue.bytesOf(def.valueSerde, record.value),
           headers: record.headers,
           timestamp: record.timestamp,
