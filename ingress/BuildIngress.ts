@@ -12,6 +12,7 @@ import { type IngressConfig, readIngressConfig } from './IngressConfig.js';
 import { IngressMetrics } from './IngressMetrics.js';
 import type { IngressRuntime } from './IngressRuntime.js';
 import { InFlightBudget } from './InFlightBudget.js';
+import { IntakeAdmission } from './IntakeAdmission.js';
 import { LandingWriter } from './LandingWriter.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './RateLimiter.js';
 import { collectorRoutes } from './routes/collector-routes.js';
@@ -120,7 +121,16 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
     ? new RedisRateLimiter(redis, config.redisKeyPrefix + 'rl:')
     : new MemoryRateLimiter(config.rateLimit.cleanupIntervalMs);
   const core = new IngestCore({ config, writer, idempotency, limiter, metrics, logger });
-  const runtime: IngressRuntime = { config, log, registry, catalog, core, writer, spool, breaker, metrics, budget, idempotency, limiter, redis };
+  // Before fastify: the ingest routes' requests are admitted or refused before anything reads them.
+  const admission = new IntakeAdmission({
+    maxRequestsInFlight: config.maxRequestsInFlight,
+    maxLoopDelayMs: config.maxLoopDelayMs,
+    retryAfterSeconds: config.retryAfterSeconds,
+    metrics,
+    registry,
+  });
+  admission.install(app.server);
+  const runtime: IngressRuntime = { config, log, registry, catalog, core, writer, spool, breaker, metrics, budget, admission, idempotency, limiter, redis };
 
   app.decorate('ingress', runtime);
   // fastify keeps keep-alive sockets open for 72 s; a response finished after close() began
@@ -128,6 +138,7 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    admission.close();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
@@ -135,7 +146,7 @@ export async function registerIngress(app: FastifyInstance, options: IngressOpti
   });
   app.decorateRequest('ingestKeyName', null);
   const keyHook = options.ingestKeys ? new IngestKeyring(options.ingestKeys).hook(limiter, metrics) : undefined;
-  const deps: IngestDeps = { core, catalog, config, metrics, budget, keyHook };
+  const deps: IngestDeps = { core, catalog, config, metrics, budget, admission, keyHook };
   await app.register(seed000Routes, deps);
   await app.register(collectorRoutes, deps);
   await app.register(productRoutes, deps);

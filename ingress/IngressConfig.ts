@@ -39,6 +39,10 @@ export interface IngressConfig {
   maxBulkEvents: number;
   /** Requests whose bodies would take the in-flight total past this answer 503 + Retry-After. */
   maxInFlightBytes: number;
+  /** Ingest requests admitted and not yet answered at which more are refused before they are read (0: no bound). */
+  maxRequestsInFlight: number;
+  /** How far behind the HTTP thread's event loop may be before intake is refused before it is read (0: no bound). */
+  maxLoopDelayMs: number;
   rateLimit: {
     /** Per user; 0 turns per-user limiting off. */
     requestsPerMinute: number;
@@ -115,6 +119,10 @@ export function readIngressConfig(env: Env = process.env, topics: TopicNames = r
     maxCollectorBatchEvents: readInteger(env, 'INGRESS_COLLECTOR_BATCH_MAX', 1000, 1, 100_000),
     maxBulkEvents: readInteger(env, 'INGRESS_BULK_MAX', 1000, 1, 100_000),
     maxInFlightBytes: readInteger(env, 'INGRESS_MAX_IN_FLIGHT_BYTES', 256 * MB, 1024),
+    // Admission (IntakeAdmission.ts): a spike is refused at once instead of waiting in the
+    // clients' connection queues and the socket buffers.
+    maxRequestsInFlight: readInteger(env, 'INGRESS_MAX_REQUESTS_IN_FLIGHT', 256, 0, 1_000_000),
+    maxLoopDelayMs: readDurationMs(env, 'INGRESS_MAX_LOOP_DELAY', 0),
     rateLimit: {
       requestsPerMinute: readInteger(env, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60_000, 0),
       burst: readInteger(env, 'RATE_LIMIT_BURST', 2_000, 1),

@@ -8,6 +8,7 @@ import type { IngestCore } from './IngestCore.js';
 import type { IngressConfig } from './IngressConfig.js';
 import type { IngressMetrics } from './IngressMetrics.js';
 import type { InFlightBudget } from './InFlightBudget.js';
+import type { IntakeAdmission } from './IntakeAdmission.js';
 import type { LandingWriter } from './LandingWriter.js';
 import type { RateLimiter } from './RateLimiter.js';
 import type { SchemaCatalog } from './SchemaCatalog.js';
@@ -24,6 +25,8 @@ export interface IngressRuntime {
   breaker: CircuitBreaker;
   metrics: IngressMetrics;
   budget: InFlightBudget;
+  /** Refuses ingest requests before they are read while the ingress is over its limits. */
+  admission: IntakeAdmission;
   idempotency: IdempotencyStore;
   limiter: RateLimiter;
   redis?: Redis;

@@ -5,6 +5,7 @@ import type { IngestCore } from '../IngestCore.js';
 import type { IngressConfig } from '../IngressConfig.js';
 import type { IngressMetrics, RouteMetrics } from '../IngressMetrics.js';
 import type { InFlightBudget } from '../InFlightBudget.js';
+import type { IntakeAdmission } from '../IntakeAdmission.js';
 import type { SchemaCatalog } from '../SchemaCatalog.js';
 import { UNKNOWN_LENGTH_RESERVATION } from '../StreamedBodyBudget.js';
 
@@ -15,6 +16,8 @@ export interface IngestDeps {
   config: IngressConfig;
   metrics: IngressMetrics;
   budget: InFlightBudget;
+  /** Every POST route of an ingest scope is claimed: admitted or refused before fastify reads it. */
+  admission: IntakeAdmission;
   /** Source write keys (INGEST_API_KEYS): checked first, before any budget or body work. */
   keyHook?: onRequestHookHandler;
 }
@@ -33,6 +36,7 @@ export function prepareIngestScope(
   render: (error: HttpError) => unknown,
 ): void {
   const { budget, config } = deps;
+  scope.addHook('onRoute', (options) => deps.admission.claim(options.method, options.url, route, render));
   registerBodyDecoding(scope);
   if (deps.keyHook) scope.addHook('onRequest', deps.keyHook);
 

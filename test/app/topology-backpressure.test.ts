@@ -7,7 +7,10 @@ import Fastify from 'fastify';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { Registry } from 'prom-client';
+import { buildIngress } from '../../ingress/BuildIngress.js';
+import { ingressConfig } from '../../ingress/IngressConfig.js';
 import { readMaxTopologyLag, TopologyBackpressure } from '../../app/TopologyBackpressure.js';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 
@@ -90,6 +93,48 @@ describe('TopologyBackpressure', () => {
     expect(await registry.getSingleMetricAsString('streamline_topology_backpressure_refusals_total')).toContain('streamline_topology_backpressure_refusals_total 1');
     await guard.stop();
     await http.close();
+  });
+
+  test('on the ingress, the refusal comes from its admission, before fastify reads the request: the seed\'s shape, the event not counted, accepted once the topology catches up', async () => {
+    const registry = new Registry();
+    const guard = new TopologyBackpressure({ log, groupId: GROUP, landingTopic: LANDING, maxLag: 2, retryAfterSeconds: 3, registry });
+    const config = ingressConfig({ landingTopic: LANDING, landingPartitions: 2, maxLoopDelayMs: 0, spool: { ...ingressConfig().spool, dir: path.join(dir, 'spool') } });
+    const http = await buildIngress({ log, config, registry, logger: pino({ level: 'silent' }) });
+    http.addHook('onRequest', guard.hook());
+    const address = await http.listen({ host: '127.0.0.1', port: 0 });
+    const post = async (id: string) => {
+      const response = await fetch(address + '/events', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ event_id: id, event_name: 'product_view', channel: 'web', user_id: 'u1', timestamp: 1708732800000 }),
+      });
+      return { statusCode: response.status, retryAfter: response.headers.get('retry-after'), body: await response.text() };
+    };
+    try {
+      for (const id of ['a', 'b', 'c']) expect((await post(id)).statusCode).toBe(202);
+      await guard.sample();
+      expect(guard.refusing).toBe(true);
+
+      const refused = await post('d');
+      expect(refused.statusCode).toBe(503);
+      expect(refused.retryAfter).toBe('3');
+      expect(JSON.parse(refused.body)).toEqual({ error: 'the pipeline is 3 events behind (MAX_TOPOLOGY_LAG=2); retry later' });
+      expect(await registry.getSingleMetricAsString('streamline_ingress_admission_refusals_total')).toContain('{reason="topology_backlog"} 1');
+      expect(await registry.getSingleMetricAsString('streamline_topology_backpressure_refusals_total')).toContain('streamline_topology_backpressure_refusals_total 1');
+      expect(http.ingress.metrics.totals.received).toBe(3);
+
+      await commitUpTo([
+        { partition: 0, offset: await log.endOffset({ topic: LANDING, partition: 0 }) },
+        { partition: 1, offset: await log.endOffset({ topic: LANDING, partition: 1 }) },
+      ]);
+      await guard.sample();
+      expect(guard.refusing).toBe(false);
+      expect((await post('d')).statusCode).toBe(202);
+      expect(http.ingress.metrics.totals.accepted).toBe(4);
+    } finally {
+      await guard.stop();
+      await http.close();
+    }
   });
 
   test('MAX_TOPOLOGY_LAG: default 20000, 0 turns it off, garbage is refused at start', () => {

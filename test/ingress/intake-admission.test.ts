@@ -1,0 +1,156 @@
+/**
+ * Admission before fastify (ingress/IntakeAdmission.ts): over its limits the ingress refuses an
+ * ingest request with 503 + Retry-After before reading it, in the route's own error shape; the
+ * refused event is not counted or written, and once the overload is gone the same request is
+ * accepted and lands once.
+ */
+import net from 'node:net';
+import type { Log, ProducerRecord, RecordMetadata } from '../../log/Log.js';
+import { FaultyLog } from './FaultyLog.js';
+import { type Harness, productEvent, collectorEvent, startIngress } from './ingress-harness.js';
+
+/** Holds landing writes until released, and says when `n` of them are waiting. */
+class HeldLog extends FaultyLog {
+  private held: Array<() => void> = [];
+  private waiters: Array<{ n: number; resolve: () => void }> = [];
+  holding = false;
+
+  constructor(inner: Log) {
+    super(inner);
+  }
+
+  override async produce(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (this.holding) {
+      await new Promise<void>((resolve) => {
+        this.held.push(resolve);
+        for (const waiter of this.waiters.filter((w) => this.held.length >= w.n)) waiter.resolve();
+      });
+    }
+    return super.produce(records);
+  }
+
+  waiting(n: number): Promise<void> {
+    if (this.held.length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+}
+
+const refusals = async (h: Harness) => (await h.registry.getSingleMetricAsString('streamline_ingress_admission_refusals_total')).split('\n').filter((line) => !line.startsWith('#')).join('\n');
+const landedIds = async (h: Harness) => (await h.envelopes()).map((envelope) => envelope.event_id).sort();
+
+describe('intake admission', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  test('past INGRESS_MAX_REQUESTS_IN_FLIGHT requests are refused before they are read, in each seed\'s shape; a refused event is not counted and lands once when sent again', async () => {
+    let log!: HeldLog;
+    h = await startIngress({ config: { maxRequestsInFlight: 2, maxLoopDelayMs: 0 }, wrapLog: (inner) => (log = new HeldLog(inner)) });
+    const harness = h;
+    log.holding = true;
+    const first = harness.inject({ url: '/events', payload: productEvent(1) });
+    const second = harness.inject({ url: '/events', payload: productEvent(2) });
+    await log.waiting(2);
+    expect(harness.app.ingress.admission.requestsInFlight).toBe(2);
+
+    const refused = await harness.inject({ url: '/events', payload: productEvent(3) });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json().error).toContain('INGRESS_MAX_REQUESTS_IN_FLIGHT');
+    // The other seeds' routes are refused in their own error shapes.
+    const collector = await harness.inject({ url: '/api/v1/collect', payload: [collectorEvent('c-1')] });
+    expect(collector.statusCode).toBe(503);
+    expect(collector.headers['retry-after']).toBe('1');
+    expect(collector.json()).toMatchObject({ error: 'overloaded' });
+    const seed000 = await harness.inject({ url: '/api/v1/events/attempt', payload: { user_id: 'u' } });
+    expect(seed000.statusCode).toBe(503);
+    expect(seed000.json()).toMatchObject({ success: false, retry_after: 1 });
+    // Reads are not intake: they are answered whatever the load.
+    expect((await harness.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+
+    expect(await refusals(harness)).toContain('streamline_ingress_admission_refusals_total{reason="requests_in_flight"} 3');
+    const { totals } = harness.app.ingress.metrics;
+    expect(totals.received).toBe(2);
+    expect(totals.rejected).toBe(3);
+
+    log.release();
+    expect((await first).statusCode).toBe(202);
+    expect((await second).statusCode).toBe(202);
+    expect(harness.app.ingress.admission.requestsInFlight).toBe(0);
+    // Intake recovers: the refused event, sent again, is accepted.
+    expect((await harness.inject({ url: '/events', payload: productEvent(3) })).statusCode).toBe(202);
+    expect(totals.accepted).toBe(3);
+    expect(await landedIds(harness)).toEqual(['evt-1', 'evt-2', 'evt-3']);
+  });
+
+  test('an event loop held past INGRESS_MAX_LOOP_DELAY refuses what it reads next; intake recovers', async () => {
+    h = await startIngress({ config: { maxLoopDelayMs: 50, maxRequestsInFlight: 0 } });
+    const { port } = new URL(h.baseUrl);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const exchange = rawExchange(socket);
+    const request = (i: number) => {
+      const body = JSON.stringify(productEvent(i));
+      return `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    // Sent until accepted: on a busy machine the loop may be behind already.
+    const untilAccepted = async (i: number) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const answer = await exchange(request(i));
+        if (answer.status === 202) return;
+        expect(answer.status).toBe(503);
+      }
+      throw new Error(`evt-${i} was never accepted`);
+    };
+    await untilAccepted(1);
+
+    // The request is on the server's socket before the loop is held (a connected socket writes at once).
+    const answered = exchange(request(2));
+    const heldUntil = performance.now() + 200;
+    while (performance.now() < heldUntil) {
+      // Holds the event loop as a long synchronous task would: the overload under test.
+    }
+    const refused = await answered;
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(JSON.parse(refused.body).error).toContain('INGRESS_MAX_LOOP_DELAY');
+    expect(await refusals(h)).toMatch(/reason="event_loop_delay"} [1-9]/);
+
+    await untilAccepted(2);
+    socket.destroy();
+    expect(await landedIds(h)).toEqual(['evt-1', 'evt-2']);
+  });
+});
+
+/** One request at a time over a raw keep-alive socket: status, headers and body of each answer. */
+function rawExchange(socket: net.Socket) {
+  let buffered = '';
+  let pending: ((answer: { status: number; headers: Record<string, string>; body: string }) => void) | undefined;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end < 0 || !pending) return;
+    const [statusLine, ...lines] = buffered.slice(0, end).split('\r\n');
+    const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const length = Number(headers['content-length'] ?? 0);
+    if (buffered.length < end + 4 + length) return;
+    const body = buffered.slice(end + 4, end + 4 + length);
+    buffered = buffered.slice(end + 4 + length);
+    const resolve = pending;
+    pending = undefined;
+    resolve({ status: Number(statusLine!.split(' ')[1]), headers, body });
+  });
+  return (raw: string) =>
+    new Promise<{ status: number; headers: Record<string, string>; body: string }>((resolve) => {
+      pending = resolve;
+      socket.write(raw);
+    });
+}
