@@ -135,7 +135,8 @@ export class DedupeProcessor<K, V> implements FixedKeyProcessor<K, V, V> {
  */
 export function dedupe<K, V>(stream: KStream<K, V>, options: DedupeOptions<V> & { name?: string }): KStream<K, V> {
   const name = options.name ?? 'dedupe';
-  stream.builder.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { indexOnRestore: expiryIndexOf }));
+  // Most ids are new: the key filter answers those reads without RocksDB (the x: index is never read by key).
+  stream.builder.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { indexOnRestore: expiryIndexOf, keyFilter: { prefix: SEEN } }));
   return stream.processValues<V>(() => new DedupeProcessor<K, V>(options), { name, stores: [options.storeName] });
 }
 

@@ -1,6 +1,7 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
 import type { KeyValueStore } from '../state/StateStore.js';
-import { keyValueStoreBuilder, type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
+import { keyValueStore } from '../state/Stores.js';
+import { type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
 import type { AggregatorSpec } from './AggregationSpecs.js';
 import { purgeSeen, seenKey } from './DistinctMarker.js';
 import type { LearningEvent } from './LandingEvent.js';
@@ -132,7 +133,8 @@ export function preAggregate<P, A>(
   stream: KStream<string, LearningEvent>,
   options: { name: string; storeName: string; spec: AggregatorSpec<P, A>; windows: TimeWindows },
 ): KStream<string, PartialAggregate<A>> {
-  stream.builder.addStateStore(keyValueStoreBuilder(options.storeName, stringSerde, jsonSerde<number>()));
+  // A member's first event in a window reads a marker that is not there: the key filter answers it.
+  stream.builder.addStateStore(keyValueStore(options.storeName, stringSerde, jsonSerde<number>(), { keyFilter: true }));
   return stream.process<string, PartialAggregate<A>>(() => new PreAggregator<P, A>(options.spec, options.windows, options.storeName), {
     name: options.name,
     stores: [options.storeName],

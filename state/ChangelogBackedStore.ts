@@ -7,6 +7,7 @@ import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
 import { StoreCounters } from './StoreMetrics.js';
 import { NOT_DECODED, ReadCache } from './ReadCache.js';
 import { storeMemory } from './StoreMemory.js';
+import { KeyFilter, MIN_KEY_FILTER_CAPACITY, REBUILD_FACTOR } from './KeyFilter.js';
 
 export interface ChangelogBackedStoreOptions {
   name: string;
@@ -20,6 +21,15 @@ export interface ChangelogBackedStoreOptions {
   syncWrites?: boolean;
   /** Committed values kept in an LRU read cache (absence included). Default from the memory budget (state/StoreMemory.ts); 0 disables. */
   readCacheEntries?: number;
+  /**
+   * Keep a Bloom filter of the stored keys (state/KeyFilter.ts) so reads of absent keys skip
+   * RocksDB: for stores read mostly for keys they do not hold (dedupe ids, distinct-member
+   * markers). Costs ~5 bytes per stored key and a key scan at the first read after open and
+   * whenever the filter fills. { prefix }: only keys starting with it (an id string, latin1 of
+   * the serialized key) are filtered; reads of others always go to RocksDB, and the filter
+   * neither holds nor scans them (dedupe's expiry index is never read by key).
+   */
+  keyFilter?: boolean | { prefix: string };
 }
 
 export const DEFAULT_RESTORE_BATCH_SIZE = 10_000;
@@ -41,6 +51,11 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   protected readonly readCache: ReadCache;
   private readonly restoreBatchSize: number;
   private readonly syncWrites: boolean;
+  private readonly filtersKeys: boolean;
+  /** The ids the key filter covers start with this ('' for all). */
+  private readonly keyFilterPrefix: string;
+  /** Built at the first read that needs it (after open and restore), rebuilt once full. */
+  private keyFilter: KeyFilter | undefined;
   private engineOrUndefined: RocksDBEngine | undefined;
   private restoreStartedAt: bigint | undefined;
 
@@ -50,6 +65,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.counters = options.counters ?? new StoreCounters();
     this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
     this.syncWrites = options.syncWrites ?? false;
+    this.filtersKeys = options.keyFilter !== undefined && options.keyFilter !== false;
+    this.keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : '';
     this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries);
   }
 
@@ -67,6 +84,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     if (buffered) return buffered.value ?? undefined;
     const cached = this.readCache.get(id);
     if (cached !== undefined) return cached.bytes ?? undefined;
+    if (this.filtersKeys && !this.mayBeStored(id)) return undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     this.readCache.remember(id, stored ?? null);
     return stored;
@@ -89,10 +107,42 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       if (cached.decoded === NOT_DECODED) cached.decoded = serde.deserialize(cached.bytes);
       return cached.decoded as V;
     }
+    // Not cached as absent: a key the filter rules out would only push hot keys out of the cache.
+    if (this.filtersKeys && !this.mayBeStored(id)) return undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     const value = stored === undefined ? undefined : serde.deserialize(stored);
     this.readCache.remember(id, stored ?? null, value);
     return value;
+  }
+
+  /** false: RocksDB certainly does not hold the changelog key id (the key filter says so). */
+  private mayBeStored(id: string): boolean {
+    if (!id.startsWith(this.keyFilterPrefix)) return true;
+    let filter = this.keyFilter;
+    if (filter === undefined || filter.full) filter = this.buildKeyFilter();
+    return filter.mightContain(id);
+  }
+
+  private buildKeyFilter(): KeyFilter {
+    const prefix = Buffer.from(this.keyFilterPrefix, 'latin1');
+    const end = prefixEnd(prefix);
+    const range = { gte: inKeyspace(Keyspace.Data, prefix), lt: end ? inKeyspace(Keyspace.Data, end) : keyspaceRange(Keyspace.Data).lt };
+    const keys: string[] = [];
+    this.engine.forEachKeyText(range, (key) => keys.push(key));
+    const filter = new KeyFilter(Math.max(MIN_KEY_FILTER_CAPACITY, REBUILD_FACTOR * keys.length));
+    for (const key of keys) filter.add(key, 1);
+    this.keyFilter = filter;
+    return filter;
+  }
+
+  /** A key now stored in RocksDB: the key filter, once built, must hold it (before, the build's scan finds it). */
+  private noteStoredId(id: string): void {
+    if (this.keyFilter !== undefined && id.startsWith(this.keyFilterPrefix)) this.keyFilter.add(id);
+  }
+
+  /** noteStoredId() for subclasses' restoreRecord, which write to RocksDB outside flush. */
+  protected noteStoredKey(key: Buffer): void {
+    if (this.keyFilter !== undefined) this.noteStoredId(key.toString('latin1'));
   }
 
   /** Writes fail fast on a closed store rather than at the next commit. */
@@ -117,6 +167,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.engineOrUndefined = engine;
     this.buffer.clear();
     this.readCache.clear();
+    this.keyFilter = undefined;
     this.onOpen();
     this.restoreStartedAt = process.hrtime.bigint();
     return checkpoint;
@@ -196,13 +247,18 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       throw err;
     }
     batch.write(this.syncWrites);
-    for (const write of writes) this.readCache.update(write.key.toString('latin1'), write.value);
+    for (const write of writes) {
+      const id = write.key.toString('latin1');
+      this.readCache.update(id, write.value);
+      if (write.value !== null) this.noteStoredId(id);
+    }
   }
 
   /** Buffered (uncommitted) writes are dropped: after a reopen the store is at its checkpoint. */
   async close(): Promise<void> {
     this.buffer.clear();
     this.readCache.clear();
+    this.keyFilter = undefined;
     const engine = this.engineOrUndefined;
     this.engineOrUndefined = undefined;
     await engine?.close();
@@ -232,4 +288,14 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
 function isEmpty(engine: RocksDBEngine): boolean {
   for (const _entry of engine.scan({ gte: keyspaceRange(Keyspace.Meta).gte, limit: 1 })) return false;
   return true;
+}
+
+/** The smallest key above every key that starts with prefix; undefined when none is (empty, or all 0xff). */
+function prefixEnd(prefix: Buffer): Buffer | undefined {
+  let end = prefix.length;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
+  if (end === 0) return undefined;
+  const out = Buffer.from(prefix.subarray(0, end));
+  out[end - 1]++;
+  return out;
 }

@@ -126,6 +126,25 @@ export class RocksDBEngine {
     }
   }
 
+  /**
+   * The keys within [gte, lt), in key order, without their values, decoded as UTF-8 (state/KeyFilter.ts
+   * builds from these): a string per key costs the binding ~0.5 µs, a Buffer ~1.2 µs. Exact for
+   * ASCII keys only; a key with other bytes comes out changed.
+   */
+  forEachKeyText(range: { gte: Buffer; lt: Buffer }, visit: (key: string) => void): void {
+    const iterator = this.database.db.iterator({ keyEncoding: 'utf8', valueEncoding: 'buffer', keys: true, values: false, limit: -1, gte: range.gte, lt: range.lt, ...this.target() });
+    try {
+      for (;;) {
+        const { rows, finished } = iterator._nextvSync(SCAN_CHUNK);
+        // keyEncoding 'utf8': the rows are strings (NativeIterator types them for the buffer encoding).
+        for (let i = 0; i < rows.length; i += 2) visit(rows[i] as unknown as string);
+        if (finished) return;
+      }
+    } finally {
+      this.database.closeIterator(iterator);
+    }
+  }
+
   batch(): EngineBatch {
     return new EngineBatch(this.database, this.target());
   }

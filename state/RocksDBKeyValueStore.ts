@@ -91,9 +91,14 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
 
   protected restoreRecord(batch: EngineBatch, key: Buffer, value: Buffer | null, _headers?: RecordHeaders): void {
     writeEntry(batch, key, value);
-    if (this.indexOnRestore === undefined || value === null) return;
+    if (value === null) return;
+    this.noteStoredKey(key);
+    if (this.indexOnRestore === undefined) return;
     const derived = this.indexOnRestore(this.keySerde.deserialize(key), this.valueSerde.deserialize(value));
-    if (derived !== undefined) writeEntry(batch, this.keySerde.serialize(derived.key), this.valueSerde.serialize(derived.value));
+    if (derived === undefined) return;
+    const derivedKey = this.keySerde.serialize(derived.key);
+    writeEntry(batch, derivedKey, this.valueSerde.serialize(derived.value));
+    this.noteStoredKey(derivedKey);
   }
 
   private *scanData(range: { gte: Buffer; lte?: Buffer; lt?: Buffer }): Generator<[Buffer, Buffer]> {

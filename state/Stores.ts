@@ -30,7 +30,11 @@ export function keyValueStore<K, V>(
   name: string,
   keySerde: Serde<K>,
   valueSerde: Serde<V>,
-  options: StoreBuilderOptions & { indexOnRestore?: (key: K, value: V) => KeyValue<K, V> | undefined } = {},
+  options: StoreBuilderOptions & {
+    indexOnRestore?: (key: K, value: V) => KeyValue<K, V> | undefined;
+    /** A Bloom filter of the stored keys: reads of absent keys skip RocksDB (ChangelogBackedStoreOptions.keyFilter). */
+    keyFilter?: boolean | { prefix: string };
+  } = {},
 ): KeyValueStoreBuilder<K, V> {
   validateName(name);
   return {
@@ -47,6 +51,7 @@ export function keyValueStore<K, V>(
         syncWrites: options.syncWrites,
         readCacheEntries: options.readCacheEntries,
         indexOnRestore: options.indexOnRestore,
+        keyFilter: options.keyFilter,
       }),
   };
 }
