@@ -70,15 +70,15 @@ const attemptProjection = (event: LearningEvent): AttemptProjection => ({ correc
 
 const initResponseStats = (): ResponseStats => ({ count: 0, correct: 0, timed: 0, sum: 0, min: null, max: null });
 
+// The adders run per event (twice per attempt): each builds its new aggregate as one literal,
+// fields in init's order (the JSON stored and emitted stays the same), not as a spread of the old
+// one and edits (~30x slower per call in V8).
 function addAttempt(agg: ResponseStats, p: AttemptProjection): ResponseStats {
-  const next = { ...agg, count: agg.count + 1, correct: agg.correct + (p.correct ? 1 : 0) };
-  if (p.ms !== null) {
-    next.timed++;
-    next.sum += p.ms;
-    next.min = next.min === null ? p.ms : Math.min(next.min, p.ms);
-    next.max = next.max === null ? p.ms : Math.max(next.max, p.ms);
-  }
-  return next;
+  const ms = p.ms;
+  const count = agg.count + 1;
+  const correct = agg.correct + (p.correct ? 1 : 0);
+  if (ms === null) return { count, correct, timed: agg.timed, sum: agg.sum, min: agg.min, max: agg.max };
+  return { count, correct, timed: agg.timed + 1, sum: agg.sum + ms, min: agg.min === null ? ms : Math.min(agg.min, ms), max: agg.max === null ? ms : Math.max(agg.max, ms) };
 }
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
@@ -195,7 +195,11 @@ export const systemThroughput: AggregatorSpec<string, Throughput> = {
   select: () => true,
   project: (event) => event.event_type,
   init: () => ({ count: 0, by_type: {} }),
-  add: (agg, type) => ({ count: agg.count + 1, by_type: { ...agg.by_type, [type]: (agg.by_type[type] ?? 0) + 1 } }),
+  add: (agg, type) => {
+    const byType = { ...agg.by_type };
+    byType[type] = (byType[type] ?? 0) + 1;
+    return { count: agg.count + 1, by_type: byType };
+  },
   merge: (agg, p) => {
     const byType = { ...agg.by_type };
     for (const [type, count] of Object.entries(p.by_type)) byType[type] = (byType[type] ?? 0) + count;

@@ -143,3 +143,23 @@ describe('buffered emission', () => {
     }
   });
 });
+
+describe('aggregate values', () => {
+  // The stored and emitted JSON of an aggregate keeps its fields in init's order, whatever the adder builds it from.
+  test('attempt stats and throughput add to the same JSON as before, timed or not, new type or not', () => {
+    const attempts = DEFAULT_AGGREGATORS.find((spec) => spec.name === 'user_hourly_attempts')!;
+    let stats = attempts.init();
+    stats = attempts.add(stats, { correct: true, ms: null }, false);
+    expect(JSON.stringify(stats)).toBe('{"count":1,"correct":1,"timed":0,"sum":0,"min":null,"max":null}');
+    stats = attempts.add(stats, { correct: false, ms: 900 }, false);
+    stats = attempts.add(stats, { correct: true, ms: 300 }, false);
+    expect(JSON.stringify(stats)).toBe('{"count":3,"correct":2,"timed":2,"sum":1200,"min":300,"max":900}');
+
+    const throughput = DEFAULT_AGGREGATORS.find((spec) => spec.name === 'system_5m_throughput')!;
+    const before = throughput.add(throughput.add(throughput.init(), 'session', false), 'attempt', false);
+    const after = throughput.add(before, 'session', false);
+    expect(JSON.stringify(after)).toBe('{"count":3,"by_type":{"session":2,"attempt":1}}');
+    // Pure: the aggregate it was given is unchanged.
+    expect(JSON.stringify(before)).toBe('{"count":2,"by_type":{"session":1,"attempt":1}}');
+  });
+});
