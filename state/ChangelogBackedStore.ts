@@ -5,8 +5,9 @@ import { RocksDBEngine, type EngineBatch } from './RocksDBEngine.js';
 import { CHECKPOINT_KEY, Keyspace, decodeNumber, encodeNumber, inKeyspace, keyspaceRange } from './StoreKeyspace.js';
 import { WriteBuffer, type BufferedWrite } from './WriteBuffer.js';
 import { StoreCounters } from './StoreMetrics.js';
-import { NOT_DECODED, ReadCache } from './ReadCache.js';
+import { NOT_DECODED, ReadCache, ReadCachePool } from './ReadCache.js';
 import { storeMemory } from './StoreMemory.js';
+import { TaskDatabase } from './TaskDatabase.js';
 import { KeyFilter, MIN_KEY_FILTER_CAPACITY, REBUILD_FACTOR } from './KeyFilter.js';
 
 export interface ChangelogBackedStoreOptions {
@@ -33,6 +34,12 @@ export interface ChangelogBackedStoreOptions {
 }
 
 export const DEFAULT_RESTORE_BATCH_SIZE = 10_000;
+
+/**
+ * The read caches of this thread's stores share the entries the memory plan gives them all:
+ * readCacheEntries per store open here (the thread's task databases' columns).
+ */
+const readCachePool = new ReadCachePool(() => storeMemory().readCacheEntries * TaskDatabase.openColumns());
 
 /**
  * The change-logging and checkpointing layers over one RocksDB, shared by the key-value and
@@ -67,7 +74,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.syncWrites = options.syncWrites ?? false;
     this.filtersKeys = options.keyFilter !== undefined && options.keyFilter !== false;
     this.keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : '';
-    this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries);
+    this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries, readCachePool);
   }
 
   protected get engine(): RocksDBEngine {

@@ -1,6 +1,8 @@
+import { jest } from '@jest/globals';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
+import { RocksDBEngine } from '../../state/RocksDBEngine.js';
 import { keyValueStore } from '../../state/Stores.js';
-import { NOT_DECODED, ReadCache } from '../../state/ReadCache.js';
+import { MAX_GROWTH, NOT_DECODED, ReadCache, ReadCachePool } from '../../state/ReadCache.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import { MemoryChangelog } from './support.js';
 import { TempDirs } from '../support/temp-dir.js';
@@ -66,5 +68,77 @@ describe('key-value store reads through the cache', () => {
     await store.restore([{ topic: store.changelogTopic, partition: 0, offset: changelog.endOffset, key: Buffer.from('a'), value: Buffer.from('{"n":3}'), headers: {}, timestamp: 0 }]);
     await store.finishRestore(changelog.endOffset + 1);
     expect(store.get('a')).toEqual({ n: 3 });
+  });
+});
+
+describe('stores share their read cache entries', () => {
+  test('a store read over more keys than its own bound borrows what the open stores leave unused', async () => {
+    const store = keyValueStore('join-table', stringSerde, jsonSerde<{ n: number }>(), { readCacheEntries: 20 }).build('app');
+    open.push(store);
+    await store.open(dirs.make());
+    const changelog = new MemoryChangelog();
+    for (let i = 0; i < 100; i++) store.put(`user-${i}`, { n: i });
+    changelog.append(store.drainChangelog(0, '0'));
+    await store.flush(changelog.endOffset);
+    const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
+    for (let pass = 0; pass < 10; pass++) for (let i = 0; i < 100; i++) expect(store.get(`user-${i}`)).toEqual({ n: i });
+    reads.mockClear();
+    for (let i = 0; i < 100; i++) store.get(`user-${i}`);
+    // 100 keys read in turn through 20 entries of its own: every read would go to RocksDB.
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+  });
+});
+
+describe('ReadCache in a pool', () => {
+  /** Reads keys 0..keys-1 round-robin, as a join table is read; the share of reads it answered in the last pass. */
+  function readRoundRobin(cache: ReadCache, keys: number, passes: number): number {
+    let hits = 0;
+    for (let pass = 0; pass < passes; pass++) {
+      hits = 0;
+      for (let i = 0; i < keys; i++) {
+        if (cache.get(`k${i}`) !== undefined) hits++;
+        else cache.remember(`k${i}`, Buffer.from('v'));
+      }
+    }
+    return hits / keys;
+  }
+
+  test('a cache whose keys do not fit borrows what the pool has spare until it answers most reads', () => {
+    const pool = new ReadCachePool(() => 10_000);
+    const cache = new ReadCache(100, pool);
+    expect(readRoundRobin(cache, 600, 10)).toBe(1);
+    expect(cache.capacity).toBeGreaterThanOrEqual(1200);
+    expect(cache.capacity).toBeLessThanOrEqual(100 * MAX_GROWTH);
+    // Without a pool the same reads never hit: 600 keys read in turn through 100 entries.
+    expect(readRoundRobin(new ReadCache(100), 600, 10)).toBe(0);
+  });
+
+  test('grows no further than the pool budget, and a cache that hits does not grow', () => {
+    const pool = new ReadCachePool(() => 400);
+    const hot = new ReadCache(100, pool);
+    readRoundRobin(hot, 10_000, 3);
+    expect(hot.capacity).toBeLessThanOrEqual(400);
+    expect(pool.held()).toBeLessThanOrEqual(400);
+    const fits = new ReadCache(100, pool);
+    expect(readRoundRobin(fits, 40, 20)).toBe(1);
+    expect(fits.capacity).toBe(100);
+  });
+
+  test('gives back what it borrowed when the other caches fill their own share, and on clear', () => {
+    let budget = 10_000;
+    const pool = new ReadCachePool(() => budget);
+    const borrower = new ReadCache(100, pool);
+    readRoundRobin(borrower, 1000, 5);
+    expect(borrower.capacity).toBeGreaterThanOrEqual(1000);
+    // The budget is now what the caches' own bounds add up to, and another cache fills its own.
+    budget = 200;
+    const other = new ReadCache(100, pool);
+    readRoundRobin(other, 100, 1);
+    readRoundRobin(borrower, 1000, 10);
+    expect(borrower.capacity).toBe(100);
+    expect(other.size).toBeGreaterThanOrEqual(50);
+    borrower.clear();
+    expect(pool.held()).toBe(other.size);
   });
 });
