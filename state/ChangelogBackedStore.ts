@@ -100,9 +100,10 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   /**
    * readLatest(), deserialized: a buffered write that kept its value object returns that object,
    * a read cache entry the value it decoded on an earlier read (no parse either way); anything
-   * else is deserialized from its bytes.
+   * else is deserialized from its bytes. key may be left out (undefined): the RocksDB key is then
+   * made from id, and only when RocksDB is read.
    */
-  protected readLatestValue<V>(key: Buffer, id: string, serde: Serde<V>): V | undefined {
+  protected readLatestValue<V>(key: Buffer | undefined, id: string, serde: Serde<V>): V | undefined {
     const buffered = this.buffer.lookupId(id);
     if (buffered) {
       if (buffered.value === null) return undefined;
@@ -116,7 +117,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     }
     // Not cached as absent: a key the filter rules out would only push hot keys out of the cache.
     if (this.filtersKeys && !this.mayBeStored(id)) return undefined;
-    const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
+    const stored = this.engine.get(key === undefined ? dataKeyOfId(id) : inKeyspace(Keyspace.Data, key));
     const value = stored === undefined ? undefined : serde.deserialize(stored);
     this.readCache.remember(id, stored ?? null, value);
     return value;
@@ -304,5 +305,13 @@ function prefixEnd(prefix: Buffer): Buffer | undefined {
   if (end === 0) return undefined;
   const out = Buffer.from(prefix.subarray(0, end));
   out[end - 1]++;
+  return out;
+}
+
+/** The Data-keyspace RocksDB key of a changelog key given as its latin1 id. */
+function dataKeyOfId(id: string): Buffer {
+  const out = Buffer.allocUnsafe(id.length + 1);
+  out[0] = Keyspace.Data;
+  out.write(id, 1, 'latin1');
   return out;
 }

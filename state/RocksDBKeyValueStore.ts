@@ -31,6 +31,10 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
 
   get(key: K): V | undefined {
     this.counters.gets++;
+    // A key whose serialized form is ASCII text (string keys, as the DSL's are) is its own latin1
+    // id: no Buffer and no second string per read, unless the read goes on to RocksDB.
+    const text = this.keySerde.toText?.(key);
+    if (text !== undefined && ASCII.test(text)) return this.readLatestValue(undefined, text, this.valueSerde);
     const bytes = this.keySerde.serialize(key);
     return this.readLatestValue(bytes, bytes.toString('latin1'), this.valueSerde);
   }
@@ -113,6 +117,12 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
     return out;
   }
 }
+
+/**
+ * Text whose UTF-8 bytes are its chars, so (by Serde.toText's contract) the serialized key's
+ * latin1 id is the text itself. Printable ASCII only: keys with control chars take the long way.
+ */
+const ASCII = /^[ -~]*$/;
 
 function writeEntry(batch: EngineBatch, key: Buffer, value: Buffer | null): void {
   const dataKey = inKeyspace(Keyspace.Data, key);

@@ -28,6 +28,38 @@ function commit<V>(store: RocksDBKeyValueStore<string, V>, changelog: MemoryChan
 }
 
 describe('RocksDBKeyValueStore', () => {
+  test('reads keys of every kind back from RocksDB: printable ASCII (read by its text), other chars, string and JSON keys', async () => {
+    const dir = dirs.make();
+    const keys = ['user_1', 'caf\u00e9', '\u{1F600}', 'tab\tkey', '', 'x'.repeat(300)];
+    const strings = newStore();
+    const objects = keyValueStore('objects', jsonSerde<{ id: string }>(), jsonSerde<number>()).build('app');
+    await strings.open(dir);
+    await objects.open(dir);
+    keys.forEach((key, i) => {
+      strings.put(key, i);
+      objects.put({ id: key }, i);
+    });
+    const changelog = new MemoryChangelog();
+    for (const store of [strings, objects]) {
+      changelog.append(store.drainChangelog(0, '0'));
+      await store.flush(changelog.endOffset);
+      await store.close();
+    }
+    open.splice(0);
+    // Reopened: nothing buffered or cached, every read goes to RocksDB.
+    const reopened = newStore();
+    const reopenedObjects = keyValueStore('objects', jsonSerde<{ id: string }>(), jsonSerde<number>()).build('app');
+    await reopened.open(dir);
+    await reopenedObjects.open(dir);
+    try {
+      expect(keys.map((key) => reopened.get(key))).toEqual(keys.map((_, i) => i));
+      expect(keys.map((key) => reopenedObjects.get({ id: key }))).toEqual(keys.map((_, i) => i));
+      expect([reopened.get('user_2'), reopened.get('caf\u00e8'), reopenedObjects.get({ id: 'user_2' })]).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await reopenedObjects.close();
+    }
+  });
+
   test('names its changelog <appId>-<store>-changelog and asks for a compacted topic', () => {
     const builder = keyValueStore('counts', stringSerde, jsonSerde<number>());
     expect(changelogTopicName('app', 'counts')).toBe('app-counts-changelog');
