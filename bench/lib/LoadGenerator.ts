@@ -35,6 +35,14 @@ export interface LoadResult {
   /** Events in 2xx-answered requests per second. */
   eventsPerSecond: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /**
+   * Open loop only: where the latency was spent (ms, p99 and max of each part). `generator`: from
+   * when a request was due to when this generator sent it (its own CPU; large means the run
+   * measured the generator). `connection`: waiting for one of its connections (every one held by
+   * an earlier request still unanswered: the service's slowness, queued on the client's side).
+   * `service`: from a connection to the answer (socket buffers, the service's event loop, its work).
+   */
+  waitedMs?: Record<'generator' | 'connection' | 'service', { p99: number; max: number }>;
   errorRate: number;
 }
 
@@ -64,20 +72,25 @@ export class LoadGenerator {
     this.agent.destroy();
   }
 
-  /** One request; resolves with the status (0 on a connection error) and the body when asked for. */
-  send(method: string, path: string, headers: Record<string, string>, body?: Buffer, keepBody = false): Promise<{ status: number; body: string }> {
+  /**
+   * One request; resolves with the status (0 on a connection error), the body when asked for, and
+   * when it was given a connection (performance.now()).
+   */
+  send(method: string, path: string, headers: Record<string, string>, body?: Buffer, keepBody = false): Promise<{ status: number; body: string; connectedAt: number }> {
     return new Promise((resolve) => {
+      let connectedAt = NaN;
       const request = http.request(
         { agent: this.agent, host: this.host, port: this.port, method, path, headers: body ? { ...headers, 'content-length': String(body.length) } : headers },
         (response) => {
           const chunks: Buffer[] = [];
           if (keepBody) response.on('data', (chunk: Buffer) => chunks.push(chunk));
           else response.resume();
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: keepBody ? Buffer.concat(chunks).toString('utf8') : '' }));
-          response.on('error', () => resolve({ status: 0, body: '' }));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: keepBody ? Buffer.concat(chunks).toString('utf8') : '', connectedAt }));
+          response.on('error', () => resolve({ status: 0, body: '', connectedAt }));
         },
       );
-      request.on('error', () => resolve({ status: 0, body: '' }));
+      request.once('socket', () => (connectedAt = performance.now()));
+      request.on('error', () => resolve({ status: 0, body: '', connectedAt }));
       request.end(body);
     });
   }
@@ -148,11 +161,15 @@ export class LoadGenerator {
           }
           inFlight++;
           const payload = spec.next();
-          void this.send('POST', spec.path, headers, payload.body).then(({ status }) => {
+          const sentAt = performance.now();
+          void this.send('POST', spec.path, headers, payload.body).then(({ status, connectedAt }) => {
             inFlight--;
-            const latency = performance.now() - dueAt;
+            const answeredAt = performance.now();
+            const latency = answeredAt - dueAt;
             tally.record(status, latency, payload.events);
             total.record(status, latency, payload.events);
+            const connected = Number.isNaN(connectedAt) ? answeredAt : connectedAt;
+            for (const t of [tally, total]) t.waited(sentAt - dueAt, connected - sentAt, answeredAt - connected);
             if (inFlight === 0) drained?.();
           });
         }
@@ -171,6 +188,7 @@ export class LoadGenerator {
 
 class Tally {
   private readonly latencies = new Percentiles();
+  private readonly parts = { generator: new Percentiles(), connection: new Percentiles(), service: new Percentiles() };
   private ok = 0;
   private errors = 0;
   private dropped = 0;
@@ -186,6 +204,12 @@ class Tally {
     } else {
       this.errors++;
     }
+  }
+
+  waited(generator: number, connection: number, service: number): void {
+    this.parts.generator.add(generator);
+    this.parts.connection.add(connection);
+    this.parts.service.add(service);
   }
 
   drop(): void {
@@ -205,9 +229,15 @@ class Tally {
       requestsPerSecond: Math.round(this.ok / seconds),
       eventsPerSecond: Math.round(this.events / seconds),
       latencyMs: this.latencies.summary(),
+      ...(this.parts.generator.size > 0 ? { waitedMs: { generator: tail(this.parts.generator), connection: tail(this.parts.connection), service: tail(this.parts.service) } } : {}),
       errorRate: requests === 0 ? 0 : round(this.errors / requests, 4),
     };
   }
+}
+
+function tail(samples: Percentiles): { p99: number; max: number } {
+  const { p99, max } = samples.summary();
+  return { p99, max };
 }
 
 function round(value: number, digits: number): number {
