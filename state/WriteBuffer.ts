@@ -62,10 +62,16 @@ export class WriteBuffer {
    */
   drain(): BufferedWrite[] {
     const out: BufferedWrite[] = [];
-    for (const [id, write] of this.pending) {
-      if (write.unlogged === undefined) out.push(write);
-      this.drained.delete(id);
-      this.drained.set(id, write);
+    for (const write of this.pending.values()) if (write.unlogged === undefined) out.push(write);
+    if (this.drained.size === 0) {
+      // The usual case (each commit flushes what it drained): the pending map becomes the
+      // drained one as it is, instead of two map operations per write.
+      this.drained = this.pending;
+    } else {
+      for (const [id, write] of this.pending) {
+        this.drained.delete(id);
+        this.drained.set(id, write);
+      }
     }
     this.pending = new Map();
     return out;
