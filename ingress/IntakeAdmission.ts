@@ -56,9 +56,10 @@ const BEAT_MS = 10;
  * validated, when
  * - INGRESS_MAX_REQUESTS_IN_FLIGHT admitted ingest requests are not answered yet (they wait for the log:
  *   more would only wait longer and hold the clients' connections), or
- * - the event loop has been away longer than INGRESS_MAX_LOOP_DELAY (a 10 ms heartbeat ran that
- *   late, or the current turn has run that long: the thread is behind, so whatever it reads now
- *   has already waited, and a cheap refusal lets it catch up), or
+ * - the event loop has been behind by more than INGRESS_MAX_LOOP_DELAY for two turns running (a
+ *   10 ms heartbeat ran that late twice, or once and the current turn has run that long): the
+ *   thread cannot keep up, whatever it reads now has already waited, and cheap refusals let it
+ *   catch up, or
  * - an intake pressure (the topology's backlog, app/TopologyBackpressure.ts) says so.
  * A refusal is a prebuilt answer in the route's own error shape, written straight to the socket:
  * ~2x cheaper than fastify's error path, which cost as much as accepting the event. Nothing is
@@ -69,6 +70,8 @@ export class IntakeAdmission {
   private lastBeat = performance.now();
   /** How late the last heartbeat ran: the loop was away that long, so what it reads now has waited that long. */
   private lastLateMs = 0;
+  /** How late the heartbeat before it ran. */
+  private previousLateMs = 0;
   private beat: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly exact = new Map<string, Claim>();
@@ -167,6 +170,7 @@ export class IntakeAdmission {
     this.lastBeat = performance.now();
     this.beat = setInterval(() => {
       const now = performance.now();
+      this.previousLateMs = this.lastLateMs;
       this.lastLateMs = now - this.lastBeat - BEAT_MS;
       this.lastBeat = now;
     }, BEAT_MS).unref();
@@ -190,8 +194,10 @@ export class IntakeAdmission {
     if (maxRequestsInFlight > 0 && this.inFlight >= maxRequestsInFlight) {
       reason = 'requests_in_flight';
       message = this.inFlightMessage;
-    } else if (this.beat && (this.lastLateMs > maxLoopDelayMs || performance.now() - this.lastBeat - BEAT_MS > maxLoopDelayMs)) {
-      // Behind now (the heartbeat came late, or this turn of the loop has run that long already).
+    } else if (this.beat && this.lastLateMs > maxLoopDelayMs && (this.previousLateMs > maxLoopDelayMs || performance.now() - this.lastBeat - BEAT_MS > maxLoopDelayMs)) {
+      // Behind for two turns running (the last two heartbeats came late, or the last one did and
+      // this turn has run that long too). One pause alone (a collection, the process descheduled
+      // once) refuses nothing: the requests it delayed are answered in the turn after it.
       reason = 'event_loop_delay';
       message = this.loopDelayMessage;
     } else {

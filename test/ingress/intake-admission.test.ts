@@ -99,8 +99,8 @@ describe('intake admission', () => {
     expect(await landedIds(harness)).toEqual(['evt-1', 'evt-2', 'evt-3']);
   });
 
-  test('an event loop held past INGRESS_MAX_LOOP_DELAY refuses what it reads next; intake recovers', async () => {
-    h = await startIngress({ config: { maxLoopDelayMs: 50, maxRequestsInFlight: 0 } });
+  test('an event loop behind by more than INGRESS_MAX_LOOP_DELAY for two turns refuses what it reads; one pause refuses nothing; intake recovers', async () => {
+    h = await startIngress({ config: { maxLoopDelayMs: 150, maxRequestsInFlight: 0 } });
     const { port } = new URL(h.baseUrl);
     const socket = net.connect(Number(port), '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
@@ -120,21 +120,31 @@ describe('intake admission', () => {
     };
     await untilAccepted(1);
 
-    // The request is on the server's socket before the loop is held (a connected socket writes at once).
-    const answered = exchange(request(2));
-    const heldUntil = performance.now() + 200;
-    while (performance.now() < heldUntil) {
-      // Holds the event loop as a long synchronous task would: the overload under test.
-    }
+    const hold = () => {
+      const heldUntil = performance.now() + 400;
+      while (performance.now() < heldUntil) {
+        // Holds the event loop as a long synchronous task would: the overload under test.
+      }
+    };
+    // One pause refuses nothing: the request it delayed (on the server's socket before the hold:
+    // a connected socket writes at once) is read in the turn after it, which runs on time.
+    const afterOnePause = exchange(request(2));
+    hold();
+    expect((await afterOnePause).status).toBe(202);
+    // Behind two turns running: held again in the next turn, after its (late) heartbeat and
+    // before the request is read.
+    const answered = exchange(request(3));
+    hold();
+    setTimeout(hold, 0);
     const refused = await answered;
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
     expect(JSON.parse(refused.body).error).toContain('INGRESS_MAX_LOOP_DELAY');
     expect(await refusals(h)).toMatch(/reason="event_loop_delay"} [1-9]/);
 
-    await untilAccepted(2);
+    await untilAccepted(3);
     socket.destroy();
-    expect(await landedIds(h)).toEqual(['evt-1', 'evt-2']);
+    expect(await landedIds(h)).toEqual(['evt-1', 'evt-2', 'evt-3']);
   });
 });
 
