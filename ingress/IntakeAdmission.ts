@@ -6,7 +6,7 @@ import type { IngressMetrics, RouteMetrics } from './IngressMetrics.js';
 export interface IntakeAdmissionOptions {
   /** Ingest requests admitted and not yet answered at which more are refused; 0: no bound. */
   maxRequestsInFlight: number;
-  /** How long the HTTP thread's event loop may be away before intake is refused; 0: no bound. */
+  /** How far behind the HTTP thread's event loop may run, two turns in a row, before intake is refused; 0: no bound. */
   maxLoopDelayMs: number;
   retryAfterSeconds: number;
   metrics: IngressMetrics;
