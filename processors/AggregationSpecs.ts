@@ -257,7 +257,18 @@ export const jurisdictionDaily: AggregatorSpec<JurisdictionProjection, Jurisdict
     placements: agg.placements + p.placements,
     users: agg.users + firstMembers,
   }),
-  row: (agg) => ({ ...agg, accuracy: ratio(agg.correct, agg.attempts), unique_users: agg.users }),
+  // A literal in the aggregate's field order, not { ...agg, accuracy, unique_users }: adding
+  // properties to a spread copy gives each row a hidden class of its own in V8 (~1 µs a row).
+  row: (agg) => ({
+    count: agg.count,
+    attempts: agg.attempts,
+    correct: agg.correct,
+    sessions: agg.sessions,
+    placements: agg.placements,
+    users: agg.users,
+    accuracy: ratio(agg.correct, agg.attempts),
+    unique_users: agg.users,
+  }),
   retentionMs: 35 * DAY,
 };
 

@@ -163,3 +163,11 @@ describe('aggregate values', () => {
     expect(JSON.stringify(before)).toBe('{"count":2,"by_type":{"session":1,"attempt":1}}');
   });
 });
+
+describe('aggregate rows', () => {
+  test('jurisdiction rows list the aggregate fields in order, then accuracy and unique users', () => {
+    const jurisdiction = DEFAULT_AGGREGATORS.find((spec) => spec.name === 'jurisdiction_daily_stats')!;
+    const aggregate = { count: 4, attempts: 3, correct: 2, sessions: 1, placements: 0, users: 2 };
+    expect(JSON.stringify(jurisdiction.row(aggregate))).toBe('{"count":4,"attempts":3,"correct":2,"sessions":1,"placements":0,"users":2,"accuracy":0.6667,"unique_users":2}');
+  });
+});
