@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type LiveRoute, registerConsole } from '../console/index.js';
 import type { Log } from '../log/Log.js';
-import { processorRoutes, type DefaultPipeline } from '../processors/index.js';
+import type { DefaultPipeline } from '../processors/index.js';
 import type { StreamsApp } from '../topology/index.js';
 import type { TlsFiles } from './AdminConfig.js';
 import { adminTokenHook } from './AdminToken.js';
@@ -31,7 +31,11 @@ export interface AdminRoutesOptions {
 export async function registerAdminRoutes(scope: FastifyInstance, options: AdminRoutesOptions): Promise<void> {
   const { streams, pipeline, log } = options;
   if (options.token) scope.addHook('onRequest', adminTokenHook(options.token, options.registry));
-  if (streams && pipeline) await scope.register(processorRoutes, { app: streams, pipeline, log, registry: options.registry });
+  // Imported only where the topology runs on this thread: threaded, the HTTP thread forwards these routes and loads no processors/.
+  if (streams && pipeline) {
+    const { processorRoutes } = await import('../processors/http/ProcessorRoutes.js');
+    await scope.register(processorRoutes, { app: streams, pipeline, log, registry: options.registry });
+  }
   scope.get('/topology', async (_request, reply) => {
     reply.type('text/plain');
     if (options.describeTopology) return options.describeTopology();

@@ -4,19 +4,18 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { readIngressConfig, type AnalyticsQuery, type ReadinessCheck } from '../ingress/index.js';
 import { readIngestKeys } from '../ingress/IngestKeys.js';
 import type { Log } from '../log/Log.js';
-import { createQueryLayer, readQueryListenerConfig, type QueryListenerConfig } from '../query/index.js';
-import { readPipelineConfig, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
+// Threaded (the default), this thread runs the ingress only: what only the topology, the sink or
+// the query layer use is imported by the single-threaded start below, not here (issue 21: idle RSS).
+import { readQueryListenerConfig, type QueryListenerConfig } from '../query/QueryListenerConfig.js';
+import type { DefaultPipeline } from '../processors/index.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { QueryParams } from '../sink/AnalyticsStore.js';
 import type { StreamsApp } from '../topology/index.js';
 import { readAdminConfig } from './AdminConfig.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './AppConfig.js';
-import { readMemoryPlan, readTopicNames, type Env } from '../config/index.js';
+import { readMemoryPlan, readTopicNames, type Env, type MemoryPlan, type TopicNames } from '../config/index.js';
 import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
-import { openLog } from './OpenLog.js';
-import { StartSequence } from './StartSequence.js';
-import { applyMemoryPlan } from './MemoryBudget.js';
 import { MemoryPressure } from './MemoryPressure.js';
 import { readMaxTopologyLag, TopologyBackpressure } from './TopologyBackpressure.js';
 import { registerThreadHeapGauges } from '../log/remote/ThreadHeapGauges.js';
@@ -71,9 +70,8 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
   const rawEnv = applySeedEnv(givenEnv, logger);
   const config = readAppConfig(rawEnv);
   // One memory budget (MEMORY_LIMIT_MB): store and log RocksDB sizes are set before anything
-  // opens; the ingress's in-flight bytes default to its share unless set.
+  // opens, by each thread that opens them; the ingress's in-flight bytes default to its share unless set.
   const memory = readMemoryPlan(rawEnv);
-  applyMemoryPlan(memory);
   const env = withDataDirDefaults({ INGRESS_MAX_IN_FLIGHT_BYTES: String(memory.ingressInFlightBytes), ...rawEnv }, config);
   // One landing topic and one DLQ for the ingress, the runtime and the filters.
   const topics = readTopicNames(env);
@@ -83,7 +81,6 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
   const ingestKeys = readIngestKeys(env);
   // Issue 15: the ClickHouse HTTP interface over chDB (query/); refused before anything opens when unsafe.
   const queryListenerConfig = readQueryListenerConfig(env, config.roles);
-  const pipelineConfig = readPipelineConfig(env, topics);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   registerThreadHeapGauges(registry, 'main');
@@ -103,7 +100,7 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
   try {
     let roles: RoleParts;
     if (threads.singleThread) {
-      roles = await startOnThisThread({ config, env, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions, queryListenerConfig }, stopping);
+      roles = await startOnThisThread({ config, env, logger, registry, memory, topics, landingPartitions: ingressConfig.landingPartitions, queryListenerConfig }, stopping);
     } else {
       // Issue 13: this thread keeps the ingress; the log, the stream threads and the sink run in their own (app/threads/).
       const runtime = await ThreadedRuntime.start({
@@ -111,7 +108,6 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
         env,
         threads,
         memory,
-        pipelineConfig,
         landingPartitions: ingressConfig.landingPartitions,
         serveQueries: queryListenerConfig !== undefined,
         registry,
@@ -233,13 +229,23 @@ async function startOnThisThread(
     env: Env;
     logger: Logger;
     registry: Registry;
-    pipelineConfig: PipelineConfig;
+    memory: MemoryPlan;
+    topics: TopicNames;
     landingPartitions: number;
     queryListenerConfig: QueryListenerConfig | undefined;
   },
   stopping: Array<() => Promise<void>>,
 ): Promise<RoleParts> {
-  const { config, env, logger, registry, pipelineConfig, landingPartitions, queryListenerConfig } = options;
+  const { config, env, logger, registry, landingPartitions, queryListenerConfig } = options;
+  const [{ readPipelineConfig }, { applyMemoryPlan }, { openLog }, { StartSequence }] = await Promise.all([
+    import('../processors/index.js'),
+    import('./MemoryBudget.js'),
+    import('./OpenLog.js'),
+    import('./StartSequence.js'),
+  ]);
+  const pipelineConfig = readPipelineConfig(env, options.topics);
+  // Store and log RocksDB sizes, before anything opens (threaded, each thread applies its share).
+  applyMemoryPlan(options.memory);
   const log = await openLog(config, env, logger, registry);
   stopping.push(() => log.close());
   const sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions });
@@ -247,7 +253,8 @@ async function startOnThisThread(
   await sequence.start();
   // Issue 15: the read-only query layer over the embedded store (query/): closed after the
   // listeners, before the store.
-  const queryLayer = queryListenerConfig ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
+  const createQueryLayer = queryListenerConfig ? (await import('../query/QueryLayer.js')).createQueryLayer : undefined;
+  const queryLayer = queryListenerConfig && createQueryLayer ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
   if (queryLayer) stopping.push(() => queryLayer.close());
   return {
     log,

@@ -27,6 +27,8 @@ export interface StartSequenceOptions {
   threadName?: string;
   /** Pause between attempts while the broker does not answer (doubles up to 8x). */
   retryDelayMs?: number;
+  /** Called once the pipeline's topics exist (the first step): app/threads/ starts the other workers then. */
+  onTopicsReady?: () => void;
 }
 
 /** A readiness check that can also say what it waits for (shown by GET /ready). */
@@ -202,6 +204,7 @@ export class StartSequence {
       }
       await ensureExtensionTopics(log, this.extensionTopics, partitions);
       this.step = 'topology';
+      this.options.onTopicsReady?.();
     }
     const startSink = async () => {
       if (!this.wantsSink || this.stopped || this.analyticsRuntime) return;

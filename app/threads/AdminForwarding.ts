@@ -45,7 +45,8 @@ export class AdminForwarding {
         if (path === '/topology') continue; // served by the admin routes themselves (describeTopology)
         forwarded.route({ method: method as 'GET', url: path, handler: (request, reply) => this.toStreamThreads(request, reply) });
       }
-      const sink = this.sinkWorker;
+      // A sink that runs in the stream thread (ThreadedRuntime) has its routes among the thread's above.
+      const sink = this.sinkWorker && !this.streamWorkers.includes(this.sinkWorker) ? this.sinkWorker : undefined;
       for (const { method, path } of sink?.routes ?? []) {
         forwarded.route({ method: method as 'GET', url: path, handler: (request, reply) => this.send(reply, sink!.forward(requestOf(request))) });
       }

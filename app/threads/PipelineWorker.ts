@@ -58,11 +58,15 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
     });
   }
 
-  /** Starts the thread and resolves once its roles run (its StartSequence started), or rejects with why not. */
-  static async start(data: PipelineWorkerData): Promise<PipelineWorker> {
+  /**
+   * Starts the thread and resolves once its roles run (its StartSequence started), or rejects with
+   * why not. `onTopics` is called when the pipeline's topics exist (the start's first step), before that.
+   */
+  static async start(data: PipelineWorkerData, onTopics?: () => void): Promise<PipelineWorker> {
     const transferList = data.logPort ? [data.logPort as MessagePort] : [];
     const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name } as never);
     const handle = new PipelineWorker(data.name, worker);
+    handle.onTopics = onTopics;
     const started = new Promise<void>((resolve, reject) => {
       handle.onStarted = (event) => (event.type === 'started' ? resolve() : reject(startFailure(event, data.name)));
       handle.failed.catch(reject);
@@ -78,6 +82,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   }
 
   private onStarted: ((event: Extract<WorkerEvent, { type: 'started' | 'start-failed' }>) => void) | undefined;
+  private onTopics: (() => void) | undefined;
 
   private receive(message: WorkerReply | WorkerEvent): void {
     if ('type' in message) {
@@ -86,6 +91,11 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
         return;
       }
       if (message.type === 'done') return this.markDone();
+      if (message.type === 'topics') {
+        this.onTopics?.();
+        this.onTopics = undefined;
+        return;
+      }
       if (message.type === 'commit') {
         this.emit('commit', { records: message.records, thread: this.name });
         return;

@@ -4,10 +4,9 @@ import type { Registry } from 'prom-client';
 import type { AnalyticsQuery } from '../../ingress/routes/metrics-routes.js';
 import type { Log } from '../../log/Log.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
-import { ensurePipelineTopics, type PipelineConfig } from '../../processors/index.js';
 import type { AppConfig } from '../AppConfig.js';
 import type { Env } from '../../config/index.js';
-import type { MemoryPlan } from '../../config/index.js';
+import { readTopicNames, type MemoryPlan } from '../../config/index.js';
 import { embeddedLogOptions, openLog } from '../OpenLog.js';
 import type { ExplainedReadinessCheck } from '../StartSequence.js';
 import { AdminForwarding } from './AdminForwarding.js';
@@ -16,13 +15,20 @@ import type { ThreadConfig } from './ThreadConfig.js';
 import { includeWorkerMetrics } from './WorkerMetrics.js';
 import type { WorkerReadiness } from './WorkerProtocol.js';
 
+/** One worker thread to start: its name, roles and whether it serves the ClickHouse HTTP interface. */
+interface WorkerPlan {
+  name: string;
+  roles: Array<'topology' | 'sink'>;
+  serveQueries: boolean;
+}
+
 export interface ThreadedRuntimeOptions {
   config: AppConfig;
   /** After the seeds' variables were mapped: what every worker reads. */
   env: Env;
   threads: ThreadConfig;
   memory: MemoryPlan;
-  pipelineConfig: PipelineConfig;
+  /** The landing topic's partitions, when the topics are created here (no worker: ROLES=ingress). */
   landingPartitions: number;
   /** Whether a ClickHouse HTTP listener (query/) is configured: the sink's worker serves it. */
   serveQueries: boolean;
@@ -79,28 +85,53 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     if (config.logMode === 'embedded') {
       logThread = await EmbeddedLogThread.start({ ...embeddedLogOptions(config, env), memory: options.memory.log, logLevel: config.logLevel });
       log = await logThread.connect();
-      // Before the workers: they would all create them at once otherwise.
-      await ensurePipelineTopics(log, options.pipelineConfig, options.landingPartitions);
     } else {
       log = await openLog(config, env, logger, options.registry);
     }
     const wantsSink = config.roles.includes('sink');
+    const wantsTopology = config.roles.includes('topology');
     // chDB's addon has to be loaded by this thread first: loaded only by a worker, the process
     // crashes (SIGSEGV) when that worker or the process ends (tried with chdb 3.4 on Node 20).
     // Loaded here, it stays loaded until the process ends and the worker's sessions work as usual.
     const chdbLoaded = wantsSink && !env.CLICKHOUSE_URL ? import('chdb') : undefined;
+    // The workers: STREAM_THREADS stream threads, and the sink in the first of them when it is the
+    // only one (sinkSharesStreamThread), else in its own.
+    const shared = wantsTopology && wantsSink && sinkSharesStreamThread(threads);
+    const plans: WorkerPlan[] = Array.from({ length: wantsTopology ? threads.streamThreads : 0 }, (_, i) => ({
+      name: `stream-${i + 1}`,
+      roles: shared && i === 0 ? ['topology', 'sink'] : ['topology'],
+      serveQueries: shared && i === 0 && options.serveQueries,
+    }));
+    if (wantsSink && !shared) plans.push({ name: 'sink', roles: ['sink'], serveQueries: options.serveQueries });
     const started: PipelineWorker[] = [];
-    const startWorker = async (name: string, roles: Array<'topology' | 'sink'>, serveQueries: boolean) => {
-      const worker = await PipelineWorker.start({ name, env, roles, serveQueries, ...(logThread ? { logPort: logThread.port() } : {}) });
+    const startWorker = async (plan: WorkerPlan, onTopics?: () => void) => {
+      if (plan.roles.includes('sink')) await chdbLoaded;
+      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics);
       started.push(worker);
       return worker;
     };
     try {
-      const wantsTopology = config.roles.includes('topology');
-      const [streamWorkers, sinkWorker] = await Promise.all([
-        Promise.all(wantsTopology ? Array.from({ length: threads.streamThreads }, (_, i) => startWorker(`stream-${i + 1}`, ['topology'], false)) : []),
-        wantsSink ? (chdbLoaded ?? Promise.resolve()).then(() => startWorker('sink', ['sink'], options.serveQueries)) : undefined,
-      ]);
+      let workers: PipelineWorker[];
+      const [first, ...rest] = plans;
+      if (logThread && first) {
+        // The first worker creates the pipeline's topics (its start's first step) and the others
+        // start once they exist: all at once they would create them at once. This thread does not
+        // load the pipeline (processors/, topology/, sink/) for that: it runs the ingress only.
+        let topicsExist!: () => void;
+        const topics = new Promise<void>((resolve) => (topicsExist = resolve));
+        const firstWorker = startWorker(first, topicsExist);
+        await Promise.race([topics, firstWorker]);
+        workers = await Promise.all([firstWorker, ...rest.map((plan) => startWorker(plan))]);
+      } else {
+        if (logThread) {
+          // No worker (ROLES=ingress): the topics the ingress writes are this thread's to create.
+          const { ensurePipelineTopics, readPipelineConfig } = await import('../../processors/index.js');
+          await ensurePipelineTopics(log, readPipelineConfig(env, readTopicNames(env)), options.landingPartitions);
+        }
+        workers = await Promise.all(plans.map((plan) => startWorker(plan)));
+      }
+      const streamWorkers = workers.filter((_, i) => plans[i]!.roles.includes('topology'));
+      const sinkWorker = workers.find((_, i) => plans[i]!.roles.includes('sink'));
       const runtime = new ThreadedRuntime(log, logThread, streamWorkers, sinkWorker);
       includeWorkerMetrics(options.registry, logThread ? [logThread, ...runtime.workers()] : runtime.workers());
       logger.info({ streamThreads: streamWorkers.length, sink: sinkWorker !== undefined, log: logThread ? 'log thread' : 'kafka' }, 'pipeline threads started');
@@ -113,8 +144,9 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     }
   }
 
+  /** Every worker once (with one stream thread the sink is that thread: sinkWorker is streamWorkers[0]). */
   workers(): PipelineWorker[] {
-    return this.sinkWorker ? [...this.streamWorkers, this.sinkWorker] : [...this.streamWorkers];
+    return this.sinkWorker && !this.streamWorkers.includes(this.sinkWorker) ? [...this.streamWorkers, this.sinkWorker] : [...this.streamWorkers];
   }
 
   /** The admin routes the workers answer (processor API, /topology, the dashboard's query). */
@@ -147,6 +179,16 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     await this.log.close();
     await this.logThread?.stop();
   }
+}
+
+/**
+ * Whether the sink runs in the stream thread instead of its own (issue 21: idle RSS). With one
+ * stream thread (the default on 2 cores) a sink thread is a fourth V8 isolate, ~11-19 MB of idle
+ * RSS, on cores the HTTP, log and stream threads already share; with two or more stream threads
+ * (more cores) the sink keeps its own thread, off the topology's event loop.
+ */
+export function sinkSharesStreamThread(threads: ThreadConfig): boolean {
+  return threads.streamThreads === 1;
 }
 
 /** A readiness check that passes when the named check passes in every given thread; remembers why not. */

@@ -49,6 +49,8 @@ export type WorkerReply = { id: number; ok: true; value: unknown } | { id: numbe
 export type WorkerEvent =
   /** `routes`: the admin routes this worker answers (method, fastify path), mirrored by the HTTP thread. */
   | { type: 'started'; queryAddress?: string; routes: Array<{ method: string; path: string }> }
+  /** The pipeline's topics exist (the start's first step): the HTTP thread starts the other workers. */
+  | { type: 'topics' }
   /** Every step of the start is done (later than 'started' when Kafka was down at the start). */
   | { type: 'done' }
   /** A stream thread committed (the topology's 'commit' event): records processed since the last. */

@@ -48,7 +48,17 @@ async function start(): Promise<void> {
   const topics = readTopicNames(env);
   const ingressConfig = readIngressConfig(env, topics);
   const pipelineConfig = readPipelineConfig(env, topics);
-  sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions: ingressConfig.landingPartitions, threadName: data.name });
+  sequence = new StartSequence({
+    config,
+    env,
+    log,
+    logger,
+    registry,
+    pipelineConfig,
+    landingPartitions: ingressConfig.landingPartitions,
+    threadName: data.name,
+    onTopicsReady: () => post({ type: 'topics' }),
+  });
   // A failure after start (the sink's late start, a broker that never came back) ends the process, as single-threaded.
   sequence.done.then(
     () => post({ type: 'done' }),
