@@ -22,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { npmStartCommand } from './lib/NpmStartCommand.js';
 import { freePort } from './lib/NpmStartService.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The tree whose service is measured: this one, or BENCH_FOOTPRINT_TREE (another checkout, for before/after runs). */
+const root = path.resolve(process.env.BENCH_FOOTPRINT_TREE ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
 const SETTLE_MS = Number(process.env.BENCH_FOOTPRINT_SETTLE_MS ?? 15_000);
 const BULK = 500;
@@ -112,10 +113,50 @@ async function heapParts(metricsUrl: string): Promise<string> {
   try {
     const text = await (await fetch(metricsUrl)).text();
     const lines = text.split('\n').filter((l) => l.startsWith('nodejs_heap_size_used_bytes') || l.startsWith('nodejs_heap_size_total_bytes'));
-    return lines.map((l) => { const [series, value] = l.split(' '); return `${series} ${mb(Number(value))}`; }).join('; ');
+    const process = lines.map((l) => { const [series, value] = l.split(' '); return `${series} ${mb(Number(value))}`; }).join('; ');
+    // Each thread's own heap (streamline_thread_heap_{used,total}_bytes{thread}): used/total per thread.
+    const threads = new Map<string, { used?: number; total?: number }>();
+    for (const line of text.split('\n')) {
+      const match = /^streamline_thread_heap_(used|total)_bytes\{thread="([^"]+)"\} (\S+)/.exec(line);
+      if (!match) continue;
+      const entry = threads.get(match[2]!) ?? {};
+      entry[match[1] as 'used' | 'total'] = Number(match[3]);
+      threads.set(match[2]!, entry);
+    }
+    const perThread = [...threads].map(([thread, { used, total }]) => `${thread} ${mb(used ?? 0)}/${mb(total ?? 0)}`).join(', ');
+    return perThread ? `${process}\n  per thread, used/total (MB): ${perThread}` : process;
   } catch {
     return '(metrics unavailable)';
   }
+}
+
+/** CPU seconds so far of each thread that reports streamline_thread_cpu_seconds_total{thread}. */
+async function threadCpu(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const threads = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)/.exec(line);
+    if (match) threads.set(match[1]!, Number(match[2]));
+  }
+  return threads;
+}
+
+/** Sum of a series' samples in Prometheus text, any labels. */
+function sumOf(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  return sum;
+}
+
+/** Waits until events_processed_total reaches `events` and the sink's lag is 0 (at most 10 min). */
+async function throughPipeline(metricsUrl: string, events: number): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    const text = await (await fetch(metricsUrl)).text();
+    if (sumOf(text, 'events_processed_total') >= events && text.includes('streamline_sink_lag_records') && sumOf(text, 'streamline_sink_lag_records') === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the pipeline did not catch up within 10 min');
 }
 
 function childPids(pid: number): number[] {
@@ -219,10 +260,20 @@ try {
   await report('idle after start', dataDir, child.pid!);
   if (EVENTS > 0) {
     const started = performance.now();
+    const idleCpu = cpuSeconds(servicePid(child.pid!)!);
+    const idleThreads = await threadCpu(`${base}/metrics/prometheus`);
     await load(base, EVENTS);
     const seconds = (performance.now() - started) / 1000;
     console.log(`posted ${EVENTS} events in ${seconds.toFixed(1)} s (${Math.round(EVENTS / seconds)}/s)`);
     await report('right after the last event', dataDir, child.pid!);
+    // Through the whole pipeline: the topology processed every event and the sink has no lag left.
+    await throughPipeline(`${base}/metrics/prometheus`, EVENTS);
+    const through = (performance.now() - started) / 1000;
+    const cpu = cpuSeconds(servicePid(child.pid!)!) - idleCpu;
+    console.log(`through the pipeline (processed, sink lag 0) ${through.toFixed(1)} s after the first post (${Math.round(EVENTS / through)}/s); CPU ${cpu.toFixed(1)} s since idle, ${((cpu / EVENTS) * 1e6).toFixed(0)} µs/event`);
+    // Per thread (streamline_thread_cpu_seconds_total): the busiest one bounds the throughput on enough cores.
+    const threadsCpu = await threadCpu(`${base}/metrics/prometheus`);
+    console.log(`  CPU per event by thread (µs): ${[...threadsCpu].map(([thread, seconds]) => `${thread} ${(((seconds - (idleThreads.get(thread) ?? 0)) / EVENTS) * 1e6).toFixed(0)}`).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     await report(`${SETTLE_MS / 1000} s later`, dataDir, child.pid!);
   }
