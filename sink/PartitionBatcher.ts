@@ -87,6 +87,14 @@ export class PartitionBatcher {
     return this.buffer.length > 0 ? this.oldestAt + this.lingerMs : undefined;
   }
 
+  /** Whether cut(now, false) would give a batch now (the same conditions, nothing taken). */
+  due(now: number): boolean {
+    if (this.buffer.length === 0 || !this.cuts) return false;
+    const recordedLast = this.cuts.get(this.nextStart ?? this.buffer[0]!.offset);
+    if (recordedLast !== undefined) return this.buffer[this.buffer.length - 1]!.offset >= recordedLast;
+    return now - this.oldestAt >= this.lingerMs || this.boundedCount().full;
+  }
+
   /**
    * The next batch: ended at the recorded cut when sink_batches has one for its start, else by
    * size or by age (or now, with force). null when no batch is due yet or cuts are not loaded.
