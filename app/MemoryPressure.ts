@@ -15,6 +15,14 @@ export interface MemoryPressureOptions {
   registry?: Registry;
   /** The process's resident set; process.memoryUsage.rss by default (a test may pass its own). */
   readRss?: () => number;
+  /**
+   * Whether the work intake started has drained (nothing waiting in the topology). With it, memory
+   * that stays resident after the work drained (V8 and malloc keep their pages) no longer holds
+   * intake refused: it is accepted again up to limitBytes.
+   */
+  drained?: () => boolean;
+  /** The budget itself (MEMORY_LIMIT_MB): the line while retained memory is let in. Default refuseAboveBytes. */
+  limitBytes?: number;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -28,6 +36,9 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  */
 export class MemoryPressure {
   private over = false;
+  /** Released on drain with RSS still over resumeBelowBytes: the line is limitBytes until RSS falls under it. */
+  private retained = false;
+  private drainedSamples = 0;
   private rss = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly readRss: () => number;
@@ -78,11 +89,27 @@ export class MemoryPressure {
     this.timer = undefined;
   }
 
-  /** Reads RSS and updates the state. */
+  /**
+   * Reads RSS and updates the state. The refusal exists to let the work in flight drain; once it
+   * has (two samples running), memory still resident is retained, not growing, and refusing on it
+   * would shut intake at idle for good. So it lets intake in again up to the budget itself.
+   */
   sample(): void {
     this.rss = this.readRss();
-    if (this.over) this.over = this.rss >= this.options.resumeBelowBytes;
-    else this.over = this.rss >= this.options.refuseAboveBytes;
+    const { refuseAboveBytes, resumeBelowBytes } = this.options;
+    const limit = Math.max(this.options.limitBytes ?? refuseAboveBytes, refuseAboveBytes);
+    if (this.rss < resumeBelowBytes) this.retained = false;
+    if (!this.over) {
+      this.over = this.rss >= (this.retained ? limit : refuseAboveBytes);
+      this.drainedSamples = 0;
+      return;
+    }
+    this.drainedSamples = this.options.drained?.() ? this.drainedSamples + 1 : 0;
+    if (this.rss < resumeBelowBytes) this.over = false;
+    else if (this.drainedSamples >= 2 && this.rss < limit) {
+      this.over = false;
+      this.retained = true;
+    }
   }
 
   get refusing(): boolean {

@@ -14,14 +14,20 @@ import { readInteger, type Env } from './EnvReaders.js';
  * Retry-After, so intake slows instead of memory growing.
  */
 /**
- * 768 MB: the service measured ~580-600 MB resident at a steady 300 events/s on embedded defaults
- * (BENCHMARKS.md "Memory growth found by the soak"), so a 512 MB budget, enforced by default,
- * would refuse ordinary traffic; 768 leaves the pressure check (at 95%) for real pressure.
+ * 1024 MB: the service measured ~580-600 MB resident at a steady 300 events/s and ~700 MB at 1,000
+ * events/s on embedded defaults with its threads (BENCHMARKS.md "Soak (issue 21 item 7)"). With
+ * 768 the steady state sat at the refusal line (730 MB) and memory retained after a burst (V8 and
+ * malloc keep their pages) held intake refused at idle; 1024 leaves the pressure check for real
+ * pressure. A small box's gigabyte; set MEMORY_LIMIT_MB to the container's memory.
  */
-export const DEFAULT_MEMORY_LIMIT_MB = 768;
+export const DEFAULT_MEMORY_LIMIT_MB = 1024;
 export const MIN_MEMORY_LIMIT_MB = 384;
-/** Node/V8 with the service's modules loaded. */
-const NODE_BASE_MB = 90;
+/**
+ * Node/V8 with the service's modules loaded, in every thread of the threaded default (HTTP, log,
+ * stream and sink isolates: 330-390 MB idle with chDB's ~240 MB of library and engine, and each
+ * isolate's heap grows to 20-50 MB under load). Single-threaded it is ~50 MB less: headroom.
+ */
+const NODE_BASE_MB = 150;
 /** chDB's engine, resident once loaded (measured in a bare Node process). */
 const CHDB_BASE_MB = 210;
 /** Store instances the per-store slices are sized for (default pipeline: 86). */
@@ -114,12 +120,13 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
     blockCacheBytes: clamp(Math.floor(logShare / 2), 4 * MB, 256 * MB),
     memtableBudgetBytes: clamp(logShare, 16 * MB, 512 * MB),
   };
-  // 10% to request bodies in flight, 8% to sink batches; 15% to chDB's queries and inserts, or
-  // what inserting one full batch takes when that is more (~28x its record bytes, measured:
-  // BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes..."): 26% at 512 MB. The
-  // rest is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
-  const sinkBatchBytes = clamp(Math.floor(share(0.08) / SINK_BATCHES_HELD), 512 * 1024, 8 * MB);
-  const chdbQueryBytes = Math.max(share(0.15), INSERT_MEMORY_PER_RECORD_BYTE * sinkBatchBytes, 32 * MB);
+  // 10% to request bodies in flight, 8% to sink batches (at most what chDB's share can insert),
+  // 15% to chDB's queries and inserts (BENCHMARKS.md "Issue 21: chDB memory, sink batch bytes...").
+  // The rest is headroom (garbage between collections, RocksDB's write buffers while flushes lag).
+  // A sink batch is also bounded by chDB's share: inserting it takes ~28x its bytes, so batches
+  // sized by their own share alone (8%) asked chDB for twice its 15% and the plan overran the budget.
+  const chdbQueryBytes = Math.max(share(0.15), 32 * MB);
+  const sinkBatchBytes = clamp(Math.min(Math.floor(share(0.08) / SINK_BATCHES_HELD), Math.floor(chdbQueryBytes / INSERT_MEMORY_PER_RECORD_BYTE)), 512 * 1024, 8 * MB);
   return {
     limitBytes,
     baseBytes,
@@ -138,7 +145,7 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
 }
 
 /**
- * MEMORY_LIMIT_MB (default 768, at least 384; 0 turns the pressure check off and sizes the caches
+ * MEMORY_LIMIT_MB (default 1024, at least 384; 0 turns the pressure check off and sizes the caches
  * as for the default); embedded chDB unless CLICKHOUSE_URL names a server.
  */
 export function readMemoryPlan(env: Env): MemoryPlan {

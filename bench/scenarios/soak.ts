@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MEMORY_LIMIT_MB } from '../../config/MemoryPlan.js';
 import { metricSum, NpmStartService } from '../lib/NpmStartService.js';
 import type { Row, Scenario } from '../lib/Scenario.js';
 import { soakChecks } from '../lib/SoakChecks.js';
@@ -36,8 +37,7 @@ import { soakSvg } from '../lib/SoakPlot.js';
 import { SoakSampler, toCsv, type SoakRow } from '../lib/SoakSampler.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The service's defaults when the environment does not set them (app/MemoryBudget.ts, app/TopologyBackpressure.ts). */
-const DEFAULT_MEMORY_LIMIT_MB = 768;
+/** The service's default when the environment does not set it (app/TopologyBackpressure.ts). */
 const DEFAULT_MAX_TOPOLOGY_LAG = 20_000;
 
 function positive(name: string, fallback: number, { integer = true, allowZero = false } = {}): number {

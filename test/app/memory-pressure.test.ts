@@ -82,6 +82,37 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
     expect((await send(base, { url: '/events', payload: event(4) })).statusCode).toBeLessThan(300);
   });
 
+  test('memory retained after the work drained lets intake in again up to the budget, not past it', () => {
+    let rss = 600;
+    let drained = false;
+    pressure = new MemoryPressure({ refuseAboveBytes: 500, resumeBelowBytes: 400, limitBytes: 520, readRss: () => rss, drained: () => drained });
+    expect(pressure.refusing).toBe(true);
+    rss = 510; // under the budget, over the resume line, work still queued: refusing
+    pressure.sample();
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    drained = true; // the work drained and RSS stays (retained pages): one sample is not enough
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    rss = 515; // retained memory between the refuse line and the budget: accepting
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    rss = 520; // at the budget itself: refusing again, and drained or not, never past it
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    pressure.sample();
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    rss = 399; // under the resume line: the usual lines again
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    rss = 505;
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+  });
+
   test('the plan divides MEMORY_LIMIT_MB and refuses settings below the minimum', () => {
     const plan = planMemory(512);
     const stores = 86;
