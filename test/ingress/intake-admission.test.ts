@@ -45,8 +45,8 @@ const refusals = async (h: Harness) => (await h.registry.getSingleMetricAsString
 const landedIds = async (h: Harness) => (await h.envelopes()).map((envelope) => envelope.event_id).sort();
 
 describe('intake admission', () => {
-  test('INGRESS_MAX_REQUESTS_IN_FLIGHT (default 256) and INGRESS_MAX_LOOP_DELAY (default off) are read at start; garbage stops it', () => {
-    expect(readIngressConfig({})).toMatchObject({ maxRequestsInFlight: 256, maxLoopDelayMs: 0 });
+  test('INGRESS_MAX_REQUESTS_IN_FLIGHT (default 512) and INGRESS_MAX_LOOP_DELAY (default off) are read at start; garbage stops it', () => {
+    expect(readIngressConfig({})).toMatchObject({ maxRequestsInFlight: 512, maxLoopDelayMs: 0 });
     expect(readIngressConfig({ INGRESS_MAX_REQUESTS_IN_FLIGHT: '0', INGRESS_MAX_LOOP_DELAY: '100ms' })).toMatchObject({ maxRequestsInFlight: 0, maxLoopDelayMs: 100 });
     expect(() => readIngressConfig({ INGRESS_MAX_REQUESTS_IN_FLIGHT: 'lots' })).toThrow(/INGRESS_MAX_REQUESTS_IN_FLIGHT/);
     expect(() => readIngressConfig({ INGRESS_MAX_REQUESTS_IN_FLIGHT: '-1' })).toThrow(/INGRESS_MAX_REQUESTS_IN_FLIGHT/);
