@@ -2,14 +2,14 @@
  * The sink's per-batch CPU work on the shared thread, without chDB: map a batch of landing
  * records to rows (BatchRows) and build the insert payload literal (ChdbStore), as one
  * synchronous block (the old path: one slice holding every record, one sqlString over the
- * whole payload) and in slices with event-loop turns between them (the current path).
+ * whole payload, which escaped it) and in slices with event-loop turns between them (the current path).
  * Prints total ms (and CPU ms: on a busy machine wall time mostly measures waiting for a core) and the longest stretch the event loop was held (a setImmediate ticker runs
  * alongside, as HTTP would), and checks both paths build the same literal.
  *
  *   npx tsx bench/sink-batch-slices.ts [records=10000] [repeats=5]
  */
 import { batchRows } from '../sink/BatchRows.js';
-import { jsonEachRowLiteral, sqlString } from '../sink/ChdbStore.js';
+import { jsonEachRowLiteral, rawStringLiteral, sqlString } from '../sink/ChdbStore.js';
 import { defaultSinkRoutes } from '../sink/SinkConfig.js';
 import type { LogRecord } from '../log/Log.js';
 
@@ -72,10 +72,15 @@ async function timed(run: () => Promise<string[]>): Promise<{ totalMs: number; c
   return { totalMs, cpuMs, heldMs: held, literals };
 }
 
+// What the current path must build: the whole payload's text as a heredoc literal (rawStringLiteral).
+const expected = [...(await batchRows(routes, records, skip, Number.MAX_SAFE_INTEGER)).values()]
+  .filter((rows) => rows.length > 0)
+  .map((rows) => rawStringLiteral(rows.map((row) => JSON.stringify(row)).join('\n')))
+  .join();
 for (let r = 1; r <= repeats; r++) {
   const a = await timed(oldPath);
   const b = await timed(slicedPath);
-  if (a.literals.join() !== b.literals.join()) throw new Error('the sliced path built a different payload');
+  if (b.literals.join() !== expected) throw new Error('the sliced path built a different payload');
   console.log(
     `${count} records, round ${r}: one block ${a.totalMs.toFixed(1)} ms total (${a.cpuMs.toFixed(0)} ms CPU), loop held ${a.heldMs.toFixed(1)} ms | ` +
       `sliced ${b.totalMs.toFixed(1)} ms total (${b.cpuMs.toFixed(0)} ms CPU), loop held at most ${b.heldMs.toFixed(1)} ms`,

@@ -118,10 +118,10 @@ export class ChdbStore implements AnalyticsStore {
         .join(', ');
       const payload = await jsonEachRowLiteral(chunk.rows);
       this.assertOpen(); // building the payload yields to the event loop; close() may have run
-      // The payload is a literal in the SQL text, not a bound parameter: chDB's parameter
-      // transport escapes char by char in JS and serialises all bound queries of the process
-      // (the sink spent more time there than in the insert itself). max_query_size is raised at
-      // connect for it (MAX_QUERY_BYTES).
+      // The payload is a literal in the SQL text (a heredoc, see rawStringLiteral), not a bound
+      // parameter: chDB's parameter transport escapes char by char in JS and serialises all bound
+      // queries of the process (the sink spent more time there than in the insert itself).
+      // max_query_size is raised at connect for it (MAX_QUERY_BYTES).
       await this.session.queryAsync(
         `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settings} ` +
           `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${payload})`,
@@ -198,9 +198,22 @@ export function sqlString(value: string): string {
 }
 
 /**
- * sqlString(rows as JSONEachRow), built ROWS_PER_SLICE rows at a time with a turn of the event
- * loop between slices (EventLoopSlices). Escaping each slice before joining gives the same text as
- * escaping the whole payload: the joining newline needs no escape.
+ * The tag of the heredoc literal ($tag$...$tag$) that carries insert payloads. A heredoc's text is
+ * taken as it is, nothing escaped, so the payload needs no pass doubling its backslashes (JSON text
+ * columns such as payload are full of them) and quoting its quotes: with sqlString that pass cost
+ * ~8 µs of the sink thread's CPU per row, three times JSON.stringify itself (seed 004 events_raw
+ * rows; BENCHMARKS.md, issue 13). The engine reads the same string either way.
+ */
+const HEREDOC_TAG = '$streamline_rows$';
+
+/** text as a ClickHouse string literal: a heredoc, or sqlString when the text holds the heredoc's tag. */
+export function rawStringLiteral(text: string): string {
+  return text.includes(HEREDOC_TAG) ? sqlString(text) : HEREDOC_TAG + text + HEREDOC_TAG;
+}
+
+/**
+ * rawStringLiteral(rows as JSONEachRow), the lines built ROWS_PER_SLICE rows at a time with a turn
+ * of the event loop between slices (EventLoopSlices).
  */
 export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> {
   const slices: string[] = [];
@@ -208,10 +221,9 @@ export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> 
     if (from > 0) await nextTurn();
     const lines = new Array<string>(Math.min(ROWS_PER_SLICE, rows.length - from));
     for (let i = 0; i < lines.length; i++) lines[i] = JSON.stringify(rows[from + i]);
-    const text = lines.join('\n');
-    slices.push(text.replace(/\\/g, '\\\\').replace(/'/g, "\\'"));
+    slices.push(lines.join('\n'));
   }
-  return `'${slices.join('\n')}'`;
+  return rawStringLiteral(slices.join('\n'));
 }
 
 export function parseJsonEachRow<T>(text: string): T[] {

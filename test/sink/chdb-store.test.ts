@@ -67,6 +67,16 @@ describe('ChdbStore and migrations (real chDB)', () => {
     expect(back.map((r) => r.session_type)).toEqual(nasty);
   });
 
+  test("payloads travel as heredoc literals, read back as they were; one holding the heredoc's tag goes escaped", async () => {
+    const texts = ['$$', '$streamline_rows', 'streamline_rows$', '$tag$ \\ \' " \n', 'a$streamline_rows$b', "$streamline_rows$'); DROP TABLE x; --"];
+    const rows = texts.map((text, i) => ({ session_id: `tagged-${i}`, user_id: text, topics_practiced: [text], session_type: 'tag' }));
+    await store.insert('sessions', rows.slice(0, 4), { dedupToken: 'tagged:0:0-3' }); // no tag: a heredoc
+    await store.insert('sessions', rows.slice(4), { dedupToken: 'tagged:0:4-5' }); // the tag: sqlString
+    const back = await store.query<{ user_id: string; topics_practiced: string[] }>("SELECT user_id, topics_practiced FROM events_db.sessions WHERE session_type = 'tag' ORDER BY session_id");
+    expect(back.map((r) => r.user_id)).toEqual(texts);
+    expect(back.map((r) => r.topics_practiced)).toEqual(texts.map((text) => [text]));
+  });
+
   test('rows land once per event; a replayed token inserts nothing, in the table and through the MV', async () => {
     const now = Date.now();
     const events = generateEvents(50, now, 3, 7);

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { LogRecord } from '../../log/Log.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
 import { batchRows } from '../../sink/BatchRows.js';
-import { jsonEachRowLiteral, sqlString } from '../../sink/ChdbStore.js';
+import { jsonEachRowLiteral, rawStringLiteral } from '../../sink/ChdbStore.js';
 import { defaultSinkRoutes } from '../../sink/SinkConfig.js';
 import { asLogRecord, envelope, generateEvents } from './generate.js';
 
@@ -10,10 +10,10 @@ import { asLogRecord, envelope, generateEvents } from './generate.js';
 describe('sink batches built in slices', () => {
   const nasty = ["it's", 'back\\slash', 'new\nline', "\\'", '"quoted"', 'tab\t', 'é😀', ''];
 
-  test('the sliced insert literal equals sqlString over the whole JSONEachRow payload', async () => {
+  test('the sliced insert literal equals the literal of the whole JSONEachRow payload', async () => {
     for (const count of [0, 1, 999, 1000, 1001, 2500]) {
       const rows: Row[] = Array.from({ length: count }, (_, i) => ({ i, text: nasty[i % nasty.length]! + i, list: [nasty[(i + 3) % nasty.length]!] }));
-      const whole = sqlString(rows.map((row) => JSON.stringify(row)).join('\n'));
+      const whole = rawStringLiteral(rows.map((row) => JSON.stringify(row)).join('\n'));
       expect(await jsonEachRowLiteral(rows)).toBe(whole);
     }
   });
