@@ -86,9 +86,18 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
   registerThreadHeapGauges(registry, 'main');
   // At the budget intake answers 503 + Retry-After instead of memory growing (app/MemoryPressure.ts):
   // by default when the service is the process, as a set MEMORY_LIMIT_MB asks; never with MEMORY_LIMIT_MB=0.
+  // Memory still resident once the topology has processed everything is retained, not growing:
+  // it does not hold intake refused below the budget itself (the backlog is known once the log is open).
+  let topologyBacklog: (() => number) | undefined;
   const memoryPressure =
     memory.enforced && (options.ownsProcess || rawEnv.MEMORY_LIMIT_MB)
-      ? new MemoryPressure({ ...memory.pressure, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
+      ? new MemoryPressure({
+          ...memory.pressure,
+          limitBytes: memory.limitBytes,
+          drained: () => topologyBacklog?.() === 0,
+          registry,
+          retryAfterSeconds: ingressConfig.retryAfterSeconds,
+        }).start()
     : undefined;
 
   const threads = readThreadConfig(env, config.defaultPartitions);
@@ -134,7 +143,10 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
       maxLag > 0 && config.roles.includes('topology') && config.roles.includes('ingress')
         ? new TopologyBackpressure({ log, groupId: config.applicationId, landingTopic: ingressConfig.landingTopic, maxLag, registry, retryAfterSeconds: ingressConfig.retryAfterSeconds }).start()
         : undefined;
-    if (backpressure) stopping.push(() => backpressure.stop());
+    if (backpressure) {
+      stopping.push(() => backpressure.stop());
+      topologyBacklog = () => backpressure.backlog;
+    }
     // Opened here, not by the ingress, so its errors are counted and logged at a human rate; closed
     // after the listeners (stops run in reverse). ioredis is loaded only when a URL is set.
     const redis = ingressConfig.redisUrl
