@@ -188,6 +188,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
  * (more cores) the sink keeps its own thread, off the topology's event loop.
  */
 export function sinkSharesStreamThread(threads: ThreadConfig): boolean {
+  if (threads.sinkThread === 'own') return false;
   return threads.streamThreads === 1;
 }
 
