@@ -33,8 +33,10 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * to a queryable aggregate grows without limit. The lag (landing records past the topology's
  * committed offsets) is read on a timer from the log, which every thread shares; above
  * MAX_TOPOLOGY_LAG the public listener refuses POST/PUT/PATCH with 503 + Retry-After (clients
- * back off, the topology catches up) and GET /ready says why; intake resumes below half the bound
- * (no flapping at the line). Nothing accepted is dropped: the refusal comes before the body is read.
+ * back off, the topology catches up) and GET /ready says why; intake resumes below three quarters
+ * of the bound (no flapping at the line; at half, a spike's backlog kept intake refused for seconds
+ * after it ended: seed 004's 2k recovery phase was 100% 503). Nothing accepted is dropped: the
+ * refusal comes before the body is read.
  */
 export class TopologyBackpressure implements IntakePressure {
   readonly reason = 'topology_backlog' as const;
@@ -47,6 +49,9 @@ export class TopologyBackpressure implements IntakePressure {
   private partitions: TopicPartition[] | undefined;
   private readonly refusals: Counter | undefined;
   readonly retryAfterSeconds: number;
+  private get resumeBelow(): number {
+    return this.options.maxLag * 0.75;
+  }
 
   constructor(private readonly options: TopologyBackpressureOptions) {
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
@@ -90,7 +95,7 @@ export class TopologyBackpressure implements IntakePressure {
     this.sampling ??= this.readLag()
       .then((lag) => {
         this.lag = lag;
-        this.over = this.over ? lag > this.options.maxLag / 2 : lag > this.options.maxLag;
+        this.over = this.over ? lag > this.resumeBelow : lag > this.options.maxLag;
         this.message = this.over ? `the pipeline is ${lag} events behind (MAX_TOPOLOGY_LAG=${this.options.maxLag}); retry later` : undefined;
       })
       .catch(() => undefined)
@@ -125,7 +130,7 @@ export class TopologyBackpressure implements IntakePressure {
     return {
       name: 'backpressure',
       check: async () => !this.over,
-      waitingFor: () => (this.over ? `the topology to catch up: ${this.lag} events behind (MAX_TOPOLOGY_LAG=${this.options.maxLag}); intake answers 503 until it is under ${Math.floor(this.options.maxLag / 2)}` : undefined),
+      waitingFor: () => (this.over ? `the topology to catch up: ${this.lag} events behind (MAX_TOPOLOGY_LAG=${this.options.maxLag}); intake answers 503 until it is under ${Math.floor(this.resumeBelow)}` : undefined),
     };
   }
 

@@ -1,6 +1,6 @@
 /**
  * Issue 13 part 3: past MAX_TOPOLOGY_LAG unprocessed landing records, intake answers 503 +
- * Retry-After and /ready says why; below half the bound it accepts again. On a real embedded
+ * Retry-After and /ready says why; below three quarters of the bound it accepts again. On a real embedded
  * log: the lag is what the landing topic holds past the group's committed offsets.
  */
 import Fastify from 'fastify';
@@ -42,7 +42,7 @@ describe('TopologyBackpressure', () => {
     await consumer.close();
   }
 
-  test('refuses intake with 503 + Retry-After over the bound, says why on /ready, accepts again under half', async () => {
+  test('refuses intake with 503 + Retry-After over the bound, says why on /ready, accepts again under three quarters', async () => {
     const registry = new Registry();
     const guard = new TopologyBackpressure({ log, groupId: GROUP, landingTopic: LANDING, maxLag: 10, retryAfterSeconds: 2, registry });
     const http = Fastify();
@@ -77,14 +77,14 @@ describe('TopologyBackpressure', () => {
     expect(ready.waitingFor!()).toContain('12 events behind');
     expect(await registry.getSingleMetricAsString('streamline_topology_backlog_records')).toContain('streamline_topology_backlog_records 12');
 
-    // Down to 6 (over half of 10): still refused, no flapping at the line.
-    await commitUpTo([{ partition: 0, offset: 6 }]);
+    // Down to 8 (over three quarters of 10): still refused, no flapping at the line.
+    await commitUpTo([{ partition: 0, offset: 4 }]);
     await guard.sample();
-    expect(guard.backlog).toBe(6);
+    expect(guard.backlog).toBe(8);
     expect(guard.refusing).toBe(true);
 
     // Down to 2: accepted again.
-    await commitUpTo([{ partition: 1, offset: 4 }]);
+    await commitUpTo([{ partition: 0, offset: 6 }, { partition: 1, offset: 4 }]);
     await guard.sample();
     expect(guard.backlog).toBe(2);
     expect(guard.refusing).toBe(false);
