@@ -1,6 +1,8 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HttpError } from '../ingress/HttpError.js';
+import type { IntakePressure } from '../ingress/IntakeAdmission.js';
+import type { IngressRuntime } from '../ingress/IngressRuntime.js';
 import type { ReadinessCheck } from '../ingress/routes/health-routes.js';
 
 export interface MemoryPressureOptions {
@@ -26,6 +28,7 @@ export interface MemoryPressureOptions {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const REFUSAL = 'memory budget reached (MEMORY_LIMIT_MB); retry later';
 
 /**
  * The enforcing half of the memory budget (app/MemoryBudget.ts): RSS is sampled on a timer, and
@@ -34,7 +37,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * growing. Sampling keeps the per-request cost to reading a boolean; process.memoryUsage.rss()
  * reads /proc, too slow for every request.
  */
-export class MemoryPressure {
+export class MemoryPressure implements IntakePressure {
+  readonly reason = 'memory_budget' as const;
   private over = false;
   /** Released on drain with RSS still over resumeBelowBytes: the line is limitBytes until RSS falls under it. */
   private retained = false;
@@ -139,13 +143,29 @@ export class MemoryPressure {
    * shape (with Retry-After); `headers` carries Retry-After for Fastify's default handler too.
    */
   hook(): onRequestHookHandler {
-    return (request, _reply, done) => {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the hook's own `this` is the fastify instance
+    const pressure = this;
+    let joined = false;
+    return function (this: { ingress?: IngressRuntime }, request, _reply, done) {
+      // On the ingress's listener the ingest routes are then refused by its admission, before
+      // fastify reads them (a third of this error path's CPU: ingress/IntakeAdmission.ts).
+      if (!joined) {
+        joined = true;
+        this.ingress?.admission.addPressure(pressure);
+      }
       // Reads (health, metrics, queries) keep answering: only requests that bring data are refused.
-      if (!this.over || !BODY_METHODS.has(request.method)) return done();
-      this.refusals?.inc();
-      const error = new HttpError(503, 'memory budget reached (MEMORY_LIMIT_MB); retry later', 'overloaded', [], this.retryAfterSeconds);
-      Object.assign(error, { headers: { 'retry-after': String(this.retryAfterSeconds) } });
+      if (!pressure.over || !BODY_METHODS.has(request.method)) return done();
+      pressure.refusals?.inc();
+      const error = new HttpError(503, REFUSAL, 'overloaded', [], pressure.retryAfterSeconds);
+      Object.assign(error, { headers: { 'retry-after': String(pressure.retryAfterSeconds) } });
       done(error);
     };
+  }
+
+  /** For the ingress's admission (IntakePressure): the refusal's message while over the budget. */
+  refusal(): string | undefined {
+    if (!this.over) return undefined;
+    this.refusals?.inc();
+    return REFUSAL;
   }
 }

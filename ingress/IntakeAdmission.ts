@@ -14,9 +14,9 @@ export interface IntakeAdmissionOptions {
 }
 
 /** Why a request was refused at admission (the label of streamline_ingress_admission_refusals_total). */
-export type AdmissionReason = 'requests_in_flight' | 'event_loop_delay' | 'topology_backlog';
+export type AdmissionReason = 'requests_in_flight' | 'event_loop_delay' | 'topology_backlog' | 'memory_budget';
 
-/** Something outside the ingress that refuses intake while it holds (the topology's backlog). */
+/** Something outside the ingress that refuses intake while it holds (the topology's backlog, the memory budget). */
 export interface IntakePressure {
   reason: AdmissionReason;
   /** The refusal's message while intake is to be refused; undefined while it is not. */
@@ -100,6 +100,7 @@ export class IntakeAdmission {
       requests_in_flight: this.refusals.labels('requests_in_flight'),
       event_loop_delay: this.refusals.labels('event_loop_delay'),
       topology_backlog: this.refusals.labels('topology_backlog'),
+      memory_budget: this.refusals.labels('memory_budget'),
     };
     const inFlight = () => this.inFlight;
     new Gauge({

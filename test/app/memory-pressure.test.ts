@@ -63,6 +63,8 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/streamline_memory_pressure_refusals_total 2/);
     expect(metrics).toMatch(/streamline_memory_pressure 1/);
+    // The first request joined the check to the ingress's admission: the second was refused there, before fastify read it.
+    expect(metrics).toMatch(/streamline_ingress_admission_refusals_total\{reason="memory_budget"\} 1/);
   });
 
   test('intake resumes once RSS falls below the resume line (hysteresis between the two lines)', async () => {
