@@ -78,6 +78,39 @@ describe('FilterRuleSet', () => {
     expect(input.payload).toEqual({ selected: 'B', item_id: 'i' });
   });
 
+  test('a flagged and hinted event writes the JSON of the event with flags then hints appended, key order kept', () => {
+    const rules = new FilterRuleSet();
+    const input = {
+      ...event({ payload: { item_id: 'i', time_taken_ms: 400 }, user_agent: 'ua/1' }),
+      enrichment: { user: { user_id: 'u', type: 'premium' as const }, item: null, derived: { local_hour: 1, time_of_day: 'night' as const, timezone: 'UTC', is_new_user: true } },
+    };
+    const out = rules.apply(input).event;
+    expect(JSON.stringify(out)).toBe(
+      '{"v":1,"event_id":"e","id_assigned":false,"event_type":"attempt","kind":"attempt","source":"seed000","received_at":1000,"event_time":1000,"user_id":"u",' +
+        '"payload":{"item_id":"i","time_taken_ms":400},"user_agent":"ua/1","enrichment":{"user":{"user_id":"u","type":"premium"},"item":null,' +
+        '"derived":{"local_hour":1,"time_of_day":"night","timezone":"UTC","is_new_user":true}},"flags":["rapid_fire"],"hints":["high_value_analytics","onboarding"]}',
+    );
+    // A list the event has keeps its place and gains the missing items.
+    const hinted = rules.apply({ ...input, hints: ['mine'], flags: ['rapid_fire'] }).event;
+    expect(Object.keys(hinted).slice(-2)).toEqual(['hints', 'flags']);
+    expect(hinted.hints).toEqual(['mine', 'high_value_analytics', 'onboarding']);
+    expect(hinted.flags).toEqual(['rapid_fire']);
+  });
+
+  test('transform keeps key order (set replaces in place, adds last) and copies an own "__proto__" key as a key', () => {
+    const rules = new FilterRuleSet([
+      { id: 'set', when: { field: 'payload.item_id', op: 'exists' }, action: { type: 'transform', set: { 'payload.item_id': 'j', 'payload.extra.deep': 1, tag: 't', 'enrichment.note': 'n' } } },
+    ]);
+    const payload = JSON.parse('{"item_id":"i","__proto__":{"polluted":true},"z":0}') as Record<string, unknown>;
+    const out = rules.apply(event({ payload })).event as unknown as Record<string, unknown>;
+    expect(JSON.stringify(out)).toBe(
+      '{"v":1,"event_id":"e","id_assigned":false,"event_type":"attempt","kind":"attempt","source":"seed000","received_at":1000,"event_time":1000,"user_id":"u",' +
+        '"payload":{"item_id":"j","__proto__":{"polluted":true},"z":0,"extra":{"deep":1}},"tag":"t","enrichment":{"note":"n"}}',
+    );
+    expect(Object.getPrototypeOf(out.payload)).toBe(Object.prototype);
+    expect((out.payload as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
   test.each<[string, unknown, RegExp]>([
     ['an unknown op', [{ id: 'x', when: { field: 'a', op: 'like', value: 1 }, action: { type: 'allow' } }], /invalid filter rules/],
     ['an unknown action', [{ id: 'x', when: { field: 'a', op: 'eq', value: 1 }, action: { type: 'explode' } }], /invalid filter rules/],
