@@ -27,9 +27,10 @@ export class KeyFilter {
 
   /** capacity: keys it holds at ~1% false positives; it wants a rebuild past that. */
   constructor(readonly capacity: number) {
-    // A power of two of at least 10 bits per key, so a probe masks instead of dividing.
+    // A power of two of at least 10 bits per key, so a probe masks instead of dividing; at most
+    // MAX_BITS (more keys than that sizes for then only raise the false positives).
     let size = 1 << 16;
-    while (size < capacity * BITS_PER_KEY) size *= 2;
+    while (size < capacity * BITS_PER_KEY && size < MAX_BITS) size *= 2;
     this.bits = new Int32Array(size >>> 5);
     this.mask = size - 1;
   }
@@ -67,6 +68,12 @@ export class KeyFilter {
 }
 
 const BITS_PER_KEY = 10;
+/**
+ * Most bits a filter has (256 MB, from ~214 million keys of capacity on): a probe's bit index
+ * (h1 & mask) must stay a non-negative int32, and at 2^32 bits `size >>> 5` wraps to an empty
+ * array, whose every probe reads as unset: a false negative for every key.
+ */
+const MAX_BITS = 2 ** 31;
 /** ln 2 × 10 bits per key ≈ 7 probes: ~0.8% false positives at capacity. */
 const PROBES = 7;
 /** Fewest keys a filter is sized for: a rebuild of a small store must not follow every few writes. */

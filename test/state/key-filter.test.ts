@@ -35,6 +35,16 @@ describe('KeyFilter', () => {
     expect(filter.mightContain('s:a')).toBe(true);
   });
 
+  test('sized for more keys than 2^31 bits hold, it stays at 2^31 bits and still finds every added id', () => {
+    // 300 million keys x 10 bits: 2^32 bits would wrap the array to length 0 (every probe unset:
+    // a false negative for every key, dedupe letting duplicates through). Lazily zeroed pages: ~no RSS.
+    const filter = new KeyFilter(300_000_000);
+    const ids = Array.from({ length: 1000 }, (_, i) => `s:attempt:${i}`);
+    for (const id of ids) filter.add(id);
+    expect(ids.filter((id) => !filter.mightContain(id))).toEqual([]);
+    expect(filter.mightContain('s:never-added')).toBe(false);
+  });
+
   test('is full once more ids were added than its capacity', () => {
     const filter = new KeyFilter(100);
     for (let i = 0; i < 100; i++) filter.add(String(i));
