@@ -205,10 +205,17 @@ export function sqlString(value: string): string {
  * rows; BENCHMARKS.md, issue 13). The engine reads the same string either way.
  */
 const HEREDOC_TAG = '$streamline_rows$';
+/** The tag less its last '$': a text ending with it, then the closing tag, holds the tag one char early (the tag begins with '$'). */
+const HEREDOC_TAG_UNCLOSED = HEREDOC_TAG.slice(0, -1);
 
-/** text as a ClickHouse string literal: a heredoc, or sqlString when the text holds the heredoc's tag. */
+/**
+ * text as a ClickHouse string literal: a heredoc, or sqlString when the heredoc would end before
+ * the text does. The lexer ends a heredoc at the first tag after the opening one, so the text
+ * must not hold the tag, nor end with the tag less its last '$' (that and the closing tag's first
+ * '$' make a tag one char early). A JSONEachRow payload ends with '}', but this is exported.
+ */
 export function rawStringLiteral(text: string): string {
-  return text.includes(HEREDOC_TAG) ? sqlString(text) : HEREDOC_TAG + text + HEREDOC_TAG;
+  return text.includes(HEREDOC_TAG) || text.endsWith(HEREDOC_TAG_UNCLOSED) ? sqlString(text) : HEREDOC_TAG + text + HEREDOC_TAG;
 }
 
 /**

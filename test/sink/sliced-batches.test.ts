@@ -18,6 +18,20 @@ describe('sink batches built in slices', () => {
     }
   });
 
+  test('a heredoc literal never closes before its text ends (ClickHouse ends it at the first tag after the opening)', () => {
+    const tag = '$streamline_rows$';
+    for (const text of ['', 'plain', '$$', 'x$streamline_rows', '$streamline_rows', 'streamline_rows$', `a${tag}b`, `ends with ${tag}`]) {
+      const literal = rawStringLiteral(text);
+      if (literal.startsWith(tag)) {
+        // Where the lexer ends it: the first tag after the opening one must be the closing one.
+        expect(literal.indexOf(tag, tag.length)).toBe(literal.length - tag.length);
+        expect(literal.slice(tag.length, -tag.length)).toBe(text);
+      } else {
+        expect(literal).toMatch(/^'.*'$/s); // sqlString: escaped, no heredoc
+      }
+    }
+  });
+
   test('rows mapped in slices of 7 records equal rows mapped in one go, skips included', async () => {
     const routes = defaultSinkRoutes({ rawEvents: 'events.raw' }).filter((route) => route.topic === 'events.raw');
     const records: LogRecord[] = generateEvents(300, Date.now(), 3, 5).map((event, i) => asLogRecord(envelope(event), 'events.raw', 0, i));
