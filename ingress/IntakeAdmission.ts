@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HttpError } from './HttpError.js';
 import type { IngressMetrics, RouteMetrics } from './IngressMetrics.js';
@@ -24,6 +25,10 @@ export interface IntakePressure {
   /** Retry-After of its refusals; the ingress's (INGRESS_RETRY_AFTER_SECONDS) when absent. */
   readonly retryAfterSeconds?: number;
 }
+
+/** Admitted requests of a connection not yet released (see IntakeAdmission's releaseResponse). */
+const ADMITTED = Symbol('admittedRequests');
+type CountedSocket = Socket & { [ADMITTED]?: number };
 
 type RenderError = (error: HttpError) => unknown;
 
@@ -82,11 +87,31 @@ export class IntakeAdmission {
   private readonly refusedBy: Record<AdmissionReason, Counter.Internal>;
   private readonly inFlightMessage: string;
   private readonly loopDelayMessage: string;
-  private readonly release = () => {
-    this.inFlight--;
-  };
+  /**
+   * Releases an admitted request once: when its response closes, or when its connection closes
+   * first. A pipelining client that drops its connection leaves queued responses that never emit
+   * 'close' (Node 20), which would hold their count for good and, past the bound, refuse all intake.
+   * Each connection counts what it holds; shared functions (`this` = the response / the socket)
+   * keep the admitted path free of a closure per request.
+   */
+  private readonly releaseResponse: (this: ServerResponse) => void;
+  private readonly releaseConnection: (this: CountedSocket) => void;
 
   constructor(private readonly options: IntakeAdmissionOptions) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the release functions' own `this` is the response or the socket
+    const admission = this;
+    this.releaseResponse = function (this: ServerResponse) {
+      const socket = this.req.socket as CountedSocket;
+      const held = socket[ADMITTED] ?? 0;
+      if (held > 0) {
+        socket[ADMITTED] = held - 1;
+        admission.inFlight--;
+      }
+    };
+    this.releaseConnection = function (this: CountedSocket) {
+      admission.inFlight -= this[ADMITTED] ?? 0;
+      this[ADMITTED] = 0;
+    };
     this.inFlightMessage = `the ingress is answering ${options.maxRequestsInFlight} requests already (INGRESS_MAX_REQUESTS_IN_FLIGHT); retry later`;
     this.loopDelayMessage = `the ingress is more than ${options.maxLoopDelayMs} ms behind (INGRESS_MAX_LOOP_DELAY); retry later`;
     const registers = [options.registry];
@@ -115,11 +140,6 @@ export class IntakeAdmission {
 
   get requestsInFlight(): number {
     return this.inFlight;
-  }
-
-  /** How late the event loop's last heartbeat ran, in ms (0 when INGRESS_MAX_LOOP_DELAY is off). */
-  get loopDelayMs(): number {
-    return Math.max(0, this.lastLateMs);
   }
 
   /** Refuses intake while `pressure` says so (checked per ingest request: keep refusal() cheap). */
@@ -213,7 +233,11 @@ export class IntakeAdmission {
     }
     if (reason === undefined || message === undefined) {
       this.inFlight++;
-      response.on('close', this.release);
+      const socket = request.socket as CountedSocket;
+      const held = socket[ADMITTED];
+      if (held === undefined) socket.once('close', this.releaseConnection);
+      socket[ADMITTED] = (held ?? 0) + 1;
+      response.once('close', this.releaseResponse);
       return false;
     }
     const answer = this.answer(claim, reason, message, seconds);

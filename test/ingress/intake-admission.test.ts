@@ -99,6 +99,36 @@ describe('intake admission', () => {
     expect(await landedIds(harness)).toEqual(['evt-1', 'evt-2', 'evt-3']);
   });
 
+  test('a pipelining client that drops its connection releases every request it had admitted (no count held for good)', async () => {
+    let log!: HeldLog;
+    h = await startIngress({ config: { maxRequestsInFlight: 3, maxLoopDelayMs: 0 }, wrapLog: (inner) => (log = new HeldLog(inner)) });
+    const harness = h;
+    log.holding = true;
+    const { port } = new URL(harness.baseUrl);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const request = (i: number) => {
+      const body = JSON.stringify(productEvent(i));
+      return `POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    // Three requests in one write: the server admits them before it answers the first.
+    socket.write(request(1) + request(2) + request(3));
+    await log.waiting(1);
+    const admitted = harness.app.ingress.admission.requestsInFlight;
+    expect(admitted).toBeGreaterThanOrEqual(1);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.destroy();
+    await closed;
+    log.release();
+    // The server sees the close on its side a moment later: wait for the count (bounded), not a fixed time.
+    const deadline = Date.now() + 10_000;
+    while (harness.app.ingress.admission.requestsInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(harness.app.ingress.admission.requestsInFlight).toBe(0);
+    // The bound is whole again: three requests at once are admitted, not refused.
+    const answers = await Promise.all([4, 5, 6].map((i) => harness.inject({ url: '/events', payload: productEvent(i) })));
+    expect(answers.map((answer) => answer.statusCode)).toEqual([202, 202, 202]);
+  });
+
   test('an event loop behind by more than INGRESS_MAX_LOOP_DELAY for two turns refuses what it reads; one pause refuses nothing; intake recovers', async () => {
     h = await startIngress({ config: { maxLoopDelayMs: 150, maxRequestsInFlight: 0 } });
     const { port } = new URL(h.baseUrl);
