@@ -61,12 +61,10 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   /**
    * Starts the thread and resolves once its roles run (its StartSequence started), or rejects with
    * why not. `onTopics` is called when the pipeline's topics exist (the start's first step), before that.
-   * `youngGenerationMb`: the thread's own V8 young generation (STREAM_THREAD_YOUNG_GEN_MB), else the process's.
    */
-  static async start(data: PipelineWorkerData, onTopics?: () => void, youngGenerationMb?: number): Promise<PipelineWorker> {
+  static async start(data: PipelineWorkerData, onTopics?: () => void): Promise<PipelineWorker> {
     const transferList = data.logPort ? [data.logPort as MessagePort] : [];
-    const resourceLimits = youngGenerationMb ? { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } } : {};
-    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name, ...resourceLimits } as never);
+    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name } as never);
     const handle = new PipelineWorker(data.name, worker);
     handle.onTopics = onTopics;
     const started = new Promise<void>((resolve, reject) => {

@@ -17,23 +17,7 @@ export interface ThreadConfig {
    * idle RSS); `auto` (default): shared with one stream thread, own with two or more.
    */
   sinkThread: 'auto' | 'own' | 'shared';
-  /**
-   * STREAM_THREAD_YOUNG_GEN_MB: V8's young generation of each stream thread's isolate (Worker
-   * resourceLimits.maxYoungGenerationSizeMb; three semi-spaces' worth: 24 = 8 MB semi-spaces; Node
-   * 20's default is 48). The topology allocates ~19 KB per event, mostly short-lived: a small young
-   * generation scavenges it more often and promotes more of it. The other isolates keep the
-   * launcher's `--max-semi-space-size=1` (scripts/start.sh), where a larger one would only hold idle
-   * RSS. 0: the stream threads get the same as the others.
-   */
-  streamYoungGenerationMb: number;
 }
-
-/**
- * STREAM_THREAD_YOUNG_GEN_MB's default, 8 MB semi-spaces: the stream thread's CPU per event -21%
- * (V8's GC helpers -13%) at the same idle RSS; 48 (Node's default) saved about as much CPU but
- * grew the stream thread's new space during start in 3 of 6 runs (idle RSS +14-22 MB).
- */
-export const DEFAULT_STREAM_YOUNG_GENERATION_MB = 24;
 
 /**
  * What fits the machine: the HTTP thread, the embedded log's thread and the sink's take a core's
@@ -49,11 +33,7 @@ export function readThreadConfig(env: Env, defaultPartitions: number): ThreadCon
     singleThread: readBoolean(env, 'SINGLE_THREAD', false),
     streamThreads: readInteger(env, 'STREAM_THREADS', defaultStreamThreads(os.availableParallelism(), defaultPartitions), 1, 64),
     sinkThread: readEnum(env, 'SINK_THREAD', ['auto', 'own', 'shared'] as const, 'auto'),
-    streamYoungGenerationMb: readInteger(env, 'STREAM_THREAD_YOUNG_GEN_MB', DEFAULT_STREAM_YOUNG_GENERATION_MB, 0, 1024),
   };
-  if (config.streamYoungGenerationMb > 0 && config.streamYoungGenerationMb < 3) {
-    throw new ConfigError(`STREAM_THREAD_YOUNG_GEN_MB=${config.streamYoungGenerationMb}: at least 3 (three semi-spaces of 1 MB), or 0 for the process's own`);
-  }
   if (config.sinkThread === 'shared' && config.streamThreads !== 1) {
     throw new ConfigError(`SINK_THREAD=shared needs STREAM_THREADS=1 (got ${config.streamThreads}): the sink shares the one stream thread`);
   }

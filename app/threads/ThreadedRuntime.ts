@@ -106,9 +106,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     const started: PipelineWorker[] = [];
     const startWorker = async (plan: WorkerPlan, onTopics?: () => void) => {
       if (plan.roles.includes('sink')) await chdbLoaded;
-      // Stream threads get their own young generation (STREAM_THREAD_YOUNG_GEN_MB), the sink's the process's.
-      const youngGenerationMb = plan.roles.includes('topology') ? threads.streamYoungGenerationMb : undefined;
-      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics, youngGenerationMb);
+      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics);
       started.push(worker);
       return worker;
     };
