@@ -1,9 +1,8 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { HttpError } from '../ingress/HttpError.js';
 import type { IntakePressure } from '../ingress/IntakeAdmission.js';
-import type { IngressRuntime } from '../ingress/IngressRuntime.js';
 import type { ReadinessCheck } from '../ingress/routes/health-routes.js';
+import { intakePressureHook } from './IntakePressureHook.js';
 
 export interface MemoryPressureOptions {
   /** RSS at which intake is refused. */
@@ -27,7 +26,6 @@ export interface MemoryPressureOptions {
   limitBytes?: number;
 }
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const REFUSAL = 'memory budget reached (MEMORY_LIMIT_MB); retry later';
 
 /**
@@ -137,30 +135,11 @@ export class MemoryPressure implements IntakePressure {
     };
   }
 
-  /**
-   * A Fastify onRequest hook for the public listener: while over the budget, a POST/PUT/PATCH is
-   * refused before its body is read, as an HttpError the ingest scopes render in their adapter's
-   * shape (with Retry-After); `headers` carries Retry-After for Fastify's default handler too.
-   */
+  /** The public listener's hook (app/IntakePressureHook.ts): requests that bring data are refused while over the budget. */
   hook(): onRequestHookHandler {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the hook's own `this` is the fastify instance
-    const pressure = this;
-    let joined = false;
-    return function (this: { ingress?: IngressRuntime }, request, _reply, done) {
-      // On the ingress's listener the ingest routes are then refused by its admission, before
-      // fastify reads them (a third of this error path's CPU: ingress/IntakeAdmission.ts).
-      if (!joined) {
-        joined = true;
-        this.ingress?.admission.addPressure(pressure);
-      }
-      // Reads (health, metrics, queries) keep answering: only requests that bring data are refused.
-      if (!pressure.over || !BODY_METHODS.has(request.method)) return done();
-      pressure.refusals?.inc();
-      const error = new HttpError(503, REFUSAL, 'overloaded', [], pressure.retryAfterSeconds);
-      Object.assign(error, { headers: { 'retry-after': String(pressure.retryAfterSeconds) } });
-      done(error);
-    };
+    return intakePressureHook(this);
   }
+
 
   /** For the ingress's admission (IntakePressure): the refusal's message while over the budget. */
   refusal(): string | undefined {

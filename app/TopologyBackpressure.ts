@@ -1,9 +1,8 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { HttpError } from '../ingress/HttpError.js';
 import type { IntakePressure } from '../ingress/IntakeAdmission.js';
-import type { IngressRuntime } from '../ingress/IngressRuntime.js';
 import type { Log, TopicPartition } from '../log/Log.js';
+import { intakePressureHook } from './IntakePressureHook.js';
 import type { ExplainedReadinessCheck } from './StartSequence.js';
 import { type Env, readInteger } from '../config/index.js';
 
@@ -25,7 +24,6 @@ export function readMaxTopologyLag(env: Env): number {
   return readInteger(env, 'MAX_TOPOLOGY_LAG', 20_000, 0, Number.MAX_SAFE_INTEGER);
 }
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
  * Backpressure a client can see (issue 13 part 3). The ingress is faster than the topology
@@ -140,26 +138,8 @@ export class TopologyBackpressure implements IntakePressure {
     return this.message;
   }
 
-  /**
-   * A Fastify onRequest hook for the public listener: ingestion is refused while over the bound;
-   * operators' routes are not. On the ingress's listener it also hands itself to the ingress's
-   * admission (once, at its first request), which then refuses the ingest routes before fastify
-   * reads them: half the CPU of this hook's error path, which cost as much as accepting the event.
-   */
+  /** The public listener's hook (app/IntakePressureHook.ts): intake refused while over the bound; operators' /processor/ routes are not. */
   hook(): onRequestHookHandler {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the hook's own `this` is the fastify instance
-    const guard = this;
-    let joined = false;
-    return function (this: { ingress?: IngressRuntime }, request, _reply, done) {
-      if (!joined) {
-        joined = true;
-        this.ingress?.admission.addPressure(guard);
-      }
-      if (!guard.over || !BODY_METHODS.has(request.method) || request.url.startsWith('/processor/')) return done();
-      guard.refusals?.inc();
-      const error = new HttpError(503, guard.message ?? 'the pipeline is behind; retry later', 'overloaded', [], guard.retryAfterSeconds);
-      Object.assign(error, { headers: { 'retry-after': String(guard.retryAfterSeconds) } });
-      done(error);
-    };
+    return intakePressureHook(this, (url) => url.startsWith('/processor/'));
   }
 }
