@@ -140,7 +140,6 @@ export class MemoryPressure implements IntakePressure {
     return intakePressureHook(this);
   }
 
-
   /** For the ingress's admission (IntakePressure): the refusal's message while over the budget. */
   refusal(): string | undefined {
     if (!this.over) return undefined;

@@ -265,8 +265,9 @@ async function startOnThisThread(
   await sequence.start();
   // Issue 15: the read-only query layer over the embedded store (query/): closed after the
   // listeners, before the store.
-  const createQueryLayer = queryListenerConfig ? (await import('../query/QueryLayer.js')).createQueryLayer : undefined;
-  const queryLayer = queryListenerConfig && createQueryLayer ? createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger }) : undefined;
+  const queryLayer = queryListenerConfig
+    ? (await import('../query/QueryLayer.js')).createQueryLayer({ config: queryListenerConfig, store: () => sequence.analytics?.store, registry, logger })
+    : undefined;
   if (queryLayer) stopping.push(() => queryLayer.close());
   return {
     log,

@@ -24,7 +24,6 @@ export function readMaxTopologyLag(env: Env): number {
   return readInteger(env, 'MAX_TOPOLOGY_LAG', 20_000, 0, Number.MAX_SAFE_INTEGER);
 }
 
-
 /**
  * Backpressure a client can see (issue 13 part 3). The ingress is faster than the topology
  * behind it; without a bound, accepted events queue in the landing topic and the time from a 2xx

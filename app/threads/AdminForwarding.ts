@@ -30,6 +30,7 @@ function isRuleChange(method: string, url: string): boolean {
 export class AdminForwarding {
   constructor(
     private readonly streamWorkers: PipelineWorker[],
+    /** The sink's worker when it runs in a thread of its own (in a stream thread its routes are among that thread's). */
     private readonly sinkWorker: PipelineWorker | undefined,
   ) {}
 
@@ -45,8 +46,7 @@ export class AdminForwarding {
         if (path === '/topology') continue; // served by the admin routes themselves (describeTopology)
         forwarded.route({ method: method as 'GET', url: path, handler: (request, reply) => this.toStreamThreads(request, reply) });
       }
-      // A sink that runs in the stream thread (ThreadedRuntime) has its routes among the thread's above.
-      const sink = this.sinkWorker && !this.streamWorkers.includes(this.sinkWorker) ? this.sinkWorker : undefined;
+      const sink = this.sinkWorker;
       for (const { method, path } of sink?.routes ?? []) {
         forwarded.route({ method: method as 'GET', url: path, handler: (request, reply) => this.send(reply, sink!.forward(requestOf(request))) });
       }

@@ -146,12 +146,19 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
 
   /** Every worker once (with one stream thread the sink is that thread: sinkWorker is streamWorkers[0]). */
   workers(): PipelineWorker[] {
-    return this.sinkWorker && !this.streamWorkers.includes(this.sinkWorker) ? [...this.streamWorkers, this.sinkWorker] : [...this.streamWorkers];
+    const own = this.ownSinkWorker();
+    return own ? [...this.streamWorkers, own] : [...this.streamWorkers];
   }
 
   /** The admin routes the workers answer (processor API, /topology, the dashboard's query). */
   adminForwarding(): AdminForwarding {
-    return new AdminForwarding(this.streamWorkers, this.sinkWorker);
+    // A sink in the stream thread answers its routes among the thread's own.
+    return new AdminForwarding(this.streamWorkers, this.ownSinkWorker());
+  }
+
+  /** The sink's worker when it runs in a thread of its own, not in a stream thread. */
+  private ownSinkWorker(): PipelineWorker | undefined {
+    return this.sinkWorker && !this.streamWorkers.includes(this.sinkWorker) ? this.sinkWorker : undefined;
   }
 
   /** Where the sink's worker serves the ClickHouse HTTP interface, when it does. */
