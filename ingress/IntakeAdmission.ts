@@ -65,7 +65,7 @@ const BEAT_MS = 10;
  *   10 ms heartbeat ran that late twice, or once and the current turn has run that long): the
  *   thread cannot keep up, whatever it reads now has already waited, and cheap refusals let it
  *   catch up, or
- * - an intake pressure (the topology's backlog, app/TopologyBackpressure.ts) says so.
+ * - an intake pressure (the topology's backlog, the memory budget: app/IntakePressureHook.ts) says so.
  * A refusal is a prebuilt answer in the route's own error shape, written straight to the socket:
  * ~2x cheaper than fastify's error path, which cost as much as accepting the event. Nothing is
  * lost: a refused request was never read, and the client is told to send it again.
@@ -203,7 +203,7 @@ export class IntakeAdmission {
     clearInterval(this.beat);
   }
 
-  /** Admits the request (counting it until its response closes) or answers it 503 + Retry-After. */
+  /** Admits the request (counting it until its response or its connection closes) or answers it 503 + Retry-After. */
   refused(request: IncomingMessage, response: ServerResponse): boolean {
     if (request.method !== 'POST' || this.closing) return false;
     const claim = this.claimOf(request.url ?? '');
