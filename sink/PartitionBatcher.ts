@@ -87,12 +87,9 @@ export class PartitionBatcher {
     return this.buffer.length > 0 ? this.oldestAt + this.lingerMs : undefined;
   }
 
-  /** Whether cut(now, false) would give a batch now (the same conditions, nothing taken). */
+  /** Whether cut(now, false) would give a batch now (nothing taken). */
   due(now: number): boolean {
-    if (this.buffer.length === 0 || !this.cuts) return false;
-    const recordedLast = this.cuts.get(this.nextStart ?? this.buffer[0]!.offset);
-    if (recordedLast !== undefined) return this.buffer[this.buffer.length - 1]!.offset >= recordedLast;
-    return now - this.oldestAt >= this.lingerMs || this.boundedCount().full;
+    return this.nextBatch(now, false) !== undefined;
   }
 
   /**
@@ -100,28 +97,31 @@ export class PartitionBatcher {
    * size or by age (or now, with force). null when no batch is due yet or cuts are not loaded.
    */
   cut(now: number, force: boolean): Batch | null {
-    if (this.buffer.length === 0 || !this.cuts) return null;
-    // Never committed: the batch starts at the first record the log still has.
-    const first = this.nextStart ?? this.buffer[0]!.offset;
-    const recordedLast = this.cuts.get(first);
-    let count: number;
-    let full = true;
-    if (recordedLast !== undefined) {
-      if (this.buffer[this.buffer.length - 1]!.offset < recordedLast) return null; // not all polled yet
-      count = this.buffer.findIndex((r) => r.offset > recordedLast);
-      if (count === -1) count = this.buffer.length;
-    } else {
-      const bound = this.boundedCount();
-      if (!bound.full && !force && now - this.oldestAt < this.lingerMs) return null;
-      count = bound.count;
-      full = bound.full;
-    }
+    const next = this.nextBatch(now, force);
+    if (next === undefined) return null;
+    const { first, recordedLast, count, full } = next;
     const records = this.buffer.splice(0, count);
     for (const record of records) this.bufferBytes -= recordBytes(record);
     const last = recordedLast ?? records[records.length - 1]!.offset;
     this.nextStart = last + 1;
     if (this.buffer.length > 0) this.oldestAt = now;
     return { first, last, records, cutRecorded: recordedLast !== undefined, full };
+  }
+
+  /** Where the next batch starts and how many buffered records it takes; undefined when none is due (cut's rules). */
+  private nextBatch(now: number, force: boolean): { first: number; recordedLast: number | undefined; count: number; full: boolean } | undefined {
+    if (this.buffer.length === 0 || !this.cuts) return undefined;
+    // Never committed: the batch starts at the first record the log still has.
+    const first = this.nextStart ?? this.buffer[0]!.offset;
+    const recordedLast = this.cuts.get(first);
+    if (recordedLast !== undefined) {
+      if (this.buffer[this.buffer.length - 1]!.offset < recordedLast) return undefined; // not all polled yet
+      const count = this.buffer.findIndex((r) => r.offset > recordedLast);
+      return { first, recordedLast, count: count === -1 ? this.buffer.length : count, full: true };
+    }
+    const bound = this.boundedCount();
+    if (!bound.full && !force && now - this.oldestAt < this.lingerMs) return undefined;
+    return { first, recordedLast, count: bound.count, full: bound.full };
   }
 
   /**
