@@ -58,9 +58,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   protected readonly readCache: ReadCache;
   private readonly restoreBatchSize: number;
   private readonly syncWrites: boolean;
-  private readonly filtersKeys: boolean;
-  /** The ids the key filter covers start with this ('' for all). */
-  private readonly keyFilterPrefix: string;
+  /** The ids the key filter covers start with this ('' for all); undefined: no key filter. */
+  private readonly keyFilterPrefix: string | undefined;
   /** Built at the first read that needs it (after open and restore), rebuilt once full. */
   private keyFilter: KeyFilter | undefined;
   private engineOrUndefined: RocksDBEngine | undefined;
@@ -72,8 +71,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.counters = options.counters ?? new StoreCounters();
     this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
     this.syncWrites = options.syncWrites ?? false;
-    this.filtersKeys = options.keyFilter !== undefined && options.keyFilter !== false;
-    this.keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : '';
+    this.keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : options.keyFilter ? '' : undefined;
     this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries, readCachePool);
   }
 
@@ -91,7 +89,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     if (buffered) return buffered.value ?? undefined;
     const cached = this.readCache.get(id);
     if (cached !== undefined) return cached.bytes ?? undefined;
-    if (this.filtersKeys && !this.mayBeStored(id)) return undefined;
+    if (this.keyFilterPrefix !== undefined && !this.mayBeStored(id, this.keyFilterPrefix)) return undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     this.readCache.remember(id, stored ?? null);
     return stored;
@@ -116,23 +114,23 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       return cached.decoded as V;
     }
     // Not cached as absent: a key the filter rules out would only push hot keys out of the cache.
-    if (this.filtersKeys && !this.mayBeStored(id)) return undefined;
-    const stored = this.engine.get(key === undefined ? dataKeyOfId(id) : inKeyspace(Keyspace.Data, key));
+    if (this.keyFilterPrefix !== undefined && !this.mayBeStored(id, this.keyFilterPrefix)) return undefined;
+    const stored = this.engine.get(inKeyspace(Keyspace.Data, key ?? Buffer.from(id, 'latin1')));
     const value = stored === undefined ? undefined : serde.deserialize(stored);
     this.readCache.remember(id, stored ?? null, value);
     return value;
   }
 
   /** false: RocksDB certainly does not hold the changelog key id (the key filter says so). */
-  private mayBeStored(id: string): boolean {
-    if (!id.startsWith(this.keyFilterPrefix)) return true;
+  private mayBeStored(id: string, prefixText: string): boolean {
+    if (!id.startsWith(prefixText)) return true;
     let filter = this.keyFilter;
-    if (filter === undefined || filter.full) filter = this.buildKeyFilter();
+    if (filter === undefined || filter.full) filter = this.buildKeyFilter(prefixText);
     return filter.mightContain(id);
   }
 
-  private buildKeyFilter(): KeyFilter {
-    const prefix = Buffer.from(this.keyFilterPrefix, 'latin1');
+  private buildKeyFilter(prefixText: string): KeyFilter {
+    const prefix = Buffer.from(prefixText, 'latin1');
     const end = prefixEnd(prefix);
     const range = { gte: inKeyspace(Keyspace.Data, prefix), lt: end ? inKeyspace(Keyspace.Data, end) : keyspaceRange(Keyspace.Data).lt };
     const keys: string[] = [];
@@ -145,7 +143,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
 
   /** A key now stored in RocksDB: the key filter, once built, must hold it (before, the build's scan finds it). */
   private noteStoredId(id: string): void {
-    if (this.keyFilter !== undefined && id.startsWith(this.keyFilterPrefix)) this.keyFilter.add(id);
+    // A filter is built only when keyFilterPrefix is set.
+    if (this.keyFilter !== undefined && id.startsWith(this.keyFilterPrefix!)) this.keyFilter.add(id);
   }
 
   /** noteStoredId() for subclasses' restoreRecord, which write to RocksDB outside flush. */
@@ -308,10 +307,3 @@ function prefixEnd(prefix: Buffer): Buffer | undefined {
   return out;
 }
 
-/** The Data-keyspace RocksDB key of a changelog key given as its latin1 id. */
-function dataKeyOfId(id: string): Buffer {
-  const out = Buffer.allocUnsafe(id.length + 1);
-  out[0] = Keyspace.Data;
-  out.write(id, 1, 'latin1');
-  return out;
-}
