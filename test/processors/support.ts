@@ -85,9 +85,14 @@ let enrichedEvents = 0;
 
 /** An enriched event as the aggregations receive it (unique ids per test run); jurisdiction sets the user's. */
 export function enrichedEvent(kind: LearningEvent['kind'], user: string, t: number, payload: Record<string, unknown>, jurisdiction?: string): LearningEvent {
+  return enrichedEventWithId(`e${enrichedEvents++}`, kind, user, t, payload, jurisdiction);
+}
+
+/** enrichedEvent() with the id given (a fixture that writes the same stream in every run). */
+export function enrichedEventWithId(eventId: string, kind: LearningEvent['kind'], user: string, t: number, payload: Record<string, unknown>, jurisdiction?: string): LearningEvent {
   return {
     v: 1,
-    event_id: `e${enrichedEvents++}`,
+    event_id: eventId,
     id_assigned: false,
     event_type: kind === 'collector' ? 'interaction' : kind,
     kind,
