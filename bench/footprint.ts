@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { npmStartCommand } from './lib/NpmStartCommand.js';
-import { freePort } from './lib/NpmStartService.js';
+import { freePort, metricSum } from './lib/NpmStartService.js';
 
 /** The tree whose service is measured: this one, or BENCH_FOOTPRINT_TREE (another checkout, for before/after runs). */
 const root = path.resolve(process.env.BENCH_FOOTPRINT_TREE ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
@@ -141,19 +141,12 @@ async function threadCpu(metricsUrl: string): Promise<Map<string, number>> {
   return threads;
 }
 
-/** Sum of a series' samples in Prometheus text, any labels. */
-function sumOf(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  return sum;
-}
-
 /** Waits until events_processed_total reaches `events` and the sink's lag is 0 (at most 10 min). */
 async function throughPipeline(metricsUrl: string, events: number): Promise<void> {
   const deadline = Date.now() + 600_000;
   while (Date.now() < deadline) {
     const text = await (await fetch(metricsUrl)).text();
-    if (sumOf(text, 'events_processed_total') >= events && text.includes('streamline_sink_lag_records') && sumOf(text, 'streamline_sink_lag_records') === 0) return;
+    if ((metricSum(text, 'events_processed_total') ?? 0) >= events && metricSum(text, 'streamline_sink_lag_records') === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error('the pipeline did not catch up within 10 min');
