@@ -6,8 +6,9 @@
 #       windowed node's rows are read back from ClickHouse, against exact expected rows;
 #   (c) `streamline describe` from the package's bin, listing the extension's node and its
 #       store's changelog topic.
-# The temporary project gets the package's dependencies as links to this checkout's
-# node_modules (chdb and RocksDB are native and large: no registry download), never its sources.
+# The temporary project gets the package's declared dependencies (and nothing else) as links to
+# this checkout's node_modules (chdb and RocksDB are native and large: no registry download),
+# never its sources.
 # Needs package.json's "exports", "files" and the prepack build (see docs/EXTENDING.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,9 +17,13 @@ trap 'rm -rf "$work"' EXIT
 (cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
 project="$work/project"
 mkdir -p "$project/node_modules"
-for dep in "$root"/node_modules/* "$root"/node_modules/@*; do ln -sfn "$dep" "$project/node_modules/"; done
-rm -f "$project/node_modules/streamline-events"
 tar -xzf "$work"/streamline-events-*.tgz -C "$work"
+# Only the packed manifest's "dependencies" are linked, so a runtime import of a devDependency
+# (or of a package the manifest forgot) fails here as it would after `npm install`.
+for dep in $(node -p 'Object.keys(require(process.argv[1]).dependencies ?? {}).join(" ")' "$work/package/package.json"); do
+  mkdir -p "$project/node_modules/$(dirname "$dep")"
+  ln -sfn "$root/node_modules/$dep" "$project/node_modules/$dep"
+done
 mv "$work/package" "$project/node_modules/streamline-events"
 echo '{ "type": "module" }' > "$project/package.json"
 cp "$root"/examples/word-count/*.mjs "$root"/examples/service-extension/*.mjs "$project/"

@@ -3,8 +3,6 @@
  * a project outside the source tree runs the word-count example and the service with a
  * PIPELINE_EXTENSIONS module, each against exact output, and `streamline describe` lists the
  * extension's node and its store's changelog (examples/pack-check.sh does the work).
- * It runs once package.json has "exports" (the change is the lead's to apply: see
- * docs/EXTENDING.md); until then it is skipped, saying so.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,9 +11,14 @@ import { promisify } from 'node:util';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports?: unknown; scripts?: Record<string, string> };
-const packable = manifest.exports !== undefined && manifest.scripts?.prepack !== undefined;
 
-(packable ? test : test.skip)('npm pack: the tarball works as a library and as the service, outside the source tree', async () => {
+test('the manifest makes the package installable: exports, and a build on prepack and prepare', () => {
+  expect(manifest.exports).toBeDefined();
+  expect(manifest.scripts?.prepack).toBe('npm run build');
+  expect(manifest.scripts?.prepare).toBe('npm run build');
+});
+
+test('npm pack: the tarball works as a library and as the service, outside the source tree', async () => {
   const { stdout } = await promisify(execFile)('bash', [path.join(root, 'examples', 'pack-check.sh')], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
   expect(stdout.trim().split('\n')).toEqual(['ok word-count', 'ok extension', 'ok describe']);
 }, 600_000);
