@@ -24,7 +24,6 @@ export class SpoolDiskFullError extends SpoolFullError {
   ) {
     super(maxBytes);
     this.message = `the disk spool's filesystem is full (${code})`;
-    this.name = 'SpoolDiskFullError';
   }
 }
 

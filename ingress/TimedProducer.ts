@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
+import { NamedError } from '../errors/NamedError.js';
 import type { Log, ProducerRecord, RecordMetadata } from '../log/Log.js';
 
-export class ProduceTimeoutError extends Error {
+export class ProduceTimeoutError extends NamedError {
   constructor(
     ms: number,
     /**
@@ -11,7 +12,6 @@ export class ProduceTimeoutError extends Error {
     readonly landed: Promise<boolean>,
   ) {
     super(`log.produce did not answer within ${ms} ms`);
-    this.name = 'ProduceTimeoutError';
   }
 }
 

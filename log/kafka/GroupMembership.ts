@@ -1,3 +1,4 @@
+import { NamedError } from '../../errors/NamedError.js';
 import { partitionKey, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
 import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Subscription } from './CooperativeAssignor.js';
 import { GroupCoordinator, type GroupCoordinatorSettings } from './GroupCoordinator.js';
@@ -6,7 +7,7 @@ import type { KafkaLogMetrics } from './KafkaLogMetrics.js';
 import type { PartitionFetcher } from './PartitionFetcher.js';
 
 /** Wraps an error thrown by the RebalanceListener so poll() rethrows it instead of retrying. */
-export class ListenerError extends Error {
+export class ListenerError extends NamedError {
   constructor(override readonly cause: unknown) {
     super('rebalance listener failed');
   }

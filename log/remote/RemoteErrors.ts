@@ -1,3 +1,4 @@
+import { NamedError } from '../../errors/NamedError.js';
 import { UnknownTopicError } from '../Log.js';
 import { CommitFencedError } from '../embedded/EmbeddedGroup.js';
 import { ProducerFencedError } from '../embedded/EmbeddedTransactions.js';
@@ -59,10 +60,9 @@ export function deserializeError(data: SerializedError): Error {
  * The log's thread is gone (terminated, crashed) or its port was closed: every call pending at
  * that moment and every later call rejects with this instead of waiting forever.
  */
-export class LogServerGoneError extends Error {
+export class LogServerGoneError extends NamedError {
   constructor(readonly operation: string, readonly reason: string) {
     super(`remote log: ${operation} failed: the log server is gone (${reason})`);
-    this.name = 'LogServerGoneError';
   }
 }
 
