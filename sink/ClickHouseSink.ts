@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { DEFAULT_DLQ_TOPIC } from '../config/index.js';
 import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPartition } from '../log/Log.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import type { RowMapper } from './RowMappers.js';
@@ -124,7 +125,7 @@ export class ClickHouseSink {
     });
     this.cuts = new SinkBatchLog(this.store, this.groupId);
     this.writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
-    this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? 'events-dlq', this.metrics, this.logger);
+    this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? DEFAULT_DLQ_TOPIC, this.metrics, this.logger);
   }
 
   /** Subscribes and starts the poll → batch → insert → commit loop in the background. */

@@ -1,4 +1,4 @@
-import { type Env, readDurationMs, readInteger, readString, readMemoryPlan } from '../config/index.js';
+import { type Env, readDurationMs, readInteger, readString, readMemoryPlan, readTopicNames } from '../config/index.js';
 import type { SinkRoute } from './ClickHouseSink.js';
 import {
   attemptMapper,
@@ -16,7 +16,7 @@ export interface SinkSettings {
   maxBatchBytes: number;
   lingerMs: number;
   eventsTtlDays: number;
-  /** The pipeline's DLQ, where the sink dead-letters what it cannot write. */
+  /** The pipeline's DLQ, where the sink dead-letters what it cannot write (config's TopicNames reader, as the ingress and the topology read it). */
   dlqTopic: string;
 }
 
@@ -41,7 +41,7 @@ export function sinkSettingsFromEnv(env: Env): SinkSettings {
     maxBatchBytes: readInteger(env, 'SINK_BATCH_MAX_BYTES', readMemoryPlan(env).sinkBatchBytes, 1024),
     lingerMs: readDurationMs(env, 'SINK_BATCH_LINGER', 200),
     eventsTtlDays: readInteger(env, 'CLICKHOUSE_EVENTS_TTL_DAYS', 90, 0, 100_000),
-    dlqTopic: readString(env, 'DLQ_TOPIC', 'events-dlq'),
+    dlqTopic: readTopicNames(env).dlq,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Env } from '../config/index.js';
+import { DEFAULT_LANDING_TOPIC, type Env } from '../config/index.js';
 import type { Log } from '../log/Log.js';
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import { ClickHouseSink, type SinkRoute } from './ClickHouseSink.js';
@@ -50,7 +50,7 @@ export async function startAnalytics(options: AnalyticsOptions): Promise<Analyti
   const { config, warnings } = analyticsStoreConfigFromEnv(options.env, options.dataDir);
   for (const warning of warnings) options.logger.warn(warning);
   const settings = sinkSettingsFromEnv(options.env);
-  const routes = options.routes ?? defaultSinkRoutes(options.topics ?? { rawEvents: 'events.raw' });
+  const routes = options.routes ?? defaultSinkRoutes(options.topics ?? { rawEvents: DEFAULT_LANDING_TOPIC });
   const store = await openAnalyticsStore(config);
   try {
     const migrated = await migrate(store, { eventsTtlDays: settings.eventsTtlDays });
