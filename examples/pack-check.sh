@@ -4,7 +4,7 @@
 #   (a) word-count/word-count.mjs on the embedded log, against its exact expected output;
 #   (b) the service with service-extension/campaign-funnel.mjs as PIPELINE_EXTENSIONS, whose
 #       windowed node's rows are read back from ClickHouse, against exact expected rows;
-#   (c) `streamline describe` from the package's bin, listing the extension's node and its
+#   (c) `npx streamline describe` through the package's bin, listing the extension's node and its
 #       store's changelog topic.
 # The temporary project gets the package's declared dependencies (and nothing else) as links to
 # this checkout's node_modules (chdb and RocksDB are native and large: no registry download),
@@ -25,6 +25,10 @@ for dep in $(node -p 'Object.keys(require(process.argv[1]).dependencies ?? {}).j
   ln -sfn "$root/node_modules/$dep" "$project/node_modules/$dep"
 done
 mv "$work/package" "$project/node_modules/streamline-events"
+# The bin link and executable bit npm install gives a package's bin, so `npx streamline` runs it.
+mkdir -p "$project/node_modules/.bin"
+chmod +x "$project/node_modules/streamline-events/dist/bin/streamline.js"
+ln -sfn ../streamline-events/dist/bin/streamline.js "$project/node_modules/.bin/streamline"
 echo '{ "type": "module" }' > "$project/package.json"
 cp "$root"/examples/word-count/*.mjs "$root"/examples/service-extension/*.mjs "$project/"
 cd "$project"
@@ -33,5 +37,5 @@ case "$resolved" in "file://$project/"*) ;; *) echo "FAIL: streamline-events res
 expect() { if [ "$2" != "$3" ]; then echo "FAIL $1: got $2, expected $3"; exit 1; fi; echo "ok $1"; }
 expect word-count "$(node word-count.mjs "$work/wc")" '{"brown":1,"dog":2,"fox":1,"jumps":1,"lazy":1,"over":1,"quick":1,"sleeps":1,"the":3}'
 expect extension "$(node run-funnel.mjs | tail -1)" '[{"campaign_id":"camp-a","impressions":2,"clicks":1,"signups":1},{"campaign_id":"camp-b","impressions":1,"clicks":0,"signups":0}]'
-described=$(PIPELINE_EXTENSIONS=campaign-funnel.mjs node node_modules/streamline-events/dist/bin/streamline.js describe)
+described=$(PIPELINE_EXTENSIONS=campaign-funnel.mjs npx --no-install streamline describe)
 case "$described" in *"Processor: funnel-select"*"Store: campaign-funnel (changelog: streamline-campaign-funnel-changelog)"*) echo "ok describe" ;; *) echo "FAIL describe"; exit 1 ;; esac
