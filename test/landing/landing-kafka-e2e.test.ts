@@ -5,7 +5,7 @@ import { testKafkaBrokers } from '../support/kafka-broker.js';
 import { readAll } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 import { LandingChild } from './landing-child.js';
-import { LANDING_SCHEMA_ID, landingTraffic, type LandingRecordSpec } from './landing-traffic.js';
+import { attemptEvent, idViewEvent, LANDING_SCHEMA_ID, landingTraffic, placementEvent, progressEvent, type LandingRecordSpec } from './landing-traffic.js';
 
 /**
  * Issue 14, done-when 1: an upstream producer writes the landing topic with a plain Kafka client
@@ -13,7 +13,8 @@ import { LANDING_SCHEMA_ID, landingTraffic, type LandingRecordSpec } from './lan
  * that is SIGKILLed mid-stream and started again on the same data directory. Every valid distinct
  * event is counted once (GET /metrics?event_name=..., the attempts / sessions tables, events_raw
  * per collector type), each repeated id once, and every invalid or garbage record is in the DLQ
- * with its reason.
+ * with its reason. Some events with ids are also posted over HTTP (before the producer sends its
+ * copies, and after): a client id is deduped whichever way each copy came (build item 2).
  */
 const RUN = `landing-${process.pid}`;
 const TOPICS = {
@@ -44,6 +45,19 @@ function childEnv(brokers: string, dataDir: string): Record<string, string> {
   };
 }
 
+/** Posts copies of events the producer also sends, one per seed route; each must be accepted (202/200). */
+async function postOverHttp(address: string, indexes: number[], now: number): Promise<void> {
+  const posts: Array<[string, unknown]> = [];
+  for (const i of indexes) {
+    posts.push(['/events', idViewEvent(i, now)], ['/api/v1/events/attempt', attemptEvent(i)], ['/api/v1/events/placement', placementEvent(i)]);
+  }
+  posts.push(['/api/v1/collect', indexes.map((i) => progressEvent(i, now))]);
+  for (const [route, body] of posts) {
+    const response = await fetch(`${address}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect({ route, status: response.status }).toEqual({ route, status: route === '/api/v1/collect' ? 200 : 202 });
+  }
+}
+
 async function metricsTotal(address: string, eventName: string): Promise<number> {
   const response = await fetch(`${address}/metrics?event_name=${eventName}`);
   const body = (await response.json()) as { total_events?: number };
@@ -69,7 +83,8 @@ describe('the landing topic as a public contract, on a real broker', () => {
 
   test('a plain producer’s mix of bare, Protobuf, repeated, invalid and garbage records: each valid event counted once through a SIGKILL, each refused one in the DLQ with its reason', async () => {
     const brokers = testKafkaBrokers();
-    const traffic = landingTraffic();
+    const now = Date.now();
+    const traffic = landingTraffic(now);
     producer = new Producer({ clientId: `${RUN}-upstream`, bootstrapBrokers: [brokers], autocreateTopics: false });
     const send = async (specs: LandingRecordSpec[]) => {
       for (let i = 0; i < specs.length; i += 50) {
@@ -81,6 +96,8 @@ describe('the landing topic as a public contract, on a real broker', () => {
 
     child = await LandingChild.start(childEnv(brokers, dir));
     await child.started;
+    // Over HTTP first, the producer's copies later: the producer's must be the dropped ones.
+    await postOverHttp(child.address, [0, 1, 2, 3], now);
     const half = Math.floor(traffic.records.length / 2);
     await send(traffic.records.slice(0, half));
     // Mid-stream: some events reached ClickHouse, more are in flight in the topology and sink.
@@ -90,6 +107,8 @@ describe('the landing topic as a public contract, on a real broker', () => {
     await send(traffic.records.slice(half));
     child = await LandingChild.start(childEnv(brokers, dir));
     await child.started;
+    // The producer's copies first (all sent by now), then over HTTP: the HTTP ones are dropped.
+    await postOverHttp(child.address, [4, 5, 6, 7], now);
 
     const expected: Record<string, number> = {
       [rawCount]: traffic.valid,
@@ -97,6 +116,8 @@ describe('the landing topic as a public contract, on a real broker', () => {
       'SELECT count() AS n FROM events_db.attempts': traffic.attempts,
       'SELECT uniqExact(client_attempt_id) AS n FROM events_db.attempts': traffic.attempts,
       'SELECT count() AS n FROM events_db.sessions': traffic.sessions,
+      'SELECT count() AS n FROM events_db.placements': traffic.placements,
+      'SELECT uniqExact(placement_id) AS n FROM events_db.placements': traffic.placements,
       ...Object.fromEntries(Object.entries(traffic.collector).map(([type, n]) => [`SELECT count() AS n FROM events_db.events_raw WHERE event_type = '${type}'`, n])),
     };
     expect(await child.waitForCounts(expected, 180_000)).toEqual(expected);

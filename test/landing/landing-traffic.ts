@@ -32,6 +32,7 @@ export interface LandingTraffic {
   productCounts: Record<string, number>;
   attempts: number;
   sessions: number;
+  placements: number;
   /** Distinct collector events per event_type. */
   collector: Record<string, number>;
   /** Every distinct valid event. */
@@ -51,15 +52,32 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
+const user = (i: number) => `user-${i % 13}`;
+const timeAt = (now: number, i: number) => now - 60_000 + i;
+
+// The events with client ids, by index: the e2e test also sends some of them over HTTP.
+export const idViewEvent = (i: number, now: number) => ({ event_id: `id-view-${i}`, event_name: 'id_view', user_id: user(i), timestamp: timeAt(now, i), channel: 'mobile' });
+export const attemptEvent = (i: number) => ({ user_id: user(i), item_id: `item-${i % 5}`, client_attempt_id: `att-${i}`, correct: i % 3 === 0, quality: 3, time_taken_ms: 4000 });
+export const placementEvent = (i: number) => ({ placement_id: `place-${i}`, user_id: user(i), items_administered: 10 + i, overall_accuracy: 0.5, was_completed: true });
+export const collectorEvent = (i: number, now: number, type: string, extra: Record<string, unknown> = {}) => ({
+  learner_id: user(i),
+  tenant_id: 'tenant-1',
+  event_type: type,
+  timestamp: new Date(timeAt(now, i)).toISOString(),
+  source_service: 'web',
+  ...extra,
+});
+export const progressEvent = (i: number, now: number) => collectorEvent(i, now, 'progress', { event_id: `prog-${i}` });
+
 export function landingTraffic(now = Date.now()): LandingTraffic {
   const records: LandingRecordSpec[] = [];
-  const user = (i: number) => `user-${i % 13}`;
-  const ts = (i: number) => now - 60_000 + i;
+  const ts = (i: number) => timeAt(now, i);
   // Seed 004, bare, no id: ids from their position.
   for (let i = 0; i < 100; i++) records.push({ key: user(i), value: json({ event_name: 'bare_view', user_id: user(i), timestamp: ts(i), channel: 'web' }), headers: JSON_HEADERS });
-  // Seed 004 with ids, each twice; half without a key (null key: user from the payload).
+  // Seed 004 with ids, each twice, keyed by user id as the contract asks of repeated ids (a
+  // null-keyed repeat may land on another partition's dedupe store: docs/LANDING.md, Key).
   for (let i = 0; i < 40; i++) {
-    const record = { key: i % 2 === 0 ? user(i) : user(i), value: json({ event_id: `id-view-${i}`, event_name: 'id_view', user_id: user(i), timestamp: ts(i), channel: 'mobile' }), headers: JSON_HEADERS };
+    const record = { key: user(i), value: json(idViewEvent(i, now)), headers: JSON_HEADERS };
     records.push(record, { ...record });
   }
   // Protobuf by content type: a LandingEvent from protoc; the second ten carry ids and are sent twice.
@@ -75,9 +93,10 @@ export function landingTraffic(now = Date.now()): LandingTraffic {
     const message = protocEncode('streamline.v1.ProductEvent', `event_name: "pb_confluent_view" user_id: "${user(i)}" timestamp: ${ts(i)} channel: "email"`);
     records.push({ key: null, value: writeConfluentFrame(LANDING_SCHEMA_ID, [4], message), headers: {} });
   }
-  // Seed 000: attempts and sessions carry their ids (the schema requires them); each sent twice.
+  // Seed 000: attempts, sessions and placements carry their ids (the HTTP routes' schemas require
+  // them, so a seed 000 event without one is invalid: see the refused attempts below); each sent twice.
   for (let i = 0; i < 30; i++) {
-    const record = { key: user(i), value: json({ user_id: user(i), item_id: `item-${i % 5}`, client_attempt_id: `att-${i}`, correct: i % 3 === 0, quality: 3, time_taken_ms: 4000 }), headers: JSON_HEADERS };
+    const record = { key: user(i), value: json(attemptEvent(i)), headers: JSON_HEADERS };
     records.push(record, { ...record });
   }
   for (let i = 0; i < 10; i++) {
@@ -88,17 +107,20 @@ export function landingTraffic(now = Date.now()): LandingTraffic {
     };
     records.push(record, { ...record });
   }
+  for (let i = 0; i < 8; i++) {
+    const record = { key: user(i), value: json(placementEvent(i)), headers: JSON_HEADERS };
+    records.push(record, { ...record });
+  }
   // Seed 001: interactions without ids, progress events with ids sent twice.
-  const collectorEvent = (i: number, type: string, extra: Record<string, unknown> = {}) => ({ learner_id: user(i), tenant_id: 'tenant-1', event_type: type, timestamp: new Date(ts(i)).toISOString(), source_service: 'web', ...extra });
-  for (let i = 0; i < 30; i++) records.push({ key: user(i), value: json(collectorEvent(i, 'interaction', { event_data: { action: 'click' } })), headers: JSON_HEADERS });
+  for (let i = 0; i < 30; i++) records.push({ key: user(i), value: json(collectorEvent(i, now, 'interaction', { event_data: { action: 'click' } })), headers: JSON_HEADERS });
   for (let i = 0; i < 10; i++) {
-    const record = { key: user(i), value: json(collectorEvent(i, 'progress', { event_id: `prog-${i}` })), headers: JSON_HEADERS };
+    const record = { key: user(i), value: json(progressEvent(i, now)), headers: JSON_HEADERS };
     records.push(record, { ...record });
   }
   // Invalid for their JSON Schema: the DLQ reason is the HTTP route's text, naming the field.
   for (let i = 0; i < 10; i++) records.push({ key: user(i), value: json({ event_name: 'bad_view', user_id: user(i), channel: 'web' }), headers: JSON_HEADERS, refusedWith: /^timestamp is required$/ });
   for (let i = 0; i < 5; i++) records.push({ key: user(i), value: json({ user_id: user(i), item_id: 'item-1', correct: true }), headers: { ...JSON_HEADERS, 'event-type': 'attempt' }, refusedWith: /^client_attempt_id is required$/ });
-  for (let i = 0; i < 5; i++) records.push({ key: user(i), value: json(collectorEvent(i, 'interaction', { priority: 'urgent' })), headers: JSON_HEADERS, refusedWith: /^priority must be one of: low, medium, high, critical$/ });
+  for (let i = 0; i < 5; i++) records.push({ key: user(i), value: json(collectorEvent(i, now, 'interaction', { priority: 'urgent' })), headers: JSON_HEADERS, refusedWith: /^priority must be one of: low, medium, high, critical$/ });
   // Garbage.
   for (let i = 0; i < 5; i++) records.push({ key: null, value: Buffer.from([0xde, 0xad, 0xbe, 0xef, i]), headers: {}, refusedWith: /not JSON/ });
   for (let i = 0; i < 3; i++) records.push({ key: null, value: Buffer.from([0, 0, 0, 0, 99, 0, 1, 2, i]), headers: {}, refusedWith: /schema id 99; the landing topic takes schema id 42/ });
@@ -109,8 +131,9 @@ export function landingTraffic(now = Date.now()): LandingTraffic {
     productCounts: { bare_view: 100, id_view: 40, pb_header_view: 20, pb_confluent_view: 20 },
     attempts: 30,
     sessions: 10,
+    placements: 8,
     collector: { interaction: 30, progress: 10 },
-    valid: 100 + 40 + 20 + 20 + 30 + 10 + 30 + 10,
+    valid: 100 + 40 + 20 + 20 + 30 + 10 + 8 + 30 + 10,
     refused: 10 + 5 + 5 + 5 + 3 + 2,
   };
 }
