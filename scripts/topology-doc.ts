@@ -1,7 +1,7 @@
 /**
  * Writes docs/TOPOLOGY.md: the default topology as `streamline describe --mermaid` and
  * `streamline describe` print it with default settings. The page is generated, never edited:
- * test/cli/topology-doc.test.ts renders it again and fails when the file differs.
+ * test/bin/topology-doc.test.ts renders it again and fails when the file differs.
  *
  *   npm run docs:topology
  */
@@ -38,7 +38,7 @@ sub-topologies are joined only through repartition topics (the aggregations that
 another key). What each processor does: processors/README.md; the short picture: README.md.
 
 After a change to the default pipeline, run \`${TOPOLOGY_DOC_COMMAND}\` and commit this page;
-\`test/cli/topology-doc.test.ts\` fails until then.
+\`test/bin/topology-doc.test.ts\` fails until then.
 
 \`\`\`mermaid
 ${mermaid}
