@@ -1,7 +1,7 @@
 /**
  * Append throughput of the embedded log on the ingress path: batches of 100–1000 events produced
  * concurrently (as many HTTP requests would), keyed by user id, ~200-byte JSON values.
- * Prints events/s. Target (DESIGN.md): >= 300k events/s.
+ * Prints events/s. Target (BENCHMARKS.md "Targets"): >= 300k events/s.
  *
  *   node --import tsx bench/embedded-log-append.ts [totalEvents] [batchSize] [concurrency] [fsync]
  */

@@ -1,5 +1,5 @@
 /**
- * Restore throughput of a RocksDB key-value store from its changelog. Target (DESIGN.md):
+ * Restore throughput of a RocksDB key-value store from its changelog. Target (BENCHMARKS.md "Targets"):
  * >= 1M store entries restored in <= 10 s, i.e. >= 100k entries/s.
  *
  * Two measurements on the same 1M distinct keys (~120-byte JSON values):

@@ -42,7 +42,7 @@ export interface AnalyticsStore {
   close(): Promise<void>;
 }
 
-/** Settings every insert carries; the reason for each is the exactly-once guarantee of DESIGN.md. */
+/** Settings every insert carries; the reason for each is the exactly-once guarantee (README.md "Guarantees"). */
 /** ping() for every store: the same trivial SELECT on both engines; any failure means "not answering". */
 export async function answersSelectOne(store: Pick<AnalyticsStore, 'query'>): Promise<boolean> {
   try {

@@ -4,7 +4,7 @@
  * ClickHouse sink on chDB -> seed 004's GET /metrics.
  *
  * Two phases on one service, load = seed 004 POST /events/bulk, 1000 events a request, open loop:
- * 1. capacity: the DESIGN.md target rate (50k events/s) offered for 20 s; then the bench waits
+ * 1. capacity: the target rate (50k events/s, BENCHMARKS.md) offered for 20 s; then the bench waits
  *    (at most 60 s) until every accepted event is counted by GET /metrics?event_name=bench_load.
  *    End-to-end events/s = events counted / (first request .. last change of the count).
  * 2. steady: a rate the pipeline keeps up with (BENCH_STEADY_EPS, default 5k events/s) for
@@ -155,7 +155,7 @@ export interface PipelinePhasesOptions {
   env?: Record<string, string>;
   logFile: string;
   cpuProfDir?: string;
-  /** End-to-end events/s the capacity row is held to (DESIGN.md: 50k embedded, 30k on Kafka). */
+  /** End-to-end events/s the capacity row is held to (BENCHMARKS.md "Targets": 50k embedded, 30k on Kafka). */
   capacityTarget: number;
   /** Longest wait after the capacity load until everything accepted is queryable (default 60 s). */
   capacityDrainSeconds?: number;

@@ -2,7 +2,7 @@ import type { LogRecord, ProducerRecord, RecordHeaders } from '../../log/Log.js'
 import type { ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
 
-/** Headers every dead letter carries (DESIGN.md "Guarantees"; seed 003's DLQ headers). */
+/** Headers every dead letter carries (README.md "Guarantees"; seed 003's DLQ headers). */
 export const DLQ_REASON = 'dlq_reason';
 export const DLQ_TIMESTAMP = 'dlq_timestamp';
 export const ORIGINAL_TOPIC = 'original_topic';

@@ -239,7 +239,7 @@ export class StreamThread {
 
   /**
    * Failures while the log is unreachable are an outage, not a fault: the loop waits for it as
-   * long as it lasts (the ingress spools meanwhile; DESIGN.md's target is a 30-minute outage).
+   * long as it lasts (the ingress spools meanwhile, to BUFFER_DIR; an outage of half an hour is meant to pass).
    * Only failures with the log answering count towards giving up. A log whose server is gone
    * (isFatalLogError) never answers again: waiting for it would hang the topology in RUNNING.
    */
