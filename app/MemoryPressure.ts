@@ -22,6 +22,15 @@ export interface MemoryPressureOptions {
    * intake refused: it is accepted again up to limitBytes.
    */
   drained?: () => boolean;
+  /**
+   * Records accepted but not yet processed by the topology. Processing them takes memory that RSS
+   * does not show yet, so the check refuses on RSS plus backlog x backlogRecordBytes: at full
+   * capacity a refusal at RSS alone let the accepted backlog carry RSS ~14 % past the budget.
+   * Without drained, drained means a backlog of 0.
+   */
+  backlog?: () => number;
+  /** Memory one backlog record takes while it is processed (config/MemoryPlan.ts). Default 0: RSS alone. */
+  backlogRecordBytes?: number;
   /** The budget itself (MEMORY_LIMIT_MB): the line while retained memory is let in. Default refuseAboveBytes. */
   limitBytes?: number;
 }
@@ -42,6 +51,9 @@ export class MemoryPressure implements IntakePressure {
   private retained = false;
   private drainedSamples = 0;
   private rss = 0;
+  /** rss plus the memory the accepted backlog is expected to take: what the lines are compared with. */
+  private projected = 0;
+  private readonly drained: (() => boolean) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly readRss: () => number;
   private readonly refusals: Counter | undefined;
@@ -50,10 +62,13 @@ export class MemoryPressure implements IntakePressure {
   constructor(private readonly options: MemoryPressureOptions) {
     if (!(options.resumeBelowBytes <= options.refuseAboveBytes)) throw new RangeError('resumeBelowBytes must be <= refuseAboveBytes');
     this.readRss = options.readRss ?? (() => process.memoryUsage.rss());
+    const backlog = options.backlog;
+    this.drained = options.drained ?? (backlog ? () => backlog() === 0 : undefined);
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
     const registry = options.registry;
     if (registry) {
       const rss = () => this.rss;
+      const projected = () => this.projected;
       const over = () => this.over;
       new Gauge({
         name: 'streamline_memory_rss_bytes',
@@ -61,6 +76,14 @@ export class MemoryPressure implements IntakePressure {
         registers: [registry],
         collect() {
           this.set(rss());
+        },
+      });
+      new Gauge({
+        name: 'streamline_memory_projected_bytes',
+        help: 'RSS plus the memory the accepted, unprocessed backlog is expected to take: what the memory budget is checked against',
+        registers: [registry],
+        collect() {
+          this.set(projected());
         },
       });
       new Gauge({ name: 'streamline_memory_limit_bytes', help: 'RSS above which the ingress refuses requests (MEMORY_LIMIT_MB)', registers: [registry] }).set(options.refuseAboveBytes);
@@ -92,23 +115,26 @@ export class MemoryPressure implements IntakePressure {
   }
 
   /**
-   * Reads RSS and updates the state. The refusal exists to let the work in flight drain; once it
-   * has (two samples running), memory still resident is retained, not growing, and refusing on it
-   * would shut intake at idle for good. So it lets intake in again up to the budget itself.
+   * Reads RSS and updates the state. The lines are checked against RSS plus what the accepted
+   * backlog will take once processed, so the refusal comes early enough for that work to fit. The
+   * refusal exists to let the work in flight drain; once it has (two samples running), memory
+   * still resident is retained, not growing, and refusing on it would shut intake at idle for
+   * good. So it lets intake in again up to the budget itself.
    */
   sample(): void {
     this.rss = this.readRss();
+    this.projected = this.rss + (this.options.backlog?.() ?? 0) * (this.options.backlogRecordBytes ?? 0);
     const { refuseAboveBytes, resumeBelowBytes } = this.options;
     const limit = Math.max(this.options.limitBytes ?? refuseAboveBytes, refuseAboveBytes);
-    if (this.rss < resumeBelowBytes) this.retained = false;
+    if (this.projected < resumeBelowBytes) this.retained = false;
     if (!this.over) {
-      this.over = this.rss >= (this.retained ? limit : refuseAboveBytes);
+      this.over = this.projected >= (this.retained ? limit : refuseAboveBytes);
       this.drainedSamples = 0;
       return;
     }
-    this.drainedSamples = this.options.drained?.() ? this.drainedSamples + 1 : 0;
-    if (this.rss < resumeBelowBytes) this.over = false;
-    else if (this.drainedSamples >= 2 && this.rss < limit) {
+    this.drainedSamples = this.drained?.() ? this.drainedSamples + 1 : 0;
+    if (this.projected < resumeBelowBytes) this.over = false;
+    else if (this.drainedSamples >= 2 && this.projected < limit) {
       this.over = false;
       this.retained = true;
     }
@@ -130,7 +156,7 @@ export class MemoryPressure implements IntakePressure {
       check: async () => !this.over,
       waitingFor: () =>
         this.over
-          ? `memory under the budget: RSS ${mb(this.rss)} MB is over ${mb(this.options.refuseAboveBytes)} MB (95% of MEMORY_LIMIT_MB); intake answers 503 until it is under ${mb(this.options.resumeBelowBytes)} MB`
+          ? `memory under the budget: RSS ${mb(this.rss)} MB${this.projected > this.rss ? ` (${mb(this.projected)} MB with the accepted backlog)` : ''} is over ${mb(this.options.refuseAboveBytes)} MB (95% of MEMORY_LIMIT_MB); intake answers 503 until it is under ${mb(this.options.resumeBelowBytes)} MB`
           : undefined,
     };
   }

@@ -88,6 +88,7 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
   // by default when the service is the process, as a set MEMORY_LIMIT_MB asks; never with MEMORY_LIMIT_MB=0.
   // Memory still resident once the topology has processed everything is retained, not growing:
   // it does not hold intake refused below the budget itself (the backlog is known once the log is open).
+  // The accepted backlog counts too: processing it takes memory RSS does not show yet.
   let topologyBacklog: (() => number) | undefined;
   const memoryPressure =
     memory.enforced && (options.ownsProcess || rawEnv.MEMORY_LIMIT_MB)
@@ -95,6 +96,7 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
           ...memory.pressure,
           limitBytes: memory.limitBytes,
           drained: () => topologyBacklog?.() === 0,
+          backlog: () => topologyBacklog?.() ?? 0,
           registry,
           retryAfterSeconds: ingressConfig.retryAfterSeconds,
         }).start()

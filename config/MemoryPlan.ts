@@ -49,6 +49,13 @@ const SINK_BATCHES_HELD = 8;
 export const INSERT_MEMORY_PER_RECORD_BYTE = 28;
 /** Headroom in chDB's tracked total for its caches (marks, uncompressed blocks, query results). */
 const CHDB_CACHES_MB = 64;
+/**
+ * Memory an accepted but unprocessed record takes once the topology and the sink process it:
+ * the 1,000 events/s soak's capacity phase grew ~150 MB of anonymous memory after the refusal
+ * while a backlog of ~28,000 was processed (~5.5 KB each). The pressure check counts the backlog
+ * at this price, so it refuses early enough for the accepted work to fit under the budget.
+ */
+export const BACKLOG_RECORD_BYTES = 6 * 1024;
 
 const MB = 1024 * 1024;
 
@@ -87,8 +94,11 @@ export interface MemoryPlan {
    * of code and static data, which the engine's tracker does not count). 0 when ClickHouse is a server.
    */
   chdb: { maxServerMemoryUsageBytes: number; maxMemoryUsageBytes: number };
-  /** RSS at which the ingress starts refusing, and below which it accepts again. */
-  pressure: { refuseAboveBytes: number; resumeBelowBytes: number };
+  /**
+   * RSS (plus the accepted backlog at backlogRecordBytes each) at which the ingress starts
+   * refusing, and below which it accepts again.
+   */
+  pressure: { refuseAboveBytes: number; resumeBelowBytes: number; backlogRecordBytes: number };
   /**
    * Whether the pressure check runs: true unless MEMORY_LIMIT_MB=0, which turns the refusals off
    * (the caches keep the default plan's sizes), e.g. under a supervisor that enforces its own limit.
@@ -139,7 +149,7 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
     chdb: options.embeddedChdb
       ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
       : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
-    pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9) },
+    pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9), backlogRecordBytes: BACKLOG_RECORD_BYTES },
     enforced: true,
   };
 }

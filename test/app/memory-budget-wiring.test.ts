@@ -31,5 +31,8 @@ describe('MEMORY_LIMIT_MB reaches the running service', () => {
     const metrics = await (await fetch(`${pipeline.address}/metrics/prometheus`)).text();
     expect(metricValue(metrics, 'streamline_memory_limit_bytes')).toBe(plan.pressure.refuseAboveBytes);
     expect(metricValue(metrics, 'streamline_memory_pressure')).toBeDefined();
+    // The check counts the accepted backlog at the plan's price (RSS alone when nothing is queued).
+    expect(plan.pressure.backlogRecordBytes).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'streamline_memory_projected_bytes')).toBeGreaterThanOrEqual(metricValue(metrics, 'streamline_memory_rss_bytes')!);
   });
 });

@@ -115,6 +115,40 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
     expect(pressure.refusing).toBe(true);
   });
 
+  test('the accepted backlog counts at its expected memory: refused before RSS reaches the line, accepted again as it drains', () => {
+    let rss = 400;
+    let backlog = 0;
+    pressure = new MemoryPressure({ refuseAboveBytes: 500, resumeBelowBytes: 450, limitBytes: 520, readRss: () => rss, backlog: () => backlog, backlogRecordBytes: 2 });
+    expect(pressure.refusing).toBe(false);
+    backlog = 40; // 400 + 40 x 2 = 480: under the line
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    backlog = 50; // 400 + 100 = 500: at the line although RSS alone is far under it
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    expect(pressure.readinessCheck().waitingFor?.()).toMatch(/RSS 0 MB \(0 MB with the accepted backlog\)/);
+    backlog = 30; // 460: under the refuse line but over the resume line: still refusing
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    backlog = 20; // 440: under the resume line
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    // Drained with RSS retained between the lines: accepted up to the budget, the backlog counted there too.
+    rss = 505;
+    backlog = 0;
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+    pressure.sample();
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    backlog = 7; // 505 + 14 = 519: under the budget
+    pressure.sample();
+    expect(pressure.refusing).toBe(false);
+    backlog = 8; // 521: the backlog would carry it past the budget
+    pressure.sample();
+    expect(pressure.refusing).toBe(true);
+  });
+
   test('the plan divides MEMORY_LIMIT_MB and refuses settings below the minimum', () => {
     const plan = planMemory(512);
     const stores = 86;
