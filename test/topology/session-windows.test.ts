@@ -98,4 +98,25 @@ describe('session windows', () => {
     expect(sessionsOf(merged)).toEqual(['a@1000/5000=2', 'b@8000/20000=3', 'c@9000/9000=1']);
     await merged.close();
   });
+  test('drops sessions a segment at a time once the segment lies before stream time - retention, as Kafka Streams drops its segments; the restore agrees', async () => {
+    // gap 10 s + grace 5 s: retention 15 s, segments of 60 s (Kafka Streams' minimum) by session end.
+    // At stream time 80000 segments ending before floor((80000 - 15000) / 60000) * 60000 = 60000
+    // are dropped: a and c go; d (end 61000) is expired (61000 <= 80000 - 15000) but its segment
+    // lives on, so it stays, as in Kafka Streams' store.
+    const first = await run([act('a', 1000), act('c', 59_999), act('d', 61_000), act('b', 80_000)]);
+    expect(sessionsOf(first)).toEqual(['b@80000/80000=1', 'd@61000/61000=1']);
+    await first.close();
+
+    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    const restored = await run([]);
+    expect(sessionsOf(restored)).toEqual(['b@80000/80000=1', 'd@61000/61000=1']);
+    await restored.close();
+    // The next segment, [60000, 120000), goes once stream time - retention reaches 120000: not at 134999, at 135000.
+    const later = await run([act('e', 134_999)]);
+    expect(sessionsOf(later)).toEqual(['b@80000/80000=1', 'd@61000/61000=1', 'e@134999/134999=1']);
+    await later.close();
+    const last = await run([act('e', 135_000)]);
+    expect(sessionsOf(last)).toEqual(['e@134999/135000=2']);
+    await last.close();
+  });
 });

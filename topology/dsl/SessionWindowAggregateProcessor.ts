@@ -7,6 +7,13 @@ import type { Windowed } from './TimeWindows.js';
 
 /** Per store instance (one per task), the largest session end written to it. */
 const storeStreamTimes = new WeakMap<object, number>();
+/** Per store instance, the segment start below which its sessions were last removed (since this process opened it). */
+const storePurgedBelow = new WeakMap<object, number>();
+
+/** Kafka Streams' session store segment interval (RocksDbSessionBytesStoreSupplier.segmentIntervalMs). */
+export function sessionSegmentIntervalMs(retentionMs: number): number {
+  return Math.max(Math.floor(retentionMs / 2), 60_000);
+}
 
 /** Combines two sessions' aggregates when a record bridges them (Kafka Streams' Merger). */
 export type Merger<K, A> = (key: K, aggregate1: A, aggregate2: A) => A;
@@ -18,7 +25,8 @@ export type Merger<K, A> = (key: K, aggregate1: A, aggregate2: A) => A;
  * the new session. Every update and tombstone carries its session's end as timestamp.
  * Stream time is the records reaching this node (observedStreamTime), kept in memory as Kafka
  * Streams does; sessions the store has expired (ended at or before its stream time - retention)
- * are not merged into. A record whose merged session ended before stream time - grace - gap is late:
+ * are not merged into, and are removed from it a segment at a time as Kafka Streams drops its
+ * segments (purgeExpiredSegments). A record whose merged session ended before stream time - grace - gap is late:
  * counted and dropped. Records with a null key are dropped; a null value is aggregated, as
  * Kafka Streams does.
  */
@@ -82,6 +90,24 @@ export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V,
     const sessionKey: Windowed<K> = { key: record.key, windowStart: start, windowEnd: end };
     this.store.put(sessionKey, aggregate);
     this.storeStreamTime = Math.max(this.storeStreamTime, end);
+    this.purgeExpiredSegments(this.storeStreamTime);
     this.context.forward({ key: sessionKey, value: aggregate, timestamp: end, headers: record.headers });
+  }
+
+  /**
+   * Kafka Streams' segmented session store drops every segment (sessions by end time, one per
+   * segment interval) that lies wholly before stream time - retention (AbstractSegments
+   * .cleanupExpiredSegments). Our store is one key-value store, so the same sessions are deleted
+   * (tombstones in its changelog, so a restore agrees): a scan each time stream time moves into
+   * a new segment, and once after each start. A session expired but in a live segment stays, as there.
+   */
+  private purgeExpiredSegments(streamTime: number): void {
+    const interval = sessionSegmentIntervalMs(this.retentionMs);
+    const minLiveSegmentStart = Math.floor((streamTime - this.retentionMs) / interval) * interval;
+    const purgedBelow = storePurgedBelow.get(this.store);
+    if (purgedBelow !== undefined && minLiveSegmentStart <= purgedBelow) return;
+    storePurgedBelow.set(this.store, minLiveSegmentStart);
+    if (minLiveSegmentStart <= 0) return;
+    for (const session of this.store.all()) if (session.key.windowEnd < minLiveSegmentStart) this.store.remove(session.key);
   }
 }
