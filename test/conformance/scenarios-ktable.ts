@@ -1,4 +1,4 @@
-import { BufferConfig, Suppressed, TableJoined, TimeWindows, type KStream, type KTable, type StreamsBuilder, type Windowed } from '../../topology/index.js';
+import { BufferConfig, SessionWindows, SlidingWindows, Suppressed, TableJoined, TimeWindows, type KStream, type KTable, type StreamsBuilder, type Windowed } from '../../topology/index.js';
 import type { Inputs, Phase } from './inputs.js';
 import type { Scenario } from './scenarios.js';
 
@@ -140,7 +140,7 @@ export const KTABLE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'suppress-until-window-closes',
-    outputTopics: ['out', 'out-no-grace'],
+    outputTopics: ['out', 'out-no-grace', 'out-session', 'out-sliding'],
     inputs: (i) => [[], streamEvents(i, 300)],
     build: (b, t) => {
       const grouped = eventsOf(b, t).groupByKey();
@@ -156,6 +156,21 @@ export const KTABLE_SCENARIOS: Scenario[] = [
           .selectKey((windowed) => windowedKey(windowed))
           .to(t(topic));
       }
+      // A session closes at its end + gap + grace (a later record could still extend it until then).
+      grouped
+        .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+        .count()
+        .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+        .toStream()
+        .selectKey((windowed) => windowedKey(windowed))
+        .to(t('out-session'));
+      grouped
+        .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10_000, 5_000))
+        .count()
+        .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+        .toStream()
+        .selectKey((windowed) => windowedKey(windowed))
+        .to(t('out-sliding'));
     },
   },
   {

@@ -2,7 +2,7 @@ import { jsonSerde, type Serde } from '../../state/Serde.js';
 import { KTable } from './KTable.js';
 import { keyValueStoreBuilder } from './MaterializedStores.js';
 import type { Suppressed } from './Suppressed.js';
-import { bufferedUpdateSerde, SuppressProcessor } from './SuppressProcessor.js';
+import { bufferedUpdateSerde, orderBytes, sessionOrderBytes, SuppressProcessor } from './SuppressProcessor.js';
 import type { Windowed } from './TimeWindows.js';
 
 /**
@@ -23,21 +23,34 @@ export function suppressTable<K, V>(table: KTable<K, V>, suppressed: Suppressed)
   const { buffer } = suppressed;
   const supplier =
     suppressed.kind === 'untilWindowCloses'
-      ? ((graceMs: number) => () =>
-          new SuppressProcessor<K, V>(storeName, (key) => (key as unknown as Windowed<unknown>).windowEnd, graceMs, buffer, true, sizeOf))(windowGraceOf(table))
+      ? (({ graceMs, sessions }: WindowClose) => () =>
+          new SuppressProcessor<K, V>(storeName, (key) => (key as unknown as Windowed<unknown>).windowEnd, graceMs, buffer, true, sizeOf, sessions ? sessionOrderBytes : orderBytes))(
+          windowCloseOf(table),
+        )
       : () => new SuppressProcessor<K, V>(storeName, (_key, timestamp) => timestamp, suppressed.timeLimitMs, buffer, false, sizeOf);
   topology.addProcessor(name, supplier, table.nodeName);
   topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, updates), name);
   return new KTable<K, V>(table.builder, name, table.storeName, table.keySerde, table.valueSerde);
 }
 
-/** The grace of the windowed aggregation whose node is the table's: read from its processor's windows. */
-function windowGraceOf(table: KTable<unknown, unknown>): number {
+/**
+ * The grace of the windowed aggregation whose node is the table's: read from its processor's
+ * windows. For session windows it is grace + inactivity gap, as Kafka Streams' GraphGraceSearchUtil
+ * gives it: until then a later record may still extend (merge into) a session that has ended.
+ */
+function windowCloseOf(table: KTable<unknown, unknown>): WindowClose {
   const node = table.builder.topology.node(table.nodeName);
-  const processor = node && node.kind === 'processor' ? (node.supplier() as unknown as { windows?: { graceMs?: unknown } }) : undefined;
+  const processor = node && node.kind === 'processor' ? (node.supplier() as unknown as { windows?: { graceMs?: unknown; inactivityGapMs?: unknown } }) : undefined;
   const graceMs = processor?.windows?.graceMs;
   if (typeof graceMs !== 'number') {
     throw new Error(`${table.nodeName}: suppress(untilWindowCloses) needs a windowed aggregation's table (its window grace decides when a window closes)`);
   }
-  return graceMs;
+  const inactivityGapMs = processor?.windows?.inactivityGapMs;
+  return typeof inactivityGapMs === 'number' ? { graceMs: graceMs + inactivityGapMs, sessions: true } : { graceMs, sessions: false };
+}
+
+/** When the windows of a suppressed table close (grace after the window end) and whether they are sessions. */
+interface WindowClose {
+  graceMs: number;
+  sessions: boolean;
 }

@@ -44,11 +44,11 @@ const isWindowed = (key: unknown): key is Windowed<unknown> =>
   typeof key === 'object' && key !== null && typeof (key as Windowed<unknown>).windowStart === 'number' && typeof (key as Windowed<unknown>).windowEnd === 'number';
 
 /**
- * The bytes buffer entries with the same time are ordered by: Kafka Streams orders by the
- * serialized key, which for string keys is their UTF-8 and for time-windowed keys the inner key's
- * bytes then the window start (big-endian); other keys by their JSON text.
+ * The bytes that identify a buffer entry and order entries with the same time: Kafka Streams
+ * uses the serialized key, which for string keys is their UTF-8 and for time-windowed keys the
+ * inner key's bytes then the window start (big-endian); other keys by their JSON text.
  */
-function orderBytes(key: unknown): Buffer {
+export function orderBytes(key: unknown): Buffer {
   if (typeof key === 'string') return Buffer.from(key, 'utf8');
   if (isWindowed(key)) {
     const start = Buffer.allocUnsafe(8);
@@ -56,6 +56,20 @@ function orderBytes(key: unknown): Buffer {
     return Buffer.concat([orderBytes(key.key), start]);
   }
   return Buffer.from(JSON.stringify(key) ?? '', 'utf8');
+}
+
+/**
+ * orderBytes for a session-windowed table: Kafka Streams' session-windowed key is the inner key's
+ * bytes, the session end, then its start. The end is part of the key: a session extended from
+ * [s, e1] to [s, e2] is another entry (the old one gets the aggregation's tombstone), not an update
+ * of the old one keeping its earlier buffer time.
+ */
+export function sessionOrderBytes(key: unknown): Buffer {
+  if (!isWindowed(key)) return orderBytes(key);
+  const times = Buffer.allocUnsafe(16);
+  times.writeBigInt64BE(BigInt(key.windowEnd), 0);
+  times.writeBigInt64BE(BigInt(key.windowStart), 8);
+  return Buffer.concat([orderBytes(key.key), times]);
 }
 
 /**
@@ -89,6 +103,8 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
     /** Final results drop deletions; a time limit passes them. */
     private readonly dropTombstones: boolean,
     private readonly sizeOf: (key: K, update: BufferedUpdate<V>) => number,
+    /** A key's identity and tie-break order in the buffer (sessionOrderBytes for session windows). */
+    private readonly orderOf: (key: K) => Buffer = orderBytes,
   ) {}
 
   init(context: ProcessorContext<K, V | null>): void {
@@ -103,7 +119,7 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
     // forwarded, so the buffer (memory and store) must be as it was too.
     const failsWhenFull = this.buffer.whenFull === 'shutDownWhenFull' && (Number.isFinite(this.buffer.maxRecords) || Number.isFinite(this.buffer.maxBytes));
     const before = failsWhenFull ? { entries: [...this.entries], byOrder: new Map(this.byOrder), bytes: this.bufferBytes } : undefined;
-    const order = orderBytes(record.key);
+    const order = this.orderOf(record.key);
     const existing = this.byOrder.get(order.toString('latin1'));
     const update: BufferedUpdate<V> = { time: existing?.update.time ?? this.bufferTime(record.key, record.timestamp), value: record.value, timestamp: record.timestamp };
     if (existing) this.remove(existing);
@@ -151,7 +167,7 @@ export class SuppressProcessor<K, V> implements Processor<K, V | null, K, V | nu
   }
 
   private insert(key: K, update: BufferedUpdate<V>): void {
-    const entry: Entry<K, V> = { key, order: orderBytes(key), update, bytes: this.sizeOf(key, update) };
+    const entry: Entry<K, V> = { key, order: this.orderOf(key), update, bytes: this.sizeOf(key, update) };
     // Binary search for the first entry after (time, order): entries stay sorted as Kafka Streams' sortedMap.
     let low = 0;
     let high = this.entries.length;

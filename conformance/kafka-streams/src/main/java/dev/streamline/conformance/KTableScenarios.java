@@ -18,6 +18,8 @@ import org.apache.kafka.streams.processor.StreamPartitioner;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
 
 import java.time.Duration;
 
@@ -149,7 +151,13 @@ final class KTableScenarios {
                 grouped.windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(30))).count()
                     .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
                     .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), number(count))).to("out-no-grace", OUT);
-                return List.of("out", "out-no-grace");
+                grouped.windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5))).count()
+                    .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), number(count))).to("out-session", OUT);
+                grouped.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5))).count()
+                    .suppress(Suppressed.untilWindowCloses(BufferConfig.unbounded()))
+                    .toStream().map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), number(count))).to("out-sliding", OUT);
+                return List.of("out", "out-no-grace", "out-session", "out-sliding");
             }
             case "suppress-until-time-limit" -> {
                 KStream<String, JsonNode> events = Scenarios.events(builder);
