@@ -19,7 +19,15 @@ describe('conformance with Kafka Streams 4.4.0', () => {
   beforeAll(async () => {
     // The jar is built first (a build failure is the first thing to report), then both sides run at once.
     buildKafkaStreamsSide();
-    [theirs, ours] = await Promise.all([runKafkaStreams(runs), runOurs(runs)]);
+    // If our side fails, the JVM is stopped rather than left running after jest exits.
+    const stopJvm = new AbortController();
+    [theirs, ours] = await Promise.all([
+      runKafkaStreams(runs, stopJvm.signal),
+      runOurs(runs).catch((error: unknown) => {
+        stopJvm.abort();
+        throw error;
+      }),
+    ]);
     for (const run of runs) agreements.set(run.id, compareOutputs(theirs.get(run.id)!, ours.get(run.id)!));
     const rows = SCENARIOS.map((scenario) => {
       const of = runs.filter((r) => r.scenario === scenario.name).map((r) => agreements.get(r.id)!);

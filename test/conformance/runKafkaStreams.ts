@@ -50,10 +50,13 @@ export function buildKafkaStreamsSide(): string {
   return classpath();
 }
 
-/** Runs java and resolves with its exit code and stderr; the event loop stays free meanwhile. */
-function runJava(args: string[]): Promise<{ status: number | null; stderr: string }> {
+/**
+ * Runs java and resolves with its exit code and stderr; the event loop stays free meanwhile.
+ * Aborting `signal` kills the JVM (else a failed test would leave it running after jest exits).
+ */
+function runJava(args: string[], signal?: AbortSignal): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('java', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('java', args, { stdio: ['ignore', 'ignore', 'pipe'], signal, killSignal: 'SIGKILL' });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
@@ -63,16 +66,16 @@ function runJava(args: string[]): Promise<{ status: number | null; stderr: strin
 
 /**
  * Runs every run in one JVM (a TopologyTestDriver per run) and reads its outputs. Asynchronous,
- * so our side can run meanwhile.
+ * so our side can run meanwhile; `signal` stops the JVM when that side has failed.
  */
-export async function runKafkaStreams(runs: Run[]): Promise<RunOutputs> {
+export async function runKafkaStreams(runs: Run[], signal?: AbortSignal): Promise<RunOutputs> {
   const classpath = buildKafkaStreamsSide();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-conformance-jvm-'));
   try {
     const inputFile = path.join(dir, 'inputs.json');
     const outputFile = path.join(dir, 'outputs.json');
     fs.writeFileSync(inputFile, JSON.stringify({ runs }));
-    const java = await runJava(['-cp', classpath, 'dev.streamline.conformance.Main', inputFile, outputFile]);
+    const java = await runJava(['-cp', classpath, 'dev.streamline.conformance.Main', inputFile, outputFile], signal);
     if (java.status !== 0) throw new Error(`java dev.streamline.conformance.Main failed (${java.status}):\n${java.stderr}`);
     const parsed = JSON.parse(fs.readFileSync(outputFile, 'utf8')) as { runs: Array<{ id: string; outputs: Record<string, OutputRecord[]>; error?: string }> };
     const outputs: RunOutputs = new Map();
