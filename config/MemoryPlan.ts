@@ -64,6 +64,8 @@ export interface StoreMemoryShare {
   blockCacheBytes: number;
   memtableBudgetBytes: number;
   readCacheEntries: number;
+  /** Key filter bytes per store (state/StoreKeyFilter.ts pools them across a thread's stores). */
+  keyFilterBytes: number;
 }
 
 /** The embedded log's slice of the plan, bytes (the shape log/embedded/LogDatabase.ts's setLogDatabaseMemory takes). */
@@ -121,6 +123,10 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
     memtableBudgetBytes: clamp(Math.floor(((perStore * 2) / 3) / 0.5), 512 * 1024, 64 * MB),
     // 10% to the read caches of decoded values.
     readCacheEntries: clamp(Math.floor(share(0.1) / PLANNED_STORES / READ_CACHE_ENTRY_BYTES), 500, 100_000),
+    // 5% (out of the headroom) to the key filters of dedupe ids and distinct markers: ~33 MB at
+    // 1024 MB, a filter of ~1.25-2.5 bytes per key at the least (10 bits, rounded up to a power of
+    // two) for ~13-26M keys in all. Past it a filter is dropped and those reads go to RocksDB.
+    keyFilterBytes: clamp(Math.floor(share(0.05) / PLANNED_STORES), 64 * 1024, 16 * MB),
   };
   // 10% to the embedded log's RocksDB (appends, and the topology's reads of fresh records). Its
   // write buffer stays >= 4 MB (16 MB budget): every event is appended there, and smaller

@@ -8,7 +8,7 @@ import { StoreCounters } from './StoreMetrics.js';
 import { NOT_DECODED, ReadCache, ReadCachePool } from './ReadCache.js';
 import { storeMemory } from './StoreMemory.js';
 import { TaskDatabase } from './TaskDatabase.js';
-import { KeyFilter, MIN_KEY_FILTER_CAPACITY, REBUILD_FACTOR } from './KeyFilter.js';
+import { StoreKeyFilter } from './StoreKeyFilter.js';
 
 export interface ChangelogBackedStoreOptions {
   name: string;
@@ -25,10 +25,12 @@ export interface ChangelogBackedStoreOptions {
   /**
    * Keep a Bloom filter of the stored keys (state/KeyFilter.ts) so reads of absent keys skip
    * RocksDB: for stores read mostly for keys they do not hold (dedupe ids, distinct-member
-   * markers). Costs ~5 bytes per stored key and a key scan at the first read after open and
-   * whenever the filter fills. { prefix }: only keys starting with it (an id string, latin1 of
-   * the serialized key) are filtered; reads of others always go to RocksDB, and the filter
-   * neither holds nor scans them (dedupe's expiry index is never read by key).
+   * markers). Costs ~1.25-10 bytes per stored key, within the memory plan's share, and key scans
+   * in the background from the first read after open and whenever the filter fills
+   * (state/StoreKeyFilter.ts: until one completes, RocksDB answers). { prefix }: only keys
+   * starting with it (an id string, latin1 of the serialized key) are filtered; reads of others
+   * always go to RocksDB, and the filter neither holds nor scans them (dedupe's expiry index is
+   * never read by key).
    */
   keyFilter?: boolean | { prefix: string };
 }
@@ -58,10 +60,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   protected readonly readCache: ReadCache;
   private readonly restoreBatchSize: number;
   private readonly syncWrites: boolean;
-  /** The ids the key filter covers start with this ('' for all); undefined: no key filter. */
-  private readonly keyFilterPrefix: string | undefined;
-  /** Built at the first read that needs it (after open and restore), rebuilt once full. */
-  private keyFilter: KeyFilter | undefined;
+  /** Built in the background from the first read that needs it (after open and restore), rebuilt once full. */
+  private readonly keyFilter: StoreKeyFilter | undefined;
   private engineOrUndefined: RocksDBEngine | undefined;
   private restoreStartedAt: bigint | undefined;
 
@@ -71,7 +71,8 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.counters = options.counters ?? new StoreCounters();
     this.restoreBatchSize = options.restoreBatchSize ?? DEFAULT_RESTORE_BATCH_SIZE;
     this.syncWrites = options.syncWrites ?? false;
-    this.keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : options.keyFilter ? '' : undefined;
+    const keyFilterPrefix = typeof options.keyFilter === 'object' ? options.keyFilter.prefix : options.keyFilter ? '' : undefined;
+    this.keyFilter = keyFilterPrefix === undefined ? undefined : new StoreKeyFilter(keyFilterPrefix, this.counters);
     this.readCache = new ReadCache(options.readCacheEntries ?? storeMemory().readCacheEntries, readCachePool);
   }
 
@@ -89,7 +90,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     if (buffered) return buffered.value ?? undefined;
     const cached = this.readCache.get(id);
     if (cached !== undefined) return cached.bytes ?? undefined;
-    if (this.keyFilterPrefix !== undefined && !this.mayBeStored(id, this.keyFilterPrefix)) return undefined;
+    if (this.keyFilter !== undefined && !this.mayBeStored(id, this.keyFilter)) return undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key));
     this.readCache.remember(id, stored ?? null);
     return stored;
@@ -114,7 +115,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
       return cached.decoded as V;
     }
     // Not cached as absent: a key the filter rules out would only push hot keys out of the cache.
-    if (this.keyFilterPrefix !== undefined && !this.mayBeStored(id, this.keyFilterPrefix)) return undefined;
+    if (this.keyFilter !== undefined && !this.mayBeStored(id, this.keyFilter)) return undefined;
     const stored = this.engine.get(inKeyspace(Keyspace.Data, key ?? Buffer.from(id, 'latin1')));
     const value = stored === undefined ? undefined : serde.deserialize(stored);
     this.readCache.remember(id, stored ?? null, value);
@@ -122,34 +123,24 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   }
 
   /** false: RocksDB certainly does not hold the changelog key id (the key filter says so). */
-  private mayBeStored(id: string, prefixText: string): boolean {
-    if (!id.startsWith(prefixText)) return true;
-    let filter = this.keyFilter;
-    if (filter === undefined || filter.full) filter = this.buildKeyFilter(prefixText);
-    return filter.mightContain(id);
+  private mayBeStored(id: string, filter: StoreKeyFilter): boolean {
+    return !id.startsWith(filter.prefix) || filter.mightContain(id, this.engine);
   }
 
-  private buildKeyFilter(prefixText: string): KeyFilter {
-    const prefix = Buffer.from(prefixText, 'latin1');
-    const end = prefixEnd(prefix);
-    const range = { gte: inKeyspace(Keyspace.Data, prefix), lt: end ? inKeyspace(Keyspace.Data, end) : keyspaceRange(Keyspace.Data).lt };
-    const keys: string[] = [];
-    this.engine.forEachKeyText(range, (key) => keys.push(key));
-    const filter = new KeyFilter(Math.max(MIN_KEY_FILTER_CAPACITY, REBUILD_FACTOR * keys.length));
-    for (const key of keys) filter.add(key, 1);
-    this.keyFilter = filter;
-    return filter;
-  }
-
-  /** A key now stored in RocksDB: the key filter, once built, must hold it (before, the build's scan finds it). */
+  /** A key now stored in RocksDB: the key filter, and the one being built, must hold it. */
   private noteStoredId(id: string): void {
-    // A filter is built only when keyFilterPrefix is set.
-    if (this.keyFilter !== undefined && id.startsWith(this.keyFilterPrefix!)) this.keyFilter.add(id);
+    const filter = this.keyFilter;
+    if (filter !== undefined && filter.takesKeys && id.startsWith(filter.prefix)) filter.noteStored(id);
   }
 
   /** noteStoredId() for subclasses' restoreRecord, which write to RocksDB outside flush. */
   protected noteStoredKey(key: Buffer): void {
-    if (this.keyFilter !== undefined) this.noteStoredId(key.toString('latin1'));
+    if (this.keyFilter?.takesKeys) this.noteStoredId(key.toString('latin1'));
+  }
+
+  /** Resolves when no key filter build is running (tests and benches wait for the filter with it). */
+  keyFilterSettled(): Promise<void> {
+    return this.keyFilter?.settled() ?? Promise.resolve();
   }
 
   /** Writes fail fast on a closed store rather than at the next commit. */
@@ -174,7 +165,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     this.engineOrUndefined = engine;
     this.buffer.clear();
     this.readCache.clear();
-    this.keyFilter = undefined;
+    this.keyFilter?.reset();
     this.onOpen();
     this.restoreStartedAt = process.hrtime.bigint();
     return checkpoint;
@@ -265,7 +256,7 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
   async close(): Promise<void> {
     this.buffer.clear();
     this.readCache.clear();
-    this.keyFilter = undefined;
+    this.keyFilter?.reset();
     const engine = this.engineOrUndefined;
     this.engineOrUndefined = undefined;
     await engine?.close();
@@ -296,14 +287,3 @@ function isEmpty(engine: RocksDBEngine): boolean {
   for (const _entry of engine.scan({ gte: keyspaceRange(Keyspace.Meta).gte, limit: 1 })) return false;
   return true;
 }
-
-/** The smallest key above every key that starts with prefix; undefined when none is (empty, or all 0xff). */
-function prefixEnd(prefix: Buffer): Buffer | undefined {
-  let end = prefix.length;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  const out = Buffer.from(prefix.subarray(0, end));
-  out[end - 1]++;
-  return out;
-}
-

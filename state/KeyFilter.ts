@@ -15,10 +15,11 @@
  *
  * It may only ever hold more keys than RocksDB, never fewer: every key written to RocksDB is added
  * (flush, restore), deletes are not removed (a Bloom filter cannot), and the store builds it again
- * from a key scan when the additions since the last build reach its capacity (the deleted keys
- * then drop out). A key scan costs ~1 µs per key (iterator and all), so capacity is
- * REBUILD_FACTOR times the keys found at a build: a store that grows or turns over scans about a
- * third of a key per key it adds, for ~5 bytes of filter per stored key.
+ * from key scans when the additions since the last build reach its capacity (the deleted keys
+ * then drop out). A build (state/StoreKeyFilter.ts: in slices beside the thread's work) scans the
+ * keys twice, ~1 µs per key each, so capacity is REBUILD_FACTOR times the keys found at a build:
+ * a store that grows or turns over scans about two thirds of a key per key it adds, for ~5 bytes
+ * of filter per stored key (fewer when the memory plan's share is short).
  */
 export class KeyFilter {
   private readonly bits: Int32Array;
@@ -27,12 +28,18 @@ export class KeyFilter {
 
   /** capacity: keys it holds at ~1% false positives; it wants a rebuild past that. */
   constructor(readonly capacity: number) {
-    // A power of two of at least 10 bits per key, so a probe masks instead of dividing; at most
-    // MAX_BITS (more keys than that sizes for then only raise the false positives).
-    let size = 1 << 16;
-    while (size < capacity * BITS_PER_KEY && size < MAX_BITS) size *= 2;
+    const size = bitsFor(capacity);
     this.bits = new Int32Array(size >>> 5);
     this.mask = size - 1;
+  }
+
+  /** What a filter of this capacity allocates, bytes (the memory plan's share caps it). */
+  static bytesFor(capacity: number): number {
+    return bitsFor(capacity) / 8;
+  }
+
+  get bytes(): number {
+    return this.bits.byteLength;
   }
 
   /** Adds id.slice(start) (a key scan's keys carry their keyspace byte first). */
@@ -68,6 +75,16 @@ export class KeyFilter {
 }
 
 const BITS_PER_KEY = 10;
+
+/**
+ * A power of two of at least 10 bits per key, so a probe masks instead of dividing; at most
+ * MAX_BITS (more keys than that sizes for then only raise the false positives).
+ */
+function bitsFor(capacity: number): number {
+  let size = 1 << 16;
+  while (size < capacity * BITS_PER_KEY && size < MAX_BITS) size *= 2;
+  return size;
+}
 /**
  * Most bits a filter has (256 MB, from ~214 million keys of capacity on): a probe's bit index
  * (h1 & mask) must stay a non-negative int32, and at 2^32 bits `size >>> 5` wraps to an empty

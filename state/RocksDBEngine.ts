@@ -63,6 +63,13 @@ export class EngineBatch {
   }
 }
 
+/** A key scan read a chunk (SCAN_CHUNK keys) per next(). */
+export interface KeyTextCursor {
+  /** Visits the next chunk of keys; true when the scan has reached the end of its range. */
+  next(visit: (key: string) => void): boolean;
+  close(): void;
+}
+
 /** Rows fetched per native call while scanning: big enough to amortise the crossing. */
 const SCAN_CHUNK = 1000;
 
@@ -128,21 +135,31 @@ export class RocksDBEngine {
 
   /**
    * The keys within [gte, lt), in key order, without their values, decoded as UTF-8 (state/KeyFilter.ts
-   * builds from these): a string per key costs the binding ~0.5 µs, a Buffer ~1.2 µs. Exact for
-   * ASCII keys only; a key with other bytes comes out changed.
+   * builds from these), read a chunk at a time so a caller can yield between chunks: a string per
+   * key costs the binding ~0.5 µs, a Buffer ~1.2 µs. Exact for ASCII keys only; a key with other
+   * bytes comes out changed. The cursor sees the store as it was when it was made (RocksDB's
+   * iterator snapshot); close() it when done, finished or not.
    */
-  forEachKeyText(range: { gte: Buffer; lt: Buffer }, visit: (key: string) => void): void {
-    const iterator = this.database.db.iterator({ keyEncoding: 'utf8', valueEncoding: 'buffer', keys: true, values: false, limit: -1, gte: range.gte, lt: range.lt, ...this.target() });
-    try {
-      for (;;) {
+  keyTextCursor(range: { gte: Buffer; lt: Buffer }): KeyTextCursor {
+    const db = this.database.db;
+    const iterator = db.iterator({ keyEncoding: 'utf8', valueEncoding: 'buffer', keys: true, values: false, limit: -1, gte: range.gte, lt: range.lt, ...this.target() });
+    let closed = false;
+    return {
+      next: (visit) => {
         const { rows, finished } = iterator._nextvSync(SCAN_CHUNK);
         // keyEncoding 'utf8': the rows are strings (NativeIterator types them for the buffer encoding).
         for (let i = 0; i < rows.length; i += 2) visit(rows[i] as unknown as string);
-        if (finished) return;
-      }
-    } finally {
-      this.database.closeIterator(iterator);
-    }
+        return finished;
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        // A reopen of the task database (a store added to the task) closed the handle, and its iterators with it.
+        if (db.status !== 'open') return;
+        iterator._closeSync();
+        db.detachResource(iterator);
+      },
+    };
   }
 
   batch(): EngineBatch {

@@ -17,9 +17,14 @@ export interface StoreMemorySettings {
   memtableBudgetBytes: number;
   /** Entries of each store instance's read cache of decoded values (state/ReadCache.ts). */
   readCacheEntries: number;
+  /**
+   * Bytes of key filter (state/StoreKeyFilter.ts) per store: the stores open in a thread share
+   * this times their number, so the few stores that keep a filter use the slices of those that do not.
+   */
+  keyFilterBytes: number;
 }
 
-let current: StoreMemorySettings = { blockCacheBytes: 150 * 1024, memtableBudgetBytes: 600 * 1024, readCacheEntries: 500 };
+let current: StoreMemorySettings = { blockCacheBytes: 150 * 1024, memtableBudgetBytes: 600 * 1024, readCacheEntries: 500, keyFilterBytes: 80 * 1024 };
 
 export function storeMemory(): StoreMemorySettings {
   return current;

@@ -17,6 +17,10 @@ export class StoreCounters {
   lastRestoreSeconds = 0;
   /** Writes dropped because their window had already expired. */
   expiredWindowWrites = 0;
+  /** Bytes the key filters of this store's instances hold (state/StoreKeyFilter.ts). */
+  keyFilterBytes = 0;
+  /** Key filter builds given up because the memory plan's share had no room: those reads go to RocksDB. */
+  keyFilterDrops = 0;
 }
 
 export class StoreMetrics {
@@ -48,7 +52,17 @@ export class StoreMetrics {
     counter('restore_records_total', 'Changelog records applied by restore', (c) => c.restoreRecords);
     counter('restore_seconds_total', 'Time spent restoring from changelogs', (c) => c.restoreSeconds);
     counter('expired_window_writes_total', 'Window writes dropped: window older than retention', (c) => c.expiredWindowWrites);
+    counter('key_filter_dropped_total', 'Key filters not built for lack of room in the memory plan (reads of absent keys go to RocksDB)', (c) => c.keyFilterDrops);
     const stores = this.stores;
+    new Gauge({
+      name: 'streamline_store_key_filter_bytes',
+      help: 'Bytes held by the key filters of the store (a share of the memory plan)',
+      labelNames: ['store'],
+      registers: [registry],
+      collect() {
+        for (const [store, counters] of stores) this.set({ store }, counters.keyFilterBytes);
+      },
+    });
     new Gauge({
       name: 'streamline_store_last_restore_duration_seconds',
       help: 'Duration of the latest completed restore',

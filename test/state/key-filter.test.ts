@@ -77,6 +77,8 @@ describe('key-value store with a key filter', () => {
     const changelog = new MemoryChangelog();
     for (let i = 0; i < 100; i++) store.put(`s:${i}`, i);
     await commit(store, changelog);
+    expect(store.get('s:absent')).toBeUndefined(); // starts the build
+    await store.keyFilterSettled();
     const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
     for (let i = 0; i < 1000; i++) expect(store.get(`s:absent-${i}`)).toBeUndefined();
     expect(reads.mock.calls.length).toBeLessThan(50);
@@ -88,6 +90,7 @@ describe('key-value store with a key filter', () => {
     await store.open(dirs.make());
     const changelog = new MemoryChangelog();
     expect(store.get('s:a')).toBeUndefined(); // builds the filter on an empty store
+    await store.keyFilterSettled();
     store.put('s:a', 1);
     await commit(store, changelog);
     expect(store.get('s:a')).toBe(1);
@@ -120,6 +123,7 @@ describe('key-value store with a key filter', () => {
     const restored = newStore();
     await restored.open(dirs.make());
     expect(restored.get('s:0')).toBeUndefined();
+    await restored.keyFilterSettled();
     await restored.restore(changelog.records);
     await restored.finishRestore(changelog.endOffset);
     for (let i = 0; i < 50; i++) expect([restored.get(`s:${i}`), restored.get(`x:${i}`)]).toEqual([i, i]);
@@ -151,17 +155,18 @@ describe('key-value store with a key filter', () => {
     store.put('t:0', 0);
     await commit(store, changelog);
     const scanned: string[] = [];
-    const scan = jest.spyOn(RocksDBEngine.prototype, 'forEachKeyText');
-    scan.mockImplementation(function (this: RocksDBEngine, range, visit) {
-      scan.mockRestore();
-      this.forEachKeyText(range, (key) => {
-        scanned.push(key);
-        visit(key);
-      });
+    const cursor = RocksDBEngine.prototype.keyTextCursor;
+    jest.spyOn(RocksDBEngine.prototype, 'keyTextCursor').mockImplementation(function (this: RocksDBEngine, range) {
+      const inner = cursor.call(this, range);
+      return { next: (visit) => inner.next((key) => visit(scanned[scanned.push(key) - 1]!)), close: () => inner.close() };
     });
+    expect(store.get('s:absent')).toBeUndefined(); // starts the build
+    await store.keyFilterSettled();
     const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
     for (let i = 0; i < 100; i++) expect(store.get(`s:absent-${i}`)).toBeUndefined();
-    expect(scanned).toHaveLength(100);
+    // Two scans (one counts, one fills) of the 100 keys with the prefix, and of no other.
+    expect(scanned).toHaveLength(200);
+    expect(new Set(scanned).size).toBe(100);
     expect(scanned.every((key) => key.startsWith('\x01s:'))).toBe(true);
     const filteredReads = reads.mock.calls.length;
     expect(filteredReads).toBeLessThan(10);
@@ -176,14 +181,17 @@ describe('key-value store with a key filter', () => {
     await store.open(dirs.make());
     const changelog = new MemoryChangelog();
     expect(store.get('s:none')).toBeUndefined();
-    const scans = jest.spyOn(RocksDBEngine.prototype, 'forEachKeyText');
+    await store.keyFilterSettled();
+    const scans = jest.spyOn(RocksDBEngine.prototype, 'keyTextCursor');
     const total = MIN_KEY_FILTER_CAPACITY + 1000;
     for (let i = 0; i < total; i += 500) {
       for (let j = i; j < Math.min(total, i + 500); j++) store.put(`s:${j}`, j);
       await commit(store, changelog);
       expect(store.get(`s:${i}`)).toBe(i);
+      await store.keyFilterSettled();
     }
-    expect(scans).toHaveBeenCalledTimes(1);
+    // One rebuild: a counting scan and a filling one.
+    expect(scans).toHaveBeenCalledTimes(2);
     for (let i = 0; i < total; i++) expect(store.get(`s:${i}`)).toBe(i);
   });
 });
