@@ -155,8 +155,9 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
     // Write buffers in steady state: 2 of budget / 4 (see config/MemoryPlan.ts).
     const rocksdbStores = stores * (plan.stores.blockCacheBytes + plan.stores.memtableBudgetBytes * 0.5);
     const readCaches = stores * plan.stores.readCacheEntries * 512;
+    const keyFilters = stores * plan.stores.keyFilterBytes;
     const log = plan.log.blockCacheBytes + plan.log.memtableBudgetBytes * 0.5;
-    const parts = plan.baseBytes + rocksdbStores + readCaches + log + plan.ingressInFlightBytes + plan.sinkBatchBytes + plan.chdb.maxMemoryUsageBytes;
+    const parts = plan.baseBytes + rocksdbStores + readCaches + keyFilters + log + plan.ingressInFlightBytes + plan.sinkBatchBytes + plan.chdb.maxMemoryUsageBytes;
     // The planned parts fit under the refusal line (what is left is headroom for garbage).
     expect(parts).toBeLessThan(plan.pressure.refuseAboveBytes);
     expect(plan.pressure.refuseAboveBytes).toBeLessThan(plan.limitBytes);
