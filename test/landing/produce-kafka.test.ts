@@ -30,7 +30,7 @@ describe('streamline produce on Kafka', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('lines land as bare events keyed by user id, from a file and from stdin', async () => {
+  test('lines land as bare events keyed by user id, from a file and from stdin; a progress bar on a terminal', async () => {
     const brokers = testKafkaBrokers();
     const topic = `produce-${process.pid}-${Date.now()}.raw`;
     const now = Date.now();
@@ -51,14 +51,23 @@ describe('streamline produce on Kafka', () => {
     };
     const fromFile = await cli([file, '--batch', '10']);
     expect(fromFile.stdout).toContain('27 of 27 events written to the landing topic; 0 refused');
+    // Not on a terminal: no progress bar, only the summary.
+    expect(fromFile.stderr).not.toContain('produce [');
     const fromStdin = await cli(['-'], lines.slice(0, 2).join('\n') + '\n');
     expect(fromStdin.stdout).toContain('2 of 2 events written to the landing topic; 0 refused');
 
+    // On a terminal (script(1) gives the command a pseudo-terminal), the progress bar shows on it.
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+    const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'bin/streamline.ts'), 'produce', file, '--batch', '5'].map(quote).join(' ');
+    const onTerminal = await run('script', ['-q', '-e', '-c', command, '/dev/null'], { env, cwd: ROOT });
+    expect(onTerminal.stdout).toMatch(/produce \[[░█ ]+\] \d+% \| \d+\/27/);
+    expect(onTerminal.stdout).toContain('27 of 27 events written to the landing topic; 0 refused');
+
     log = await openKafkaLog({ brokers: [brokers], clientId: 'produce-kafka-reader' });
     const records = (await readAll(log, topic)).sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || a.offset - b.offset);
-    expect(records).toHaveLength(29);
+    expect(records).toHaveLength(56);
     const values = records.map((record) => record.value!.toString('utf8')).sort();
-    expect(values).toEqual([...lines, ...lines.slice(0, 2)].sort());
+    expect(values).toEqual([...lines, ...lines.slice(0, 2), ...lines].sort());
     const decoder = new LandingDecoder({ validateEnvelopes: false });
     for (const record of records) {
       expect(record.headers['content-type']).toBe('application/json');
