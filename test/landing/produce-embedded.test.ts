@@ -8,8 +8,11 @@ import { LandingChild } from './landing-child.js';
 /**
  * Issue 14, done-when 2: `streamline produce <file.ndjson>` in embedded mode, through the running
  * service's HTTP ingress (the service holds the embedded log). Two backfill files, the service
- * SIGKILLed between them; events with ids appear in both files. Each distinct valid event is
- * counted once; invalid lines are reported with their line number and reason.
+ * SIGKILLed between them; events with ids (seed 004, and every seed 000 type) appear in both
+ * files. Each distinct valid event is counted once (the seed 000 tables, events_raw, GET
+ * /metrics?event_name=...); invalid and garbage lines are reported with their line number and
+ * reason, as the HTTP routes answer them (NDJSON lines are JSON: Protobuf framings and the
+ * landing DLQ belong to direct producers, landing-kafka-e2e.test.ts).
  */
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -44,6 +47,9 @@ describe('streamline produce in embedded mode', () => {
         // Ids 0..29 appear in both files: a backfill re-run after a crash.
         out.push(JSON.stringify({ event_id: `bf-${i % 30}`, event_name: 'backfill_id', user_id: user(i % 30), timestamp: now - 30_000 + (i % 30), channel: 'api' }));
         out.push(JSON.stringify({ user_id: user(i % 30), item_id: 'item-1', client_attempt_id: `bf-att-${i % 30}`, correct: true, time_taken_ms: 3000 }));
+        const start = now - 600_000 + (i % 30) * 1000;
+        out.push(JSON.stringify({ session_id: `bf-sess-${i % 30}`, user_id: user(i % 30), start_time: new Date(start).toISOString(), end_time: new Date(start + 300_000).toISOString(), items_attempted: 4, correct_count: 2 }));
+        out.push(JSON.stringify({ placement_id: `bf-place-${i % 30}`, user_id: user(i % 30), items_administered: 12, overall_accuracy: 0.75, was_completed: true }));
         out.push(JSON.stringify({ learner_id: user(i), tenant_id: 't', event_type: 'interaction', timestamp: new Date(now - 20_000 + i).toISOString(), source_service: 'web' }));
       }
       return out;
@@ -57,9 +63,9 @@ describe('streamline produce in embedded mode', () => {
     child = await LandingChild.start(env);
     await child.started;
     const one = await produce(path.join(dir, 'first.ndjson'), child.address, env.DATA_DIR);
-    expect(one.stdout).toContain(`line 121: timestamp is required`);
-    expect(one.stdout).toContain('line 122: not a JSON object');
-    expect(one.stdout).toContain('120 of 122 events accepted by the service; 2 refused');
+    expect(one.stdout).toContain(`line 181: timestamp is required`);
+    expect(one.stdout).toContain('line 182: not a JSON object');
+    expect(one.stdout).toContain('180 of 182 events accepted by the service; 2 refused');
     const rawCount = 'SELECT count() AS n FROM events_db.events_raw';
     for (let n = 0; n === 0; n = await child.count(rawCount)) await new Promise((resolve) => setTimeout(resolve, 100));
     await child.kill();
@@ -67,16 +73,18 @@ describe('streamline produce in embedded mode', () => {
     child = await LandingChild.start(env);
     await child.started;
     const two = await produce(path.join(dir, 'second.ndjson'), child.address, env.DATA_DIR);
-    expect(two.stdout).toContain('line 121: timestamp must be a valid date-time');
-    expect(two.stdout).toContain('120 of 121 events accepted by the service; 1 refused');
+    expect(two.stdout).toContain('line 181: timestamp must be a valid date-time');
+    expect(two.stdout).toContain('180 of 181 events accepted by the service; 1 refused');
 
-    // 60 bare product events, 30 distinct ids, 30 distinct attempts, 60 interactions.
+    // 60 bare product events, 30 distinct ids, 30 distinct attempts, sessions and placements, 60 interactions.
     const expected = {
-      [rawCount]: 60 + 30 + 30 + 60,
-      'SELECT uniqExact(event_id) AS n FROM events_db.events_raw': 180,
+      [rawCount]: 60 + 30 + 30 + 30 + 30 + 60,
+      'SELECT uniqExact(event_id) AS n FROM events_db.events_raw': 240,
       "SELECT count() AS n FROM events_db.events_raw WHERE event_name = 'backfill_bare'": 60,
       "SELECT count() AS n FROM events_db.events_raw WHERE event_name = 'backfill_id'": 30,
       'SELECT count() AS n FROM events_db.attempts': 30,
+      'SELECT count() AS n FROM events_db.sessions': 30,
+      'SELECT count() AS n FROM events_db.placements': 30,
       "SELECT count() AS n FROM events_db.events_raw WHERE event_type = 'interaction'": 60,
     };
     expect(await child.waitForCounts(expected, 120_000)).toEqual(expected);
