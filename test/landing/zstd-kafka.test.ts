@@ -45,8 +45,11 @@ describe('zstd on the Kafka log', () => {
     void log.close();
   });
 
-  const runsOn24 = hasZstd(process.versions.node) || (node24 !== undefined && fs.existsSync(node24));
-  (runsOn24 ? test : test.skip)(`on Node ≥ 22.15 (${node24 ?? 'this process'}) records go to the broker as zstd batches and read back the same`, () => {
+  test(`on Node ≥ 22.15 (${hasZstd(process.versions.node) ? 'this process' : (node24 ?? 'NODE24_BIN')}) records go to the broker as zstd batches and read back the same`, () => {
+    // Not skipped on an older Node without NODE24_BIN: the round trip is the proof zstd works.
+    if (!hasZstd(process.versions.node) && (node24 === undefined || !fs.existsSync(node24))) {
+      throw new Error(`the zstd round trip needs a Node ≥ 22.15 and this is ${process.versions.node}: set NODE24_BIN to a Node 24 binary (.ci/run does; see docs/NODE-VERSIONS.md)`);
+    }
     const brokers = testKafkaBrokers();
     const topic = `zstd-check-${process.pid}-${Date.now()}`;
     const binary = hasZstd(process.versions.node) ? process.execPath : node24!;
