@@ -112,6 +112,38 @@ describe('routed output as Protobuf', () => {
     expect(json.size).toBe(4);
   }, 60_000);
 
+  test('PROTOBUF_OUTPUT_TOPICS and PROTOBUF_OUTPUT_SCHEMA_ID through the config: Confluent-framed EnrichedEvents that protoc decodes to their JSON twins', async () => {
+    const config = readPipelineConfig({ PROTOBUF_OUTPUT_TOPICS: 'ml.training_events', PROTOBUF_OUTPUT_SCHEMA_ID: '17' });
+    // No routes given: the default rules with the configured formats, as the service builds them.
+    const builder = new StreamsBuilder();
+    const pipeline = buildDefaultPipeline(builder, config);
+    await ensurePipelineTopics(h.log, config, 2);
+    const bare = (value: Record<string, unknown>, key: string) => ({ topic: config.landingTopic, key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), timestamp: T });
+    await h.log.produce([
+      // A high-quality attempt goes to user.attempts (JSON) and ml.training_events; a completed placement to user.placements and ml.training_events.
+      bare({ user_id: 'u3', item_id: 'i2', client_attempt_id: 'a-9', correct: true, quality: 5, time_taken_ms: 1200 }, 'u3'),
+      bare({ placement_id: 'p-4', user_id: 'u4', items_administered: 15, overall_accuracy: 0.73, was_completed: true, results: { ability_estimates: { signs: 0.8 } } }, 'u4'),
+    ]);
+    await h.run(builder, [config.landingTopic]);
+    pipeline.close();
+
+    const json = new Map<string, LearningEvent>();
+    for (const topic of ['user.attempts', 'user.placements']) for (const record of await readAll(h.log, topic)) json.set(record.key!.toString('utf8'), JSON.parse(record.value!.toString('utf8')) as LearningEvent);
+    const training = await readAll(h.log, 'ml.training_events');
+    expect(training).toHaveLength(2);
+    expect(json.size).toBe(2);
+    // The Confluent wire format written out by hand: magic 0, schema id 17 (4 bytes, big-endian),
+    // message indexes [2] as zigzag varints (count 1 -> 0x02, index 2 -> 0x04): EnrichedEvent is
+    // the third message of enriched.proto, after DerivedEnrichment and Enrichment.
+    const prefix = Buffer.from([0, 0, 0, 0, 17, 0x02, 0x04]);
+    for (const record of training) {
+      expect(record.headers['content-type']).toBe(PROTOBUF_OUTPUT_CONTENT_TYPE);
+      expect(record.value!.subarray(0, prefix.length)).toEqual(prefix);
+      const decoded = enrichedJson(parseTextFormat(protocDecode('streamline.v1.EnrichedEvent', record.value!.subarray(prefix.length))));
+      expect(decoded).toEqual(comparable(json.get(decoded.user_id as string)!));
+    }
+  }, 60_000);
+
   test('refused landing records are counted by kind in the parse step and dead-lettered with their reason', async () => {
     const config = readPipelineConfig({});
     const builder = new StreamsBuilder();
