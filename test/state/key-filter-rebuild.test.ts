@@ -158,17 +158,21 @@ describe('key filter rebuild after a reopen', () => {
 });
 
 describe('key filter within the memory plan', () => {
-  test('with no room in the plan the filter is dropped and counted, and reads go to RocksDB', async () => {
-    // One open store, 32 KiB of share: half the smallest filter for 50,000 keys (64 KiB: 10 bits per key, rounded up to a power of two).
-    setStoreMemory({ ...planned, keyFilterBytes: 32 * 1024 });
+  /** One open store of 50,000 ids with keyFilterBytes of share, its filter's build started by a read and settled. */
+  async function settledStore(keyFilterBytes: number) {
+    setStoreMemory({ ...planned, keyFilterBytes });
     const registry = new Registry();
     const dir = await storedIds(50_000);
     const store = newStore(registry);
     await store.open(dir);
     expect(store.get('s:page_view:absent')).toBeUndefined();
     await store.keyFilterSettled();
+    return { store, registry, counters: StoreMetrics.for(registry).counters('dedupe-ids') };
+  }
 
-    const counters = StoreMetrics.for(registry).counters('dedupe-ids');
+  test('with no room in the plan the filter is dropped and counted, and reads go to RocksDB', async () => {
+    // 32 KiB of share: half the smallest filter for 50,000 keys (64 KiB: 10 bits per key, rounded up to a power of two).
+    const { store, registry, counters } = await settledStore(32 * 1024);
     expect([counters.keyFilterDrops, counters.keyFilterBytes]).toEqual([1, 0]);
     expect(await registry.getSingleMetricAsString('streamline_store_key_filter_dropped_total')).toContain('streamline_store_key_filter_dropped_total{store="dedupe-ids"} 1');
     const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
@@ -183,15 +187,7 @@ describe('key filter within the memory plan', () => {
     const wanted = KeyFilter.bytesFor(4 * 50_000);
     const least = KeyFilter.bytesFor(50_000);
     expect(least).toBeLessThan(wanted);
-    setStoreMemory({ ...planned, keyFilterBytes: least }); // one open store: room for the least
-    const registry = new Registry();
-    const dir = await storedIds(50_000);
-    const store = newStore(registry);
-    await store.open(dir);
-    expect(store.get('s:page_view:absent')).toBeUndefined();
-    await store.keyFilterSettled();
-
-    const counters = StoreMetrics.for(registry).counters('dedupe-ids');
+    const { store, registry, counters } = await settledStore(least); // room for the least
     expect([counters.keyFilterDrops, counters.keyFilterBytes]).toEqual([0, least]);
     expect(await registry.getSingleMetricAsString('streamline_store_key_filter_bytes')).toContain(`streamline_store_key_filter_bytes{store="dedupe-ids"} ${least}`);
     const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
