@@ -164,6 +164,27 @@ export const WINDOW_SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'session-on-close',
+    outputTopics: ['out', 'out-no-grace'],
+    inputs: (i) => [[], activity(i)],
+    build: (b, t) => {
+      const events = eventsOf(b, t) as KStream<string, Json>;
+      for (const [windows, topic] of [
+        [SessionWindows.ofInactivityGapAndGrace(10_000, 5_000), 'out'],
+        [SessionWindows.ofInactivityGapWithNoGrace(8_000), 'out-no-grace'],
+      ] as const) {
+        events
+          .groupByKey()
+          .windowedBy(windows)
+          .emit('onWindowClose')
+          .count()
+          .toStream()
+          .map((windowed, count): [string, Json] => [windowedKey(windowed), asJson(count)])
+          .to(t(topic));
+      }
+    },
+  },
+  {
     name: 'stream-stream-inner-join',
     outputTopics: ['out'],
     inputs: twoStreams,

@@ -119,4 +119,39 @@ describe('session windows', () => {
     expect(sessionsOf(last)).toEqual(['e@134999/135000=2']);
     await last.close();
   });
+  test("emit('onWindowClose'): each session once, final, when stream time passes its end + gap + grace; a restart without local state neither repeats nor skips one", async () => {
+    const onClose = () => {
+      const builder = new StreamsBuilder();
+      builder
+        .stream('activity')
+        .groupByKey()
+        .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
+        .emit('onWindowClose')
+        .count({ name: 'final-sessions' })
+        .toStream()
+        .map((windowed: Windowed<string>, count) => [windowed.key, { start: windowed.windowStart, end: windowed.windowEnd, count }])
+        .to('sessions-out');
+      return builder.build();
+    };
+    const runOnClose = async (records: ReturnType<typeof act>[]) => {
+      await log.produce(records);
+      const app = new StreamsApp(onClose(), log, { applicationId: 'final', stateDir: `${dir}/state` });
+      await app.start();
+      await app.whenAssigned();
+      await waitForCaughtUp(app, log, 'final', ['activity']);
+      await app.close();
+    };
+    const emitted = async () => (await readAll(log, 'sessions-out')).map((r) => [r.key!.toString(), r.timestamp, JSON.parse(r.value!.toString())]);
+
+    // a's [1000, 6500] is extended by 12000 and closes once stream time reaches 12000 + 15000 + 1.
+    await runOnClose([act('a', 1000), act('a', 6500), act('b', 9000), act('a', 12_000), act('c', 27_000)]);
+    expect(await emitted()).toEqual([['b', 9000, { start: 9000, end: 9000, count: 1 }]]);
+    fs.rmSync(`${dir}/state`, { recursive: true, force: true });
+    // After the restore (the last emit's close time included) 27001 closes a's session: b is not emitted again.
+    await runOnClose([act('c', 27_001)]);
+    expect(await emitted()).toEqual([
+      ['b', 9000, { start: 9000, end: 9000, count: 1 }],
+      ['a', 12_000, { start: 1000, end: 12_000, count: 3 }],
+    ]);
+  });
 });

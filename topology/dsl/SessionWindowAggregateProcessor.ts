@@ -1,7 +1,9 @@
 import type { SessionStore } from '../../state/RocksDBSessionStore.js';
+import type { KeyValueStore } from '../../state/StateStore.js';
 import type { Processor, ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
-import type { Aggregator, Initializer } from './DslProcessors.js';
+import type { Aggregator, EmitStrategy, Initializer } from './DslProcessors.js';
+import { orderBytes } from './SuppressProcessor.js';
 import type { SessionWindows } from './SessionWindows.js';
 import type { Windowed } from './TimeWindows.js';
 
@@ -13,6 +15,19 @@ const storePurgedBelow = new WeakMap<object, number>();
 /** Kafka Streams' session store segment interval (RocksDbSessionBytesStoreSupplier.segmentIntervalMs). */
 export function sessionSegmentIntervalMs(retentionMs: number): number {
   return Math.max(Math.floor(retentionMs / 2), 60_000);
+}
+
+const LAST_EMIT_CLOSE_TIME_KEY = 'last-emit-window-close-time';
+/** ConsumerRecord.NO_TIMESTAMP: nothing emitted yet. */
+const NO_EMIT = -1;
+
+/** TimeFirstSessionKeySchema's bytes: the session end, the session start, the key's bytes (string keys: UTF-8). */
+function timeFirstOrder<K>(session: Windowed<K>): Buffer {
+  const end = Buffer.allocUnsafe(8);
+  end.writeBigInt64BE(BigInt(session.windowEnd), 0);
+  const start = Buffer.allocUnsafe(8);
+  start.writeBigInt64BE(BigInt(session.windowStart), 0);
+  return Buffer.concat([end, start, orderBytes(session.key)]);
 }
 
 /** Combines two sessions' aggregates when a record bridges them (Kafka Streams' Merger). */
@@ -29,6 +44,15 @@ export type Merger<K, A> = (key: K, aggregate1: A, aggregate2: A) => A;
  * segments (purgeExpiredSegments). A record whose merged session ended before stream time - grace - gap is late:
  * counted and dropped. Records with a null key are dropped; a null value is aggregated, as
  * Kafka Streams does.
+ *
+ * onWindowClose (KStreamSessionWindowAggregate with EmitStrategy.onWindowClose) forwards no update
+ * or tombstone; after each record with a key, late or not, the sessions that ended in
+ * [last emit close time, close time - 1] (a session's end is inclusive) are forwarded once, with
+ * their end as timestamp, ordered by end, start, then key bytes, as Kafka Streams' time-ordered
+ * session store (TimeFirstSessionKeySchema) returns them. Finding them is a scan of the store
+ * (ours is keyed by key first), bounded by retention as expired segments are dropped. The last
+ * emit's close time is kept in a changelogged store (Kafka Streams: processor metadata committed
+ * with the offsets), so a restart neither repeats nor skips a session; no wall-clock throttle.
  */
 export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V, Windowed<K>, A | null> {
   private context!: ProcessorContext<Windowed<K>, A | null>;
@@ -55,27 +79,38 @@ export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V,
     private readonly aggregator: Aggregator<K, V, A>,
     private readonly merger: Merger<K, A>,
     private readonly retentionMs: number,
+    private readonly emitStrategy: EmitStrategy = 'onUpdate',
+    private readonly emittedStoreName?: string,
   ) {}
+
+  private emitted: KeyValueStore<string, number> | undefined;
 
   init(context: ProcessorContext<Windowed<K>, A | null>): void {
     this.context = context;
     this.store = context.getStateStore(this.storeName);
+    if (this.emitStrategy === 'onWindowClose') this.emitted = context.getStateStore<KeyValueStore<string, number>>(this.emittedStoreName!);
   }
 
   process(record: StreamRecord<K, V>): void {
     if (record.key === null || record.key === undefined) return this.context.count('null_key_dropped');
+    this.aggregateRecord(record);
+    if (this.emitStrategy === 'onWindowClose') this.emitClosedSessions(this.observedStreamTime - this.windows.graceMs - this.windows.inactivityGapMs);
+  }
+
+  private aggregateRecord(record: StreamRecord<K, V>): void {
+    const key = record.key as K;
     const { inactivityGapMs, graceMs } = this.windows;
     const timestamp = record.timestamp;
     this.observedStreamTime = Math.max(this.observedStreamTime, timestamp);
     const closeTime = this.observedStreamTime - graceMs - inactivityGapMs;
     this.storeStreamTime ??= this.store.all().reduce((max, session) => Math.max(max, session.key.windowEnd), -1);
     const earliestLiveEnd = this.storeStreamTime - this.retentionMs + 1;
-    const merged = this.store.findSessions(record.key, Math.max(timestamp - inactivityGapMs, earliestLiveEnd), timestamp + inactivityGapMs);
+    const merged = this.store.findSessions(key, Math.max(timestamp - inactivityGapMs, earliestLiveEnd), timestamp + inactivityGapMs);
     let start = timestamp;
     let end = timestamp;
     let aggregate = this.initializer();
     for (const session of merged) {
-      aggregate = this.merger(record.key, aggregate, session.value);
+      aggregate = this.merger(key, aggregate, session.value);
       start = Math.min(start, session.key.windowStart);
       end = Math.max(end, session.key.windowEnd);
     }
@@ -83,15 +118,32 @@ export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V,
     if (start !== timestamp || end !== timestamp) {
       for (const session of merged) {
         this.store.remove(session.key);
-        this.context.forward({ key: session.key, value: null, timestamp: session.key.windowEnd, headers: record.headers });
+        if (this.emitStrategy === 'onUpdate') this.context.forward({ key: session.key, value: null, timestamp: session.key.windowEnd, headers: record.headers });
       }
     }
-    aggregate = this.aggregator(record.key, record.value, aggregate);
-    const sessionKey: Windowed<K> = { key: record.key, windowStart: start, windowEnd: end };
+    aggregate = this.aggregator(key, record.value, aggregate);
+    const sessionKey: Windowed<K> = { key, windowStart: start, windowEnd: end };
     this.store.put(sessionKey, aggregate);
     this.storeStreamTime = Math.max(this.storeStreamTime, end);
     this.purgeExpiredSegments(this.storeStreamTime);
-    this.context.forward({ key: sessionKey, value: aggregate, timestamp: end, headers: record.headers });
+    if (this.emitStrategy === 'onUpdate') this.context.forward({ key: sessionKey, value: aggregate, timestamp: end, headers: record.headers });
+  }
+
+  /** KStreamSessionWindowAggregate.maybeForwardFinalResult, not throttled by wall-clock time. */
+  private emitClosedSessions(closeTime: number): void {
+    const lastEmitCloseTime = this.emitted!.get(LAST_EMIT_CLOSE_TIME_KEY) ?? NO_EMIT;
+    if (lastEmitCloseTime !== NO_EMIT && lastEmitCloseTime >= closeTime) return;
+    const upper = closeTime - 1;
+    if (upper < 0) return;
+    const lower = Math.max(0, lastEmitCloseTime);
+    const closed = this.store
+      .all()
+      .filter(({ key }) => key.windowEnd >= lower && key.windowEnd <= upper)
+      .map((session) => ({ session, order: timeFirstOrder(session.key) }))
+      .sort((a, b) => Buffer.compare(a.order, b.order));
+    // No headers: Kafka Streams passes on those of the record that happened to close the session.
+    for (const { session } of closed) this.context.forward({ key: session.key, value: session.value, timestamp: session.key.windowEnd, headers: {} });
+    this.emitted!.put(LAST_EMIT_CLOSE_TIME_KEY, closeTime);
   }
 
   /**

@@ -30,7 +30,7 @@ final class WindowScenarios {
     private WindowScenarios() {}
 
     static final Set<String> NAMES = Set.of("windowed-serde-repartition", "session-count", "session-reduce-aggregate-no-grace", "sliding-count",
-        "sliding-reduce-aggregate-no-grace", "sliding-on-close", "stream-stream-inner-join",
+        "sliding-reduce-aggregate-no-grace", "sliding-on-close", "session-on-close", "stream-stream-inner-join",
         "stream-stream-left-join", "stream-stream-outer-join");
 
     static boolean handles(String scenario) {
@@ -109,6 +109,24 @@ final class WindowScenarios {
                         (k, v, agg) -> countAndMax(Json.number(agg, "count") + 1, Math.max(Json.number(agg, "max"), Json.number(v, "n"))),
                         Materialized.with(Serdes.String(), Json.SERDE))
                     .toStream().map((wk, v) -> KeyValue.pair(Scenarios.windowedKey(wk), v)).to("out-aggregate", Scenarios.JSON_OUT);
+            }
+            case "session-on-close" -> {
+                outputs = List.of("out", "out-no-grace");
+                KStream<String, JsonNode> events = Scenarios.events(builder);
+                Scenarios.grouped(events)
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count()
+                    .toStream()
+                    .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : (JsonNode) Json.NODES.numberNode(count)))
+                    .to("out", Scenarios.JSON_OUT);
+                Scenarios.grouped(events)
+                    .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofSeconds(8)))
+                    .emitStrategy(EmitStrategy.onWindowClose())
+                    .count()
+                    .toStream()
+                    .map((wk, count) -> KeyValue.pair(Scenarios.windowedKey(wk), count == null ? null : (JsonNode) Json.NODES.numberNode(count)))
+                    .to("out-no-grace", Scenarios.JSON_OUT);
             }
             case "stream-stream-inner-join" -> {
                 KStream<String, JsonNode> payments = builder.stream("payments", Scenarios.JSON_IN);
