@@ -1,0 +1,92 @@
+/**
+ * What fills the stream thread's V8 heap at full capacity (issue 21): starts the service in this
+ * process (threaded defaults, embedded log and chDB, a temp DATA_DIR, the 1,024 MB budget), drives
+ * the soak's full-capacity load at it (8 connections of bulk-100 seed 004 requests, Retry-After
+ * honoured), waits for the backlog to drain, prints every thread's heap gauges, then writes a heap
+ * snapshot of the first stream worker and summarises it (bench/lib/HeapSnapshotSummary.ts).
+ *
+ *   npx tsx bench/stream-heap.ts
+ *   BENCH_HEAP_LOAD_SECONDS=90       full-capacity load
+ *   BENCH_HEAP_DRAIN_SECONDS=30      wait after the load before the snapshot
+ *   BENCH_HEAP_SNAPSHOT=/tmp/x.heapsnapshot   where the snapshot goes (default: the temp dir)
+ *   BENCH_HEAP_STREAM_MAX_OLD_MB=256   experiment: resourceLimits.maxOldGenerationSizeMb for the
+ *                                    stream workers (V8 then grows the heap by a smaller factor
+ *                                    between collections; an isolate whose live heap passes it dies)
+ *   BENCH_HEAP_RELEASE_CONSUMED=true   experiment: stream tasks drop processed records at once
+ *                                    (bench/lib/ReleaseConsumedRecords.ts)
+ *   npx tsx bench/stream-heap.ts some.heapsnapshot   only summarises a snapshot written before
+ */
+import fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline as pipe } from 'node:stream/promises';
+import type { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import { SoakLoad } from './lib/SoakLoad.js';
+import { summariseHeapSnapshot } from './lib/HeapSnapshotSummary.js';
+
+if (process.argv[2]) {
+  console.log(summariseHeapSnapshot(JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))));
+  process.exit(0);
+}
+
+// Experiment hook, off unless set: the stream workers' heap limit, without editing app/threads/
+// (the Worker class is swapped before the service's modules load, as they import it).
+const maxOldMb = Number(process.env.BENCH_HEAP_STREAM_MAX_OLD_MB ?? 0);
+const releaseConsumed = process.env.BENCH_HEAP_RELEASE_CONSUMED === 'true';
+if (maxOldMb > 0 || releaseConsumed) {
+  const workerThreads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+  const Original = workerThreads.Worker;
+  workerThreads.Worker = class extends Original {
+    constructor(entry: string | URL, options: import('node:worker_threads').WorkerOptions = {}) {
+      const stream = options.name?.startsWith('stream-') === true;
+      // The .ts bootstrap of log/remote/StartModuleWorker.ts: the patch loads after tsx registers, before the entry.
+      const patch = new URL('./lib/ReleaseConsumedRecords.ts', import.meta.url).href;
+      const patched = stream && releaseConsumed && options.eval === true && typeof entry === 'string' ? entry.replace('return import(', `return import(${JSON.stringify(patch)}).then(() => import(`).replace('); })', ')); })') : entry;
+      if (stream && releaseConsumed && patched === entry) throw new Error('the release-consumed experiment needs the .ts bootstrap (run under tsx)');
+      super(patched, stream && maxOldMb > 0 ? { ...options, resourceLimits: { ...options.resourceLimits, maxOldGenerationSizeMb: maxOldMb } } : options);
+    }
+  };
+  syncBuiltinESMExports();
+  console.log(`experiment: stream workers' maxOldGenerationSizeMb = ${maxOldMb || 'default'}, release consumed records: ${releaseConsumed}`);
+}
+const { startService } = await import('../app/Service.js');
+
+const loadSeconds = Number(process.env.BENCH_HEAP_LOAD_SECONDS ?? 90);
+const drainSeconds = Number(process.env.BENCH_HEAP_DRAIN_SECONDS ?? 30);
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-heap-'));
+const snapshotFile = process.env.BENCH_HEAP_SNAPSHOT ?? path.join(dataDir, 'stream-1.heapsnapshot');
+
+const service = await startService({ ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, MEMORY_LIMIT_MB: process.env.MEMORY_LIMIT_MB ?? '1024' }, pino({ level: 'warn' }));
+await service.started;
+const streamWorker = service.threads?.streamWorkers[0];
+if (!streamWorker) throw new Error('no stream worker: run threaded (not SINGLE_THREAD=true) with the topology role');
+
+async function heapGauges(label: string): Promise<void> {
+  const text = await service.registry.metrics();
+  const lines = text.split('\n').filter((line) => /^streamline_thread_heap_(used|total)_bytes\{/.test(line));
+  const mb = (line: string) => `${line.replace(/ [0-9.e+]+$/, '')} ${(Number(line.split(' ').pop()) / 2 ** 20).toFixed(1)} MB`;
+  console.log(`${label}: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\n  ${lines.map(mb).join('\n  ')}`);
+}
+
+const load = new SoakLoad(service.address, 100);
+const sampling = setInterval(() => void heapGauges(`load, ${load.counters.ackedEvents} events acked, ${load.counters.refused} refused`), 15_000);
+await load.flatOut(8, loadSeconds * 1000);
+clearInterval(sampling);
+load.close();
+await heapGauges(`after ${loadSeconds} s of load (${load.counters.ackedEvents} events acked, ${load.counters.refused} refused)`);
+await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
+await heapGauges(`after ${drainSeconds} s of drain`);
+
+// PipelineWorker keeps its Worker private: the snapshot is this bench's only use of it.
+const worker = (streamWorker as unknown as { worker: Worker }).worker;
+// Numbers as nodes too (Node >= 20.?: ignored before), so a queue's head index can be read from the snapshot.
+const snapshot = await (worker.getHeapSnapshot as (options?: { exposeNumericValues?: boolean }) => Promise<NodeJS.ReadableStream>)({ exposeNumericValues: true });
+await pipe(snapshot, fs.createWriteStream(snapshotFile));
+console.log(`snapshot of ${streamWorker.name}: ${snapshotFile} (${(fs.statSync(snapshotFile).size / 2 ** 20).toFixed(0)} MB)`);
+// The snapshot collected all garbage first: what is left is the live heap.
+await heapGauges('after the snapshot (a full collection)');
+await service.stop();
+console.log(summariseHeapSnapshot(JSON.parse(fs.readFileSync(snapshotFile, 'utf8'))));
+if (!process.env.BENCH_HEAP_SNAPSHOT) fs.rmSync(dataDir, { recursive: true, force: true });
