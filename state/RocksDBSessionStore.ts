@@ -57,9 +57,9 @@ export type RuntimeSessionStore<K, V> = SessionStore<K, V> & StoreLifecycle;
  * session end, the session start (big-endian int64s). Entries of one key are adjacent and ordered
  * by end, so findSessions is one range scan from (key, earliest end) to (key, max).
  *
- * Not done (see docs/KAFKA-STREAMS.md): Kafka Streams segments sessions by end time and drops
- * segments older than stream time - retention; this store keeps sessions until they are merged
- * away, and its changelog is compacted, not also time-retained.
+ * Expiry is the session aggregation's (topology/dsl/SessionWindowAggregateProcessor.ts): as Kafka
+ * Streams drops segments older than stream time - retention, it deletes the sessions that ended
+ * before the first live segment, with tombstones in the compacted changelog so a restore agrees.
  */
 export function sessionStore<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>, options: StoreBuilderOptions = {}): StoreBuilder<RuntimeSessionStore<K, V>> {
   const inner = keyValueStore<Windowed<K>, V>(name, sessionKeySerde(keySerde), valueSerde, options);
