@@ -33,21 +33,24 @@ export function runCrashChild(app: string, env: Record<string, string>, killAfte
 
 /**
  * The shape of the crash-recovery tests: the same input written into two directories under
- * `root`; one run uninterrupted, the other SIGKILLed after `killAfterCommits[0]` (default 4) and
- * then `killAfterCommits[1]` (default 10) commits and finished by a third run. Returns what `collect` reads from each, for the caller to compare.
+ * `root`; one run uninterrupted, the other SIGKILLed at `killAt[0]` and then `killAt[1]` (default
+ * 4 and 10, in runChild's unit: commits or records written) and finished by a third run. Returns
+ * what `collect` reads from each, for the caller to compare.
  */
 export async function uninterruptedAndKilledTwice<T>(
   root: string,
   steps: {
     writeInput: (dir: string) => Promise<unknown>;
-    runChild: (dir: string, killAfterCommits?: number) => Promise<boolean>;
+    /** killAt: the point of the work to be killed at (in the caller's unit: commits or records); none: run to the end. */
+    runChild: (dir: string, killAt?: number) => Promise<boolean>;
     collect: (dir: string) => Promise<T>;
-    killAfterCommits?: [number, number];
+    /** The two kill points, in runChild's unit. Default [4, 10]. */
+    killAt?: [number, number];
   },
 ): Promise<{ expected: T; actual: T }> {
   const uninterrupted = `${root}/uninterrupted`;
   const crashed = `${root}/crashed`;
-  const [firstKill, secondKill] = steps.killAfterCommits ?? [4, 10];
+  const [firstKill, secondKill] = steps.killAt ?? [4, 10];
   await steps.writeInput(uninterrupted);
   await steps.writeInput(crashed);
 

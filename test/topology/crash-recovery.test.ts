@@ -72,7 +72,7 @@ describe('exactly-once across SIGKILL (embedded log)', () => {
   });
 
   test('a run killed twice mid-stream and restarted ends with exactly the outputs and stores of an uninterrupted run', async () => {
-    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect, killAfterCommits: [5, 15] });
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect, killAt: [5, 15] });
     expect(actual.stores).toEqual(expected.stores);
     // Every input produced its outputs exactly once.
     expect(expected.outputs['kept-readings']).toHaveLength(RECORDS - RECORDS / 5);

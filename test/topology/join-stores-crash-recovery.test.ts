@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LogRecord } from '../../log/Log.js';
 import { logModes, type LogMode } from '../processors/fixtures/log-modes.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 import { readAll } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 import { produceOrdersAndPayments } from './fixtures/orders-and-payments.js';
@@ -70,18 +70,12 @@ describe.each(logModes())('join and in-memory stores across SIGKILL ($name log)'
   const runChild = (dir: string, killAfterRecords = 0) => runCrashChild(CHILD, { CRASH_DATA_DIR: dir, CRASH_LOG_MODE: mode.name }, 0, killAfterRecords);
 
   test('killed twice mid-stream and restarted, outputs and stores equal an uninterrupted run', async () => {
-    for (const name of ['uninterrupted', 'crashed']) {
-      const log = await mode.open(`${root}/${name}`);
+    const writeInput = async (dir: string) => {
+      const log = await mode.open(dir);
       await produceOrdersAndPayments(log, RECORDS, OUTPUTS);
       await log.close();
-    }
-    expect(await runChild(`${root}/uninterrupted`)).toBe(true);
-    expect(await runChild(`${root}/crashed`, 2_000)).toBe(false);
-    expect(await runChild(`${root}/crashed`, 6_000)).toBe(false);
-    expect(await runChild(`${root}/crashed`)).toBe(true);
-
-    const expected = await collect(mode, `${root}/uninterrupted`);
-    const actual = await collect(mode, `${root}/crashed`);
+    };
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput, runChild, collect: (dir) => collect(mode, dir), killAt: [2_000, 6_000] });
     // The input gives every store something to hold: pairs, orders still waiting, 300 users counted.
     expect(expected.stores.waiting.length).toBeGreaterThan(100);
     expect(expected.stores.orders.length).toBe(RECORDS / 2);

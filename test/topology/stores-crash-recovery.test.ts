@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Log, LogRecord } from '../../log/Log.js';
 import { logModes, type LogMode } from '../processors/fixtures/log-modes.js';
-import { runCrashChild } from '../support/crash-child.js';
+import { runCrashChild, uninterruptedAndKilledTwice } from '../support/crash-child.js';
 import { readAll } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -87,18 +87,12 @@ describe.each(logModes())('session, sliding-window and foreign-key join stores a
   const runChild = (dir: string, killAfterRecords = 0) => runCrashChild(CHILD, { CRASH_DATA_DIR: dir, CRASH_LOG_MODE: mode.name }, 0, killAfterRecords);
 
   test('killed twice mid-stream and restarted, outputs and stores equal an uninterrupted run', async () => {
-    for (const name of ['uninterrupted', 'crashed']) {
-      const log = await mode.open(`${root}/${name}`);
+    const writeInputInto = async (dir: string) => {
+      const log = await mode.open(dir);
       await writeInput(log);
       await log.close();
-    }
-    expect(await runChild(`${root}/uninterrupted`)).toBe(true);
-    expect(await runChild(`${root}/crashed`, 3_000)).toBe(false);
-    expect(await runChild(`${root}/crashed`, 15_000)).toBe(false);
-    expect(await runChild(`${root}/crashed`)).toBe(true);
-
-    const expected = await collect(mode, `${root}/uninterrupted`);
-    const actual = await collect(mode, `${root}/crashed`);
+    };
+    const { expected, actual } = await uninterruptedAndKilledTwice(root, { writeInput: writeInputInto, runChild, collect: (dir) => collect(mode, dir), killAt: [3_000, 15_000] });
     expect(expected.sessions.size).toBe(100);
     expect(expected.stores.userPlans.length).toBeGreaterThan(50);
     expect(actual.sessions).toEqual(expected.sessions);
