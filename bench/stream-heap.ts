@@ -11,7 +11,9 @@
  *   BENCH_HEAP_SNAPSHOT=/tmp/x.heapsnapshot   where the snapshot goes (default: the temp dir)
  *   BENCH_HEAP_STREAM_MAX_OLD_MB=256   experiment: resourceLimits.maxOldGenerationSizeMb for the
  *                                    stream workers (V8 then grows the heap by a smaller factor
- *                                    between collections; an isolate whose live heap passes it dies)
+ *                                    between collections). At 128 the isolate reached its limit
+ *                                    within 30 s and the process died in chDB's addon (FATAL ERROR
+ *                                    napi_throw in queryAsync) and hung there instead of exiting
  *   BENCH_HEAP_RELEASE_CONSUMED=true   experiment: stream tasks drop processed records at once
  *                                    (bench/lib/ReleaseConsumedRecords.ts)
  *   npx tsx bench/stream-heap.ts some.heapsnapshot   only summarises a snapshot written before
@@ -89,4 +91,5 @@ console.log(`snapshot of ${streamWorker.name}: ${snapshotFile} (${(fs.statSync(s
 await heapGauges('after the snapshot (a full collection)');
 await service.stop();
 console.log(summariseHeapSnapshot(JSON.parse(fs.readFileSync(snapshotFile, 'utf8'))));
-if (!process.env.BENCH_HEAP_SNAPSHOT) fs.rmSync(dataDir, { recursive: true, force: true });
+// The data dir goes (the default snapshot with it); a snapshot named by BENCH_HEAP_SNAPSHOT stays.
+fs.rmSync(dataDir, { recursive: true, force: true });
