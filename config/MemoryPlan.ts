@@ -26,13 +26,21 @@ export const MIN_MEMORY_LIMIT_MB = 384;
  * Node/V8 with the service's modules loaded, in every thread of the threaded default (HTTP, log,
  * stream and sink isolates: 330-390 MB idle with chDB's ~240 MB of library and engine, and each
  * isolate's heap grows to 20-50 MB under load). Single-threaded it is ~50 MB less: headroom.
+ * Not so the stream thread at full capacity (bench/stream-heap.ts, 8 x bulk-100): its heap
+ * reaches 180-315 MB (used 160-290) while 41-59 MB of it is live, read caches 27-36 MB of that:
+ * the rest is garbage V8 lets accumulate between full collections (up to 4x the live heap when
+ * the isolate's limit is the default ~4 GB). This base does not cover it; the pressure check does.
  */
 const NODE_BASE_MB = 150;
 /** chDB's engine, resident once loaded (measured in a bare Node process). */
 const CHDB_BASE_MB = 210;
 /** Store instances the per-store slices are sized for (default pipeline: 86). */
 export const PLANNED_STORES = 96;
-/** A read cache entry: key, bytes and decoded object of a typical aggregate. */
+/**
+ * A read cache entry: key, bytes and decoded object of a typical aggregate. Measured in the stream
+ * thread's heap at full capacity (bench/stream-heap.ts): 250-380 bytes an entry over 77-140k entries
+ * (mostly dedupe and distinct markers, decoded to small numbers), plus each value's own backing store.
+ */
 const READ_CACHE_ENTRY_BYTES = 512;
 
 /**
