@@ -4,17 +4,17 @@
  * sink maps them (rawEventMapper) go into events_raw, and so through event_metrics_hourly's view,
  * in the statement ChdbStore.insert makes (INSERT ... SELECT FROM format(JSONEachRow, ...) with the
  * payload as a literal) with the exactly-once settings and then A's or B's in its SETTINGS clause
- * (alternating which goes first), in place of the store's own choice. Each insert's figure is the
+ * (alternating which goes first). Each insert's figure is the
  * process CPU from building its payload until `--after` ms after it returned (the merges and part
  * clean-up it causes land there too).
  *
  *   npx tsx bench/chdb-insert-settings.ts "<settings A>" "<settings B>" [--rows 1000] [--pairs 30] [--after 150]
  *   e.g. "max_threads = 2, input_format_parallel_parsing = 1" "max_threads = 1, input_format_parallel_parsing = 0"
  *
- * Why per insert and not per event: the sink's inserts cost chDB nearly the same for 100 rows as
- * for 1,000 (a part per table, files written, merged, removed), and how many rows an insert holds
- * depends on how fast the sink's rounds go, which depends on the machine's load. In the service
- * (bench/service-cpu-split.ts) chDB's µs per event moves with the load for that reason.
+ * Why per insert and not per event: most of an insert's cost is fixed (a part per table, a dozen
+ * files written, later merged and removed; --rows 100 vs 1000 shows it), and how many rows an
+ * insert holds depends on how fast the sink's flush rounds go, which follows the machine's load.
+ * In the service (bench/service-cpu-split.ts) chDB's µs per event moves with the load for that reason.
  */
 import fs from 'node:fs';
 import os from 'node:os';

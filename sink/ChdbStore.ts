@@ -113,7 +113,7 @@ export class ChdbStore implements AnalyticsStore {
     const columns = await this.columnsOf(table);
     const names = columns.names.join(', ');
     for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
-      const settings = Object.entries({ ...insertSettings(chunk.token), ...CHDB_INSERT_SETTINGS })
+      const settings = Object.entries({ ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 })
         .map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`)
         .join(', ');
       const payload = await jsonEachRowLiteral(chunk.rows);
@@ -185,18 +185,6 @@ export function chdbConnectionArgs(options: Pick<ChdbStoreOptions, 'maxMemoryUsa
   if (options.maxServerMemoryUsageBytes) args.push(`--max_server_memory_usage=${Math.floor(options.maxServerMemoryUsageBytes)}`);
   return args;
 }
-
-/**
- * What every chDB insert sets beyond the exactly-once settings (insertSettings).
- * - input_format_skip_unknown_fields: the structure names the table's columns; other fields are ignored.
- * - max_threads = 1, input_format_parallel_parsing = 0: a sink insert is one batch (hundreds to
- *   thousands of rows) on a process that shares its cores with the ingress and the topology.
- *   Parallel parsing hands the payload to a pool whose idle threads are not kept (chDB's
- *   max_format_parsing_thread_pool_free_size is 0), and a second pipeline thread has nothing to
- *   overlap with: one thread does the same work with less CPU (BENCHMARKS.md, issue 13).
- *   The rows, their order and the blocks (so the deduplication tokens) are the same.
- */
-const CHDB_INSERT_SETTINGS = { input_format_skip_unknown_fields: 1, max_threads: 1, input_format_parallel_parsing: 0 } as const;
 
 /** Insert statements carry their rows as a string literal (see insert()). */
 const MAX_QUERY_BYTES = 1 << 30;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ChdbStore, jsonEachRowLiteral, sqlString } from '../../sink/ChdbStore.js';
+import { ChdbStore } from '../../sink/ChdbStore.js';
 import { migrate } from '../../sink/Migrator.js';
 import { DEDUP_WINDOW } from '../../sink/SchemaMigrations.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
@@ -110,37 +110,5 @@ describe('ChdbStore and migrations (real chDB)', () => {
       partition: 0,
       offset: 3,
     });
-  });
-
-  test('a batch inserted with the engine defaults (parallel parsing, two threads) and replayed by this version is dropped', async () => {
-    // Inserts run single-threaded since issue 13 (CHDB_INSERT_SETTINGS). A batch inserted by an
-    // earlier version and replayed after an upgrade must still make the same blocks, so the same
-    // block ids: rows over two months (two partitions, two blocks) into the table and its MV.
-    const columns = await store.query<{ name: string; type: string }>(
-      "SELECT name, type FROM system.columns WHERE database = 'events_db' AND table = 'events_raw' AND default_kind = '' ORDER BY position",
-    );
-    const names = columns.map((c) => `\`${c.name}\``).join(', ');
-    const structure = columns.map((c) => `\`${c.name}\` ${c.type}`).join(', ');
-    const monthStart = new Date();
-    const base = Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth(), 1) - 60_000; // one minute before this month
-    const hours = (ms: number) => `toDateTime(${Math.floor(ms / 3_600_000) * 3_600}, 'UTC')`;
-    // 7 rows: one chunk for this store (maxRowsPerInsert 7), so the whole batch carries the token.
-    const events = generateEvents(7, base, 3, 11).map((e, i) => ({ ...e, timestamp: base + i * 20_000 }));
-    const rows = events.map((e, i) => rawEventMapper(envelope(e), asLogRecord(envelope(e), 'events.upgrade', 0, i)) as Row);
-    const token = 'events.upgrade:0:0-6';
-    const before = async () => ({
-      raw: (await store.query<{ n: number }>("SELECT count() AS n FROM events_db.events_raw WHERE topic = 'events.upgrade'"))[0]!.n,
-      months: (await store.query<{ n: number }>("SELECT uniqExact(toYYYYMM(ts)) AS n FROM events_db.events_raw WHERE topic = 'events.upgrade'"))[0]!.n,
-      mv: (await store.query<{ n: number }>(`SELECT toUInt64(sum(total_events)) AS n FROM events_db.event_metrics_hourly WHERE hour >= ${hours(base)} AND hour <= ${hours(base + 120_000)}`))[0]!.n,
-    });
-    const mvBefore = (await before()).mv;
-    await store.exec(
-      `INSERT INTO events_db.events_raw (${names}) SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${sqlString(token)}, ` +
-        `deduplicate_blocks_in_dependent_materialized_views = 1, async_insert = 0, input_format_skip_unknown_fields = 1, max_threads = 2, input_format_parallel_parsing = 1 ` +
-        `SELECT ${names} FROM format(JSONEachRow, ${sqlString(structure)}, ${await jsonEachRowLiteral(rows)})`,
-    );
-    expect(await before()).toEqual({ raw: 7, months: 2, mv: mvBefore + 7 });
-    await store.insert('events_raw', rows, { dedupToken: token });
-    expect(await before()).toEqual({ raw: 7, months: 2, mv: mvBefore + 7 });
   });
 });
