@@ -10,8 +10,9 @@
  * other), the number of RocksDB instances (directories holding a CURRENT file), and the RSS of the
  * service: anonymous vs file-backed (mapped libraries, shared and reclaimable), the largest
  * mappings, the V8 heap the service reports and its CPU time so far. The same after posting N
- * seed-004-like events and letting the pipeline settle. The service applies MEMORY_LIMIT_MB's plan
- * itself (app/Service.ts).
+ * seed-004-like events and letting the pipeline settle. Between the two, a second idle sample
+ * BENCH_FOOTPRINT_IDLE_LATER_S (default 90, 0: none) after ready: what the idle service grows by
+ * when left alone. The service applies MEMORY_LIMIT_MB's plan itself (app/Service.ts).
  * Everything runs on 127.0.0.1 and stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -26,6 +27,8 @@ import { freePort, metricSum } from './lib/NpmStartService.js';
 const root = path.resolve(process.env.BENCH_FOOTPRINT_TREE ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const EVENTS = Number(process.env.BENCH_FOOTPRINT_EVENTS ?? 50_000);
 const SETTLE_MS = Number(process.env.BENCH_FOOTPRINT_SETTLE_MS ?? 15_000);
+/** A second idle sample this long after ready (0: none): a user measures whenever they like, not only at once. */
+const IDLE_LATER_S = Number(process.env.BENCH_FOOTPRINT_IDLE_LATER_S ?? 90);
 const BULK = 500;
 const READY_TIMEOUT_MS = 180_000;
 
@@ -238,6 +241,7 @@ child.once('exit', (code, signal) => {
 });
 try {
   const readyMs = await waitReady(child, base);
+  const readyAt = Date.now();
   console.log(`ready in ${(readyMs / 1000).toFixed(1)} s; MEMORY_LIMIT_MB=${process.env.MEMORY_LIMIT_MB ?? '(default)'}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   // Idle: tasks (and their RocksDB) open as partitions are assigned after /ready; wait until the
   // number of instances has not changed for 15 s (at most 120 s), then 2 s for the first flushes.
@@ -251,6 +255,10 @@ try {
   }
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await report('idle after start', dataDir, child.pid!);
+  if (IDLE_LATER_S > 0) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, readyAt + IDLE_LATER_S * 1000 - Date.now())));
+    await report(`idle ${IDLE_LATER_S} s after ready`, dataDir, child.pid!);
+  }
   if (EVENTS > 0) {
     const started = performance.now();
     const idleCpu = cpuSeconds(servicePid(child.pid!)!);
