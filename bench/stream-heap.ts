@@ -65,6 +65,24 @@ await service.started;
 const streamWorker = service.threads?.streamWorkers[0];
 if (!streamWorker) throw new Error('no stream worker: run threaded (not SINGLE_THREAD=true) with the topology role');
 
+/** Where the process's resident memory is, roughly: anonymous vs file pages, and chDB's own tracked total. */
+async function residentParts(label: string): Promise<void> {
+  const rollup = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) / 1024;
+  let chdbTracked = 'n/a';
+  try {
+    const [row] = await service.analyticsSql<{ value: string }>("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'");
+    chdbTracked = `${(Number(row?.value) / 2 ** 20).toFixed(0)} MB`;
+  } catch (error) {
+    chdbTracked = `unknown (${(error as Error).message.slice(0, 80)})`;
+  }
+  const main = process.memoryUsage();
+  console.log(
+    `${label}: rss ${kb('Rss').toFixed(0)} MB = anonymous ${kb('Anonymous').toFixed(0)} + file ${(kb('Rss') - kb('Anonymous')).toFixed(0)}; chDB tracked ${chdbTracked}; ` +
+      `main thread external ${(main.external / 2 ** 20).toFixed(0)} MB (array buffers ${(main.arrayBuffers / 2 ** 20).toFixed(0)})`,
+  );
+}
+
 async function heapGauges(label: string): Promise<void> {
   const text = await service.registry.metrics();
   const lines = text.split('\n').filter((line) => /^streamline_thread_heap_(used|total)_bytes\{/.test(line));
@@ -80,6 +98,7 @@ load.close();
 await heapGauges(`after ${loadSeconds} s of load (${load.counters.ackedEvents} events acked, ${load.counters.refused} refused)`);
 await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
 await heapGauges(`after ${drainSeconds} s of drain`);
+await residentParts(`after ${drainSeconds} s of drain`);
 
 // PipelineWorker keeps its Worker private: the snapshot is this bench's only use of it.
 const worker = (streamWorker as unknown as { worker: Worker }).worker;
@@ -89,6 +108,8 @@ await pipe(snapshot, fs.createWriteStream(snapshotFile));
 console.log(`snapshot of ${streamWorker.name}: ${snapshotFile} (${(fs.statSync(snapshotFile).size / 2 ** 20).toFixed(0)} MB)`);
 // The snapshot collected all garbage first: what is left is the live heap.
 await heapGauges('after the snapshot (a full collection)');
+// Inflated by the snapshot itself (~220 MB: its serialisation in the worker, its chunks here).
+await residentParts('after the snapshot');
 await service.stop();
 console.log(summariseHeapSnapshot(JSON.parse(fs.readFileSync(snapshotFile, 'utf8'))));
 // The data dir goes (the default snapshot with it); a snapshot named by BENCH_HEAP_SNAPSHOT stays.
