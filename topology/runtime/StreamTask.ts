@@ -32,7 +32,8 @@ interface InputQueue {
   source: SourceNode;
   /** The source's runtime node, set once the nodes are built. */
   node?: RuntimeNode;
-  records: Queued[];
+  /** Records fetched and not yet processed from head on; slots before head are cleared. */
+  records: (Queued | undefined)[];
   head: number;
   /** Offset after the last record processed from this queue; undefined until one is. */
   nextOffset: number | undefined;
@@ -181,7 +182,9 @@ export class StreamTask {
     }
     if (!chosen) return false;
     const { record, timestamp } = chosen.records[chosen.head]!;
-    chosen.head++;
+    // A record is a view into its fetch's whole buffer (~2 MB from the log thread): a processed
+    // one left in its slot until the queue is compacted pinned 48-125 MB of them at capacity.
+    chosen.records[chosen.head++] = undefined;
     if (chosen.head > 1024 && chosen.head * 2 > chosen.records.length) {
       chosen.records = chosen.records.slice(chosen.head);
       chosen.head = 0;
