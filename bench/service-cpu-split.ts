@@ -30,8 +30,10 @@
  * thread's CPU in the window is what those events cost end to end (plus what the idle threads
  * spend while the last of them drain: a few hundred ms of polling).
  *
- * CPU time, not wall time: on a shared machine a run's µs per event barely moves with the load
- * beside it, its events/s does. A/B: run both trees in one invocation (alternating rounds) and
+ * CPU time, not wall time: on a shared machine the JavaScript threads' µs per event move little
+ * with the load beside it, its events/s does. chDB's and the sink's do move: an insert costs about
+ * the same whatever its rows, and a slower round carries more rows (BENCHMARKS.md "chDB's cost per
+ * insert"), so compare rounds run at similar loads. A/B: run both trees in one invocation (alternating rounds) and
  * compare the medians. The window's backlog (topology and sink lag) is printed: when it grows, the
  * threads downstream of the ingress did less than the accepted events' work and their µs/event
  * reads low.
