@@ -1,7 +1,7 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IntakePressure } from '../ingress/IntakeAdmission.js';
-import type { Log, TopicPartition } from '../log/Log.js';
+import { partitionKey, type Log, type TopicPartition } from '../log/Log.js';
 import { intakePressureHook } from './IntakePressureHook.js';
 import type { ExplainedReadinessCheck } from './StartSequence.js';
 import { type Env, readInteger } from '../config/index.js';
@@ -104,12 +104,14 @@ export class TopologyBackpressure implements IntakePressure {
     const { log, landingTopic, groupId } = this.options;
     this.partitions ??= Array.from({ length: await log.partitionCount(landingTopic) }, (_, partition) => ({ topic: landingTopic, partition }));
     const partitions = this.partitions;
-    const [committed, ends] = await Promise.all([log.committedOffsets(groupId, partitions), Promise.all(partitions.map((tp) => log.endOffset(tp)))]);
+    // One message each to the log thread per sample, whatever the partition count (issue 21).
+    const [committed, ends] = await Promise.all([log.committedOffsets(groupId, partitions), log.endOffsets(partitions)]);
+    const uncommitted = partitions.filter((tp) => !committed.has(partitionKey(tp)));
+    const beginnings = uncommitted.length > 0 ? await log.beginningOffsets(uncommitted) : undefined;
     let lag = 0;
-    for (let i = 0; i < partitions.length; i++) {
-      const tp = partitions[i]!;
-      const start = committed.get(`${tp.topic}:${tp.partition}`) ?? (await log.beginningOffset(tp));
-      lag += Math.max(0, ends[i]! - start);
+    for (const tp of partitions) {
+      const key = partitionKey(tp);
+      lag += Math.max(0, ends.get(key)! - (committed.get(key) ?? beginnings!.get(key)!));
     }
     return lag;
   }

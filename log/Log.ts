@@ -162,6 +162,15 @@ export interface Log {
   beginningOffset(partition: TopicPartition): Promise<number>;
   endOffset(partition: TopicPartition): Promise<number>;
   /**
+   * beginningOffset of every partition, keyed "topic:partition" (partitionKey), in one round
+   * trip (Kafka: one ListOffsets per leader; RemoteLog: one message), for the monitors that read
+   * them every second. Rejects as beginningOffset would for any of them (UnknownTopicError,
+   * RangeError for a partition the topic does not have).
+   */
+  beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>>;
+  /** endOffset of every partition, keyed "topic:partition", in one round trip (see beginningOffsets). */
+  endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>>;
+  /**
    * Reads a partition directly, outside any group: restore of stores, global tables, tools, tests.
    * Returns up to maxRecords records with offset >= fromOffset (fewer at the end of the partition).
    */

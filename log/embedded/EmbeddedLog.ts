@@ -1,5 +1,6 @@
 import {
   UnknownTopicError,
+  partitionKey,
   type ConsumerOptions,
   type Log,
   type LogConsumer,
@@ -216,6 +217,16 @@ export class EmbeddedLog implements Log, ConsumerHost, TransactionHost {
   async endOffset(tp: TopicPartition): Promise<number> {
     this.assertOpen();
     return this.catalog.partition(tp).end;
+  }
+
+  async beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    this.assertOpen();
+    return new Map(partitions.map((tp) => [partitionKey(tp), this.catalog.partition(tp).logStart]));
+  }
+
+  async endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    this.assertOpen();
+    return new Map(partitions.map((tp) => [partitionKey(tp), this.catalog.partition(tp).end]));
   }
 
   async read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {

@@ -114,6 +114,15 @@ export class KafkaLog implements Log {
     return this.partitionReader.endOffset(tp);
   }
 
+  beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.partitionReader.beginningOffsets(partitions);
+  }
+
+  /** Last stable offsets, as endOffset. */
+  endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.partitionReader.endOffsets(partitions);
+  }
+
   read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
     return this.partitionReader.read(tp, fromOffset, maxRecords);
   }

@@ -5,12 +5,21 @@ const READ_COMMITTED = 1;
 export const EARLIEST = -2n;
 export const LATEST = -1n;
 
-/** ListOffsets (read_committed: LATEST is the last stable offset), keyed "topic:partition". */
+/**
+ * ListOffsets (read_committed: LATEST is the last stable offset), keyed "topic:partition". One
+ * client call for every topic: the client sends one ListOffsets request per partition leader.
+ */
 export async function listPartitionOffsets(client: Consumer, partitions: TopicPartition[], timestamp: bigint): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const topic of new Set(partitions.map((tp) => tp.topic))) {
-    const list = partitions.filter((tp) => tp.topic === topic).map((tp) => tp.partition);
-    const offsets = await client.listOffsets({ topics: [topic], partitions: { [topic]: list }, timestamp, isolationLevel: READ_COMMITTED });
+  if (partitions.length === 0) return out;
+  const byTopic = new Map<string, number[]>();
+  for (const tp of partitions) {
+    const list = byTopic.get(tp.topic);
+    if (list) list.push(tp.partition);
+    else byTopic.set(tp.topic, [tp.partition]);
+  }
+  const offsets = await client.listOffsets({ topics: [...byTopic.keys()], partitions: Object.fromEntries(byTopic), timestamp, isolationLevel: READ_COMMITTED });
+  for (const [topic, list] of byTopic) {
     const values = offsets.get(topic) ?? [];
     for (const partition of list) {
       const value = values[partition];

@@ -30,6 +30,27 @@ export class KafkaPartitionReader {
     return this.listOffset(tp, LATEST);
   }
 
+  beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.listOffsets(partitions, EARLIEST);
+  }
+
+  /** Last stable offsets, as endOffset. */
+  endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.listOffsets(partitions, LATEST);
+  }
+
+  /** One ListOffsets per leader for all of them; the topics are checked first, as listOffset does (their counts are cached). */
+  private async listOffsets(partitions: TopicPartition[], timestamp: bigint): Promise<Map<string, number>> {
+    for (const topic of new Set(partitions.map((tp) => tp.topic))) {
+      const count = await this.partitionCount(topic);
+      const outside = partitions.find((tp) => tp.topic === topic && (tp.partition < 0 || tp.partition >= count));
+      if (outside) throw new RangeError(`topic "${topic}" has ${count} partitions, no partition ${outside.partition}`);
+    }
+    const offsets = await listPartitionOffsets(this.reader, partitions, timestamp);
+    for (const tp of partitions) if (!offsets.has(partitionKey(tp))) throw new Error(`no offset for ${partitionKey(tp)}`);
+    return offsets;
+  }
+
   private async listOffset(tp: TopicPartition, timestamp: bigint): Promise<number> {
     await this.partitionCount(tp.topic);
     const value = (await listPartitionOffsets(this.reader, [tp], timestamp)).get(partitionKey(tp));

@@ -101,6 +101,10 @@ export class LogSession {
         return log.beginningOffset((a as Calls['beginningOffset'][0])[0]).then(plain);
       case 'endOffset':
         return log.endOffset((a as Calls['endOffset'][0])[0]).then(plain);
+      case 'beginningOffsets':
+        return log.beginningOffsets((a as Calls['beginningOffsets'][0])[0]).then(plain);
+      case 'endOffsets':
+        return log.endOffsets((a as Calls['endOffsets'][0])[0]).then(plain);
       case 'read': {
         const [tp, from, max] = a as Calls['read'][0];
         return log.read(tp, from, max).then((records) => packedReply(packRecords(records)));

@@ -103,6 +103,16 @@ export class RemoteLog implements Log {
     return this.channel.call('endOffset', [partition]);
   }
 
+  /** One message for the whole list (the lag monitors read every partition each second). */
+  beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.channel.call('beginningOffsets', [partitions]);
+  }
+
+  /** One message for the whole list. */
+  endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.channel.call('endOffsets', [partitions]);
+  }
+
   async read(partition: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
     return unpackLogRecords(await this.channel.call('read', [partition, fromOffset, maxRecords]));
   }

@@ -38,6 +38,8 @@ export interface Calls {
   produce: [[records: PackedRecords, callSizes: number[]], ProduceOutcome[]];
   beginningOffset: [[tp: TopicPartition], number];
   endOffset: [[tp: TopicPartition], number];
+  beginningOffsets: [[partitions: TopicPartition[]], Map<string, number>];
+  endOffsets: [[partitions: TopicPartition[]], Map<string, number>];
   read: [[tp: TopicPartition, fromOffset: number, maxRecords: number], PackedRecords];
   committedOffsets: [[groupId: string, partitions: TopicPartition[]], Map<string, number>];
   isHealthy: [[], boolean];

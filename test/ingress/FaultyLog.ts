@@ -62,6 +62,12 @@ export class FaultyLog implements Log {
   endOffset(partition: TopicPartition): Promise<number> {
     return this.inner.endOffset(partition);
   }
+  beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.inner.beginningOffsets(partitions);
+  }
+  endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.inner.endOffsets(partitions);
+  }
   read(partition: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
     return this.inner.read(partition, fromOffset, maxRecords);
   }

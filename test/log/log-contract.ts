@@ -352,6 +352,30 @@ export function describeLogContract(name: string, makeLog: () => Promise<LogUnde
       }
     });
 
+    it('reads the beginning and end offsets of many partitions of several topics at once', async () => {
+      const two = uniqueName('contract-offsets-two');
+      const one = uniqueName('contract-offsets-one');
+      await log.ensureTopic(two, { partitions: 2 });
+      await log.ensureTopic(one, { partitions: 1 });
+      await log.produce([
+        { topic: two, key: null, value: Buffer.from('a'), partition: 0 },
+        { topic: two, key: null, value: Buffer.from('b'), partition: 0 },
+        { topic: two, key: null, value: Buffer.from('c'), partition: 1 },
+        { topic: one, key: null, value: Buffer.from('d'), partition: 0 },
+      ]);
+      const partitions = [{ topic: two, partition: 1 }, { topic: one, partition: 0 }, { topic: two, partition: 0 }];
+      const ends = await log.endOffsets(partitions);
+      const beginnings = await log.beginningOffsets(partitions);
+      for (const tp of partitions) {
+        expect({ tp, end: ends.get(partitionKey(tp)), beginning: beginnings.get(partitionKey(tp)) }).toEqual({ tp, end: await log.endOffset(tp), beginning: await log.beginningOffset(tp) });
+      }
+      expect(ends.get(partitionKey({ topic: two, partition: 0 }))! - beginnings.get(partitionKey({ topic: two, partition: 0 }))!).toBe(2);
+      expect(ends.size).toBe(3);
+      expect(await log.endOffsets([])).toEqual(new Map());
+      await expect(log.endOffsets([{ topic: one, partition: 0 }, { topic: uniqueName('contract-missing'), partition: 0 }])).rejects.toBeInstanceOf(UnknownTopicError);
+      await expect(log.beginningOffsets([{ topic: two, partition: 2 }])).rejects.toBeInstanceOf(RangeError);
+    });
+
     it('reports itself healthy while open', async () => {
       expect(await log.isHealthy()).toBe(true);
     });

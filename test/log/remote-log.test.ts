@@ -135,6 +135,24 @@ describe('RemoteLog specifics', () => {
     expect((await served.log.read({ topic: 'coalesced', partition: 0 }, 0, 10)).map((r) => r.value!.toString())).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('asks for the offsets of a whole list of partitions in one message', async () => {
+    await served.log.ensureTopic('listed', { partitions: 4 });
+    await served.log.produce([0, 1, 1, 3].map((partition) => ({ topic: 'listed', key: null, value: Buffer.from('x'), partition })));
+    const { port1, port2 } = new MessageChannel();
+    const received: string[] = [];
+    port2.on('message', (message: { op?: string }) => received.push(message.op ?? 'other'));
+    served.server.serve(port2);
+    const counted = await RemoteLog.connect(port1);
+    const partitions = [0, 1, 2, 3].map((partition) => ({ topic: 'listed', partition }));
+    const ends = await counted.endOffsets(partitions);
+    const beginnings = await counted.beginningOffsets(partitions);
+    expect([...ends]).toEqual([['listed:0', 1], ['listed:1', 2], ['listed:2', 0], ['listed:3', 1]]);
+    expect([...beginnings.values()]).toEqual([0, 0, 0, 0]);
+    expect(received).toEqual(['hello', 'endOffsets', 'beginningOffsets']);
+    await expect(counted.endOffsets([{ topic: 'listed', partition: 4 }])).rejects.toBeInstanceOf(RangeError);
+    await counted.close();
+  });
+
   it('runs rebalance callbacks on the client side and the server waits for them', async () => {
     const topic = uniqueName('remote-rebalance');
     await remote.ensureTopic(topic, { partitions: 2 });

@@ -37,11 +37,16 @@ export class ConsumerLagMonitor {
     await this.refreshing;
   }
 
+  /** Three messages at most whatever the partition count: committed, end and (only for partitions without a commit) beginning offsets. */
   private async update(assigned: TopicPartition[]): Promise<void> {
     const committed = await this.log.committedOffsets(this.groupId, assigned);
+    const ends = await this.log.endOffsets(assigned);
+    const uncommitted = assigned.filter((tp) => !committed.has(partitionKey(tp)));
+    const beginnings = uncommitted.length > 0 ? await this.log.beginningOffsets(uncommitted) : undefined;
     for (const tp of assigned) {
-      const end = await this.log.endOffset(tp);
-      const offset = committed.get(partitionKey(tp)) ?? (await this.log.beginningOffset(tp));
+      const key = partitionKey(tp);
+      const end = ends.get(key)!;
+      const offset = committed.get(key) ?? beginnings!.get(key)!;
       this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, end - offset));
     }
   }

@@ -75,6 +75,20 @@ export class NamespacedLog implements Log {
     return this.inner.endOffset(this.tpIn(tp));
   }
 
+  async beginningOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.keysOut(await this.inner.beginningOffsets(partitions.map(this.tpIn)));
+  }
+
+  async endOffsets(partitions: TopicPartition[]): Promise<Map<string, number>> {
+    return this.keysOut(await this.inner.endOffsets(partitions.map(this.tpIn)));
+  }
+
+  private keysOut(inner: Map<string, number>): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, offset] of inner) out.set(this.from(key), offset);
+    return out;
+  }
+
   async read(tp: TopicPartition, fromOffset: number, maxRecords: number): Promise<LogRecord[]> {
     return (await this.inner.read(this.tpIn(tp), fromOffset, maxRecords)).map(this.recordOut);
   }
