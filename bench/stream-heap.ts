@@ -14,8 +14,6 @@
  *                                    between collections). At 128 the isolate reached its limit
  *                                    within 30 s and the process died in chDB's addon (FATAL ERROR
  *                                    napi_throw in queryAsync) and hung there instead of exiting
- *   BENCH_HEAP_RELEASE_CONSUMED=true   experiment: stream tasks drop processed records at once
- *                                    (bench/lib/ReleaseConsumedRecords.ts)
  *   npx tsx bench/stream-heap.ts some.heapsnapshot   only summarises a snapshot written before
  */
 import fs from 'node:fs';
@@ -36,22 +34,17 @@ if (process.argv[2]) {
 // Experiment hook, off unless set: the stream workers' heap limit, without editing app/threads/
 // (the Worker class is swapped before the service's modules load, as they import it).
 const maxOldMb = Number(process.env.BENCH_HEAP_STREAM_MAX_OLD_MB ?? 0);
-const releaseConsumed = process.env.BENCH_HEAP_RELEASE_CONSUMED === 'true';
-if (maxOldMb > 0 || releaseConsumed) {
+if (maxOldMb > 0) {
   const workerThreads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const Original = workerThreads.Worker;
   workerThreads.Worker = class extends Original {
     constructor(entry: string | URL, options: import('node:worker_threads').WorkerOptions = {}) {
       const stream = options.name?.startsWith('stream-') === true;
-      // The .ts bootstrap of log/remote/StartModuleWorker.ts: the patch loads after tsx registers, before the entry.
-      const patch = new URL('./lib/ReleaseConsumedRecords.ts', import.meta.url).href;
-      const patched = stream && releaseConsumed && options.eval === true && typeof entry === 'string' ? entry.replace('return import(', `return import(${JSON.stringify(patch)}).then(() => import(`).replace('); })', ')); })') : entry;
-      if (stream && releaseConsumed && patched === entry) throw new Error('the release-consumed experiment needs the .ts bootstrap (run under tsx)');
-      super(patched, stream && maxOldMb > 0 ? { ...options, resourceLimits: { ...options.resourceLimits, maxOldGenerationSizeMb: maxOldMb } } : options);
+      super(entry, stream ? { ...options, resourceLimits: { ...options.resourceLimits, maxOldGenerationSizeMb: maxOldMb } } : options);
     }
   };
   syncBuiltinESMExports();
-  console.log(`experiment: stream workers' maxOldGenerationSizeMb = ${maxOldMb || 'default'}, release consumed records: ${releaseConsumed}`);
+  console.log(`experiment: stream workers' maxOldGenerationSizeMb = ${maxOldMb}`);
 }
 const { startService } = await import('../app/Service.js');
 
