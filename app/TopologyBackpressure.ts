@@ -1,7 +1,8 @@
 import type { onRequestHookHandler } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IntakePressure } from '../ingress/IntakeAdmission.js';
-import { partitionKey, type Log, type TopicPartition } from '../log/Log.js';
+import { groupLag } from '../log/GroupLag.js';
+import type { Log, TopicPartition } from '../log/Log.js';
 import { intakePressureHook } from './IntakePressureHook.js';
 import type { ExplainedReadinessCheck } from './StartSequence.js';
 import { type Env, readInteger } from '../config/index.js';
@@ -104,15 +105,8 @@ export class TopologyBackpressure implements IntakePressure {
     const { log, landingTopic, groupId } = this.options;
     this.partitions ??= Array.from({ length: await log.partitionCount(landingTopic) }, (_, partition) => ({ topic: landingTopic, partition }));
     const partitions = this.partitions;
-    // One message each to the log thread per sample, whatever the partition count (issue 21).
-    const [committed, ends] = await Promise.all([log.committedOffsets(groupId, partitions), log.endOffsets(partitions)]);
-    const uncommitted = partitions.filter((tp) => !committed.has(partitionKey(tp)));
-    const beginnings = uncommitted.length > 0 ? await log.beginningOffsets(uncommitted) : undefined;
     let lag = 0;
-    for (const tp of partitions) {
-      const key = partitionKey(tp);
-      lag += Math.max(0, ends.get(key)! - (committed.get(key) ?? beginnings!.get(key)!));
-    }
+    for (const partitionLag of (await groupLag(log, groupId, partitions)).values()) lag += partitionLag;
     return lag;
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
+import { groupLag } from '../../log/GroupLag.js';
 import { partitionKey, type Log, type TopicPartition } from '../../log/Log.js';
 
 const REFRESH_INTERVAL_MS = 1_000;
@@ -37,17 +38,8 @@ export class ConsumerLagMonitor {
     await this.refreshing;
   }
 
-  /** Three messages at most whatever the partition count: committed, end and (only for partitions without a commit) beginning offsets. */
   private async update(assigned: TopicPartition[]): Promise<void> {
-    const committed = await this.log.committedOffsets(this.groupId, assigned);
-    const ends = await this.log.endOffsets(assigned);
-    const uncommitted = assigned.filter((tp) => !committed.has(partitionKey(tp)));
-    const beginnings = uncommitted.length > 0 ? await this.log.beginningOffsets(uncommitted) : undefined;
-    for (const tp of assigned) {
-      const key = partitionKey(tp);
-      const end = ends.get(key)!;
-      const offset = committed.get(key) ?? beginnings!.get(key)!;
-      this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Math.max(0, end - offset));
-    }
+    const lag = await groupLag(this.log, this.groupId, assigned);
+    for (const tp of assigned) this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, lag.get(partitionKey(tp))!);
   }
 }
