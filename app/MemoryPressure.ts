@@ -17,18 +17,14 @@ export interface MemoryPressureOptions {
   /** The process's resident set; process.memoryUsage.rss by default (a test may pass its own). */
   readRss?: () => number;
   /**
-   * Whether the work intake started has drained (nothing waiting in the topology). With it, memory
-   * that stays resident after the work drained (V8 and malloc keep their pages) no longer holds
-   * intake refused: it is accepted again up to limitBytes.
+   * Records accepted but not yet processed by the topology; undefined while not known (the log is
+   * not open yet). Processing them takes memory that RSS does not show yet, so the check refuses
+   * on RSS plus backlog x backlogRecordBytes: at full capacity a refusal at RSS alone let the
+   * accepted backlog carry RSS ~14 % past the budget. A backlog of 0 is drained: memory that stays
+   * resident after the work drained (V8 and malloc keep their pages) no longer holds intake
+   * refused: it is accepted again up to limitBytes.
    */
-  drained?: () => boolean;
-  /**
-   * Records accepted but not yet processed by the topology. Processing them takes memory that RSS
-   * does not show yet, so the check refuses on RSS plus backlog x backlogRecordBytes: at full
-   * capacity a refusal at RSS alone let the accepted backlog carry RSS ~14 % past the budget.
-   * Without drained, drained means a backlog of 0.
-   */
-  backlog?: () => number;
+  backlog?: () => number | undefined;
   /** Memory one backlog record takes while it is processed (config/MemoryPlan.ts). Default 0: RSS alone. */
   backlogRecordBytes?: number;
   /** The budget itself (MEMORY_LIMIT_MB): the line while retained memory is let in. Default refuseAboveBytes. */
@@ -53,7 +49,6 @@ export class MemoryPressure implements IntakePressure {
   private rss = 0;
   /** rss plus the memory the accepted backlog is expected to take: what the lines are compared with. */
   private projected = 0;
-  private readonly drained: (() => boolean) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly readRss: () => number;
   private readonly refusals: Counter | undefined;
@@ -62,8 +57,6 @@ export class MemoryPressure implements IntakePressure {
   constructor(private readonly options: MemoryPressureOptions) {
     if (!(options.resumeBelowBytes <= options.refuseAboveBytes)) throw new RangeError('resumeBelowBytes must be <= refuseAboveBytes');
     this.readRss = options.readRss ?? (() => process.memoryUsage.rss());
-    const backlog = options.backlog;
-    this.drained = options.drained ?? (backlog ? () => backlog() === 0 : undefined);
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
     const registry = options.registry;
     if (registry) {
@@ -132,7 +125,7 @@ export class MemoryPressure implements IntakePressure {
       this.drainedSamples = 0;
       return;
     }
-    this.drainedSamples = this.drained?.() ? this.drainedSamples + 1 : 0;
+    this.drainedSamples = this.options.backlog?.() === 0 ? this.drainedSamples + 1 : 0;
     if (this.projected < resumeBelowBytes) this.over = false;
     else if (this.drainedSamples >= 2 && this.projected < limit) {
       this.over = false;

@@ -95,8 +95,7 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
       ? new MemoryPressure({
           ...memory.pressure,
           limitBytes: memory.limitBytes,
-          drained: () => topologyBacklog?.() === 0,
-          backlog: () => topologyBacklog?.() ?? 0,
+          backlog: () => topologyBacklog?.(),
           registry,
           retryAfterSeconds: ingressConfig.retryAfterSeconds,
         }).start()

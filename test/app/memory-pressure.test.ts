@@ -87,7 +87,7 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
   test('memory retained after the work drained lets intake in again up to the budget, not past it', () => {
     let rss = 600;
     let drained = false;
-    pressure = new MemoryPressure({ refuseAboveBytes: 500, resumeBelowBytes: 400, limitBytes: 520, readRss: () => rss, drained: () => drained });
+    pressure = new MemoryPressure({ refuseAboveBytes: 500, resumeBelowBytes: 400, limitBytes: 520, readRss: () => rss, backlog: () => (drained ? 0 : 1) });
     expect(pressure.refusing).toBe(true);
     rss = 510; // under the budget, over the resume line, work still queued: refusing
     pressure.sample();
