@@ -3,7 +3,7 @@ import type { KeyValueStore } from '../../state/StateStore.js';
 import type { Processor, ProcessorContext } from '../processor/Processor.js';
 import type { StreamRecord } from '../processor/Record.js';
 import type { Aggregator, EmitStrategy, Initializer } from './DslProcessors.js';
-import { orderBytes } from './SuppressProcessor.js';
+import { orderBytes, sessionEndStartBytes } from './SuppressProcessor.js';
 import type { SessionWindows } from './SessionWindows.js';
 import type { Windowed } from './TimeWindows.js';
 
@@ -23,11 +23,7 @@ const NO_EMIT = -1;
 
 /** TimeFirstSessionKeySchema's bytes: the session end, the session start, the key's bytes (string keys: UTF-8). */
 function timeFirstOrder<K>(session: Windowed<K>): Buffer {
-  const end = Buffer.allocUnsafe(8);
-  end.writeBigInt64BE(BigInt(session.windowEnd), 0);
-  const start = Buffer.allocUnsafe(8);
-  start.writeBigInt64BE(BigInt(session.windowStart), 0);
-  return Buffer.concat([end, start, orderBytes(session.key)]);
+  return Buffer.concat([sessionEndStartBytes(session), orderBytes(session.key)]);
 }
 
 /** Combines two sessions' aggregates when a record bridges them (Kafka Streams' Merger). */
@@ -94,15 +90,20 @@ export class SessionWindowAggregateProcessor<K, V, A> implements Processor<K, V,
   process(record: StreamRecord<K, V>): void {
     if (record.key === null || record.key === undefined) return this.context.count('null_key_dropped');
     this.aggregateRecord(record);
-    if (this.emitStrategy === 'onWindowClose') this.emitClosedSessions(this.observedStreamTime - this.windows.graceMs - this.windows.inactivityGapMs);
+    if (this.emitStrategy === 'onWindowClose') this.emitClosedSessions(this.closeTime());
+  }
+
+  /** Sessions that ended before this are closed: no record can still reach them. */
+  private closeTime(): number {
+    return this.observedStreamTime - this.windows.graceMs - this.windows.inactivityGapMs;
   }
 
   private aggregateRecord(record: StreamRecord<K, V>): void {
     const key = record.key as K;
-    const { inactivityGapMs, graceMs } = this.windows;
+    const { inactivityGapMs } = this.windows;
     const timestamp = record.timestamp;
     this.observedStreamTime = Math.max(this.observedStreamTime, timestamp);
-    const closeTime = this.observedStreamTime - graceMs - inactivityGapMs;
+    const closeTime = this.closeTime();
     this.storeStreamTime ??= this.store.all().reduce((max, session) => Math.max(max, session.key.windowEnd), -1);
     const earliestLiveEnd = this.storeStreamTime - this.retentionMs + 1;
     const merged = this.store.findSessions(key, Math.max(timestamp - inactivityGapMs, earliestLiveEnd), timestamp + inactivityGapMs);

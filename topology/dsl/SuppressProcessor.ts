@@ -66,10 +66,15 @@ export function orderBytes(key: unknown): Buffer {
  */
 export function sessionOrderBytes(key: unknown): Buffer {
   if (!isWindowed(key)) return orderBytes(key);
+  return Buffer.concat([orderBytes(key.key), sessionEndStartBytes(key)]);
+}
+
+/** A session's end then its start, big-endian int64s: how Kafka Streams' session key schemas write its times. */
+export function sessionEndStartBytes(session: Windowed<unknown>): Buffer {
   const times = Buffer.allocUnsafe(16);
-  times.writeBigInt64BE(BigInt(key.windowEnd), 0);
-  times.writeBigInt64BE(BigInt(key.windowStart), 8);
-  return Buffer.concat([orderBytes(key.key), times]);
+  times.writeBigInt64BE(BigInt(session.windowEnd), 0);
+  times.writeBigInt64BE(BigInt(session.windowStart), 8);
+  return times;
 }
 
 /**
