@@ -156,8 +156,7 @@ export class RocksDBEngine {
         closed = true;
         // A reopen of the task database (a store added to the task) closed the handle, and its iterators with it.
         if (db.status !== 'open') return;
-        iterator._closeSync();
-        db.detachResource(iterator);
+        this.database.closeIterator(iterator);
       },
     };
   }
