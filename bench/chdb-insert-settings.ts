@@ -24,6 +24,7 @@ import type { Row } from '../sink/AnalyticsStore.js';
 import { insertSettings } from '../sink/AnalyticsStore.js';
 import { ChdbStore, jsonEachRowLiteral, sqlString } from '../sink/ChdbStore.js';
 import { migrate } from '../sink/Migrator.js';
+import { median } from './lib/Percentiles.js';
 import { rawEventMapper } from '../sink/RowMappers.js';
 
 const [settingsA, settingsB] = process.argv.slice(2).filter((arg, i, all) => !arg.startsWith('--') && !all[i - 1]?.startsWith('--'));
@@ -60,7 +61,6 @@ const cpuMs = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
 };
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-chdb-insert-settings-'));
 const store = await ChdbStore.open({ path: dir });

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ProducerRecord, TopicPartition } from '../log/Log.js';
+import { median } from './lib/Percentiles.js';
 
 const EVENTS = Number(process.argv[2] ?? 100_000);
 const abAt = process.argv.indexOf('--ab');
@@ -246,7 +247,6 @@ function threadTicks(): Map<string, number> {
   return out;
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const records = landingRecords();
 if (!AB) {
   const tree = await loadTree(path.resolve(path.dirname(new URL(import.meta.url).pathname), '..'));

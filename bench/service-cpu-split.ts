@@ -45,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { LoadGenerator } from './lib/LoadGenerator.js';
 import { metricSum, NpmStartService } from './lib/NpmStartService.js';
 import { productBulk } from './lib/Payloads.js';
+import { median } from './lib/Percentiles.js';
 
 interface Options {
   trees: string[];
@@ -268,12 +269,6 @@ async function runOnce(options: Options, side: 'A' | 'B', round: number): Promis
 
 function loadAverage(): string {
   return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function printTable(title: string, rows: string[], columns: Array<{ name: string; values: Record<string, number> }>): void {

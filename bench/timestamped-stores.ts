@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { median } from './lib/Percentiles.js';
 
 const PAIRS = Number(process.argv[2] ?? 200_000);
 const abAt = process.argv.indexOf('--ab');
@@ -67,7 +68,6 @@ async function runOnce(tree: Tree, pairs: number): Promise<number> {
   return (cpu * 1000) / pairs;
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const loaded = await Promise.all(trees.map(loadTree));
 for (const tree of loaded) await runOnce(tree, 20_000); // warm-up
 const ratios: number[] = [];

@@ -23,3 +23,10 @@ export class Percentiles {
     return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
   }
 }
+
+/** The median of a run's figures: the middle one, or the mean of the two middle ones for an even count. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
