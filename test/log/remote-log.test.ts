@@ -2,39 +2,14 @@ import { once } from 'node:events';
 import { MessageChannel } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { UnknownTopicError, type Log, type TopicPartition } from '../../log/Log.js';
-import { openEmbeddedLog, ProducerFencedError, type EmbeddedLog } from '../../log/embedded/index.js';
+import { ProducerFencedError } from '../../log/embedded/index.js';
 import { EmbeddedLogThread } from '../../log/remote/EmbeddedLogThread.js';
-import { LogServer } from '../../log/remote/LogServer.js';
 import { LogServerGoneError } from '../../log/remote/RemoteErrors.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
 import { describeLogContract, noopListener, pollUntil, readAll, uniqueName } from './log-contract.js';
+import { servedInThread } from '../support/served-log.js';
 import { removeDir, tempDir } from '../support/temp-dir.js';
-
-/** An EmbeddedLog in this thread served to a RemoteLog over a MessageChannel. */
-async function servedInThread(prefix: string): Promise<{ log: EmbeddedLog; server: LogServer; connect(): Promise<RemoteLog>; cleanup(): Promise<void> }> {
-  const dir = tempDir(prefix);
-  const log = await openEmbeddedLog({ dir, cleanupIntervalMs: 0 });
-  const server = new LogServer(log);
-  const clients: RemoteLog[] = [];
-  return {
-    log,
-    server,
-    async connect() {
-      const { port1, port2 } = new MessageChannel();
-      server.serve(port2);
-      const remote = await RemoteLog.connect(port1);
-      clients.push(remote);
-      return remote;
-    },
-    async cleanup() {
-      for (const client of clients) await client.close();
-      await server.close();
-      await log.close();
-      removeDir(dir);
-    },
-  };
-}
 
 describeLogContract('RemoteLog over a MessageChannel (EmbeddedLog in the same thread)', async () => {
   const served = await servedInThread('remote-log-channel');
@@ -138,11 +113,8 @@ describe('RemoteLog specifics', () => {
   it('asks for the offsets of a whole list of partitions in one message', async () => {
     await served.log.ensureTopic('listed', { partitions: 4 });
     await served.log.produce([0, 1, 1, 3].map((partition) => ({ topic: 'listed', key: null, value: Buffer.from('x'), partition })));
-    const { port1, port2 } = new MessageChannel();
     const received: string[] = [];
-    port2.on('message', (message: { op?: string }) => received.push(message.op ?? 'other'));
-    served.server.serve(port2);
-    const counted = await RemoteLog.connect(port1);
+    const counted = await served.connect(received);
     const partitions = [0, 1, 2, 3].map((partition) => ({ topic: 'listed', partition }));
     const ends = await counted.endOffsets(partitions);
     const beginnings = await counted.beginningOffsets(partitions);

@@ -4,40 +4,30 @@
  * commit), and a refresh costs the log thread three messages whatever the partition count
  * (issue 21: one per partition kept the idle log thread busy and its heap growing).
  */
-import { MessageChannel } from 'node:worker_threads';
 import { Gauge, Registry } from 'prom-client';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
-import { LogServer } from '../../log/remote/LogServer.js';
-import { RemoteLog } from '../../log/remote/RemoteLog.js';
+import type { EmbeddedLog } from '../../log/embedded/index.js';
+import type { RemoteLog } from '../../log/remote/RemoteLog.js';
 import { ConsumerLagMonitor } from '../../topology/runtime/ConsumerLagMonitor.js';
-import { removeDir, tempDir } from '../support/temp-dir.js';
+import { servedInThread, type ServedLog } from '../support/served-log.js';
 
 const TOPIC = 'lagging';
 const GROUP = 'lag-monitor';
 
 describe('ConsumerLagMonitor', () => {
-  let dir: string;
+  let served: ServedLog;
   let log: EmbeddedLog;
-  let server: LogServer;
   let remote: RemoteLog;
   const received: string[] = [];
 
   beforeEach(async () => {
-    dir = tempDir('consumer-lag-monitor');
-    log = await openEmbeddedLog({ dir, cleanupIntervalMs: 0 });
-    server = new LogServer(log);
-    const { port1, port2 } = new MessageChannel();
+    served = await servedInThread('consumer-lag-monitor');
+    log = served.log;
     received.length = 0;
-    port2.on('message', (message: { op?: string }) => received.push(message.op ?? 'other'));
-    server.serve(port2);
-    remote = await RemoteLog.connect(port1);
+    remote = await served.connect(received);
   });
 
   afterEach(async () => {
-    await remote.close();
-    await server.close();
-    await log.close();
-    removeDir(dir);
+    await served.cleanup();
   });
 
   it('sets end minus committed (or beginning) offset per partition in three messages', async () => {
