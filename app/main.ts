@@ -4,6 +4,7 @@
  * move the parts onto real services.
  */
 import { pino } from 'pino';
+import { armExitWatchdog } from './ExitWatchdog.js';
 import { startService } from './Service.js';
 import { explainStartError } from './StartErrors.js';
 
@@ -13,9 +14,9 @@ async function main(): Promise<void> {
   const pipeline = await startService(process.env, logger, { ownsProcess: true });
   // Started without a broker, part of the start goes on after listening: its failure is as fatal.
   pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));
-  // A pipeline thread that dies (app/threads/) ends the process: a supervisor restarts it and
-  // recovery resumes from the last commit, as after a crash.
-  pipeline.failed.catch((error: unknown) => fail(error, () => pipeline.stop()));
+  // A pipeline thread that dies (app/threads/: out of heap, a crash) ends the process: a supervisor
+  // restarts it and recovery resumes from the last commit, as after a crash.
+  pipeline.failed.catch((error: unknown) => exitOnThreadDeath(error, () => pipeline.stop()));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -42,6 +43,23 @@ function fail(error: unknown, cleanUp?: () => Promise<void>): void {
   void Promise.resolve(cleanUp?.())
     .catch(() => undefined)
     .finally(() => process.exit(1));
+}
+
+/**
+ * How long a failing process may take to stop before the watchdog kills it: the other threads'
+ * last commits take well under a second; a thread that died inside chDB's addon can leave this one
+ * blocked for good.
+ */
+const EXIT_WATCHDOG_MS = 5_000;
+
+/** One line naming the thread and why (PipelineWorker's workerDeath), then an exit that is certain. */
+function exitOnThreadDeath(error: unknown, cleanUp: () => Promise<void>): void {
+  armExitWatchdog(EXIT_WATCHDOG_MS);
+  const message = error instanceof Error ? error.message : String(error);
+  logger.fatal({ err: error }, `${message}: exiting (a restart resumes from the last commit)`);
+  const stopped = cleanUp().catch(() => undefined);
+  const timedOut = new Promise((resolve) => setTimeout(resolve, EXIT_WATCHDOG_MS - 1_000).unref());
+  void Promise.race([stopped, timedOut]).finally(() => process.exit(1));
 }
 
 main().catch((error: unknown) => fail(error));

@@ -64,6 +64,16 @@ const CHDB_CACHES_MB = 64;
  * at this price, so it refuses early enough for the accepted work to fit under the budget.
  */
 export const BACKLOG_RECORD_BYTES = 6 * 1024;
+/**
+ * The stream threads' V8 heaps (old generation, all stream threads together): without a limit V8
+ * lets the stream thread's heap grow to 4x its live ~50 MB between full collections at full
+ * capacity (160-315 MB, bench/stream-heap.ts), and RSS over the budget with it. A limit makes V8
+ * collect sooner. 30% of what the runtime base leaves (199 MB at 1024), at least
+ * MIN_STREAM_HEAP_MB: 128 ran out of heap within 30 s of full capacity (one stream thread with the
+ * sink and chDB's insert strings); 192 and 256 held it with the used heap at most 138-200 MB.
+ */
+const STREAM_HEAP_SHARE = 0.3;
+export const MIN_STREAM_HEAP_MB = 192;
 
 const MB = 1024 * 1024;
 
@@ -109,6 +119,12 @@ export interface MemoryPlan {
    * refusing, and below which it accepts again.
    */
   pressure: { refuseAboveBytes: number; resumeBelowBytes: number; backlogRecordBytes: number };
+  /**
+   * The stream threads' V8 old generation, MB, all of them together (app/threads/ divides it
+   * among STREAM_THREADS workers as resourceLimits.maxOldGenerationSizeMb; STREAM_HEAP_MB overrides
+   * it per thread). Past it a worker dies with ERR_WORKER_OUT_OF_MEMORY and the process exits.
+   */
+  streamHeapMb: number;
   /**
    * Whether the pressure check runs: true unless MEMORY_LIMIT_MB=0, which turns the refusals off
    * (the caches keep the default plan's sizes), e.g. under a supervisor that enforces its own limit.
@@ -163,6 +179,7 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
     chdb: options.embeddedChdb
       ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
       : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
+    streamHeapMb: Math.max(MIN_STREAM_HEAP_MB, Math.floor(share(STREAM_HEAP_SHARE) / MB)),
     pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9), backlogRecordBytes: BACKLOG_RECORD_BYTES },
     enforced: true,
   };

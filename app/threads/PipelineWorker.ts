@@ -15,6 +15,23 @@ function startFailure(event: Extract<WorkerEvent, { type: 'start-failed' }>, thr
   return error;
 }
 
+/** A worker's V8 heap limit, and where it came from (named when the worker runs out of it). */
+export interface WorkerHeapLimit {
+  maxOldGenerationSizeMb: number;
+  /** The setting that raises it, e.g. "STREAM_HEAP_MB (default: 30% of MEMORY_LIMIT_MB's plan)". */
+  setting: string;
+}
+
+/** Why a worker thread ended, in one line: the thread, and for a heap that ran out its limit and the setting to change. */
+export function workerDeath(thread: string, code: number, failure: Error | undefined, heap: WorkerHeapLimit | undefined): string {
+  if ((failure as (Error & { code?: string }) | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    const limit = heap ? ` of ${heap.maxOldGenerationSizeMb} MB (old generation)` : '';
+    const fix = heap ? `: raise ${heap.setting}` : '';
+    return `thread ${thread} ran out of its V8 heap${limit}${fix}`;
+  }
+  return failure ? `thread ${thread} failed: ${failure.message}` : `thread ${thread} exited with code ${code}`;
+}
+
 /**
  * The HTTP thread's handle on one pipeline worker thread (pipelineWorkerMain.ts): starts it,
  * calls it (numbered calls, one reply each), and reports its death. A worker that exits while the
@@ -40,6 +57,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   private constructor(
     readonly name: string,
     private readonly worker: Worker,
+    heap: WorkerHeapLimit | undefined,
   ) {
     super();
     this.failed = new Promise<never>((_resolve, reject) => (this.fail = reject));
@@ -51,21 +69,23 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
     // Without a listener, the worker's uncaught exception would be rethrown in this thread.
     worker.on('error', (error) => (failure = error));
     worker.on('exit', (code) => {
-      this.gone = failure ? `${name} failed: ${failure.message}` : `${name} exited with code ${code}`;
+      this.gone = workerDeath(name, code, failure, heap);
       for (const call of this.pending.values()) call.reject(new Error(`${this.gone} before it answered`));
       this.pending.clear();
-      if (!this.stopping) this.fail(failure ?? new Error(this.gone));
+      if (!this.stopping) this.fail(new Error(this.gone, { cause: failure }));
     });
   }
 
   /**
    * Starts the thread and resolves once its roles run (its StartSequence started), or rejects with
-   * why not. `onTopics` is called when the pipeline's topics exist (the start's first step), before that.
+   * why not. `onTopics` is called when the pipeline's topics exist (the start's first step), before
+   * that. `heap` limits the thread's V8 old generation (resourceLimits).
    */
-  static async start(data: PipelineWorkerData, onTopics?: () => void): Promise<PipelineWorker> {
+  static async start(data: PipelineWorkerData, onTopics?: () => void, heap?: WorkerHeapLimit): Promise<PipelineWorker> {
     const transferList = data.logPort ? [data.logPort as MessagePort] : [];
-    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name } as never);
-    const handle = new PipelineWorker(data.name, worker);
+    const resourceLimits = heap ? { resourceLimits: { maxOldGenerationSizeMb: heap.maxOldGenerationSizeMb } } : {};
+    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name, ...resourceLimits } as never);
+    const handle = new PipelineWorker(data.name, worker, heap);
     handle.onTopics = onTopics;
     const started = new Promise<void>((resolve, reject) => {
       handle.onStarted = (event) => (event.type === 'started' ? resolve() : reject(startFailure(event, data.name)));

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { ConfigError, type Env, readBoolean, readEnum, readInteger } from '../../config/index.js';
+import { ConfigError, type Env, MIN_STREAM_HEAP_MB, readBoolean, readEnum, readInteger } from '../../config/index.js';
 
 /** How the process spreads its roles over threads (docs/ARCHITECTURE.md §1). */
 export interface ThreadConfig {
@@ -17,7 +17,15 @@ export interface ThreadConfig {
    * idle RSS); `auto` (default): shared with one stream thread, own with two or more.
    */
   sinkThread: 'auto' | 'own' | 'shared';
+  /**
+   * STREAM_HEAP_MB: each stream thread's V8 old generation limit, MB, instead of its share of the
+   * memory plan (MemoryPlan's streamHeapMb divided among the stream threads). Unset: the plan's.
+   */
+  streamHeapMb: number | undefined;
 }
+
+/** Below this a stream thread cannot load the pipeline's modules; accepted so a test can run a worker out of heap. */
+const MIN_STREAM_HEAP_SETTING_MB = 16;
 
 /**
  * What fits the machine: the HTTP thread, the embedded log's thread and the sink's take a core's
@@ -28,11 +36,17 @@ export function defaultStreamThreads(cores: number, partitions: number): number 
   return Math.max(1, Math.min(partitions, cores - 2));
 }
 
+/** Each stream thread's V8 old generation, MB: STREAM_HEAP_MB, or the plan's share divided among them. */
+export function streamHeapMbPerThread(threads: ThreadConfig, plannedMb: number): number {
+  return threads.streamHeapMb ?? Math.max(MIN_STREAM_HEAP_MB / 2, Math.floor(plannedMb / threads.streamThreads));
+}
+
 export function readThreadConfig(env: Env, defaultPartitions: number): ThreadConfig {
   const config: ThreadConfig = {
     singleThread: readBoolean(env, 'SINGLE_THREAD', false),
     streamThreads: readInteger(env, 'STREAM_THREADS', defaultStreamThreads(os.availableParallelism(), defaultPartitions), 1, 64),
     sinkThread: readEnum(env, 'SINK_THREAD', ['auto', 'own', 'shared'] as const, 'auto'),
+    streamHeapMb: env.STREAM_HEAP_MB?.trim() ? readInteger(env, 'STREAM_HEAP_MB', 0, MIN_STREAM_HEAP_SETTING_MB, 1024 * 1024) : undefined,
   };
   if (config.sinkThread === 'shared' && config.streamThreads !== 1) {
     throw new ConfigError(`SINK_THREAD=shared needs STREAM_THREADS=1 (got ${config.streamThreads}): the sink shares the one stream thread`);

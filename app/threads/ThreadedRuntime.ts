@@ -10,8 +10,8 @@ import { readTopicNames, type MemoryPlan } from '../../config/index.js';
 import { embeddedLogOptions, openLog } from '../OpenLog.js';
 import type { ExplainedReadinessCheck } from '../StartSequence.js';
 import { AdminForwarding } from './AdminForwarding.js';
-import { PipelineWorker } from './PipelineWorker.js';
-import type { ThreadConfig } from './ThreadConfig.js';
+import { PipelineWorker, type WorkerHeapLimit } from './PipelineWorker.js';
+import { streamHeapMbPerThread, type ThreadConfig } from './ThreadConfig.js';
 import { includeWorkerMetrics } from './WorkerMetrics.js';
 import type { WorkerReadiness } from './WorkerProtocol.js';
 
@@ -103,10 +103,17 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
       serveQueries: shared && i === 0 && options.serveQueries,
     }));
     if (wantsSink && !shared) plans.push({ name: 'sink', roles: ['sink'], serveQueries: options.serveQueries });
+    // The stream threads' heaps are limited (issue 21): unlimited, V8 let garbage grow to 4x the
+    // live heap at full capacity and RSS past the budget. The sink's own thread keeps V8's default.
+    const streamHeap: WorkerHeapLimit = {
+      maxOldGenerationSizeMb: streamHeapMbPerThread(threads, options.memory.streamHeapMb),
+      setting: threads.streamHeapMb === undefined ? 'STREAM_HEAP_MB (default: a share of MEMORY_LIMIT_MB)' : 'STREAM_HEAP_MB',
+    };
     const started: PipelineWorker[] = [];
     const startWorker = async (plan: WorkerPlan, onTopics?: () => void) => {
       if (plan.roles.includes('sink')) await chdbLoaded;
-      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics);
+      const heap = plan.roles.includes('topology') ? streamHeap : undefined;
+      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics, heap);
       started.push(worker);
       return worker;
     };
