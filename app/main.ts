@@ -21,6 +21,8 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
+      // process.exit joins every worker thread first: one stuck in chDB's addon would hold it forever.
+      armExitWatchdog(SECOND_SIGNAL_EXIT_MS);
       process.exit(1);
     }
     stopping = true;
@@ -51,6 +53,8 @@ function fail(error: unknown, cleanUp?: () => Promise<void>): void {
  * blocked for good.
  */
 const EXIT_WATCHDOG_MS = 5_000;
+/** After a second SIGINT/SIGTERM, what process.exit may take before the watchdog kills the process. */
+const SECOND_SIGNAL_EXIT_MS = 2_000;
 
 /** One line naming the thread and why (PipelineWorker's workerDeath), then an exit that is certain. */
 function exitOnThreadDeath(error: unknown, cleanUp: () => Promise<void>): void {

@@ -3,6 +3,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
 import { ConfigError } from '../../config/index.js';
+import { WorkerSilence } from './WorkerSilence.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
 
 type CallWithoutId = WorkerCall extends infer C ? (C extends WorkerCall ? Omit<C, 'id'> : never) : never;
@@ -33,6 +34,13 @@ export function workerDeath(thread: string, code: number, failure: Error | undef
 }
 
 /**
+ * A started worker that sends nothing (not even its heartbeat, every second) for this long is taken
+ * for dead. Its event loop never blocks that long in normal work: chDB's queries and RocksDB's
+ * reads run on other threads; the loop's p99 stays under 200 ms at full capacity (the soak).
+ */
+export const WORKER_SILENCE_LIMIT_MS = 20_000;
+
+/**
  * The HTTP thread's handle on one pipeline worker thread (pipelineWorkerMain.ts): starts it,
  * calls it (numbered calls, one reply each), and reports its death. A worker that exits while the
  * process is not stopping is fatal (`failed` rejects): the process ends and its supervisor
@@ -43,6 +51,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private gone: string | undefined;
   private stopping = false;
+  private silence: WorkerSilence | undefined;
   /** Rejects when the thread dies or reports a fatal error while not stopping. */
   readonly failed: Promise<never>;
   private fail!: (error: Error) => void;
@@ -57,7 +66,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   private constructor(
     readonly name: string,
     private readonly worker: Worker,
-    heap: WorkerHeapLimit | undefined,
+    private readonly heap: WorkerHeapLimit | undefined,
   ) {
     super();
     this.failed = new Promise<never>((_resolve, reject) => (this.fail = reject));
@@ -69,6 +78,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
     // Without a listener, the worker's uncaught exception would be rethrown in this thread.
     worker.on('error', (error) => (failure = error));
     worker.on('exit', (code) => {
+      this.silence?.stop();
       this.gone = workerDeath(name, code, failure, heap);
       for (const call of this.pending.values()) call.reject(new Error(`${this.gone} before it answered`));
       this.pending.clear();
@@ -104,8 +114,19 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   private onStarted: ((event: Extract<WorkerEvent, { type: 'started' | 'start-failed' }>) => void) | undefined;
   private onTopics: (() => void) | undefined;
 
+  /** From its start on, a worker that falls silent fails the process as if it had exited. */
+  private watchSilence(): void {
+    this.silence = new WorkerSilence(WORKER_SILENCE_LIMIT_MS, (silentMs) => {
+      if (this.stopping || this.gone) return;
+      const heap = this.heap ? ` (if it ran out of its V8 heap of ${this.heap.maxOldGenerationSizeMb} MB inside chDB's addon: raise ${this.heap.setting})` : '';
+      this.fail(new Error(`thread ${this.name} has sent nothing for ${Math.round(silentMs / 1000)} s: it died without exiting or its event loop is stuck${heap}`));
+    });
+  }
+
   private receive(message: WorkerReply | WorkerEvent): void {
+    this.silence?.heard();
     if ('type' in message) {
+      if (message.type === 'alive') return;
       if (message.type === 'fatal') {
         if (!this.stopping) this.fail(new Error(message.message));
         return;
@@ -123,6 +144,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
       if (message.type === 'started') {
         this.queryAddress = message.queryAddress;
         this.routes = message.routes;
+        this.watchSilence();
       }
       this.onStarted?.(message);
       this.onStarted = undefined;
@@ -169,6 +191,7 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
   async stop(): Promise<void> {
     if (this.gone) return;
     this.stopping = true;
+    this.silence?.stop();
     const exited = once(this.worker, 'exit');
     await this.call({ op: 'stop' }).catch(() => undefined);
     await this.worker.terminate();

@@ -1,6 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Env } from '../../config/index.js';
 
+/** How often a worker says it is alive (WorkerEvent 'alive'). */
+export const WORKER_HEARTBEAT_MS = 1_000;
+
 /** What a pipeline worker thread runs (app/threads/pipelineWorkerMain.ts). */
 export interface PipelineWorkerData {
   /** Shown in logs and errors: "stream-1", "sink". */
@@ -55,5 +58,7 @@ export type WorkerEvent =
   | { type: 'done' }
   /** A stream thread committed (the topology's 'commit' event): records processed since the last. */
   | { type: 'commit'; records: number }
+  /** Every WORKER_HEARTBEAT_MS: the thread's event loop runs (PipelineWorker's silence check). */
+  | { type: 'alive' }
   | { type: 'start-failed'; message: string; name: string; code?: string }
   | { type: 'fatal'; message: string };

@@ -23,7 +23,7 @@ import { readAppConfig } from '../AppConfig.js';
 import { readMemoryPlan, readTopicNames } from '../../config/index.js';
 import { applyMemoryPlan } from '../MemoryBudget.js';
 import { StartSequence } from '../StartSequence.js';
-import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
+import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, type PipelineWorkerData, type WorkerCall, type WorkerEvent, type WorkerReadiness, type WorkerReply } from './WorkerProtocol.js';
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
@@ -37,6 +37,9 @@ let queryLayer: QueryLayer | undefined;
 let stopping: Promise<void> | undefined;
 const registry = new Registry();
 registerThreadHeapGauges(registry, data.name);
+// The HTTP thread's sign that this thread runs: a thread that died inside a native addon (chDB's
+// query completing while the thread is torn down, e.g. out of heap) never reports its exit.
+setInterval(() => post({ type: 'alive' }), WORKER_HEARTBEAT_MS).unref();
 
 async function start(): Promise<void> {
   const { env } = data;
