@@ -4,7 +4,9 @@ import { partitionKey, type Log, type LogConsumer, type LogRecord, type TopicPar
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import type { ClickHouseSinkOptions, SinkRoute } from './ClickHouseSinkOptions.js';
 import { BatchWriter } from './BatchWriter.js';
-import { type Batch, PartitionBatcher } from './PartitionBatcher.js';
+import { PartitionBatcher, type Batch } from './PartitionBatcher.js';
+import { planRounds, type PlannedRound } from './RoundPlan.js';
+import { RoundWriteError, RoundWriter } from './RoundWriter.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
 import { SinkCommitter } from './SinkCommitter.js';
 import { SinkHealth } from './SinkHealth.js';
@@ -14,12 +16,14 @@ import { SinkMetrics } from './SinkMetrics.js';
 export type { ClickHouseSinkOptions, SinkBatchInfo, SinkRoute } from './ClickHouseSinkOptions.js';
 
 /**
- * Writes topics into ClickHouse tables with exactly-once effect: each batch of one partition is
- * inserted with insert_deduplication_token = topic:partition:firstOffset-lastOffset and its
- * offsets are committed only after ClickHouse acknowledged. A crash between insert and commit
- * replays the batch; SinkBatchLog makes the replay cut at the same offsets, so the token
- * matches and the tables (and, through deduplicate_blocks_in_dependent_materialized_views, the
- * materialized views) drop the repeated block.
+ * Writes topics into ClickHouse tables with exactly-once effect: each flush round writes the
+ * batches of all due partitions as one block per table (SinkRound.ts: an insert costs about the
+ * same whatever its rows), with insert_deduplication_token naming every batch of the round, and
+ * commits their offsets only after ClickHouse acknowledged. A crash between insert and commit
+ * replays the round; SinkBatchLog makes the replay cut the same batches and combine them the
+ * same way, so the token matches and the tables (and, through
+ * deduplicate_blocks_in_dependent_materialized_views, the materialized views) drop the repeated
+ * blocks.
  *
  * While ClickHouse fails, the sink keeps its pending batches, pauses every partition (input stays
  * in the log, memory stays bounded), retries with exponential backoff and reports not ready
@@ -37,10 +41,9 @@ export class ClickHouseSink {
   private readonly maxBatchBytes: number;
   private readonly lingerMs: number;
   private readonly logger?: Logger;
-  private readonly onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
   private readonly metrics: SinkMetrics;
   private readonly cuts: SinkBatchLog;
-  private readonly writer: BatchWriter;
+  private readonly rounds: RoundWriter;
   private readonly committer: SinkCommitter;
   private readonly health: SinkHealth;
   private readonly work = new Map<string, PartitionBatcher>();
@@ -49,6 +52,8 @@ export class ClickHouseSink {
   private running = false;
   private paused = new Set<string>();
   private flushing: Promise<void> | null = null;
+  /** The last flush left a recorded round waiting for records of a partition not polled yet. */
+  private waitingForRecords = false;
 
   constructor(options: ClickHouseSinkOptions) {
     this.log = options.log;
@@ -65,7 +70,6 @@ export class ClickHouseSink {
     this.maxBatchBytes = options.maxBatchBytes ?? Infinity;
     this.lingerMs = options.lingerMs ?? 200; // the SINK_BATCH_LINGER default (SinkConfig.ts)
     this.logger = options.logger;
-    this.onBatchInserted = options.onBatchInserted;
     this.metrics = new SinkMetrics(options.registry, this.groupId);
     this.health = new SinkHealth({
       retryInitialMs: options.retryInitialMs ?? 100,
@@ -75,7 +79,8 @@ export class ClickHouseSink {
       logger: this.logger,
     });
     this.cuts = new SinkBatchLog(this.store, this.groupId);
-    this.writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
+    const writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
+    this.rounds = new RoundWriter({ log: this.log, cuts: this.cuts, writer, routes: this.routes, maxReadRecords: this.maxBatchRecords, onBatchInserted: options.onBatchInserted });
     this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? DEFAULT_DLQ_TOPIC, this.metrics, this.logger);
   }
 
@@ -191,13 +196,20 @@ export class ClickHouseSink {
     await this.flushing;
   }
 
-  /** Work for a flush now: a batch cut and not written yet, one due (PartitionBatcher.due), cuts to load. */
+  /**
+   * Work for a flush now: a batch cut and not written yet (unless its round waits for records
+   * not polled yet), one due (PartitionBatcher.due), cuts to load.
+   */
   private batchDue(now: number): boolean {
-    for (const work of this.work.values()) if (work.pending || !work.cuts || work.due(now)) return true;
+    for (const work of this.work.values()) {
+      if (!work.cuts) return true;
+      if (work.pending ? !this.waitingForRecords : work.due(now)) return true;
+    }
     return false;
   }
 
   private buffer(record: LogRecord): void {
+    this.waitingForRecords = false;
     const work = this.work.get(partitionKey(record));
     if (!work) return; // revoked meanwhile; the next owner reads it again
     if (work.add(record, Date.now()) && work.overfull()) this.pause([work.tp]);
@@ -232,7 +244,10 @@ export class ClickHouseSink {
         const loaded = await this.cuts.load(work.tp, work.committed ?? 0);
         // A concurrent load (assignment inside poll while a flush runs) may have won, and cuts
         // recorded since then are in its map only.
-        work.cuts ??= loaded;
+        if (!work.cuts) {
+          work.cuts = new Map([...loaded].map(([first, { last }]) => [first, last]));
+          work.rounds = new Map([...loaded].map(([first, { round }]) => [first, round]));
+        }
         this.health.contact();
       } catch (error) {
         this.fail('sink_batches', error);
@@ -249,9 +264,10 @@ export class ClickHouseSink {
 
   /**
    * Writes every due batch, then commits the offsets of those ClickHouse acknowledged. In rounds:
-   * cut one batch per partition, record all new cuts in one insert, write the batches side by
-   * side (the mapping of one partition overlaps the insert of another), commit. Further rounds
-   * only while some partition still holds a full batch (catching up).
+   * cut one batch per partition, plan them into rounds (RoundPlan.ts: the fresh cuts make one
+   * round, recorded ones replay their own), record each new round in one insert, write each
+   * round as one block per table, commit. Further rounds only while some partition still holds a
+   * full batch (catching up).
    */
   private async flushDue(force: boolean): Promise<void> {
     if (this.health.backingOff()) return;
@@ -259,33 +275,34 @@ export class ClickHouseSink {
     await this.loadCuts();
     await this.commit(); // what an earlier failed commit left
     let failed = [...this.work.values()].some((work) => !work.cuts);
+    this.waitingForRecords = false;
     for (let round = 0; !failed; round++) {
       const due: PartitionBatcher[] = [];
       for (const work of this.work.values()) {
         if (!work.cuts) continue;
         work.pending ??= this.cut(work, Date.now(), force);
-        if (work.pending && (round === 0 || force || work.pending.full || work.pending.cutRecorded)) due.push(work);
+        if (work.pending && (round === 0 || force || work.pending.full || work.pending.round !== null)) due.push(work);
       }
-      if (due.length === 0) break;
-      try {
-        await this.recordCuts(due);
-      } catch (error) {
-        this.fail('sink_batches', error);
-        failed = true;
-        break;
-      }
-      const results = await Promise.allSettled(due.map((work) => this.write(work, work.pending!)));
-      results.forEach((result, i) => {
-        const work = due[i]!;
-        if (result.status === 'fulfilled') {
-          const before = work.written;
-          work.written = { offset: work.pending!.last + 1, batches: (before?.batches ?? 0) + 1, deadLetters: [...(before?.deadLetters ?? []), ...result.value] };
-          work.pending = null;
-        } else if (!failed) {
-          this.fail('batch', result.reason);
-          failed = true;
+      // A round costs one insert per table whatever its rows, so once one is due every partition
+      // holding records joins it, before its own linger runs out (else the partitions' lingers
+      // drift apart and each would make rounds of its own).
+      if (due.length > 0) {
+        const joining = new Set(due);
+        for (const work of this.work.values()) {
+          if (!work.cuts || joining.has(work)) continue;
+          work.pending ??= this.cut(work, Date.now(), true);
+          if (work.pending) due.push(work);
         }
-      });
+      }
+      const { ready, waiting } = planRounds(due, this.work);
+      this.waitingForRecords = waiting;
+      if (ready.length === 0) break;
+      for (const planned of ready) {
+        if (!(await this.writeRound(planned))) {
+          failed = true;
+          break;
+        }
+      }
       await this.commit();
     }
     if (failed || !this.health.failing) return;
@@ -300,35 +317,21 @@ export class ClickHouseSink {
     this.recover();
   }
 
-  /** The cut of every batch about to be written for the first time, in one insert. */
-  private async recordCuts(due: PartitionBatcher[]): Promise<void> {
-    const fresh = due.filter((work) => !work.pending!.cutRecorded);
-    if (fresh.length === 0) return;
-    await this.cuts.record(fresh.map((work) => ({ tp: work.tp, first: work.pending!.first, last: work.pending!.last })));
-    for (const work of fresh) {
-      work.pending!.cutRecorded = true;
-      work.cuts!.set(work.pending!.first, work.pending!.last);
+  /** One round (RoundWriter); false when ClickHouse failed: the sink backs off, the batches stay pending with their round. */
+  private async writeRound(planned: PlannedRound): Promise<boolean> {
+    try {
+      await this.rounds.write(planned);
+      this.health.contact();
+      return true;
+    } catch (error) {
+      if (error instanceof RoundWriteError) this.fail(error.stage, error.cause);
+      else this.fail('batch', error);
+      return false;
     }
   }
 
   private async commit(): Promise<void> {
     if (this.consumer) await this.committer.commitWritten(this.consumer, this.work.values());
-  }
-
-  private async write(work: PartitionBatcher, batch: Batch) {
-    const written = await this.writer.write(work.tp, this.routes.get(work.tp.topic) ?? [], batch);
-    this.health.contact();
-    await this.onBatchInserted?.({
-      topic: work.tp.topic,
-      partition: work.tp.partition,
-      firstOffset: batch.first,
-      lastOffset: batch.last,
-      records: batch.records.length,
-      rows: written.rows,
-      dedupToken: written.dedupToken,
-      deadLetters: written.deadLetters.length,
-    });
-    return written.deadLetters;
   }
 
   /** ClickHouse failed: every partition pauses (input stays in the log) until it answers again. */

@@ -19,6 +19,7 @@ export interface SinkBatchInfo {
   lastOffset: number;
   records: number;
   rows: Record<string, number>;
+  /** The token of the round the batch was written in (SinkRound.ts): shared by every batch of that round. */
   dedupToken: string;
   /** Records of the batch going to the DLQ with the offset commit (refused rows, not JSON, mapper threw). */
   deadLetters: number;
@@ -43,7 +44,7 @@ export interface ClickHouseSinkOptions {
   healthCheckIntervalMs?: number;
   registry?: Registry;
   logger?: Logger;
-  /** Called after a batch's rows are acknowledged and BEFORE its offsets are committed. */
+  /** Called for each batch of a round after the round's rows are acknowledged and BEFORE its offsets are committed. */
   onBatchInserted?: (batch: SinkBatchInfo) => void | Promise<void>;
   /**
    * Where records go that cannot become rows: a row the engine refuses for its data, a value

@@ -1,5 +1,6 @@
 import type { LogRecord, TopicPartition } from '../log/Log.js';
 import type { SinkDeadLetter } from './SinkCommitter.js';
+import { memberText } from './SinkRound.js';
 
 export interface Batch {
   first: number;
@@ -7,6 +8,12 @@ export interface Batch {
   records: LogRecord[];
   /** Whether sink_batches already holds this cut (it was found there, or written before the insert). */
   cutRecorded: boolean;
+  /**
+   * The flush round this batch is written in (SinkRound.ts): the recorded one for a recorded cut,
+   * the one proposed for it once the sink chose its round partners; null until then. Never
+   * changed once set: a replay must combine the same batches.
+   */
+  round: string | null;
   /** Cut because it reached a bound (records or bytes), not by age: more may be waiting behind it. */
   full: boolean;
 }
@@ -27,6 +34,8 @@ export function recordBytes(record: LogRecord): number {
 export class PartitionBatcher {
   /** Recorded cuts (first offset → last offset); null until loaded from sink_batches. */
   cuts: Map<number, number> | null = null;
+  /** The round of each recorded cut (first offset → round text), beside cuts. */
+  rounds = new Map<number, string>();
   buffer: LogRecord[] = [];
   /** A batch once cut never changes until it is committed: its dedup token is its identity. */
   pending: Batch | null = null;
@@ -105,7 +114,8 @@ export class PartitionBatcher {
     const last = recordedLast ?? records[records.length - 1]!.offset;
     this.nextStart = last + 1;
     if (this.buffer.length > 0) this.oldestAt = now;
-    return { first, last, records, cutRecorded: recordedLast !== undefined, full };
+    const round = recordedLast === undefined ? null : (this.rounds.get(first) ?? memberText({ ...this.tp, first, last }));
+    return { first, last, records, cutRecorded: recordedLast !== undefined, round, full };
   }
 
   /** Where the next batch starts and how many buffered records it takes; undefined when none is due (cut's rules). */

@@ -200,5 +200,15 @@ TTL toDateTime(created_at) + INTERVAL 30 DAY
 SETTINGS ${dedup}`,
       ],
     },
+    {
+      version: 6,
+      name: 'sink rounds',
+      statements: [
+        // A flush round inserts the batches of several partitions as one block per table; each
+        // member's cut names the whole round, so a replay combines the same batches (SinkRound.ts).
+        // Cuts recorded before have '' and replay as rounds of one batch.
+        `ALTER TABLE ${db}.sink_batches ADD COLUMN IF NOT EXISTS round String DEFAULT ''`,
+      ],
+    },
   ];
 }

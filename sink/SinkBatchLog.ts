@@ -1,6 +1,7 @@
 import type { AnalyticsStore } from './AnalyticsStore.js';
 import type { TopicPartition } from '../log/Log.js';
 import { toClickHouseDateTime } from './RowMappers.js';
+import { memberText, parseRound, roundToken } from './SinkRound.js';
 
 /**
  * Where a batch was cut, recorded in ClickHouse (table sink_batches) before the batch is inserted.
@@ -20,28 +21,44 @@ export class SinkBatchLog {
     readonly sink: string,
   ) {}
 
-  /** Recorded cuts of a partition from `fromOffset` on: first offset → last offset. */
-  async load(tp: TopicPartition, fromOffset: number): Promise<Map<number, number>> {
-    const rows = await this.store.query<{ first: number; last: number }>(
-      `SELECT first_offset AS first, max(last_offset) AS last FROM ${this.store.database}.sink_batches
+  /**
+   * Recorded cuts of a partition from `fromOffset` on: first offset → last offset and round. A
+   * cut recorded before rounds existed (round '') is a round of its own batch. Should a cut ever
+   * be recorded twice, the later record is the one that may have been inserted; last and round
+   * are taken from that one row, so the round always names the batch as cut.
+   */
+  async load(tp: TopicPartition, fromOffset: number): Promise<Map<number, { last: number; round: string }>> {
+    // Aliases other than the column names: an alias `round` would be read inside the other argMax.
+    const rows = await this.store.query<{ first: number; cut_last: number; cut_round: string }>(
+      `SELECT first_offset AS first, argMax(last_offset, (created_at, round, last_offset)) AS cut_last,
+  argMax(round, (created_at, round, last_offset)) AS cut_round
+FROM ${this.store.database}.sink_batches
 WHERE sink = {sink:String} AND topic = {topic:String} AND partition = {partition:UInt32} AND last_offset >= {from:UInt64}
 GROUP BY first_offset`,
       { sink: this.sink, topic: tp.topic, partition: tp.partition, from: fromOffset },
     );
-    return new Map(rows.map((row) => [Number(row.first), Number(row.last)]));
+    return new Map(
+      rows.map((row) => {
+        const first = Number(row.first);
+        const last = Number(row.cut_last);
+        return [first, { last, round: row.cut_round || memberText({ ...tp, first, last }) }];
+      }),
+    );
   }
 
   /**
-   * Records cuts in one insert. Its token only spares a retried identical insert; a cut recorded
-   * twice is harmless, since a batch's first offset always gets the same last offset.
+   * Records the cut of every member of a round, each naming the round, in one insert. Its token
+   * spares a retried identical insert; the round of a batch never changes once proposed, so a
+   * retry is always identical.
    */
-  async record(cuts: Array<{ tp: TopicPartition; first: number; last: number }>): Promise<void> {
-    if (cuts.length === 0) return;
+  async record(round: string): Promise<void> {
     const createdAt = toClickHouseDateTime(Date.now());
     await this.store.insert(
       'sink_batches',
-      cuts.map(({ tp, first, last }) => ({ sink: this.sink, topic: tp.topic, partition: tp.partition, first_offset: first, last_offset: last, created_at: createdAt })),
-      { dedupToken: `cut:${this.sink}:${cuts.map(({ tp, first }) => `${tp.topic}:${tp.partition}:${first}`).join(',')}` },
+      parseRound(round).map(({ topic, partition, first, last }) => ({
+        sink: this.sink, topic, partition, first_offset: first, last_offset: last, round, created_at: createdAt,
+      })),
+      { dedupToken: `cut:${this.sink}:${roundToken(round)}` },
     );
   }
 }

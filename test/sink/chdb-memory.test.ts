@@ -115,7 +115,7 @@ describe('chDB memory limits', () => {
       await waitFor('the sink to report the memory limit', async () => /code 241/.test(failing.status().lastError ?? ''));
       const status = failing.status();
       expect(status.ready).toBe(false);
-      expect(status.lastError).toMatch(/ClickHouse memory limit exceeded \(code 241\) inserting 6000 rows into events_db\.events_raw from events\.raw:0 offsets 0-5999/);
+      expect(status.lastError).toMatch(/ClickHouse memory limit exceeded \(code 241\) inserting 6000 rows into events_db\.events_raw from the batches events\.raw:0:0-5999/);
       expect(status.lastError).toMatch(/raise CHDB_MAX_MEMORY_USAGE or MEMORY_LIMIT_MB/);
       expect(logged.some((line) => line.includes('ClickHouse memory limit exceeded (code 241)'))).toBe(true);
       // Still failing on its retries, nothing inserted, nothing committed.

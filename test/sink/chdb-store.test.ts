@@ -23,14 +23,14 @@ describe('ChdbStore and migrations (real chDB)', () => {
 
   test('migrations apply once and are idempotent across restarts', async () => {
     const first = await migrate(store, { eventsTtlDays: 90 });
-    expect(first.applied).toEqual([1, 2, 3, 4, 5]);
+    expect(first.applied).toEqual([1, 2, 3, 4, 5, 6]);
     await store.close();
     store = await ChdbStore.open({ path: dir, maxRowsPerInsert: 7 });
     const second = await migrate(store, { eventsTtlDays: 90 });
     expect(second.applied).toEqual([]);
-    expect(second.alreadyApplied).toEqual([1, 2, 3, 4, 5]);
+    expect(second.alreadyApplied).toEqual([1, 2, 3, 4, 5, 6]);
     const recorded = await store.query<{ version: number }>('SELECT version FROM events_db.schema_migrations ORDER BY version');
-    expect(recorded.map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(recorded.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
     const tables = await store.query<{ name: string; engine: string; create_table_query: string }>(
       "SELECT name, engine, create_table_query FROM system.tables WHERE database = 'events_db' ORDER BY name",
     );

@@ -1,0 +1,101 @@
+import type { Log } from '../log/Log.js';
+import type { BatchWriter, RoundBatch } from './BatchWriter.js';
+import type { ClickHouseSinkOptions, SinkRoute } from './ClickHouseSinkOptions.js';
+import { readMember, type PlannedMember, type PlannedRound } from './RoundPlan.js';
+import type { SinkBatchLog } from './SinkBatchLog.js';
+import { parseRound } from './SinkRound.js';
+
+/** A round failed at one stage: recording its cuts (sink_batches) or inserting its blocks (batch). */
+export class RoundWriteError extends Error {
+  constructor(
+    readonly stage: 'sink_batches' | 'batch',
+    override readonly cause: unknown,
+  ) {
+    super(`ClickHouse sink: round failed at ${stage}`, { cause });
+  }
+}
+
+export interface RoundWriterOptions {
+  log: Log;
+  cuts: SinkBatchLog;
+  writer: BatchWriter;
+  routes: ReadonlyMap<string, SinkRoute[]>;
+  /** Records per read when a member is read back from the log. */
+  maxReadRecords: number;
+  onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
+}
+
+/**
+ * One planned round (RoundPlan.ts) into ClickHouse: its cuts recorded first (once), then one
+ * block per table (BatchWriter), then the batches held here marked written for the next offset
+ * commit. The order is the exactly-once argument of SinkBatchLog, for the round as a whole: a
+ * crash before the record inserted nothing; after it, every replay finds the round for any of its
+ * members and writes the same blocks under the same token.
+ */
+export class RoundWriter {
+  constructor(private readonly options: RoundWriterOptions) {}
+
+  /** Throws RoundWriteError; the batches then stay pending with their round, to be retried as they are. */
+  async write({ round, members }: PlannedRound): Promise<void> {
+    const held = members.filter((member) => member.work !== null);
+    try {
+      if (held.some((member) => !member.work!.pending!.cutRecorded) && !(await this.recordRound(round, held))) return;
+    } catch (error) {
+      throw new RoundWriteError('sink_batches', error);
+    }
+    let written;
+    try {
+      const batches = await Promise.all(
+        members.map(async (member): Promise<RoundBatch> => ({
+          tp: member,
+          batch: member.work?.pending ?? { ...member, records: await readMember(this.options.log, member, this.options.maxReadRecords) },
+          routes: this.options.routes.get(member.topic) ?? [],
+          owned: member.work !== null,
+        })),
+      );
+      written = await this.options.writer.write(round, batches);
+      for (const [i, member] of members.entries()) {
+        if (!member.work) continue;
+        const batch = member.work.pending!;
+        const result = written.batches[i]!;
+        await this.options.onBatchInserted?.({
+          topic: member.topic, partition: member.partition, firstOffset: batch.first, lastOffset: batch.last, records: batch.records.length,
+          rows: result.rows, dedupToken: written.dedupToken, deadLetters: result.deadLetters.length,
+        });
+      }
+    } catch (error) {
+      throw new RoundWriteError('batch', error);
+    }
+    for (const [i, { work }] of members.entries()) {
+      if (!work) continue;
+      const before = work.written;
+      work.written = { offset: work.pending!.last + 1, batches: (before?.batches ?? 0) + 1, deadLetters: [...(before?.deadLetters ?? []), ...written.batches[i]!.deadLetters] };
+      work.pending = null;
+    }
+  }
+
+  /**
+   * Records a round's cuts before its first insert. A round proposed here whose record failed and
+   * which lost a member to a rebalance meanwhile is in doubt: if sink_batches holds it, the new
+   * owner may replay it, so it is written as recorded; if not, nobody knows it, and its batches
+   * are released to be proposed again (false: nothing to write now).
+   */
+  private async recordRound(round: string, held: PlannedMember[]): Promise<boolean> {
+    if (held.length === parseRound(round).length) {
+      await this.options.cuts.record(round);
+    } else {
+      const probe = held[0]!;
+      if ((await this.options.cuts.load(probe, probe.first)).get(probe.first)?.round !== round) {
+        for (const { work } of held) work!.pending!.round = null;
+        return false;
+      }
+    }
+    for (const { work } of held) {
+      const batch = work!.pending!;
+      batch.cutRecorded = true;
+      work!.cuts!.set(batch.first, batch.last);
+      work!.rounds.set(batch.first, round);
+    }
+    return true;
+  }
+}
