@@ -9,20 +9,19 @@
  *   BENCH_HEAP_LOAD_SECONDS=90       full-capacity load
  *   BENCH_HEAP_DRAIN_SECONDS=30      wait after the load before the snapshot
  *   BENCH_HEAP_SNAPSHOT=/tmp/x.heapsnapshot   where the snapshot goes (default: the temp dir)
- *   BENCH_HEAP_STREAM_MAX_OLD_MB=256   experiment: resourceLimits.maxOldGenerationSizeMb for the
- *                                    stream workers (V8 then grows the heap by a smaller factor
- *                                    between collections). At 128 the isolate reached its limit
- *                                    within 30 s and the process died in chDB's addon (FATAL ERROR
- *                                    napi_throw in queryAsync) and hung there instead of exiting
+ *   STREAM_HEAP_MB=256               the stream threads' V8 old generation (default: the memory
+ *                                    plan's share, 199 MB at 1024). Unlimited the heap reached
+ *                                    180-315 MB; 256 and 192 held it under 200 MB (used at most
+ *                                    138-200); at 128 the thread ran out of heap within 30 s
  *   npx tsx bench/stream-heap.ts some.heapsnapshot   only summarises a snapshot written before
  */
 import fs from 'node:fs';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline as pipe } from 'node:stream/promises';
 import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
+import { startService } from '../app/Service.js';
 import { SoakLoad } from './lib/SoakLoad.js';
 import { summariseHeapSnapshot } from './lib/HeapSnapshotSummary.js';
 
@@ -30,23 +29,6 @@ if (process.argv[2]) {
   console.log(summariseHeapSnapshot(JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))));
   process.exit(0);
 }
-
-// Experiment hook, off unless set: the stream workers' heap limit, without editing app/threads/
-// (the Worker class is swapped before the service's modules load, as they import it).
-const maxOldMb = Number(process.env.BENCH_HEAP_STREAM_MAX_OLD_MB ?? 0);
-if (maxOldMb > 0) {
-  const workerThreads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-  const Original = workerThreads.Worker;
-  workerThreads.Worker = class extends Original {
-    constructor(entry: string | URL, options: import('node:worker_threads').WorkerOptions = {}) {
-      const stream = options.name?.startsWith('stream-') === true;
-      super(entry, stream ? { ...options, resourceLimits: { ...options.resourceLimits, maxOldGenerationSizeMb: maxOldMb } } : options);
-    }
-  };
-  syncBuiltinESMExports();
-  console.log(`experiment: stream workers' maxOldGenerationSizeMb = ${maxOldMb}`);
-}
-const { startService } = await import('../app/Service.js');
 
 const loadSeconds = Number(process.env.BENCH_HEAP_LOAD_SECONDS ?? 90);
 const drainSeconds = Number(process.env.BENCH_HEAP_DRAIN_SECONDS ?? 30);
