@@ -16,6 +16,11 @@ export interface TopologyBackpressureOptions {
   maxLag: number;
   /** How often the lag is read. Default 250 ms. */
   sampleIntervalMs?: number;
+  /**
+   * While quiet (no intake since the last read, and that read found no backlog): the lag is read
+   * every this many intervals only. Default 8 (2 s at 250 ms).
+   */
+  quietSampleEvery?: number;
   retryAfterSeconds?: number;
   registry?: Registry;
 }
@@ -45,6 +50,9 @@ export class TopologyBackpressure implements IntakePressure {
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
   private partitions: TopicPartition[] | undefined;
+  /** An intake request came (refusal() was asked) since the last read. */
+  private intakeSinceSample = false;
+  private quietTicks = 0;
   private readonly refusals: Counter | undefined;
   readonly retryAfterSeconds: number;
   private get resumeBelow(): number {
@@ -78,8 +86,23 @@ export class TopologyBackpressure implements IntakePressure {
   }
 
   start(): this {
-    this.timer ??= setInterval(() => void this.sample(), this.options.sampleIntervalMs ?? 250).unref();
+    this.timer ??= setInterval(() => this.tick(), this.options.sampleIntervalMs ?? 250).unref();
     return this;
+  }
+
+  /**
+   * Each interval reads the lag (three messages to the log's thread), except while quiet: with
+   * no backlog at the last read and no intake since, the backlog can only have grown through
+   * another instance's ingress (Kafka mode), so it is read every quietSampleEvery intervals
+   * (issue 21: four reads a second kept the idle HTTP and log threads allocating). The first
+   * request after the quiet brings the next interval's read, as before.
+   */
+  private tick(): void {
+    const quiet = !this.intakeSinceSample && this.lag === 0 && !this.over;
+    if (quiet && ++this.quietTicks < (this.options.quietSampleEvery ?? 8)) return;
+    this.quietTicks = 0;
+    this.intakeSinceSample = false;
+    void this.sample();
   }
 
   stop(): Promise<void> {
@@ -129,6 +152,7 @@ export class TopologyBackpressure implements IntakePressure {
 
   /** For the ingress's admission (IntakePressure): the refusal's message while over the bound. */
   refusal(): string | undefined {
+    this.intakeSinceSample = true;
     if (this.message !== undefined) this.refusals?.inc();
     return this.message;
   }

@@ -137,6 +137,47 @@ describe('TopologyBackpressure', () => {
     }
   });
 
+  /** Resolves once `condition` holds, checked every 5 ms (fails the test after 5 s). */
+  async function until(condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  test('while quiet (no backlog, no intake) the lag is not read every interval; the first intake request brings the next read', async () => {
+    const guard = new TopologyBackpressure({ log, groupId: GROUP, landingTopic: LANDING, maxLag: 100, sampleIntervalMs: 5, quietSampleEvery: 1_000_000 });
+    await guard.sample();
+    expect(guard.backlog).toBe(0);
+    guard.start();
+    try {
+      await append(5, 0);
+      // Forty intervals: a reader of every interval would have seen the 5 records long since.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(guard.backlog).toBe(0);
+      expect(guard.refusal()).toBeUndefined(); // an intake request
+      await until(() => guard.backlog === 5);
+      // A backlog is not quiet: it is read every interval until it is gone.
+      await commitUpTo([{ partition: 0, offset: 5 }]);
+      await until(() => guard.backlog === 0);
+    } finally {
+      await guard.stop();
+    }
+  });
+
+  test('while quiet the lag is still read every quietSampleEvery intervals (another instance may feed the landing topic)', async () => {
+    const guard = new TopologyBackpressure({ log, groupId: GROUP, landingTopic: LANDING, maxLag: 100, sampleIntervalMs: 5, quietSampleEvery: 4 });
+    await guard.sample();
+    guard.start();
+    try {
+      await append(3, 1);
+      await until(() => guard.backlog === 3);
+    } finally {
+      await guard.stop();
+    }
+  });
+
   test('MAX_TOPOLOGY_LAG: default 20000, 0 turns it off, garbage is refused at start', () => {
     expect(readMaxTopologyLag({})).toBe(20_000);
     expect(readMaxTopologyLag({ MAX_TOPOLOGY_LAG: '0' })).toBe(0);

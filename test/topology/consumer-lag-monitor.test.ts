@@ -49,4 +49,27 @@ describe('ConsumerLagMonitor', () => {
     expect(values).toEqual([['0', 2], ['1', 2], ['2', 0]]);
     expect(received).toEqual(['committedOffsets', 'endOffsets', 'beginningOffsets']);
   });
+
+  it('reads every second, or every 5 s while the thread is quiet and the last read found no lag', async () => {
+    await log.ensureTopic(TOPIC, { partitions: 1 });
+    const registry = new Registry();
+    const lag = new Gauge({ name: 'lag', help: 'lag', labelNames: ['topic', 'partition'], registers: [registry] });
+    const monitor = new ConsumerLagMonitor(remote, GROUP, lag, undefined);
+    const assigned = [{ topic: TOPIC, partition: 0 }];
+    const at = Date.now();
+    monitor.refresh(at, assigned, true);
+    expect(monitor.isDue(at, true)).toBe(false); // in flight
+    await monitor.idle();
+    expect((await lag.get()).values.map((v) => v.value)).toEqual([0]);
+    expect(monitor.isDue(at + 1_000, false)).toBe(true);
+    expect(monitor.isDue(at + 1_000, true)).toBe(false);
+    expect(monitor.dueAt(true)).toBe(at + 5_000);
+
+    // With a lag, quiet or not, it is read every second.
+    await log.produce([{ topic: TOPIC, key: null, value: Buffer.from('x'), partition: 0 }]);
+    monitor.refresh(at + 5_000, assigned, true);
+    await monitor.idle();
+    expect((await lag.get()).values.map((v) => v.value)).toEqual([1]);
+    expect(monitor.dueAt(true)).toBe(at + 6_000);
+  });
 });

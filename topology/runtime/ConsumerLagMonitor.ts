@@ -4,6 +4,12 @@ import { groupLag } from '../../log/GroupLag.js';
 import { partitionKey, type Log, type TopicPartition } from '../../log/Log.js';
 
 const REFRESH_INTERVAL_MS = 1_000;
+/**
+ * While the thread is quiet (its polls return nothing, nothing is buffered) and the last read
+ * found no lag: a record appended ends the quiet at once (the poll returns it), so this only
+ * bounds how late a lag that poll cannot see (a paused partition) shows.
+ */
+const QUIET_REFRESH_INTERVAL_MS = 5_000;
 
 /**
  * Consumer lag per assigned input partition (end offset minus committed offset), refreshed at
@@ -13,6 +19,8 @@ const REFRESH_INTERVAL_MS = 1_000;
 export class ConsumerLagMonitor {
   private lastRefreshAt = 0;
   private refreshing: Promise<void> | undefined;
+  /** Whether the last read found every partition caught up. */
+  private caughtUp = false;
 
   constructor(
     private readonly log: Log,
@@ -25,12 +33,22 @@ export class ConsumerLagMonitor {
    * Not awaited by the caller: against a log that is away these reads wait for timeouts, and
    * processing must not. A failure is left to the commit path and /ready to report.
    */
-  refresh(now: number, assigned: TopicPartition[]): void {
-    if (this.refreshing || now - this.lastRefreshAt < REFRESH_INTERVAL_MS || assigned.length === 0) return;
+  refresh(now: number, assigned: TopicPartition[], quiet = false): void {
+    if (!this.isDue(now, quiet) || assigned.length === 0) return;
     this.lastRefreshAt = now;
     this.refreshing = this.update(assigned)
       .catch((error: unknown) => this.logger?.debug({ err: error }, 'reading consumer lag failed'))
       .finally(() => (this.refreshing = undefined));
+  }
+
+  /** Whether a refresh would read now: none in flight and its interval (longer while quiet and caught up) has passed. */
+  isDue(now: number, quiet: boolean): boolean {
+    return this.refreshing === undefined && now >= this.dueAt(quiet);
+  }
+
+  /** When the next refresh is due (an idle stream thread's poll waits no longer than that). */
+  dueAt(quiet: boolean): number {
+    return this.lastRefreshAt + (quiet && this.caughtUp ? QUIET_REFRESH_INTERVAL_MS : REFRESH_INTERVAL_MS);
   }
 
   /** Resolves when no refresh is in flight (before the log is closed). */
@@ -40,6 +58,12 @@ export class ConsumerLagMonitor {
 
   private async update(assigned: TopicPartition[]): Promise<void> {
     const lag = await groupLag(this.log, this.groupId, assigned);
-    for (const tp of assigned) this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, lag.get(partitionKey(tp))!);
+    let caughtUp = true;
+    for (const tp of assigned) {
+      const partitionLag = lag.get(partitionKey(tp))!;
+      if (partitionLag > 0) caughtUp = false;
+      this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, partitionLag);
+    }
+    this.caughtUp = caughtUp;
   }
 }

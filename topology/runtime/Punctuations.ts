@@ -40,6 +40,15 @@ export class Punctuations {
     this.fire(this.wallClock, now, run);
   }
 
+  /** When the next wall-clock schedule is due (undefined: none): how long an idle stream thread may wait. */
+  nextWallClockAt(): number | undefined {
+    let next: number | undefined;
+    for (const schedule of this.wallClock) {
+      if (!schedule.cancelled && schedule.nextAt !== undefined && (next === undefined || schedule.nextAt < next)) next = schedule.nextAt;
+    }
+    return next;
+  }
+
   private fire(schedules: Schedule[], time: number, run: (nodeName: string, fire: () => void) => void): void {
     for (let i = 0; i < schedules.length; i++) {
       const schedule = schedules[i]!;

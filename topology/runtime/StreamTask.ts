@@ -240,6 +240,11 @@ export class StreamTask {
     this.lastValue.clear();
   }
 
+  /** When this task's next wall-clock punctuation is due (undefined: it has none). */
+  nextWallClockAt(): number | undefined {
+    return this.punctuations.nextWallClockAt();
+  }
+
   private runAs(_nodeName: string, fire: () => void): void {
     fire();
   }

@@ -8,6 +8,14 @@ import { TaskCommitter } from './TaskCommitter.js';
 import { TaskManager } from './TaskManager.js';
 
 const MAX_BACKOFF_MS = 5_000;
+/** A busy thread's poll wait (at most commitIntervalMs): what every poll waited before quiet polls waited longer. */
+const BUSY_POLL_MS = 100;
+/**
+ * The longest a quiet thread's poll waits. A record appended meanwhile ends the wait at once (the
+ * embedded consumer wakes on append; Kafka's fetch returns with data), so this bounds only how
+ * long shutdown waits for the poll in flight.
+ */
+const QUIET_POLL_MAX_MS = 500;
 
 /** What a stream thread tells its app. Plain data only, so that it can cross a worker's port. */
 export interface StreamThreadListener {
@@ -46,6 +54,8 @@ export class StreamThread {
   private commitChain: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private consecutiveFailures = 0;
+  /** The last poll returned nothing and no task holds records or uncommitted work: the next poll may wait longer. */
+  private quiet = false;
   private failuresWithLogReachable = 0;
   private readonly lag: ConsumerLagMonitor;
   readonly taskManager: TaskManager;
@@ -151,7 +161,7 @@ export class StreamThread {
             continue;
           }
         }
-        const records = await consumer.poll(config.maxPollRecords, Math.min(config.commitIntervalMs, 100));
+        const records = await consumer.poll(config.maxPollRecords, this.pollTimeoutMs());
         if (this.currentState !== 'RUNNING') {
           this.route(records);
           this.processBuffered();
@@ -170,14 +180,43 @@ export class StreamThread {
           // and catch up at a later refresh; the topology must not stop over it.
           await this.options.refreshGlobalStores().catch((error: unknown) => context.logger?.warn({ err: error }, 'refreshing global stores failed; retrying at the next interval'));
         }
-        if (now - this.lastCommitAt >= config.commitIntervalMs || this.anyTaskWantsCommit()) await this.commit();
-        this.lag.refresh(now, consumer.assignment());
+        // A commit with no task holding uncommitted work would write nothing: an idle thread skips it.
+        if (this.anyTaskWantsCommit() || (now - this.lastCommitAt >= config.commitIntervalMs && this.anyTaskHasUncommittedWork())) await this.commit();
+        this.quiet = records.length === 0 && this.nothingHeld();
+        if (this.lag.isDue(now, this.quiet)) this.lag.refresh(now, consumer.assignment(), this.quiet);
       }
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.currentState = 'DEAD';
       this.options.listener.failed(this.failure);
     }
+  }
+
+  /**
+   * How long the next poll may wait for records. A busy thread: BUSY_POLL_MS (at most
+   * commitIntervalMs), as always. A quiet one (issue 21: ten empty turns a second kept every idle
+   * isolate allocating) until the next thing due on the clock: a wall-clock punctuation, a global
+   * store refresh, the lag's refresh, at most QUIET_POLL_MAX_MS; never shorter than a busy poll,
+   * so nothing due comes later than it did.
+   */
+  private pollTimeoutMs(): number {
+    const { config } = this.context;
+    const busy = Math.min(config.commitIntervalMs, BUSY_POLL_MS);
+    if (!this.quiet || this.taskManager.isCorrupted) return busy;
+    const now = Date.now();
+    let due = Math.min(now + QUIET_POLL_MAX_MS, this.lag.dueAt(true));
+    if (this.options.refreshGlobalStores) due = Math.min(due, this.lastGlobalRefreshAt + config.globalRefreshIntervalMs);
+    for (const task of this.tasks.values()) {
+      const punctuation = task.nextWallClockAt();
+      if (punctuation !== undefined && punctuation < due) due = punctuation;
+    }
+    return Math.max(busy, due - now);
+  }
+
+  /** No task holds records to process or work to commit. */
+  private nothingHeld(): boolean {
+    for (const task of this.tasks.values()) if (task.buffered() > 0 || task.hasUncommittedWork() || task.wantsCommit()) return false;
+    return true;
   }
 
   /** New tasks wait for their other inputs' existing records (StreamTask.waitForInput) until the consumer's position shows them read. */
@@ -216,6 +255,11 @@ export class StreamThread {
 
   private anyTaskWantsCommit(): boolean {
     for (const task of this.tasks.values()) if (task.wantsCommit()) return true;
+    return false;
+  }
+
+  private anyTaskHasUncommittedWork(): boolean {
+    for (const task of this.tasks.values()) if (task.hasUncommittedWork()) return true;
     return false;
   }
 

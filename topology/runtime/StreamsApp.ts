@@ -71,11 +71,13 @@ export class StreamsApp extends EventEmitter {
       this.globals = new GlobalStateUpdater(this.log, this.config.applicationId, this.config.globalStateDir, this.topology.allGlobalStores());
       this.globalStores = await this.globals.start();
       const globals = this.globals;
+      // Without global stores there is nothing to refresh: a quiet thread's poll need not wake for it.
+      const hasGlobalStores = this.topology.allGlobalStores().length > 0;
       this.threads = [
         await StreamThread.create(this.threadContext(), {
           transactionalId: `${this.config.applicationId}-${this.config.instanceId}`,
           listener: this.threadListener(),
-          refreshGlobalStores: () => globals.refresh(),
+          ...(hasGlobalStores ? { refreshGlobalStores: () => globals.refresh() } : {}),
         }),
       ];
     } catch (error) {
