@@ -12,7 +12,8 @@
  * mappings, the V8 heap the service reports and its CPU time so far. The same after posting N
  * seed-004-like events and letting the pipeline settle. Between the two, a second idle sample
  * BENCH_FOOTPRINT_IDLE_LATER_S (default 90, 0: none) after ready: what the idle service grows by
- * when left alone. The service applies MEMORY_LIMIT_MB's plan itself (app/Service.ts).
+ * when left alone, and the CPU it spends meanwhile (ms per second, by thread). The service
+ * applies MEMORY_LIMIT_MB's plan itself (app/Service.ts).
  * Everything runs on 127.0.0.1 and stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -256,8 +257,14 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await report('idle after start', dataDir, child.pid!);
   if (IDLE_LATER_S > 0) {
+    const [idleFrom, idleCpuFrom, idleThreadsFrom] = [performance.now(), cpuSeconds(servicePid(child.pid!)!), await threadCpu(`${base}/metrics/prometheus`)];
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, readyAt + IDLE_LATER_S * 1000 - Date.now())));
     await report(`idle ${IDLE_LATER_S} s after ready`, dataDir, child.pid!);
+    // What the idle service spends meanwhile: what allocates while idle runs here (issue 21).
+    const idleSeconds = (performance.now() - idleFrom) / 1000;
+    const idleThreads = await threadCpu(`${base}/metrics/prometheus`);
+    const perThread = [...idleThreads].map(([thread, seconds]) => `${thread} ${(((seconds - (idleThreadsFrom.get(thread) ?? 0)) / idleSeconds) * 1000).toFixed(1)}`).join(', ');
+    console.log(`  idle CPU (ms/s) over ${idleSeconds.toFixed(0)} s: process ${(((cpuSeconds(servicePid(child.pid!)!) - idleCpuFrom) / idleSeconds) * 1000).toFixed(1)}; by thread: ${perThread}`);
   }
   if (EVENTS > 0) {
     const started = performance.now();
