@@ -149,9 +149,15 @@ export class MemoryPressure implements IntakePressure {
       check: async () => !this.over,
       waitingFor: () =>
         this.over
-          ? `memory under the budget: RSS ${mb(this.rss)} MB${this.projected > this.rss ? ` (${mb(this.projected)} MB with the accepted backlog)` : ''} is over ${mb(this.options.refuseAboveBytes)} MB (95% of MEMORY_LIMIT_MB); intake answers 503 until it is under ${mb(this.options.resumeBelowBytes)} MB`
+          ? `memory under the budget: RSS ${mb(this.rss)} MB${this.projected > this.rss ? ` (${mb(this.projected)} MB with the accepted backlog)` : ''} is over ${mb(this.options.refuseAboveBytes)} MB${this.lineShare()}; intake answers 503 until it is under ${mb(this.options.resumeBelowBytes)} MB`
           : undefined,
     };
+  }
+
+  /** " (90% of MEMORY_LIMIT_MB)" when the budget itself is known. */
+  private lineShare(): string {
+    const limit = this.options.limitBytes;
+    return limit ? ` (${Math.round((this.options.refuseAboveBytes / limit) * 100)}% of MEMORY_LIMIT_MB)` : '';
   }
 
   /** The public listener's hook (app/IntakePressureHook.ts): requests that bring data are refused while over the budget. */

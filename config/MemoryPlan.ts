@@ -65,6 +65,14 @@ const CHDB_CACHES_MB = 64;
  */
 export const BACKLOG_RECORD_BYTES = 6 * 1024;
 /**
+ * Shares of the budget at which intake is refused and accepted again. Memory keeps rising after
+ * the refusal while the work already in flight is processed and V8 collects late: at full capacity
+ * RSS peaked 8-10 % of the budget over a 95 % line (1,050-1,071 MB at 1024 with the backlog priced
+ * and the stream heap limited), so the line sits at 90 % and intake resumes under 85 %.
+ */
+export const REFUSE_AT_SHARE = 0.9;
+export const RESUME_BELOW_SHARE = 0.85;
+/**
  * The stream threads' V8 heaps (old generation, all stream threads together): without a limit V8
  * lets the stream thread's heap grow to 4x its live ~50 MB between full collections at full
  * capacity (160-315 MB, bench/stream-heap.ts), and RSS over the budget with it. A limit makes V8
@@ -180,7 +188,7 @@ export function planMemory(limitMb: number, options: { embeddedChdb: boolean } =
       ? { maxServerMemoryUsageBytes: 2 * chdbQueryBytes + CHDB_CACHES_MB * MB, maxMemoryUsageBytes: chdbQueryBytes }
       : { maxServerMemoryUsageBytes: 0, maxMemoryUsageBytes: 0 },
     streamHeapMb: Math.max(MIN_STREAM_HEAP_MB, Math.floor(share(STREAM_HEAP_SHARE) / MB)),
-    pressure: { refuseAboveBytes: Math.floor(limitBytes * 0.95), resumeBelowBytes: Math.floor(limitBytes * 0.9), backlogRecordBytes: BACKLOG_RECORD_BYTES },
+    pressure: { refuseAboveBytes: Math.floor(limitBytes * REFUSE_AT_SHARE), resumeBelowBytes: Math.floor(limitBytes * RESUME_BELOW_SHARE), backlogRecordBytes: BACKLOG_RECORD_BYTES },
     enforced: true,
   };
 }

@@ -15,7 +15,7 @@ describe('the default memory budget', () => {
 
   test('/ready is not ready over the budget and names RSS, the line and where intake resumes', async () => {
     let rss = 100 * MB;
-    const pressure = new MemoryPressure({ refuseAboveBytes: 486 * MB, resumeBelowBytes: 460 * MB, readRss: () => rss });
+    const pressure = new MemoryPressure({ refuseAboveBytes: 461 * MB, resumeBelowBytes: 435 * MB, limitBytes: 512 * MB, readRss: () => rss });
     const ready = pressure.readinessCheck();
     expect(await ready.check()).toBe(true);
     expect(ready.waitingFor?.()).toBeUndefined();
@@ -23,12 +23,12 @@ describe('the default memory budget', () => {
     rss = 500 * MB;
     pressure.sample();
     expect(await ready.check()).toBe(false);
-    expect(ready.waitingFor?.()).toBe('memory under the budget: RSS 500 MB is over 486 MB (95% of MEMORY_LIMIT_MB); intake answers 503 until it is under 460 MB');
+    expect(ready.waitingFor?.()).toBe('memory under the budget: RSS 500 MB is over 461 MB (90% of MEMORY_LIMIT_MB); intake answers 503 until it is under 435 MB');
 
-    rss = 470 * MB;
+    rss = 450 * MB;
     pressure.sample();
     expect(await ready.check()).toBe(false);
-    rss = 450 * MB;
+    rss = 430 * MB;
     pressure.sample();
     expect(await ready.check()).toBe(true);
   });

