@@ -294,7 +294,7 @@ export class ClickHouseSink {
           if (work.pending) due.push(work);
         }
       }
-      const { ready, waiting } = planRounds(due, this.work);
+      const { ready, waiting } = planRounds(due, this.work, { maxRecords: this.maxBatchRecords, maxBytes: this.maxBatchBytes });
       this.waitingForRecords = waiting;
       if (ready.length === 0) break;
       for (const planned of ready) {

@@ -90,14 +90,15 @@ describe('ClickHouseSink on the embedded log and real chDB', () => {
     await waitFor('the sink to catch up', () => caughtUp('sink-test'));
     expect(await counts()).toEqual({ raw: 5000, distinct: 5000, mv: 5000 });
     // Each flush round writes its partitions' batches as one block per table: the token lists
-    // exactly the batches written with it.
+    // exactly the batches written with it, at most one batch's bound of records in all.
     const rounds = new Map<string, string[]>();
+    const recordsPerRound = new Map<string, number>();
     for (const batch of batches) {
       rounds.set(batch.dedupToken, [...(rounds.get(batch.dedupToken) ?? []), `${TOPIC}:${batch.partition}:${batch.firstOffset}-${batch.lastOffset}`]);
-      expect(batch.records).toBeLessThanOrEqual(700);
+      recordsPerRound.set(batch.dedupToken, (recordsPerRound.get(batch.dedupToken) ?? 0) + batch.records);
     }
     for (const [token, members] of rounds) expect(token.split(',').sort()).toEqual(members.sort());
-    expect(Math.max(...[...rounds.values()].map((members) => members.length))).toBe(PARTITIONS);
+    expect(Math.max(...recordsPerRound.values())).toBeLessThanOrEqual(700);
     const metrics = await registry.getMetricsAsJSON();
     const value = (name: string) => metrics.find((m) => m.name === name)!.values.reduce((sum, v) => sum + Number(v.value), 0);
     expect(value('streamline_sink_rows_inserted_total')).toBe(5000);

@@ -65,8 +65,10 @@ describe('a sink SIGKILLed between the table inserts of a flush round (embedded 
     await log.produce(events.map((event, i) => ({ topic: TOPIC, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(event)) })));
     await log.close();
 
-    // 1st run: killed before its 2nd attempts insert, i.e. after the 2nd round's events_raw block.
-    const first = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_BEFORE_TABLE: 'attempts:2', SINK_MAX_BATCH: '400', SINK_LINGER_MS: '20' }), { stdinData: '(1)\n' });
+    // 1st run: killed before its first attempts insert, i.e. after its first round's events_raw
+    // block. Batches far from full, cut by a linger long enough for every partition to be polled:
+    // the round holds several partitions (a round holds at most SINK_MAX_BATCH records in all).
+    const first = await runFixture('test/sink/fixtures/sink-child.ts', env({ SINK_CRASH_BEFORE_TABLE: 'attempts:1', SINK_MAX_BATCH: '5000', SINK_LINGER_MS: '300' }), { stdinData: '(1)\n' });
     expect(first.signal).toBe('SIGKILL');
     const crashed = /CRASHING before attempts (\S+)/.exec(first.stdout)?.[1];
     expect(crashed).toBeDefined();

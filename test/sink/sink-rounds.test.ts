@@ -142,6 +142,20 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
     expect(mv[0]!.n).toBe((await chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
   });
 
+  test('a round holds at most one batch of records (the memory a block may take), and every event lands once', async () => {
+    const topic = 'rounds.bounded';
+    const attempts = await produce(topic);
+    const batches: SinkBatchInfo[] = [];
+    const bounded = sink(new TableFaultStore(chdb), topic, { maxBatchRecords: 90, lingerMs: 5, batches });
+    await bounded.start();
+    await waitFor('the sink to catch up', () => caughtUp(topic));
+    await bounded.stop();
+    const perRound = new Map<string, number>();
+    for (const batch of batches) perRound.set(batch.dedupToken, (perRound.get(batch.dedupToken) ?? 0) + batch.records);
+    expect(Math.max(...perRound.values())).toBeLessThanOrEqual(90);
+    expect(await counts(topic)).toEqual({ raw: EVENTS_PER_TOPIC, distinct: EVENTS_PER_TOPIC, attempts, distinctAttempts: attempts });
+  });
+
   test('a member whose partition is already committed past is read back from the log to rebuild the round', async () => {
     const topic = 'rounds.passed-member';
     const attempts = await produce(topic);
