@@ -32,9 +32,13 @@ export function recordBytes(record: LogRecord): number {
  * therefore cannot move a batch's start, and the cut recorded for that start is found again.
  */
 export class PartitionBatcher {
-  /** Recorded cuts (first offset → last offset); null until loaded from sink_batches. */
+  /**
+   * Recorded cuts ahead of the batching (first offset → last offset); null until loaded from
+   * sink_batches. cut() takes an entry out when it cuts there: batches only move forward, so it is
+   * never looked up again, and the map does not grow with the batches written.
+   */
   cuts: Map<number, number> | null = null;
-  /** The round of each recorded cut (first offset → round text), beside cuts. */
+  /** The round of each recorded cut (first offset → round text), beside cuts and taken out with it. */
   rounds = new Map<number, string>();
   buffer: LogRecord[] = [];
   /** A batch once cut never changes until it is committed: its dedup token is its identity. */
@@ -115,6 +119,8 @@ export class PartitionBatcher {
     this.nextStart = last + 1;
     if (this.buffer.length > 0) this.oldestAt = now;
     const round = recordedLast === undefined ? null : (this.rounds.get(first) ?? memberText({ ...this.tp, first, last }));
+    this.cuts!.delete(first);
+    this.rounds.delete(first);
     return { first, last, records, cutRecorded: recordedLast !== undefined, round, full };
   }
 

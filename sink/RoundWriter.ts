@@ -90,12 +90,9 @@ export class RoundWriter {
         return false;
       }
     }
-    for (const { work } of held) {
-      const batch = work!.pending!;
-      batch.cutRecorded = true;
-      work!.cuts!.set(batch.first, batch.last);
-      work!.rounds.set(batch.first, round);
-    }
+    // The batches carry their cut and round; the partitions' maps of recorded cuts only hold
+    // what lies ahead of them (PartitionBatcher.cuts).
+    for (const { work } of held) work!.pending!.cutRecorded = true;
     return true;
   }
 }
