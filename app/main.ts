@@ -26,6 +26,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    // The orderly stop is bounded (PipelineWorker.stop: WORKER_STOP_TIMEOUT_MS, then terminate);
+    // the watchdog makes the end certain should process.exit then join a thread stuck in native code.
+    armExitWatchdog(FIRST_SIGNAL_EXIT_MS);
     logger.info({ signal }, 'shutting down');
     pipeline
       .stop()
@@ -53,6 +56,13 @@ function fail(error: unknown, cleanUp?: () => Promise<void>): void {
  * blocked for good.
  */
 const EXIT_WATCHDOG_MS = 5_000;
+/**
+ * From a SIGINT/SIGTERM to the process's end at the latest: the orderly stop takes 1-4 s under
+ * full load; a worker that does not stop within WORKER_STOP_TIMEOUT_MS (10 s) is terminated, its
+ * exit waited for 2 s, then the log closes and the process exits. Past this the watchdog kills it
+ * (exactly-once holds: every commit is atomic, a restart recovers from the last one).
+ */
+const FIRST_SIGNAL_EXIT_MS = 15_000;
 /** After a second SIGINT/SIGTERM, what process.exit may take before the watchdog kills the process. */
 const SECOND_SIGNAL_EXIT_MS = 2_000;
 

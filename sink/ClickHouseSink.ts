@@ -50,6 +50,8 @@ export class ClickHouseSink {
   private consumer: LogConsumer | null = null;
   private loop: Promise<void> | null = null;
   private running = false;
+  /** stop() was called: a flush ends after its current round (a safe point: written rounds are committed, the rest replays at the next start). */
+  private stopping = false;
   private paused = new Set<string>();
   private flushing: Promise<void> | null = null;
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
@@ -135,12 +137,24 @@ export class ClickHouseSink {
     return { ready: this.isReady(), failing: this.health.failing, lastError: this.health.lastError, partitions: this.work.size, buffered };
   }
 
-  /** Stops the loop; with flush (default) writes what is buffered first, if ClickHouse answers. */
+  /**
+   * Stops the loop; with flush (default) writes one more round of what is buffered first (all of
+   * it in steady traffic: the fresh cuts of every partition make one round), if ClickHouse
+   * answers. Bounded whatever the backlog: a flush in flight ends after its current round, and
+   * the final flush writes one round (at most SINK_BATCH_MAX_ROWS records, RoundPlan.ts); the
+   * rest stays in the log for the next start. Never rejects: the store is closed after this
+   * (StartAnalytics), and a store left open would have its thread end with chDB's connection
+   * still open.
+   */
   async stop(options: { flush?: boolean } = {}): Promise<void> {
     if (!this.running && !this.loop) return;
+    const began = Date.now();
+    this.stopping = true;
     this.running = false;
     await this.loop;
     this.loop = null;
+    const loopMs = Date.now() - began;
+    const { buffered } = this.status();
     if (options.flush !== false && !this.health.failing) {
       try {
         await this.flushDue(true);
@@ -148,10 +162,17 @@ export class ClickHouseSink {
         this.logger?.warn({ err: error }, 'ClickHouse sink: final flush failed; the log keeps the records');
       }
     }
-    await this.consumer?.close();
+    const flushMs = Date.now() - began - loopMs;
+    try {
+      await this.consumer?.close();
+      await this.committer.close();
+    } catch (error) {
+      this.logger?.error({ err: error }, 'ClickHouse sink: closing its consumer failed; the last commit stands');
+    }
     this.consumer = null;
-    await this.committer.close();
+    this.stopping = false;
     this.health.setReady(false);
+    this.logger?.info({ ms: Date.now() - began, loopMs, flushMs, buffered }, 'ClickHouse sink stopped');
   }
 
   /**
@@ -302,8 +323,13 @@ export class ClickHouseSink {
           failed = true;
           break;
         }
+        // Stopping, a flush ends after a round (the final one too): the rounds written are
+        // committed, the rest is recorded or still in the log and replays at the next start, as
+        // after a crash between rounds. Else stop() would wait for the whole backlog.
+        if (this.stopping) break;
       }
       await this.commit();
+      if (this.stopping) break;
     }
     if (failed || !this.health.failing) return;
     // Recover only on proof that ClickHouse answers: with nothing to write, ask it.

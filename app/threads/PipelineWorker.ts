@@ -187,14 +187,46 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
     return this.call({ op: 'sql', sql, ...(params ? { params } : {}) });
   }
 
-  /** The worker's last commit and close, then the thread ends. */
+  /**
+   * The worker's last commit and close (the sink's in-flight chDB insert finished, chDB closed and
+   * drained), then the thread ends. terminate() comes only after the worker said it stopped, or
+   * after WORKER_STOP_TIMEOUT_MS as the last resort: a thread torn down while a chDB call is in
+   * flight can block inside chDB's addon when the call completes (WorkerSilence.ts), and
+   * process.exit() would then wait for it for ever (app/main.ts arms the exit watchdog for that).
+   * Rejects, naming the thread, when the stop failed or ran out of time.
+   */
   async stop(): Promise<void> {
     if (this.gone) return;
     this.stopping = true;
     this.silence?.stop();
-    const exited = once(this.worker, 'exit');
-    await this.call({ op: 'stop' }).catch(() => undefined);
-    await this.worker.terminate();
-    await exited;
+    const exited = once(this.worker, 'exit').then(() => undefined);
+    const outcome = await within(
+      this.call({ op: 'stop' }).then(
+        () => undefined,
+        (error: Error) => `its stop failed (${error.message})`,
+      ),
+      WORKER_STOP_TIMEOUT_MS,
+      `it did not stop within ${WORKER_STOP_TIMEOUT_MS / 1000} s`,
+    );
+    void this.worker.terminate().catch(() => undefined);
+    // A thread stuck in native code never reports its exit; what remains is the process's own exit.
+    await within(exited, WORKER_EXIT_GRACE_MS, undefined);
+    if (outcome !== undefined) throw new Error(`thread ${this.name}: ${outcome}; terminated (a restart resumes from the last commit)`);
   }
+}
+
+/**
+ * How long a worker's stop may take: the query listener's running read, the sink's in-flight
+ * round and its final flush of what it buffered (both bounded: ClickHouseSink.stop), the
+ * topology's last commit, chDB's close. Under full load on 2 cores they take 1-4 s.
+ */
+export const WORKER_STOP_TIMEOUT_MS = 10_000;
+/** After the stop (or its timeout), how long the thread's end is waited for. */
+const WORKER_EXIT_GRACE_MS = 2_000;
+
+/** What `work` resolves to, or `late` if it takes longer than `ms`. */
+function within<T, L>(work: Promise<T>, ms: number, late: L): Promise<T | L> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<L>((resolve) => (timer = setTimeout(() => resolve(late), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

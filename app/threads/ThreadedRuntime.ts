@@ -186,12 +186,18 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     return sink ? (query) => sink.analytics(query) : undefined;
   }
 
-  /** Workers first (each its last commit), then this thread's log client, then the log thread. */
+  /**
+   * Workers first (each its last commit), then this thread's log client, then the log thread. A
+   * worker that failed to stop in time (PipelineWorker.stop) does not hold the others or the log's
+   * close back: its error is thrown once everything else is closed.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.workers().map((worker) => worker.stop()));
+    const workers = await Promise.allSettled(this.workers().map((worker) => worker.stop()));
     await this.log.close();
     await this.logThread?.stop();
+    const failed = workers.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

@@ -148,13 +148,33 @@ async function readiness(): Promise<WorkerReadiness[]> {
   );
 }
 
-/** Stops what started, in reverse order: the query listener, the sink or topology (their last commit), this thread's log client. */
+/**
+ * Stops what started, in reverse order: the query listener, the sink and the topology (the sink's
+ * in-flight insert, its last commit, chDB's close; the topology's last commit), this thread's log
+ * client. A step that fails does not skip the later ones (a store left open would end this thread
+ * with chDB's connection still open); the first failure is the answer.
+ */
 function stop(): Promise<void> {
   stopping ??= (async () => {
-    await queryLayer?.close().catch((error: unknown) => logger.error({ err: error }, 'query layer close failed'));
-    await admin?.close();
-    await sequence?.stop();
-    await log?.close();
+    const began = Date.now();
+    const steps: Record<string, number> = {};
+    let failure: unknown;
+    const step = async (name: string, run: () => Promise<void> | undefined) => {
+      const from = Date.now();
+      try {
+        await run();
+      } catch (error) {
+        logger.error({ err: error }, `stopping ${name} failed`);
+        failure ??= error;
+      }
+      steps[name] = Date.now() - from;
+    };
+    await step('query listener', () => queryLayer?.close());
+    await step('admin', () => admin?.close());
+    await step('roles', () => sequence?.stop());
+    await step('log client', () => log?.close());
+    logger.info({ ms: Date.now() - began, steps }, 'thread stopped');
+    if (failure !== undefined) throw failure;
   })();
   return stopping;
 }

@@ -1,0 +1,193 @@
+/**
+ * The service as `npm start` runs it (app/main.ts, embedded defaults) in a child process, bulk
+ * load on its public listener, and its events_raw read back through its ClickHouse HTTP listener:
+ * for tests of how the process ends under load and what a restart then counts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+
+/** Events per bulk request; request r carries the events `r<r>-0` .. `r<r>-<BULK - 1>`. */
+export const BULK = 100;
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<ServiceExit>;
+  /** The messages of the JSON log lines so far, in order. */
+  messages: () => string[];
+  /** The messages of the lines logged at error level or above. */
+  errors: () => string[];
+}
+
+export function startServiceProcess(env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', KAFKA_BROKERS: '', REDIS_URL: '', CLICKHOUSE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const messages: string[] = [];
+  const errors: string[] = [];
+  let partial = '';
+  const read = (chunk: Buffer) => {
+    output += chunk.toString();
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level: number; msg: string };
+        messages.push(entry.msg);
+        if (entry.level >= 50) errors.push(entry.msg);
+      } catch {
+        // Two streams' lines interleaved: not a log line of its own.
+      }
+    }
+  };
+  child.stdout!.on('data', read);
+  child.stderr!.on('data', read);
+  const exited = new Promise<ServiceExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  return { child, output: () => output, exited, messages: () => messages, errors: () => errors };
+}
+
+export async function waitUntilListening(port: number, service: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (service.child.exitCode !== null) throw new Error(`the service exited before listening: ${service.output()}`);
+    const answered = await fetch(`http://127.0.0.1:${port}/health`).then(
+      () => true,
+      () => false,
+    );
+    if (answered) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`the service did not listen within 90 s: ${service.output()}`);
+}
+
+export interface LoadOutcome {
+  /** Requests answered 2xx: their events must be counted, once. */
+  acked: Set<number>;
+  /** Requests answered with a refusal (4xx/5xx): their events must not be counted. */
+  refused: Set<number>;
+  /** The next request's number: requests firstRequest .. next - 1 were sent; those neither acked nor refused lost their answer. */
+  next: number;
+}
+
+/**
+ * Bulk requests from `connections` loops until `until` settles, then what became of each. Requests
+ * are numbered from `firstRequest` (a later load on the same data goes on from the last one's next).
+ */
+export async function loadUntil(port: number, connections: number, until: Promise<unknown>, firstRequest = 0): Promise<LoadOutcome> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const acked = new Set<number>();
+  const refused = new Set<number>();
+  let next = firstRequest;
+  let done = false;
+  void until.then(() => (done = true));
+  const post = (request: number) =>
+    new Promise<number>((resolve) => {
+      const events = Array.from({ length: BULK }, (_, i) => `{"event_id":"r${request}-${i}","event_name":"product_view","channel":"web","user_id":"user_${(request * BULK + i) % 5000}","timestamp":${Date.now()}}`);
+      const body = Buffer.from(`[${events.join(',')}]`);
+      const call = http.request({ agent, host: '127.0.0.1', port, method: 'POST', path: '/events/bulk', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('error', () => resolve(0));
+      });
+      call.on('error', () => resolve(0));
+      call.end(body);
+    });
+  const loop = async () => {
+    while (!done) {
+      const request = next++;
+      const status = await post(request);
+      if (status >= 200 && status < 300) acked.add(request);
+      else if (status !== 0) refused.add(request);
+      if (status === 0) await Promise.race([until, new Promise((resolve) => setTimeout(resolve, 50))]);
+      else if (status === 429 || status === 503) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  agent.destroy();
+  return { acked, refused, next };
+}
+
+/** Queries on the ClickHouse HTTP listener (chDB, in the sink's thread) from `connections` loops until `until` settles. */
+export async function queryUntil(clickhousePort: number, connections: number, until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.then(() => (done = true));
+  const loop = async () => {
+    while (!done) {
+      const answered = await fetch(`http://127.0.0.1:${clickhousePort}/?query=${encodeURIComponent('SELECT count(), uniqExact(event_id) FROM events_db.events_raw')}`).then(
+        (response) => response.text().then(() => true),
+        () => false,
+      );
+      if (!answered) await Promise.race([until, new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+}
+
+/**
+ * Requests that reach chDB through the HTTP thread, from one loop until `until` settles: seed 004's
+ * GET /metrics (the analytics query on the sink's thread) and GET /ready (its ping).
+ */
+export async function analyticsUntil(port: number, until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.then(() => (done = true));
+  while (!done) {
+    const answered = await Promise.all(
+      ['/metrics?event_name=product_view', '/ready'].map((path) =>
+        fetch(`http://127.0.0.1:${port}${path}`).then(
+          (response) => response.text().then(() => true),
+          () => false,
+        ),
+      ),
+    );
+    if (!answered.every(Boolean)) await Promise.race([until, new Promise((resolve) => setTimeout(resolve, 50))]);
+  }
+}
+
+export async function eventIds(clickhousePort: number): Promise<string[]> {
+  const response = await fetch(`http://127.0.0.1:${clickhousePort}/?query=${encodeURIComponent('SELECT event_id FROM events_db.events_raw FORMAT TSV')}`);
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`ClickHouse HTTP answered ${response.status}: ${text.slice(0, 300)}`);
+  return text.split('\n').filter((line) => line !== '');
+}
+
+/** The request an event id came from (`r<request>-<i>`). */
+export function requestOf(eventId: string): number {
+  return Number(/^r(\d+)-/.exec(eventId)?.[1]);
+}
+
+/**
+ * Polls events_raw until every acknowledged event is there (or `withinMs` passed), then returns
+ * what it holds and how many acknowledged events are missing.
+ */
+export async function countedOnceAcked(clickhousePort: number, acked: Set<number>, withinMs: number): Promise<{ counted: string[]; missing: number }> {
+  const ackedIds = [...acked].flatMap((request) => Array.from({ length: BULK }, (_, i) => `r${request}-${i}`));
+  const deadline = Date.now() + withinMs;
+  let counted: string[] = [];
+  let missing = ackedIds.length;
+  while (Date.now() < deadline) {
+    counted = await eventIds(clickhousePort).catch(() => []);
+    const present = new Set(counted);
+    missing = ackedIds.filter((id) => !present.has(id)).length;
+    if (missing === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return { counted, missing };
+}
