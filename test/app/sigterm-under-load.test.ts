@@ -17,10 +17,12 @@ const STOP_BOUND_MS = 10_000;
 const STOPS = 5;
 const LOAD_MS = 6_000;
 /**
- * The last round's load: long enough for the topology and the sink to fall behind, so the stop
- * finds the sink catching up (a flush of round after round, tens of thousands of records buffered).
+ * The last round's load, from more connections: the topology and the sink fall behind, so the stop
+ * finds the sink catching up (tens of thousands of records buffered, a flush of round after
+ * round in flight: before the stop ended such a flush after its round, it waited for all of it).
  */
 const BACKLOG_LOAD_MS = 40_000;
+const BACKLOG_CONNECTIONS = 16;
 
 describe('SIGTERM under load', () => {
   test(`exits 0 within ${STOP_BOUND_MS / 1000} s saying it stopped, ${STOPS} times in a row; a restart counts every acknowledged event once`, async () => {
@@ -34,6 +36,7 @@ describe('SIGTERM under load', () => {
     let last: ReturnType<typeof startServiceProcess> | undefined;
     try {
       for (let stop = 0; stop < STOPS; stop++) {
+        const backlogRound = stop === STOPS - 1;
         const service = startServiceProcess(env);
         last = service;
         await waitUntilListening(port, service);
@@ -44,13 +47,13 @@ describe('SIGTERM under load', () => {
             resolve(Date.now());
             // A hung stop is killed well past the bound, so the round fails instead of the test timing out.
             hung = setTimeout(() => service.child.kill('SIGKILL'), STOP_BOUND_MS * 3);
-          }, stop === STOPS - 1 ? BACKLOG_LOAD_MS : LOAD_MS),
+          }, backlogRound ? BACKLOG_LOAD_MS : LOAD_MS),
         );
         // Every other round with chDB queries in flight too, on the thread that inserts: reads on its
         // ClickHouse HTTP listener, seed 004's GET /metrics and GET /ready through the HTTP thread.
         const withQueries = stop % 2 === 1;
         const [load] = await Promise.all([
-          loadUntil(port, 8, service.exited, nextRequest),
+          loadUntil(port, backlogRound ? BACKLOG_CONNECTIONS : 8, service.exited, nextRequest),
           withQueries ? queryUntil(clickhousePort, 2, service.exited) : undefined,
           withQueries ? analyticsUntil(port, service.exited) : undefined,
         ]);
