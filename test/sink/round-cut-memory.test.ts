@@ -4,18 +4,13 @@
  * per batch (and every round's text) for as long as the partition stayed assigned: at a round
  * every SINK_BATCH_LINGER, memory that grew by the hour without bound.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
-import { ChdbStore } from '../../sink/ChdbStore.js';
 import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js';
-import { migrate } from '../../sink/Migrator.js';
 import type { PartitionBatcher } from '../../sink/PartitionBatcher.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
-import { tempDir } from '../support/temp-dir.js';
+import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
 
 const TOPIC = 'rounds.cut-memory';
 const PARTITIONS = 3;
@@ -23,30 +18,17 @@ const EVENTS = 240;
 const BATCH = 4;
 
 describe('recorded cuts held by a running sink (embedded log, real chDB)', () => {
-  const dir = tempDir('round-cut-memory');
-  let log: EmbeddedLog;
-  let chdb: ChdbStore;
-
-  beforeAll(async () => {
-    log = await openEmbeddedLog({ dir: path.join(dir, 'log') });
-    chdb = await ChdbStore.open({ path: path.join(dir, 'chdb') });
-    await migrate(chdb, { eventsTtlDays: 0 });
-  });
-  afterAll(async () => {
-    await log.close();
-    await chdb.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = logAndChdbPerSuite('round-cut-memory');
 
   test('do not grow with the batches written', async () => {
-    await log.ensureTopic(TOPIC, { partitions: PARTITIONS });
+    await suite.log.ensureTopic(TOPIC, { partitions: PARTITIONS });
     const events = generateEvents(EVENTS, Date.now(), 3, 7);
-    await log.produce(events.map((event, i) => ({ topic: TOPIC, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(envelope(event))) })));
+    await suite.log.produce(events.map((event, i) => ({ topic: TOPIC, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(envelope(event))) })));
     const tps: TopicPartition[] = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TOPIC, partition }));
     const batches: SinkBatchInfo[] = [];
     const sink = new ClickHouseSink({
-      log,
-      store: chdb,
+      log: suite.log,
+      store: suite.chdb,
       groupId: 'cut-memory-sink',
       routes: [{ topic: TOPIC, table: 'events_raw', map: rawEventMapper }],
       maxBatchRecords: BATCH,
@@ -55,8 +37,8 @@ describe('recorded cuts held by a running sink (embedded log, real chDB)', () =>
     });
     await sink.start();
     await waitFor('the sink to catch up', async () => {
-      const committed = await log.committedOffsets('cut-memory-sink', tps);
-      for (const tp of tps) if ((committed.get(partitionKey(tp)) ?? 0) < (await log.endOffset(tp))) return false;
+      const committed = await suite.log.committedOffsets('cut-memory-sink', tps);
+      for (const tp of tps) if ((committed.get(partitionKey(tp)) ?? 0) < (await suite.log.endOffset(tp))) return false;
       return true;
     }, 120_000);
     // The sink's partitions, read from inside: what it holds is the point of this test.
@@ -65,7 +47,7 @@ describe('recorded cuts held by a running sink (embedded log, real chDB)', () =>
     await sink.stop();
     expect(batches.length).toBeGreaterThanOrEqual(EVENTS / BATCH);
     expect(held).toEqual(tps.map((tp) => ({ partition: tp.partition, cuts: 0, rounds: 0 })));
-    const [row] = await chdb.query<{ n: number; distinct: number }>('SELECT count() AS n, uniqExact(partition, offset) AS distinct FROM events_db.events_raw');
+    const [row] = await suite.chdb.query<{ n: number; distinct: number }>('SELECT count() AS n, uniqExact(partition, offset) AS distinct FROM events_db.events_raw');
     expect({ n: Number(row!.n), distinct: Number(row!.distinct) }).toEqual({ n: EVENTS, distinct: EVENTS });
   }, 180_000);
 });

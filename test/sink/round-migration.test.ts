@@ -6,19 +6,15 @@
  * already in is dropped, in the table and in the view. Also for a long topic name (a round's text
  * over 200 characters is digested, but an old batch token never was).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
 import { batchTables } from '../../sink/BatchRows.js';
-import { ChdbStore } from '../../sink/ChdbStore.js';
 import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js';
 import { migrate } from '../../sink/Migrator.js';
 import { rawEventMapper, toClickHouseDateTime } from '../../sink/RowMappers.js';
 import { DEDUP_WINDOW, migrations } from '../../sink/SchemaMigrations.js';
 import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
-import { tempDir } from '../support/temp-dir.js';
+import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
 
 const PARTITIONS = 2;
 const SHORT_TOPIC = 'old.cuts';
@@ -27,14 +23,11 @@ const EVENTS = 200;
 const OLD_BATCH = 40;
 
 describe('old cut records after migration 6 (embedded log, real chDB)', () => {
-  const dir = tempDir('round-migration');
-  let log: EmbeddedLog;
-  let chdb: ChdbStore;
+  const suite = logAndChdbPerSuite('round-migration', { migrated: false });
   let applied: number[] = [];
 
   beforeAll(async () => {
-    log = await openEmbeddedLog({ dir: path.join(dir, 'log') });
-    chdb = await ChdbStore.open({ path: path.join(dir, 'chdb') });
+    const { chdb } = suite;
     // The schema as the sink before rounds left it: migrations 1-5, as Migrator applies them.
     const db = chdb.database;
     await chdb.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
@@ -48,36 +41,31 @@ ENGINE = MergeTree ORDER BY version SETTINGS non_replicated_deduplication_window
     await oldSinkDied(LONG_TOPIC);
     applied = (await migrate(chdb, { eventsTtlDays: 0 })).applied;
   });
-  afterAll(async () => {
-    await log.close();
-    await chdb.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   const tps = (topic: string): TopicPartition[] => Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
   const groupOf = (topic: string) => `old-${topic.length}`;
 
   /** What the sink before rounds left: every partition's first cut recorded, partition 0's batch inserted, nothing committed. */
   async function oldSinkDied(topic: string): Promise<void> {
-    await log.ensureTopic(topic, { partitions: PARTITIONS });
+    await suite.log.ensureTopic(topic, { partitions: PARTITIONS });
     const events = generateEvents(EVENTS, Date.now(), 3, topic.length);
-    await log.produce(events.map((event, i) => ({ topic, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(envelope(event))) })));
+    await suite.log.produce(events.map((event, i) => ({ topic, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(envelope(event))) })));
     const createdAt = toClickHouseDateTime(Date.now());
-    await chdb.insert(
+    await suite.chdb.insert(
       'sink_batches',
       tps(topic).map((tp) => ({ sink: groupOf(topic), topic, partition: tp.partition, first_offset: 0, last_offset: OLD_BATCH - 1, created_at: createdAt })),
       { dedupToken: `cut:${groupOf(topic)}:${topic}:0:0,${topic}:1:0` },
     );
-    const records = await log.read({ topic, partition: 0 }, 0, OLD_BATCH);
+    const records = await suite.log.read({ topic, partition: 0 }, 0, OLD_BATCH);
     const tables = await batchTables([{ table: 'events_raw', map: rawEventMapper }], records, () => undefined);
-    await chdb.insert('events_raw', tables.get('events_raw')!.rows, { dedupToken: `${topic}:0:0-${OLD_BATCH - 1}` });
+    await suite.chdb.insert('events_raw', tables.get('events_raw')!.rows, { dedupToken: `${topic}:0:0-${OLD_BATCH - 1}` });
   }
 
   async function replay(topic: string): Promise<SinkBatchInfo[]> {
     const batches: SinkBatchInfo[] = [];
     const sink = new ClickHouseSink({
-      log,
-      store: chdb,
+      log: suite.log,
+      store: suite.chdb,
       groupId: groupOf(topic),
       routes: [{ topic, table: 'events_raw', map: rawEventMapper }],
       maxBatchRecords: 7,
@@ -86,8 +74,8 @@ ENGINE = MergeTree ORDER BY version SETTINGS non_replicated_deduplication_window
     });
     await sink.start();
     await waitFor('the new sink to catch up', async () => {
-      const committed = await log.committedOffsets(groupOf(topic), tps(topic));
-      for (const tp of tps(topic)) if ((committed.get(partitionKey(tp)) ?? 0) < (await log.endOffset(tp))) return false;
+      const committed = await suite.log.committedOffsets(groupOf(topic), tps(topic));
+      for (const tp of tps(topic)) if ((committed.get(partitionKey(tp)) ?? 0) < (await suite.log.endOffset(tp))) return false;
       return true;
     });
     await sink.stop();
@@ -95,7 +83,7 @@ ENGINE = MergeTree ORDER BY version SETTINGS non_replicated_deduplication_window
   }
 
   async function rows(topic: string) {
-    const [row] = await chdb.query<{ n: number; distinct: number }>(
+    const [row] = await suite.chdb.query<{ n: number; distinct: number }>(
       'SELECT count() AS n, uniqExact(partition, offset) AS distinct FROM events_db.events_raw WHERE topic = {topic:String}',
       { topic },
     );
@@ -104,7 +92,7 @@ ENGINE = MergeTree ORDER BY version SETTINGS non_replicated_deduplication_window
 
   test('migration 6 adds the round column to the old sink_batches', async () => {
     expect(applied).toEqual([6]);
-    const [old] = await chdb.query<{ round: string }>('SELECT round FROM events_db.sink_batches WHERE topic = {topic:String} LIMIT 1', { topic: SHORT_TOPIC });
+    const [old] = await suite.chdb.query<{ round: string }>('SELECT round FROM events_db.sink_batches WHERE topic = {topic:String} LIMIT 1', { topic: SHORT_TOPIC });
     expect(old!.round).toBe('');
   });
 
@@ -120,8 +108,8 @@ ENGINE = MergeTree ORDER BY version SETTINGS non_replicated_deduplication_window
       [1, OLD_BATCH - 1, `${topic}:1:0-${OLD_BATCH - 1}`],
     ]);
     // The view counts every row of both topics once (it has no topic column).
-    const [view] = await chdb.query<{ n: number }>('SELECT toUInt64(sum(total_events)) AS n FROM events_db.event_metrics_hourly');
-    const [raw] = await chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw');
+    const [view] = await suite.chdb.query<{ n: number }>('SELECT toUInt64(sum(total_events)) AS n FROM events_db.event_metrics_hourly');
+    const [raw] = await suite.chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw');
     expect(Number(view!.n)).toBe(Number(raw!.n));
   });
 });

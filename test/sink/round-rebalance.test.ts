@@ -7,55 +7,29 @@
  * partition; the first, once ClickHouse answers again, writes the same round (dropped by token)
  * and commits the rest. Every table and the view hold every row once, and no round waits forever.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
-import type { InsertOptions, Row } from '../../sink/AnalyticsStore.js';
-import { ChdbStore } from '../../sink/ChdbStore.js';
+import type { ChdbStore } from '../../sink/ChdbStore.js';
 import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js';
-import { migrate } from '../../sink/Migrator.js';
 import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
 import { parseRound } from '../../sink/SinkRound.js';
-import { FlakyStore, waitFor } from './FlakyStore.js';
+import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
-import { tempDir } from '../support/temp-dir.js';
+import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
+import { TableFaultStore } from './TableFaultStore.js';
 
 const TOPIC = 'rounds.rebalance';
 const GROUP = 'rounds-rebalance-sink';
 const PARTITIONS = 3;
 const EVENTS = 900;
 
-/** While refusedTable is set, its inserts fail as an engine error would. */
-class TableFaultStore extends FlakyStore {
-  refusedTable: string | null = null;
-  override async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
-    if (table === this.refusedTable) throw new Error(`connect ECONNRESET (injected for ${table})`);
-    return super.insert(table, rows, options);
-  }
-}
-
 describe('a rebalance moves a member of a flush round to another sink instance (embedded group, real chDB)', () => {
-  const dir = tempDir('round-rebalance');
-  let log: EmbeddedLog;
-  let chdb: ChdbStore;
-
-  beforeAll(async () => {
-    log = await openEmbeddedLog({ dir: path.join(dir, 'log') });
-    chdb = await ChdbStore.open({ path: path.join(dir, 'chdb') });
-    await migrate(chdb, { eventsTtlDays: 0 });
-  });
-  afterAll(async () => {
-    await log.close();
-    await chdb.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = logAndChdbPerSuite('round-rebalance');
 
   const tps: TopicPartition[] = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TOPIC, partition }));
 
   function sink(store: ChdbStore | TableFaultStore, batches: SinkBatchInfo[], options: { maxBatchRecords: number; lingerMs: number }) {
     return new ClickHouseSink({
-      log,
+      log: suite.log,
       store,
       groupId: GROUP,
       routes: [
@@ -71,11 +45,11 @@ describe('a rebalance moves a member of a flush round to another sink instance (
   }
 
   async function committed(): Promise<Map<string, number>> {
-    return log.committedOffsets(GROUP, tps);
+    return suite.log.committedOffsets(GROUP, tps);
   }
 
   test('the new owner writes the recorded round whole; both commit their own; every row once', async () => {
-    await log.ensureTopic(TOPIC, { partitions: PARTITIONS });
+    await suite.log.ensureTopic(TOPIC, { partitions: PARTITIONS });
     const now = Date.now();
     const values = generateEvents(EVENTS, now, 3, 11).map((event, i) =>
       i % 3 === 0
@@ -83,23 +57,23 @@ describe('a rebalance moves a member of a flush round to another sink instance (
         : envelope(event),
     );
     const attempts = values.filter((value) => value.event_type === 'attempt').length;
-    await log.produce(values.map((value, i) => ({ topic: TOPIC, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(value)) })));
+    await suite.log.produce(values.map((value, i) => ({ topic: TOPIC, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(value)) })));
 
     // First instance: one round of every partition, its events_raw block in, attempts failing.
-    const failing = new TableFaultStore(chdb);
+    const failing = new TableFaultStore(suite.chdb);
     failing.refusedTable = 'attempts';
     const firstBatches: SinkBatchInfo[] = [];
     const first = sink(failing, firstBatches, { maxBatchRecords: 10_000, lingerMs: 300 });
     await first.start();
     await waitFor('the first round to fail at attempts', () => /injected for attempts/.test(first.status().lastError ?? ''));
-    const [recorded] = await chdb.query<{ round: string }>('SELECT DISTINCT round FROM events_db.sink_batches WHERE topic = {topic:String}', { topic: TOPIC });
+    const [recorded] = await suite.chdb.query<{ round: string }>('SELECT DISTINCT round FROM events_db.sink_batches WHERE topic = {topic:String}', { topic: TOPIC });
     const round = recorded!.round;
     expect(parseRound(round).map((member) => member.partition).sort()).toEqual([0, 1, 2]);
     expect([...(await committed()).values()]).toEqual([]);
 
     // Second instance joins the group (other batch settings) and takes a partition mid-round.
     const secondBatches: SinkBatchInfo[] = [];
-    const second = sink(chdb, secondBatches, { maxBatchRecords: 40, lingerMs: 5 });
+    const second = sink(suite.chdb, secondBatches, { maxBatchRecords: 40, lingerMs: 5 });
     await second.start();
     await waitFor('the second instance to commit its partition', async () => (await committed()).size > 0);
     const taken = [...(await committed()).keys()];
@@ -112,7 +86,7 @@ describe('a rebalance moves a member of a flush round to another sink instance (
     }
 
     // Its attempts block held the whole round: the members it does not hold were read back.
-    const attemptsIn = Number((await chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.attempts WHERE topic = {topic:String}', { topic: TOPIC }))[0]!.n);
+    const attemptsIn = Number((await suite.chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.attempts WHERE topic = {topic:String}', { topic: TOPIC }))[0]!.n);
     expect(parseRound(round).reduce((sum, member) => sum + member.last - member.first + 1, 0)).toBe(EVENTS);
     expect(attemptsIn).toBe(attempts);
 
@@ -120,14 +94,14 @@ describe('a rebalance moves a member of a flush round to another sink instance (
     failing.refusedTable = null;
     await waitFor('every partition to be committed to the end', async () => {
       const offsets = await committed();
-      for (const tp of tps) if ((offsets.get(partitionKey(tp)) ?? 0) < (await log.endOffset(tp))) return false;
+      for (const tp of tps) if ((offsets.get(partitionKey(tp)) ?? 0) < (await suite.log.endOffset(tp))) return false;
       return true;
     }, 60_000);
     await second.stop();
     await first.stop();
     expect(firstBatches.filter((batch) => batch.firstOffset === 0).every((batch) => batch.dedupToken === round)).toBe(true);
 
-    const one = async (sql: string) => Number((await chdb.query<{ n: number }>(sql, { topic: TOPIC }))[0]!.n);
+    const one = async (sql: string) => Number((await suite.chdb.query<{ n: number }>(sql, { topic: TOPIC }))[0]!.n);
     expect({
       raw: await one('SELECT count() AS n FROM events_db.events_raw WHERE topic = {topic:String}'),
       distinct: await one('SELECT uniqExact(partition, offset) AS n FROM events_db.events_raw WHERE topic = {topic:String}'),

@@ -3,68 +3,40 @@
  * block under one token, and a replay after a failure between the table inserts rebuilds the very
  * same blocks, also when one member's partition was already committed past (read back from the log).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import { partitionKey, type TopicPartition } from '../../log/Log.js';
-import type { AnalyticsStore, InsertOptions, Row } from '../../sink/AnalyticsStore.js';
-import { ChdbStore } from '../../sink/ChdbStore.js';
+import type { AnalyticsStore } from '../../sink/AnalyticsStore.js';
 import { ClickHouseSink, type SinkBatchInfo } from '../../sink/ClickHouseSink.js';
-import { migrate } from '../../sink/Migrator.js';
 import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
 import { parseRound } from '../../sink/SinkRound.js';
-import { FlakyStore, waitFor } from './FlakyStore.js';
+import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
-import { tempDir } from '../support/temp-dir.js';
+import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
+import { TableFaultStore } from './TableFaultStore.js';
 
 const PARTITIONS = 3;
 const EVENTS_PER_TOPIC = 600;
 
-/** Counts inserts per table; while refusedTable is set, its inserts fail as an engine error would. */
-class TableFaultStore extends FlakyStore {
-  refusedTable: string | null = null;
-  inserts = new Map<string, number>();
-  override async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
-    if (table === this.refusedTable) throw new Error(`connect ECONNRESET (injected for ${table})`);
-    this.inserts.set(table, (this.inserts.get(table) ?? 0) + 1);
-    return super.insert(table, rows, options);
-  }
-}
-
 describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => {
-  const dir = tempDir('sink-rounds');
-  let log: EmbeddedLog;
-  let chdb: ChdbStore;
-
-  beforeAll(async () => {
-    log = await openEmbeddedLog({ dir: path.join(dir, 'log') });
-    chdb = await ChdbStore.open({ path: path.join(dir, 'chdb') });
-    await migrate(chdb, { eventsTtlDays: 0 });
-  });
-  afterAll(async () => {
-    await log.close();
-    await chdb.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = logAndChdbPerSuite('sink-rounds');
 
   const tps = (topic: string): TopicPartition[] => Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
 
   /** Product events and seed 000 attempts on every partition of topic; returns the attempts' count. */
   async function produce(topic: string): Promise<number> {
-    await log.ensureTopic(topic, { partitions: PARTITIONS });
+    await suite.log.ensureTopic(topic, { partitions: PARTITIONS });
     const now = Date.now();
     const values = generateEvents(EVENTS_PER_TOPIC, now, 3, topic.length).map((event, i) =>
       i % 3 === 0
         ? { event_id: `${topic}-attempt-${i}`, event_type: 'attempt', source: 'seed000', received_at: now, payload: { client_attempt_id: `${topic}-attempt-${i}`, user_id: event.user_id, item_id: 'i1', time_taken_ms: 5, timestamp: now - 1000 } }
         : envelope(event),
     );
-    await log.produce(values.map((value, i) => ({ topic, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(value)) })));
+    await suite.log.produce(values.map((value, i) => ({ topic, partition: i % PARTITIONS, key: null, value: Buffer.from(JSON.stringify(value)) })));
     return values.filter((value) => value.event_type === 'attempt').length;
   }
 
   function sink(store: AnalyticsStore, topic: string, options: { maxBatchRecords: number; lingerMs: number; batches?: SinkBatchInfo[] }) {
     return new ClickHouseSink({
-      log,
+      log: suite.log,
       store,
       groupId: `${topic}-sink`,
       routes: [
@@ -81,13 +53,13 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
   }
 
   async function caughtUp(topic: string): Promise<boolean> {
-    const committed = await log.committedOffsets(`${topic}-sink`, tps(topic));
-    for (const tp of tps(topic)) if ((committed.get(partitionKey(tp)) ?? 0) < (await log.endOffset(tp))) return false;
+    const committed = await suite.log.committedOffsets(`${topic}-sink`, tps(topic));
+    for (const tp of tps(topic)) if ((committed.get(partitionKey(tp)) ?? 0) < (await suite.log.endOffset(tp))) return false;
     return true;
   }
 
   async function counts(topic: string) {
-    const one = async (sql: string) => (await chdb.query<{ n: number }>(sql, { topic }))[0]!.n;
+    const one = async (sql: string) => (await suite.chdb.query<{ n: number }>(sql, { topic }))[0]!.n;
     return {
       raw: await one('SELECT count() AS n FROM events_db.events_raw WHERE topic = {topic:String}'),
       distinct: await one('SELECT uniqExact(event_id) AS n FROM events_db.events_raw WHERE topic = {topic:String}'),
@@ -97,7 +69,7 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
   }
 
   async function rounds(topic: string): Promise<string[]> {
-    const rows = await chdb.query<{ round: string }>('SELECT DISTINCT round FROM events_db.sink_batches WHERE topic = {topic:String} ORDER BY round', { topic });
+    const rows = await suite.chdb.query<{ round: string }>('SELECT DISTINCT round FROM events_db.sink_batches WHERE topic = {topic:String} ORDER BY round', { topic });
     return rows.map((row) => row.round);
   }
 
@@ -108,7 +80,7 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
    * committed. Returns the round.
    */
   async function failBetweenTables(topic: string): Promise<string> {
-    const store = new TableFaultStore(chdb);
+    const store = new TableFaultStore(suite.chdb);
     store.refusedTable = 'attempts';
     const first = sink(store, topic, { maxBatchRecords: 10_000, lingerMs: 300 });
     await first.start();
@@ -119,7 +91,7 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
     expect(parseRound(recorded[0]!).map((member) => member.partition).sort()).toEqual([0, 1, 2]);
     expect((await counts(topic)).raw).toBe(EVENTS_PER_TOPIC);
     expect((await counts(topic)).attempts).toBe(0);
-    expect([...(await log.committedOffsets(`${topic}-sink`, tps(topic))).values()]).toEqual([]);
+    expect([...(await suite.log.committedOffsets(`${topic}-sink`, tps(topic))).values()]).toEqual([]);
     return recorded[0]!;
   }
 
@@ -128,7 +100,7 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
     const attempts = await produce(topic);
     const round = await failBetweenTables(topic);
     // Other batch settings would cut and combine otherwise: the recorded round wins.
-    const store = new TableFaultStore(chdb);
+    const store = new TableFaultStore(suite.chdb);
     const batches: SinkBatchInfo[] = [];
     const replay = sink(store, topic, { maxBatchRecords: 50, lingerMs: 5, batches });
     await replay.start();
@@ -138,15 +110,15 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
     // One insert per table for the three partitions; the cut was recorded by the first sink.
     expect(Object.fromEntries(store.inserts)).toEqual({ events_raw: 1, attempts: 1 });
     expect(await counts(topic)).toEqual({ raw: EVENTS_PER_TOPIC, distinct: EVENTS_PER_TOPIC, attempts, distinctAttempts: attempts });
-    const mv = await chdb.query<{ n: number }>('SELECT toUInt64(sum(total_events)) AS n FROM events_db.event_metrics_hourly');
-    expect(mv[0]!.n).toBe((await chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
+    const mv = await suite.chdb.query<{ n: number }>('SELECT toUInt64(sum(total_events)) AS n FROM events_db.event_metrics_hourly');
+    expect(mv[0]!.n).toBe((await suite.chdb.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw'))[0]!.n);
   });
 
   test('a round holds at most one batch of records (the memory a block may take), and every event lands once', async () => {
     const topic = 'rounds.bounded';
     const attempts = await produce(topic);
     const batches: SinkBatchInfo[] = [];
-    const bounded = sink(new TableFaultStore(chdb), topic, { maxBatchRecords: 90, lingerMs: 5, batches });
+    const bounded = sink(new TableFaultStore(suite.chdb), topic, { maxBatchRecords: 90, lingerMs: 5, batches });
     await bounded.start();
     await waitFor('the sink to catch up', () => caughtUp(topic));
     await bounded.stop();
@@ -163,11 +135,11 @@ describe('ClickHouseSink flush rounds on the embedded log and real chDB', () => 
     // As if partition 1's owner (another instance in Kafka mode) had replayed the round and
     // committed: the sink holding partitions 0 and 2 must still rebuild the round's blocks whole.
     const passed = parseRound(round).find((member) => member.partition === 1)!;
-    const committer = log.createConsumer({ groupId: `${topic}-sink` });
+    const committer = suite.log.createConsumer({ groupId: `${topic}-sink` });
     await committer.commitOffsets([{ topic, partition: 1, offset: passed.last + 1 }]);
     await committer.close();
     const batches: SinkBatchInfo[] = [];
-    const replay = sink(new TableFaultStore(chdb), topic, { maxBatchRecords: 10_000, lingerMs: 5, batches });
+    const replay = sink(new TableFaultStore(suite.chdb), topic, { maxBatchRecords: 10_000, lingerMs: 5, batches });
     await replay.start();
     await waitFor('the replay to catch up', () => caughtUp(topic));
     await replay.stop();
