@@ -1,3 +1,4 @@
+import { NamedError } from '../errors/NamedError.js';
 import type { Log } from '../log/Log.js';
 import type { BatchWriter, RoundBatch } from './BatchWriter.js';
 import type { ClickHouseSinkOptions, SinkRoute } from './ClickHouseSinkOptions.js';
@@ -6,7 +7,7 @@ import type { SinkBatchLog } from './SinkBatchLog.js';
 import { parseRound } from './SinkRound.js';
 
 /** A round failed at one stage: recording its cuts (sink_batches) or inserting its blocks (batch). */
-export class RoundWriteError extends Error {
+export class RoundWriteError extends NamedError {
   constructor(
     readonly stage: 'sink_batches' | 'batch',
     override readonly cause: unknown,
