@@ -6,11 +6,8 @@
  * first signal's exit bound (app/main.ts: the exit watchdog), the log names the thread that did
  * not stop, and a restart counts every acknowledged event once.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { WORKER_STOP_TIMEOUT_MS } from '../../app/threads/PipelineWorker.js';
-import { countedOnceAcked, freePort, loadUntil, startServiceProcess, waitUntilListening } from './support/service-under-load.js';
+import { countedOnceAcked, loadUntil, withServiceRun } from './support/service-under-load.js';
 
 /** app/main.ts's FIRST_SIGNAL_EXIT_MS, plus the watchdog's 100 ms checks and a loaded machine's slack. */
 const EXIT_BOUND_MS = 15_000 + 3_000;
@@ -21,14 +18,8 @@ const LONG_READ = 'SELECT count() FROM numbers(1000000000000) WHERE NOT ignore(s
 
 describe('SIGTERM with a worker that cannot stop in time', () => {
   test('the process ends within the exit bound, the log names the thread, and a restart counts every acknowledged event once', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-sigterm-stuck-'));
-    const [port, clickhousePort] = [await freePort(), await freePort()];
-    const env = { PORT: String(port), CLICKHOUSE_HTTP_PORT: String(clickhousePort), DATA_DIR: dataDir };
-    let last: ReturnType<typeof startServiceProcess> | undefined;
-    try {
-      const service = startServiceProcess(env);
-      last = service;
-      await waitUntilListening(port, service);
+    await withServiceRun('sigterm-stuck', async ({ port, clickhousePort, start }) => {
+      const service = await start();
       // The read answers only when it ends (no progress headers, no in-flight gauge): the signal
       // comes READ_LEAD_MS after it was sent, and the stop's length below shows the read held it.
       void fetch(`http://127.0.0.1:${clickhousePort}/?query=${encodeURIComponent(LONG_READ)}`).catch(() => undefined);
@@ -47,18 +38,10 @@ describe('SIGTERM with a worker that cannot stop in time', () => {
       expect(service.output()).toContain(`thread stream-1: it did not stop within ${WORKER_STOP_TIMEOUT_MS / 1000} s; terminated`);
       expect(load.acked.size).toBeGreaterThan(0);
 
-      const restarted = startServiceProcess(env);
-      last = restarted;
-      await waitUntilListening(port, restarted);
+      await start();
       const { counted, missing } = await countedOnceAcked(clickhousePort, load.acked, 120_000);
       expect(missing).toBe(0);
       expect(new Set(counted).size).toBe(counted.length);
-    } finally {
-      if (last && last.child.exitCode === null) {
-        last.child.kill('SIGTERM');
-        await last.exited;
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 300_000);
 });

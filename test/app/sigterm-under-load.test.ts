@@ -6,10 +6,7 @@
  * chDB's addon. Stopped that way several times on one DATA_DIR, a restart then counts every
  * acknowledged event exactly once.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { analyticsUntil, countedOnceAcked, freePort, loadUntil, queryUntil, requestOf, startServiceProcess, waitUntilListening } from './support/service-under-load.js';
+import { analyticsUntil, countedOnceAcked, loadUntil, queryUntil, requestOf, withServiceRun } from './support/service-under-load.js';
 
 /** From the SIGTERM to the process's end. */
 const STOP_BOUND_MS = 10_000;
@@ -26,20 +23,14 @@ const BACKLOG_CONNECTIONS = 16;
 
 describe('SIGTERM under load', () => {
   test(`exits 0 within ${STOP_BOUND_MS / 1000} s saying it stopped, ${STOPS} times in a row; a restart counts every acknowledged event once`, async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-sigterm-'));
-    const [port, clickhousePort] = [await freePort(), await freePort()];
-    const env = { PORT: String(port), CLICKHOUSE_HTTP_PORT: String(clickhousePort), DATA_DIR: dataDir };
     const acked = new Set<number>();
     const refused = new Set<number>();
     let nextRequest = 0;
     const stopTimes: string[] = [];
-    let last: ReturnType<typeof startServiceProcess> | undefined;
-    try {
+    await withServiceRun('sigterm', async ({ port, clickhousePort, start }) => {
       for (let stop = 0; stop < STOPS; stop++) {
         const backlogRound = stop === STOPS - 1;
-        const service = startServiceProcess(env);
-        last = service;
-        await waitUntilListening(port, service);
+        const service = await start();
         let hung: NodeJS.Timeout | undefined;
         const terminated = new Promise<number>((resolve) =>
           setTimeout(() => {
@@ -77,20 +68,12 @@ describe('SIGTERM under load', () => {
         for (const request of load.refused) refused.add(request);
         nextRequest = load.next;
       }
-      const restarted = startServiceProcess(env);
-      last = restarted;
-      await waitUntilListening(port, restarted);
+      await start();
       const { counted, missing } = await countedOnceAcked(clickhousePort, acked, 120_000);
       expect(missing).toBe(0);
       expect(new Set(counted).size).toBe(counted.length);
       expect(counted.filter((id) => refused.has(requestOf(id)) || requestOf(id) >= nextRequest)).toEqual([]);
       process.stdout.write(`SIGTERM to exit under load:\n${stopTimes.join('\n')}\n`);
-    } finally {
-      if (last && last.child.exitCode === null) {
-        last.child.kill('SIGTERM');
-        await last.exited;
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 600_000);
 });

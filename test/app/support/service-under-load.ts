@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { removeDir, tempDir } from '../../support/temp-dir.js';
 
 /** Events per bulk request; request r carries the events `r<r>-0` .. `r<r>-<BULK - 1>`. */
 export const BULK = 100;
@@ -28,6 +29,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   output: () => string;
   exited: Promise<ServiceExit>;
+  /** When the first fatal (level 60) line arrived, and its message; pending while there is none. */
+  fatal: Promise<{ msg: string; at: number }>;
   /** The messages of the JSON log lines so far, in order. */
   messages: () => string[];
   /** The messages of the lines logged at error level or above. */
@@ -36,13 +39,16 @@ export interface ServiceProcess {
 
 export function startServiceProcess(env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', KAFKA_BROKERS: '', REDIS_URL: '', CLICKHOUSE_URL: '', ...env },
+    // ADMIN_PORT 0: with a fixed PORT the admin listener defaults to 8081, where suites running side by side collide.
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ADMIN_PORT: '0', KAFKA_BROKERS: '', REDIS_URL: '', CLICKHOUSE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const messages: string[] = [];
   const errors: string[] = [];
   let partial = '';
+  let onFatal!: (fatal: { msg: string; at: number }) => void;
+  const fatal = new Promise<{ msg: string; at: number }>((resolve) => (onFatal = resolve));
   const read = (chunk: Buffer) => {
     output += chunk.toString();
     const lines = (partial + chunk.toString()).split('\n');
@@ -53,6 +59,7 @@ export function startServiceProcess(env: Record<string, string>): ServiceProcess
         const entry = JSON.parse(line) as { level: number; msg: string };
         messages.push(entry.msg);
         if (entry.level >= 50) errors.push(entry.msg);
+        if (entry.level === 60) onFatal({ msg: entry.msg, at: Date.now() });
       } catch {
         // Two streams' lines interleaved: not a log line of its own.
       }
@@ -61,7 +68,7 @@ export function startServiceProcess(env: Record<string, string>): ServiceProcess
   child.stdout!.on('data', read);
   child.stderr!.on('data', read);
   const exited = new Promise<ServiceExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
-  return { child, output: () => output, exited, messages: () => messages, errors: () => errors };
+  return { child, output: () => output, exited, fatal, messages: () => messages, errors: () => errors };
 }
 
 export async function waitUntilListening(port: number, service: ServiceProcess): Promise<void> {
@@ -78,6 +85,41 @@ export async function waitUntilListening(port: number, service: ServiceProcess):
   throw new Error(`the service did not listen within 90 s: ${service.output()}`);
 }
 
+/** One data directory and two free ports (public, ClickHouse HTTP) for services started on them one after another. */
+export interface ServiceRun {
+  readonly port: number;
+  readonly clickhousePort: number;
+  /** Starts the service on the run's directory and ports (`env` on top) and waits until it listens. */
+  start(env?: Record<string, string>): Promise<ServiceProcess>;
+}
+
+/**
+ * Runs `body` on a fresh ServiceRun; then, whatever happened, kills a service it left running and
+ * removes the directory. SIGKILL: the cleanup must not wait on a stop that may be what failed.
+ */
+export async function withServiceRun(prefix: string, body: (run: ServiceRun) => Promise<void>): Promise<void> {
+  const dataDir = tempDir(prefix);
+  const started: ServiceProcess[] = [];
+  try {
+    const [port, clickhousePort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), CLICKHOUSE_HTTP_PORT: String(clickhousePort), DATA_DIR: dataDir };
+    const start = async (extra: Record<string, string> = {}) => {
+      const service = startServiceProcess({ ...env, ...extra });
+      started.push(service);
+      await waitUntilListening(port, service);
+      return service;
+    };
+    await body({ port, clickhousePort, start });
+  } finally {
+    for (const service of started) {
+      if (service.child.exitCode !== null || service.child.signalCode !== null) continue;
+      service.child.kill('SIGKILL');
+      await service.exited;
+    }
+    removeDir(dataDir);
+  }
+}
+
 export interface LoadOutcome {
   /** Requests answered 2xx: their events must be counted, once. */
   acked: Set<number>;
@@ -85,6 +127,8 @@ export interface LoadOutcome {
   refused: Set<number>;
   /** The next request's number: requests firstRequest .. next - 1 were sent; those neither acked nor refused lost their answer. */
   next: number;
+  /** When the last acknowledgement arrived (the load's start, if none did). */
+  lastAckAt: number;
 }
 
 /**
@@ -95,6 +139,7 @@ export async function loadUntil(port: number, connections: number, until: Promis
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const acked = new Set<number>();
   const refused = new Set<number>();
+  let lastAckAt = Date.now();
   let next = firstRequest;
   let done = false;
   void until.then(() => (done = true));
@@ -114,15 +159,17 @@ export async function loadUntil(port: number, connections: number, until: Promis
     while (!done) {
       const request = next++;
       const status = await post(request);
-      if (status >= 200 && status < 300) acked.add(request);
-      else if (status !== 0) refused.add(request);
+      if (status >= 200 && status < 300) {
+        acked.add(request);
+        lastAckAt = Date.now();
+      } else if (status !== 0) refused.add(request);
       if (status === 0) await Promise.race([until, new Promise((resolve) => setTimeout(resolve, 50))]);
       else if (status === 429 || status === 503) await new Promise((resolve) => setTimeout(resolve, 200));
     }
   };
   await Promise.all(Array.from({ length: connections }, loop));
   agent.destroy();
-  return { acked, refused, next };
+  return { acked, refused, next, lastAckAt };
 }
 
 /** Queries on the ClickHouse HTTP listener (chDB, in the sink's thread) from `connections` loops until `until` settles. */
