@@ -46,28 +46,35 @@ export function startServiceProcess(env: Record<string, string>): ServiceProcess
   let output = '';
   const messages: string[] = [];
   const errors: string[] = [];
-  let partial = '';
   let onFatal!: (fatal: { msg: string; at: number }) => void;
   const fatal = new Promise<{ msg: string; at: number }>((resolve) => (onFatal = resolve));
-  const read = (chunk: Buffer) => {
-    output += chunk.toString();
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const entry = JSON.parse(line) as { level: number; msg: string };
-        messages.push(entry.msg);
-        if (entry.level >= 50) errors.push(entry.msg);
-        if (entry.level === 60) onFatal({ msg: entry.msg, at: Date.now() });
-      } catch {
-        // Two streams' lines interleaved: not a log line of its own.
+  // One partial line per stream: stdout's and stderr's chunks interleave, and a line cut across two
+  // chunks of one stream would otherwise be joined with the other stream's text and lost.
+  const reader = () => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      output += chunk.toString();
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const entry = JSON.parse(line) as { level: number; msg: string };
+          messages.push(entry.msg);
+          if (entry.level >= 50) errors.push(entry.msg);
+          if (entry.level === 60) onFatal({ msg: entry.msg, at: Date.now() });
+        } catch {
+          // Not a log line (a native library's own output starting with a brace).
+        }
       }
-    }
+    };
   };
-  child.stdout!.on('data', read);
-  child.stderr!.on('data', read);
-  const exited = new Promise<ServiceExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  child.stdout!.on('data', reader());
+  child.stderr!.on('data', reader());
+  // Resolved once the pipes are drained too ('close'): at 'exit' the last lines may still be unread.
+  let exitedAt = 0;
+  child.once('exit', () => (exitedAt = Date.now()));
+  const exited = new Promise<ServiceExit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, at: exitedAt || Date.now() })));
   return { child, output: () => output, exited, fatal, messages: () => messages, errors: () => errors };
 }
 
