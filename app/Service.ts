@@ -46,6 +46,7 @@ export interface RunningService {
   failed: Promise<never>;
   /** Rows of a query on the analytics store (chDB or the ClickHouse server), in whichever thread the sink runs. */
   analyticsSql<T>(sql: string, params?: QueryParams): Promise<T[]>;
+  /** Stops every part, in reverse order of their start; rejects, naming them, when any part's stop failed. */
   stop(): Promise<void>;
 }
 
@@ -103,8 +104,16 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
 
   const threads = readThreadConfig(env, config.defaultPartitions);
   const stopping: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stopping.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
+  // Every part stops even when one before it failed (a store left open would keep chDB's connection);
+  // the failures are the answer, so that a process whose stop failed does not exit 0.
+  const stopAll = async (): Promise<unknown[]> => {
+    const failures: unknown[] = [];
+    for (const stop of stopping.reverse())
+      await stop().catch((error: unknown) => {
+        logger.error({ err: error }, 'stop failed');
+        failures.push(error);
+      });
+    return failures;
   };
   stopping.push(async () => memoryPressure?.stop());
   try {
@@ -179,7 +188,8 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
     let stopped: Promise<void> | undefined;
     const stop = () =>
       (stopped ??= (async () => {
-        await stopAll();
+        const failures = await stopAll();
+        if (failures.length > 0) throw new AggregateError(failures, `the stop failed in ${failures.length} part(s): ${failures.map(describeFailure).join('; ')}`);
         logger.info('stopped');
       })());
     return {
@@ -283,4 +293,8 @@ async function startOnThisThread(
     failed: new Promise<never>(() => undefined),
     listenQueries: queryLayer ? () => queryLayer.listen() : undefined,
   };
+}
+
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
