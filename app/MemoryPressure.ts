@@ -154,7 +154,7 @@ export class MemoryPressure implements IntakePressure {
     };
   }
 
-  /** " (90% of MEMORY_LIMIT_MB)" when the budget itself is known. */
+  /** " (85% of MEMORY_LIMIT_MB)" when the budget itself is known. */
   private lineShare(): string {
     const limit = this.options.limitBytes;
     return limit ? ` (${Math.round((this.options.refuseAboveBytes / limit) * 100)}% of MEMORY_LIMIT_MB)` : '';

@@ -150,7 +150,7 @@ describe('memory budget (MEMORY_LIMIT_MB)', () => {
   });
 
   test('the plan divides MEMORY_LIMIT_MB and refuses settings below the minimum', () => {
-    // From 768 MB up the planned parts fit under the refusal line (90%); below it the plan's floors
+    // From 768 MB up the planned parts fit under the refusal line (85%); below it the plan's floors
     // (chDB's 32 MB, the log's 16 MB write buffer, per-store minimums) take more than the line leaves.
     for (const limitMb of [768, DEFAULT_MEMORY_LIMIT_MB]) expectPartsUnderTheLine(planMemory(limitMb));
     const plan = planMemory(512);
