@@ -27,7 +27,10 @@ import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, typ
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
-const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }).child({ thread: data.name });
+// Written synchronously: pino's default writes asynchronously and flushes at exit only on the main
+// thread, so a worker terminated right after it answered 'stop' lost its last lines (seen on Node 24:
+// "thread stopped" missing). A worker logs a few lines a second at most.
+const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }, pino.destination({ fd: 1, sync: true })).child({ thread: data.name });
 const post = (event: WorkerEvent) => port.postMessage(event);
 
 let sequence: StartSequence | undefined;
