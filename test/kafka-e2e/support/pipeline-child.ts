@@ -59,7 +59,21 @@ export class PipelineChild {
 
   /** Resolves after `count` more commits of the topology. */
   whenCommitted(count: number, timeoutMs = 60_000): Promise<void> {
-    const target = this.commits + count;
+    return this.untilCommits(this.commits + count, timeoutMs);
+  }
+
+  /**
+   * Resolves once the topology has committed `total` times since it started (at once if it has).
+   * A stream thread with nothing uncommitted does not commit, so "more commits" never come to an
+   * instance that already processed all it was given.
+   */
+  whenCommittedInAll(total: number, timeoutMs = 60_000): Promise<void> {
+    return this.untilCommits(total, timeoutMs);
+  }
+
+  private untilCommits(target: number, timeoutMs: number): Promise<void> {
+    if (this.commits >= target) return Promise.resolve();
+    const count = target - this.commits;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`fewer than ${count} commits within ${timeoutMs} ms`)), timeoutMs);
       const onMessage = (message: ChildMessage) => {
