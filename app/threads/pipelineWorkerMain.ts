@@ -27,10 +27,7 @@ import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, typ
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
-// Written synchronously: pino's default writes asynchronously and flushes at exit only on the main
-// thread, so a worker terminated right after it answered 'stop' lost its last lines (seen on Node 24:
-// "thread stopped" missing). A worker logs a few lines a second at most.
-const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }, pino.destination({ fd: 1, sync: true })).child({ thread: data.name });
+const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }).child({ thread: data.name });
 const post = (event: WorkerEvent) => port.postMessage(event);
 
 let sequence: StartSequence | undefined;
@@ -177,6 +174,10 @@ function stop(): Promise<void> {
     await step('roles', () => sequence?.stop());
     await step('log client', () => log?.close());
     logger.info({ ms: Date.now() - began, steps }, 'thread stopped');
+    // pino writes asynchronously and flushes at exit only on the main thread: the thread is
+    // terminated once it answers, and its last lines were lost (CI on Node 24). A synchronous
+    // destination instead kept a thread out of heap from exiting on Node 24 (stream-heap-exit).
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if (failure !== undefined) throw failure;
   })();
   return stopping;

@@ -27,9 +27,7 @@ registerThreadHeapGauges(registry, 'log');
 
 try {
   if (memory) setLogDatabaseMemory(memory);
-  // Synchronous writes: pino's default is asynchronous and flushes at exit only on the main thread,
-  // so a terminated worker would lose its last lines.
-  const logger = pino({ level: logLevel ?? 'info' }, pino.destination({ fd: 1, sync: true })).child({ thread: 'log', component: 'log' });
+  const logger = pino({ level: logLevel ?? 'info' }).child({ thread: 'log', component: 'log' });
   const log = await openEmbeddedLog({ ...options, registry, logger });
   const server = new LogServer(log);
   control.on('message', (command: LogThreadCommand) => {
