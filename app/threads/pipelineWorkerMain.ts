@@ -6,6 +6,7 @@
  * own fastify instance, readiness, metrics, seed 004's analytics query, stop.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -27,7 +28,9 @@ import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, typ
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
-const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }).child({ thread: data.name });
+// pino's default destination (asynchronous writes), held to wait for its last write at stop.
+const logDestination = pino.destination({ dest: 1, sync: false });
+const logger = pino({ level: data.env.LOG_LEVEL ?? 'info' }, logDestination).child({ thread: data.name });
 const post = (event: WorkerEvent) => port.postMessage(event);
 
 let sequence: StartSequence | undefined;
@@ -154,6 +157,9 @@ async function readiness(): Promise<WorkerReadiness[]> {
  * client. A step that fails does not skip the later ones (a store left open would end this thread
  * with chDB's connection still open); the first failure is the answer.
  */
+/** How long the stop's answer waits for the last log lines to be written (a failed write never drains). */
+const LOG_DRAIN_WAIT_MS = 1_000;
+
 function stop(): Promise<void> {
   stopping ??= (async () => {
     const began = Date.now();
@@ -173,11 +179,14 @@ function stop(): Promise<void> {
     await step('admin', () => admin?.close());
     await step('roles', () => sequence?.stop());
     await step('log client', () => log?.close());
+    // The thread is terminated once it answers, and pino flushes at exit only on the main thread:
+    // its last lines, queued behind a write in flight, were lost (CI on Node 24). So the answer
+    // waits until the destination has drained (a synchronous destination instead kept a thread out
+    // of heap from exiting on Node 24: stream-heap-exit). logger.flush() would not wait: with
+    // pino's minLength 0 it calls back at once, write in flight or not.
+    const drained = once(logDestination, 'drain').catch(() => undefined);
     logger.info({ ms: Date.now() - began, steps }, 'thread stopped');
-    // pino writes asynchronously and flushes at exit only on the main thread: the thread is
-    // terminated once it answers, and its last lines were lost (CI on Node 24). A synchronous
-    // destination instead kept a thread out of heap from exiting on Node 24 (stream-heap-exit).
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_WAIT_MS).unref())]);
     if (failure !== undefined) throw failure;
   })();
   return stopping;
