@@ -3,8 +3,9 @@
  * a tiny STREAM_HEAP_MB) ends the process promptly, non-zero, with one line naming the thread, its
  * limit and the setting; it never hangs. A restart on the same DATA_DIR then counts every
  * acknowledged event exactly once (every commit is atomic: the restart recovers as after SIGKILL).
- * With chDB's queries in flight the thread can die inside chDB's addon without reporting its exit
- * (app/threads/WorkerSilence.ts): the process then ends through the silence check and the watchdog.
+ * With chDB's queries (or the sink's inserts) in flight the thread can die inside chDB's addon without
+ * reporting its exit (app/threads/WorkerSilence.ts): the process then ends through the silence check
+ * and the watchdog.
  */
 import { WORKER_SILENCE_LIMIT_MS } from '../../app/threads/PipelineWorker.js';
 import { countedOnceAcked, loadUntil, queryUntil, requestOf, withServiceRun, type ServiceExit } from './support/service-under-load.js';
@@ -41,7 +42,14 @@ describe('a stream thread out of heap', () => {
   test('the process exits non-zero within the bound with one line naming the thread, the limit and the setting; a restart counts exactly once', async () => {
     await outOfHeapThenRestart(false, ({ fatal, exit }) => {
       expect(exit.at - fatal.at).toBeLessThan(EXIT_BOUND_MS);
-      expect(fatal.msg).toBe(`thread stream-1 ran out of its V8 heap of ${TINY_STREAM_HEAP_MB} MB (old generation): raise STREAM_HEAP_MB: exiting (a restart resumes from the last commit)`);
+      // The sink's inserts also run in chDB's addon on this thread: when one is in flight at the
+      // moment the heap runs out, the exit goes unreported as with queries (CI on 916f472), and the
+      // silence names the same thread, limit and setting.
+      expect(fatal.msg).toMatch(
+        new RegExp(
+          `^thread stream-1 (ran out of its V8 heap of ${TINY_STREAM_HEAP_MB} MB \\(old generation\\): raise STREAM_HEAP_MB|has sent nothing for \\d+ s: .* \\(if it ran out of its V8 heap of ${TINY_STREAM_HEAP_MB} MB inside chDB's addon: raise STREAM_HEAP_MB\\)): exiting \\(a restart resumes from the last commit\\)$`,
+        ),
+      );
     });
   }, 300_000);
 
