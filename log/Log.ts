@@ -125,6 +125,13 @@ export interface LogConsumer {
   position(partition: TopicPartition): number | undefined;
   /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * How long this member's group session is known to hold, in ms (0: lost or not joined); asks
+   * the group when less than half the session is known. A member can be expired (paused process,
+   * unreachable broker) and its partitions given to another before its next poll tells it.
+   * Absent where no session can lapse unnoticed (the embedded log's members share one process).
+   */
+  sessionLease?(): Promise<number>;
   /** Leaves the group; the listener's onRevoked is called for the partitions held, which then go to the other members. */
   close(): Promise<void>;
 }

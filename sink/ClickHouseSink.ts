@@ -6,7 +6,7 @@ import type { ClickHouseSinkOptions, SinkRoute } from './ClickHouseSinkOptions.j
 import { BatchWriter } from './BatchWriter.js';
 import { PartitionBatcher, type Batch } from './PartitionBatcher.js';
 import { planRounds, type PlannedRound } from './RoundPlan.js';
-import { RoundWriteError, RoundWriter } from './RoundWriter.js';
+import { RoundWriteError, RoundWriter, SessionLapsedError } from './RoundWriter.js';
 import { SinkBatchLog } from './SinkBatchLog.js';
 import { SinkCommitter } from './SinkCommitter.js';
 import { SinkHealth } from './SinkHealth.js';
@@ -56,6 +56,8 @@ export class ClickHouseSink {
   private flushing: Promise<void> | null = null;
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
   private waitingForRecords = false;
+  /** A round was held back because the group session was not known to hold: no flush until a poll has answered (it learns of a loss). */
+  private sessionInDoubt = false;
 
   constructor(options: ClickHouseSinkOptions) {
     this.log = options.log;
@@ -82,7 +84,10 @@ export class ClickHouseSink {
     });
     this.cuts = new SinkBatchLog(this.store, this.groupId);
     const writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
-    this.rounds = new RoundWriter({ log: this.log, cuts: this.cuts, writer, routes: this.routes, maxReadRecords: this.maxBatchRecords, onBatchInserted: options.onBatchInserted });
+    this.rounds = new RoundWriter({
+      log: this.log, cuts: this.cuts, writer, routes: this.routes, maxReadRecords: this.maxBatchRecords, onBatchInserted: options.onBatchInserted,
+      sessionLease: () => this.consumer?.sessionLease?.() ?? Promise.resolve(Infinity),
+    });
     this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? DEFAULT_DLQ_TOPIC, this.metrics, this.logger);
   }
 
@@ -198,9 +203,10 @@ export class ClickHouseSink {
       const records = flushing ? await Promise.race([polling, flushing.then(() => null)]) : await polling;
       if (records) {
         polling = null;
+        this.sessionInDoubt = false;
         for (const record of records) this.buffer(record);
       }
-      if (this.flushing || this.health.backingOff()) continue;
+      if (this.flushing || this.health.backingOff() || this.sessionInDoubt) continue;
       // The flush ended before the poll answered: another one only for a batch due now, else
       // back to waiting for the poll (a flush of nothing would just come round again at once).
       if (!records && !this.batchDue(Date.now())) continue;
@@ -350,7 +356,11 @@ export class ClickHouseSink {
       this.health.contact();
       return true;
     } catch (error) {
-      if (error instanceof RoundWriteError) this.fail(error.stage, error.cause);
+      if (error instanceof SessionLapsedError) {
+        // Not ClickHouse's failure: the next poll says whether the partitions are still ours.
+        this.logger?.warn({ err: error }, 'ClickHouse sink: group session not confirmed; round held back until the next poll');
+        this.sessionInDoubt = true;
+      } else if (error instanceof RoundWriteError) this.fail(error.stage, error.cause);
       else this.fail('batch', error);
       return false;
     }

@@ -16,6 +16,16 @@ export class RoundWriteError extends NamedError {
   }
 }
 
+/**
+ * The sink's group session is not known to hold (Kafka mode: its heartbeats went unanswered past
+ * the lease, or the group says it is gone): the round's partitions may be another instance's now.
+ */
+export class SessionLapsedError extends NamedError {
+  constructor(readonly stage: 'before the cut' | 'during the cut') {
+    super(`ClickHouse sink: group session not known to hold ${stage}; the round waits for the next poll`);
+  }
+}
+
 export interface RoundWriterOptions {
   log: Log;
   cuts: SinkBatchLog;
@@ -24,6 +34,8 @@ export interface RoundWriterOptions {
   /** Records per read when a member is read back from the log. */
   maxReadRecords: number;
   onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
+  /** ms the consumer's group session is known to hold (LogConsumer.sessionLease); absent: it cannot lapse. */
+  sessionLease?: () => Promise<number>;
 }
 
 /**
@@ -36,13 +48,26 @@ export interface RoundWriterOptions {
 export class RoundWriter {
   constructor(private readonly options: RoundWriterOptions) {}
 
-  /** Throws RoundWriteError; the batches then stay pending with their round, to be retried as they are. */
+  /**
+   * Throws RoundWriteError, or SessionLapsedError; the batches then stay pending with their round,
+   * to be retried as they are.
+   */
   async write({ round, members }: PlannedRound): Promise<void> {
     const held = members.filter((member) => member.work !== null);
-    try {
-      if (held.some((member) => !member.work!.pending!.cutRecorded) && !(await this.recordRound(round, held))) return;
-    } catch (error) {
-      throw new RoundWriteError('sink_batches', error);
+    if (held.some((member) => !member.work!.pending!.cutRecorded)) {
+      // The session lease: a cut is recorded only while this instance is known to own its
+      // partitions, and written only if the record landed before the session could have ended.
+      // Otherwise the partitions' new owner, having read sink_batches before this record, cuts the
+      // same records differently and both rounds land: doubled rows. A record that lands after
+      // the lease is left unwritten here: if the new owner saw it, it writes it; if not, it wrote
+      // its own cut of the same records.
+      if (!(await this.sessionHolds())) throw new SessionLapsedError('before the cut');
+      try {
+        if (!(await this.recordRound(round, held))) return;
+      } catch (error) {
+        throw new RoundWriteError('sink_batches', error);
+      }
+      if (!(await this.sessionHolds())) throw new SessionLapsedError('during the cut');
     }
     let written;
     try {
@@ -73,6 +98,10 @@ export class RoundWriter {
       work.written = { offset: work.pending!.last + 1, batches: (before?.batches ?? 0) + 1, deadLetters: [...(before?.deadLetters ?? []), ...written.batches[i]!.deadLetters] };
       work.pending = null;
     }
+  }
+
+  private async sessionHolds(): Promise<boolean> {
+    return this.options.sessionLease === undefined || (await this.options.sessionLease()) > 0;
   }
 
   /**

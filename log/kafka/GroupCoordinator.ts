@@ -118,9 +118,10 @@ export class GroupCoordinator {
     return synced.assignment;
   }
 
+  /** Resolves only on the coordinator's answer (the session lease counts on it), finding the coordinator first if need be. */
   async heartbeat(generationId: number, memberId: string): Promise<void> {
-    if (!this.current) return;
-    await heartbeatV4.api.async(this.current.connection, this.groupId, generationId, memberId, null);
+    const { connection } = await this.connection();
+    await heartbeatV4.api.async(connection, this.groupId, generationId, memberId, null);
   }
 
   async commit(generationId: number, memberId: string, offsets: TopicPartitionOffset[]): Promise<void> {

@@ -46,6 +46,12 @@ export class GroupMembership {
   private heartbeat: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
   private left = false;
+  /**
+   * When the last heartbeat (or SyncGroup) the coordinator answered was sent (performance.now()):
+   * the broker expires a member no earlier than sessionTimeoutMs after it last heard from it, so
+   * the session holds until this + sessionTimeoutMs.
+   */
+  private sessionConfirmedAt = -Infinity;
 
   constructor(
     readonly groupId: string,
@@ -87,12 +93,32 @@ export class GroupMembership {
     }
   }
 
+  /**
+   * How long this member's session is known to hold, in ms (0 when lost or not joined). When less
+   * than half the session timeout is known, a heartbeat is sent now to learn more: a member that
+   * only heartbeats in the background can have been expired (paused, cut off from the broker) and
+   * its partitions given to another member before its next poll tells it. Writers whose output the
+   * partitions' next owner would repeat differently check this before they write (the sink's cuts).
+   */
+  async sessionLease(): Promise<number> {
+    if (this.sessionLeaseMs() < this.settings.sessionTimeoutMs / 2 && !this.lost && this.memberId !== '' && this.generationId >= 0) {
+      await this.heartbeatNow().catch(() => undefined);
+    }
+    return this.sessionLeaseMs();
+  }
+
+  private sessionLeaseMs(): number {
+    if (this.lost || this.memberId === '' || this.generationId < 0) return 0;
+    return Math.max(0, this.sessionConfirmedAt + this.settings.sessionTimeoutMs - performance.now());
+  }
+
   /** Records what a group error means for membership; the next poll acts on it. */
   noteGroupError(error: unknown): void {
     if (hasKafkaError(error, 'REBALANCE_IN_PROGRESS')) this.rejoinNeeded = true;
     if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID') || hasKafkaError(error, 'ILLEGAL_GENERATION') || hasKafkaError(error, 'FENCED_INSTANCE_ID')) {
       // Out of the group (session timed out): the partitions may already be someone else's.
       this.lost = true;
+      this.sessionConfirmedAt = -Infinity;
       this.rejoinNeeded = true;
       if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID')) this.memberId = '';
     }
@@ -174,7 +200,9 @@ export class GroupMembership {
       }
       assignments = [...assignCooperative(members, counts)].map(([memberId, partitions]) => ({ memberId, assignment: encodeAssignment(partitions) }));
     }
+    const syncSent = performance.now();
     const assigned = decodeAssignment(await this.coordinator.sync(this.generationId, this.memberId, assignments));
+    this.sessionConfirmedAt = syncSent;
     this.rejoinNeeded = false;
     this.settings.metrics?.rebalanced(this.groupId);
     // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).
@@ -222,17 +250,29 @@ export class GroupMembership {
     // No member id: the session is gone and the next poll rejoins; a heartbeat cannot help.
     if (this.heartbeatInFlight || !this.coordinator.known || this.generationId < 0 || this.memberId === '') return;
     this.heartbeatInFlight = true;
+    try {
+      await this.heartbeatNow();
+    } catch {
+      // heartbeatNow noted what the error means; the next beat tries again.
+    } finally {
+      this.heartbeatInFlight = false;
+    }
+  }
+
+  /** One heartbeat of the current membership; an answer confirms the session from when it was sent. */
+  private async heartbeatNow(): Promise<void> {
     const { generationId, memberId } = this;
+    const sent = performance.now();
     try {
       await this.coordinator.heartbeat(generationId, memberId);
+      if (generationId === this.generationId && memberId === this.memberId && !this.lost) this.sessionConfirmedAt = Math.max(this.sessionConfirmedAt, sent);
     } catch (error) {
       // An answer about a membership this consumer has already left (it rejoined while the
       // heartbeat was out) says nothing about the current one: acting on it would declare the
       // fresh assignment lost and close every task again.
       if (generationId === this.generationId && memberId === this.memberId) this.noteGroupError(error);
       this.coordinator.forgetIfDisconnected();
-    } finally {
-      this.heartbeatInFlight = false;
+      throw error;
     }
   }
 }

@@ -102,6 +102,10 @@ export class KafkaConsumer implements LogConsumer {
   }
 
   /** This member's group identity, for a transaction's offset commit (see GroupMembership). */
+  sessionLease(): Promise<number> {
+    return this.membership.sessionLease();
+  }
+
   groupMetadata(): Promise<GroupMetadata> {
     return this.membership.groupMetadata();
   }

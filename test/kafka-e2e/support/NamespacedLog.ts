@@ -180,6 +180,10 @@ class NamespacedConsumer implements LogConsumer {
     return this.inner.position(this.tpIn(partition));
   }
 
+  sessionLease(): Promise<number> {
+    return this.inner.sessionLease?.() ?? Promise.resolve(Infinity);
+  }
+
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
     return this.inner.commitOffsets(offsets.map(this.tpIn));
   }
