@@ -23,6 +23,9 @@ function plain(address: string): string {
   return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
+/** Addresses whose answer is remembered; past it the memory starts over (bounded under many clients). */
+const KNOWN_ADDRESSES_MAX = 4_096;
+
 /**
  * Which address a request's per-IP bucket is keyed on, or null when the per-IP limit does not
  * apply to it. Exemptions (RATE_LIMIT_IP_EXEMPT, loopback by default) apply only to a client
@@ -31,6 +34,7 @@ function plain(address: string): string {
  */
 export class RateLimitAddresses {
   private readonly exempt = new net.BlockList();
+  private readonly known = new Map<string, boolean>();
   private readonly any: boolean;
 
   constructor(cidrs: string[]) {
@@ -43,9 +47,17 @@ export class RateLimitAddresses {
 
   isExempt(address: string): boolean {
     if (!this.any) return false;
-    const ip = plain(address);
-    const version = net.isIP(ip);
-    return version !== 0 && this.exempt.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+    // BlockList.check builds a SocketAddress per call (~9 µs, 2 % of the HTTP thread's time under
+    // single events); a client's address repeats on every request of its connection.
+    let exempt = this.known.get(address);
+    if (exempt === undefined) {
+      const ip = plain(address);
+      const version = net.isIP(ip);
+      exempt = version !== 0 && this.exempt.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+      if (this.known.size >= KNOWN_ADDRESSES_MAX) this.known.clear();
+      this.known.set(address, exempt);
+    }
+    return exempt;
   }
 
   /** The client address to limit, or null for an exempt direct client. */
