@@ -56,6 +56,8 @@ export class ClickHouseSink {
   private flushing: Promise<void> | null = null;
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
   private waitingForRecords = false;
+  /** Partitions assigned while their committed offsets could not be read (learnCommitted). */
+  private readonly committedUnknown = new Set<string>();
   /** A round was held back because the group session was not known to hold: no flush until a poll has answered (it learns of a loss). */
   private sessionInDoubt = false;
 
@@ -249,24 +251,51 @@ export class ClickHouseSink {
   }
 
   private async onAssigned(tps: TopicPartition[]): Promise<void> {
-    let committed = new Map<string, number>();
+    let committed: Map<string, number> | null = null;
     try {
       committed = await this.log.committedOffsets(this.groupId, tps);
     } catch (error) {
-      this.logger?.warn({ err: error }, 'ClickHouse sink: committed offsets unavailable at assignment');
+      this.logger?.warn({ err: error }, 'ClickHouse sink: committed offsets unavailable at assignment; read again before the first cut');
     }
     for (const tp of tps) {
       const key = partitionKey(tp);
-      this.work.set(key, new PartitionBatcher(tp, committed.get(key), this.maxBatchRecords, this.lingerMs, this.maxBatchBytes));
+      if (committed) this.committedUnknown.delete(key);
+      else this.committedUnknown.add(key);
+      this.work.set(key, new PartitionBatcher(tp, committed?.get(key), this.maxBatchRecords, this.lingerMs, this.maxBatchBytes));
     }
     // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
     await this.loadCuts();
   }
 
+  /**
+   * Reads the committed offsets an assignment could not: a batch must start at the committed
+   * offset, where a recorded cut is looked up (on a transactional input the first record fetched
+   * can lie past it, behind a commit marker). False while they stay unreadable.
+   */
+  private async learnCommitted(): Promise<boolean> {
+    const unknown = [...this.work.values()].filter((work) => this.committedUnknown.has(partitionKey(work.tp)));
+    for (const key of this.committedUnknown) if (!this.work.has(key)) this.committedUnknown.delete(key);
+    if (unknown.length === 0) return true;
+    try {
+      const committed = await this.log.committedOffsets(this.groupId, unknown.map((work) => work.tp));
+      for (const work of unknown) {
+        const key = partitionKey(work.tp);
+        // Revoked meanwhile, or reassigned afresh (a new batcher that knows its offset).
+        if (this.work.get(key) !== work || !this.committedUnknown.delete(key)) continue;
+        work.learnCommitted(committed.get(key));
+      }
+      return true;
+    } catch (error) {
+      this.fail('committed offsets', error);
+      return false;
+    }
+  }
+
   /** Loads the recorded cuts of partitions that do not have them yet. */
   private async loadCuts(): Promise<void> {
+    if (!(await this.learnCommitted())) return;
     for (const work of this.work.values()) {
-      if (work.cuts) continue;
+      if (work.cuts || this.committedUnknown.has(partitionKey(work.tp))) continue;
       try {
         const loaded = await this.cuts.load(work.tp, work.committed ?? 0);
         // A concurrent load (assignment inside poll while a flush runs) may have won, and cuts

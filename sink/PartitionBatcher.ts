@@ -74,6 +74,20 @@ export class PartitionBatcher {
 
   nextStart: number | undefined;
 
+  /**
+   * The committed offset, learnt after assignment (its read failed then). Only before the first
+   * cut: cuts stay unloaded until it is known (a batch started anywhere else would miss the cut
+   * recorded for the committed offset). Records below it, fetched meanwhile, are dropped.
+   */
+  learnCommitted(committed: number | undefined): void {
+    if (this.cuts) throw new Error(`${this.tp.topic}:${this.tp.partition}: committed offset learnt after its cuts were loaded`);
+    this.committed = committed;
+    this.nextStart = committed;
+    const below = this.buffer.findIndex((record) => record.offset >= (committed ?? 0));
+    const dropped = this.buffer.splice(0, below === -1 ? this.buffer.length : below);
+    for (const record of dropped) this.bufferBytes -= recordBytes(record);
+  }
+
   /** Buffers a record; false for a record delivered again (at or below what is held). */
   add(record: LogRecord, now: number): boolean {
     const held = this.buffer.length > 0 ? this.buffer[this.buffer.length - 1]!.offset : -1;
