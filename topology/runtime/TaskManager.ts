@@ -44,6 +44,8 @@ export class TaskManager {
   private readonly restoring = new Set<string>();
   private readonly rebalancesInFlight = new Set<Promise<void>>();
   private corrupted = false;
+  /** Corrupted, and the tasks closed until the next poll tells whether the session holds (reviveCorrupted). */
+  private waitingForGroup = false;
   private assignedOnce = false;
 
   constructor(
@@ -81,10 +83,15 @@ export class TaskManager {
     return [...this.restoring];
   }
 
-  taskFor(topic: string, partition: number): StreamTask {
+  /**
+   * The task of a polled record; undefined while the tasks are closed waiting for the group
+   * (reviveCorrupted): such records lie past the last commit, and are read again from it by
+   * whoever rebuilds the task.
+   */
+  taskFor(topic: string, partition: number): StreamTask | undefined {
     const sub = this.context.subtopologyByTopic.get(topic);
     const task = sub && this.byId.get(`${sub.id}_${partition}`);
-    if (!task) throw new Error(`no task for ${topic}:${partition}; the consumer returned a partition that is not assigned`);
+    if (!task && !this.waitingForGroup) throw new Error(`no task for ${topic}:${partition}; the consumer returned a partition that is not assigned`);
     return task;
   }
 
@@ -97,11 +104,28 @@ export class TaskManager {
     return this.corrupted;
   }
 
-  /** Rebuilds corrupted tasks from the last commit (Kafka Streams' handleCorruption). */
+  /**
+   * Rebuilds corrupted tasks from the last commit (Kafka Streams' handleCorruption). Unless the
+   * consumer's group session is not known to hold: a commit also fails when this member was
+   * expired from the group, and its old assignment may be another thread's or instance's now
+   * (rebuilt here, its stores' locks kept a sibling thread from opening them, CI). Then, as Kafka
+   * Streams' handleLostAll, every task is closed without a commit, and the rebuild waits: the
+   * next poll learns of the loss and rejoins (handleLost, then handleAssigned with the new
+   * assignment), or finds the session held after all and the rebuild follows.
+   */
   async reviveCorrupted(): Promise<void> {
     if (!this.corrupted) return;
+    if ((await this.consumer.sessionLease?.()) === 0) {
+      if (this.byId.size > 0) this.context.logger?.warn({ tasks: this.byId.size }, 'commit failed and the group session is not known to hold: tasks closed, waiting for the group');
+      for (const task of this.byId.values()) await task.close();
+      this.byId.clear();
+      this.hooks.tasksChanged();
+      this.waitingForGroup = true;
+      return;
+    }
     await this.reinitialize();
     this.corrupted = false;
+    this.waitingForGroup = false;
   }
 
   handleAssigned(partitions: TopicPartition[]): Promise<void> {
@@ -127,6 +151,8 @@ export class TaskManager {
       this.context.logger?.warn({ partitions: partitions.length }, 'partitions lost with the consumer group session; their uncommitted work is dropped');
       await this.closeTasksOf(partitions);
       this.hooks.revoked(partitions);
+      // Nothing left to rebuild: the tasks of what the group assigns next start from the last commit.
+      if (this.byId.size === 0) this.corrupted = this.waitingForGroup = false;
     });
   }
 

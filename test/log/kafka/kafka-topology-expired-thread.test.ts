@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createInterface } from 'node:readline';
+import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
+import { StreamsApp } from '../../../topology/index.js';
+import { uniqueName } from '../log-contract.js';
+import { testKafkaBrokers } from '../../support/kafka-broker.js';
+import { readAll, waitForCaughtUp } from '../../support/streams.js';
+import { tempDir } from '../../support/temp-dir.js';
+import { copiesAndCounts } from './fixtures/copies-and-counts.js';
+
+const KEYS = 17;
+const SESSION_TIMEOUT_MS = 2_000;
+
+/**
+ * Two members of one application over one state directory, as two stream threads of `npm start`
+ * in Kafka mode: one in a child process that the test freezes (SIGSTOP) past its group session,
+ * one here. While the child is frozen the group gives its partitions to the sibling, which waits
+ * for their stores' locks. Woken, the child's next commit fails. Rebuilding its old assignment
+ * from the last commit (what it did) reopened those stores and kept both retrying (CI: a stream
+ * thread that never committed again). It must close its tasks, rejoin and commit again; the
+ * outputs end exact.
+ */
+describe('a member of the topology expired from its group while a sibling took its partitions', () => {
+  const dir = tempDir('kafka-expired-thread');
+  let admin: KafkaLog;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    admin = await openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('expired-thread'), sessionTimeoutMs: SESSION_TIMEOUT_MS });
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
+    await admin?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('closes its tasks instead of rebuilding them, rejoins, commits again, and the outputs end exact', async () => {
+    const input = uniqueName('expired-in');
+    const applicationId = uniqueName('expired-app');
+    const stateDir = `${dir}/state`;
+    await admin.ensureTopic(input, { partitions: 4 });
+    let sent = 0;
+    const send = async (count: number) => {
+      await admin.produce(Array.from({ length: count }, (_, i) => ({ topic: input, key: Buffer.from(`k${(sent + i) % KEYS}`), value: Buffer.from(JSON.stringify({ n: sent + i })) })));
+      sent += count;
+    };
+    await send(2_000);
+
+    child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/topology-member.ts', testKafkaBrokers(), input, applicationId, stateDir, String(SESSION_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines: string[] = [];
+    const waiters: (() => void)[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      for (const w of waiters.splice(0)) w();
+    });
+    /** Resolves when a line matching `match` comes at or after index `from`; rejects if the child exits first. */
+    const waitForLine = (match: RegExp, from = 0) =>
+      new Promise<number>((resolve, reject) => {
+        const check = () => {
+          const at = lines.findIndex((line, i) => i >= from && match.test(line));
+          if (at >= 0) resolve(at);
+          else if (child!.exitCode !== null) reject(new Error(`member exited: ${stderr}`));
+          else waiters.push(check);
+        };
+        child!.once('exit', check);
+        check();
+      });
+    await waitForLine(/^commit$/);
+
+    const sibling = new StreamsApp(copiesAndCounts(input), admin, { applicationId, stateDir, maxPollRecords: 50, commitIntervalMs: 50 });
+    const siblingErrors: Error[] = [];
+    sibling.on('error', (error: Error) => siblingErrors.push(error));
+    const siblingCommitted = new Promise<void>((resolve) => sibling.once('commit', () => resolve()));
+    await sibling.start();
+    await send(500);
+    await siblingCommitted;
+
+    // Frozen past its session, with input arriving for it: woken, it has work whose commit fails.
+    child.kill('SIGSTOP');
+    for (let i = 0; i < 6; i++) {
+      await send(100);
+      await new Promise((resolve) => setTimeout(resolve, SESSION_TIMEOUT_MS / 2));
+    }
+    const wokeAt = lines.length;
+    child.kill('SIGCONT');
+    const lostAt = await waitForLine(/^revoked$/, wokeAt);
+    // Its old tasks were closed, not rebuilt: no store opened between waking and learning of the loss.
+    expect(lines.slice(wokeAt, lostAt).filter((line) => line.startsWith('restoring'))).toEqual([]);
+    // Input keeps coming until the woken member holds partitions again and commits them.
+    let committedAgain = false;
+    const again = waitForLine(/^commit$/, lostAt).then(() => (committedAgain = true));
+    const deadline = Date.now() + 60_000;
+    while (!committedAgain && Date.now() < deadline) {
+      await send(50);
+      await Promise.race([again, new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    expect({ committedAgain, errors: lines.filter((line) => line.startsWith('error')) }).toEqual({ committedAgain: true, errors: [] });
+
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child!.once('exit', resolve));
+    await waitForCaughtUp(sibling, admin, applicationId, [input], 120_000);
+    expect(siblingErrors).toEqual([]);
+    await sibling.close();
+
+    const copies = (await readAll(admin, `${input}-copies`)).map((r) => (JSON.parse(r.value!.toString()) as { n: number }).n);
+    expect(new Set(copies).size).toBe(sent);
+    expect(copies).toHaveLength(sent);
+    const lastCount = new Map<string, number>();
+    for (const record of await readAll(admin, `${input}-counts`)) lastCount.set(record.key!.toString(), JSON.parse(record.value!.toString()) as number);
+    const expected = new Map<string, number>();
+    for (let n = 0; n < sent; n++) expected.set(`k${n % KEYS}`, (expected.get(`k${n % KEYS}`) ?? 0) + 1);
+    expect(lastCount).toEqual(expected);
+  }, 240_000);
+});
