@@ -102,6 +102,17 @@ export interface ConsumerOptions {
  * A commit of offsets for a partition the member no longer owns is refused (Kafka: stale
  * generation; embedded: CommitFencedError).
  */
+/** LogConsumer.sessionLease: what is known of a member's group session. */
+export interface SessionLease {
+  /** ms the session is known to hold from now; 0 when lost, not joined or not confirmed. */
+  remainingMs: number;
+  /**
+   * Changes whenever the member is found to have lost its session: two leases of the same epoch,
+   * the later one confirmed, prove one unbroken session between them.
+   */
+  epoch: number;
+}
+
 export interface LogConsumer {
   readonly groupId: string;
   subscribe(topics: string[], listener: RebalanceListener): Promise<void>;
@@ -126,12 +137,12 @@ export interface LogConsumer {
   /** Commit outside a transaction (at-least-once users such as the ClickHouse sink). */
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
   /**
-   * How long this member's group session is known to hold, in ms (0: lost or not joined); asks
-   * the group when less than half the session is known. A member can be expired (paused process,
+   * How long this member's group session is known to hold; asks the group when less than half
+   * the session is known (or always, with `fresh`). A member can be expired (paused process,
    * unreachable broker) and its partitions given to another before its next poll tells it.
    * Absent where no session can lapse unnoticed (the embedded log's members share one process).
    */
-  sessionLease?(): Promise<number>;
+  sessionLease?(options?: { fresh?: boolean }): Promise<SessionLease>;
   /** Leaves the group; the listener's onRevoked is called for the partitions held, which then go to the other members. */
   close(): Promise<void>;
 }

@@ -13,6 +13,9 @@ import { SinkHealth } from './SinkHealth.js';
 import { reportSinkLag } from './SinkLag.js';
 import { SinkMetrics } from './SinkMetrics.js';
 
+/** How soon a round held back for the group session is tried again (a poll must also answer first). */
+const SESSION_DOUBT_RETRY_MS = 250;
+
 export type { ClickHouseSinkOptions, SinkBatchInfo, SinkRoute } from './ClickHouseSinkOptions.js';
 
 /**
@@ -60,6 +63,8 @@ export class ClickHouseSink {
   private readonly committedUnknown = new Set<string>();
   /** A round was held back because the group session was not known to hold: no flush until a poll has answered (it learns of a loss). */
   private sessionInDoubt = false;
+  /** And no flush before this (ms since epoch): a doubt that lasts is asked about at this pace, not in a loop. */
+  private sessionDoubtUntil = 0;
 
   constructor(options: ClickHouseSinkOptions) {
     this.log = options.log;
@@ -88,7 +93,7 @@ export class ClickHouseSink {
     const writer = new BatchWriter({ store: this.store, groupId: this.groupId, metrics: this.metrics, logger: this.logger, onIsolationStep: options.onIsolationStep });
     this.rounds = new RoundWriter({
       log: this.log, cuts: this.cuts, writer, routes: this.routes, maxReadRecords: this.maxBatchRecords, onBatchInserted: options.onBatchInserted,
-      sessionLease: () => this.consumer?.sessionLease?.() ?? Promise.resolve(Infinity),
+      sessionLease: (lease) => this.consumer?.sessionLease?.(lease) ?? Promise.resolve({ remainingMs: Infinity, epoch: 0 }),
     });
     this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? DEFAULT_DLQ_TOPIC, this.metrics, this.logger);
   }
@@ -199,7 +204,10 @@ export class ClickHouseSink {
       if (!polling) {
         const now = Date.now();
         const waitMs = this.health.failing ? this.health.retryAt - now : this.nextDeadline(now) - now;
-        polling = consumer.poll(this.maxBatchRecords, Math.max(1, Math.min(waitMs, this.lingerMs)));
+        // In doubt about the session, a batch past its deadline must not turn the wait for the
+        // group's answer into a loop of 1 ms polls and refused rounds.
+        const minWaitMs = Math.max(1, this.sessionDoubtUntil - now);
+        polling = consumer.poll(this.maxBatchRecords, Math.max(minWaitMs, Math.min(waitMs, this.lingerMs)));
       }
       const flushing = this.flushing;
       const records = flushing ? await Promise.race([polling, flushing.then(() => null)]) : await polling;
@@ -208,7 +216,7 @@ export class ClickHouseSink {
         this.sessionInDoubt = false;
         for (const record of records) this.buffer(record);
       }
-      if (this.flushing || this.health.backingOff() || this.sessionInDoubt) continue;
+      if (this.flushing || this.health.backingOff() || this.sessionInDoubt || Date.now() < this.sessionDoubtUntil) continue;
       // The flush ended before the poll answered: another one only for a batch due now, else
       // back to waiting for the poll (a flush of nothing would just come round again at once).
       if (!records && !this.batchDue(Date.now())) continue;
@@ -389,6 +397,7 @@ export class ClickHouseSink {
         // Not ClickHouse's failure: the next poll says whether the partitions are still ours.
         this.logger?.warn({ err: error }, 'ClickHouse sink: group session not confirmed; round held back until the next poll');
         this.sessionInDoubt = true;
+        this.sessionDoubtUntil = Date.now() + SESSION_DOUBT_RETRY_MS;
       } else if (error instanceof RoundWriteError) this.fail(error.stage, error.cause);
       else this.fail('batch', error);
       return false;

@@ -9,6 +9,12 @@ export interface Batch {
   /** Whether sink_batches already holds this cut (it was found there, or written before the insert). */
   cutRecorded: boolean;
   /**
+   * This sink recorded the cut but could not show its group session held until the record landed
+   * (RoundWriter): the epoch of the session it recorded under. It is inserted only once that same
+   * session is confirmed again; undefined otherwise.
+   */
+  recordedInDoubt?: number;
+  /**
    * The flush round this batch is written in (SinkRound.ts): the recorded one for a recorded cut,
    * the one proposed for it once the sink chose its round partners; null until then. Never
    * changed once set: a replay must combine the same batches.

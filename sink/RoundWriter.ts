@@ -1,5 +1,5 @@
 import { NamedError } from '../errors/NamedError.js';
-import type { Log } from '../log/Log.js';
+import type { Log, SessionLease } from '../log/Log.js';
 import type { BatchWriter, RoundBatch } from './BatchWriter.js';
 import type { ClickHouseSinkOptions, SinkRoute } from './ClickHouseSinkOptions.js';
 import { readMember, type PlannedMember, type PlannedRound } from './RoundPlan.js';
@@ -34,8 +34,8 @@ export interface RoundWriterOptions {
   /** Records per read when a member is read back from the log. */
   maxReadRecords: number;
   onBatchInserted?: ClickHouseSinkOptions['onBatchInserted'];
-  /** ms the consumer's group session is known to hold (LogConsumer.sessionLease); absent: it cannot lapse. */
-  sessionLease?: () => Promise<number>;
+  /** The consumer's group session (LogConsumer.sessionLease); absent: it cannot lapse. */
+  sessionLease?: (options?: { fresh?: boolean }) => Promise<SessionLease>;
 }
 
 /**
@@ -58,17 +58,21 @@ export class RoundWriter {
       // The session lease: a cut is recorded only while this instance is known to own its
       // partitions, and written only if the record landed before the session could have ended.
       // Otherwise the partitions' new owner, having read sink_batches before this record, cuts the
-      // same records differently and both rounds land: doubled rows. A record that lands after
-      // the lease is left unwritten here: if the new owner saw it, it writes it; if not, it wrote
-      // its own cut of the same records.
-      if (!(await this.sessionHolds())) throw new SessionLapsedError('before the cut');
+      // same records differently and both rounds land: doubled rows.
+      const lease = await this.lease();
+      if (lease.remainingMs <= 0) throw new SessionLapsedError('before the cut');
       try {
         if (!(await this.recordRound(round, held))) return;
       } catch (error) {
         throw new RoundWriteError('sink_batches', error);
       }
-      if (!(await this.sessionHolds())) throw new SessionLapsedError('during the cut');
+      const after = await this.lease();
+      if (after.remainingMs <= 0 || after.epoch !== lease.epoch) {
+        for (const { work } of held) work!.pending!.recordedInDoubt = lease.epoch;
+        throw new SessionLapsedError('during the cut');
+      }
     }
+    await this.resolveDoubt(held);
     let written;
     try {
       const batches = await Promise.all(
@@ -100,8 +104,23 @@ export class RoundWriter {
     }
   }
 
-  private async sessionHolds(): Promise<boolean> {
-    return this.options.sessionLease === undefined || (await this.options.sessionLease()) > 0;
+  private lease(options?: { fresh?: boolean }): Promise<SessionLease> {
+    return this.options.sessionLease?.(options) ?? Promise.resolve({ remainingMs: Infinity, epoch: 0 });
+  }
+
+  /**
+   * A cut recorded in doubt (its record may have landed after the session ended) is written only
+   * when a heartbeat sent now is answered in the same session: the session then held from before
+   * the record to after it, so no other instance owned the partition meanwhile. Otherwise the
+   * round waits: if the session was lost, the next poll drops these batches, and the new owner
+   * writes the cut if it saw it, or its own cut of those records if it did not.
+   */
+  private async resolveDoubt(held: PlannedMember[]): Promise<void> {
+    const doubtful = held.filter((member) => member.work!.pending!.recordedInDoubt !== undefined);
+    if (doubtful.length === 0) return;
+    const now = await this.lease({ fresh: true });
+    if (now.remainingMs <= 0 || doubtful.some((member) => member.work!.pending!.recordedInDoubt !== now.epoch)) throw new SessionLapsedError('during the cut');
+    for (const { work } of doubtful) work!.pending!.recordedInDoubt = undefined;
   }
 
   /**

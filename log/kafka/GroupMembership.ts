@@ -1,5 +1,5 @@
 import { NamedError } from '../../errors/NamedError.js';
-import { partitionKey, type RebalanceListener, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
+import { partitionKey, type RebalanceListener, type SessionLease, type TopicPartition, type TopicPartitionOffset } from '../Log.js';
 import { assignCooperative, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Subscription } from './CooperativeAssignor.js';
 import { GroupCoordinator, type GroupCoordinatorSettings } from './GroupCoordinator.js';
 import { hasKafkaError } from './KafkaRecords.js';
@@ -52,6 +52,8 @@ export class GroupMembership {
    * the session holds until this + sessionTimeoutMs.
    */
   private sessionConfirmedAt = -Infinity;
+  /** Counts the losses noted (SessionLease.epoch). */
+  private lossEpoch = 0;
 
   constructor(
     readonly groupId: string,
@@ -100,11 +102,14 @@ export class GroupMembership {
    * its partitions given to another member before its next poll tells it. Writers whose output the
    * partitions' next owner would repeat differently check this before they write (the sink's cuts).
    */
-  async sessionLease(): Promise<number> {
-    if (this.sessionLeaseMs() < this.settings.sessionTimeoutMs / 2 && !this.lost && this.memberId !== '' && this.generationId >= 0) {
+  async sessionLease(options: { fresh?: boolean } = {}): Promise<SessionLease> {
+    // Rejoining: the answer would be about a generation on its way out (and its error would mark
+    // the fresh membership lost); the lease is renewed by the SyncGroup.
+    const member = !this.lost && !this.rejoinNeeded && this.memberId !== '' && this.generationId >= 0;
+    if (member && (options.fresh || this.sessionLeaseMs() < this.settings.sessionTimeoutMs / 2)) {
       await this.heartbeatNow().catch(() => undefined);
     }
-    return this.sessionLeaseMs();
+    return { remainingMs: this.rejoinNeeded ? 0 : this.sessionLeaseMs(), epoch: this.lossEpoch };
   }
 
   private sessionLeaseMs(): number {
@@ -118,6 +123,7 @@ export class GroupMembership {
     if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID') || hasKafkaError(error, 'ILLEGAL_GENERATION') || hasKafkaError(error, 'FENCED_INSTANCE_ID')) {
       // Out of the group (session timed out): the partitions may already be someone else's.
       this.lost = true;
+      this.lossEpoch++;
       this.sessionConfirmedAt = -Infinity;
       this.rejoinNeeded = true;
       if (hasKafkaError(error, 'UNKNOWN_MEMBER_ID')) this.memberId = '';
@@ -136,6 +142,7 @@ export class GroupMembership {
       if (round > 20) throw new Error(`group ${this.groupId}: no stable assignment after ${round} rounds`);
       if (this.lost) {
         // Like onPartitionsLost: the work must be dropped; offsets can no longer be committed.
+        this.stopHeartbeat();
         const lost = this.partitions.assignment();
         this.lost = false;
         this.partitions.drop(lost);
@@ -203,6 +210,9 @@ export class GroupMembership {
     const syncSent = performance.now();
     const assigned = decodeAssignment(await this.coordinator.sync(this.generationId, this.memberId, assignments));
     this.sessionConfirmedAt = syncSent;
+    // A loss noted while this join ran came from an answer about the generation before it (a
+    // heartbeat sent while onLost waited): this membership is new, and holds.
+    this.lost = false;
     this.rejoinNeeded = false;
     this.settings.metrics?.rebalanced(this.groupId);
     // Heartbeats go on while the listener works (a restore in onAssigned can outlast the session).

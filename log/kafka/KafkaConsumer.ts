@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ConsumerOptions, LogConsumer, LogRecord, RebalanceListener, TopicPartition, TopicPartitionOffset } from '../Log.js';
+import type { ConsumerOptions, LogConsumer, LogRecord, RebalanceListener, SessionLease, TopicPartition, TopicPartitionOffset } from '../Log.js';
 import { GroupMembership, ListenerError, type GroupMembershipSettings, type GroupMetadata } from './GroupMembership.js';
 import { MAX_FETCH_WAIT_MS, PartitionFetcher, type PartitionFetcherSettings } from './PartitionFetcher.js';
 
@@ -101,11 +101,11 @@ export class KafkaConsumer implements LogConsumer {
     return this.fetcher.position(tp);
   }
 
-  /** This member's group identity, for a transaction's offset commit (see GroupMembership). */
-  sessionLease(): Promise<number> {
-    return this.membership.sessionLease();
+  sessionLease(options?: { fresh?: boolean }): Promise<SessionLease> {
+    return this.membership.sessionLease(options);
   }
 
+  /** This member's group identity, for a transaction's offset commit (see GroupMembership). */
   groupMetadata(): Promise<GroupMetadata> {
     return this.membership.groupMetadata();
   }

@@ -115,7 +115,7 @@ export class TaskManager {
    */
   async reviveCorrupted(): Promise<void> {
     if (!this.corrupted) return;
-    if ((await this.consumer.sessionLease?.()) === 0) {
+    if ((await this.consumer.sessionLease?.())?.remainingMs === 0) {
       if (this.byId.size > 0) this.context.logger?.warn({ tasks: this.byId.size }, 'commit failed and the group session is not known to hold: tasks closed, waiting for the group');
       for (const task of this.byId.values()) await task.close();
       this.byId.clear();

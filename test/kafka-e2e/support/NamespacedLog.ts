@@ -6,6 +6,7 @@ import type {
   ProducerRecord,
   RebalanceListener,
   RecordMetadata,
+  SessionLease,
   TopicConfig,
   TopicPartition,
   TopicPartitionOffset,
@@ -180,8 +181,8 @@ class NamespacedConsumer implements LogConsumer {
     return this.inner.position(this.tpIn(partition));
   }
 
-  sessionLease(): Promise<number> {
-    return this.inner.sessionLease?.() ?? Promise.resolve(Infinity);
+  sessionLease(options?: { fresh?: boolean }): Promise<SessionLease> {
+    return this.inner.sessionLease?.(options) ?? Promise.resolve({ remainingMs: Infinity, epoch: 0 });
   }
 
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
