@@ -30,6 +30,7 @@ export interface JoinResult {
  */
 export class GroupCoordinator {
   private current: { id: number; connection: Connection } | undefined;
+  private connecting: Promise<{ id: number; connection: Connection }> | undefined;
 
   constructor(
     private readonly groupId: string,
@@ -45,8 +46,16 @@ export class GroupCoordinator {
     return this.current !== undefined;
   }
 
-  private async connection(): Promise<{ id: number; connection: Connection }> {
-    if (this.current?.connection.isConnected()) return this.current;
+  /** The coordinator's connection; one lookup at a time (a lease heartbeat can ask beside a join or commit). */
+  private connection(): Promise<{ id: number; connection: Connection }> {
+    if (this.current?.connection.isConnected()) return Promise.resolve(this.current);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<{ id: number; connection: Connection }> {
     await this.current?.connection.close().catch(() => undefined);
     this.current = undefined;
     const [found] = await this.settings.admin.findCoordinator({ keyType: 0, keys: [this.groupId] });
