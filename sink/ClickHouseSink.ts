@@ -12,6 +12,7 @@ import { SinkCommitter } from './SinkCommitter.js';
 import { SinkHealth } from './SinkHealth.js';
 import { reportSinkLag } from './SinkLag.js';
 import { SinkMetrics } from './SinkMetrics.js';
+import { PartitionSetup } from './PartitionSetup.js';
 
 /** How soon a round held back for the group session is tried again (a poll must also answer first). */
 const SESSION_DOUBT_RETRY_MS = 250;
@@ -49,6 +50,7 @@ export class ClickHouseSink {
   private readonly rounds: RoundWriter;
   private readonly committer: SinkCommitter;
   private readonly health: SinkHealth;
+  private readonly setup: PartitionSetup;
   private readonly work = new Map<string, PartitionBatcher>();
   private consumer: LogConsumer | null = null;
   private loop: Promise<void> | null = null;
@@ -59,8 +61,6 @@ export class ClickHouseSink {
   private flushing: Promise<void> | null = null;
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
   private waitingForRecords = false;
-  /** Partitions assigned while their committed offsets could not be read (learnCommitted). */
-  private readonly committedUnknown = new Set<string>();
   /** A round was held back because the group session was not known to hold: no flush until a poll has answered (it learns of a loss). */
   private sessionInDoubt = false;
   /** And no flush before this (ms since epoch): a doubt that lasts is asked about at this pace, not in a loop. */
@@ -95,6 +95,12 @@ export class ClickHouseSink {
       log: this.log, cuts: this.cuts, writer, routes: this.routes, maxReadRecords: this.maxBatchRecords, onBatchInserted: options.onBatchInserted,
       sessionLease: (lease) => this.consumer?.sessionLease?.(lease) ?? Promise.resolve({ remainingMs: Infinity, epoch: 0 }),
     });
+    this.setup = new PartitionSetup({
+      log: this.log, groupId: this.groupId, cuts: this.cuts, work: this.work, logger: this.logger,
+      batcher: (tp, committed) => new PartitionBatcher(tp, committed, this.maxBatchRecords, this.lingerMs, this.maxBatchBytes),
+      fail: (what, error) => this.fail(what, error),
+      contact: () => this.health.contact(),
+    });
     this.committer = new SinkCommitter(this.log, this.groupId, options.deadLetterTopic ?? DEFAULT_DLQ_TOPIC, this.metrics, this.logger);
   }
 
@@ -124,7 +130,7 @@ export class ClickHouseSink {
 
   private async subscribe(consumer: LogConsumer): Promise<void> {
     await consumer.subscribe([...this.routes.keys()], {
-      onAssigned: (tps) => this.onAssigned(tps),
+      onAssigned: (tps) => this.setup.assigned(tps),
       onRevoked: async (tps) => {
         // A write in flight finishes (and commits) first. Uncommitted work is then dropped, not
         // flushed: the next owner replays it from the committed offset and finds the recorded
@@ -258,68 +264,6 @@ export class ClickHouseSink {
     return deadline;
   }
 
-  private async onAssigned(tps: TopicPartition[]): Promise<void> {
-    let committed: Map<string, number> | null = null;
-    try {
-      committed = await this.log.committedOffsets(this.groupId, tps);
-    } catch (error) {
-      this.logger?.warn({ err: error }, 'ClickHouse sink: committed offsets unavailable at assignment; read again before the first cut');
-    }
-    for (const tp of tps) {
-      const key = partitionKey(tp);
-      if (committed) this.committedUnknown.delete(key);
-      else this.committedUnknown.add(key);
-      this.work.set(key, new PartitionBatcher(tp, committed?.get(key), this.maxBatchRecords, this.lingerMs, this.maxBatchBytes));
-    }
-    // Cuts are loaded before any batch of these partitions is cut (flushDue retries on failure).
-    await this.loadCuts();
-  }
-
-  /**
-   * Reads the committed offsets an assignment could not: a batch must start at the committed
-   * offset, where a recorded cut is looked up (on a transactional input the first record fetched
-   * can lie past it, behind a commit marker). False while they stay unreadable.
-   */
-  private async learnCommitted(): Promise<boolean> {
-    const unknown = [...this.work.values()].filter((work) => this.committedUnknown.has(partitionKey(work.tp)));
-    for (const key of this.committedUnknown) if (!this.work.has(key)) this.committedUnknown.delete(key);
-    if (unknown.length === 0) return true;
-    try {
-      const committed = await this.log.committedOffsets(this.groupId, unknown.map((work) => work.tp));
-      for (const work of unknown) {
-        const key = partitionKey(work.tp);
-        // Revoked meanwhile, or reassigned afresh (a new batcher that knows its offset).
-        if (this.work.get(key) !== work || !this.committedUnknown.delete(key)) continue;
-        work.learnCommitted(committed.get(key));
-      }
-      return true;
-    } catch (error) {
-      this.fail('committed offsets', error);
-      return false;
-    }
-  }
-
-  /** Loads the recorded cuts of partitions that do not have them yet. */
-  private async loadCuts(): Promise<void> {
-    if (!(await this.learnCommitted())) return;
-    for (const work of this.work.values()) {
-      if (work.cuts || this.committedUnknown.has(partitionKey(work.tp))) continue;
-      try {
-        const loaded = await this.cuts.load(work.tp, work.committed ?? 0);
-        // A concurrent load (assignment inside poll while a flush runs) may have won, and cuts
-        // recorded since then are in its map only.
-        if (!work.cuts) {
-          work.cuts = new Map([...loaded].map(([first, { last }]) => [first, last]));
-          work.rounds = new Map([...loaded].map(([first, { round }]) => [first, round]));
-        }
-        this.health.contact();
-      } catch (error) {
-        this.fail('sink_batches', error);
-        return;
-      }
-    }
-  }
-
   private cut(work: PartitionBatcher, now: number, force: boolean): Batch | null {
     const batch = work.cut(now, force);
     if (batch && !work.overfull() && !this.health.failing) this.resume([work.tp]);
@@ -336,7 +280,7 @@ export class ClickHouseSink {
   private async flushDue(force: boolean): Promise<void> {
     if (this.health.backingOff()) return;
     const contactBefore = this.health.lastContactAt;
-    await this.loadCuts();
+    await this.setup.loadCuts();
     await this.commit(); // what an earlier failed commit left
     let failed = [...this.work.values()].some((work) => !work.cuts);
     this.waitingForRecords = false;

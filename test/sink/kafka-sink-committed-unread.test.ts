@@ -20,17 +20,7 @@ import { testKafkaBrokers } from '../support/kafka-broker.js';
 import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
-
-/** `target` with some of its methods replaced; the rest run on the target itself. */
-function withMethods<T extends object>(target: T, replaced: Partial<T>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (Object.hasOwn(replaced, property)) return replaced[property as keyof T];
-      const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
-    },
-  });
-}
+import { withMethods } from '../support/with-methods.js';
 
 /** The log, with its group's committed offsets unreadable for the first `failures` reads. */
 function committedUnreadable(log: Log, failures: number): { log: Log; failed: () => number } {

@@ -13,19 +13,9 @@ import { rawEventMapper } from '../../sink/RowMappers.js';
 import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
 import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
+import { withMethods } from '../support/with-methods.js';
 
 const TOPIC = 'lease.doubt';
-
-/** `target` with some of its methods replaced; the rest run on the target itself. */
-function withMethods<T extends object>(target: T, replaced: Partial<T>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (Object.hasOwn(replaced, property)) return replaced[property as keyof T];
-      const value: unknown = Reflect.get(object, property, object);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
-    },
-  });
-}
 
 describe('a cut recorded while the group session could not be shown to hold', () => {
   const suite = logAndChdbPerSuite('lease-doubt');

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createInterface } from 'node:readline';
 import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
 import { StreamsApp } from '../../../topology/index.js';
 import { uniqueName } from '../log-contract.js';
@@ -8,6 +7,7 @@ import { testKafkaBrokers } from '../../support/kafka-broker.js';
 import { readAll, waitForCaughtUp } from '../../support/streams.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { copiesAndCounts } from './fixtures/copies-and-counts.js';
+import { childLines } from '../../support/child-lines.js';
 
 const KEYS = 17;
 const SESSION_TIMEOUT_MS = 2_000;
@@ -51,26 +51,9 @@ describe('a member of the topology expired from its group while a sibling took i
     await send(2_000);
 
     child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/topology-member.ts', testKafkaBrokers(), input, applicationId, stateDir, String(SESSION_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines: string[] = [];
-    const waiters: (() => void)[] = [];
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      for (const w of waiters.splice(0)) w();
-    });
-    /** Resolves when a line matching `match` comes at or after index `from`; rejects if the child exits first. */
-    const waitForLine = (match: RegExp, from = 0) =>
-      new Promise<number>((resolve, reject) => {
-        const check = () => {
-          const at = lines.findIndex((line, i) => i >= from && match.test(line));
-          if (at >= 0) resolve(at);
-          else if (child!.exitCode !== null) reject(new Error(`member exited: ${stderr}`));
-          else waiters.push(check);
-        };
-        child!.once('exit', check);
-        check();
-      });
+    const output = childLines(child);
+    const { lines } = output;
+    const waitForLine = (match: RegExp, from?: number) => output.waitFor(match, from);
     await waitForLine(/^commit$/);
 
     const sibling = new StreamsApp(copiesAndCounts(input), admin, { applicationId, stateDir, maxPollRecords: 50, commitIntervalMs: 50 });

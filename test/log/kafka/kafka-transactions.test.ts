@@ -5,6 +5,7 @@ import type { LogRecord } from '../../../log/Log.js';
 import { openKafkaLog, type KafkaLog } from '../../../log/kafka/KafkaLog.js';
 import { noopListener, pollUntil, readAll, uniqueName } from '../log-contract.js';
 import { testKafkaBrokers } from '../../support/kafka-broker.js';
+import { childLines } from '../../support/child-lines.js';
 
 const values = (records: LogRecord[]) => records.map((r) => r.value!.toString()).sort();
 
@@ -229,25 +230,8 @@ describe('zombie members under EOS v2 (generation fencing), on a real broker', (
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/log/kafka/fixtures/frozen-member.ts', brokers, input, output, groupId, uniqueName('zm-zombie')], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines: string[] = [];
-    const waiters: (() => void)[] = [];
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      for (const w of waiters.splice(0)) w();
-    });
-    const waitForLine = (match: RegExp) =>
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const found = lines.find((l) => match.test(l));
-          if (found) resolve(found);
-          else if (child.exitCode !== null) reject(new Error(`child exited: ${stderr}`));
-          else waiters.push(check);
-        };
-        child.once('exit', check);
-        check();
-      });
+    const frozen = childLines(child);
+    const waitForLine = async (match: RegExp) => frozen.lines[await frozen.waitFor(match)]!;
     const consumer = log.createConsumer({ groupId });
     const producer = await log.createTransactionalProducer(uniqueName('zm-survivor'));
     try {
