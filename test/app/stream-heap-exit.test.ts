@@ -58,7 +58,14 @@ describe('a stream thread out of heap', () => {
       // Either the exit was reported, or the worker fell silent (WORKER_SILENCE_LIMIT_MS) and the watchdog ended a blocked exit.
       expect(fatal.msg).toMatch(new RegExp(`^thread stream-1 (ran out of its V8 heap of ${TINY_STREAM_HEAP_MB} MB|has sent nothing for \\d+ s).*raise STREAM_HEAP_MB`));
       expect(exit.at - fatal.at).toBeLessThan(EXIT_BOUND_MS);
-      expect(exit.at - lastAckAt).toBeLessThan(WORKER_SILENCE_LIMIT_MS + EXIT_BOUND_MS + 10_000);
+      // The silence is noticed within a check (1 s, plus one late check) of the limit: measured from
+      // the worker's last message, the product's own clock on the thread's death.
+      const silentSeconds = /has sent nothing for (\d+) s/.exec(fatal.msg)?.[1];
+      if (silentSeconds !== undefined) expect(Number(silentSeconds) * 1000).toBeLessThanOrEqual(WORKER_SILENCE_LIMIT_MS + 2_000);
+      // From the last acknowledged request: acknowledgements can stop well before the thread dies
+      // (refused at MAX_TOPOLOGY_LAG or the memory line while it thrashes near its limit), by up to
+      // ~20 s on a loaded machine (CI on Node 24: 38.0 s in all).
+      expect(exit.at - lastAckAt).toBeLessThan(WORKER_SILENCE_LIMIT_MS + EXIT_BOUND_MS + 30_000);
     });
   }, 300_000);
 });
