@@ -91,17 +91,6 @@ export interface ConsumerOptions {
   autoOffsetReset?: 'earliest' | 'latest';
 }
 
-/**
- * A member of a consumer group. Offsets are never auto-committed: the owner commits through
- * commitOffsets or, for exactly-once, inside a Transaction.
- * A group may have several members in both modes (embedded: within the process that owns the
- * log, e.g. one per stream thread through RemoteLog). Both assign with log/TaskAssignor.ts:
- * partition NUMBERS (the same number of every subscribed, co-partitioned topic on one member),
- * balanced, sticky and cooperative (a member only loses what moves; onRevoked on the old owner
- * ends before onAssigned on the new one). A member alone in its group gets every partition.
- * A commit of offsets for a partition the member no longer owns is refused (Kafka: stale
- * generation; embedded: CommitFencedError).
- */
 /** LogConsumer.sessionLease: what is known of a member's group session. */
 export interface SessionLease {
   /** ms the session is known to hold from now; 0 when lost, not joined or not confirmed. */
@@ -113,6 +102,17 @@ export interface SessionLease {
   epoch: number;
 }
 
+/**
+ * A member of a consumer group. Offsets are never auto-committed: the owner commits through
+ * commitOffsets or, for exactly-once, inside a Transaction.
+ * A group may have several members in both modes (embedded: within the process that owns the
+ * log, e.g. one per stream thread through RemoteLog). Both assign with log/TaskAssignor.ts:
+ * partition NUMBERS (the same number of every subscribed, co-partitioned topic on one member),
+ * balanced, sticky and cooperative (a member only loses what moves; onRevoked on the old owner
+ * ends before onAssigned on the new one). A member alone in its group gets every partition.
+ * A commit of offsets for a partition the member no longer owns is refused (Kafka: stale
+ * generation; embedded: CommitFencedError).
+ */
 export interface LogConsumer {
   readonly groupId: string;
   subscribe(topics: string[], listener: RebalanceListener): Promise<void>;

@@ -117,9 +117,7 @@ export class TaskManager {
     if (!this.corrupted) return;
     if ((await this.consumer.sessionLease?.())?.remainingMs === 0) {
       if (this.byId.size > 0) this.context.logger?.warn({ tasks: this.byId.size }, 'commit failed and the group session is not known to hold: tasks closed, waiting for the group');
-      for (const task of this.byId.values()) await task.close();
-      this.byId.clear();
-      this.hooks.tasksChanged();
+      await this.closeAll();
       this.waitingForGroup = true;
       return;
     }
@@ -156,7 +154,7 @@ export class TaskManager {
     });
   }
 
-  /** At shutdown, after the final commit. */
+  /** At shutdown, after the final commit; or without a commit, when the session is in doubt (reviveCorrupted). */
   async closeAll(): Promise<void> {
     for (const task of this.byId.values()) await task.close();
     this.byId.clear();
