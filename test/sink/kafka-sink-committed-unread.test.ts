@@ -7,19 +7,15 @@
  * token, doubling the rows the previous owner inserted without committing. The sink reads the
  * committed offsets again before its first cut (sink/ClickHouseSink.ts, learnCommitted).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { openKafkaLog, type KafkaLog } from '../../log/kafka/KafkaLog.js';
+import { openKafkaLog } from '../../log/kafka/KafkaLog.js';
 import { partitionKey, type Log, type LogConsumer, type TopicPartition } from '../../log/Log.js';
-import { ChdbStore } from '../../sink/ChdbStore.js';
 import { ClickHouseSink } from '../../sink/ClickHouseSink.js';
-import { migrate } from '../../sink/Migrator.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { uniqueName } from '../log/log-contract.js';
 import { testKafkaBrokers } from '../support/kafka-broker.js';
-import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
 import { envelope, generateEvents } from './generate.js';
+import { logAndChdbPerSuite } from './logAndChdbPerSuite.js';
 import { withMethods } from '../support/with-methods.js';
 
 /** The log, with its group's committed offsets unreadable for the first `failures` reads. */
@@ -46,48 +42,36 @@ function commitsFail(log: Log): Log {
 }
 
 describe('a sink instance assigned a partition whose committed offset it cannot read', () => {
-  const dir = tempDir('committed-unread');
+  const suite = logAndChdbPerSuite('committed-unread', { openLog: () => openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('committed-unread') }) });
   const topic = uniqueName('committed-unread');
   const groupId = uniqueName('committed-unread-sink');
   const tp: TopicPartition = { topic, partition: 0 };
-  let log: KafkaLog;
-  let store: ChdbStore;
   let produced = 0;
   /** Past the last record produced: where the group's offset ends once everything is written. */
   let endOfRecords = 0;
 
-  beforeAll(async () => {
-    log = await openKafkaLog({ brokers: testKafkaBrokers().split(','), clientId: uniqueName('committed-unread') });
-    await log.ensureTopic(topic, { partitions: 1 });
-    store = await ChdbStore.open({ path: path.join(dir, 'chdb') });
-    await migrate(store, { eventsTtlDays: 0 });
-  });
-  afterAll(async () => {
-    await log?.close();
-    await store?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => suite.log.ensureTopic(topic, { partitions: 1 }));
 
   const sinkOn = (on: Log, maxBatchRecords: number, onBatchInserted?: () => void) =>
-    new ClickHouseSink({ log: on, store, routes: [{ topic, table: 'events_raw', map: rawEventMapper }], groupId, maxBatchRecords, lingerMs: 20, retryInitialMs: 20, retryMaxMs: 100, onBatchInserted });
+    new ClickHouseSink({ log: on, store: suite.chdb, routes: [{ topic, table: 'events_raw', map: rawEventMapper }], groupId, maxBatchRecords, lingerMs: 20, retryInitialMs: 20, retryMaxMs: 100, onBatchInserted });
   const values = (count: number, seed: number) => generateEvents(count, Date.now(), 2, seed).map((event) => ({ topic, partition: 0, key: null, value: Buffer.from(JSON.stringify(envelope(event))) }));
   async function produce(count: number, seed: number): Promise<void> {
-    const written = await log.produce(values(count, seed));
+    const written = await suite.log.produce(values(count, seed));
     produced += count;
     endOfRecords = written[written.length - 1]!.offset + 1;
   }
-  const committed = async () => (await log.committedOffsets(groupId, [tp])).get(partitionKey(tp)) ?? 0;
+  const committed = async () => (await suite.log.committedOffsets(groupId, [tp])).get(partitionKey(tp)) ?? 0;
 
   test('it reads them again before its first cut, replays the recorded cut, and every event lands once', async () => {
     // A commits 100: the committed offset every later cut is keyed by.
     await produce(100, 41);
-    const first = sinkOn(log, 50);
+    const first = sinkOn(suite.log, 50);
     await first.start();
     await waitFor('A to commit its 100 events', async () => (await committed()) === 100, 60_000);
     await first.stop();
 
     // An aborted transaction at the committed offset: the next record fetched lies past it.
-    const producer = await log.createTransactionalProducer(uniqueName('aborted'));
+    const producer = await suite.log.createTransactionalProducer(uniqueName('aborted'));
     const aborted = await producer.begin();
     aborted.produce(values(10, 42));
     await aborted.abort();
@@ -96,7 +80,7 @@ describe('a sink instance assigned a partition whose committed offset it cannot 
 
     // B records a cut at the committed offset and inserts it, but never commits (it dies first).
     let inserted = 0;
-    const second = sinkOn(commitsFail(log), 50, () => void inserted++);
+    const second = sinkOn(commitsFail(suite.log), 50, () => void inserted++);
     await second.start();
     await waitFor('B to insert a batch', () => inserted > 0, 60_000);
     await second.stop({ flush: false });
@@ -104,14 +88,14 @@ describe('a sink instance assigned a partition whose committed offset it cannot 
 
     // C cannot read the committed offset at assignment; it cuts by 70, not 50, so only a replay of
     // B's recorded cut would carry B's insert token.
-    const unreadable = committedUnreadable(log, 1);
+    const unreadable = committedUnreadable(suite.log, 1);
     const third = sinkOn(unreadable.log, 70);
     await third.start();
     await waitFor('C to commit to the end', async () => (await committed()) >= endOfRecords, 60_000);
     await third.stop();
     expect(unreadable.failed()).toBe(1);
 
-    const one = async (sql: string) => Number((await store.query<{ n: number }>(sql))[0]!.n);
+    const one = async (sql: string) => Number((await suite.chdb.query<{ n: number }>(sql))[0]!.n);
     expect(await one('SELECT uniqExact(event_id) AS n FROM events_db.events_raw')).toBe(produced);
     expect(await one('SELECT count() AS n FROM events_db.events_raw')).toBe(produced);
   }, 180_000);
