@@ -25,7 +25,9 @@ export const MIN_MEMORY_LIMIT_MB = 384;
 /**
  * Node/V8 with the service's modules loaded, in every thread of the threaded default (HTTP, log,
  * stream and sink isolates: 330-390 MB idle with chDB's ~240 MB of library and engine, and each
- * isolate's heap grows to 20-50 MB under load). Single-threaded it is ~50 MB less: headroom.
+ * isolate's heap grows to 20-50 MB under load, young generations included: HTTP thread up to 48
+ * MB, stream and sink threads 24 each, config/YoungGeneration.ts). Single-threaded it is ~50 MB
+ * less: headroom.
  * Not so the stream thread at full capacity (bench/stream-heap.ts, 8 x bulk-100): its heap
  * reaches 180-315 MB (used 160-290) while 41-59 MB of it is live, read caches 27-36 MB of that:
  * the rest is garbage V8 lets accumulate between full collections (up to 4x the live heap when

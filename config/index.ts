@@ -7,3 +7,4 @@ export * from './EnvReaders.js';
 export * from './MemoryPlan.js';
 export * from './Secrets.js';
 export * from './TopicNames.js';
+export { YOUNG_GENERATION_MB } from './YoungGeneration.js';

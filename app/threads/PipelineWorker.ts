@@ -1,8 +1,8 @@
 import { EventEmitter, once } from 'node:events';
-import type { MessagePort, Worker } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits, Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startModuleWorker } from '../../log/remote/StartModuleWorker.js';
-import { ConfigError } from '../../config/index.js';
+import { ConfigError, YOUNG_GENERATION_MB } from '../../config/index.js';
 import { WorkerSilence } from './WorkerSilence.js';
 import type { ForwardedRequest, ForwardedResponse, PipelineWorkerData, WorkerCall, WorkerEvent, WorkerReadiness, WorkerReply } from './WorkerProtocol.js';
 
@@ -21,6 +21,12 @@ export interface WorkerHeapLimit {
   maxOldGenerationSizeMb: number;
   /** The setting that raises it, e.g. "STREAM_HEAP_MB (default: 30% of MEMORY_LIMIT_MB's plan)". */
   setting: string;
+}
+
+/** The V8 limits of a pipeline thread: its young generation by role, its old generation when limited. */
+export function pipelineWorkerLimits(roles: readonly string[], heap: WorkerHeapLimit | undefined): ResourceLimits {
+  const young = roles.includes('topology') ? YOUNG_GENERATION_MB.stream : YOUNG_GENERATION_MB.sink;
+  return { maxYoungGenerationSizeMb: young, ...(heap ? { maxOldGenerationSizeMb: heap.maxOldGenerationSizeMb } : {}) };
 }
 
 /** Why a worker thread ended, in one line: the thread, and for a heap that ran out its limit and the setting to change. */
@@ -93,8 +99,8 @@ export class PipelineWorker extends EventEmitter<{ commit: [{ records: number; t
    */
   static async start(data: PipelineWorkerData, onTopics?: () => void, heap?: WorkerHeapLimit): Promise<PipelineWorker> {
     const transferList = data.logPort ? [data.logPort as MessagePort] : [];
-    const resourceLimits = heap ? { resourceLimits: { maxOldGenerationSizeMb: heap.maxOldGenerationSizeMb } } : {};
-    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name, ...resourceLimits } as never);
+    const resourceLimits = pipelineWorkerLimits(data.roles, heap);
+    const worker = startModuleWorker(new URL('./pipelineWorkerMain.js', import.meta.url), { workerData: data, transferList, name: data.name, resourceLimits } as never);
     const handle = new PipelineWorker(data.name, worker, heap);
     handle.onTopics = onTopics;
     const started = new Promise<void>((resolve, reject) => {

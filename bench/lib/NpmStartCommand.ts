@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /**
  * How `npm start` starts the service in `tree` (package.json "start"): the launcher
- * scripts/start.sh, which sets MALLOC_ARENA_MAX and V8's young generation and then execs node on
+ * scripts/start.sh, which sets MALLOC_ARENA_MAX and then execs node on
  * scripts/start.mjs (same pid: the spawned process is the service). A tree from before the
  * launcher (a before/after comparison) is started as it was then: node scripts/start.mjs.
  */

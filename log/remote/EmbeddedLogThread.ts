@@ -5,6 +5,7 @@ import type { EmbeddedLogOptions } from '../embedded/index.js';
 import type { LogDatabaseMemory } from '../embedded/LogDatabase.js';
 import type { LogThreadCommand, LogThreadEvent } from './embeddedLogThreadMain.js';
 import { RemoteLog } from './RemoteLog.js';
+import { YOUNG_GENERATION_MB } from '../../config/index.js';
 import { startModuleWorker } from './StartModuleWorker.js';
 
 /** Options of the embedded log opened in the thread (registry and logger cannot cross threads). */
@@ -48,7 +49,7 @@ export class EmbeddedLogThread {
   }
 
   static async start(options: LogThreadOptions): Promise<EmbeddedLogThread> {
-    const worker = startModuleWorker(new URL('./embeddedLogThreadMain.js', import.meta.url), { workerData: options });
+    const worker = startModuleWorker(new URL('./embeddedLogThreadMain.js', import.meta.url), { workerData: options, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB.log } });
     const thread = new EmbeddedLogThread(worker);
     const [event] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(([code]) => [{ type: 'failed', message: `exited with code ${code}` }])])) as [
       LogThreadEvent,
