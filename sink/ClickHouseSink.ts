@@ -16,6 +16,8 @@ import { PartitionSetup } from './PartitionSetup.js';
 
 /** How soon a round held back for the group session is tried again (a poll must also answer first). */
 const SESSION_DOUBT_RETRY_MS = 250;
+/** How often a round waiting for a member's records asks the log whether retention removed them. */
+const EXPIRED_MEMBER_CHECK_MS = 1000;
 
 export type { ClickHouseSinkOptions, SinkBatchInfo, SinkRoute } from './ClickHouseSinkOptions.js';
 
@@ -61,6 +63,8 @@ export class ClickHouseSink {
   private flushing: Promise<void> | null = null;
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
   private waitingForRecords = false;
+  /** No earlier than this (ms since epoch) does a waiting round ask the log again (skipExpiredMembers). */
+  private expiredCheckAt = 0;
   /** A round was held back because the group session was not known to hold: no flush until a poll has answered (it learns of a loss). */
   private sessionInDoubt = false;
   /** And no flush before this (ms since epoch): a doubt that lasts is asked about at this pace, not in a loop. */
@@ -248,7 +252,30 @@ export class ClickHouseSink {
       if (!work.cuts) return true;
       if (work.pending ? !this.waitingForRecords : work.due(now)) return true;
     }
-    return false;
+    return this.waitingForRecords && now >= this.expiredCheckAt;
+  }
+
+  /**
+   * A round waits for a member held here whose records have not come. They may never come: the
+   * sink was down past the topic's retention and the partition gets nothing new. Asks the log
+   * where those partitions begin (at most once per EXPIRED_MEMBER_CHECK_MS); a member whose
+   * records are gone is cut empty (PartitionBatcher.logStartsAt). True when one was.
+   */
+  private async skipExpiredMembers(): Promise<boolean> {
+    const now = Date.now();
+    if (now < this.expiredCheckAt) return false;
+    this.expiredCheckAt = now + EXPIRED_MEMBER_CHECK_MS;
+    const awaiting = [...this.work.values()].filter((work) => work.awaitedCut());
+    if (awaiting.length === 0) return false;
+    // Unanswered (the log is down), the round keeps waiting: asked again at the next check.
+    const beginnings = await this.log.beginningOffsets(awaiting.map((work) => work.tp)).catch(() => new Map<string, number>());
+    let skipped = false;
+    for (const work of awaiting) {
+      const beginning = beginnings.get(partitionKey(work.tp));
+      if (beginning !== undefined) work.logStartsAt(beginning);
+      skipped ||= work.due(now);
+    }
+    return skipped;
   }
 
   private buffer(record: LogRecord): void {
@@ -304,7 +331,10 @@ export class ClickHouseSink {
       }
       const { ready, waiting } = planRounds(due, this.work, { maxRecords: this.maxBatchRecords, maxBytes: this.maxBatchBytes });
       this.waitingForRecords = waiting;
-      if (ready.length === 0) break;
+      if (ready.length === 0) {
+        if (waiting && (await this.skipExpiredMembers())) continue;
+        break;
+      }
       for (const planned of ready) {
         if (!(await this.writeRound(planned))) {
           failed = true;

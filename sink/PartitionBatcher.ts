@@ -94,6 +94,33 @@ export class PartitionBatcher {
     for (const record of dropped) this.bufferBytes -= recordBytes(record);
   }
 
+  /**
+   * The recorded cut its next batch must end at, when nothing buffered can reach it: the batch
+   * waits for records that may no longer be in the log (ClickHouseSink asks the log, logStartsAt).
+   */
+  awaitedCut(): { first: number; last: number } | undefined {
+    if (this.buffer.length > 0 || !this.cuts || this.cuts.size === 0 || this.pending) return undefined;
+    // Never committed, the next batch starts wherever the log does: a recorded cut made there
+    // earlier is the first one.
+    const first = this.nextStart ?? Math.min(...this.cuts.keys());
+    const last = this.cuts.get(first);
+    return last === undefined ? undefined : { first, last };
+  }
+
+  /**
+   * The log holds this partition from `beginning` on. When retention removed the whole of the
+   * recorded cut the next batch waits for, that batch is cut empty: its records were in ClickHouse
+   * or are gone (the sink was down past the topic's retention), and the rest of its round must not
+   * wait for them forever.
+   */
+  logStartsAt(beginning: number): void {
+    const awaited = this.awaitedCut();
+    if (awaited && beginning > awaited.last) this.expiredUpTo = awaited.last;
+  }
+
+  /** The last offset of a recorded cut whose records the log no longer holds (logStartsAt). */
+  private expiredUpTo = -1;
+
   /** Buffers a record; false for a record delivered again (at or below what is held). */
   add(record: LogRecord, now: number): boolean {
     const held = this.buffer.length > 0 ? this.buffer[this.buffer.length - 1]!.offset : -1;
@@ -146,7 +173,11 @@ export class PartitionBatcher {
 
   /** Where the next batch starts and how many buffered records it takes; undefined when none is due (cut's rules). */
   private nextBatch(now: number, force: boolean): { first: number; recordedLast: number | undefined; count: number; full: boolean } | undefined {
-    if (this.buffer.length === 0 || !this.cuts) return undefined;
+    if (!this.cuts) return undefined;
+    if (this.buffer.length === 0) {
+      const expired = this.awaitedCut();
+      return expired && expired.last <= this.expiredUpTo ? { first: expired.first, recordedLast: expired.last, count: 0, full: true } : undefined;
+    }
     // Never committed: the batch starts at the first record the log still has.
     const first = this.nextStart ?? this.buffer[0]!.offset;
     const recordedLast = this.cuts.get(first);

@@ -38,6 +38,19 @@ describe('PartitionBatcher: where batches are cut', () => {
     expect(b.cut(0, true)).toMatchObject({ first: 8, last: 20 });
   });
 
+  test('a recorded cut whose records retention removed, with nothing new to poll, is cut empty once the log says so', () => {
+    const b = new PartitionBatcher(tp, 0, 10, 10);
+    b.cuts = new Map([[0, 7]]);
+    expect(b.awaitedCut()).toEqual({ first: 0, last: 7 });
+    b.logStartsAt(5); // offsets 5..7 still in the log: they will be polled
+    expect(b.cut(1_000, true)).toBeNull();
+    b.logStartsAt(8);
+    expect(b.cut(1_000, false)).toMatchObject({ first: 0, last: 7, records: [], cutRecorded: true, full: true });
+    expect(b.awaitedCut()).toBeUndefined();
+    expect(b.add(rec(8), 0)).toBe(true);
+    expect(b.cut(1_000, true)).toMatchObject({ first: 8, last: 8 });
+  });
+
   test('never-committed partitions start at the first record the log still has; no cut before cuts are loaded', () => {
     const b = new PartitionBatcher(tp, undefined, 10, 10);
     b.add(rec(3), 0);
