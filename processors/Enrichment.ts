@@ -79,8 +79,10 @@ export class EnrichProcessor<K> implements FixedKeyProcessor<K, LearningEvent, L
 
 /** The users KTable (co-partitioned with the landing topic) and the items GlobalKTable. */
 export function referenceTables(builder: StreamsBuilder, topics: ReferenceTopics = DEFAULT_REFERENCE_TOPICS) {
-  const users: KTable<string, UserProfile> = builder.table<string, UserProfile>(topics.users, { storeName: USERS_STORE, name: 'ref-users-source' });
-  const items: GlobalKTable<string, ItemProfile> = builder.globalTable<string, ItemProfile>(topics.items, { storeName: ITEMS_STORE });
+  // Events' users and items are often not in the reference tables (the seeds' lookups miss):
+  // Bloom filters answer those lookups without a RocksDB read.
+  const users: KTable<string, UserProfile> = builder.table<string, UserProfile>(topics.users, { storeName: USERS_STORE, name: 'ref-users-source', keyFilter: true });
+  const items: GlobalKTable<string, ItemProfile> = builder.globalTable<string, ItemProfile>(topics.items, { storeName: ITEMS_STORE, keyFilter: true });
   return { users, items };
 }
 

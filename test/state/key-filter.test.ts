@@ -5,6 +5,8 @@ import { KeyFilter, MIN_KEY_FILTER_CAPACITY } from '../../state/KeyFilter.js';
 import { RocksDBEngine } from '../../state/RocksDBEngine.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import { MemoryChangelog } from './support.js';
+import { ITEMS_STORE, USERS_STORE, referenceTables } from '../../processors/Enrichment.js';
+import { StreamsBuilder } from '../../topology/dsl/StreamsBuilder.js';
 import { TempDirs } from '../support/temp-dir.js';
 
 const dirs = new TempDirs();
@@ -193,5 +195,25 @@ describe('key-value store with a key filter', () => {
     // One rebuild: a counting scan and a filling one.
     expect(scans).toHaveBeenCalledTimes(2);
     for (let i = 0; i < total; i++) expect(store.get(`s:${i}`)).toBe(i);
+  });
+});
+
+describe("the enrichment's reference tables (table() and globalTable() with keyFilter)", () => {
+  test.each([USERS_STORE, ITEMS_STORE])('%s: lookups of ids the table does not hold skip RocksDB; held ids are found', async (storeName) => {
+    const builder = new StreamsBuilder();
+    referenceTables(builder);
+    const store = builder.topology.storeBuilder(storeName).build('app') as unknown as RocksDBKeyValueStore<string, number>;
+    open.push(store);
+    await store.open(dirs.make());
+    const changelog = new MemoryChangelog();
+    for (let i = 0; i < 100; i++) store.put(`user_${i}`, i);
+    changelog.append(store.drainChangelog(0, '0'));
+    await store.flush(changelog.endOffset);
+    expect(store.get('user_absent')).toBeUndefined(); // starts the build
+    await store.keyFilterSettled();
+    const reads = jest.spyOn(RocksDBEngine.prototype, 'get');
+    for (let i = 100; i < 1100; i++) expect(store.get(`user_${i}`)).toBeUndefined();
+    expect(reads.mock.calls.length).toBeLessThan(50);
+    for (let i = 0; i < 100; i++) expect(store.get(`user_${i}`)).toBe(i);
   });
 });

@@ -6,8 +6,8 @@ import type { RuntimeStore, StoreBuilder } from '../../state/StoreBuilder.js';
 import { NO_TIMESTAMP, valueAndTimestampSerde, type TimestampedKeyValueStore, type ValueAndTimestamp } from './TimestampedStores.js';
 
 /** Store builders the DSL materializes into (state/Stores.ts: RocksDB, write buffer, read cache, changelog), by Kafka Streams' Stores names. */
-export function keyValueStoreBuilder<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>): StoreBuilder {
-  return keyValueStore(name, keySerde, valueSerde);
+export function keyValueStoreBuilder<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>, options: { keyFilter?: boolean } = {}): StoreBuilder {
+  return keyValueStore(name, keySerde, valueSerde, options);
 }
 
 export function windowStoreBuilder<K, V>(

@@ -14,6 +14,12 @@ export interface Consumed<K, V> extends Named {
   timestampExtractor?: TimestampExtractor;
 }
 
+/** A source table's store: its name, and whether it keeps a Bloom filter of its keys. */
+export interface TableStoreOptions {
+  storeName?: string;
+  keyFilter?: boolean;
+}
+
 /**
  * Entry point of the DSL: declare streams and tables over topics, chain operations, build().
  * Keys default to UTF-8 strings and values to JSON.
@@ -30,8 +36,13 @@ export class StreamsBuilder {
     return new KStream<K, V>(this, name, keySerde, valueSerde, false);
   }
 
-  /** A table over a topic, partitioned like it: join it with co-partitioned streams. */
-  table<K = string, V = unknown>(topic: string, consumed: Consumed<K, V> & { storeName?: string } = {}): KTable<K, V> {
+  /**
+   * A table over a topic, partitioned like it: join it with co-partitioned streams. `keyFilter`
+   * (ours, not Kafka Streams'): the store keeps a Bloom filter of its keys, so a join's lookup of
+   * a key the table does not hold skips RocksDB (state/Stores.ts); for tables looked up mostly for
+   * keys they may not hold, such as reference data.
+   */
+  table<K = string, V = unknown>(topic: string, consumed: Consumed<K, V> & TableStoreOptions = {}): KTable<K, V> {
     const sourceName = consumed.name ?? this.names.next('KTABLE-SOURCE');
     const keySerde = consumed.keySerde ?? (stringSerde as unknown as Serde<K>);
     const valueSerde = consumed.valueSerde ?? jsonSerde<V>();
@@ -39,16 +50,16 @@ export class StreamsBuilder {
     const materializer = this.names.next('KTABLE-SOURCE-MATERIALIZE');
     this.topology.addSource(sourceName, [topic], { keySerde, valueSerde, timestampExtractor: consumed.timestampExtractor });
     this.topology.addProcessor(materializer, () => new TableSourceProcessor<K, V>(storeName), sourceName);
-    this.topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), materializer);
+    this.topology.addStateStore(keyValueStoreBuilder(storeName, keySerde, valueSerde, { keyFilter: consumed.keyFilter }), materializer);
     return new KTable<K, V>(this, materializer, storeName, keySerde, valueSerde);
   }
 
-  /** A table of every partition of a topic on every instance: join it with any stream by a derived key. */
-  globalTable<K = string, V = unknown>(topic: string, consumed: Omit<Consumed<K, V>, 'timestampExtractor'> & { storeName?: string } = {}): GlobalKTable<K, V> {
+  /** A table of every partition of a topic on every instance: join it with any stream by a derived key. `keyFilter` as for table(). */
+  globalTable<K = string, V = unknown>(topic: string, consumed: Omit<Consumed<K, V>, 'timestampExtractor'> & TableStoreOptions = {}): GlobalKTable<K, V> {
     const keySerde = consumed.keySerde ?? (stringSerde as unknown as Serde<K>);
     const valueSerde = consumed.valueSerde ?? jsonSerde<V>();
     const storeName = consumed.storeName ?? `${topic}-GLOBAL-STORE`;
-    this.topology.addGlobalStore(keyValueStoreBuilder(storeName, keySerde, valueSerde), topic);
+    this.topology.addGlobalStore(keyValueStoreBuilder(storeName, keySerde, valueSerde, { keyFilter: consumed.keyFilter }), topic);
     return new GlobalKTable<K, V>(storeName, topic);
   }
 

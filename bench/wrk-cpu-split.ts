@@ -1,0 +1,114 @@
+/**
+ * CPU per accepted request, thread by thread, under wrk single events as users send them (issue
+ * 13): `npm start` on embedded defaults (a fresh DATA_DIR each run), wrk -t1 -c32 with
+ * bench/lib/Wrk.ts's script (seed 004 events, each with its own event_id and one of 100,000
+ * users). Unlike bench/service-cpu-split.ts, whose bulk payloads repeat one body (one user per
+ * bulk of 1: every reference lookup in the read cache), the per-event work here is what distinct
+ * users and ids cost.
+ *
+ *   npx tsx bench/wrk-cpu-split.ts [--tree DIR]... [--rounds N] [--seconds S]
+ *
+ * Each run: ready, a 3 s wrk warm-up, wait until the landing topic's backlog is 0, the measured
+ * wrk window, wait again until it is 0; the window's CPU (the service's
+ * streamline_thread_cpu_seconds_total{thread} and the whole process's from /proc) over the
+ * requests wrk counted. So the figures include the topology's work on the window's events even
+ * when it fell behind during it. With two trees the rounds alternate A B, B A.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { NpmStartService } from './lib/NpmStartService.js';
+import { median } from './lib/Percentiles.js';
+import { hasWrk, wrkSingleEvents, type WrkResult } from './lib/Wrk.js';
+
+const CONNECTIONS = 32;
+const DRAIN_TIMEOUT_MS = 120_000;
+
+interface Run {
+  tree: string;
+  wrk: WrkResult;
+  backlogAtEnd: number;
+  processMicros: number;
+  threadMicros: Record<string, number>;
+}
+
+function parseArgs(argv: string[]): { trees: string[]; rounds: number; seconds: number } {
+  const options = { trees: [] as string[], rounds: 1, seconds: 15 };
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i + 1];
+    if (argv[i] === '--tree' && value) options.trees.push(path.resolve(value));
+    else if (argv[i] === '--rounds' && value) options.rounds = Number(value);
+    else if (argv[i] === '--seconds' && value) options.seconds = Number(value);
+    else throw new Error(`unknown or incomplete option ${argv[i]}`);
+    i++;
+  }
+  if (options.trees.length === 0) options.trees.push(process.cwd());
+  return options;
+}
+
+function threadSeconds(metrics: string): Record<string, number> {
+  const seconds: Record<string, number> = {};
+  for (const match of metrics.matchAll(/^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)$/gm)) seconds[match[1]!] = Number(match[2]);
+  return seconds;
+}
+
+async function landingBacklog(service: NpmStartService): Promise<number> {
+  const text = await service.metricsText();
+  let backlog = 0;
+  for (const match of text.matchAll(/^streamline_topology_consumer_lag\{topic="events\.raw",[^}]*\} (\S+)$/gm)) backlog += Number(match[1]);
+  return backlog;
+}
+
+async function drained(service: NpmStartService): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while ((await landingBacklog(service)) > 0) {
+    if (Date.now() > deadline) throw new Error('the topology did not drain its backlog within 120 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function measure(tree: string, seconds: number): Promise<Run> {
+  const service = await NpmStartService.start(tree);
+  try {
+    await wrkSingleEvents(service.base, CONNECTIONS, 3);
+    await drained(service);
+    const cpu0 = service.cpuSeconds();
+    const threads0 = threadSeconds(await service.metricsText());
+    const wrk = await wrkSingleEvents(service.base, CONNECTIONS, seconds);
+    const backlogAtEnd = await landingBacklog(service);
+    await drained(service);
+    const cpu1 = service.cpuSeconds();
+    const threads1 = threadSeconds(await service.metricsText());
+    // Refusals (503 past MAX_TOPOLOGY_LAG, 429) cost little: the figures are per accepted request.
+    const perRequest = (s: number) => (s * 1e6) / (wrk.requests - wrk.non2xx);
+    const threadMicros = Object.fromEntries(Object.entries(threads1).map(([thread, s]) => [thread, perRequest(s - (threads0[thread] ?? 0))]));
+    return { tree, wrk, backlogAtEnd, processMicros: perRequest(cpu1 - cpu0), threadMicros };
+  } finally {
+    await service.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
+  const { trees, rounds, seconds } = parseArgs(process.argv.slice(2));
+  const runs: Run[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const tree of round % 2 === 0 ? trees : [...trees].reverse()) {
+      const run = await measure(tree, seconds);
+      runs.push(run);
+      const threads = Object.entries(run.threadMicros).map(([thread, us]) => `${thread} ${us.toFixed(1)}`).join(', ');
+      console.log(
+        `${tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}; ` +
+          `µs CPU per request: process ${run.processMicros.toFixed(1)} (${threads}); load ${os.loadavg()[0]!.toFixed(2)}`,
+      );
+    }
+  }
+  console.log('\nmedians per tree (µs of CPU per accepted request)');
+  for (const tree of trees) {
+    const mine = runs.filter((run) => run.tree === tree);
+    const threads = [...new Set(mine.flatMap((run) => Object.keys(run.threadMicros)))].sort();
+    const cells = threads.map((thread) => `${thread} ${median(mine.map((run) => run.threadMicros[thread] ?? 0)).toFixed(1)}`);
+    console.log(`${tree}: req/s ${median(mine.map((run) => run.wrk.requestsPerSecond)).toFixed(0)}, process ${median(mine.map((run) => run.processMicros)).toFixed(1)}, ${cells.join(', ')}`);
+  }
+}
+
+await main();
