@@ -6,7 +6,9 @@
  * bulk of 1: every reference lookup in the read cache), the per-event work here is what distinct
  * users and ids cost.
  *
- *   npx tsx bench/wrk-cpu-split.ts [--tree DIR]... [--rounds N] [--seconds S]
+ *   npx tsx bench/wrk-cpu-split.ts [--tree DIR]... [--rounds N] [--seconds S] [--env K=V]...
+ *
+ * --env sets the service's environment (every tree), e.g. --env ROLES=ingress for the ingress alone.
  *
  * Each run: ready, a 3 s wrk warm-up, wait until the landing topic's backlog is 0, the measured
  * wrk window, wait again until it is 0; the window's CPU (the service's
@@ -31,13 +33,14 @@ interface Run {
   threadMicros: Record<string, number>;
 }
 
-function parseArgs(argv: string[]): { trees: string[]; rounds: number; seconds: number } {
-  const options = { trees: [] as string[], rounds: 1, seconds: 15 };
+function parseArgs(argv: string[]): { trees: string[]; rounds: number; seconds: number; env: Record<string, string> } {
+  const options = { trees: [] as string[], rounds: 1, seconds: 15, env: {} as Record<string, string> };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if (argv[i] === '--tree' && value) options.trees.push(path.resolve(value));
     else if (argv[i] === '--rounds' && value) options.rounds = Number(value);
     else if (argv[i] === '--seconds' && value) options.seconds = Number(value);
+    else if (argv[i] === '--env' && value?.includes('=')) options.env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
     else throw new Error(`unknown or incomplete option ${argv[i]}`);
     i++;
   }
@@ -66,8 +69,8 @@ async function drained(service: NpmStartService): Promise<void> {
   }
 }
 
-async function measure(tree: string, seconds: number): Promise<Run> {
-  const service = await NpmStartService.start(tree);
+async function measure(tree: string, seconds: number, env: Record<string, string>): Promise<Run> {
+  const service = await NpmStartService.start(tree, env);
   try {
     await wrkSingleEvents(service.base, CONNECTIONS, 3);
     await drained(service);
@@ -89,11 +92,11 @@ async function measure(tree: string, seconds: number): Promise<Run> {
 
 async function main(): Promise<void> {
   if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
-  const { trees, rounds, seconds } = parseArgs(process.argv.slice(2));
+  const { trees, rounds, seconds, env } = parseArgs(process.argv.slice(2));
   const runs: Run[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const tree of round % 2 === 0 ? trees : [...trees].reverse()) {
-      const run = await measure(tree, seconds);
+      const run = await measure(tree, seconds, env);
       runs.push(run);
       const threads = Object.entries(run.threadMicros).map(([thread, us]) => `${thread} ${us.toFixed(1)}`).join(', ');
       console.log(
