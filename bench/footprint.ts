@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { npmStartCommand } from './lib/NpmStartCommand.js';
-import { freePort, metricSum } from './lib/NpmStartService.js';
+import { freePort, metricSum, threadCpuSeconds } from './lib/NpmStartService.js';
 
 /** The tree whose service is measured: this one, or BENCH_FOOTPRINT_TREE (another checkout, for before/after runs). */
 const root = path.resolve(process.env.BENCH_FOOTPRINT_TREE ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
@@ -136,13 +136,7 @@ async function heapParts(metricsUrl: string): Promise<string> {
 
 /** CPU seconds so far of each thread that reports streamline_thread_cpu_seconds_total{thread}. */
 async function threadCpu(metricsUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(metricsUrl)).text();
-  const threads = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)/.exec(line);
-    if (match) threads.set(match[1]!, Number(match[2]));
-  }
-  return threads;
+  return threadCpuSeconds(await (await fetch(metricsUrl)).text());
 }
 
 /** Waits until events_processed_total reaches `events` and the sink's lag is 0 (at most 10 min). */

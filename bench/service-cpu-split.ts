@@ -43,7 +43,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LoadGenerator } from './lib/LoadGenerator.js';
-import { metricSum, NpmStartService } from './lib/NpmStartService.js';
+import { metricSum, NpmStartService, threadCpuSeconds } from './lib/NpmStartService.js';
 import { productBulk } from './lib/Payloads.js';
 import { median } from './lib/Percentiles.js';
 
@@ -126,8 +126,7 @@ async function snapshot(service: NpmStartService, pid: number): Promise<Snapshot
   const text = await service.metricsText();
   const threads = threadTicks(pid);
   const processSeconds = service.cpuSeconds();
-  const jsThreads = new Map<string, number>();
-  for (const match of text.matchAll(/^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)$/gm)) jsThreads.set(match[1]!, Number(match[2]));
+  const jsThreads = threadCpuSeconds(text);
   if (jsThreads.size === 0) throw new Error('the service publishes no streamline_thread_cpu_seconds_total: a tree from before f04d4fc cannot be split by thread');
   return {
     at: performance.now(),

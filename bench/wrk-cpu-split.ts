@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { NpmStartService } from './lib/NpmStartService.js';
+import { NpmStartService, threadCpuSeconds } from './lib/NpmStartService.js';
 import { median } from './lib/Percentiles.js';
 import { hasWrk, wrkSingleEvents, type WrkResult } from './lib/Wrk.js';
 
@@ -48,12 +48,6 @@ function parseArgs(argv: string[]): { trees: string[]; rounds: number; seconds: 
   return options;
 }
 
-function threadSeconds(metrics: string): Record<string, number> {
-  const seconds: Record<string, number> = {};
-  for (const match of metrics.matchAll(/^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)$/gm)) seconds[match[1]!] = Number(match[2]);
-  return seconds;
-}
-
 async function landingBacklog(service: NpmStartService): Promise<number> {
   const text = await service.metricsText();
   let backlog = 0;
@@ -75,15 +69,15 @@ async function measure(tree: string, seconds: number, env: Record<string, string
     await wrkSingleEvents(service.base, CONNECTIONS, 3);
     await drained(service);
     const cpu0 = service.cpuSeconds();
-    const threads0 = threadSeconds(await service.metricsText());
+    const threads0 = threadCpuSeconds(await service.metricsText());
     const wrk = await wrkSingleEvents(service.base, CONNECTIONS, seconds);
     const backlogAtEnd = await landingBacklog(service);
     await drained(service);
     const cpu1 = service.cpuSeconds();
-    const threads1 = threadSeconds(await service.metricsText());
+    const threads1 = threadCpuSeconds(await service.metricsText());
     // Refusals (503 past MAX_TOPOLOGY_LAG, 429) cost little: the figures are per accepted request.
     const perRequest = (s: number) => (s * 1e6) / (wrk.requests - wrk.non2xx);
-    const threadMicros = Object.fromEntries(Object.entries(threads1).map(([thread, s]) => [thread, perRequest(s - (threads0[thread] ?? 0))]));
+    const threadMicros = Object.fromEntries([...threads1].map(([thread, s]) => [thread, perRequest(s - (threads0.get(thread) ?? 0))]));
     return { tree, wrk, backlogAtEnd, processMicros: perRequest(cpu1 - cpu0), threadMicros };
   } finally {
     await service.stop();

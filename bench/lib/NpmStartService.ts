@@ -201,6 +201,13 @@ export class NpmStartService {
   }
 }
 
+/** CPU seconds so far of each thread that reports streamline_thread_cpu_seconds_total{thread}, from Prometheus text. */
+export function threadCpuSeconds(text: string): Map<string, number> {
+  const threads = new Map<string, number>();
+  for (const match of text.matchAll(/^streamline_thread_cpu_seconds_total\{thread="([^"]+)"\} (\S+)$/gm)) threads.set(match[1]!, Number(match[2]));
+  return threads;
+}
+
 /** Sum of every series of a metric (any labels) in Prometheus text; undefined when absent. */
 export function metricSum(text: string, name: string): number | undefined {
   let sum: number | undefined;
