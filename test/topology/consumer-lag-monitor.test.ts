@@ -72,4 +72,26 @@ describe('ConsumerLagMonitor', () => {
     expect((await lag.get()).values.map((v) => v.value)).toEqual([1]);
     expect(monitor.dueAt(true)).toBe(at + 6_000);
   });
+
+  it('drops the partitions no longer assigned, so the threads\' summed gauges hold no stale lag', async () => {
+    await log.ensureTopic(TOPIC, { partitions: 3 });
+    await log.produce([0, 1, 2].map((partition) => ({ topic: TOPIC, key: null, value: Buffer.from('x'), partition })));
+    const registry = new Registry();
+    const lag = new Gauge({ name: 'lag', help: 'lag', labelNames: ['topic', 'partition'], registers: [registry] });
+    const monitor = new ConsumerLagMonitor(remote, GROUP, lag, undefined);
+    const at = Date.now();
+    monitor.refresh(at, [0, 1, 2].map((partition) => ({ topic: TOPIC, partition })));
+    await monitor.idle();
+    expect((await lag.get()).values.map((v) => v.labels.partition)).toEqual(['0', '1', '2']);
+
+    // A rebalance moved partitions 1 and 2 to another stream thread.
+    monitor.refresh(at + 1_000, [{ topic: TOPIC, partition: 0 }]);
+    await monitor.idle();
+    expect((await lag.get()).values.map((v) => [v.labels.partition, v.value])).toEqual([['0', 1]]);
+
+    // And then the last one: nothing of this thread's is left in the sum.
+    monitor.refresh(at + 2_000, []);
+    await monitor.idle();
+    expect((await lag.get()).values).toEqual([]);
+  });
 });

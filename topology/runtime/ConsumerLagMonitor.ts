@@ -21,6 +21,12 @@ export class ConsumerLagMonitor {
   private refreshing: Promise<void> | undefined;
   /** Whether the last read found every partition caught up. */
   private caughtUp = false;
+  /**
+   * The partitions this thread's gauge holds a value for, by partitionKey. The service sums the
+   * stream threads' gauges: a partition that moved to another thread must leave this one's, or
+   * its last lag here stays in the sum for good.
+   */
+  private readonly reported = new Map<string, { topic: string; partition: string }>();
 
   constructor(
     private readonly log: Log,
@@ -34,8 +40,12 @@ export class ConsumerLagMonitor {
    * processing must not. A failure is left to the commit path and /ready to report.
    */
   refresh(now: number, assigned: TopicPartition[], quiet = false): void {
-    if (!this.isDue(now, quiet) || assigned.length === 0) return;
+    if (!this.isDue(now, quiet)) return;
     this.lastRefreshAt = now;
+    if (assigned.length === 0) {
+      this.forgetAllBut(new Set());
+      return;
+    }
     this.refreshing = this.update(assigned)
       .catch((error: unknown) => this.logger?.debug({ err: error }, 'reading consumer lag failed'))
       .finally(() => (this.refreshing = undefined));
@@ -59,11 +69,26 @@ export class ConsumerLagMonitor {
   private async update(assigned: TopicPartition[]): Promise<void> {
     const lag = await groupLag(this.log, this.groupId, assigned);
     let caughtUp = true;
+    const current = new Set<string>();
     for (const tp of assigned) {
-      const partitionLag = lag.get(partitionKey(tp))!;
+      const key = partitionKey(tp);
+      const partitionLag = lag.get(key)!;
       if (partitionLag > 0) caughtUp = false;
-      this.lag.set({ topic: tp.topic, partition: String(tp.partition) }, partitionLag);
+      const labels = { topic: tp.topic, partition: String(tp.partition) };
+      this.lag.set(labels, partitionLag);
+      this.reported.set(key, labels);
+      current.add(key);
     }
+    this.forgetAllBut(current);
     this.caughtUp = caughtUp;
+  }
+
+  /** Drops the gauge's values for partitions no longer assigned here (another thread reports them now). */
+  private forgetAllBut(assigned: Set<string>): void {
+    for (const [key, labels] of this.reported) {
+      if (assigned.has(key)) continue;
+      this.lag.remove(labels);
+      this.reported.delete(key);
+    }
   }
 }
