@@ -38,7 +38,6 @@
  * threads downstream of the ingress did less than the accepted events' work and their µs/event
  * reads low.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +45,7 @@ import { LoadGenerator } from './lib/LoadGenerator.js';
 import { metricSum, NpmStartService, threadCpuSeconds } from './lib/NpmStartService.js';
 import { productBulk } from './lib/Payloads.js';
 import { median } from './lib/Percentiles.js';
+import { classifyNodeThreads, splitThreadCpu, threadTicks, type ThreadSnapshot } from './lib/ThreadSplit.js';
 
 interface Options {
   trees: string[];
@@ -90,33 +90,8 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-interface ThreadTicks {
-  comm: string;
-  ticks: number;
-}
-
-/** user + system clock ticks (1/100 s) of every thread of `pid`, by tid. */
-function threadTicks(pid: number): Map<number, ThreadTicks> {
-  const threads = new Map<number, ThreadTicks>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      threads.set(Number(tid), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return threads;
-}
-
-interface Snapshot {
+interface Snapshot extends ThreadSnapshot {
   at: number;
-  processSeconds: number;
-  threads: Map<number, ThreadTicks>;
-  /** streamline_thread_cpu_seconds_total by thread label. */
-  jsThreads: Map<string, number>;
   accepted: number;
   backlog: number;
   sinkLag: number;
@@ -139,28 +114,6 @@ async function snapshot(service: NpmStartService, pid: number): Promise<Snapshot
   };
 }
 
-/** What gdb says each unnamed ("node") thread runs: tid -> role. Empty when gdb is missing or fails. */
-function classifyNodeThreads(pid: number): Map<number, string> {
-  const roles = new Map<number, string>();
-  const result = spawnSync('nice', ['-n', '19', 'gdb', '-p', String(pid), '-batch', '-ex', 'thread apply all bt'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
-  if (result.status !== 0 && !result.stdout) return roles;
-  let tid: number | undefined;
-  for (const line of result.stdout.split('\n')) {
-    const header = /^Thread \d+ \(Thread 0x[0-9a-f]+ \(LWP (\d+)\)/.exec(line);
-    if (header) {
-      tid = Number(header[1]);
-      continue;
-    }
-    if (tid === undefined || roles.has(tid)) continue;
-    if (line.includes('PlatformWorkerThread')) roles.set(tid, 'V8 platform workers (concurrent GC, compiling)');
-    else if (line.includes('threadpool.c')) roles.set(tid, 'libuv pool (RocksDB async reads/writes, fs)');
-    else if (line.includes('DelayedTaskScheduler') || line.includes('StartIoThreadMain')) roles.set(tid, 'Node: task scheduler, inspector io');
-  }
-  return roles;
-}
-
-const CHDB_POOLS = /^(MemoryWorker|PoolDelayExec|BgSchPool|BgStrmSchPool|BgMBSchPool|BgDistSchPool|MergeMutate|Move|Fetch|Common|ThreadPool|QueryPipelineEx|AsyncLoader|SystemLogFlush|TraceCollector|.*Pool.*|Chdb.*|ClickHouse.*)$/;
-
 interface Run {
   side: 'A' | 'B';
   tree: string;
@@ -177,31 +130,6 @@ interface Run {
   usPerEvent: Record<string, number>;
   /** ms of CPU per second with no load, by row (empty without an idle window). */
   idleMsPerSecond: Record<string, number>;
-}
-
-function split(before: Snapshot, after: Snapshot, roles: Map<number, string>): Record<string, number> {
-  const seconds: Record<string, number> = {};
-  const add = (row: string, value: number) => (seconds[row] = (seconds[row] ?? 0) + value);
-  for (const [name, value] of after.jsThreads) add(`${name === 'main' ? 'main (HTTP, ingress)' : name} [JS]`, value - (before.jsThreads.get(name) ?? 0));
-  const jsTotal = Object.values(seconds).reduce((a, b) => a + b, 0);
-  let unnamed = 0;
-  for (const [tid, { comm, ticks }] of after.threads) {
-    const delta = (ticks - (before.threads.get(tid)?.ticks ?? 0)) / 100;
-    if (comm.startsWith('rocksdb')) add('RocksDB background (flush, compaction)', delta);
-    else if (comm === 'node') {
-      const role = roles.get(tid);
-      if (role) add(role, delta);
-      else unnamed += delta;
-    } else if (CHDB_POOLS.test(comm)) add('chDB pools', delta);
-    else add(`other: ${comm}`, delta);
-  }
-  // The JavaScript threads are unnamed ("node") too: what is left of the unnamed threads' time
-  // once the JS threads' own figures are taken out is Node's helpers that gdb did not classify.
-  add(roles.size > 0 ? 'unclassified node threads' : 'Node helpers (V8 platform, libuv pool)', unnamed - jsTotal);
-  const attributed = Object.values(seconds).reduce((a, b) => a + b, 0);
-  add('ended threads, rounding', after.processSeconds - before.processSeconds - attributed);
-  seconds.total = after.processSeconds - before.processSeconds;
-  return seconds;
 }
 
 /** Polls the service's metrics until the topology's backlog and the sink's lag read 0 twice in a row. */
@@ -234,7 +162,7 @@ async function runOnce(options: Options, side: 'A' | 'B', round: number): Promis
       await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
       const idleTo = await snapshot(service, pid);
       const idleSeconds = (idleTo.at - idleFrom.at) / 1000;
-      idleMsPerSecond = Object.fromEntries(Object.entries(split(idleFrom, idleTo, new Map())).map(([row, s]) => [row, (s * 1000) / idleSeconds]));
+      idleMsPerSecond = Object.fromEntries(Object.entries(splitThreadCpu(idleFrom, idleTo, new Map())).map(([row, s]) => [row, (s * 1000) / idleSeconds]));
     }
     const before = await snapshot(service, pid);
     const { total } = await load.openLoop(spec, [{ name: 'window', durationMs: options.seconds * 1000, fromRps: rps, toRps: rps }], 200);
@@ -243,7 +171,7 @@ async function runOnce(options: Options, side: 'A' | 'B', round: number): Promis
     const after = await snapshot(service, pid);
     const roles = options.gdb ? classifyNodeThreads(pid) : new Map<number, string>();
     const acceptedEvents = after.accepted - before.accepted;
-    const seconds = split(before, after, roles);
+    const seconds = splitThreadCpu(before, after, roles);
     const usPerEvent = Object.fromEntries(Object.entries(seconds).map(([row, s]) => [row, acceptedEvents > 0 ? (s * 1e6) / acceptedEvents : NaN]));
     return {
       side,

@@ -6,9 +6,10 @@
  * bulk of 1: every reference lookup in the read cache), the per-event work here is what distinct
  * users and ids cost.
  *
- *   npx tsx bench/wrk-cpu-split.ts [--tree DIR]... [--rounds N] [--seconds S] [--env K=V]...
+ *   npx tsx bench/wrk-cpu-split.ts [--tree DIR]... [--rounds N] [--seconds S] [--env K=V]... [--b-env K=V]...
  *
  * --env sets the service's environment (every tree), e.g. --env ROLES=ingress for the ingress alone.
+ * --b-env, with one tree: an A/B run of that tree without and with it (e.g. --b-env STREAM_THREADS=2).
  *
  * Each run: ready, a 3 s wrk warm-up, wait until the landing topic's backlog is 0, the measured
  * wrk window, wait again until it is 0; the window's CPU (the service's
@@ -20,32 +21,51 @@ import os from 'node:os';
 import path from 'node:path';
 import { NpmStartService, threadCpuSeconds } from './lib/NpmStartService.js';
 import { median } from './lib/Percentiles.js';
+import { classifyNodeThreads, splitThreadCpu, threadTicks, type ThreadSnapshot } from './lib/ThreadSplit.js';
 import { hasWrk, wrkSingleEvents, type WrkResult } from './lib/Wrk.js';
 
 const CONNECTIONS = 32;
 const DRAIN_TIMEOUT_MS = 120_000;
 
 interface Run {
+  /** The tree, or "A"/"B" for an A/B run of one tree's environment. */
   tree: string;
   wrk: WrkResult;
   backlogAtEnd: number;
   processMicros: number;
   threadMicros: Record<string, number>;
+  /** Every thread's µs per accepted request, helpers included (bench/lib/ThreadSplit's rows). */
+  splitMicros: Record<string, number>;
 }
 
-function parseArgs(argv: string[]): { trees: string[]; rounds: number; seconds: number; env: Record<string, string> } {
-  const options = { trees: [] as string[], rounds: 1, seconds: 15, env: {} as Record<string, string> };
+interface Side {
+  name: string;
+  tree: string;
+  env: Record<string, string>;
+}
+
+function parseArgs(argv: string[]): { sides: Side[]; rounds: number; seconds: number } {
+  const options = { trees: [] as string[], rounds: 1, seconds: 15, env: {} as Record<string, string>, bEnv: {} as Record<string, string> };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if (argv[i] === '--tree' && value) options.trees.push(path.resolve(value));
     else if (argv[i] === '--rounds' && value) options.rounds = Number(value);
     else if (argv[i] === '--seconds' && value) options.seconds = Number(value);
-    else if (argv[i] === '--env' && value?.includes('=')) options.env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
+    else if ((argv[i] === '--env' || argv[i] === '--b-env') && value?.includes('=')) {
+      (argv[i] === '--env' ? options.env : options.bEnv)[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
+    }
     else throw new Error(`unknown or incomplete option ${argv[i]}`);
     i++;
   }
   if (options.trees.length === 0) options.trees.push(process.cwd());
-  return options;
+  const { trees, env, bEnv, rounds, seconds } = options;
+  if (Object.keys(bEnv).length === 0) return { sides: trees.map((tree) => ({ name: tree, tree, env })), rounds, seconds };
+  if (trees.length !== 1) throw new Error('--b-env takes one tree: an A/B run of its environment');
+  const sides = [
+    { name: 'A', tree: trees[0]!, env },
+    { name: 'B', tree: trees[0]!, env: { ...env, ...bEnv } },
+  ];
+  return { sides, rounds, seconds };
 }
 
 async function landingBacklog(service: NpmStartService): Promise<number> {
@@ -63,22 +83,27 @@ async function drained(service: NpmStartService): Promise<void> {
   }
 }
 
-async function measure(tree: string, seconds: number, env: Record<string, string>): Promise<Run> {
+async function threadSnapshot(service: NpmStartService): Promise<ThreadSnapshot> {
+  const jsThreads = threadCpuSeconds(await service.metricsText());
+  return { processSeconds: service.cpuSeconds(), threads: threadTicks(service.pid), jsThreads };
+}
+
+async function measure({ name, tree, env }: Side, seconds: number): Promise<Run> {
   const service = await NpmStartService.start(tree, env);
   try {
     await wrkSingleEvents(service.base, CONNECTIONS, 3);
     await drained(service);
-    const cpu0 = service.cpuSeconds();
-    const threads0 = threadCpuSeconds(await service.metricsText());
+    const before = await threadSnapshot(service);
     const wrk = await wrkSingleEvents(service.base, CONNECTIONS, seconds);
     const backlogAtEnd = await landingBacklog(service);
     await drained(service);
-    const cpu1 = service.cpuSeconds();
-    const threads1 = threadCpuSeconds(await service.metricsText());
+    const after = await threadSnapshot(service);
+    const roles = classifyNodeThreads(service.pid);
     // Refusals (503 past MAX_TOPOLOGY_LAG, 429) cost little: the figures are per accepted request.
     const perRequest = (s: number) => (s * 1e6) / (wrk.requests - wrk.non2xx);
-    const threadMicros = Object.fromEntries([...threads1].map(([thread, s]) => [thread, perRequest(s - (threads0.get(thread) ?? 0))]));
-    return { tree, wrk, backlogAtEnd, processMicros: perRequest(cpu1 - cpu0), threadMicros };
+    const threadMicros = Object.fromEntries([...after.jsThreads].map(([thread, s]) => [thread, perRequest(s - (before.jsThreads.get(thread) ?? 0))]));
+    const splitMicros = Object.fromEntries(Object.entries(splitThreadCpu(before, after, roles)).map(([row, s]) => [row, perRequest(s)]));
+    return { tree: name, wrk, backlogAtEnd, processMicros: perRequest(after.processSeconds - before.processSeconds), threadMicros, splitMicros };
   } finally {
     await service.stop();
   }
@@ -86,25 +111,29 @@ async function measure(tree: string, seconds: number, env: Record<string, string
 
 async function main(): Promise<void> {
   if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
-  const { trees, rounds, seconds, env } = parseArgs(process.argv.slice(2));
+  const { sides, rounds, seconds } = parseArgs(process.argv.slice(2));
   const runs: Run[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const tree of round % 2 === 0 ? trees : [...trees].reverse()) {
-      const run = await measure(tree, seconds, env);
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const run = await measure(side, seconds);
       runs.push(run);
       const threads = Object.entries(run.threadMicros).map(([thread, us]) => `${thread} ${us.toFixed(1)}`).join(', ');
       console.log(
-        `${tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}; ` +
+        `${run.tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}; ` +
           `µs CPU per request: process ${run.processMicros.toFixed(1)} (${threads}); load ${os.loadavg()[0]!.toFixed(2)}`,
       );
+      const rows = Object.entries(run.splitMicros).filter(([row]) => row !== 'total' && !row.endsWith('[JS]'));
+      console.log(`  helpers: ${rows.map(([row, us]) => `${row} ${us.toFixed(1)}`).join(', ')}`);
     }
   }
   console.log('\nmedians per tree (µs of CPU per accepted request)');
-  for (const tree of trees) {
+  for (const { name: tree } of sides) {
     const mine = runs.filter((run) => run.tree === tree);
     const threads = [...new Set(mine.flatMap((run) => Object.keys(run.threadMicros)))].sort();
     const cells = threads.map((thread) => `${thread} ${median(mine.map((run) => run.threadMicros[thread] ?? 0)).toFixed(1)}`);
     console.log(`${tree}: req/s ${median(mine.map((run) => run.wrk.requestsPerSecond)).toFixed(0)}, process ${median(mine.map((run) => run.processMicros)).toFixed(1)}, ${cells.join(', ')}`);
+    const helperRows = [...new Set(mine.flatMap((run) => Object.keys(run.splitMicros)))].filter((row) => row !== 'total' && !row.endsWith('[JS]')).sort();
+    console.log(`  helpers: ${helperRows.map((row) => `${row} ${median(mine.map((run) => run.splitMicros[row] ?? 0)).toFixed(1)}`).join(', ')}`);
   }
 }
 
