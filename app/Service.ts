@@ -13,7 +13,7 @@ import type { QueryParams } from '../sink/AnalyticsStore.js';
 import type { StreamsApp } from '../topology/index.js';
 import { readAdminConfig } from './AdminConfig.js';
 import { readAppConfig, withDataDirDefaults, type AppConfig } from './AppConfig.js';
-import { readMemoryPlan, readTopicNames, type Env, type MemoryPlan, type TopicNames } from '../config/index.js';
+import { heapGrowingPercentInEffect, readHeapGrowingPercent, readMemoryPlan, readTopicNames, type Env, type MemoryPlan, type TopicNames } from '../config/index.js';
 import { startListeners } from './Listeners.js';
 import { applySeedEnv } from './SeedEnv.js';
 import { MemoryPressure } from './MemoryPressure.js';
@@ -103,6 +103,13 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
     : undefined;
 
   const threads = readThreadConfig(env, config.defaultPartitions);
+  const heapGrowingPercent = readHeapGrowingPercent(env);
+  const heapGrowingInEffect = heapGrowingPercentInEffect();
+  if (env.V8_HEAP_GROWING_PERCENT?.trim() && heapGrowingInEffect !== heapGrowingPercent) {
+    logger.warn(
+      `V8_HEAP_GROWING_PERCENT=${heapGrowingPercent} has no effect here: V8 reads --heap-growing-percent only from node's command line, which \`npm start\` (scripts/start.sh) gives it; start with npm start or pass the flag to node`,
+    );
+  }
   const stopping: Array<() => Promise<void>> = [];
   // Every part stops even when one before it failed (a store left open would keep chDB's connection);
   // the failures are the answer, so that a process whose stop failed does not exit 0.
@@ -183,7 +190,7 @@ export async function startService(givenEnv: Env, logger: Logger, options: Start
     });
     // Issue 15: analysts' read-only door to the embedded store, its own listener.
     const queryAddress = (await roles.listenQueries?.()) ?? roles.queryAddress?.();
-    logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles, threads: threads.singleThread ? 'single' : threads.streamThreads }, 'streamline listening');
+    logger.info({ address, adminAddress, queryAddress, mode: config.logMode, dataDir: config.dataDir, roles: config.roles, threads: threads.singleThread ? 'single' : threads.streamThreads, heapGrowingPercent: heapGrowingInEffect ?? 'v8 default' }, 'streamline listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () =>

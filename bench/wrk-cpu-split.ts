@@ -32,6 +32,8 @@ interface Run {
   tree: string;
   wrk: WrkResult;
   backlogAtEnd: number;
+  /** The service's largest RSS sampled (every 250 ms) during the measured window, MB. */
+  peakRssMb: number;
   processMicros: number;
   threadMicros: Record<string, number>;
   /** Every thread's µs per accepted request, helpers included (bench/lib/ThreadSplit's rows). */
@@ -94,7 +96,9 @@ async function measure({ name, tree, env }: Side, seconds: number): Promise<Run>
     await wrkSingleEvents(service.base, CONNECTIONS, 3);
     await drained(service);
     const before = await threadSnapshot(service);
-    const wrk = await wrkSingleEvents(service.base, CONNECTIONS, seconds);
+    let peakRss = 0;
+    const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, service.rssBytes().rss)), 250);
+    const wrk = await wrkSingleEvents(service.base, CONNECTIONS, seconds).finally(() => clearInterval(rssSampler));
     const backlogAtEnd = await landingBacklog(service);
     await drained(service);
     const after = await threadSnapshot(service);
@@ -103,7 +107,7 @@ async function measure({ name, tree, env }: Side, seconds: number): Promise<Run>
     const perRequest = (s: number) => (s * 1e6) / (wrk.requests - wrk.non2xx);
     const threadMicros = Object.fromEntries([...after.jsThreads].map(([thread, s]) => [thread, perRequest(s - (before.jsThreads.get(thread) ?? 0))]));
     const splitMicros = Object.fromEntries(Object.entries(splitThreadCpu(before, after, roles)).map(([row, s]) => [row, perRequest(s)]));
-    return { tree: name, wrk, backlogAtEnd, processMicros: perRequest(after.processSeconds - before.processSeconds), threadMicros, splitMicros };
+    return { tree: name, wrk, backlogAtEnd, peakRssMb: peakRss / 2 ** 20, processMicros: perRequest(after.processSeconds - before.processSeconds), threadMicros, splitMicros };
   } finally {
     await service.stop();
   }
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
       runs.push(run);
       const threads = Object.entries(run.threadMicros).map(([thread, us]) => `${thread} ${us.toFixed(1)}`).join(', ');
       console.log(
-        `${run.tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}; ` +
+        `${run.tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}, peak RSS ${run.peakRssMb.toFixed(0)} MB; ` +
           `µs CPU per request: process ${run.processMicros.toFixed(1)} (${threads}); load ${os.loadavg()[0]!.toFixed(2)}`,
       );
       const rows = Object.entries(run.splitMicros).filter(([row]) => row !== 'total' && !row.endsWith('[JS]'));
@@ -131,7 +135,7 @@ async function main(): Promise<void> {
     const mine = runs.filter((run) => run.tree === tree);
     const threads = [...new Set(mine.flatMap((run) => Object.keys(run.threadMicros)))].sort();
     const cells = threads.map((thread) => `${thread} ${median(mine.map((run) => run.threadMicros[thread] ?? 0)).toFixed(1)}`);
-    console.log(`${tree}: req/s ${median(mine.map((run) => run.wrk.requestsPerSecond)).toFixed(0)}, process ${median(mine.map((run) => run.processMicros)).toFixed(1)}, ${cells.join(', ')}`);
+    console.log(`${tree}: req/s ${median(mine.map((run) => run.wrk.requestsPerSecond)).toFixed(0)}, peak RSS ${median(mine.map((run) => run.peakRssMb)).toFixed(0)} MB, process ${median(mine.map((run) => run.processMicros)).toFixed(1)}, ${cells.join(', ')}`);
     const helperRows = [...new Set(mine.flatMap((run) => Object.keys(run.splitMicros)))].filter((row) => row !== 'total' && !row.endsWith('[JS]')).sort();
     console.log(`  helpers: ${helperRows.map((row) => `${row} ${median(mine.map((run) => run.splitMicros[row] ?? 0)).toFixed(1)}`).join(', ')}`);
   }

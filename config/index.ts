@@ -8,3 +8,4 @@ export * from './MemoryPlan.js';
 export * from './Secrets.js';
 export * from './TopicNames.js';
 export { YOUNG_GENERATION_MB } from './YoungGeneration.js';
+export * from './HeapGrowing.js';
