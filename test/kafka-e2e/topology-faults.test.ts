@@ -85,9 +85,23 @@ describe('the whole app on Kafka through topology faults', () => {
     const b = await start(env('b-b', { ROLES: 'topology' }));
     const before = productEvents(3000, 'b1');
     await sendEvents(a.address, before);
-    // Both hold tasks and have committed work before b is killed (counted from their start: an
-    // instance that processed its share while the events were sent commits no more until new work).
-    await Promise.all([a.whenCommittedInAll(2), b.whenCommittedInAll(2)]);
+    // Both hold tasks and have committed work before b is killed (counted from their start). An
+    // instance commits only what it processed: when the rebalance that gives b its tasks ends after
+    // a processed everything sent (CI under load), b has nothing to commit, so events keep coming,
+    // 100 a second, until both have committed twice (each wait bounded).
+    const bothCommitted = Promise.all([a.whenCommittedInAll(2, 120_000), b.whenCommittedInAll(2, 120_000)]);
+    let settled = false;
+    bothCommitted.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let round = 0; !settled; round++) {
+      const more = productEvents(100, `b1-more-${round}`);
+      before.push(...more);
+      await sendEvents(a.address, more);
+      await Promise.race([bothCommitted.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
+    await bothCommitted;
     await b.kill();
     const after = productEvents(3000, 'b2');
     await sendEvents(a.address, after);
@@ -102,7 +116,7 @@ describe('the whole app on Kafka through topology faults', () => {
     expect(/^streamline_topology_restored_records_total\{[^}]*\} [1-9]/m.test(metrics)).toBe(true);
     await a.stop();
     await sink.stop();
-  }, 180_000);
+  }, 240_000);
 
   test('d. a store directory deleted while the instance is down is rebuilt from the changelog', async () => {
     const { tag, env } = scenario('wipe');

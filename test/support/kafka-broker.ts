@@ -64,10 +64,34 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port p such that p and p+1 (the controller) are both free right now. */
+const LOWEST_TEST_PORT = 20000;
+
+/**
+ * Where a broker's listeners may go: from 20000 up to the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range), which the kernel hands out to every outgoing connection and
+ * port-0 listener. A port checked free there can be taken by one of those in the seconds before
+ * the JVM binds it (CI: the controller's port went to a connection of another test).
+ */
+function brokerPortRange(): { from: number; to: number } {
+  let ephemeralFrom = 32768;
+  try {
+    ephemeralFrom = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralFrom;
+  } catch {
+    // not Linux: the usual range
+  }
+  // A range too small to pick from (ephemeral ports starting low): above the ephemeral range's usual end instead.
+  return ephemeralFrom - LOWEST_TEST_PORT >= 2000 ? { from: LOWEST_TEST_PORT, to: ephemeralFrom } : { from: 61000, to: 65000 };
+}
+
+function randomPort({ from, to }: { from: number; to: number }): number {
+  return from + Math.floor(Math.random() * (to - from - 1));
+}
+
+/** A port p such that p and p+1 (the controller) are both free right now, outside the ephemeral range. */
 export async function freeBrokerPort(): Promise<number> {
+  const range = brokerPortRange();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 20000) * 2;
+    const port = randomPort(range);
     if ((await portFree(port)) && (await portFree(port + 1))) return port;
   }
   throw new Error('no free pair of ports for a Kafka broker');
@@ -143,7 +167,7 @@ export async function startSaslSslKafkaBroker(options: { users?: Record<string, 
   const taken = new Set([port, port + 1]);
   const extraPort = async (what: string): Promise<number> => {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const candidate = 20000 + Math.floor(Math.random() * 40000);
+      const candidate = randomPort(brokerPortRange());
       if (!taken.has(candidate) && (await portFree(candidate))) {
         taken.add(candidate);
         return candidate;

@@ -41,11 +41,12 @@ export class ConsumerLagMonitor {
    */
   refresh(now: number, assigned: TopicPartition[], quiet = false): void {
     if (!this.isDue(now, quiet)) return;
-    this.lastRefreshAt = now;
     if (assigned.length === 0) {
+      // Nothing to read; the refresh stays due, so the poll's timing is what it was with nothing assigned.
       this.forgetAllBut(new Set());
       return;
     }
+    this.lastRefreshAt = now;
     this.refreshing = this.update(assigned)
       .catch((error: unknown) => this.logger?.debug({ err: error }, 'reading consumer lag failed'))
       .finally(() => (this.refreshing = undefined));
