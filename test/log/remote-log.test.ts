@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { UnknownTopicError, type Log, type TopicPartition } from '../../log/Log.js';
 import { ProducerFencedError } from '../../log/embedded/index.js';
@@ -262,6 +262,39 @@ describe('RemoteLog specifics', () => {
   });
 });
 
+interface WorkerReport {
+  kind: string;
+  assigned: TopicPartition[];
+  values: string[];
+  written: number;
+}
+
+/**
+ * The worker's report, or a failure naming the last step it reached: when it exits without one,
+ * or when `timeoutMs` pass (CI on Node 24 once waited out jest's 60 s here with nothing to say).
+ */
+function workerReport(worker: Worker, timeoutMs: number): Promise<WorkerReport> {
+  return new Promise((resolve, reject) => {
+    let lastStep = 'none (not started)';
+    const timer = setTimeout(() => reject(new Error(`no report from the worker within ${timeoutMs} ms; its last step: ${lastStep}`)), timeoutMs);
+    worker.on('message', (message: { type: 'step'; step: string } | ({ type: 'report' } & WorkerReport)) => {
+      if (message.type === 'step') lastStep = message.step;
+      else {
+        clearTimeout(timer);
+        resolve(message);
+      }
+    });
+    worker.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker failed after step "${lastStep}": ${error.message}`));
+    });
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker exited (code ${code}) without a report; its last step: ${lastStep}`));
+    });
+  });
+}
+
 describe('RemoteLog in a worker thread, the log in this one', () => {
   it('consumes and commits exactly-once from a worker, rebalance listener running there', async () => {
     const served = await servedInThread('remote-log-client-worker');
@@ -278,7 +311,7 @@ describe('RemoteLog in a worker thread, the log in this one', () => {
         workerData: { port: port1, input, output, groupId, expected: 10 },
         transferList: [port1],
       });
-      const [report] = (await once(worker, 'message')) as [{ kind: string; assigned: TopicPartition[]; values: string[]; written: number }];
+      const report = await workerReport(worker, 45_000);
       await once(worker, 'exit');
       expect(report.kind).toBe('embedded');
       expect(report.assigned.map((tp) => tp.partition).sort()).toEqual([0, 1]);
