@@ -1,5 +1,5 @@
 import { jsonSerde, stringSerde } from '../state/Serde.js';
-import type { KeyValueStore } from '../state/StateStore.js';
+import { getMany, type KeyValueStore } from '../state/StateStore.js';
 import { keyValueStore } from '../state/Stores.js';
 import { type KStream, type Processor, type ProcessorContext, type StreamRecord, type TimeWindows } from '../topology/index.js';
 import type { AggregatorSpec } from './AggregationSpecs.js';
@@ -60,6 +60,9 @@ export class PreAggregator<P, A> implements Processor<string, LearningEvent, str
   private lastSlot: OpenSlot<A> | undefined;
   /** Every open partial, in the order opened: the order beforeCommit forwards them in. */
   private readonly opened: OpenPartial<A>[] = [];
+  /** Members first seen by their partial in this interval (its seen key beside it), looked up at the commit. */
+  private readonly unresolved: OpenPartial<A>[] = [];
+  private readonly unresolvedKeys: string[] = [];
   private streamTime = Number.NEGATIVE_INFINITY;
   private persistedStreamTime = Number.NEGATIVE_INFINITY;
   /** Seen-set windows up to here are purged; 0 after a (re)start. */
@@ -120,22 +123,44 @@ export class PreAggregator<P, A> implements Processor<string, LearningEvent, str
     this.slotsByBucket.clear();
     this.lastSlot = undefined;
     this.opened.length = 0;
+    this.unresolved.length = 0;
+    this.unresolvedKeys.length = 0;
   }
 
-  /** Tumbling windows only (preAggregates): the bucket is the window, first its start. */
+  /**
+   * Tumbling windows only (preAggregates): the bucket is the window, first its start. A member
+   * new to the partial is looked up in the store at the commit (resolveMembers), with the others
+   * of the interval in one multi-get: the partial's count is not read before then.
+   */
   private countMember(open: OpenPartial<A>, windowStart: number, member: string | undefined): void {
     if (member === undefined) return;
     if (open.members === undefined) open.members = new Set();
     else if (open.members.has(member)) return;
     open.members.add(member);
-    const seen = seenKey(windowStart, open.key, member);
-    if (this.store.get(seen) !== undefined) return;
-    this.store.put(seen, 1);
-    open.partial.u++;
+    this.unresolved.push(open);
+    this.unresolvedKeys.push(seenKey(windowStart, open.key, member));
+  }
+
+  /**
+   * Counts the members of this interval that no earlier interval saw, and marks them seen. Each
+   * seen key is here once (one open partial per window and key, its members a set), so reading
+   * them all before writing any answers as reading and writing them one at a time did.
+   */
+  private resolveMembers(): void {
+    if (this.unresolvedKeys.length === 0) return;
+    const seen = getMany(this.store, this.unresolvedKeys);
+    for (let i = 0; i < seen.length; i++) {
+      if (seen[i] !== undefined) continue;
+      this.store.put(this.unresolvedKeys[i]!, 1);
+      this.unresolved[i]!.partial.u++;
+    }
+    this.unresolved.length = 0;
+    this.unresolvedKeys.length = 0;
   }
 
   /** One record per open partial, its timestamp the largest of its events, then the stream time and purge. */
   beforeCommit(): void {
+    this.resolveMembers();
     for (const { key, partial, timestamp } of this.opened) this.context.forward({ key, value: partial, timestamp, headers: {} });
     this.dropOpen();
     if (this.streamTime > this.persistedStreamTime) {

@@ -1,5 +1,5 @@
 import type { RecordHeaders } from '../log/Log.js';
-import type { IndexedKeyValueStore, KeyValue } from './StateStore.js';
+import type { IndexedKeyValueStore, KeyValue, MultiGetKeyValueStore } from './StateStore.js';
 import type { Serde } from './Serde.js';
 import type { EngineBatch } from './RocksDBEngine.js';
 import { ChangelogBackedStore, type ChangelogBackedStoreOptions } from './ChangelogBackedStore.js';
@@ -17,7 +17,7 @@ export interface RocksDBKeyValueStoreOptions<K, V> extends ChangelogBackedStoreO
  * A key-value store: serialized key → serialized value, the changelog key being the serialized
  * key itself. Reads go buffer first, then RocksDB (sync point reads and iterators).
  */
-export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements IndexedKeyValueStore<K, V> {
+export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements IndexedKeyValueStore<K, V>, MultiGetKeyValueStore<K, V> {
   private readonly keySerde: Serde<K>;
   private readonly valueSerde: Serde<V>;
   private readonly indexOnRestore: ((key: K, value: V) => KeyValue<K, V> | undefined) | undefined;
@@ -37,6 +37,18 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
     if (text !== undefined && ASCII.test(text)) return this.readLatestValue(undefined, text, this.valueSerde);
     const bytes = this.keySerde.serialize(key);
     return this.readLatestValue(bytes, bytes.toString('latin1'), this.valueSerde);
+  }
+
+  /** get() of each key, in order, with one RocksDB multi-get for the keys only RocksDB holds (MultiGetKeyValueStore). */
+  getMany(keys: readonly K[]): (V | undefined)[] {
+    this.counters.gets += keys.length;
+    return this.readLatestValues(
+      keys.map((key) => {
+        const text = this.keySerde.toText?.(key);
+        return text !== undefined && ASCII.test(text) ? text : this.keySerde.serialize(key).toString('latin1');
+      }),
+      this.valueSerde,
+    );
   }
 
   /**

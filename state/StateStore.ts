@@ -30,6 +30,23 @@ export interface KeyValueStore<K, V> extends StateStore {
 }
 
 /**
+ * A key-value store that reads several keys in one call: the RocksDB stores make one multi-get
+ * of the keys that neither their write buffer nor their read cache holds, about half the cost
+ * per key of point reads one by one. For a processor that can defer its reads to one moment,
+ * e.g. to its commit (PreAggregator's distinct members). Not in Kafka Streams' store API.
+ */
+export interface MultiGetKeyValueStore<K, V> extends KeyValueStore<K, V> {
+  /** The value of each key, in order, as get() would return it. */
+  getMany(keys: readonly K[]): (V | undefined)[];
+}
+
+/** store.getMany(keys) when the store has it, one get() per key otherwise. */
+export function getMany<K, V>(store: KeyValueStore<K, V>, keys: readonly K[]): (V | undefined)[] {
+  const multi = (store as Partial<MultiGetKeyValueStore<K, V>>).getMany;
+  return multi !== undefined ? multi.call(store, keys) : keys.map((key) => store.get(key));
+}
+
+/**
  * A key-value store with entries derived from its changelogged ones: written to the local store
  * with the commit (atomically, with the checkpoint) but never to the changelog, and rebuilt from
  * the changelogged entries when the store is restored (the builder's indexOnRestore). For a
