@@ -65,12 +65,15 @@ const DEFAULT_COLUMN = 'default';
 function columnOptions(): Record<string, unknown> {
   const memory = storeMemory();
   // 'level' makes the binding size the write buffer from memtableMemoryBudget (budget / 4);
-  // without it every column gets RocksDB's 64 MB default and a WAL preallocated to match.
-  return { compaction: 'level', memtableMemoryBudget: memory.memtableBudgetBytes, cacheSize: memory.blockCacheBytes };
+  // without it every column gets RocksDB's 64 MB default and a WAL preallocated to match. It also
+  // compresses levels >= 2 with ZSTD; `compression: false` only leaves out the binding's trained
+  // 16 KB dictionary, whose training (divsufsort over 1.6 MB of samples per compaction output)
+  // cost the background threads ~4 µs per event (BENCHMARKS.md, "RocksDB without dictionary training").
+  return { compaction: 'level', compression: false, memtableMemoryBudget: memory.memtableBudgetBytes, cacheSize: memory.blockCacheBytes };
 }
 
 /** The unused default column: smallest buffers, no block cache. */
-const DEFAULT_COLUMN_OPTIONS = { compaction: 'level', memtableMemoryBudget: 512 * 1024, cacheSize: 0 };
+const DEFAULT_COLUMN_OPTIONS = { compaction: 'level', compression: false, memtableMemoryBudget: 512 * 1024, cacheSize: 0 };
 
 export class TaskDatabase {
   private native: NativeDb | undefined;

@@ -6,6 +6,7 @@ import { TASK_DATABASE_DIR } from '../../state/TaskDatabase.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import { MemoryChangelog } from './support.js';
 import { TempDirs } from '../support/temp-dir.js';
+import { rocksdbColumnOptions, structField } from '../support/rocksdb-options.js';
 
 /** The stores of one task share one RocksDB (a column family each): issue 21 item 2. */
 const dirs = new TempDirs();
@@ -95,4 +96,17 @@ test('an old per-store RocksDB directory is removed and the store starts empty (
   expect(await store.open(dir)).toBeUndefined();
   expect(readdirSync(join(dir, 'legacy'))).toEqual([]);
   expect(existsSync(join(dir, 'legacy.positions.json'))).toBe(false);
+});
+
+test('store columns compress their deeper levels without a trained dictionary (dictionary training cost the background threads ~4 µs per event)', async () => {
+  const dir = dirs.make();
+  const store = kv('seen');
+  await store.open(dir);
+  const columns = rocksdbColumnOptions(join(dir, TASK_DATABASE_DIR));
+  for (const column of ['default', 'seen']) {
+    const options = columns.get(column)!;
+    expect(options.get('compression_per_level')).toBe('kNoCompression:kNoCompression:kZSTD:kZSTD:kZSTD:kZSTD:kZSTD');
+    expect(structField(options.get('compression_opts')!, 'max_dict_bytes')).toBe('0');
+    expect(structField(options.get('compression_opts')!, 'zstd_max_train_bytes')).toBe('0');
+  }
 });
