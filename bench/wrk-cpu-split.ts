@@ -1,6 +1,6 @@
 /**
- * CPU per accepted request, thread by thread, under wrk single events as users send them (issue
- * 13): `npm start` on embedded defaults (a fresh DATA_DIR each run), wrk -t1 -c32 with
+ * CPU per request wrk counted (refused ones included: run with a high MAX_TOPOLOGY_LAG to compare), thread by thread,
+ * under wrk single events as users send them (issue 13): `npm start` on embedded defaults (a fresh DATA_DIR each run), wrk -t1 -c32 with
  * bench/lib/Wrk.ts's script (seed 004 events, each with its own event_id and one of 100,000
  * users). Unlike bench/service-cpu-split.ts, whose bulk payloads repeat one body (one user per
  * bulk of 1: every reference lookup in the read cache), the per-event work here is what distinct
@@ -126,19 +126,24 @@ async function main(): Promise<void> {
         `${run.tree}: ${run.wrk.requestsPerSecond.toFixed(0)} req/s, p99 ${run.wrk.latencyMs.p99} ms, non-2xx ${run.wrk.non2xx}, backlog at the end ${run.backlogAtEnd}, peak RSS ${run.peakRssMb.toFixed(0)} MB; ` +
           `µs CPU per request: process ${run.processMicros.toFixed(1)} (${threads}); load ${os.loadavg()[0]!.toFixed(2)}`,
       );
-      const rows = Object.entries(run.splitMicros).filter(([row]) => row !== 'total' && !row.endsWith('[JS]'));
-      console.log(`  helpers: ${rows.map(([row, us]) => `${row} ${us.toFixed(1)}`).join(', ')}`);
+      console.log(`  helpers: ${helperRows(run.splitMicros).map((row) => `${row} ${run.splitMicros[row]!.toFixed(1)}`).join(', ')}`);
     }
   }
-  console.log('\nmedians per tree (µs of CPU per accepted request)');
+  // Per request wrk counted: a run with refusals (non-2xx) reads lower than its CPU per accepted event.
+  console.log('\nmedians per tree (µs of CPU per request, refused ones included)');
   for (const { name: tree } of sides) {
     const mine = runs.filter((run) => run.tree === tree);
     const threads = [...new Set(mine.flatMap((run) => Object.keys(run.threadMicros)))].sort();
     const cells = threads.map((thread) => `${thread} ${median(mine.map((run) => run.threadMicros[thread] ?? 0)).toFixed(1)}`);
     console.log(`${tree}: req/s ${median(mine.map((run) => run.wrk.requestsPerSecond)).toFixed(0)}, peak RSS ${median(mine.map((run) => run.peakRssMb)).toFixed(0)} MB, process ${median(mine.map((run) => run.processMicros)).toFixed(1)}, ${cells.join(', ')}`);
-    const helperRows = [...new Set(mine.flatMap((run) => Object.keys(run.splitMicros)))].filter((row) => row !== 'total' && !row.endsWith('[JS]')).sort();
-    console.log(`  helpers: ${helperRows.map((row) => `${row} ${median(mine.map((run) => run.splitMicros[row] ?? 0)).toFixed(1)}`).join(', ')}`);
+    const rows = helperRows(Object.fromEntries(mine.flatMap((run) => Object.entries(run.splitMicros)))).sort();
+    console.log(`  helpers: ${rows.map((row) => `${row} ${median(mine.map((run) => run.splitMicros[row] ?? 0)).toFixed(1)}`).join(', ')}`);
   }
+}
+
+/** The split's rows of helper threads: not the total, not the JavaScript threads (shown per thread above). */
+function helperRows(split: Record<string, number>): string[] {
+  return Object.keys(split).filter((row) => row !== 'total' && !row.endsWith('[JS]'));
 }
 
 await main();

@@ -6,6 +6,7 @@ import { readAll } from '../support/streams.js';
 import { tempDir } from '../support/temp-dir.js';
 import { PipelineChild, pipelineEnv } from './support/pipeline-child.js';
 import { eventCounts, expectedCounts, isolatedEnv, productEvents, reached, sendEvents, waitForAggregates, type ProductEvent } from './support/product-load.js';
+import { feedUntil } from '../support/feed-until.js';
 
 /**
  * Issue 6, faults a, b and d on the run's real broker: the whole app (ingress, topology, sink on
@@ -90,17 +91,16 @@ describe('the whole app on Kafka through topology faults', () => {
     // a processed everything sent (CI under load), b has nothing to commit, so events keep coming,
     // 100 a second, until both have committed twice (each wait bounded).
     const bothCommitted = Promise.all([a.whenCommittedInAll(2, 120_000), b.whenCommittedInAll(2, 120_000)]);
-    let settled = false;
-    bothCommitted.then(
-      () => (settled = true),
-      () => (settled = true),
+    let round = 0;
+    await feedUntil(
+      bothCommitted,
+      async () => {
+        const more = productEvents(100, `b1-more-${round++}`);
+        before.push(...more);
+        await sendEvents(a.address, more);
+      },
+      { pauseMs: 1000, timeoutMs: 125_000 },
     );
-    for (let round = 0; !settled; round++) {
-      const more = productEvents(100, `b1-more-${round}`);
-      before.push(...more);
-      await sendEvents(a.address, more);
-      await Promise.race([bothCommitted.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000))]);
-    }
     await bothCommitted;
     await b.kill();
     const after = productEvents(3000, 'b2');

@@ -165,9 +165,10 @@ export async function startSaslSslKafkaBroker(options: { users?: Record<string, 
   const users = options.users ?? { streamline: 'streamline-secret' };
   const port = await freeBrokerPort();
   const taken = new Set([port, port + 1]);
+  const range = brokerPortRange();
   const extraPort = async (what: string): Promise<number> => {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const candidate = randomPort(brokerPortRange());
+      const candidate = randomPort(range);
       if (!taken.has(candidate) && (await portFree(candidate))) {
         taken.add(candidate);
         return candidate;

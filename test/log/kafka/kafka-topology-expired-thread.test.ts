@@ -8,6 +8,7 @@ import { readAll, waitForCaughtUp } from '../../support/streams.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { copiesAndCounts } from './fixtures/copies-and-counts.js';
 import { childLines } from '../../support/child-lines.js';
+import { feedUntil } from '../../support/feed-until.js';
 
 const KEYS = 17;
 
@@ -73,13 +74,7 @@ describe('a member of the topology expired from its group while a sibling took i
     // the rebalance that gives it partitions ends after the member has processed everything sent
     // so far (CI on Node 24: the two cooperative rounds took longer than the member's work), it
     // has nothing to commit until more comes.
-    let siblingCommittedYet = false;
-    void siblingCommitted.then(() => (siblingCommittedYet = true));
-    const siblingDeadline = Date.now() + 60_000;
-    while (!siblingCommittedYet && Date.now() < siblingDeadline) {
-      await send(50);
-      await Promise.race([siblingCommitted, new Promise((resolve) => setTimeout(resolve, 200))]);
-    }
+    const siblingCommittedYet = await feedUntil(siblingCommitted, () => send(50), { pauseMs: 200, timeoutMs: 60_000 });
     if (!siblingCommittedYet) throw new Error(`the sibling did not commit within 60 s of input; the member's last lines: ${lines.slice(-10).join(' | ')}`);
 
     // Frozen past its session, with input arriving for it: woken, it has work whose commit fails.
@@ -103,13 +98,8 @@ describe('a member of the topology expired from its group while a sibling took i
     }
     if (lostAt === undefined) throw new Error(`the frozen member never learnt of a loss; its last lines: ${lines.slice(-10).join(' | ')}`);
     // Input keeps coming until the woken member holds partitions again and commits them.
-    let committedAgain = false;
-    const again = waitForLine(/^commit$/, lostAt).then(() => (committedAgain = true));
-    const deadline = Date.now() + 60_000;
-    while (!committedAgain && Date.now() < deadline) {
-      await send(50);
-      await Promise.race([again, new Promise((resolve) => setTimeout(resolve, 200))]);
-    }
+    const again = waitForLine(/^commit$/, lostAt);
+    const committedAgain = (await feedUntil(again, () => send(50), { pauseMs: 200, timeoutMs: 60_000 })) && (await again.then(() => true, () => false));
     expect({ committedAgain, errors: lines.filter((line) => line.startsWith('error')) }).toEqual({ committedAgain: true, errors: [] });
 
     child.kill('SIGTERM');
