@@ -13,6 +13,7 @@ import { SinkHealth } from './SinkHealth.js';
 import { reportSinkLag } from './SinkLag.js';
 import { SinkMetrics } from './SinkMetrics.js';
 import { PartitionSetup } from './PartitionSetup.js';
+import { PollOrFlushEnd } from './PollOrFlushEnd.js';
 
 /** How soon a round held back for the group session is tried again (a poll must also answer first). */
 const SESSION_DOUBT_RETRY_MS = 250;
@@ -61,6 +62,7 @@ export class ClickHouseSink {
   private stopping = false;
   private paused = new Set<string>();
   private flushing: Promise<void> | null = null;
+  private readonly flushEnd = new PollOrFlushEnd();
   /** The last flush left a recorded round waiting for records of a partition not polled yet. */
   private waitingForRecords = false;
   /** No earlier than this (ms since epoch) does a waiting round ask the log again (skipExpiredMembers). */
@@ -203,7 +205,7 @@ export class ClickHouseSink {
    * runs at a time, so batches of a partition are written and committed in order.
    *
    * While a flush runs, the loop waits for whichever comes first, the poll's records or the
-   * flush's end, and keeps an unanswered poll for the next turn. It used to poll with a 5 ms
+   * flush's end (PollOrFlushEnd), and keeps an unanswered poll for the next turn. It used to poll with a 5 ms
    * timeout instead, to notice the flush's end soon: ~100 polls a second while inserts ran, each
    * a round trip to the log thread (bench/service-cpu-split.ts).
    */
@@ -219,8 +221,7 @@ export class ClickHouseSink {
         const minWaitMs = Math.max(1, this.sessionDoubtUntil - now);
         polling = consumer.poll(this.maxBatchRecords, Math.max(minWaitMs, Math.min(waitMs, this.lingerMs)));
       }
-      const flushing = this.flushing;
-      const records = flushing ? await Promise.race([polling, flushing.then(() => null)]) : await polling;
+      const records = this.flushing ? await this.flushEnd.wait(polling) : await polling;
       if (records) {
         polling = null;
         this.sessionInDoubt = false;
@@ -236,6 +237,7 @@ export class ClickHouseSink {
         .catch((error: unknown) => this.logger?.error({ err: error }, 'ClickHouse sink flush failed unexpectedly'))
         .finally(() => {
           this.flushing = null;
+          this.flushEnd.flushEnded();
         });
     }
     // The last poll's records are buffered too: stop() flushes what is buffered.
