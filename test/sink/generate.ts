@@ -1,4 +1,4 @@
-import type { LogRecord } from '../../log/Log.js';
+import type { LogRecord, ProducerRecord } from '../../log/Log.js';
 import type { SinkRoute } from '../../sink/ClickHouseSink.js';
 import { attemptMapper, byEventType, rawEventMapper } from '../../sink/RowMappers.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -126,4 +126,13 @@ export function poisonRoutes(topic: string): SinkRoute[] {
     },
     { topic, table: 'attempts', map: byEventType('attempt', attemptMapper) },
   ];
+}
+
+/** count small envelopes e<from>..e<from+count-1>, keyed by user_<n>: records whose order a test can read back from event_id. */
+export function numberedEvents(topic: string, from: number, count: number): ProducerRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    topic,
+    key: Buffer.from(`user_${from + i}`),
+    value: Buffer.from(JSON.stringify({ event_id: `e${from + i}`, event_type: 'product', received_at: 1_700_000_000_000, payload: { event_name: 'view', user_id: `user_${from + i}` } })),
+  }));
 }

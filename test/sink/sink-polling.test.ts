@@ -2,47 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { LogConsumer } from '../../log/Log.js';
-import type { AnalyticsStore, InsertOptions, Row } from '../../sink/AnalyticsStore.js';
 import { ClickHouseSink } from '../../sink/ClickHouseSink.js';
 import { rawEventMapper } from '../../sink/RowMappers.js';
 import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
+import { GatedStore } from './GatedStore.js';
+import { numberedEvents } from './generate.js';
 
 const TOPIC = 'events.raw';
 const LINGER_MS = 100;
 /** How long the test holds one insert of events_raw in flight. */
 const HOLD_MS = 600;
-
-/** A store in memory whose events_raw inserts wait for release() while `holding` is set. */
-class GatedStore implements AnalyticsStore {
-  readonly kind = 'chdb' as const;
-  readonly database = 'events_db';
-  readonly maxRowsPerInsert = 10_000;
-  readonly rows: Row[] = [];
-  insertsStarted = 0;
-  holding = true;
-  private gate: (() => void) | null = null;
-
-  async exec(): Promise<void> {}
-  async query<T = Row>(): Promise<T[]> {
-    return []; // sink_batches: no recorded cuts
-  }
-  async insert(table: string, rows: readonly Row[], _options: InsertOptions): Promise<void> {
-    if (table !== 'events_raw') return;
-    this.insertsStarted++;
-    if (this.holding) await new Promise<void>((resolve) => (this.gate = resolve));
-    this.rows.push(...rows);
-  }
-  release(): void {
-    this.holding = false;
-    this.gate?.();
-    this.gate = null;
-  }
-  async ping(): Promise<boolean> {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
 
 describe('ClickHouseSink polling while an insert is in flight', () => {
   const dir = tempDir('sink-polling');
@@ -69,14 +39,7 @@ describe('ClickHouseSink polling while an insert is in flight', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const produce = (from: number, count: number) =>
-    log.produce(
-      Array.from({ length: count }, (_, i) => ({
-        topic: TOPIC,
-        key: Buffer.from(`user_${from + i}`),
-        value: Buffer.from(JSON.stringify({ event_id: `e${from + i}`, event_type: 'product', received_at: 1_700_000_000_000, payload: { event_name: 'view', user_id: `user_${from + i}` } })),
-      })),
-    );
+  const produce = (from: number, count: number) => log.produce(numberedEvents(TOPIC, from, count));
 
   it('waits for the poll or the flush, not a poll every 5 ms, and writes every record once', async () => {
     const store = new GatedStore();

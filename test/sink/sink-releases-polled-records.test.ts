@@ -4,48 +4,18 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openEmbeddedLog, type EmbeddedLog } from '../../log/embedded/index.js';
 import type { LogRecord } from '../../log/Log.js';
-import type { AnalyticsStore, InsertOptions, Row } from '../../sink/AnalyticsStore.js';
 import { ClickHouseSink } from '../../sink/ClickHouseSink.js';
 import { rawEventMapper, type RowMapper } from '../../sink/RowMappers.js';
 import { tempDir } from '../support/temp-dir.js';
 import { waitFor } from './FlakyStore.js';
+import { GatedStore } from './GatedStore.js';
+import { numberedEvents } from './generate.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const TOPIC = 'events.raw';
 const BATCH = 20;
-
-/** A store in memory whose events_raw inserts each wait for the test to release them. */
-class GatedStore implements AnalyticsStore {
-  readonly kind = 'chdb' as const;
-  readonly database = 'events_db';
-  readonly maxRowsPerInsert = 10_000;
-  readonly rows: Row[] = [];
-  insertsStarted = 0;
-  private readonly gates: Array<() => void> = [];
-  private released = 0;
-
-  async exec(): Promise<void> {}
-  async query<T = Row>(): Promise<T[]> {
-    return []; // sink_batches: no recorded cuts
-  }
-  async insert(table: string, rows: readonly Row[], _options: InsertOptions): Promise<void> {
-    if (table !== 'events_raw') return;
-    const number = ++this.insertsStarted;
-    if (number > this.released) await new Promise<void>((resolve) => (this.gates[number] = resolve));
-    this.rows.push(...rows);
-  }
-  /** Lets insert number n (1-based) go on, now or when it starts. */
-  release(n: number): void {
-    this.released = Math.max(this.released, n);
-    this.gates.forEach((open, number) => number <= n && open());
-  }
-  async ping(): Promise<boolean> {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
 
 /**
  * A flush may last long (catching up, it writes round after round), and the sink's loop goes on
@@ -69,14 +39,7 @@ describe('ClickHouseSink lets go of records written while a flush is still runni
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const produce = (from: number, count: number) =>
-    log.produce(
-      Array.from({ length: count }, (_, i) => ({
-        topic: TOPIC,
-        key: Buffer.from(`user_${from + i}`),
-        value: Buffer.from(JSON.stringify({ event_id: `e${from + i}`, event_type: 'product', received_at: 1_700_000_000_000, payload: { event_name: 'view', user_id: `user_${from + i}` } })),
-      })),
-    );
+  const produce = (from: number, count: number) => log.produce(numberedEvents(TOPIC, from, count));
 
   it('records of an earlier round of the flush in flight can be garbage collected', async () => {
     const store = new GatedStore();
@@ -112,7 +75,7 @@ describe('ClickHouseSink lets go of records written while a flush is still runni
       store.release(3);
       await waitFor('every row', () => store.rows.length === 5 + 2 * BATCH);
     } finally {
-      store.release(Number.MAX_SAFE_INTEGER);
+      store.release();
       await sink.stop();
     }
   });
