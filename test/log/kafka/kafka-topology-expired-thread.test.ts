@@ -9,15 +9,10 @@ import { tempDir } from '../../support/temp-dir.js';
 import { copiesAndCounts } from './fixtures/copies-and-counts.js';
 import { childLines } from '../../support/child-lines.js';
 import { feedUntil } from '../../support/feed-until.js';
+import { within } from '../../support/within.js';
 
 const KEYS = 17;
 
-/** The promise, or a rejection naming the step if it takes longer than ms (a stuck step says which it is). */
-function within<T>(promise: Promise<T>, ms: number, step: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const stuck = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`${step()}: not done within ${ms} ms`)), ms)));
-  return Promise.race([promise, stuck]).finally(() => clearTimeout(timer));
-}
 const SESSION_TIMEOUT_MS = 2_000;
 
 /**
