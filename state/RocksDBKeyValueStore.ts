@@ -31,10 +31,9 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
 
   get(key: K): V | undefined {
     this.counters.gets++;
-    // A key whose serialized form is ASCII text (string keys, as the DSL's are) is its own latin1
-    // id: no Buffer and no second string per read, unless the read goes on to RocksDB.
-    const text = this.keySerde.toText?.(key);
-    if (text !== undefined && ASCII.test(text)) return this.readLatestValue(undefined, text, this.valueSerde);
+    const text = this.textIdOf(key);
+    if (text !== undefined) return this.readLatestValue(undefined, text, this.valueSerde);
+    // Serialized once: the bytes are the RocksDB key if the read goes on to RocksDB.
     const bytes = this.keySerde.serialize(key);
     return this.readLatestValue(bytes, bytes.toString('latin1'), this.valueSerde);
   }
@@ -43,12 +42,19 @@ export class RocksDBKeyValueStore<K, V> extends ChangelogBackedStore implements 
   getMany(keys: readonly K[]): (V | undefined)[] {
     this.counters.gets += keys.length;
     return this.readLatestValues(
-      keys.map((key) => {
-        const text = this.keySerde.toText?.(key);
-        return text !== undefined && ASCII.test(text) ? text : this.keySerde.serialize(key).toString('latin1');
-      }),
+      keys.map((key) => this.textIdOf(key) ?? this.keySerde.serialize(key).toString('latin1')),
       this.valueSerde,
     );
+  }
+
+  /**
+   * A key whose serialized form is ASCII text (string keys, as the DSL's are) is its own latin1
+   * id: no Buffer and no second string per read, unless the read goes on to RocksDB. Undefined
+   * for other keys, whose id is the latin1 of their serialized bytes.
+   */
+  private textIdOf(key: K): string | undefined {
+    const text = this.keySerde.toText?.(key);
+    return text !== undefined && ASCII.test(text) ? text : undefined;
   }
 
   /**
