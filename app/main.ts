@@ -4,6 +4,7 @@
  * move the parts onto real services.
  */
 import { pino } from 'pino';
+import { detachStdin } from '../config/QuietStdin.js';
 import { armExitWatchdog } from './ExitWatchdog.js';
 import { startService } from './Service.js';
 import { explainStartError } from './StartErrors.js';
@@ -11,6 +12,9 @@ import { explainStartError } from './StartErrors.js';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
+  // Before any thread opens a file (config/QuietStdin.ts): the sink's chDB inserts then take the
+  // path that hands rows over as a buffer, whatever stdin `npm start` was given.
+  if (!detachStdin()) logger.warn('stdin could not be pointed at /dev/null: chDB inserts take the slower stdin-proof path');
   const pipeline = await startService(process.env, logger, { ownsProcess: true });
   // Started without a broker, part of the start goes on after listening: its failure is as fatal.
   pipeline.started.catch((error: unknown) => fail(error, () => pipeline.stop()));

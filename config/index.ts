@@ -9,3 +9,4 @@ export * from './Secrets.js';
 export * from './TopicNames.js';
 export { YOUNG_GENERATION_MB } from './YoungGeneration.js';
 export * from './HeapGrowing.js';
+export * from './QuietStdin.js';

@@ -5,6 +5,7 @@ import type { Session } from 'chdb';
 // chDB's native library (~0.2 s to load) is loaded by the first open, not by importing this
 // module: a process with a ClickHouse server, or without the sink role, never pays for it.
 const loadChdb = () => import('chdb');
+import { stdinIsQuiet } from '../config/QuietStdin.js';
 import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
 import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
@@ -27,7 +28,18 @@ export interface ChdbStoreOptions {
    * 0 or undefined = the engine's default (0.9 of the machine's RAM).
    */
   maxServerMemoryUsageBytes?: number;
+  /**
+   * How insert() hands rows to the engine (see ChdbStore). Default: `format` when the process's
+   * stdin is quiet (a terminal or /dev/null: app/main.ts makes it so), else `select`.
+   */
+  insertPath?: ChdbInsertPath;
 }
+
+/**
+ * `format`: INSERT ... FORMAT JSONEachRow with the rows as a buffer (chDB's raw insert).
+ * `select`: INSERT ... SELECT FROM format(JSONEachRow, structure, <rows as a SQL literal>).
+ */
+export type ChdbInsertPath = 'format' | 'select';
 
 /**
  * chDB binds ONE data directory per process (libchdb's connection registry). Two stores on
@@ -38,29 +50,37 @@ let openPath: string | null = null;
 let openCount = 0;
 
 interface ColumnInfo {
+  /** Quoted for SQL text. */
   names: string[];
+  plainNames: string[];
   structure: string;
 }
 
 /**
  * AnalyticsStore over chDB, the ClickHouse engine in-process.
  *
- * Why inserts are `INSERT ... SELECT ... FROM format(JSONEachRow, structure, {payload:String})`
- * and not chDB's own insert(): an INSERT whose data follows the statement (VALUES, FORMAT ...)
- * makes the engine probe the host process's stdin for external data (chdb-core issue 239).
- * With a piped stdin that fails the insert (Code 48), or worse inserts the pipe's bytes; with a
- * silent pipe it blocks forever. INSERT ... SELECT never touches stdin.
- * The explicit structure (read from system.columns) maps JSON fields by name; without it the
- * engine would infer types and INSERT ... SELECT would map columns by position.
+ * Two insert paths (ChdbInsertPath), the same rows and block ids:
+ * - `format` (the default when stdin is quiet): INSERT ... FORMAT JSONEachRow, the rows handed
+ *   over as a buffer and parsed by the engine's input format. ~3x cheaper per row than `select`
+ *   (BENCHMARKS.md, "chDB inserts without a SQL literal"). But an INSERT whose data follows the
+ *   statement makes the engine probe the process's stdin for external data (chdb-core issue 239):
+ *   data waiting there fails the insert with code 48. A terminal or /dev/null never holds any.
+ * - `select`: INSERT ... SELECT ... FROM format(JSONEachRow, structure, '<rows>'), which never
+ *   touches stdin, for a process whose stdin is a pipe, a file or a socket (a pipeline embedded
+ *   in another program, a test runner). The explicit structure (read from system.columns) maps
+ *   JSON fields by name; without it the engine would infer types and map columns by position.
  *
- * Never mix insert paths on one data directory: under the same insert_deduplication_token an
- * INSERT ... SELECT block and an INSERT ... FORMAT block get different block ids (measured on
- * 26.7), so a batch replayed through the other path would be inserted twice.
+ * Both name the same columns and parse serially (input_format_parallel_parsing = 0), so a block
+ * gets the same ids under the same insert_deduplication_token on either path
+ * (test/sink/chdb-insert-paths): a batch written through one and replayed through the other after
+ * a restart is dropped as a duplicate. With parallel parsing, a payload over its 10 MiB segment
+ * is cut into blocks differently by the two paths, and such a replay was inserted twice.
  */
 export class ChdbStore implements AnalyticsStore {
   readonly kind = 'chdb' as const;
   readonly database: string;
   readonly maxRowsPerInsert: number;
+  readonly insertPath: ChdbInsertPath;
   private readonly columns = new Map<string, Promise<ColumnInfo>>();
   private closed = false;
 
@@ -71,6 +91,7 @@ export class ChdbStore implements AnalyticsStore {
   ) {
     this.database = assertIdentifier(options.database ?? 'events_db', 'database');
     this.maxRowsPerInsert = options.maxRowsPerInsert ?? 10_000;
+    this.insertPath = options.insertPath ?? (stdinIsQuiet() ? 'format' : 'select');
   }
 
   static async open(options: ChdbStoreOptions): Promise<ChdbStore> {
@@ -111,20 +132,25 @@ export class ChdbStore implements AnalyticsStore {
     this.assertOpen();
     if (rows.length === 0) return;
     const columns = await this.columnsOf(table);
-    const names = columns.names.join(', ');
     for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
-      const settings = Object.entries({ ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 })
-        .map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`)
-        .join(', ');
-      const payload = await jsonEachRowLiteral(chunk.rows);
-      this.assertOpen(); // building the payload yields to the event loop; close() may have run
-      // The payload is a literal in the SQL text (a heredoc, see rawStringLiteral), not a bound
+      const settings = { ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1, input_format_parallel_parsing: 0 };
+      const lines = await jsonEachRowLines(chunk.rows);
+      this.assertOpen(); // building the lines yields to the event loop; close() may have run
+      if (this.insertPath === 'format') {
+        await this.session.insert({ table: `${this.database}.${table}`, values: lines, format: 'JSONEachRow', columns: columns.plainNames, settings });
+        continue;
+      }
+      // The rows are a literal in the SQL text (a heredoc, see rawStringLiteral), not a bound
       // parameter: chDB's parameter transport escapes char by char in JS and serialises all bound
       // queries of the process (the sink spent more time there than in the insert itself).
       // max_query_size is raised at connect for it (MAX_QUERY_BYTES).
+      const settingsText = Object.entries(settings)
+        .map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`)
+        .join(', ');
+      const names = columns.names.join(', ');
       await this.session.queryAsync(
-        `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settings} ` +
-          `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${payload})`,
+        `INSERT INTO ${this.database}.${table} (${names}) SETTINGS ${settingsText} ` +
+          `SELECT ${names} FROM format(JSONEachRow, ${sqlString(columns.structure)}, ${rawStringLiteral(lines)})`,
         { format: 'JSONEachRow' },
       );
     }
@@ -159,6 +185,7 @@ export class ChdbStore implements AnalyticsStore {
         if (cols.length === 0) throw new Error(`table ${this.database}.${table} does not exist (migrations not applied?)`);
         return {
           names: cols.map((c) => `\`${c.name}\``),
+          plainNames: cols.map((c) => c.name),
           structure: cols.map((c) => `\`${c.name}\` ${c.type}`).join(', '),
         };
       });
@@ -219,10 +246,10 @@ export function rawStringLiteral(text: string): string {
 }
 
 /**
- * rawStringLiteral(rows as JSONEachRow), the lines built ROWS_PER_SLICE rows at a time with a turn
- * of the event loop between slices (EventLoopSlices).
+ * The rows as JSONEachRow text, the lines built ROWS_PER_SLICE rows at a time with a turn of the
+ * event loop between slices (EventLoopSlices).
  */
-export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> {
+export async function jsonEachRowLines(rows: readonly Row[]): Promise<string> {
   const slices: string[] = [];
   for (let from = 0; from < rows.length; from += ROWS_PER_SLICE) {
     if (from > 0) await nextTurn();
@@ -230,7 +257,12 @@ export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> 
     for (let i = 0; i < lines.length; i++) lines[i] = JSON.stringify(rows[from + i]);
     slices.push(lines.join('\n'));
   }
-  return rawStringLiteral(slices.join('\n'));
+  return slices.join('\n');
+}
+
+/** rawStringLiteral(jsonEachRowLines(rows)): the `select` insert path's payload. */
+export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> {
+  return rawStringLiteral(await jsonEachRowLines(rows));
 }
 
 export function parseJsonEachRow<T>(text: string): T[] {
