@@ -7,7 +7,8 @@
  * 1. capacity: the target rate (50k events/s, BENCHMARKS.md) offered for 20 s; then the bench waits
  *    (at most 60 s) until every accepted event is counted by GET /metrics?event_name=bench_load.
  *    End-to-end events/s = events counted / (first request .. last change of the count).
- * 2. steady: a rate the pipeline keeps up with (BENCH_STEADY_EPS, default 5k events/s) for
+ * 2. steady: the rate DESIGN.md and issue 13 hold event-to-queryable p99 <= 2 s to (BENCH_STEADY_EPS,
+ *    default 10k events/s; 5k before 2026-12-07, so older rows in BENCHMARKS.md say 5k) for
  *    BENCH_STEADY_SECONDS (default 60 s; 120 s for both groups made `npm run bench` 884 s, too
  *    close to its 15-minute budget on a loaded machine; BENCH_STEADY_SECONDS=300 for minutes),
  *    to show event-to-queryable latency without a backlog.
@@ -25,7 +26,7 @@ import { generatorCpu, loadRow, seconds, withService, type BenchContext, type Ro
 import { ServiceProcess } from '../lib/ServiceProcess.js';
 
 const TARGET_EVENTS_PER_SECOND = Number(process.env.BENCH_PIPELINE_EPS ?? 50_000);
-const STEADY_EVENTS_PER_SECOND = Number(process.env.BENCH_STEADY_EPS ?? 5_000);
+const STEADY_EVENTS_PER_SECOND = Number(process.env.BENCH_STEADY_EPS ?? 10_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 60);
 const BULK = 1000;
 const POLL_MS = 25;
@@ -155,11 +156,11 @@ export interface PipelinePhasesOptions {
   env?: Record<string, string>;
   logFile: string;
   cpuProfDir?: string;
-  /** End-to-end events/s the capacity row is held to (BENCHMARKS.md "Targets": 50k embedded, 30k on Kafka). */
+  /** End-to-end events/s the capacity row is held to (DESIGN.md: 30k embedded next, 50k the aim; 30k on Kafka). */
   capacityTarget: number;
   /** Longest wait after the capacity load until everything accepted is queryable (default 60 s). */
   capacityDrainSeconds?: number;
-  /** Rate of the steady phase (default BENCH_STEADY_EPS, 5k events/s). */
+  /** Rate of the steady phase (default BENCH_STEADY_EPS, 10k events/s). */
   steadyEventsPerSecond?: number;
 }
 
@@ -196,6 +197,7 @@ export const pipelineScenario: Scenario = async (context) => {
     label: '',
     logFile: path.join(context.resultsDir, 'service-pipeline.log'),
     cpuProfDir: context.profileDir ? path.join(context.profileDir, 'pipeline') : undefined,
-    capacityTarget: 50_000,
+    // DESIGN.md: >= 30k events/s embedded next, 50k the aim (TARGET_EVENTS_PER_SECOND is offered).
+    capacityTarget: 30_000,
   });
 };
