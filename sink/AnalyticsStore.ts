@@ -15,6 +15,12 @@ export type QueryParams = Record<string, string | number | boolean | string[] | 
 
 export type Row = Record<string, unknown>;
 
+/**
+ * A row as the sink hands it to insert(): the Row, or what the store's encodeRow made of it when
+ * the store has one (a string: the row's JSONEachRow line).
+ */
+export type InsertRow = Row | string;
+
 export interface InsertOptions {
   /**
    * insert_deduplication_token of the block. A block whose token the table has seen within its
@@ -35,8 +41,19 @@ export interface AnalyticsStore {
   exec(sql: string, params?: QueryParams): Promise<void>;
   /** A SELECT; rows as JSON objects (64-bit integers as numbers when they fit: see README). */
   query<T = Row>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Inserts rows (objects keyed by column name) as one deduplicated block, chunked if large. */
-  insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void>;
+  /**
+   * Inserts rows (objects keyed by column name, or encodeRow's lines) as one deduplicated block,
+   * chunked if large.
+   */
+  insert(table: string, rows: readonly InsertRow[], options: InsertOptions): Promise<void>;
+  /**
+   * Optional: the row as the store wants it held until its insert, called as each record is
+   * mapped. ChdbStore serializes it there and then, so the row object dies young instead of
+   * living through the whole flush round (a round holds up to 10,000 rows: promoted to V8's old
+   * generation, they cost the stream thread more in GC than the serializing itself). Must give
+   * what insert() would make of the Row, so a replayed batch is the same block.
+   */
+  encodeRow?(row: Row): InsertRow;
   /** True when the engine answers a trivial query right now. Never throws. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -65,9 +82,9 @@ export function insertSettings(dedupToken: string): Record<string, string | numb
 }
 
 /** Splits rows into chunks of at most max rows with per-chunk tokens; deterministic by design. */
-export function chunkRows(rows: readonly Row[], dedupToken: string, max: number): Array<{ rows: readonly Row[]; token: string }> {
+export function chunkRows<T>(rows: readonly T[], dedupToken: string, max: number): Array<{ rows: readonly T[]; token: string }> {
   if (rows.length <= max) return [{ rows, token: dedupToken }];
-  const chunks: Array<{ rows: readonly Row[]; token: string }> = [];
+  const chunks: Array<{ rows: readonly T[]; token: string }> = [];
   for (let i = 0; i * max < rows.length; i++) {
     chunks.push({ rows: rows.slice(i * max, (i + 1) * max), token: `${dedupToken}/${i}` });
   }

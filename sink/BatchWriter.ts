@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { LogRecord, TopicPartition } from '../log/Log.js';
-import type { AnalyticsStore, Row } from './AnalyticsStore.js';
+import type { AnalyticsStore, InsertRow } from './AnalyticsStore.js';
 import { batchTables, type TableRoute } from './BatchRows.js';
 import { clickHouseErrorCode, insertErrorText } from './InsertErrors.js';
 import { recordBytes, type Batch } from './PartitionBatcher.js';
@@ -64,7 +64,8 @@ export class BatchWriter {
       else known.text += `; ${text}`;
     };
     // Rows per table across the round, each with its record and the batch it came from.
-    const tables = new Map<string, { rows: Row[]; sources: LogRecord[]; owners: number[] }>();
+    const tables = new Map<string, { rows: InsertRow[]; sources: LogRecord[]; owners: number[] }>();
+    const encodeRow = store.encodeRow?.bind(store);
     for (let owner = 0; owner < batches.length; owner++) {
       const { tp, batch, routes } = batches[owner]!;
       const mapped = await batchTables(routes, batch.records, (reason, record, table, error) => {
@@ -72,7 +73,7 @@ export class BatchWriter {
         metrics.skipped.inc({ sink: groupId, topic: tp.topic, reason });
         if (reason === 'not_json') deadLetter(owner, record, reason, `ClickHouse sink ${groupId}: the record value is not JSON`);
         else deadLetter(owner, record, reason, `ClickHouse sink ${groupId}: the row mapper of ${table} threw: ${insertErrorText(error)}`);
-      });
+      }, undefined, encodeRow);
       for (const [table, { rows, sources }] of mapped) {
         const combined = tables.get(table) ?? { rows: [], sources: [], owners: [] };
         tables.set(table, combined);

@@ -7,7 +7,7 @@ import type { Session } from 'chdb';
 const loadChdb = () => import('chdb');
 import { stdinIsQuiet } from '../config/QuietStdin.js';
 import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
 export interface ChdbStoreOptions {
   /** Data directory of the engine (e.g. ./data/chdb). Created when missing. */
@@ -128,7 +128,12 @@ export class ChdbStore implements AnalyticsStore {
     return parseJsonEachRow<T>(result.text());
   }
 
-  async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
+  /** The row's JSONEachRow line: what insert() sends for it (AnalyticsStore.encodeRow). */
+  encodeRow(row: Row): string {
+    return JSON.stringify(row);
+  }
+
+  async insert(table: string, rows: readonly InsertRow[], options: InsertOptions): Promise<void> {
     this.assertOpen();
     if (rows.length === 0) return;
     const columns = await this.columnsOf(table);
@@ -246,22 +251,25 @@ export function rawStringLiteral(text: string): string {
 }
 
 /**
- * The rows as JSONEachRow text, the lines built ROWS_PER_SLICE rows at a time with a turn of the
- * event loop between slices (EventLoopSlices).
+ * The rows as JSONEachRow text (a string is a row's line already: encodeRow), the lines built
+ * ROWS_PER_SLICE rows at a time with a turn of the event loop between slices (EventLoopSlices).
  */
-export async function jsonEachRowLines(rows: readonly Row[]): Promise<string> {
+export async function jsonEachRowLines(rows: readonly InsertRow[]): Promise<string> {
   const slices: string[] = [];
   for (let from = 0; from < rows.length; from += ROWS_PER_SLICE) {
     if (from > 0) await nextTurn();
     const lines = new Array<string>(Math.min(ROWS_PER_SLICE, rows.length - from));
-    for (let i = 0; i < lines.length; i++) lines[i] = JSON.stringify(rows[from + i]);
+    for (let i = 0; i < lines.length; i++) {
+      const row = rows[from + i]!;
+      lines[i] = typeof row === 'string' ? row : JSON.stringify(row);
+    }
     slices.push(lines.join('\n'));
   }
   return slices.join('\n');
 }
 
 /** rawStringLiteral(jsonEachRowLines(rows)): the `select` insert path's payload. */
-export async function jsonEachRowLiteral(rows: readonly Row[]): Promise<string> {
+export async function jsonEachRowLiteral(rows: readonly InsertRow[]): Promise<string> {
   return rawStringLiteral(await jsonEachRowLines(rows));
 }
 

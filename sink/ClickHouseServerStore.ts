@@ -1,5 +1,5 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
 
 export interface ClickHouseServerStoreOptions {
   /** http(s)://host:8123 of the server's HTTP interface. */
@@ -82,14 +82,15 @@ export class ClickHouseServerStore implements AnalyticsStore {
     return result.json<T>();
   }
 
-  async insert(table: string, rows: readonly Row[], options: InsertOptions): Promise<void> {
+  /** Rows come as objects (no encodeRow here: the client serializes them); a line is parsed back. */
+  async insert(table: string, rows: readonly InsertRow[], options: InsertOptions): Promise<void> {
     this.assertOpen();
     assertIdentifier(table, 'table');
     if (rows.length === 0) return;
     for (const chunk of chunkRows(rows, options.dedupToken, this.maxRowsPerInsert)) {
       await this.client.insert({
         table: `${this.database}.${table}`,
-        values: chunk.rows as Row[],
+        values: chunk.rows.map((row) => (typeof row === 'string' ? (JSON.parse(row) as Row) : row)),
         format: 'JSONEachRow',
         clickhouse_settings: { ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1 },
       });

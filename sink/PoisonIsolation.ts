@@ -1,4 +1,4 @@
-import { chunkRows, type AnalyticsStore, type Row } from './AnalyticsStore.js';
+import { chunkRows, type AnalyticsStore, type InsertRow } from './AnalyticsStore.js';
 import { classifyInsertError } from './InsertErrors.js';
 
 export interface RefusedRow {
@@ -46,7 +46,7 @@ export interface IsolatingInsertOptions {
 export async function insertIsolatingPoison(
   store: Pick<AnalyticsStore, 'insert'>,
   table: string,
-  rows: readonly Row[],
+  rows: readonly InsertRow[],
   options: IsolatingInsertOptions,
 ): Promise<RefusedRow[]> {
   const refused: RefusedRow[] = [];

@@ -70,6 +70,14 @@ describe('ChdbStore insert paths (real chDB)', () => {
     expect(await counted(prefix)).toEqual({ rows: 2 * awkward.length, mv: 2 * awkward.length });
   });
 
+  test.each(['format', 'select'] as const)('on the %s path, rows encoded as the sink maps them (encodeRow) and the same rows as objects are one block', async (path) => {
+    const prefix = `encoded-${path}`;
+    await stores[path].insert('events_raw', rows(prefix).map((row) => stores[path].encodeRow(row)), { dedupToken: `token-${prefix}` });
+    expect(await read(prefix)).toEqual(rows(prefix));
+    await stores[path].insert('events_raw', rows(prefix), { dedupToken: `token-${prefix}` });
+    expect(await counted(prefix)).toEqual({ rows: awkward.length, mv: awkward.length });
+  });
+
   test.each([
     ['format', 'select'],
     ['select', 'format'],
