@@ -16,46 +16,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stdinIsQuiet } from '../config/QuietStdin.js';
-import type { LogRecord } from '../log/Log.js';
-import type { Row } from '../sink/AnalyticsStore.js';
 import { ChdbStore, type ChdbInsertPath } from '../sink/ChdbStore.js';
 import { migrate } from '../sink/Migrator.js';
-import { rawEventMapper } from '../sink/RowMappers.js';
+import { mappedEventBatches, numberOption, processCpuMs } from './lib/ChdbInsertBatches.js';
 import { median } from './lib/Percentiles.js';
 
-const option = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const rowsPerInsert = option('rows', 5000);
-const pairs = option('pairs', 16);
-const afterMs = option('after', 200);
+const rowsPerInsert = numberOption('rows', 5000);
+const pairs = numberOption('pairs', 16);
+const afterMs = numberOption('after', 200);
 if (!stdinIsQuiet()) throw new Error('stdin is not quiet: run with < /dev/null (the format path would read it)');
-
-const names = ['product_view', 'add_to_cart', 'purchase', 'checkout'];
-const channels = ['web', 'mobile', 'api', 'email', 'push'];
-let offset = 0;
-/** A batch of seed 004 events in the ingress envelope, mapped to events_raw rows. */
-function batch(): Row[] {
-  const now = Date.now();
-  return Array.from({ length: rowsPerInsert }, () => {
-    const i = offset++;
-    const value = {
-      event_id: `evt-${i}-${(i * 2_654_435_761) % 1e9}`,
-      event_type: 'product',
-      source: 'bench',
-      received_at: now,
-      payload: { event_name: names[i % 4], channel: channels[i % 5], campaign_id: `camp-${i % 17}`, user_id: `user-${(i * 31) % 50_000}`, timestamp: now - (i % 1000), tags: ['sale'], metadata: { product_id: `SKU-${i % 900}` } },
-    };
-    const record: LogRecord = { topic: 'events.clean', partition: i % 4, offset: i, key: null, value: Buffer.from(JSON.stringify(value)), headers: {}, timestamp: now };
-    return rawEventMapper(value, record) as Row;
-  });
-}
-
-const cpuMs = () => {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-};
+let inserts = 0;
+const batch = mappedEventBatches(rowsPerInsert, 50_000);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-chdb-insert-paths-'));
 const stores = {
@@ -69,10 +40,10 @@ try {
     const order: ChdbInsertPath[] = pair % 2 === 0 ? ['select', 'format'] : ['format', 'select'];
     for (const side of order) {
       const rows = batch();
-      const from = cpuMs();
-      await stores[side].insert('events_raw', rows, { dedupToken: `bench:${offset}` });
+      const from = processCpuMs();
+      await stores[side].insert('events_raw', rows, { dedupToken: `bench:${inserts++}` });
       await new Promise((resolve) => setTimeout(resolve, afterMs));
-      figures[side].push(((cpuMs() - from) * 1000) / rowsPerInsert);
+      figures[side].push(((processCpuMs() - from) * 1000) / rowsPerInsert);
     }
   }
   const [{ n }] = await stores.select.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw');

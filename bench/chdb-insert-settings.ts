@@ -19,48 +19,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { LogRecord } from '../log/Log.js';
 import type { Row } from '../sink/AnalyticsStore.js';
 import { insertSettings } from '../sink/AnalyticsStore.js';
 import { ChdbStore, jsonEachRowLiteral, sqlString } from '../sink/ChdbStore.js';
 import { migrate } from '../sink/Migrator.js';
+import { mappedEventBatches, numberOption, processCpuMs } from './lib/ChdbInsertBatches.js';
 import { median } from './lib/Percentiles.js';
-import { rawEventMapper } from '../sink/RowMappers.js';
 
 const [settingsA, settingsB] = process.argv.slice(2).filter((arg, i, all) => !arg.startsWith('--') && !all[i - 1]?.startsWith('--'));
 if (settingsA === undefined || settingsB === undefined) throw new Error('usage: chdb-insert-settings.ts "<settings A>" "<settings B>" [--rows N] [--pairs N] [--after MS]');
-const option = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const rowsPerInsert = option('rows', 1000);
-const pairs = option('pairs', 30);
-const afterMs = option('after', 150);
-
-const names = ['product_view', 'add_to_cart', 'purchase', 'checkout'];
-const channels = ['web', 'mobile', 'api', 'email', 'push'];
-let offset = 0;
-/** A batch of seed 004 events in the ingress envelope, mapped to events_raw rows. */
-function batch(): Row[] {
-  const now = Date.now();
-  return Array.from({ length: rowsPerInsert }, () => {
-    const i = offset++;
-    const value = {
-      event_id: `evt-${i}-${(i * 2_654_435_761) % 1e9}`,
-      event_type: 'product',
-      source: 'bench',
-      received_at: now,
-      payload: { event_name: names[i % 4], channel: channels[i % 5], campaign_id: `camp-${i % 17}`, user_id: `user-${(i * 31) % 5000}`, timestamp: now - (i % 1000), tags: ['sale'], metadata: { product_id: `SKU-${i % 900}` } },
-    };
-    const record: LogRecord = { topic: 'events.clean', partition: i % 4, offset: i, key: null, value: Buffer.from(JSON.stringify(value)), headers: {}, timestamp: now };
-    return rawEventMapper(value, record) as Row;
-  });
-}
-
-const cpuMs = () => {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-};
+const rowsPerInsert = numberOption('rows', 1000);
+const pairs = numberOption('pairs', 30);
+const afterMs = numberOption('after', 150);
+let inserts = 0;
+const batch = mappedEventBatches(rowsPerInsert, 5000);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamline-chdb-insert-settings-'));
 const store = await ChdbStore.open({ path: dir });
@@ -72,7 +44,7 @@ try {
   const columnNames = columns.map((c) => `\`${c.name}\``).join(', ');
   const structure = sqlString(columns.map((c) => `\`${c.name}\` ${c.type}`).join(', '));
   const insert = async (rows: Row[], settings: string) => {
-    const exactlyOnce = Object.entries(insertSettings(`bench:${offset}`)).map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`);
+    const exactlyOnce = Object.entries(insertSettings(`bench:${inserts++}`)).map(([key, value]) => `${key} = ${typeof value === 'number' ? value : sqlString(value)}`);
     const all = [...exactlyOnce, 'input_format_skip_unknown_fields = 1', ...(settings.trim() ? [settings] : [])].join(', ');
     await store.exec(`INSERT INTO events_db.events_raw (${columnNames}) SETTINGS ${all} SELECT ${columnNames} FROM format(JSONEachRow, ${structure}, ${await jsonEachRowLiteral(rows)})`);
   };
@@ -81,10 +53,10 @@ try {
     const order: Array<['A' | 'B', string]> = pair % 2 === 0 ? [['A', settingsA], ['B', settingsB]] : [['B', settingsB], ['A', settingsA]];
     for (const [side, settings] of order) {
       const rows = batch();
-      const from = cpuMs();
+      const from = processCpuMs();
       await insert(rows, settings);
       await new Promise((resolve) => setTimeout(resolve, afterMs));
-      figures[side].push(cpuMs() - from);
+      figures[side].push(processCpuMs() - from);
     }
   }
   const [{ n }] = await store.query<{ n: number }>('SELECT count() AS n FROM events_db.events_raw');
