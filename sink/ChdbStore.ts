@@ -52,9 +52,12 @@ let openCount = 0;
 interface ColumnInfo {
   /** Quoted for SQL text. */
   names: string[];
-  plainNames: string[];
+  /** For chDB's raw insert, which takes plain identifiers only; undefined when a name is not one. */
+  plainNames: string[] | undefined;
   structure: string;
 }
+
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * AnalyticsStore over chDB, the ClickHouse engine in-process.
@@ -141,7 +144,9 @@ export class ChdbStore implements AnalyticsStore {
       const settings = { ...insertSettings(chunk.token), input_format_skip_unknown_fields: 1, input_format_parallel_parsing: 0 };
       const lines = await jsonEachRowLines(chunk.rows);
       this.assertOpen(); // building the lines yields to the event loop; close() may have run
-      if (this.insertPath === 'format') {
+      // A table with a column name chDB's raw insert refuses (an extension's `my-col`) takes the
+      // literal path: the same block ids, so the choice per table is safe.
+      if (this.insertPath === 'format' && columns.plainNames) {
         await this.session.insert({ table: `${this.database}.${table}`, values: lines, format: 'JSONEachRow', columns: columns.plainNames, settings });
         continue;
       }
@@ -190,7 +195,7 @@ export class ChdbStore implements AnalyticsStore {
         if (cols.length === 0) throw new Error(`table ${this.database}.${table} does not exist (migrations not applied?)`);
         return {
           names: cols.map((c) => `\`${c.name}\``),
-          plainNames: cols.map((c) => c.name),
+          plainNames: cols.every((c) => PLAIN_IDENTIFIER.test(c.name)) ? cols.map((c) => c.name) : undefined,
           structure: cols.map((c) => `\`${c.name}\` ${c.type}`).join(', '),
         };
       });

@@ -96,6 +96,12 @@ describe('ChdbStore insert paths (real chDB)', () => {
     }
   });
 
+  test('a table whose column names the raw insert refuses still takes its rows on the format path', async () => {
+    await stores.format.exec('CREATE TABLE IF NOT EXISTS events_db.odd_names (`event-id` String, `n` UInt32) ENGINE = MergeTree ORDER BY `event-id`');
+    await stores.format.insert('odd_names', [{ 'event-id': 'a', n: 1 }, { 'event-id': 'b', n: 2 }], { dedupToken: 'odd' });
+    expect(await stores.format.query('SELECT `event-id` AS id, n FROM events_db.odd_names ORDER BY id')).toEqual([{ id: 'a', n: 1 }, { id: 'b', n: 2 }]);
+  });
+
   test.each(['format', 'select'] as const)('on the %s path a value the column cannot hold is a data error (the sink isolates its row)', async (path) => {
     const bad = [...rows(`bad-${path}`), { event_id: 'bad', event_name: `name-bad-${path}`, offset: 'not a number' }];
     const error = await stores[path].insert('events_raw', bad, { dedupToken: `bad-${path}` }).then(
