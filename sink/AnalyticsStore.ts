@@ -91,8 +91,13 @@ export function chunkRows<T>(rows: readonly T[], dedupToken: string, max: number
   return chunks;
 }
 
+/** A name usable in SQL without quoting: letters, digits and underscores, not starting with a digit. */
+export function isPlainIdentifier(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
 /** Identifiers we interpolate into SQL (database and table names) must be plain. */
 export function assertIdentifier(name: string, what: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${what} "${name}" is not a plain identifier`);
+  if (!isPlainIdentifier(name)) throw new Error(`${what} "${name}" is not a plain identifier`);
   return name;
 }

@@ -7,7 +7,7 @@ import type { Session } from 'chdb';
 const loadChdb = () => import('chdb');
 import { stdinIsQuiet } from '../config/QuietStdin.js';
 import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne, isPlainIdentifier } from './AnalyticsStore.js';
 
 export interface ChdbStoreOptions {
   /** Data directory of the engine (e.g. ./data/chdb). Created when missing. */
@@ -56,8 +56,6 @@ interface ColumnInfo {
   plainNames: string[] | undefined;
   structure: string;
 }
-
-const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * AnalyticsStore over chDB, the ClickHouse engine in-process.
@@ -195,7 +193,7 @@ export class ChdbStore implements AnalyticsStore {
         if (cols.length === 0) throw new Error(`table ${this.database}.${table} does not exist (migrations not applied?)`);
         return {
           names: cols.map((c) => `\`${c.name}\``),
-          plainNames: cols.every((c) => PLAIN_IDENTIFIER.test(c.name)) ? cols.map((c) => c.name) : undefined,
+          plainNames: cols.every((c) => isPlainIdentifier(c.name)) ? cols.map((c) => c.name) : undefined,
           structure: cols.map((c) => `\`${c.name}\` ${c.type}`).join(', '),
         };
       });

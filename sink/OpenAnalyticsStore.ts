@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { type Env, ConfigError, readInteger, readOptionalString, readString, readDurationMs, readMemoryPlan } from '../config/index.js';
-import type { AnalyticsStore } from './AnalyticsStore.js';
+import { isPlainIdentifier, type AnalyticsStore } from './AnalyticsStore.js';
 
 // Each store's module is loaded when a store of its kind opens: a process on chDB never loads
 // @clickhouse/client (and its HTTP agent), one on a server never loads chdb's bindings.
@@ -37,7 +37,7 @@ export type AnalyticsStoreConfig =
 export function analyticsStoreConfigFromEnv(env: Env, dataDir: string): { config: AnalyticsStoreConfig; warnings: string[] } {
   const warnings: string[] = [];
   const database = readString(env, 'CLICKHOUSE_DATABASE', 'events_db');
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE="${database}" is not a plain identifier`);
+  if (!isPlainIdentifier(database)) throw new ConfigError(`CLICKHOUSE_DATABASE="${database}" is not a plain identifier`);
   const maxRowsPerInsert = readInteger(env, 'CLICKHOUSE_MAX_ROWS_PER_INSERT', 10_000, 1, 1_000_000);
   const url = readOptionalString(env, 'CLICKHOUSE_URL');
   const host = readOptionalString(env, 'CLICKHOUSE_HOST');
