@@ -156,7 +156,11 @@ export class StartSequence {
     const waiting = () => this.waitingFor();
     if (this.streams) {
       const streams = this.streams;
-      checks.push({ name: 'topology', check: async () => streams.state === 'RUNNING', waitingFor: waiting });
+      checks.push({
+        name: 'topology',
+        check: async () => streams.processing,
+        waitingFor: () => waiting() ?? (streams.state === 'RUNNING' ? 'the topology setting up its tasks (opening and restoring their stores)' : undefined),
+      });
     }
     if (this.wantsSink) {
       checks.push({

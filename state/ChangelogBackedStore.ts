@@ -186,6 +186,10 @@ export abstract class ChangelogBackedStore implements StoreLifecycle {
     return this.engineOrUndefined !== undefined;
   }
 
+  get taskDatabaseColumn(): string {
+    return this.name;
+  }
+
   /**
    * The store's data is a column family of the task directory's RocksDB (state/TaskDatabase.ts),
    * so the stores of one task share one database; dir/<store name> marks the store (removing it

@@ -98,6 +98,11 @@ export interface StoreLifecycle {
    * (its data has no changelog position), so undefined always means an empty store.
    */
   open(dir: string): Promise<number | undefined>;
+  /**
+   * The column family the store keeps in its task's RocksDB (state/TaskDatabase.ts); absent for a
+   * store that keeps nothing there. A task declares its stores' columns before opening them.
+   */
+  readonly taskDatabaseColumn?: string;
   /** Applies changelog records during restore (value null deletes). */
   restore(records: LogRecord[]): Promise<void>;
   /** Called after the last restore batch with the changelog offset restored up to. */

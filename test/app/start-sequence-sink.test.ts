@@ -44,6 +44,8 @@ describe('StartSequence on the embedded log: the sink starts in the background',
     expect(sequence.streams!.state).toBe('RUNNING');
     await sequence.done;
     expect(sequence.analytics).toBeDefined();
+    // The topology check passes once the first assignment's tasks are set up (test/topology/task-setup).
+    await sequence.streams!.whenAssigned();
     const checks = sequence.readinessChecks();
     expect(checks.map((c) => c.name)).toEqual(['topology', 'clickhouse']);
     for (const check of checks) expect(await check.check()).toBe(true);

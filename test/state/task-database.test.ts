@@ -1,8 +1,9 @@
+import { jest } from '@jest/globals';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jsonSerde, stringSerde } from '../../state/Serde.js';
 import { keyValueStore } from '../../state/Stores.js';
-import { TASK_DATABASE_DIR } from '../../state/TaskDatabase.js';
+import { TASK_DATABASE_DIR, TaskDatabase } from '../../state/TaskDatabase.js';
 import type { RocksDBKeyValueStore } from '../../state/RocksDBKeyValueStore.js';
 import { MemoryChangelog } from './support.js';
 import { TempDirs } from '../support/temp-dir.js';
@@ -108,5 +109,30 @@ test('store columns compress their deeper levels without a trained dictionary (d
     expect(options.get('compression_per_level')).toBe('kNoCompression:kNoCompression:kZSTD:kZSTD:kZSTD:kZSTD:kZSTD');
     expect(structField(options.get('compression_opts')!, 'max_dict_bytes')).toBe('0');
     expect(structField(options.get('compression_opts')!, 'zstd_max_train_bytes')).toBe('0');
+  }
+});
+
+test("a task's expected columns are declared at the database's first open: one open for all its stores, not one per store", async () => {
+  const opens = jest.spyOn(TaskDatabase.prototype as unknown as { openWith(columns: Set<string>): Promise<void> }, 'openWith');
+  try {
+    const unhinted = dirs.make();
+    for (const store of [kv('a'), kv('b'), kv('c')]) await store.open(unhinted);
+    expect(opens).toHaveBeenCalledTimes(3);
+    for (const store of open.splice(0)) await store.close();
+
+    opens.mockClear();
+    const hinted = dirs.make();
+    TaskDatabase.expectColumns(hinted, ['a', 'b', 'c']);
+    const stores = [kv('a'), kv('b'), kv('c')];
+    for (const [i, store] of stores.entries()) {
+      expect(await store.open(hinted)).toBeUndefined();
+      await store.finishRestore(0);
+      store.put('k', i);
+      await commit(store, new MemoryChangelog());
+    }
+    expect(opens).toHaveBeenCalledTimes(1);
+    expect(stores.map((store) => store.get('k'))).toEqual([0, 1, 2]);
+  } finally {
+    opens.mockRestore();
   }
 });

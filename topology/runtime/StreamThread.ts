@@ -56,6 +56,7 @@ export class StreamThread {
   private consecutiveFailures = 0;
   /** The last poll returned nothing and no task holds records or uncommitted work: the next poll may wait longer. */
   private quiet = false;
+  private polledOnce = false;
   private failuresWithLogReachable = 0;
   private readonly lag: ConsumerLagMonitor;
   readonly taskManager: TaskManager;
@@ -119,6 +120,15 @@ export class StreamThread {
     return this.failure;
   }
 
+  /**
+   * The tasks of the first assignment are set up with their stores restored, or the loop's first
+   * poll returned without one (the group joined and gave this thread nothing). Kafka Streams' thread
+   * leaves PARTITIONS_ASSIGNED for RUNNING there.
+   */
+  get startedUp(): boolean {
+    return this.polledOnce || this.taskManager.hasAssignment;
+  }
+
   start(): void {
     this.loop ??= this.runLoop();
   }
@@ -162,6 +172,7 @@ export class StreamThread {
           }
         }
         const records = await consumer.poll(config.maxPollRecords, this.pollTimeoutMs());
+        this.polledOnce = true;
         if (this.currentState !== 'RUNNING') {
           this.route(records);
           this.processBuffered();

@@ -109,6 +109,15 @@ export class StreamsApp extends EventEmitter {
   }
 
   /**
+   * RUNNING, and every stream thread started up: the tasks of its first assignment set up and
+   * their stores restored (or its first poll returned with nothing assigned). Until then events wait
+   * in the input topics (Kafka Streams reports REBALANCING). GET /ready asks this.
+   */
+  get processing(): boolean {
+    return this.currentState === 'RUNNING' && this.threads.every((thread) => thread.startedUp);
+  }
+
+  /**
    * Resolves once the first partition assignment has been handled: its tasks exist and their
    * stores are restored. Assignment happens inside the consumer's first polls, after start().
    */

@@ -1,12 +1,9 @@
-import path from 'node:path';
 import type { LogConsumer, TopicPartition } from '../../log/Log.js';
-import type { RuntimeStore } from '../../state/StoreBuilder.js';
 import type { Subtopology } from '../Subtopologies.js';
 import { isFatalLogError } from './FatalLogErrors.js';
-import { restoreStore } from './StateRestorer.js';
 import type { StreamThreadContext } from './StreamThreadContext.js';
-import { StreamTask } from './StreamTask.js';
-import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.js';
+import type { StreamTask } from './StreamTask.js';
+import { RestoringStores, setUpTask, TASK_SETUP_CONCURRENCY } from './TaskSetup.js';
 
 /**
  * How long a new task with several inputs waits at most for each to be read up to its end
@@ -41,7 +38,7 @@ export interface TaskManagerHooks {
  */
 export class TaskManager {
   private readonly byId = new Map<string, StreamTask>();
-  private readonly restoring = new Set<string>();
+  private readonly restoring = new RestoringStores();
   private readonly rebalancesInFlight = new Set<Promise<void>>();
   private corrupted = false;
   /** Corrupted, and the tasks closed until the next poll tells whether the session holds (reviveCorrupted). */
@@ -80,7 +77,7 @@ export class TaskManager {
 
   /** Stores being restored right now, for InvalidStateStoreError's message. */
   restoringStores(): string[] {
-    return [...this.restoring];
+    return this.restoring.names();
   }
 
   /**
@@ -199,20 +196,14 @@ export class TaskManager {
 
   private async assign(partitions: TopicPartition[]): Promise<void> {
     const { log, config, subtopologyByTopic } = this.context;
+    const started = performance.now();
     const committed = await log.committedOffsets(config.applicationId, partitions);
+    const created = await this.setUpMissingTasks(partitions);
+    if (created === undefined) return;
     for (const tp of partitions) {
       const sub = subtopologyByTopic.get(tp.topic);
-      if (!sub) continue;
-      const taskId = `${sub.id}_${tp.partition}`;
-      let task = this.byId.get(taskId);
-      if (!task) {
-        // Shutting down: the tasks left would be closed at once. Setting up a task opens and
-        // restores its stores (~0.3 s each on a fresh state dir, 24 of them in the default
-        // pipeline), and the shutdown waits for the poll this assignment runs in.
-        if (!this.hooks.isRunning()) return;
-        task = await this.createTask(sub, tp.partition);
-        this.byId.set(taskId, task);
-      }
+      const task = sub && this.byId.get(`${sub.id}_${tp.partition}`);
+      if (!task) continue;
       const offset = committed.get(`${tp.topic}:${tp.partition}`);
       if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
       if (task.inputTopics().length > 1) {
@@ -222,7 +213,48 @@ export class TaskManager {
     }
     this.hooks.tasksChanged();
     this.assignedOnce = true;
+    if (created > 0) this.context.logger?.info({ created, tasks: this.byId.size, ms: Math.round(performance.now() - started) }, 'assigned tasks set up, their stores restored');
     this.hooks.assigned(partitions);
+  }
+
+  /**
+   * Sets up the tasks of the partitions that have none yet, TASK_SETUP_CONCURRENCY at a time.
+   * Returns how many, or undefined when the thread began shutting down: the tasks left would be
+   * closed at once, and the shutdown waits for the poll this assignment runs in. Tasks set up
+   * before a failure are kept (a retry does not set them up again) and join the thread's tasks
+   * in partition order, whichever finished first.
+   */
+  private async setUpMissingTasks(partitions: TopicPartition[]): Promise<number | undefined> {
+    const missing = new Map<string, { sub: Subtopology; partition: number }>();
+    for (const tp of partitions) {
+      const sub = this.context.subtopologyByTopic.get(tp.topic);
+      if (sub && !this.byId.has(`${sub.id}_${tp.partition}`)) missing.set(`${sub.id}_${tp.partition}`, { sub, partition: tp.partition });
+    }
+    const queue = [...missing];
+    const ready = new Map<string, StreamTask>();
+    const failures: unknown[] = [];
+    let stopped = false;
+    const setUpNext = async (): Promise<void> => {
+      for (let next = queue.shift(); next && failures.length === 0; next = queue.shift()) {
+        if (!this.hooks.isRunning()) {
+          stopped = true;
+          return;
+        }
+        const [taskId, { sub, partition }] = next;
+        try {
+          ready.set(taskId, await setUpTask(this.context, sub, partition, { restoring: this.restoring, onRestoring: (event) => this.hooks.restoring(event) }));
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TASK_SETUP_CONCURRENCY, queue.length) }, setUpNext));
+    for (const taskId of missing.keys()) {
+      const task = ready.get(taskId);
+      if (task) this.byId.set(taskId, task);
+    }
+    if (failures.length > 0) throw failures[0];
+    return stopped ? undefined : ready.size;
   }
 
   private async closeTasksOf(partitions: TopicPartition[]): Promise<void> {
@@ -236,47 +268,6 @@ export class TaskManager {
       this.byId.delete(taskId);
     }
     this.hooks.tasksChanged();
-  }
-
-  /** Opens the task's stores, each restored up to its changelog's end, before the task processes anything. */
-  private async createTask(sub: Subtopology, partition: number): Promise<StreamTask> {
-    const { topology, log, config, metrics, logger } = this.context;
-    const taskId = `${sub.id}_${partition}`;
-    const stores = new Map<string, RuntimeStore>();
-    const builders = sub.stores.map((storeName) => topology.storeBuilder(storeName));
-    const streamTimeBuilder = needsPersistedStreamTime(sub) ? taskStreamTimeStore(sub) : undefined;
-    if (streamTimeBuilder) builders.push(streamTimeBuilder);
-    for (const builder of builders) {
-      const store = builder.build(config.applicationId);
-      const dir = path.join(config.stateDir, config.applicationId, taskId);
-      let result: Awaited<ReturnType<typeof restoreStore>>;
-      this.restoring.add(builder.name);
-      this.hooks.restoring({ task: taskId, store: builder.name });
-      try {
-        result = await restoreStore(log, store, dir, partition);
-      } catch (error) {
-        this.restoring.delete(builder.name);
-        // Release the RocksDB locks, so that a retry can open the same directories.
-        for (const opened of [store, ...stores.values()]) await opened.close().catch(() => undefined);
-        throw error;
-      }
-      metrics.restoredRecords.inc({ store: builder.name }, result.records);
-      metrics.restoreSeconds.observe({ store: builder.name }, result.durationMs / 1000);
-      if (result.records > 0) logger?.info({ task: taskId, ...result }, 'store restored from changelog');
-      stores.set(builder.name, store);
-      this.restoring.delete(builder.name);
-    }
-    return new StreamTask({
-      streamTimeStore: streamTimeBuilder?.name,
-      applicationId: config.applicationId,
-      subtopology: sub,
-      partition,
-      topology,
-      stores,
-      globalStores: this.context.globalStores,
-      dlqTopic: config.dlqTopic,
-      observer: metrics,
-    });
   }
 
   /** After a failed commit: drop every task's uncommitted state and start again from the last commit. */
