@@ -31,23 +31,49 @@ export interface ColumnSpec {
 
 /** ClickHouse DateTime64(3) text, UTC. Numbers below 1e11 are taken as seconds, above as ms. */
 export function toClickHouseDateTime(value: unknown): string | undefined {
-  let ms: number;
-  if (typeof value === 'number' && Number.isFinite(value)) ms = Math.abs(value) < 1e11 ? value * 1000 : value;
-  else if (typeof value === 'string' && value.trim() !== '') {
-    ms = /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Date.parse(value);
-    if (/^-?\d+(\.\d+)?$/.test(value.trim()) && Math.abs(ms) < 1e11) ms *= 1000;
-  } else if (value instanceof Date) ms = value.getTime();
-  else return undefined;
-  if (!Number.isFinite(ms)) return undefined;
-  return formatMs(Math.round(ms));
+  if (typeof value === 'number') {
+    const ms = Math.abs(value) < 1e11 ? value * 1000 : value;
+    return Number.isFinite(ms) ? formatMs(Math.round(ms)) : undefined;
+  }
+  if (typeof value === 'string') return textToClickHouseDateTime(value);
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return Number.isFinite(ms) ? formatMs(Math.round(ms)) : undefined;
+  }
+  return undefined;
+}
+
+const NUMERIC = /^-?\d+(\.\d+)?$/;
+
+// The last text converted, and its result: the events of one ingress request share their
+// received_at (an ISO string), and Date.parse of it was a large part of mapping a row.
+let lastText = '';
+let lastTextResult: string | undefined;
+
+function textToClickHouseDateTime(text: string): string | undefined {
+  if (text === lastText) return lastTextResult;
+  const trimmed = text.trim();
+  let result: string | undefined;
+  if (trimmed !== '') {
+    const numeric = NUMERIC.test(trimmed);
+    let ms = numeric ? Number(text) : Date.parse(text);
+    if (numeric && Math.abs(ms) < 1e11) ms *= 1000;
+    result = Number.isFinite(ms) ? formatMs(Math.round(ms)) : undefined;
+  }
+  lastText = text;
+  lastTextResult = result;
+  return result;
 }
 
 // Formatting (a Date, an ISO string, a slice and a replace) is done once per second of time:
 // received_at and the record timestamp are the same for every event of an ingress request, and
-// event times of a live stream mostly share their second. Only years 0000-9999, where the ISO
-// text has this fixed shape; the rest go the long way (same text).
-let cachedSecond = NaN;
-let cachedPrefix = '';
+// event times of a live stream mostly share their second. Two seconds are kept: a row formats
+// two times (the event's and the ingress's), mostly in different seconds, and one slot thrashed
+// between them. Only years 0000-9999, where the ISO text has this fixed shape; the rest go the
+// long way (same text).
+const cachedSeconds = [NaN, NaN];
+const cachedPrefixes = ['', ''];
+let slotToReplace = 0;
 const FIXED_SHAPE_FROM_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 const FIXED_SHAPE_TO_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
@@ -57,12 +83,18 @@ function formatMs(ms: number): string | undefined {
     return Number.isNaN(date.getTime()) ? undefined : date.toISOString().slice(0, 23).replace('T', ' ');
   }
   const second = Math.floor(ms / 1000);
-  if (second !== cachedSecond) {
-    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
-    cachedSecond = second;
-  }
   const milli = ms - second * 1000;
-  return cachedPrefix + (milli < 10 ? '.00' : milli < 100 ? '.0' : '.') + milli;
+  return secondPrefix(second) + (milli < 10 ? '.00' : milli < 100 ? '.0' : '.') + milli;
+}
+
+function secondPrefix(second: number): string {
+  if (second === cachedSeconds[0]) return cachedPrefixes[0]!;
+  if (second === cachedSeconds[1]) return cachedPrefixes[1]!;
+  const prefix = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  cachedSeconds[slotToReplace] = second;
+  cachedPrefixes[slotToReplace] = prefix;
+  slotToReplace ^= 1;
+  return prefix;
 }
 
 function lookup(value: unknown, path: readonly string[]): unknown {
