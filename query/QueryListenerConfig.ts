@@ -1,3 +1,4 @@
+import { isPlainIdentifier } from '../config/PlainIdentifier.js';
 import { ConfigError, readDurationMs, readInteger, readOptionalString, readString, type Env } from '../config/index.js';
 import type { QueryLimits } from './QuerySettings.js';
 
@@ -64,7 +65,7 @@ export function readQueryListenerConfig(env: Env, roles: readonly string[]): Que
   const executionMs = readDurationMs(env, 'CLICKHOUSE_HTTP_MAX_EXECUTION_TIME', 60_000);
   if (executionMs < 1000) throw new ConfigError(`CLICKHOUSE_HTTP_MAX_EXECUTION_TIME must be at least 1s (ClickHouse counts whole seconds)`);
   const database = readString(env, 'CLICKHOUSE_DATABASE', 'events_db');
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new ConfigError(`CLICKHOUSE_DATABASE="${database}" is not a plain identifier`);
+  if (!isPlainIdentifier(database)) throw new ConfigError(`CLICKHOUSE_DATABASE="${database}" is not a plain identifier`);
   return {
     host,
     database,

@@ -1,3 +1,4 @@
+import { isPlainIdentifier } from '../config/PlainIdentifier.js';
 import { ClickHouseHttpError } from './ClickHouseErrors.js';
 import type { Token } from './SqlTokens.js';
 
@@ -34,14 +35,12 @@ function isStringType(type: string): boolean {
   return /^(String|FixedString\(\s*\d+\s*\))$/.test(inner);
 }
 
-const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** The SQL text that replaces `{name:Type}` for `value`. */
 export function parameterSql(name: string, type: string, value: string): string {
   const cleanType = type.trim();
   if (cleanType === 'Identifier') {
     const parts = value.split('.');
-    if (parts.length > 2 || !parts.every((part) => PLAIN_IDENTIFIER.test(part))) {
+    if (parts.length > 2 || !parts.every(isPlainIdentifier)) {
       throw new ClickHouseHttpError(457, 'BAD_QUERY_PARAMETER', `Value ${value} cannot be parsed as Identifier for query parameter '${name}'`);
     }
     return parts.map((part) => `\`${part}\``).join('.');

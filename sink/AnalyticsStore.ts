@@ -1,3 +1,4 @@
+import { isPlainIdentifier } from '../config/PlainIdentifier.js';
 /**
  * The analytics store: where the sink writes rows and the seed 004 query reads them.
  *
@@ -91,10 +92,6 @@ export function chunkRows<T>(rows: readonly T[], dedupToken: string, max: number
   return chunks;
 }
 
-/** A name usable in SQL without quoting: letters, digits and underscores, not starting with a digit. */
-export function isPlainIdentifier(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
 
 /** Identifiers we interpolate into SQL (database and table names) must be plain. */
 export function assertIdentifier(name: string, what: string): string {

@@ -7,7 +7,8 @@ import type { Session } from 'chdb';
 const loadChdb = () => import('chdb');
 import { stdinIsQuiet } from '../config/QuietStdin.js';
 import { nextTurn, ROWS_PER_SLICE } from './EventLoopSlices.js';
-import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne, isPlainIdentifier } from './AnalyticsStore.js';
+import { type AnalyticsStore, type QueryParams, type Row, type InsertRow, type InsertOptions, assertIdentifier, chunkRows, insertSettings, answersSelectOne } from './AnalyticsStore.js';
+import { isPlainIdentifier } from '../config/PlainIdentifier.js';
 
 export interface ChdbStoreOptions {
   /** Data directory of the engine (e.g. ./data/chdb). Created when missing. */

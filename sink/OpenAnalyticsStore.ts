@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type Env, ConfigError, readInteger, readOptionalString, readString, readDurationMs, readMemoryPlan } from '../config/index.js';
-import { isPlainIdentifier, type AnalyticsStore } from './AnalyticsStore.js';
+import { isPlainIdentifier } from '../config/PlainIdentifier.js';
+import type { AnalyticsStore } from './AnalyticsStore.js';
 
 // Each store's module is loaded when a store of its kind opens: a process on chDB never loads
 // @clickhouse/client (and its HTTP agent), one on a server never loads chdb's bindings.
