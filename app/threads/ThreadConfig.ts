@@ -22,6 +22,12 @@ export interface ThreadConfig {
    * memory plan (MemoryPlan's streamHeapMb divided among the stream threads). Unset: the plan's.
    */
   streamHeapMb: number | undefined;
+  /**
+   * PIPELINE_THREAD_NICE: the nice value of the stream threads and the sink's (and of chDB's pools,
+   * which they start), 0-19; 0 leaves them as the process is. The HTTP and log threads keep the
+   * process's. Linux only (elsewhere ignored).
+   */
+  pipelineThreadNice: number;
 }
 
 /** Below this a stream thread cannot load the pipeline's modules; accepted so a test can run a worker out of heap. */
@@ -46,6 +52,7 @@ export function readThreadConfig(env: Env, defaultPartitions: number): ThreadCon
     singleThread: readBoolean(env, 'SINGLE_THREAD', false),
     streamThreads: readInteger(env, 'STREAM_THREADS', defaultStreamThreads(os.availableParallelism(), defaultPartitions), 1, 64),
     sinkThread: readEnum(env, 'SINK_THREAD', ['auto', 'own', 'shared'] as const, 'auto'),
+    pipelineThreadNice: readInteger(env, 'PIPELINE_THREAD_NICE', 0, 0, 19),
     streamHeapMb: env.STREAM_HEAP_MB?.trim() ? readInteger(env, 'STREAM_HEAP_MB', 0, MIN_STREAM_HEAP_SETTING_MB, 1024 * 1024) : undefined,
   };
   if (config.sinkThread === 'shared' && config.streamThreads !== 1) {

@@ -113,7 +113,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
     const startWorker = async (plan: WorkerPlan, onTopics?: () => void) => {
       if (plan.roles.includes('sink')) await chdbLoaded;
       const heap = plan.roles.includes('topology') ? streamHeap : undefined;
-      const worker = await PipelineWorker.start({ ...plan, env, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics, heap);
+      const worker = await PipelineWorker.start({ ...plan, env, nice: threads.pipelineThreadNice, ...(logThread ? { logPort: logThread.port() } : {}) }, onTopics, heap);
       started.push(worker);
       return worker;
     };

@@ -15,6 +15,8 @@ export interface PipelineWorkerData {
   logPort?: MessagePort;
   /** The sink's worker also serves the ClickHouse HTTP interface (query/) when it is configured. */
   serveQueries: boolean;
+  /** PIPELINE_THREAD_NICE: the nice value the worker gives its own thread first (app/threads/ThreadPriority.ts). */
+  nice: number;
 }
 
 /** An HTTP request of an admin route, answered by the worker's own fastify instance (inject). */

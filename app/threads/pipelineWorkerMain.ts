@@ -25,6 +25,7 @@ import { readMemoryPlan, readTopicNames } from '../../config/index.js';
 import { applyMemoryPlan } from '../MemoryBudget.js';
 import { StartSequence } from '../StartSequence.js';
 import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, type PipelineWorkerData, type WorkerCall, type WorkerEvent, type WorkerReadiness, type WorkerReply } from './WorkerProtocol.js';
+import { niceThisThread } from './ThreadPriority.js';
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
@@ -46,6 +47,8 @@ setInterval(() => post({ type: 'alive' }), WORKER_HEARTBEAT_MS).unref();
 
 async function start(): Promise<void> {
   const { env } = data;
+  // First: the threads this one starts (chDB's pools, with the sink) inherit its nice value.
+  if (niceThisThread(data.nice)) logger.info({ nice: data.nice }, 'thread reniced (PIPELINE_THREAD_NICE)');
   const config = { ...readAppConfig(env), roles: data.roles };
   // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
   applyMemoryPlan(readMemoryPlan(env));

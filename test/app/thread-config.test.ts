@@ -1,4 +1,4 @@
-/** STREAM_THREADS, SINGLE_THREAD and SINK_THREAD as the service reads them at start (app/threads/ThreadConfig.ts). */
+/** STREAM_THREADS, SINGLE_THREAD, SINK_THREAD and PIPELINE_THREAD_NICE as the service reads them at start (app/threads/ThreadConfig.ts). */
 import { ConfigError } from '../../config/index.js';
 import { sinkSharesStreamThread } from '../../app/threads/ThreadedRuntime.js';
 import { defaultStreamThreads, readThreadConfig } from '../../app/threads/ThreadConfig.js';
@@ -22,5 +22,12 @@ describe('thread settings', () => {
     expect(() => readThreadConfig({ STREAM_THREADS: '2', SINK_THREAD: 'shared' }, 4)).toThrow(/SINK_THREAD=shared needs STREAM_THREADS=1/);
     expect(() => readThreadConfig({ SINK_THREAD: 'elsewhere' }, 4)).toThrow(/SINK_THREAD/);
     expect(() => readThreadConfig({ STREAM_THREADS: '0' }, 4)).toThrow(/STREAM_THREADS/);
+    expect(() => readThreadConfig({ PIPELINE_THREAD_NICE: '20' }, 4)).toThrow(/PIPELINE_THREAD_NICE/);
+    expect(() => readThreadConfig({ PIPELINE_THREAD_NICE: '-5' }, 4)).toThrow(/PIPELINE_THREAD_NICE/);
+  });
+
+  test('PIPELINE_THREAD_NICE: 0 unless set', () => {
+    expect(readThreadConfig({}, 4).pipelineThreadNice).toBe(0);
+    expect(readThreadConfig({ PIPELINE_THREAD_NICE: '5' }, 4).pipelineThreadNice).toBe(5);
   });
 });
