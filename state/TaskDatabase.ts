@@ -144,6 +144,12 @@ export class TaskDatabase {
     TaskDatabase.expected.set(join(dir, TASK_DATABASE_DIR), new Set(columns));
   }
 
+  /** The columns an open of location declares: those it has, the ones expected there, and store's. */
+  private static withWanted(location: string, columns: Set<string>, store: string): Set<string> {
+    for (const column of TaskDatabase.expected.get(location) ?? []) columns.add(column);
+    return columns.add(store);
+  }
+
   /** Runs fn after every earlier open/close of the same directory. */
   private static serial<T>(location: string, fn: () => Promise<T>): Promise<T> {
     const previous = TaskDatabase.queues.get(location) ?? Promise.resolve();
@@ -169,15 +175,10 @@ export class TaskDatabase {
       let database = TaskDatabase.open.get(location);
       if (!database) {
         database = new TaskDatabase(location);
-        const columns = await existingColumns(location);
-        for (const column of TaskDatabase.expected.get(location) ?? []) columns.add(column);
-        columns.add(store);
-        await database.openWith(columns);
+        await database.openWith(TaskDatabase.withWanted(location, await existingColumns(location), store));
         TaskDatabase.open.set(location, database);
       } else if (database.handles[store] === undefined) {
-        const columns = new Set(Object.keys(database.handles));
-        for (const column of TaskDatabase.expected.get(location) ?? []) columns.add(column);
-        columns.add(store);
+        const columns = TaskDatabase.withWanted(location, new Set(Object.keys(database.handles)), store);
         await database.closeNative();
         await database.openWith(columns);
       }
