@@ -3,7 +3,7 @@ import type { Subtopology } from '../Subtopologies.js';
 import { isFatalLogError } from './FatalLogErrors.js';
 import type { StreamThreadContext } from './StreamThreadContext.js';
 import type { StreamTask } from './StreamTask.js';
-import { RestoringStores, setUpTask, TASK_SETUP_CONCURRENCY } from './TaskSetup.js';
+import { RestoringStores, setUpTask, TASK_SETUP_CONCURRENCY, taskIdOf } from './TaskSetup.js';
 
 /**
  * How long a new task with several inputs waits at most for each to be read up to its end
@@ -87,7 +87,7 @@ export class TaskManager {
    */
   taskFor(topic: string, partition: number): StreamTask | undefined {
     const sub = this.context.subtopologyByTopic.get(topic);
-    const task = sub && this.byId.get(`${sub.id}_${partition}`);
+    const task = sub && this.byId.get(taskIdOf(sub, partition));
     if (!task && !this.waitingForGroup) throw new Error(`no task for ${topic}:${partition}; the consumer returned a partition that is not assigned`);
     return task;
   }
@@ -202,7 +202,7 @@ export class TaskManager {
     if (created === undefined) return;
     for (const tp of partitions) {
       const sub = subtopologyByTopic.get(tp.topic);
-      const task = sub && this.byId.get(`${sub.id}_${tp.partition}`);
+      const task = sub && this.byId.get(taskIdOf(sub, tp.partition));
       if (!task) continue;
       const offset = committed.get(`${tp.topic}:${tp.partition}`);
       if (offset !== undefined) task.setCommittedOffset(tp.topic, offset);
@@ -228,7 +228,9 @@ export class TaskManager {
     const missing = new Map<string, { sub: Subtopology; partition: number }>();
     for (const tp of partitions) {
       const sub = this.context.subtopologyByTopic.get(tp.topic);
-      if (sub && !this.byId.has(`${sub.id}_${tp.partition}`)) missing.set(`${sub.id}_${tp.partition}`, { sub, partition: tp.partition });
+      if (!sub) continue;
+      const taskId = taskIdOf(sub, tp.partition);
+      if (!this.byId.has(taskId)) missing.set(taskId, { sub, partition: tp.partition });
     }
     const queue = [...missing];
     const ready = new Map<string, StreamTask>();
@@ -261,7 +263,7 @@ export class TaskManager {
     const taskIds = new Set<string>();
     for (const tp of partitions) {
       const sub = this.context.subtopologyByTopic.get(tp.topic);
-      if (sub) taskIds.add(`${sub.id}_${tp.partition}`);
+      if (sub) taskIds.add(taskIdOf(sub, tp.partition));
     }
     for (const taskId of taskIds) {
       await this.byId.get(taskId)?.close();

@@ -14,6 +14,11 @@ import { needsPersistedStreamTime, taskStreamTimeStore } from './TaskStreamTime.
  */
 export const TASK_SETUP_CONCURRENCY = 4;
 
+/** A task's id: its sub-topology and partition (Kafka Streams' TaskId, `<sub>_<partition>`), also its state directory's name. */
+export function taskIdOf(sub: Subtopology, partition: number): string {
+  return `${sub.id}_${partition}`;
+}
+
 /** Which stores of which task are being restored right now (tasks are set up side by side). */
 export class RestoringStores {
   private readonly entries = new Map<string, string>();
@@ -44,7 +49,7 @@ export async function setUpTask(
   progress: { restoring: RestoringStores; onRestoring(event: { task: string; store: string }): void },
 ): Promise<StreamTask> {
   const { topology, log, config, metrics, logger } = context;
-  const taskId = `${sub.id}_${partition}`;
+  const taskId = taskIdOf(sub, partition);
   const dir = path.join(config.stateDir, config.applicationId, taskId);
   const builders = sub.stores.map((storeName) => topology.storeBuilder(storeName));
   const streamTimeBuilder = needsPersistedStreamTime(sub) ? taskStreamTimeStore(sub) : undefined;
