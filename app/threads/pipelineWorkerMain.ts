@@ -26,6 +26,7 @@ import { applyMemoryPlan } from '../MemoryBudget.js';
 import { StartSequence } from '../StartSequence.js';
 import { WORKER_HEARTBEAT_MS, type ForwardedRequest, type ForwardedResponse, type PipelineWorkerData, type WorkerCall, type WorkerEvent, type WorkerReadiness, type WorkerReply } from './WorkerProtocol.js';
 import { niceThisThread } from './ThreadPriority.js';
+import { keepChdbPoolsReniced } from './ChdbPoolPriority.js';
 
 const data = workerData as PipelineWorkerData;
 const port = parentPort!;
@@ -39,6 +40,7 @@ let log: Log | undefined;
 let admin: FastifyInstance | undefined;
 let queryLayer: QueryLayer | undefined;
 let stopping: Promise<void> | undefined;
+let stopRenicingChdbPools = () => {};
 const registry = new Registry();
 registerThreadHeapGauges(registry, data.name);
 // The HTTP thread's sign that this thread runs: a thread that died inside a native addon (chDB's
@@ -49,6 +51,8 @@ async function start(): Promise<void> {
   const { env } = data;
   // First: the threads this one starts (chDB's pools, with the sink) inherit its nice value.
   if (niceThisThread(data.nice)) logger.info({ nice: data.nice }, 'thread reniced (PIPELINE_THREAD_NICE)');
+  // chDB's pools the HTTP thread created with the addon, and those they start later, follow the sink's thread.
+  if (data.roles.includes('sink')) stopRenicingChdbPools = keepChdbPoolsReniced(data.nice, (threads) => logger.debug({ threads, nice: data.nice }, "chDB's pool threads reniced"));
   const config = { ...readAppConfig(env), roles: data.roles };
   // Module state (store and log memory shares) is per thread: each worker applies the plan itself.
   applyMemoryPlan(readMemoryPlan(env));
@@ -178,6 +182,7 @@ function stop(): Promise<void> {
       }
       steps[name] = Date.now() - from;
     };
+    stopRenicingChdbPools();
     await step('query listener', () => queryLayer?.close());
     await step('admin', () => admin?.close());
     await step('roles', () => sequence?.stop());
