@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { LogRecord } from '../../log/Log.js';
 import type { Row } from '../../sink/AnalyticsStore.js';
 import { batchRows } from '../../sink/BatchRows.js';
-import { jsonEachRowLiteral, rawStringLiteral } from '../../sink/ChdbStore.js';
+import { jsonEachRowBytes, jsonEachRowLiteral, rawStringLiteral } from '../../sink/ChdbStore.js';
 import { defaultSinkRoutes } from '../../sink/SinkConfig.js';
 import { asLogRecord, envelope, generateEvents } from './generate.js';
 
@@ -16,6 +16,20 @@ describe('sink batches built in slices', () => {
       const whole = rawStringLiteral(rows.map((row) => JSON.stringify(row)).join('\n'));
       expect(await jsonEachRowLiteral(rows)).toBe(whole);
     }
+  });
+
+  test('the payload as bytes is the UTF-8 of the same lines, encoded rows or not, however much the buffer grows', async () => {
+    for (const count of [0, 1, 999, 1000, 1001, 2500]) {
+      const rows: Row[] = Array.from({ length: count }, (_, i) => ({ i, text: nasty[i % nasty.length]! + i, list: [nasty[(i + 3) % nasty.length]!] }));
+      const lines = rows.map((row) => JSON.stringify(row));
+      const expected = Buffer.from(lines.join('\n'), 'utf8');
+      expect((await jsonEachRowBytes(rows)).equals(expected)).toBe(true);
+      // Encoded rows (what the sink inserts: encodeRow's lines), estimated one byte per unit.
+      expect((await jsonEachRowBytes(lines)).equals(expected)).toBe(true);
+    }
+    // Lines of 3-byte characters outgrow the first estimate many times over.
+    const wide = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ i, text: '€'.repeat(1 + (i % 50)) }));
+    expect((await jsonEachRowBytes(wide)).toString('utf8')).toBe(wide.join('\n'));
   });
 
   test('a heredoc literal never closes before its text ends (ClickHouse ends it at the first tag after the opening)', () => {
