@@ -15,7 +15,8 @@ export function currentThreadId(): number | undefined {
 /**
  * Gives the calling thread the nice value `nice` (PIPELINE_THREAD_NICE). On Linux a thread has a
  * nice value of its own (os.setPriority with its id); the threads it starts later inherit it, so a
- * stream thread reniced before its sink starts takes chDB's pools with it. Under CPU contention
+ * stream thread reniced before its sink starts takes the chDB threads the sink starts with it (the
+ * pools the HTTP thread created with the addon follow through ChdbPoolPriority.ts). Under CPU contention
  * the HTTP and log threads, which a client's answer waits for, then come first; the topology uses
  * what they leave and catches up after a spike (its backlog is bounded by MAX_TOPOLOGY_LAG).
  * Returns whether it applied (not on other systems, nor when the thread's nice value is that high already).
