@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import os from 'node:os';
+import { lowerThreadPriority } from './ThreadPriority.js';
 
 /**
  * chDB's own thread pools, by the names ClickHouse gives their threads (15 characters at most):
@@ -27,7 +27,7 @@ const threadName = (comm: string) => comm.trimEnd();
 
 /**
  * Gives `nice` to this process's threads whose name is in `names` and whose nice value is lower.
- * Never lowers one. Returns how many it changed; 0 where /proc is not there.
+ * Never raises a priority (lowerThreadPriority). Returns how many it changed; 0 where /proc is not there.
  */
 export function reniceThreadsNamed(names: ReadonlySet<string>, nice: number): number {
   let tids: string[];
@@ -38,12 +38,9 @@ export function reniceThreadsNamed(names: ReadonlySet<string>, nice: number): nu
   }
   let changed = 0;
   for (const entry of tids) {
-    const tid = Number(entry);
     try {
       if (!names.has(threadName(fs.readFileSync(`/proc/self/task/${entry}/comm`, 'latin1')))) continue;
-      if (os.getPriority(tid) >= nice) continue;
-      os.setPriority(tid, nice);
-      changed += 1;
+      if (lowerThreadPriority(Number(entry), nice)) changed += 1;
     } catch {
       // the thread ended between the listing and the read
     }

@@ -24,8 +24,16 @@ export function currentThreadId(): number | undefined {
 export function niceThisThread(nice: number): boolean {
   if (nice === 0) return false;
   const tid = currentThreadId();
-  // Never raised: a process started under `nice` keeps at least its own value (lowering it needs privilege).
-  if (tid === undefined || os.getPriority(tid) >= nice) return false;
+  return tid !== undefined && lowerThreadPriority(tid, nice);
+}
+
+/**
+ * Gives thread tid the nice value `nice` if its own is lower; returns whether it did. Never
+ * raises a priority: a process started under `nice` keeps at least its own value (lowering a nice
+ * value needs privilege).
+ */
+export function lowerThreadPriority(tid: number, nice: number): boolean {
+  if (os.getPriority(tid) >= nice) return false;
   os.setPriority(tid, nice);
   return true;
 }
