@@ -278,7 +278,7 @@ async function startOnThisThread(
   applyMemoryPlan(options.memory);
   const log = await openLog(config, env, logger, registry);
   stopping.push(() => log.close());
-  const sequence = new StartSequence({ config, env, log, logger, registry, pipelineConfig, landingPartitions });
+  const sequence = await StartSequence.create({ config, env, log, logger, registry, pipelineConfig, landingPartitions });
   stopping.push(() => sequence.stop());
   await sequence.start();
   // Issue 15: the read-only query layer over the embedded store (query/): closed after the

@@ -1,18 +1,16 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ReadinessCheck } from '../ingress/index.js';
 import type { Log } from '../log/Log.js';
-import { readProcessingFailures } from '../processors/ProcessingFailures.js';
-import { registerSeedMetrics } from '../processors/SeedMetrics.js';
-import { readMaxPollRecords } from './StreamConfig.js';
-import { buildDefaultPipeline, ensurePipelineTopics, type DefaultPipeline, type PipelineConfig } from '../processors/index.js';
+import type { DefaultPipeline } from '../processors/DefaultPipeline.js';
+import type { PipelineConfig } from '../processors/PipelineConfig.js';
+import { ensurePipelineTopics } from '../processors/PipelineTopics.js';
 import { applyPipelineExtensions, ensureExtensionTopics, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
-import { startAnalytics, type AnalyticsRuntime } from '../sink/index.js';
-import { defaultSinkRoutes } from '../sink/SinkConfig.js';
+import type { AnalyticsRuntime } from '../sink/index.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
-import { StreamsApp, StreamsBuilder } from '../topology/index.js';
+import type { StreamsApp, StreamsBuilder } from '../topology/index.js';
 import type { AppConfig } from './AppConfig.js';
+import type { TopologyRole } from './TopologyRole.js';
 import { ConfigError, type Env } from '../config/index.js';
 
 export interface StartSequenceOptions {
@@ -71,30 +69,26 @@ export class StartSequence {
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: unknown) => void };
 
-  constructor(private readonly options: StartSequenceOptions) {
-    const { config, pipelineConfig, logger, registry, log } = options;
+  /**
+   * Loads what the process's roles need and no more: the topology, the processors and the state
+   * stores only for the topology role, the sink's modules (at its start) only for the sink role.
+   */
+  static async create(options: StartSequenceOptions): Promise<StartSequence> {
+    const topology = options.config.roles.includes('topology') ? (await import('./TopologyRole.js')).createTopologyRole(options) : undefined;
+    return new StartSequence(options, topology);
+  }
+
+  private constructor(
+    private readonly options: StartSequenceOptions,
+    topology: TopologyRole | undefined,
+  ) {
     this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     // Observed by whoever awaits it; an unobserved rejection must not end the process on its own.
     this.done.catch(() => undefined);
-    this.wantsSink = config.roles.includes('sink');
-    if (config.roles.includes('topology')) {
-      const builder = new StreamsBuilder();
-      this.builder = builder;
-      this.pipeline = buildDefaultPipeline(builder, pipelineConfig, { logger: logger.child({ component: 'processors' }), failures: readProcessingFailures(options.env) });
-      this.streams = new StreamsApp(builder.build(), log, {
-        applicationId: config.applicationId,
-        stateDir: path.join(config.dataDir, 'state'),
-        ...(options.threadName ? { globalStateDir: path.join(config.dataDir, 'state', config.applicationId, `global-${options.threadName}`) } : {}),
-        commitIntervalMs: config.commitIntervalMs,
-        dlqTopic: pipelineConfig.dlqTopic,
-        defaultPartitions: config.defaultPartitions,
-        maxPollRecords: readMaxPollRecords(options.env),
-        registry,
-        logger: logger.child({ component: 'topology' }),
-      });
-      // Seed 002's seven metrics under their own names (issue 20 part 1).
-      registerSeedMetrics(registry, this.streams, this.pipeline);
-    }
+    this.wantsSink = options.config.roles.includes('sink');
+    this.builder = topology?.builder;
+    this.pipeline = topology?.pipeline;
+    this.streams = topology?.streams;
   }
 
   get analytics(): AnalyticsRuntime | undefined {
@@ -212,6 +206,8 @@ export class StartSequence {
     }
     const startSink = async () => {
       if (!this.wantsSink || this.stopped || this.analyticsRuntime) return;
+      const [{ startAnalytics }, { defaultSinkRoutes }] = await Promise.all([import('../sink/index.js'), import('../sink/SinkConfig.js')]);
+      if (this.stopped) return;
       this.analyticsRuntime = await startAnalytics({
         env,
         dataDir: config.dataDir,

@@ -3,9 +3,9 @@ import { UnknownTopicError, type Log, type LogRecord, type ProducerRecord, type 
 import { DLQ_REASON, DLQ_TIMESTAMP, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC } from '../topology/index.js';
 import { readReplayCursor, replayCursorRecord, replayCursorTopic, type ReplayCursor } from './ReplayCursor.js';
 import type { SafePattern } from './SafePattern.js';
+import { DEFAULT_MAX_REPLAYS } from './SeedDefaults.js';
 
-/** Seed 001: "events that fail more than 3 times are permanently quarantined". */
-export const DEFAULT_MAX_REPLAYS = 3;
+export { DEFAULT_MAX_REPLAYS };
 
 /** Where records past the retry cap are parked: `<dlq>.quarantine`, listed with `streamline dlq list --topic`. */
 export function quarantineTopic(dlqTopic: string): string {

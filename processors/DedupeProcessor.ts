@@ -3,13 +3,9 @@ import type { IndexedKeyValueStore } from '../state/StateStore.js';
 import { keyValueStore } from '../state/Stores.js';
 import type { FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, KStream, StreamRecord } from '../topology/index.js';
 import type { LearningEvent } from './LandingEvent.js';
+import { DEFAULT_DEDUPE_TTLS } from './SeedDefaults.js';
 
-/** Seed 002's TTLs per event type; other types use defaultTtlMs. */
-export const DEFAULT_DEDUPE_TTLS: Readonly<Record<string, number>> = {
-  attempt: 24 * 3_600_000,
-  session: 12 * 3_600_000,
-  placement: 7 * 86_400_000,
-};
+export { DEFAULT_DEDUPE_TTLS };
 
 export interface DedupeOptions<V> {
   /** Store name (changelog `<app-id>-<storeName>-changelog`). */

@@ -1,6 +1,4 @@
 import type { Logger } from 'pino';
-import type { Log } from '../log/Log.js';
-import { UnknownTopicError } from '../log/Log.js';
 import { bufferSerde, stringSerde } from '../state/Serde.js';
 import type { KStream, Processor, ProcessorContext, StreamRecord, StreamsApp, StreamsBuilder } from '../topology/index.js';
 import { DEFAULT_AGGREGATORS, type AggregatorSpec } from './AggregationSpecs.js';
@@ -13,7 +11,8 @@ import { ProcessingFailures } from './ProcessingFailures.js';
 import { LandingDecoder, withoutLandingHeaders } from './LandingContract.js';
 import { STRINGS_REPAIRED_OUTCOME, UnparseableEventError, type LearningEvent } from './LandingEvent.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
-import { ensureReferenceTopic } from './ReferenceData.js';
+// Here too, for the modules and tests that import it with the pipeline.
+export { ensurePipelineTopics } from './PipelineTopics.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
 import { addWindowedAggregations, queryAggregation, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';
 
@@ -159,28 +158,4 @@ export function buildDefaultPipeline(builder: StreamsBuilder, config: PipelineCo
     query: (app, query) => queryAggregation(app, query, aggregations),
     close: () => filters.unwatch(),
   };
-}
-
-/**
- * Creates the topics the pipeline needs with the right shapes before the app starts: the users
- * reference topic with the landing topic's partition count (the join is co-partitioned; a
- * mismatch stops the start), compacted reference topics, output and aggregate topics with the
- * landing partition count (so keys keep their partition), and a one-partition DLQ.
- */
-export async function ensurePipelineTopics(log: Log, config: PipelineConfig, landingPartitions = 4): Promise<number> {
-  let partitions: number;
-  try {
-    partitions = await log.partitionCount(config.landingTopic);
-  } catch (error) {
-    if (!(error instanceof UnknownTopicError)) throw error;
-    await log.ensureTopic(config.landingTopic, { partitions: landingPartitions, ...config.landingRetention });
-    partitions = landingPartitions;
-  }
-  await ensureReferenceTopic(log, config.referenceTopics.users, partitions);
-  await ensureReferenceTopic(log, config.referenceTopics.items, 1);
-  // Every topic a routing rule may target exists up front: rules never create topics (issue 12).
-  const produced = [...Object.values(config.outputTopics), ...config.routeTopics, config.aggregatesTopic, config.cleanEventsTopic];
-  for (const topic of new Set(produced)) await log.ensureTopic(topic, { partitions });
-  await log.ensureTopic(config.dlqTopic, { partitions: 1 });
-  return partitions;
 }

@@ -1,8 +1,7 @@
 import { ConfigError, readBoolean, readDurationMs, readEnum, readInteger, readList, readOptionalString, readString, readTopicNames, type Env, type TopicNames } from '../config/index.js';
-import { DEFAULT_MAX_REPLAYS } from './DeadLetterReplay.js';
-import { DEFAULT_DEDUPE_TTLS } from './DedupeProcessor.js';
+import { DEFAULT_DEDUPE_TTLS, DEFAULT_MAX_REPLAYS } from './SeedDefaults.js';
 import { DEFAULT_REFERENCE_TOPICS, type ReferenceTopics } from './ReferenceData.js';
-import { readOutputTopics, readRouteTopics, type OutputTopics } from './RoutingRules.js';
+import { readOutputTopics, readRouteTopics, type OutputTopics } from './OutputTopics.js';
 import type { AggregateEmit } from './WindowedAggregations.js';
 
 /** Everything the default pipeline needs to know; readPipelineConfig() fills it from the environment. */

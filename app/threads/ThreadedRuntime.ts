@@ -132,7 +132,7 @@ export class ThreadedRuntime extends EventEmitter<{ commit: [{ records: number; 
       } else {
         if (logThread) {
           // No worker (ROLES=ingress): the topics the ingress writes are this thread's to create.
-          const { ensurePipelineTopics, readPipelineConfig } = await import('../../processors/index.js');
+          const [{ ensurePipelineTopics }, { readPipelineConfig }] = await Promise.all([import('../../processors/PipelineTopics.js'), import('../../processors/PipelineConfig.js')]);
           await ensurePipelineTopics(log, readPipelineConfig(env, readTopicNames(env)), options.landingPartitions);
         }
         workers = await Promise.all(plans.map((plan) => startWorker(plan)));

@@ -16,7 +16,7 @@ import { registerThreadHeapGauges } from '../../log/remote/ThreadHeapGauges.js';
 import { readIngressConfig } from '../../ingress/IngressConfig.js';
 import type { Log } from '../../log/Log.js';
 import { RemoteLog } from '../../log/remote/RemoteLog.js';
-import { processorRoutes, readPipelineConfig } from '../../processors/index.js';
+import { readPipelineConfig } from '../../processors/PipelineConfig.js';
 import type { QueryLayer } from '../../query/QueryLayer.js';
 import { readQueryListenerConfig } from '../../query/QueryListenerConfig.js';
 import { liveRoutes } from '../../console/LiveRoutes.js';
@@ -61,7 +61,7 @@ async function start(): Promise<void> {
   const topics = readTopicNames(env);
   const ingressConfig = readIngressConfig(env, topics);
   const pipelineConfig = readPipelineConfig(env, topics);
-  sequence = new StartSequence({
+  sequence = await StartSequence.create({
     config,
     env,
     log,
@@ -87,6 +87,8 @@ async function start(): Promise<void> {
   admin = Fastify({ logger: false, bodyLimit: ingressConfig.maxBodyBytes });
   const { streams, pipeline } = sequence;
   if (streams && pipeline) {
+    // Loaded here, not with this module: a thread that runs only the sink serves no processor routes.
+    const { processorRoutes } = await import('../../processors/http/ProcessorRoutes.js');
     await admin.register(processorRoutes, { app: streams, pipeline, log, registry });
     admin.get('/topology', async (_request, reply) => reply.type('text/plain').send(streams.describe()));
   }

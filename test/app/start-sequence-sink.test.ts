@@ -30,7 +30,7 @@ describe('StartSequence on the embedded log: the sink starts in the background',
     const env = withDataDirDefaults(rawEnv, config);
     const log = await openEmbeddedLog({ dir: path.join(dataDir, 'log') });
     const pipelineConfig = readPipelineConfig(env);
-    const sequence = new StartSequence({ config, env, log, logger: pino({ level: 'silent' }), registry: new Registry(), pipelineConfig, landingPartitions: 2 });
+    const sequence = await StartSequence.create({ config, env, log, logger: pino({ level: 'silent' }), registry: new Registry(), pipelineConfig, landingPartitions: 2 });
     cleanups.push(async () => {
       await sequence.stop();
       await log.close();
