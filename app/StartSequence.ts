@@ -1,28 +1,15 @@
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { ReadinessCheck } from '../ingress/index.js';
-import type { Log } from '../log/Log.js';
 import type { DefaultPipeline } from '../processors/DefaultPipeline.js';
-import type { PipelineConfig } from '../processors/PipelineConfig.js';
 import { ensurePipelineTopics } from '../processors/PipelineTopics.js';
 import { applyPipelineExtensions, ensureExtensionTopics, loadPipelineExtensions, type PipelineExtensionModule } from '../processors/PipelineExtensions.js';
 import type { AnalyticsRuntime } from '../sink/index.js';
 import type { AnalyticsQuery } from '../ingress/routes/metrics-routes.js';
 import type { StreamsApp, StreamsBuilder } from '../topology/index.js';
-import type { AppConfig } from './AppConfig.js';
-import type { TopologyRole } from './TopologyRole.js';
-import { ConfigError, type Env } from '../config/index.js';
+import type { TopologyRole, TopologyRoleOptions } from './TopologyRole.js';
+import { ConfigError } from '../config/index.js';
 
-export interface StartSequenceOptions {
-  config: AppConfig;
-  env: Env;
-  log: Log;
-  logger: Logger;
-  registry: Registry;
-  pipelineConfig: PipelineConfig;
+export interface StartSequenceOptions extends TopologyRoleOptions {
   landingPartitions: number;
-  /** The stream thread this runs in (app/threads/): its global tables get their own directory. */
-  threadName?: string;
   /** Pause between attempts while the broker does not answer (doubles up to 8x). */
   retryDelayMs?: number;
   /** Called once the pipeline's topics exist (the first step): app/threads/ starts the other workers then. */

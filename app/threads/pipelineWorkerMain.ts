@@ -61,7 +61,7 @@ async function start(): Promise<void> {
   const topics = readTopicNames(env);
   const ingressConfig = readIngressConfig(env, topics);
   const pipelineConfig = readPipelineConfig(env, topics);
-  sequence = await StartSequence.create({
+  const created = await StartSequence.create({
     config,
     env,
     log,
@@ -72,6 +72,12 @@ async function start(): Promise<void> {
     threadName: data.name,
     onTopicsReady: () => post({ type: 'topics' }),
   });
+  // A stop that came while the roles' modules loaded found no sequence to stop: this one never starts.
+  if (stopping) {
+    created.pipeline?.close();
+    return;
+  }
+  sequence = created;
   // A failure after start (the sink's late start, a broker that never came back) ends the process, as single-threaded.
   sequence.done.then(
     () => post({ type: 'done' }),
