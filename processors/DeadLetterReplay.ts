@@ -5,8 +5,6 @@ import { readReplayCursor, replayCursorRecord, replayCursorTopic, type ReplayCur
 import type { SafePattern } from './SafePattern.js';
 import { DEFAULT_MAX_REPLAYS } from './SeedDefaults.js';
 
-export { DEFAULT_MAX_REPLAYS };
-
 /** Where records past the retry cap are parked: `<dlq>.quarantine`, listed with `streamline dlq list --topic`. */
 export function quarantineTopic(dlqTopic: string): string {
   return `${dlqTopic}.quarantine`;

@@ -5,8 +5,6 @@ import type { FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, KStre
 import type { LearningEvent } from './LandingEvent.js';
 import { DEFAULT_DEDUPE_TTLS } from './SeedDefaults.js';
 
-export { DEFAULT_DEDUPE_TTLS };
-
 export interface DedupeOptions<V> {
   /** Store name (changelog `<app-id>-<storeName>-changelog`). */
   storeName: string;

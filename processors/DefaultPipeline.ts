@@ -11,7 +11,7 @@ import { ProcessingFailures } from './ProcessingFailures.js';
 import { LandingDecoder, withoutLandingHeaders } from './LandingContract.js';
 import { STRINGS_REPAIRED_OUTCOME, UnparseableEventError, type LearningEvent } from './LandingEvent.js';
 import { readPipelineConfig, type PipelineConfig } from './PipelineConfig.js';
-// Here too, for the modules and tests that import it with the pipeline.
+// Here too: bench/pipeline-topology.ts loads it from this module, in trees from before PipelineTopics.ts as well.
 export { ensurePipelineTopics } from './PipelineTopics.js';
 import { defaultRoutingRules, routeEvents, RoutingTable } from './RoutingRules.js';
 import { addWindowedAggregations, queryAggregation, type AggregateRow, type AggregationQuery, type AggregatorHandle } from './WindowedAggregations.js';

@@ -10,8 +10,6 @@ import { enrichedEventSerde, OUTPUT_FORMATS, PROTOBUF_OUTPUT_CONTENT_TYPE, type 
 import { compileCondition, conditionSchema, type CompiledCondition, type Condition } from './RuleConditions.js';
 import { NamedError } from '../errors/NamedError.js';
 
-export { readOutputTopics, readRouteTopics, type OutputTopics } from './OutputTopics.js';
-
 /**
  * A routing rule (seed 003): events of the listed types matching the condition go to every
  * listed topic. Rules run in priority order (lower first); every enabled matching rule adds its

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { compileFilterRules, DEFAULT_FILTER_RULES, FilterRuleError } from '../../processors/FilterRules.js';
-import { defaultRoutingRules, readOutputTopics, RoutingTable } from '../../processors/RoutingRules.js';
+import { readOutputTopics } from '../../processors/OutputTopics.js';
+import { defaultRoutingRules, RoutingTable } from '../../processors/RoutingRules.js';
 
 /**
  * Issue 21 item 4: the rule schemas compile on first use, so importing the processors (every

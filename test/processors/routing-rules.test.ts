@@ -1,6 +1,7 @@
 import type { LearningEvent } from '../../processors/LandingEvent.js';
 import { readPipelineConfig } from '../../processors/PipelineConfig.js';
-import { defaultRoutingRules, readOutputTopics, routeEvents, RoutingRuleError, RoutingTable, ROUTE_TOPIC_HEADER } from '../../processors/RoutingRules.js';
+import { readOutputTopics } from '../../processors/OutputTopics.js';
+import { defaultRoutingRules, routeEvents, RoutingRuleError, RoutingTable, ROUTE_TOPIC_HEADER } from '../../processors/RoutingRules.js';
 import { StreamsBuilder } from '../../topology/index.js';
 import { readAll } from '../support/streams.js';
 import { harness } from './support.js';
